@@ -1,0 +1,95 @@
+"""The ``bridge`` command line."""
+
+from __future__ import annotations
+
+import logging
+from enum import StrEnum
+from typing import Annotated
+
+import typer
+
+from bridge import __version__
+from bridge.secrets import install_log_redaction
+
+app = typer.Typer(
+    help="partner-bridge: mirror partner deals between Bitrix24 and partner CRMs.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+sandbox_app = typer.Typer(help="Run a CRM emulator over HTTP on 127.0.0.1.", no_args_is_help=True)
+app.add_typer(sandbox_app, name="sandbox")
+
+
+class Seed(StrEnum):
+    demo = "demo"
+    empty = "empty"
+
+
+class Plan(StrEnum):
+    standard = "standard"
+    enterprise = "enterprise"
+
+
+@app.callback()
+def _main(verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False) -> None:
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s %(message)s",
+    )
+    # fast-bitrix24 logs every call with its URL, which holds the webhook secret.
+    logging.getLogger("fast_bitrix24").setLevel(logging.WARNING)
+    install_log_redaction()
+
+
+@app.command()
+def version() -> None:
+    """Print the version."""
+    typer.echo(__version__)
+
+
+@app.command()
+def demo(
+    once: Annotated[
+        bool, typer.Option("--once", help="Print what the bridge sees, then exit")
+    ] = False,
+) -> None:
+    """Run the bridge's adapters against the built-in sandbox CRMs (no credentials needed)."""
+    from bridge.demo import run_demo
+
+    run_demo(once=once)
+
+
+@sandbox_app.command("bitrix24")
+def sandbox_bitrix24(
+    port: Annotated[int, typer.Option(help="TCP port on 127.0.0.1 (0 = any free port)")] = 0,
+    user: Annotated[int, typer.Option(help="User id in the webhook URL")] = 1,
+    secret: Annotated[str, typer.Option(help="Webhook secret in the URL")] = "sandbox",  # noqa: S107
+    seed: Annotated[Seed, typer.Option(help="Initial data")] = Seed.demo,
+    plan: Annotated[Plan, typer.Option(help="Rate-limit plan")] = Plan.standard,
+) -> None:
+    """Serve an emulated Bitrix24 portal until interrupted."""
+    from bridge.bitrix.sandbox import serve_cli
+
+    serve_cli(port=port, user=user, secret=secret, seed=seed.value, plan=plan.value)
+
+
+@sandbox_app.command("amocrm")
+def sandbox_amocrm(
+    port: Annotated[int, typer.Option(help="TCP port on 127.0.0.1 (0 = any free port)")] = 0,
+    subdomain: Annotated[str, typer.Option(help="Account subdomain")] = "partner",
+    token: Annotated[str | None, typer.Option(help="Long-lived token to accept")] = None,
+    client_id: Annotated[str | None, typer.Option(help="OAuth integration id")] = None,
+    client_secret: Annotated[str | None, typer.Option(help="OAuth integration secret")] = None,
+    seed: Annotated[Seed, typer.Option(help="Initial data")] = Seed.demo,
+) -> None:
+    """Serve an emulated amoCRM account until interrupted."""
+    from bridge.amocrm.sandbox import serve_cli
+
+    serve_cli(
+        port=port,
+        subdomain=subdomain,
+        token=token,
+        client_id=client_id,
+        client_secret=client_secret,
+        seed=seed.value,
+    )

@@ -1,0 +1,159 @@
+"""The ``Crm`` protocol every adapter implements, and the error tree they share.
+
+Errors are grouped by what the caller should do next::
+
+    CrmError
+    ├── TransientError        retry the same work later, with backoff
+    │   ├── RateLimited       wait ``retry_after`` seconds, then retry
+    │   └── OutcomeUnknown    a write may or may not have happened: look the
+    │                         record up by the bridge's stamp before writing again
+    ├── PermanentError        this request can never succeed as sent: park the deal
+    │   └── NotFound          the record does not exist (deleted, wrong id)
+    └── AuthError             credentials rejected: stop this account, alert an admin
+        └── AccountBlocked    the CRM blocked the account: stop it until an admin acts
+
+Adapters translate every lower-level failure (HTTP status, library exception,
+per-command batch error) into exactly one of these at a single boundary.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from typing import Protocol, runtime_checkable
+
+from bridge.model import (
+    ChangePage,
+    Contact,
+    Deal,
+    DealDraft,
+    DealPatch,
+    FieldDef,
+    Note,
+    Pipeline,
+)
+
+
+class CrmError(Exception):
+    """Base of every error an adapter raises. ``system`` names the account."""
+
+    def __init__(self, message: str, *, system: str = "", code: str = "") -> None:
+        super().__init__(message)
+        self.system = system
+        self.code = code
+
+    def __str__(self) -> str:
+        prefix = f"[{self.system}] " if self.system else ""
+        suffix = f" ({self.code})" if self.code else ""
+        return f"{prefix}{self.args[0]}{suffix}"
+
+
+class TransientError(CrmError):
+    """The CRM or the network failed for a reason that may pass. Retry later with backoff."""
+
+
+class RateLimited(TransientError):
+    """The CRM refused the call because of its rate limit. Wait ``retry_after`` s and retry."""
+
+    def __init__(
+        self, message: str, *, retry_after: float, system: str = "", code: str = ""
+    ) -> None:
+        super().__init__(message, system=system, code=code)
+        self.retry_after = retry_after
+
+
+class OutcomeUnknown(TransientError):
+    """A write was sent but its answer was lost. Search by the stamp before writing again."""
+
+
+class PermanentError(CrmError):
+    """The CRM rejected this request as invalid. Retrying will not help: park the deal."""
+
+
+class NotFound(PermanentError):
+    """The record does not exist in the CRM (deleted, or never existed)."""
+
+
+class AuthError(CrmError):
+    """Credentials were rejected or revoked. Stop syncing this account and alert an admin."""
+
+
+class AccountBlocked(AuthError):
+    """The CRM blocked the account (e.g. amoCRM's 403 after abuse). Stop until an admin acts."""
+
+
+@dataclass(frozen=True, slots=True)
+class WriteResult:
+    """Outcome of one item of a bulk write, matched to its input by ``key``."""
+
+    key: str
+    deal_id: str | None = None
+    error: CrmError | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+
+@runtime_checkable
+class Crm(Protocol):
+    """What the sync engine needs from a CRM account. All calls are blocking.
+
+    Bulk methods take and return many items so an adapter can use the largest
+    batch its API allows; per-item failures come back as ``WriteResult.error``
+    and never make the adapter re-send items that already succeeded.
+    """
+
+    @property
+    def system(self) -> str:
+        """A short label for logs and hints, e.g. ``bitrix24:agency``."""
+        ...
+
+    def pipelines(self) -> Sequence[Pipeline]:
+        """Every deal pipeline with its stages, in the CRM's order."""
+        ...
+
+    def custom_fields(self) -> Sequence[FieldDef]:
+        """Every custom deal field with its options."""
+        ...
+
+    def fetch_deals(self, ids: Sequence[str]) -> dict[str, Deal]:
+        """The current state of the deals with these ids; missing ids are absent."""
+        ...
+
+    def find_by_stamp(self, stamps: Sequence[str]) -> dict[str, Deal]:
+        """Deals carrying the bridge's stamp, keyed by stamp (for idempotent creation)."""
+        ...
+
+    def list_changed(self, since: dt.datetime) -> Iterator[ChangePage]:
+        """Deals modified at or after ``since``, page by page.
+
+        Yields at least one page. Every page carries the same watermark; see
+        :class:`bridge.model.ChangePage` for the no-gap guarantee.
+        """
+        ...
+
+    def create_deals(self, drafts: Sequence[DealDraft]) -> list[WriteResult]:
+        """Create deals (with their contact and company); one result per draft, same order."""
+        ...
+
+    def update_deals(self, patches: Sequence[DealPatch]) -> list[WriteResult]:
+        """Apply patches; one result per patch, same order."""
+        ...
+
+    def fetch_contacts(self, ids: Sequence[str]) -> dict[str, Contact]:
+        """Contacts by id; missing ids are absent."""
+        ...
+
+    def add_notes(self, notes: Sequence[Note]) -> list[WriteResult]:
+        """Add timeline comments / notes; ``WriteResult.key`` is the note's deal id."""
+        ...
+
+    def list_notes(self, deal_id: str) -> list[Note]:
+        """Every note on one deal, oldest first."""
+        ...
+
+    def close(self) -> None:
+        """Release connections."""
+        ...

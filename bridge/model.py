@@ -1,0 +1,260 @@
+"""CRM-neutral value types shared by every adapter and by the sync core.
+
+Everything here is frozen and validated on construction, so a value that made it
+into the model is known to be well-formed: money is ``Decimal`` with a currency,
+time is timezone-aware UTC, ids are strings (Bitrix24 ids arrive as strings,
+amoCRM ids as numbers; the model does not care).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from decimal import Decimal
+from enum import StrEnum
+from types import MappingProxyType
+from typing import TypeAlias
+
+_CURRENCY = re.compile(r"^[A-Z]{3}$")
+
+
+def require_utc(value: dt.datetime, what: str) -> dt.datetime:
+    """Return ``value`` converted to UTC; refuse naive datetimes outright."""
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise ValueError(f"{what} must be timezone-aware, got naive {value!r}")
+    return value.astimezone(dt.UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class Money:
+    """An amount with its ISO 4217 currency. Never a float."""
+
+    amount: Decimal
+    currency: str
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.amount, Decimal):
+            raise TypeError(f"Money.amount must be Decimal, got {type(self.amount).__name__}")
+        if not self.amount.is_finite():
+            raise ValueError(f"Money.amount must be finite, got {self.amount}")
+        if not _CURRENCY.match(self.currency):
+            raise ValueError(f"currency must be a 3-letter ISO code, got {self.currency!r}")
+
+    def __str__(self) -> str:
+        return f"{self.amount} {self.currency}"
+
+
+class Semantics(StrEnum):
+    """Where a stage sits in the deal's life: still open, won, or lost."""
+
+    OPEN = "open"
+    WON = "won"
+    LOST = "lost"
+
+
+@dataclass(frozen=True, slots=True)
+class Stage:
+    id: str
+    name: str
+    pipeline_id: str
+    semantics: Semantics
+    sort: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Pipeline:
+    id: str
+    name: str
+    stages: tuple[Stage, ...]
+    is_default: bool = False
+
+    def stage_by_name(self, name: str) -> Stage | None:
+        wanted = name.casefold().strip()
+        return next((s for s in self.stages if s.name.casefold().strip() == wanted), None)
+
+    def stage_by_id(self, stage_id: str) -> Stage | None:
+        return next((s for s in self.stages if s.id == stage_id), None)
+
+
+class FieldKind(StrEnum):
+    STRING = "string"
+    NUMBER = "number"
+    MONEY = "money"
+    ENUM = "enum"
+    BOOLEAN = "boolean"
+    DATE = "date"
+    DATETIME = "datetime"
+    USER = "user"
+    OTHER = "other"
+
+
+@dataclass(frozen=True, slots=True)
+class EnumOption:
+    id: str
+    value: str
+
+
+@dataclass(frozen=True, slots=True)
+class FieldDef:
+    """A custom field as the CRM describes it; ``id`` is what deal fields are keyed by."""
+
+    id: str
+    name: str
+    kind: FieldKind
+    multiple: bool = False
+    options: tuple[EnumOption, ...] = ()
+    code: str | None = None
+
+    def option_by_value(self, value: str) -> EnumOption | None:
+        wanted = value.casefold().strip()
+        return next((o for o in self.options if o.value.casefold().strip() == wanted), None)
+
+
+# A custom-field value as the model carries it. Enumerations are option ids (str);
+# multiple fields are tuples. None means "empty".
+FieldValue: TypeAlias = (
+    str | int | bool | Decimal | Money | dt.date | dt.datetime | tuple[str, ...] | None
+)
+
+
+def _frozen_mapping(values: Mapping[str, FieldValue]) -> Mapping[str, FieldValue]:
+    return MappingProxyType(dict(values))
+
+
+@dataclass(frozen=True, slots=True)
+class Contact:
+    """The client person. ``id`` is None for a contact not yet created."""
+
+    name: str
+    phones: tuple[str, ...] = ()
+    emails: tuple[str, ...] = ()
+    id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Company:
+    name: str
+    phones: tuple[str, ...] = ()
+    emails: tuple[str, ...] = ()
+    tax_id: str | None = None
+    id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Deal:
+    """One deal as read from a CRM, at one moment (its ``updated_at``)."""
+
+    id: str
+    title: str
+    pipeline_id: str
+    stage_id: str
+    amount: Money | None
+    created_at: dt.datetime
+    updated_at: dt.datetime
+    responsible_id: str | None = None
+    contact_ids: tuple[str, ...] = ()
+    company_id: str | None = None
+    stamp: str | None = None
+    fields: Mapping[str, FieldValue] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "created_at", require_utc(self.created_at, "Deal.created_at"))
+        object.__setattr__(self, "updated_at", require_utc(self.updated_at, "Deal.updated_at"))
+        object.__setattr__(self, "fields", _frozen_mapping(self.fields))
+
+
+@dataclass(frozen=True, slots=True)
+class DealDraft:
+    """A deal to create. ``key`` identifies it in the per-item write results.
+
+    ``stamp`` is the bridge's idempotency mark (the agency deal id); the adapter
+    stores it where it can search for it later.
+    """
+
+    key: str
+    title: str
+    pipeline_id: str
+    stage_id: str
+    amount: Money | None = None
+    responsible_id: str | None = None
+    contact: Contact | None = None
+    company: Company | None = None
+    stamp: str | None = None
+    fields: Mapping[str, FieldValue] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "fields", _frozen_mapping(self.fields))
+
+
+@dataclass(frozen=True, slots=True)
+class DealPatch:
+    """Changes to one existing deal. Attributes left as None are not touched.
+
+    To clear a custom field, put it in ``fields`` with the value None.
+    """
+
+    deal_id: str
+    title: str | None = None
+    pipeline_id: str | None = None
+    stage_id: str | None = None
+    amount: Money | None = None
+    responsible_id: str | None = None
+    fields: Mapping[str, FieldValue] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "fields", _frozen_mapping(self.fields))
+
+    @property
+    def key(self) -> str:
+        return self.deal_id
+
+
+@dataclass(frozen=True, slots=True)
+class Note:
+    deal_id: str
+    text: str
+    id: str | None = None
+    created_at: dt.datetime | None = None
+
+    def __post_init__(self) -> None:
+        if self.created_at is not None:
+            object.__setattr__(self, "created_at", require_utc(self.created_at, "Note.created_at"))
+
+
+class HintKind(StrEnum):
+    ADDED = "added"
+    UPDATED = "updated"
+    DELETED = "deleted"
+    MOVED = "moved"
+
+
+@dataclass(frozen=True, slots=True)
+class Hint:
+    """ "Deal ``deal_id`` in ``system`` may have changed" — never the data itself."""
+
+    system: str
+    deal_id: str
+    kind: HintKind
+    received_at: dt.datetime
+    source: str = "webhook"
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "received_at", require_utc(self.received_at, "Hint.received_at"))
+
+
+@dataclass(frozen=True, slots=True)
+class ChangePage:
+    """One page of deals changed since a cursor.
+
+    ``watermark`` is the CRM's own time when the listing started. Every change made
+    before it is either in this listing or will be in a listing that starts at
+    ``watermark``; a cursor may therefore advance to it, never beyond.
+    """
+
+    deals: tuple[Deal, ...]
+    watermark: dt.datetime
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "watermark", require_utc(self.watermark, "watermark"))

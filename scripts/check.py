@@ -1,0 +1,33 @@
+"""The one check command: lint, format, types, tests. Same locally and in CI.
+
+Usage: python scripts/check.py [pytest args...]
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+PY = sys.executable
+
+STEPS: list[tuple[str, list[str]]] = [
+    ("ruff lint", [PY, "-m", "ruff", "check", "."]),
+    ("ruff format", [PY, "-m", "ruff", "format", "--check", "."]),
+    ("mypy --strict", [PY, "-m", "mypy", "bridge", "sync"]),
+]
+
+
+def main() -> int:
+    for name, command in STEPS:
+        print(f"== {name}", flush=True)
+        if subprocess.run(command, cwd=ROOT, check=False).returncode != 0:
+            print(f"check failed at: {name}", flush=True)
+            return 1
+    print("== pytest", flush=True)
+    return subprocess.run([PY, "-m", "pytest", *sys.argv[1:]], cwd=ROOT, check=False).returncode
+
+
+if __name__ == "__main__":
+    sys.exit(main())
