@@ -1,0 +1,1 @@
+"""mapping.yaml: load, validate, resolve and compile the admin's one file."""

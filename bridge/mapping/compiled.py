@@ -1,0 +1,227 @@
+"""The compiled form of ``mapping.yaml``: frozen, typed, every name resolved to an id.
+
+This is the only shape of the mapping that anything downstream of
+:mod:`bridge.mapping` sees. The planner and the ledger read it; nobody re-reads
+YAML. A compiled mapping is produced in two steps:
+
+1. *validate* (offline): YAML → a checked spec with names, or every problem listed;
+2. *resolve* (online): names → ids against the live CRMs.
+
+A name that no longer resolves (drift: a partner renamed a stage) does not fail
+the whole mapping. It is carried as a :class:`Broken` entry so that only the
+deals that need it are parked, with the reason written here.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from decimal import Decimal
+from enum import StrEnum
+
+from bridge.model import FieldValue, Money
+from bridge.secrets import Secret
+
+
+class CrmKind(StrEnum):
+    BITRIX24 = "bitrix24"
+    AMOCRM = "amocrm"
+
+
+class Side(StrEnum):
+    AGENCY = "agency"
+    PARTNER = "partner"
+
+
+class Direction(StrEnum):
+    TO_PARTNER = "to_partner"
+    TO_AGENCY = "to_agency"
+    BOTH = "both"
+
+
+class Target(StrEnum):
+    """What a field map points at on one side of a link."""
+
+    TITLE = "title"
+    AMOUNT = "amount"
+    RESPONSIBLE = "responsible"
+    CUSTOM = "custom"  # a custom/user field, by resolved ``field_id``
+    CONTACT_NAME = "contact.name"
+    CONTACT_PHONE = "contact.phone"
+    CONTACT_EMAIL = "contact.email"
+    COMPANY_NAME = "company.name"
+    COMPANY_TAX_ID = "company.tax_id"
+
+
+class ConverterKind(StrEnum):
+    TEXT = "text"
+    MONEY = "money"
+    NUMBER = "number"
+    PHONE = "phone"
+    EMAIL = "email"
+    DATE = "date"
+    ENUM = "enum"
+    USER = "user"
+
+
+class UnmappedStage(StrEnum):
+    """What to do with a deal in a stage the stage map does not mention."""
+
+    IGNORE = "ignore"  # keep the other side's stage as it is, sync the rest
+    PARK = "park"  # park the deal with a reason until an admin maps the stage
+
+
+class RuleKind(StrEnum):
+    PERCENT_OF_AMOUNT = "percent_of_amount"
+    PERCENT_OF_FEE = "percent_of_fee"
+    PERCENT_OF_PAYMENTS = "percent_of_payments"
+
+
+@dataclass(frozen=True, slots=True)
+class FieldEnd:
+    """One side of a field map. ``label`` is how mapping.yaml named it, for messages."""
+
+    target: Target
+    label: str
+    field_id: str | None = None  # set for Target.CUSTOM
+
+
+@dataclass(frozen=True, slots=True)
+class Converter:
+    """A named converter. Value tables are keyed by option/user id on the *from* side."""
+
+    kind: ConverterKind
+    to_partner: Mapping[str, str] = field(default_factory=dict)  # ENUM/USER: agency id → partner id
+    to_agency: Mapping[str, str] = field(default_factory=dict)  # ENUM/USER: partner id → agency id
+    currency: str | None = None  # MONEY: the currency a bare number on either side is in
+
+
+@dataclass(frozen=True, slots=True)
+class FieldMap:
+    """Agency field ↔ partner field, with the rules that govern its sync."""
+
+    name: str  # the key in mapping.yaml, e.g. "brief"
+    agency: FieldEnd
+    partner: FieldEnd
+    direction: Direction
+    converter: Converter
+    owner: Side | None = None  # required for Direction.BOTH: whose value wins a conflict
+    default: FieldValue = None  # written when the source is empty (None: leave empty)
+
+    def flows_to(self, side: Side) -> bool:
+        if self.direction is Direction.BOTH:
+            return True
+        return (self.direction is Direction.TO_PARTNER) == (side is Side.PARTNER)
+
+
+@dataclass(frozen=True, slots=True)
+class Broken:
+    """A mapped name that did not resolve. Deals that need it are parked with ``reason``."""
+
+    label: str
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class StageMap:
+    """Agency stage ↔ partner stage, resolved to ids, for one partner pipeline.
+
+    ``broken_agency`` / ``broken_partner`` hold the stage ids on that side whose
+    counterpart did not resolve (keyed by the id that *did* resolve).
+    """
+
+    to_partner: Mapping[str, str]  # agency stage id → partner stage id
+    to_agency: Mapping[str, str]  # partner stage id → agency stage id
+    unmapped: UnmappedStage = UnmappedStage.PARK
+    broken_agency: Mapping[str, Broken] = field(default_factory=dict)
+    broken_partner: Mapping[str, Broken] = field(default_factory=dict)
+    initial_partner_stage: str | None = None  # where a new partner deal starts, if not mapped
+
+
+@dataclass(frozen=True, slots=True)
+class CommissionRule:
+    kind: RuleKind
+    rate: Decimal  # a fraction: 25 % is Decimal("0.25")
+    payer: Side  # who owes the money
+    currency: str
+    source_field: FieldEnd | None = None  # PERCENT_OF_FEE: the fee field; OF_PAYMENTS: paid field
+    due_days: int = 0  # payable this many days after the cause was seen
+    hold_days: int = 0  # optional hold before an accrual becomes payable
+
+
+@dataclass(frozen=True, slots=True)
+class Commission:
+    rules: tuple[CommissionRule, ...] = ()
+    membership_fee: Money | None = None  # yearly, owed by the partner
+
+
+@dataclass(frozen=True, slots=True)
+class Policies:
+    poll_interval: dt.timedelta = dt.timedelta(seconds=60)
+    reconcile_at: dt.time = dt.time(3, 0)  # UTC
+    stale_after: dt.timedelta = dt.timedelta(days=7)
+    digest_weekday: int = 0  # Monday
+    status_request_notes: bool = False
+    mirror_notes: bool = True
+    channel_conflict_window: dt.timedelta = dt.timedelta(days=90)
+    hold_on_channel_conflict: bool = False
+    language: str = "ru"
+
+
+@dataclass(frozen=True, slots=True)
+class Connection:
+    """How to reach one CRM account. Every credential is a :class:`Secret`."""
+
+    kind: CrmKind
+    url: Secret  # Bitrix24: the inbound webhook URL; amoCRM: the account base URL
+    token: Secret | None = None  # amoCRM long-lived token
+    client_id: str | None = None  # amoCRM OAuth integration
+    client_secret: Secret | None = None
+    redirect_uri: str | None = None
+    webhook_secret: Secret | None = None  # amoCRM: the random path secret of our hook URL
+    application_token: Secret | None = None  # Bitrix24: outgoing-webhook token to check
+
+
+@dataclass(frozen=True, slots=True)
+class AgencyConfig:
+    connection: Connection
+    pipeline_id: str
+    pipeline_name: str
+    routing_field_id: str  # the UF that routes a deal to partners (multiple → fan-out)
+    routing_multiple: bool
+    currency: str = "RUB"
+
+
+@dataclass(frozen=True, slots=True)
+class PartnerConfig:
+    code: str
+    name: str
+    connection: Connection
+    pipeline_id: str
+    pipeline_name: str
+    routing_value: str  # the routing field's option id (or text) that sends a deal here
+    stages: StageMap
+    fields: tuple[FieldMap, ...]
+    commission: Commission
+    policies: Policies
+    paused: bool = False
+    stamp_field_id: str | None = None  # amoCRM: the custom field holding the agency deal id
+    currency: str = "RUB"
+    broken_fields: tuple[Broken, ...] = ()  # field maps dropped because a name did not resolve
+
+
+@dataclass(frozen=True, slots=True)
+class CompiledMapping:
+    version: int
+    agency: AgencyConfig
+    partners: Mapping[str, PartnerConfig]
+    policies: Policies = field(default_factory=Policies)
+
+    def routed_partners(self, routing_value: FieldValue) -> tuple[PartnerConfig, ...]:
+        """Partners a deal goes to, given its routing field's value (one or many ids)."""
+        if routing_value is None:
+            return ()
+        values = routing_value if isinstance(routing_value, tuple) else (str(routing_value),)
+        wanted = set(values)
+        return tuple(p for p in self.partners.values() if p.routing_value in wanted)
