@@ -1,4 +1,4 @@
-"""The one check command: lint, format, types, tests. Same locally and in CI.
+"""The one check command: lint, format, types, Dockerfile lint, tests. Same locally and in CI.
 
 Usage: python scripts/check.py [pytest args...]
 """
@@ -16,6 +16,7 @@ STEPS: list[tuple[str, list[str]]] = [
     ("ruff lint", [PY, "-m", "ruff", "check", "."]),
     ("ruff format", [PY, "-m", "ruff", "format", "--check", "."]),
     ("mypy --strict", [PY, "-m", "mypy", "bridge", "sync"]),
+    ("hadolint", [str(Path(PY).parent / "hadolint"), "Dockerfile"]),
 ]
 
 
