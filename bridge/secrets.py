@@ -9,6 +9,7 @@ contain the webhook secret).
 
 from __future__ import annotations
 
+import hmac
 import logging
 import re
 import threading
@@ -54,6 +55,11 @@ class Secret:
 
     def __bool__(self) -> bool:
         return bool(self._value)
+
+
+def constant_time_equal(presented: str, expected: str) -> bool:
+    """Compare a presented credential with the expected one without a timing side channel."""
+    return hmac.compare_digest(presented.encode(), expected.encode())
 
 
 def redact(text: str) -> str:
