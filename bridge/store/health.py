@@ -1,0 +1,35 @@
+"""Per-partner health: last success, last error and how many passes failed in a row."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlmodel import Session, col, select
+
+from bridge.store.tables import PartnerHealthRow
+
+
+def _row(session: Session, partner_code: str) -> PartnerHealthRow:
+    row = session.get(PartnerHealthRow, partner_code)
+    return row or PartnerHealthRow(partner_code=partner_code)
+
+
+def success(session: Session, partner_code: str, now: dt.datetime) -> None:
+    row = _row(session, partner_code)
+    row.last_success_at = now
+    row.consecutive_failures = 0
+    session.add(row)
+
+
+def failure(session: Session, partner_code: str, kind: str, message: str, now: dt.datetime) -> None:
+    row = _row(session, partner_code)
+    row.last_error_at = now
+    row.last_error = message[:2000]
+    row.error_kind = kind
+    row.consecutive_failures += 1
+    session.add(row)
+
+
+def all_rows(session: Session) -> dict[str, PartnerHealthRow]:
+    rows = session.exec(select(PartnerHealthRow).order_by(col(PartnerHealthRow.partner_code)))
+    return {r.partner_code: r for r in rows}

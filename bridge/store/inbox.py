@@ -1,0 +1,95 @@
+"""The hint inbox: one row per (system, deal), bursts folded into a count and a debounce.
+
+A hint is removed only if nothing new arrived for that deal while it was being
+handled (its ``count`` is unchanged), so a change seen mid-pass is never lost.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from sqlalchemy import delete
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlmodel import Session, col, select
+
+from bridge.model import Hint, HintKind
+from bridge.store.tables import HintRow
+
+
+def _insert(session: Session) -> Any:
+    dialect = session.get_bind().dialect.name
+    module = {"sqlite": sqlite, "postgresql": postgresql}.get(dialect)
+    if module is None:
+        raise NotImplementedError(f"the inbox needs upsert support; {dialect} is not wired")
+    return module.insert(HintRow.__table__)  # type: ignore[attr-defined]
+
+
+def add(session: Session, hints: Iterable[Hint], debounce: dt.timedelta) -> int:
+    """Record hints; a repeat for the same deal bumps its count and pushes its not-before."""
+    added = 0
+    for hint in hints:
+        stmt = _insert(session).values(
+            system=hint.system,
+            deal_id=hint.deal_id,
+            kind=hint.kind.value,
+            source=hint.source,
+            first_received=hint.received_at,
+            last_received=hint.received_at,
+            count=1,
+            not_before=hint.received_at + debounce,
+        )
+        table = stmt.excluded
+        session.execute(
+            stmt.on_conflict_do_update(
+                index_elements=["system", "deal_id"],
+                set_={
+                    "kind": table.kind,
+                    "last_received": table.last_received,
+                    "count": HintRow.__table__.c.count + 1,  # type: ignore[attr-defined]
+                    "not_before": table.not_before,
+                },
+            )
+        )
+        added += 1
+    return added
+
+
+def due(
+    session: Session, now: dt.datetime, *, systems: Sequence[str] | None = None, limit: int = 1000
+) -> list[HintRow]:
+    """Hints whose debounce has passed, oldest first."""
+    query = select(HintRow).where(col(HintRow.not_before) <= now)
+    if systems is not None:
+        query = query.where(col(HintRow.system).in_(list(systems)))
+    query = query.order_by(col(HintRow.first_received), col(HintRow.id)).limit(limit)
+    return list(session.exec(query))
+
+
+def pending_count(session: Session) -> dict[str, int]:
+    from sqlalchemy import func
+
+    query = select(HintRow.system, func.count()).group_by(col(HintRow.system))
+    return {system: count for system, count in session.exec(query)}
+
+
+def done(session: Session, handled: Iterable[HintRow]) -> int:
+    """Remove handled hints unless a newer hint for the same deal arrived meanwhile."""
+    removed = 0
+    for row in handled:
+        result = session.execute(
+            delete(HintRow).where(col(HintRow.id) == row.id, col(HintRow.count) == row.count)
+        )
+        removed += int(getattr(result, "rowcount", 0) or 0)
+    return removed
+
+
+def as_hint(row: HintRow) -> Hint:
+    return Hint(
+        system=row.system,
+        deal_id=row.deal_id,
+        kind=HintKind(row.kind),
+        received_at=row.last_received,
+        source=row.source,
+    )

@@ -1,0 +1,81 @@
+"""Write intents: "we are about to create the partner deal for this agency deal".
+
+The intent is committed *before* the create call. If the process dies or the
+answer is lost, the intent is still pending on restart, and the engine searches
+the partner CRM by stamp before it creates anything again.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable
+
+from sqlmodel import Session, col, select
+
+from bridge.store.tables import IntentState, WriteIntentRow
+
+CREATE = "create"
+
+
+def record(
+    session: Session, partner_code: str, stamps: Iterable[tuple[str, str]], now: dt.datetime
+) -> list[WriteIntentRow]:
+    """Record (agency deal id, stamp) create intents; an existing intent counts an attempt."""
+    pairs = dict(stamps)
+    existing = {
+        row.agency_deal_id: row
+        for row in session.exec(
+            select(WriteIntentRow).where(
+                WriteIntentRow.partner_code == partner_code,
+                WriteIntentRow.kind == CREATE,
+                col(WriteIntentRow.agency_deal_id).in_(list(pairs)),
+            )
+        )
+    }
+    rows = []
+    for agency_id, stamp in pairs.items():
+        row = existing.get(agency_id) or WriteIntentRow(
+            partner_code=partner_code,
+            agency_deal_id=agency_id,
+            kind=CREATE,
+            stamp=stamp,
+            state=IntentState.PENDING.value,
+            created_at=now,
+        )
+        row.state = IntentState.PENDING.value
+        row.attempts += 1
+        session.add(row)
+        rows.append(row)
+    session.flush()
+    return rows
+
+
+def pending(session: Session, partner_code: str) -> list[WriteIntentRow]:
+    query = select(WriteIntentRow).where(
+        WriteIntentRow.partner_code == partner_code,
+        WriteIntentRow.state == IntentState.PENDING.value,
+    )
+    return list(session.exec(query.order_by(col(WriteIntentRow.id))))
+
+
+def resolve(
+    session: Session,
+    partner_code: str,
+    agency_deal_id: str,
+    state: IntentState,
+    now: dt.datetime,
+    partner_deal_id: str | None = None,
+) -> None:
+    row = session.exec(
+        select(WriteIntentRow).where(
+            WriteIntentRow.partner_code == partner_code,
+            WriteIntentRow.agency_deal_id == agency_deal_id,
+            WriteIntentRow.kind == CREATE,
+        )
+    ).first()
+    if row is None:
+        return
+    row.state = state.value
+    row.partner_deal_id = partner_deal_id
+    row.resolved_at = now
+    session.add(row)

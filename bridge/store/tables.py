@@ -1,0 +1,151 @@
+"""The store's tables. Schema changes go through Alembic (``bridge/migrations``), never create_all.
+
+* ``link`` — one agency deal ↔ one partner deal with its sync state; parking is
+  a status plus a reason, so a parked deal keeps everything needed to retry it.
+* ``write_intent`` — recorded *before* a partner deal is created, resolved after;
+  an unresolved intent means "search by stamp before creating again".
+* ``sync_cursor`` — per CRM account: how far polling has applied every change.
+* ``hint`` — the inbox, one row per (system, deal): bursts fold into a count.
+* ``audit`` — append-only record of every applied change.
+* ``partner_health`` — last success and last error per partner, for ``bridge status``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import Column, Index, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+from bridge.store.types import DecimalText, JsonText, UtcDateTime
+
+
+class LinkStatus(StrEnum):
+    PENDING_CREATE = "pending_create"
+    ACTIVE = "active"
+    PARKED = "parked"
+    ORPHANED = "orphaned"
+    CLOSED = "closed"
+
+
+class IntentState(StrEnum):
+    PENDING = "pending"
+    DONE = "done"
+    FAILED = "failed"
+
+
+def _utc(nullable: bool = True) -> Any:
+    return Field(default=None, sa_column=Column(UtcDateTime(), nullable=nullable))
+
+
+def _dec() -> Any:
+    return Field(default=None, sa_column=Column(DecimalText(), nullable=True))
+
+
+class LinkRow(SQLModel, table=True):
+    __tablename__ = "link"
+    __table_args__ = (
+        UniqueConstraint("agency_deal_id", "partner_code", name="uq_link_agency_partner"),
+        Index("ix_link_partner_deal", "partner_code", "partner_deal_id"),
+        Index("ix_link_status", "partner_code", "status"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    agency_deal_id: str = Field(max_length=64)
+    partner_code: str = Field(max_length=64)
+    partner_deal_id: str | None = Field(default=None, max_length=64)
+    status: str = Field(max_length=20)
+    agency_updated_at: dt.datetime | None = _utc()
+    partner_updated_at: dt.datetime | None = _utc()
+    written_agency_hash: str | None = Field(default=None, max_length=64)
+    written_partner_hash: str | None = Field(default=None, max_length=64)
+    synced_json: str | None = Field(default=None)
+    agency_stage: str | None = Field(default=None, max_length=64)
+    agency_amount: Decimal | None = _dec()
+    agency_currency: str | None = Field(default=None, max_length=3)
+    partner_stage: str | None = Field(default=None, max_length=64)
+    partner_amount: Decimal | None = _dec()
+    partner_currency: str | None = Field(default=None, max_length=3)
+    park_reason: str | None = Field(default=None)
+    parked_at: dt.datetime | None = _utc()
+    created_at: dt.datetime = _utc(nullable=False)
+    updated_at: dt.datetime = _utc(nullable=False)
+
+
+class WriteIntentRow(SQLModel, table=True):
+    __tablename__ = "write_intent"
+    __table_args__ = (UniqueConstraint("partner_code", "agency_deal_id", "kind", name="uq_intent"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    partner_code: str = Field(max_length=64)
+    agency_deal_id: str = Field(max_length=64)
+    kind: str = Field(max_length=20)
+    stamp: str = Field(max_length=64)
+    state: str = Field(max_length=20)
+    partner_deal_id: str | None = Field(default=None, max_length=64)
+    attempts: int = Field(default=0)
+    created_at: dt.datetime = _utc(nullable=False)
+    resolved_at: dt.datetime | None = _utc()
+
+
+class CursorRow(SQLModel, table=True):
+    __tablename__ = "sync_cursor"
+
+    system: str = Field(primary_key=True, max_length=128)
+    value: dt.datetime | None = _utc()
+    boundary_ids: list[str] = Field(
+        default_factory=list, sa_column=Column(JsonText(), nullable=False)
+    )
+    version: int = Field(default=1)
+    updated_at: dt.datetime | None = _utc()
+
+
+class HintRow(SQLModel, table=True):
+    __tablename__ = "hint"
+    __table_args__ = (
+        UniqueConstraint("system", "deal_id", name="uq_hint_system_deal"),
+        Index("ix_hint_not_before", "not_before"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    system: str = Field(max_length=128)
+    deal_id: str = Field(max_length=64)
+    kind: str = Field(max_length=20)
+    source: str = Field(max_length=20)
+    first_received: dt.datetime = _utc(nullable=False)
+    last_received: dt.datetime = _utc(nullable=False)
+    count: int = Field(default=1)
+    not_before: dt.datetime = _utc(nullable=False)
+
+
+class AuditRow(SQLModel, table=True):
+    __tablename__ = "audit"
+    __table_args__ = (Index("ix_audit_link", "agency_deal_id", "partner_code"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    at: dt.datetime = _utc(nullable=False)
+    agency_deal_id: str = Field(max_length=64)
+    partner_code: str = Field(max_length=64)
+    action: str = Field(max_length=32)
+    side: str | None = Field(default=None, max_length=20)
+    field: str | None = Field(default=None, max_length=128)
+    old_value: str | None = Field(default=None)
+    new_value: str | None = Field(default=None)
+    changed_by: str | None = Field(default=None, max_length=20)
+    winner: str | None = Field(default=None, max_length=20)
+    loser_value: str | None = Field(default=None)
+    detail: str | None = Field(default=None)
+
+
+class PartnerHealthRow(SQLModel, table=True):
+    __tablename__ = "partner_health"
+
+    partner_code: str = Field(primary_key=True, max_length=64)
+    last_success_at: dt.datetime | None = _utc()
+    last_error_at: dt.datetime | None = _utc()
+    last_error: str | None = Field(default=None)
+    error_kind: str | None = Field(default=None, max_length=32)
+    consecutive_failures: int = Field(default=0)

@@ -1,0 +1,81 @@
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from bridge.model import Hint, HintKind
+from bridge.store import AuditRow, IntentState, Store, audit, cursors, inbox, intents
+
+T0 = dt.datetime(2026, 11, 24, 21, 0, tzinfo=dt.UTC)
+DEBOUNCE = dt.timedelta(seconds=2)
+
+
+def _hint(deal: str, seconds: float, kind: HintKind = HintKind.UPDATED) -> Hint:
+    return Hint("bitrix24:agency", deal, kind, T0 + dt.timedelta(seconds=seconds))
+
+
+def test_hints_are_deduplicated_per_deal_and_debounced(store: Store) -> None:
+    with store.transaction() as session:
+        inbox.add(session, [_hint("1", 0), _hint("1", 1), _hint("2", 0), _hint("1", 1.5)], DEBOUNCE)
+    with store.transaction() as session:
+        assert [h.deal_id for h in inbox.due(session, T0 + dt.timedelta(seconds=2))] == ["2"]
+        rows = inbox.due(session, T0 + dt.timedelta(seconds=4))
+    one = next(r for r in rows if r.deal_id == "1")
+    assert one.count == 3
+    assert one.first_received == T0
+    assert one.last_received == T0 + dt.timedelta(seconds=1.5)
+
+
+def test_a_hint_arriving_while_handled_survives_done(store: Store) -> None:
+    with store.transaction() as session:
+        inbox.add(session, [_hint("1", 0), _hint("2", 0)], DEBOUNCE)
+    with store.transaction() as session:
+        taken = inbox.due(session, T0 + dt.timedelta(seconds=5))
+    with store.transaction() as session:
+        inbox.add(session, [_hint("1", 3)], DEBOUNCE)
+    with store.transaction() as session:
+        assert inbox.done(session, taken) == 1
+        (left,) = inbox.due(session, T0 + dt.timedelta(seconds=9))
+    assert left.deal_id == "1"
+
+
+def test_cursor_advances_with_version_and_never_backwards(store: Store) -> None:
+    system = "amocrm:partner"
+    with store.transaction() as session:
+        first = cursors.load(session, system)
+        assert first.value is None
+        second = cursors.save(session, first, T0, ["5", "3"], T0)
+    assert second.boundary_ids == ("3", "5")
+    with store.transaction() as session:
+        loaded = cursors.load(session, system)
+    assert loaded == second
+    with store.transaction() as session, pytest.raises(ValueError, match="move back"):
+        cursors.save(session, loaded, T0 - dt.timedelta(seconds=1), [], T0)
+    with store.transaction() as session:
+        cursors.save(session, loaded, T0 + dt.timedelta(minutes=1), ["9"], T0)
+    with store.transaction() as session, pytest.raises(cursors.CursorConflict):
+        cursors.save(session, loaded, T0 + dt.timedelta(minutes=2), [], T0)
+
+
+def test_intents_survive_until_resolved(store: Store) -> None:
+    with store.transaction() as session:
+        intents.record(session, "atwinta", [("10", "10"), ("11", "11")], T0)
+    with store.transaction() as session:
+        intents.record(session, "atwinta", [("10", "10")], T0)
+        intents.resolve(session, "atwinta", "11", IntentState.DONE, T0, partner_deal_id="77")
+    with store.transaction() as session:
+        (row,) = intents.pending(session, "atwinta")
+    assert (row.agency_deal_id, row.attempts) == ("10", 2)
+
+
+def test_audit_is_append_only_and_ordered(store: Store) -> None:
+    entry = AuditRow(
+        at=T0, agency_deal_id="10", partner_code="atwinta", action="update", field="amount"
+    )
+    with store.transaction() as session:
+        audit.append(session, [entry])
+    with store.transaction() as session, pytest.raises(ValueError, match="append-only"):
+        audit.append(session, [entry])
+    with store.transaction() as session:
+        assert [r.field for r in audit.trail(session, "10")] == ["amount"]

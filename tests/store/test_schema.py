@@ -1,0 +1,121 @@
+from __future__ import annotations
+
+import datetime as dt
+import threading
+from decimal import Decimal
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy import text
+from sqlalchemy.exc import IntegrityError
+
+from bridge.model import Money
+from bridge.store import LinkRow, LinkStatus, Store, current_revision, make_engine, migrate
+from bridge.store.metadata import target_metadata
+from bridge.store.types import dump_values, load_values
+
+NOW = dt.datetime(2026, 11, 24, 21, 0, tzinfo=dt.UTC)
+
+
+def test_migrated_schema_equals_the_models(db_url: str) -> None:
+    engine = make_engine(db_url)
+    migrate(engine)
+    with engine.connect() as connection:
+        diff = compare_metadata(MigrationContext.configure(connection), target_metadata())
+    engine.dispose()
+    assert diff == []
+
+
+def test_migrate_is_idempotent_and_reports_head(db_url: str) -> None:
+    engine = make_engine(db_url)
+    migrate(engine)
+    migrate(engine)
+    assert current_revision(engine) is not None
+    engine.dispose()
+
+
+def _link(agency: str = "10", partner: str = "atwinta") -> LinkRow:
+    return LinkRow(agency_deal_id=agency, partner_code=partner, status=LinkStatus.ACTIVE.value)
+
+
+def test_times_come_back_aware_utc_and_money_exact(store: Store) -> None:
+    moscow = dt.timezone(dt.timedelta(hours=3))
+    row = _link()
+    row.agency_updated_at = dt.datetime(2026, 11, 25, 1, 30, tzinfo=moscow)
+    row.agency_amount = Decimal("1234567890.0100")
+    row.agency_currency = "RUB"
+    row.park_reason = "Стадия «Переговоры» не найдена"
+    from bridge.store import links
+
+    with store.transaction() as session:
+        links.save(session, row, NOW)
+    with store.transaction() as session:
+        (back,) = links.by_agency_ids(session, ["10"])
+    assert back.agency_updated_at == dt.datetime(2026, 11, 24, 22, 30, tzinfo=dt.UTC)
+    assert back.agency_updated_at.tzinfo is not None
+    assert back.agency_amount == Decimal("1234567890.0100")
+    assert str(back.agency_amount) == "1234567890.0100"
+    assert back.created_at == NOW
+
+
+def test_naive_datetimes_are_refused(store: Store) -> None:
+    from bridge.store import links
+
+    row = _link()
+    row.agency_updated_at = dt.datetime(2026, 1, 1)
+    with pytest.raises(Exception, match="timezone-aware"), store.transaction() as session:
+        links.save(session, row, NOW)
+
+
+def test_one_link_per_agency_deal_and_partner(store: Store) -> None:
+    with pytest.raises(IntegrityError), store.transaction() as session:
+        session.add(_link())
+        session.add(_link())
+        session.flush()
+
+
+def test_canonical_values_round_trip_exactly() -> None:
+    values = {
+        "title": "Сайт для «Ромашки»",
+        "amount": Money(Decimal("10.50"), "RUB"),
+        "fee": Decimal("0.1"),
+        "count": 3,
+        "flag": False,
+        "due": dt.date(2026, 12, 1),
+        "at": dt.datetime(2026, 12, 1, 9, 0, tzinfo=dt.UTC),
+        "tags": ("1", "2"),
+        "empty": None,
+    }
+    assert load_values(dump_values(values)) == values
+    assert "Ромашки" in dump_values(values)
+
+
+def test_sqlite_uses_wal_and_immediate_transactions(tmp_path: object) -> None:
+    url = f"sqlite:///{tmp_path}/w.db"
+    store = Store.open(url)
+    with store.engine.connect() as connection:
+        assert connection.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+    order: list[str] = []
+    inside = threading.Event()
+    release = threading.Event()
+
+    def first() -> None:
+        with store.transaction() as session:
+            session.execute(text("select 1"))  # a read only: IMMEDIATE still takes the lock
+            inside.set()
+            release.wait(5)
+            order.append("first")
+
+    thread = threading.Thread(target=first)
+    thread.start()
+    assert inside.wait(5)
+    timer = threading.Timer(0.2, release.set)
+    timer.start()
+    with store.transaction() as session:
+        session.execute(text("select 1"))
+        order.append("second")
+    thread.join()
+    timer.join()
+    store.close()
+    assert order == ["first", "second"]
