@@ -1,0 +1,122 @@
+"""Booking entries in the store: append without duplicates, read back in order.
+
+There is no update and no delete here, by design. :func:`append` inserts with
+``ON CONFLICT DO NOTHING`` on the (partner, deal, cause) key, so two processes
+deriving the same cause at once book it once, and a replay books nothing.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Sequence
+from typing import Any, cast
+
+from sqlalchemy import CursorResult
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlmodel import Session, col, select
+
+from bridge.ledger.entries import Entry, EntryKind
+from bridge.ledger.rules import DealObservation, entries_for
+from bridge.ledger.tables import LedgerEntryRow
+from bridge.mapping.compiled import Commission, Side
+
+KEY = ["partner_code", "agency_deal_id", "cause"]
+
+
+def _insert(session: Session) -> Any:
+    dialect = session.get_bind().dialect.name
+    module = {"sqlite": sqlite, "postgresql": postgresql}.get(dialect)
+    if module is None:
+        raise NotImplementedError(f"the ledger needs ON CONFLICT support; {dialect} is not wired")
+    return module.insert(LedgerEntryRow.__table__)  # type: ignore[attr-defined]
+
+
+def _values(entry: Entry, now: dt.datetime) -> dict[str, Any]:
+    return {
+        "partner_code": entry.partner,
+        "agency_deal_id": entry.deal_id,
+        "cause": entry.cause,
+        "kind": entry.kind.value,
+        "rule": entry.rule,
+        "rate": entry.rate,
+        "base": entry.base,
+        "amount": entry.amount,
+        "currency": entry.currency,
+        "payer": entry.payer.value,
+        "occurred_at": entry.occurred_at,
+        "payable_at": entry.payable_at,
+        "created_at": now,
+        "ref": entry.ref,
+    }
+
+
+def append(session: Session, entries: Iterable[Entry], now: dt.datetime) -> int:
+    """Book ``entries``; one whose (partner, deal, cause) is already booked is skipped.
+
+    Returns how many were new.
+    """
+    added = 0
+    for entry in entries:
+        stmt = (
+            _insert(session)
+            .values(**_values(entry, now))
+            .on_conflict_do_nothing(index_elements=KEY)
+        )
+        result = cast(CursorResult[Any], session.execute(stmt))
+        added += result.rowcount
+    return added
+
+
+def to_entry(row: LedgerEntryRow) -> Entry:
+    return Entry(
+        partner=row.partner_code,
+        deal_id=row.agency_deal_id,
+        cause=row.cause,
+        kind=EntryKind(row.kind),
+        rule=row.rule,
+        amount=row.amount,
+        currency=row.currency,
+        payer=Side(row.payer),
+        occurred_at=row.occurred_at,
+        payable_at=row.payable_at,
+        rate=row.rate,
+        base=row.base,
+        ref=row.ref,
+    )
+
+
+def read(
+    session: Session, *, partner: str | None = None, deal_id: str | None = None
+) -> list[Entry]:
+    """Entries in booking order, optionally for one partner and/or one deal."""
+    query = select(LedgerEntryRow)
+    if partner is not None:
+        query = query.where(col(LedgerEntryRow.partner_code) == partner)
+    if deal_id is not None:
+        query = query.where(col(LedgerEntryRow.agency_deal_id) == deal_id)
+    query = query.order_by(col(LedgerEntryRow.id))
+    return [to_entry(row) for row in session.exec(query)]
+
+
+def partners(session: Session) -> list[str]:
+    query = select(LedgerEntryRow.partner_code).distinct()
+    return sorted(session.exec(query))
+
+
+def record_history(
+    session: Session,
+    history: Sequence[DealObservation],
+    commission: Commission,
+    now: dt.datetime,
+) -> list[Entry]:
+    """Derive and book what one link's history implies; returns the entries booked now.
+
+    Call it inside the transaction that applied the change, under the link's lock.
+    """
+    if not history:
+        return []
+    first = history[0]
+    existing = read(session, partner=first.partner_code, deal_id=first.agency_deal_id)
+    new = entries_for(history, commission, existing)
+    append(session, new, now)
+    return new

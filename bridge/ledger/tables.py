@@ -1,0 +1,49 @@
+"""The ``ledger_entry`` table: append-only, one row per (partner, deal, cause).
+
+Amounts are exact decimal text, times aware UTC (the store's column types). No
+code path updates or deletes a row; the schema's unique key is what makes a
+second derivation of the same cause a no-op.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import Column, Index, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+from bridge.store.types import DecimalText, UtcDateTime
+
+
+def _utc() -> Any:
+    return Field(sa_column=Column(UtcDateTime(), nullable=False))
+
+
+def _dec(nullable: bool) -> Any:
+    return Field(default=None, sa_column=Column(DecimalText(), nullable=nullable))
+
+
+class LedgerEntryRow(SQLModel, table=True):
+    __tablename__ = "ledger_entry"
+    __table_args__ = (
+        UniqueConstraint("partner_code", "agency_deal_id", "cause", name="uq_ledger_cause"),
+        Index("ix_ledger_partner_occurred", "partner_code", "occurred_at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    partner_code: str = Field(max_length=64)
+    agency_deal_id: str = Field(max_length=64)  # "" for partner-level entries
+    cause: str = Field(max_length=200)
+    kind: str = Field(max_length=20)
+    rule: str = Field(max_length=40)
+    rate: Decimal | None = _dec(nullable=True)
+    base: Decimal | None = _dec(nullable=True)
+    amount: Decimal = _dec(nullable=False)
+    currency: str = Field(max_length=3)
+    payer: str = Field(max_length=10)
+    occurred_at: dt.datetime = _utc()
+    payable_at: dt.datetime = _utc()
+    created_at: dt.datetime = _utc()
+    ref: str | None = Field(default=None, max_length=200)
