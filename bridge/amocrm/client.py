@@ -1,0 +1,258 @@
+"""``AmoCrm``: the :class:`bridge.crm.Crm` protocol over amoCRM API v4.
+
+HTTP, pacing, retries and error mapping live in :mod:`bridge.amocrm.transport`,
+JSON ⇄ model in :mod:`bridge.amocrm.codec`, the gap-free change feed in
+:mod:`bridge.amocrm.changes`, batch writes in :mod:`bridge.amocrm.batches`.
+This module says which endpoint answers which question.
+
+The bridge's idempotency stamp (the agency deal id) is a text custom field on
+leads named ``stamp_field_name``; :meth:`AmoCrm.ensure_stamp_field` creates it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+from bridge.amocrm import codec
+from bridge.amocrm.batches import BatchWriter
+from bridge.amocrm.changes import PAGE, ChangeFeed, Window
+from bridge.amocrm.oauth import TokenSource
+from bridge.amocrm.transport import AmoTransport, Reply, shared_pacer
+from bridge.crm import NotFound, WriteResult
+from bridge.model import (
+    ChangePage,
+    Contact,
+    Deal,
+    DealDraft,
+    DealPatch,
+    FieldDef,
+    Note,
+    Pipeline,
+)
+from bridge.ratelimit import Pacer
+
+DEFAULT_STAMP_FIELD = "partner-bridge: ID сделки агентства"
+LEADS = "/api/v4/leads"
+
+
+def _chunks(items: Sequence[str], size: int) -> Iterator[Sequence[str]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def _embedded(reply: Reply, key: str) -> list[dict[str, Any]]:
+    if not isinstance(reply.payload, dict):
+        return []
+    return list((reply.payload.get("_embedded") or {}).get(key) or [])
+
+
+class AmoCrm:
+    """One amoCRM account. Thread-safe; share one instance (and its pacer) per account."""
+
+    def __init__(
+        self,
+        base_url: str,
+        auth: TokenSource,
+        *,
+        system: str,
+        pacer: Pacer | None = None,
+        timeout: float = 15,
+        stamp_field_name: str = DEFAULT_STAMP_FIELD,
+        currency: str = "RUB",
+        retry_attempts: int = 4,
+        retry_wait: float = 0.5,
+    ) -> None:
+        self._system = system
+        self.currency = currency
+        self.stamp_field_name = stamp_field_name
+        self.http = AmoTransport(
+            base_url,
+            auth,
+            system=system,
+            pacer=pacer or shared_pacer(base_url.rstrip("/")),
+            timeout=timeout,
+            attempts=retry_attempts,
+            retry_wait=retry_wait,
+        )
+        self._lock = threading.Lock()
+        self._defs: dict[str, FieldDef] | None = None
+        self._stamp_id: str | None = None
+        self._writer = BatchWriter(self.http)
+
+    def __repr__(self) -> str:
+        return f"AmoCrm(system={self._system!r}, base_url={self.http.base_url!r})"
+
+    @property
+    def system(self) -> str:
+        return self._system
+
+    def close(self) -> None:
+        self.http.close()
+
+    # --- definitions -----------------------------------------------------------
+
+    def pipelines(self) -> Sequence[Pipeline]:
+        reply = self.http.request("GET", f"{LEADS}/pipelines")
+        return [codec.decode_pipeline(p) for p in _embedded(reply, "pipelines")]
+
+    def _all_fields(self) -> list[dict[str, Any]]:
+        found: list[dict[str, Any]] = []
+        page = 1
+        while True:
+            params = {"limit": PAGE, "page": page}
+            reply = self.http.request("GET", f"{LEADS}/custom_fields", params=params)
+            rows = _embedded(reply, "custom_fields")
+            found.extend(rows)
+            if not rows or "next" not in (reply.payload.get("_links") or {}):
+                return found
+            page += 1
+
+    def _load_fields(self) -> dict[str, FieldDef]:
+        defs = {d.id: d for d in (codec.field_def(f) for f in self._all_fields())}
+        stamp = next((d.id for d in defs.values() if d.name == self.stamp_field_name), None)
+        with self._lock:
+            self._defs = defs
+            self._stamp_id = stamp
+        return defs
+
+    def custom_fields(self) -> Sequence[FieldDef]:
+        defs = self._load_fields()
+        return [d for d in defs.values() if d.id != self._stamp_id]
+
+    def _field_defs(self) -> dict[str, FieldDef]:
+        return self._defs if self._defs is not None else self._load_fields()
+
+    def _stamp_field(self) -> str | None:
+        if self._defs is None:
+            self._load_fields()
+        return self._stamp_id
+
+    def ensure_stamp_field(self) -> str:
+        """The stamp field's id; the field is created (text, on leads) if missing."""
+        existing = self._stamp_field() or (self._load_fields() and self._stamp_id)
+        if existing:
+            return existing
+        body = [{"name": self.stamp_field_name, "type": "text", "sort": 10000}]
+        reply = self.http.request("POST", f"{LEADS}/custom_fields", body=body, idempotent=False)
+        created = _embedded(reply, "custom_fields")
+        self._load_fields()
+        if self._stamp_id is None and created:
+            self._stamp_id = str(created[0]["id"])
+        if self._stamp_id is None:
+            raise NotFound("the stamp field was not created", system=self._system)
+        return self._stamp_id
+
+    # --- reads -------------------------------------------------------------
+
+    def _decode(self, raw: dict[str, Any]) -> Deal:
+        return codec.decode_lead(raw, currency=self.currency, stamp_field_id=self._stamp_field())
+
+    def fetch_deals(self, ids: Sequence[str]) -> dict[str, Deal]:
+        deals: dict[str, Deal] = {}
+        numeric = [i for i in dict.fromkeys(ids) if i.isdigit()]
+        for chunk in _chunks(numeric, PAGE):
+            params = {"filter[id][]": list(chunk), "with": "contacts", "limit": PAGE}
+            reply = self.http.request("GET", LEADS, params=params)
+            for raw in _embedded(reply, "leads"):
+                deal = self._decode(raw)
+                deals[deal.id] = deal
+        return deals
+
+    def find_by_stamp(self, stamps: Sequence[str]) -> dict[str, Deal]:
+        field_id = self._stamp_field()
+        if field_id is None:
+            return {}  # no stamp field yet, so no stamped lead either
+        found: dict[str, Deal] = {}
+        for stamp in dict.fromkeys(stamps):
+            params = {"query": stamp, "with": "contacts", "limit": PAGE}
+            reply = self.http.request("GET", LEADS, params=params)
+            matches = [self._decode(r) for r in _embedded(reply, "leads")]
+            exact = sorted((d for d in matches if d.stamp == stamp), key=lambda d: int(d.id))
+            if exact:
+                found[stamp] = exact[0]  # the oldest wins should a duplicate ever exist
+        return found
+
+    def _fetch_window(self, window: Window) -> tuple[list[dict[str, Any]], dt.datetime | None]:
+        params: dict[str, Any] = {
+            "filter[updated_at][from]": window.start,
+            "with": "contacts",
+            "limit": PAGE,
+            "page": window.page,
+        }
+        if window.end is not None:
+            params["filter[updated_at][to]"] = window.end
+        params["order[id]" if window.by_id else "order[updated_at]"] = "asc"
+        reply = self.http.request("GET", LEADS, params=params)
+        return _embedded(reply, "leads"), reply.server_time
+
+    def list_changed(self, since: dt.datetime) -> Iterator[ChangePage]:
+        self._stamp_field()
+        feed = ChangeFeed(self._fetch_window, now=lambda: dt.datetime.now(dt.UTC))
+        for rows, watermark in feed.pages(since):
+            deals = tuple(self._decode(r) for r in rows)
+            yield ChangePage(deals=deals, watermark=watermark)
+
+    def fetch_contacts(self, ids: Sequence[str]) -> dict[str, Contact]:
+        contacts: dict[str, Contact] = {}
+        numeric = [i for i in dict.fromkeys(ids) if i.isdigit()]
+        for chunk in _chunks(numeric, PAGE):
+            params = {"filter[id][]": list(chunk), "limit": PAGE}
+            reply = self.http.request("GET", "/api/v4/contacts", params=params)
+            for raw in _embedded(reply, "contacts"):
+                contact = codec.decode_contact(raw)
+                contacts[str(contact.id)] = contact
+        return contacts
+
+    def list_notes(self, deal_id: str) -> list[Note]:
+        notes: list[Note] = []
+        page = 1
+        while True:
+            params = {"filter[note_type]": "common", "limit": PAGE, "page": page}
+            reply = self.http.request("GET", f"{LEADS}/{deal_id}/notes", params=params)
+            rows = _embedded(reply, "notes")
+            notes.extend(codec.decode_note(r) for r in rows)
+            if len(rows) < PAGE:
+                break
+            page += 1
+        return sorted(
+            notes,
+            key=lambda n: (n.created_at or dt.datetime.min.replace(tzinfo=dt.UTC), int(n.id or 0)),
+        )
+
+    # --- writes ------------------------------------------------------------
+
+    def create_deals(self, drafts: Sequence[DealDraft]) -> list[WriteResult]:
+        stamp_id = self.ensure_stamp_field() if any(d.stamp for d in drafts) else None
+        defs = self._field_defs()
+        return self._writer.create(
+            drafts,
+            lambda draft, rid: codec.encode_draft(
+                draft, request_id=rid, currency=self.currency, defs=defs, stamp_field_id=stamp_id
+            ),
+        )
+
+    def _closing_pipelines(self, patches: Sequence[DealPatch]) -> dict[str, str]:
+        # 142/143 exist in every pipeline, so amoCRM needs the pipeline to move there.
+        wanted = [
+            p.deal_id
+            for p in patches
+            if p.pipeline_id is None
+            and p.stage_id in {str(codec.WON_STATUS), str(codec.LOST_STATUS)}
+        ]
+        return {i: d.pipeline_id for i, d in self.fetch_deals(wanted).items()} if wanted else {}
+
+    def update_deals(self, patches: Sequence[DealPatch]) -> list[WriteResult]:
+        pipelines = self._closing_pipelines(patches)
+        defs = self._field_defs()
+        return self._writer.update(
+            patches,
+            lambda patch: codec.encode_patch(
+                patch, currency=self.currency, defs=defs, pipeline_id=pipelines.get(patch.deal_id)
+            ),
+        )
+
+    def add_notes(self, notes: Sequence[Note]) -> list[WriteResult]:
+        return self._writer.notes(notes)

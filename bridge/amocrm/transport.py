@@ -1,0 +1,280 @@
+"""The one place the amoCRM adapter touches HTTP.
+
+:meth:`AmoTransport.request` paces the call, sets the bearer token and the
+timeout, refreshes once after a 401, retries only what is safe to retry, and
+turns every failure into exactly one :mod:`bridge.crm` error:
+
+* timeouts / connection failures — reads: :class:`TransientError` (retried);
+  non-idempotent writes: :class:`OutcomeUnknown` (never retried: the write may
+  have happened; the caller looks the record up by its stamp);
+* 429 — :meth:`Pacer.pause` for everyone, then :class:`RateLimited` (retried
+  after the wait, if the wait is reasonable);
+* 403 — :class:`AccountBlocked` (amoCRM blocks the API after repeated 429s;
+  retrying only prolongs the block);
+* 401 after one refresh, 402 — :class:`AuthError`;
+* 404 — :class:`NotFound`; other 4xx — :class:`PermanentError` (400 validation
+  errors come as :class:`BatchRejected` with the failing batch positions);
+* 5xx — reads: :class:`TransientError` (retried); writes: :class:`OutcomeUnknown`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import email.utils
+import logging
+import re
+import threading
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import requests
+from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_attempt
+from tenacity.wait import wait_exponential_jitter
+
+from bridge.amocrm.oauth import TokenSource
+from bridge.crm import (
+    AccountBlocked,
+    AuthError,
+    CrmError,
+    NotFound,
+    OutcomeUnknown,
+    PermanentError,
+    RateLimited,
+    TransientError,
+)
+from bridge.ratelimit import Pacer
+from bridge.secrets import Secret, redact
+
+log = logging.getLogger(__name__)
+
+# 7 rps per integration (reference §3.1). Burst 1: requests leave evenly spaced,
+# so no one-second window ever holds more than the server allows.
+RATE = 7.0
+BURST = 1
+DEFAULT_RETRY_AFTER = 5.0
+_DATE = re.compile(r"[A-Z][a-z]{2}, \d{2} [A-Z][a-z]{2} \d{4} \d{2}:\d{2}:\d{2} GMT")
+
+# 401 arrives here only after one refresh failed to help; 402 = account unpaid.
+_BY_STATUS: dict[int, type[CrmError]] = {401: AuthError, 402: AuthError, 404: NotFound}
+
+_pacers: dict[str, Pacer] = {}
+_pacers_lock = threading.Lock()
+
+
+def shared_pacer(account: str, rate: float = RATE, burst: int = BURST) -> Pacer:
+    """The process-wide pacer of one amoCRM account (keyed by its base URL)."""
+    with _pacers_lock:
+        pacer = _pacers.get(account)
+        if pacer is None:
+            pacer = _pacers[account] = Pacer(rate, burst)
+        return pacer
+
+
+class BatchRejected(PermanentError):
+    """A 400 naming the batch elements it refused; the others were not written either."""
+
+    def __init__(self, message: str, *, items: Mapping[str, str], system: str = "") -> None:
+        super().__init__(message, system=system, code="validation")
+        self.items = dict(items)  # request_id (or position) -> what was wrong
+
+
+@dataclass(frozen=True, slots=True)
+class Reply:
+    status: int
+    payload: Any
+    server_time: dt.datetime | None
+
+
+def server_time(date_header: str) -> dt.datetime | None:
+    """The server's clock from ``Date``; when several were sent, the last one counts."""
+    found = _DATE.findall(date_header or "")
+    if not found:
+        return None
+    return email.utils.parsedate_to_datetime(found[-1]).astimezone(dt.UTC)
+
+
+def _problem(response: requests.Response) -> dict[str, Any]:
+    try:
+        body = response.json()
+    except ValueError:
+        return {}
+    return body if isinstance(body, dict) else {}
+
+
+def _validation_items(problem: Mapping[str, Any]) -> dict[str, str]:
+    items: dict[str, str] = {}
+    for entry in problem.get("validation-errors") or ():
+        details = "; ".join(
+            f"{e.get('path', '')}: {e.get('detail') or e.get('code', '')}"
+            for e in entry.get("errors") or ()
+        )
+        items[str(entry.get("request_id", ""))] = details or "rejected"
+    return items
+
+
+class AmoTransport:
+    """requests + tenacity for one amoCRM account. Thread-safe."""
+
+    def __init__(
+        self,
+        base_url: str,
+        auth: TokenSource,
+        *,
+        system: str,
+        pacer: Pacer,
+        timeout: float,
+        attempts: int = 4,
+        retry_wait: float = 0.5,
+        max_retry_after: float = 60.0,
+    ) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.system = system
+        self.pacer = pacer
+        self._auth = auth
+        self._timeout = timeout
+        self._attempts = attempts
+        self._retry_wait = retry_wait
+        self._max_retry_after = max_retry_after
+        self._session = requests.Session()
+        self._session.headers["User-Agent"] = "partner-bridge"
+        self.rate_limited = 0  # 429s seen, for metrics and benchmarks
+
+    def __repr__(self) -> str:
+        return f"AmoTransport(system={self.system!r}, base_url={self.base_url!r})"
+
+    def close(self) -> None:
+        self._session.close()
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        body: Any = None,
+        idempotent: bool = True,
+    ) -> Reply:
+        retrying = Retrying(
+            stop=stop_after_attempt(self._attempts),
+            wait=self._wait,
+            retry=retry_if_exception(self._should_retry),
+            before_sleep=self._log_retry,
+            reraise=True,
+        )
+        reply: Reply = retrying(self._attempt, method, path, params, body, idempotent)
+        return reply
+
+    # --- retry policy --------------------------------------------------------
+
+    def _should_retry(self, exc: BaseException) -> bool:
+        if isinstance(exc, RateLimited):
+            return exc.retry_after <= self._max_retry_after
+        return isinstance(exc, TransientError) and not isinstance(exc, OutcomeUnknown)
+
+    def _wait(self, state: RetryCallState) -> float:
+        exc = state.outcome.exception() if state.outcome else None
+        if isinstance(exc, RateLimited):
+            return 0.0  # the pacer holds every thread back for retry_after already
+        backoff = wait_exponential_jitter(initial=self._retry_wait, max=10.0)
+        return float(backoff(state))
+
+    def _log_retry(self, state: RetryCallState) -> None:
+        exc = state.outcome.exception() if state.outcome else None
+        log.warning(
+            "amocrm.retry system=%s attempt=%d error=%s", self.system, state.attempt_number, exc
+        )
+
+    # --- one attempt ---------------------------------------------------------
+
+    def _attempt(self, method: str, path: str, params: Any, body: Any, idempotent: bool) -> Reply:
+        token = self._auth.access_token()
+        response = self._send(method, path, params, body, token, idempotent)
+        if response.status_code == 401:
+            # A 401 means the call was refused, so even a write is safe to resend.
+            token = self._auth.refresh(token)
+            response = self._send(method, path, params, body, token, idempotent)
+        return self._interpret(response, idempotent)
+
+    def _send(
+        self, method: str, path: str, params: Any, body: Any, token: Secret, idempotent: bool
+    ) -> requests.Response:
+        self.pacer.acquire()
+        try:
+            return self._session.request(
+                method,
+                f"{self.base_url}{path}",
+                params=params,
+                json=body,
+                headers={"Authorization": f"Bearer {token.reveal()}"},
+                timeout=self._timeout,
+            )
+        except requests.ConnectTimeout:
+            raise TransientError(
+                "amoCRM did not accept the connection", system=self.system
+            ) from None
+        except requests.RequestException as exc:
+            raise self._lost(f"{method} {path}: {type(exc).__name__}", idempotent) from None
+
+    def _lost(self, what: str, idempotent: bool) -> TransientError:
+        if idempotent:
+            return TransientError(f"no answer from amoCRM ({what})", system=self.system)
+        return OutcomeUnknown(
+            f"no answer from amoCRM to a write ({what}); look the records up by stamp",
+            system=self.system,
+        )
+
+    def _interpret(self, response: requests.Response, idempotent: bool) -> Reply:
+        status = response.status_code
+        when = server_time(response.headers.get("Date", ""))
+        if status == 204:
+            return Reply(status, None, when)
+        if 200 <= status < 300:
+            try:
+                return Reply(status, response.json(), when)
+            except ValueError:
+                raise self._lost(
+                    f"HTTP {status} with a body that is not JSON", idempotent
+                ) from None
+        raise self._error(response, idempotent)
+
+    def _error(self, response: requests.Response, idempotent: bool) -> CrmError:
+        status = response.status_code
+        problem = _problem(response)
+        detail = redact(str(problem.get("detail") or problem.get("title") or f"HTTP {status}"))
+        code = f"http_{status}"
+        if status == 429:
+            return self._rate_limited(response, problem)
+        if status == 403:
+            return self._blocked(code)
+        if status >= 500:
+            return self._lost(f"HTTP {status}", idempotent)
+        if status == 400 and problem.get("validation-errors"):
+            return BatchRejected(detail, items=_validation_items(problem), system=self.system)
+        kind = _BY_STATUS.get(status, PermanentError)
+        return kind(f"amoCRM refused the call: {detail}", system=self.system, code=code)
+
+    def _blocked(self, code: str) -> AccountBlocked:
+        log.error("amocrm.blocked system=%s: stop this account until an admin acts", self.system)
+        return AccountBlocked(
+            "amoCRM refuses every API call (HTTP 403: API blocked, IP not whitelisted or "
+            "rights removed); this account is stopped until an admin acts",
+            system=self.system,
+            code=code,
+        )
+
+    def _rate_limited(self, response: requests.Response, problem: Mapping[str, Any]) -> RateLimited:
+        self.rate_limited += 1
+        raw = response.headers.get("Retry-After") or problem.get("retry_after")
+        try:
+            wait = float(raw) if raw is not None else DEFAULT_RETRY_AFTER
+        except ValueError:
+            wait = DEFAULT_RETRY_AFTER
+        self.pacer.pause(wait)
+        log.warning("amocrm.rate_limited system=%s retry_after=%.1f", self.system, wait)
+        return RateLimited(
+            "amoCRM rate limit hit (HTTP 429)",
+            retry_after=wait,
+            system=self.system,
+            code="http_429",
+        )
