@@ -1,0 +1,257 @@
+"""``BitrixCrm``: the :class:`bridge.crm.Crm` protocol over a Bitrix24 inbound webhook.
+
+Reads and writes go in the largest units the API allows: ``batch`` requests of
+50 commands, list commands of 50 rows or 50 ids each (2 500 deals per HTTP
+request). All HTTP goes through :class:`bridge.bitrix.transport.Transport`,
+which maps every failure to one error of :mod:`bridge.crm`; wire ⇄ model
+conversion is :mod:`bridge.bitrix.codec`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import threading
+from collections.abc import Iterable, Iterator, Sequence
+from typing import Any
+
+from bridge.bitrix import codec, listing, writes
+from bridge.bitrix.batch import MAX_COMMANDS, PAGE_SIZE, command
+from bridge.bitrix.errors import classify
+from bridge.bitrix.transport import Transport
+from bridge.crm import AuthError, CrmError, PermanentError, TransientError, WriteResult
+from bridge.model import ChangePage, Contact, Deal, DealDraft, DealPatch, FieldDef, Note, Pipeline
+from bridge.ratelimit import Pacer
+from bridge.secrets import Secret
+
+log = logging.getLogger(__name__)
+
+DEAL_LIST = "crm.deal.list"
+CONTACT_SELECT = ("ID", "NAME", "SECOND_NAME", "LAST_NAME", "PHONE", "EMAIL")
+
+
+def _chunks(values: Sequence[str], size: int) -> Iterator[list[str]]:
+    for start in range(0, len(values), size):
+        yield list(values[start : start + size])
+
+
+def _unique(values: Iterable[str]) -> list[str]:
+    return list(dict.fromkeys(str(v) for v in values))
+
+
+class BitrixCrm:
+    """One Bitrix24 portal, reached through an inbound webhook URL (a ``Secret``)."""
+
+    def __init__(
+        self,
+        webhook_url: Secret,
+        *,
+        system: str,
+        pacer: Pacer | None = None,
+        timeout: float = 30,
+        stamp_field: str = "ORIGIN_ID",
+    ) -> None:
+        self._system = system
+        self._stamp_field = stamp_field
+        self._http = Transport(
+            webhook_url,
+            system=system,
+            pacer=pacer or Pacer(rate=2.0, burst=50),
+            timeout=timeout,
+        )
+        self._fields: dict[str, FieldDef] | None = None
+        self._fields_lock = threading.Lock()
+
+    def __repr__(self) -> str:
+        return f"BitrixCrm(system={self._system!r})"
+
+    @property
+    def system(self) -> str:
+        return self._system
+
+    @property
+    def requests(self) -> int:
+        """HTTP requests this adapter has sent (for metrics and benchmarks)."""
+        return self._http.requests
+
+    # --- catalogue ------------------------------------------------------------------
+
+    def pipelines(self) -> list[Pipeline]:
+        answer = self._http.call("crm.category.list", {"entityTypeId": 2})
+        result = answer.get("result") or {}
+        categories = sorted(
+            result.get("categories") or [], key=lambda c: (int(c.get("sort") or 0), int(c["id"]))
+        )
+        stage_rows: dict[str, list[dict[str, Any]]] = {}
+        for group in _chunks([str(c["id"]) for c in categories], MAX_COMMANDS):
+            commands = {
+                f"s{pid}": command(
+                    "crm.status.list",
+                    {"filter": {"ENTITY_ID": codec.stage_entity(pid)}, "order": {"SORT": "ASC"}},
+                )
+                for pid in group
+            }
+            found = self._read_batch(commands)
+            stage_rows.update({key[1:]: list(rows or ()) for key, rows in found.items()})
+        return [codec.pipeline(c, stage_rows.get(str(c["id"]), ())) for c in categories]
+
+    def custom_fields(self) -> list[FieldDef]:
+        rows = self._list_all("crm.deal.userfield.list", {"order": {"SORT": "ASC", "ID": "ASC"}})
+        defs = [codec.field_def(row) for row in rows]
+        with self._fields_lock:
+            self._fields = {d.id: d for d in defs}
+        return defs
+
+    def _catalogue(self) -> dict[str, FieldDef]:
+        with self._fields_lock:
+            known = self._fields
+        return known if known is not None else {d.id: d for d in self.custom_fields()}
+
+    def _deal_select(self) -> list[str]:
+        extra = [self._stamp_field] if self._stamp_field.startswith("UF_") else []
+        return [*codec.DEAL_SELECT, *self._catalogue(), *extra]
+
+    # --- reads ------------------------------------------------------------------------
+
+    def _decode(self, rows: Iterable[dict[str, Any]]) -> list[Deal]:
+        fields = self._catalogue()
+        try:
+            return [codec.deal(r, fields, stamp_field=self._stamp_field) for r in rows]
+        except (codec.CodecError, KeyError, ValueError) as exc:
+            raise PermanentError(f"unreadable deal: {exc}", system=self._system) from None
+
+    def _read_batch(self, commands: dict[str, str]) -> dict[str, Any]:
+        """Results of read commands (≤ 50); any failed command fails the read."""
+        reply, _ = self._http.batch(commands)
+        for key in commands:
+            _, error = reply.outcome(key)
+            if error is not None:
+                raise classify(error, system=self._system)
+        return {key: reply.results.get(key) for key in commands}
+
+    def _list_by(
+        self, method: str, key: str, values: Sequence[str], select: Sequence[str], **filters: str
+    ) -> list[dict[str, Any]]:
+        """Rows whose ``key`` is in ``values``: 50 values per command, 50 commands per request."""
+        rows: list[dict[str, Any]] = []
+        commands = {
+            f"q{n}": command(
+                method,
+                {"filter": {**filters, f"@{key}": chunk}, "select": list(select), "start": "-1"},
+            )
+            for n, chunk in enumerate(_chunks(_unique(values), PAGE_SIZE))
+        }
+        keys = list(commands)
+        for group in _chunks(keys, MAX_COMMANDS):
+            found = self._read_batch({k: commands[k] for k in group})
+            for result in found.values():
+                rows.extend(r for r in result or () if isinstance(r, dict))
+        return rows
+
+    def fetch_deals(self, ids: Sequence[str]) -> dict[str, Deal]:
+        if not ids:
+            return {}
+        rows = self._list_by(DEAL_LIST, "ID", ids, self._deal_select())
+        return {d.id: d for d in self._decode(rows)}
+
+    def find_by_stamp(self, stamps: Sequence[str]) -> dict[str, Deal]:
+        if not stamps:
+            return {}
+        extra = {"ORIGINATOR_ID": codec.ORIGINATOR} if self._stamp_field == "ORIGIN_ID" else {}
+        rows = self._list_by(DEAL_LIST, self._stamp_field, stamps, self._deal_select(), **extra)
+        wanted = set(stamps)
+        found: dict[str, Deal] = {}
+        for deal in sorted(self._decode(rows), key=lambda d: int(d.id)):
+            if deal.stamp in wanted:
+                found.setdefault(deal.stamp, deal)
+        return found
+
+    def fetch_contacts(self, ids: Sequence[str]) -> dict[str, Contact]:
+        if not ids:
+            return {}
+        rows = self._list_by("crm.contact.list", "ID", ids, CONTACT_SELECT)
+        return {str(r["ID"]): codec.contact(r) for r in rows}
+
+    def list_changed(self, since: dt.datetime) -> Iterator[ChangePage]:
+        filters = {">=DATE_MODIFY": listing.since_filter(since)}
+        select = self._deal_select()
+        first = self._http.call(DEAL_LIST, listing.page_params(filters, select, "0"))
+        watermark = listing.portal_time(first.get("time") or {})
+        if watermark is None:
+            raise TransientError("the portal's answer had no time block", system=self._system)
+        rows = [r for r in first.get("result") or () if isinstance(r, dict)]
+        yield ChangePage(tuple(self._decode(rows)), watermark)
+        more = len(rows) == PAGE_SIZE
+        while more:
+            commands = listing.chain(DEAL_LIST, filters, select, str(rows[-1]["ID"]), MAX_COMMANDS)
+            reply, _ = self._http.batch(commands, halt=True)
+            rows, more, error = listing.walk(reply, len(commands))
+            if error is not None:
+                raise classify(error, system=self._system)
+            if rows:
+                yield ChangePage(tuple(self._decode(rows)), watermark)
+
+    def list_notes(self, deal_id: str) -> list[Note]:
+        rows = self._list_all(
+            "crm.timeline.comment.list",
+            {"filter": {"ENTITY_ID": deal_id, "ENTITY_TYPE": "deal"}, "order": {"ID": "ASC"}},
+        )
+        return sorted((codec.note(r) for r in rows), key=lambda n: int(n.id or 0))
+
+    def _list_all(self, method: str, params: dict[str, Any]) -> list[dict[str, Any]]:
+        """Offset paging for small lists (catalogues, one deal's notes)."""
+        rows: list[dict[str, Any]] = []
+        start: Any = 0
+        while start is not None:
+            answer = self._http.call(method, {**params, "start": start})
+            rows.extend(r for r in answer.get("result") or () if isinstance(r, dict))
+            start = answer.get("next")
+        return rows
+
+    # --- writes -----------------------------------------------------------------------
+
+    def create_deals(self, drafts: Sequence[DealDraft]) -> list[WriteResult]:
+        items = [
+            writes.create_item(n, d, stamp_field=self._stamp_field) for n, d in enumerate(drafts)
+        ]
+        return self._write(items)
+
+    def update_deals(self, patches: Sequence[DealPatch]) -> list[WriteResult]:
+        return self._write([writes.update_item(n, p) for n, p in enumerate(patches)])
+
+    def add_notes(self, notes: Sequence[Note]) -> list[WriteResult]:
+        return self._write([writes.note_item(n, note) for n, note in enumerate(notes)])
+
+    def _write(self, items: list[writes.ItemCommands]) -> list[WriteResult]:
+        """Send items in packed batches; results in input order, never a re-send."""
+        outcome: dict[int, WriteResult] = {}
+        position = {id(item): n for n, item in enumerate(items)}
+        stop: CrmError | None = None
+        for batch in writes.pack(items):
+            outcome.update(
+                zip((position[id(i)] for i in batch), self._send(batch, stop), strict=True)
+            )
+            stop = stop or self._fatal(outcome)
+        return [
+            outcome.get(n) or WriteResult(item.key, deal_id=item.known_id)
+            for n, item in enumerate(items)
+        ]
+
+    def _send(self, batch: list[writes.ItemCommands], stop: CrmError | None) -> list[WriteResult]:
+        if stop is not None:
+            return writes.failed(batch, stop)
+        try:
+            reply, _ = self._http.batch(writes.commands_of(batch), write=True)
+        except CrmError as exc:
+            return writes.failed(batch, exc)
+        return [writes.item_result(item, reply, system=self._system) for item in batch]
+
+    def _fatal(self, outcome: dict[int, WriteResult]) -> CrmError | None:
+        """After a whole-request failure, later batches are not sent at all."""
+        for result in outcome.values():
+            if isinstance(result.error, AuthError):
+                return result.error
+        return None
+
+    def close(self) -> None:
+        self._http.close()

@@ -1,0 +1,117 @@
+"""Bulk writes as ``batch`` commands, and their per-command answers as results. Pure.
+
+Each input item (a draft, a patch, a note) becomes a few commands with keys
+unique in the batch; items are packed whole into batches of at most 50
+commands, and each item's outcome is read back from its own commands only, so
+one failed command never fails (or re-sends) its neighbours.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from bridge.bitrix import codec
+from bridge.bitrix.batch import MAX_COMMANDS, BatchReply, command, ref
+from bridge.bitrix.errors import WireError, classify
+from bridge.crm import CrmError, WriteResult
+from bridge.model import DealDraft, DealPatch, Note
+
+
+@dataclass(frozen=True, slots=True)
+class ItemCommands:
+    """The commands of one input item. ``id_from`` names the command whose result is the id."""
+
+    key: str
+    commands: dict[str, str]
+    required: tuple[str, ...]
+    id_from: str | None = None
+    known_id: str | None = None
+
+
+def create_item(n: int, draft: DealDraft, *, stamp_field: str) -> ItemCommands:
+    """Contact, company, then the deal linking both through ``$result[...]``."""
+    cmds: dict[str, str] = {}
+    fields: dict[str, Any] = dict(codec.draft_fields(draft, stamp_field=stamp_field))
+    if draft.contact is not None:
+        cmds[f"p{n}"] = command("crm.contact.add", {"fields": codec.contact_fields(draft.contact)})
+        fields["CONTACT_IDS"] = [ref(f"p{n}")]
+    if draft.company is not None:
+        cmds[f"o{n}"] = command("crm.company.add", {"fields": codec.company_fields(draft.company)})
+        fields["COMPANY_ID"] = ref(f"o{n}")
+    cmds[f"d{n}"] = command(
+        "crm.deal.add", {"fields": fields, "params": {"REGISTER_SONET_EVENT": "N"}}
+    )
+    return ItemCommands(draft.key, cmds, required=(f"d{n}",), id_from=f"d{n}")
+
+
+def update_item(n: int, patch: DealPatch) -> ItemCommands:
+    """A pipeline move (``crm.item.update``) and/or a field update (``crm.deal.update``)."""
+    cmds: dict[str, str] = {}
+    move = codec.move_fields(patch)
+    if move is not None:
+        params = {"entityTypeId": "2", "id": patch.deal_id, "fields": move}
+        cmds[f"m{n}"] = command("crm.item.update", params)
+    fields = codec.patch_fields(patch)
+    if fields:
+        cmds[f"u{n}"] = command("crm.deal.update", {"id": patch.deal_id, "fields": fields})
+    return ItemCommands(patch.key, cmds, required=tuple(cmds), known_id=patch.deal_id)
+
+
+def note_item(n: int, note: Note) -> ItemCommands:
+    fields = {"ENTITY_ID": note.deal_id, "ENTITY_TYPE": "deal", "COMMENT": note.text}
+    cmds = {f"n{n}": command("crm.timeline.comment.add", {"fields": fields})}
+    return ItemCommands(note.deal_id, cmds, required=(f"n{n}",), known_id=note.deal_id)
+
+
+def pack(items: Iterable[ItemCommands], limit: int = MAX_COMMANDS) -> list[list[ItemCommands]]:
+    """Group whole items into batches of at most ``limit`` commands, keeping order."""
+    batches: list[list[ItemCommands]] = []
+    size = limit
+    for item in items:
+        if not item.commands:
+            continue
+        if size + len(item.commands) > limit:
+            batches.append([])
+            size = 0
+        batches[-1].append(item)
+        size += len(item.commands)
+    return batches
+
+
+def commands_of(batch: Iterable[ItemCommands]) -> dict[str, str]:
+    return {k: v for item in batch for k, v in item.commands.items()}
+
+
+def _created_id(result: Any) -> str | None:
+    if isinstance(result, dict):
+        inner = result.get("item", result)
+        value = inner.get("id", inner.get("ID")) if isinstance(inner, dict) else None
+        return codec.link_id(value)
+    if isinstance(result, bool):
+        return None
+    return codec.link_id(result)
+
+
+def item_result(item: ItemCommands, reply: BatchReply, *, system: str) -> WriteResult:
+    """One item's outcome from the commands it owns."""
+    deal_id = item.known_id
+    if item.id_from is not None:
+        deal_id = _created_id(reply.results.get(item.id_from)) or deal_id
+    for key in item.required:
+        result, error = reply.outcome(key)
+        if error is None and result is False:
+            error = WireError(0, "", "the portal answered false")
+        if error is not None:
+            failure = classify(error, system=system, write=True)
+            return WriteResult(item.key, deal_id=deal_id, error=failure)
+    if item.id_from is not None and deal_id is None:
+        missing = classify(WireError(0, "", "no id in the answer"), system=system, write=True)
+        return WriteResult(item.key, error=missing)
+    return WriteResult(item.key, deal_id=deal_id)
+
+
+def failed(batch: Iterable[ItemCommands], error: CrmError) -> list[WriteResult]:
+    """Every item of a batch whose HTTP request failed as a whole."""
+    return [WriteResult(item.key, deal_id=item.known_id, error=error) for item in batch]
