@@ -1,0 +1,51 @@
+"""Connecting a partner's amoCRM account: the consent link, then code → stored tokens.
+
+``bridge auth amocrm PARTNER`` prints :func:`consent_url` for the partner's
+admin; after they click "Allow", amoCRM redirects to our ``redirect_uri`` with
+``?code=...`` (valid 20 minutes, reference §2.1). The code is pasted back (or
+the daemon's ``/oauth/amocrm/callback`` receives it) and :func:`complete_grant`
+exchanges it and stores the pair, replacing any pair stored before.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import secrets
+from urllib.parse import urlencode
+
+from bridge.amocrm.oauth import OAuthApp, StoredTokens, TokenStore, token_request
+
+
+def new_state() -> str:
+    """An unguessable ``state`` to tie the redirect back to this request."""
+    return secrets.token_urlsafe(16)
+
+
+def consent_url(app: OAuthApp, *, state: str, consent_base: str | None = None) -> str:
+    """The page where the partner's admin grants access.
+
+    Real accounts use ``https://www.amocrm.ru`` (or ``https://www.kommo.com``) as
+    ``consent_base``; the sandbox serves the page on its own base URL.
+    """
+    query = {
+        "client_id": app.client_id,
+        "state": state,
+        "mode": "post_message",
+        "redirect_uri": app.redirect_uri,
+    }
+    return f"{(consent_base or app.base_url).rstrip('/')}/oauth?{urlencode(query)}"
+
+
+def complete_grant(
+    app: OAuthApp, code: str, store: TokenStore, *, now: dt.datetime | None = None
+) -> StoredTokens:
+    """Exchange an authorization ``code`` for tokens and store them.
+
+    Raises :class:`bridge.crm.AuthError` when amoCRM refuses the code (expired,
+    used, wrong integration) and :class:`bridge.crm.TransientError` when the
+    token endpoint cannot be reached.
+    """
+    grant = {"grant_type": "authorization_code", "code": code.strip()}
+    tokens = token_request(app, grant, now=now or dt.datetime.now(dt.UTC))
+    store.save(tokens)
+    return tokens
