@@ -55,7 +55,8 @@ def _lead_id(action: str, item: Any) -> str:
     # A note event describes the note; the lead it belongs to is its element.
     raw = item.get("id")
     if action == "note":
-        note = item.get("note") if isinstance(item.get("note"), dict) else item
+        nested = item.get("note")
+        note: dict[str, Any] = nested if isinstance(nested, dict) else item
         raw = note.get("element_id") or note.get("entity_id")
     if not isinstance(raw, str) or not raw.isdigit():
         raise WebhookRejected("lead id missing or not a number")
