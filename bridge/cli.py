@@ -93,3 +93,45 @@ def sandbox_amocrm(
         client_secret=client_secret,
         seed=seed.value,
     )
+
+
+auth_app = typer.Typer(help="Connect the bridge to a partner's CRM account.", no_args_is_help=True)
+app.add_typer(auth_app, name="auth")
+
+
+@auth_app.command("amocrm")
+def auth_amocrm(
+    partner: Annotated[str, typer.Argument(help="Partner code (names the stored tokens)")],
+    base_url: Annotated[
+        str, typer.Option(envvar="BRIDGE_AMOCRM_BASE_URL", help="https://SUBDOMAIN.amocrm.ru")
+    ],
+    client_id: Annotated[str, typer.Option(envvar="BRIDGE_AMOCRM_CLIENT_ID")],
+    client_secret: Annotated[str, typer.Option(envvar="BRIDGE_AMOCRM_CLIENT_SECRET")],
+    redirect_uri: Annotated[str, typer.Option(envvar="BRIDGE_AMOCRM_REDIRECT_URI")],
+    db_url: Annotated[str, typer.Option(envvar="BRIDGE_DB_URL")] = "sqlite:///bridge.db",
+    code: Annotated[
+        str | None, typer.Option(help="Authorization code from the redirect (else asked for)")
+    ] = None,
+    consent_base: Annotated[
+        str | None, typer.Option(help="Consent page host, e.g. https://www.amocrm.ru")
+    ] = None,
+) -> None:
+    """Grant the bridge access to a partner's amoCRM account and store its OAuth tokens."""
+    from bridge.amocrm.oauth import OAuthApp
+    from bridge.amocrm.onboarding import run_auth
+    from bridge.crm import CrmError
+    from bridge.secrets import Secret
+
+    oauth_app = OAuthApp(partner, base_url, client_id, Secret(client_secret), redirect_uri)
+    try:
+        run_auth(
+            oauth_app,
+            db_url=db_url,
+            code=code,
+            echo=typer.echo,
+            ask=lambda text: str(typer.prompt(text)),
+            consent_base=consent_base,
+        )
+    except CrmError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(1) from None

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import secrets
+from collections.abc import Callable
 from urllib.parse import urlencode
 
 from bridge.amocrm.oauth import OAuthApp, StoredTokens, TokenStore, token_request
@@ -48,4 +49,32 @@ def complete_grant(
     grant = {"grant_type": "authorization_code", "code": code.strip()}
     tokens = token_request(app, grant, now=now or dt.datetime.now(dt.UTC))
     store.save(tokens)
+    return tokens
+
+
+def run_auth(
+    app: OAuthApp,
+    *,
+    db_url: str,
+    code: str | None,
+    echo: Callable[[str], None],
+    ask: Callable[[str], str],
+    consent_base: str | None = None,
+) -> StoredTokens:
+    """``bridge auth amocrm``: show the consent link, take the code, store the tokens."""
+    from bridge.amocrm.oauth import SqlTokenStore
+    from bridge.store.db import make_engine, migrate
+
+    if code is None:
+        echo(f"Ask the admin of {app.partner}'s amoCRM account to open and allow:")
+        echo(consent_url(app, state=new_state(), consent_base=consent_base))
+        code = ask("Paste the code from the redirect URL")
+    engine = make_engine(db_url)
+    try:
+        migrate(engine)
+        tokens = complete_grant(app, code, SqlTokenStore(engine, app.partner))
+    finally:
+        engine.dispose()
+    until = f"{tokens.expires_at:%Y-%m-%d %H:%M} UTC"
+    echo(f"Tokens for {app.partner} stored; the access token is valid until {until}.")
     return tokens
