@@ -134,7 +134,7 @@ class AmoTransport:
         self._auth = auth
         self._timeout = timeout
         self._attempts = attempts
-        self._retry_wait = retry_wait
+        self._backoff = wait_exponential_jitter(multiplier=retry_wait, max=10.0, jitter=retry_wait)
         self._max_retry_after = max_retry_after
         self._session = requests.Session()
         self._session.headers["User-Agent"] = "partner-bridge"
@@ -176,8 +176,7 @@ class AmoTransport:
         exc = state.outcome.exception() if state.outcome else None
         if isinstance(exc, RateLimited):
             return 0.0  # the pacer holds every thread back for retry_after already
-        backoff = wait_exponential_jitter(initial=self._retry_wait, max=10.0)
-        return float(backoff(state))
+        return float(self._backoff(state))
 
     def _log_retry(self, state: RetryCallState) -> None:
         exc = state.outcome.exception() if state.outcome else None
