@@ -1,0 +1,183 @@
+"""Executing the writes of many link plans in bulk: one call per account and kind of write.
+
+Creation is idempotent (DESIGN §5): the intent is committed before
+``create_deals``; when the answer is lost (:class:`OutcomeUnknown`) or an intent
+was already pending from a crashed run, the partner CRM is searched by stamp
+first and a deal found there is adopted instead of created again.
+
+Failures are per account and per item: an account that is down, rate limited
+or unauthorised fails only the items sent to it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from collections import defaultdict
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from functools import partial
+from typing import TypeVar
+
+from bridge.crm import Crm, CrmError, OutcomeUnknown, WriteResult
+from bridge.mapping.compiled import Side
+from bridge.model import DealDraft
+from bridge.store import Store, intents
+from sync.plan_types import AddNote, CreatePartnerDeal, LinkKey, LinkPlan, UpdateDeal
+
+_T = TypeVar("_T")
+
+CRASH_ENV = "BRIDGE_CRASH_AT"
+CRASH_POINTS = ("after_intent", "after_remote_create", "before_local_commit", "after_local_commit")
+
+
+def crash_point(name: str) -> None:
+    """Die on the spot when ``BRIDGE_CRASH_AT`` names this point (reliability tests only)."""
+    if os.environ.get(CRASH_ENV) == name:
+        os._exit(137)
+
+
+@dataclass
+class Outcome:
+    """What happened to one link's writes."""
+
+    created_id: str | None = None
+    errors: list[CrmError] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+
+class Applier:
+    def __init__(
+        self,
+        store: Store,
+        agency: Crm,
+        partners: Mapping[str, Crm],
+        now: dt.datetime,
+        crash: Callable[[str], None] = crash_point,
+    ) -> None:
+        self.store = store
+        self.agency = agency
+        self.partners = partners
+        self.now = now
+        self.crash = crash
+
+    def run(self, plans: Sequence[LinkPlan]) -> dict[LinkKey, Outcome]:
+        outcomes = {p.link_key: Outcome() for p in plans}
+        creates: dict[str, list[tuple[LinkKey, DealDraft]]] = defaultdict(list)
+        for plan in plans:
+            for op in plan.writes:
+                if isinstance(op, CreatePartnerDeal):
+                    creates[op.link_key[1]].append((op.link_key, op.draft))
+        for code, drafts in creates.items():
+            self._create(code, drafts, outcomes)
+        self._updates(plans, outcomes)
+        self._notes(plans, outcomes)
+        return outcomes
+
+    # --- creation ----------------------------------------------------------------
+    def _create(
+        self, code: str, drafts: list[tuple[LinkKey, DealDraft]], outcomes: dict[LinkKey, Outcome]
+    ) -> None:
+        crm = self.partners[code]
+        with self.store.transaction() as session:
+            rows = intents.record(
+                session, code, [(k[0], _stamp(k, d)) for k, d in drafts], self.now
+            )
+        self.crash("after_intent")
+        retried = {r.agency_deal_id for r in rows if r.attempts > 1}
+        try:
+            adopted = self._search(crm, [(k, d) for k, d in drafts if k[0] in retried])
+            fresh = [(k, d) for k, d in drafts if k not in adopted]
+            results = self._send_creates(crm, fresh)
+        except CrmError as exc:
+            for key, _ in drafts:
+                outcomes[key].errors.append(exc)
+            return
+        self.crash("after_remote_create")
+        for key, deal_id in adopted.items():
+            outcomes[key].created_id = deal_id
+        for (key, _), result in zip(fresh, results, strict=True):
+            self._record(outcomes[key], result)
+
+    def _send_creates(self, crm: Crm, drafts: list[tuple[LinkKey, DealDraft]]) -> list[WriteResult]:
+        if not drafts:
+            return []
+        try:
+            return crm.create_deals([d for _, d in drafts])
+        except OutcomeUnknown as lost:
+            found = self._search(crm, drafts)
+            return [
+                WriteResult(key=d.key, deal_id=found[k])
+                if k in found
+                else WriteResult(key=d.key, error=lost)
+                for k, d in drafts
+            ]
+
+    def _search(self, crm: Crm, drafts: list[tuple[LinkKey, DealDraft]]) -> dict[LinkKey, str]:
+        if not drafts:
+            return {}
+        found = crm.find_by_stamp([_stamp(k, d) for k, d in drafts])
+        return {k: found[_stamp(k, d)].id for k, d in drafts if _stamp(k, d) in found}
+
+    @staticmethod
+    def _record(outcome: Outcome, result: WriteResult) -> None:
+        if result.error is not None:
+            outcome.errors.append(result.error)
+        else:
+            outcome.created_id = result.deal_id
+
+    # --- updates and notes -------------------------------------------------------
+    def _target(self, key: LinkKey, side: Side) -> tuple[str, Crm]:
+        if side is Side.AGENCY:
+            return ("", self.agency)
+        return (key[1], self.partners[key[1]])
+
+    def _updates(self, plans: Sequence[LinkPlan], outcomes: dict[LinkKey, Outcome]) -> None:
+        groups: dict[str, list[UpdateDeal]] = defaultdict(list)
+        for op in _ops(plans, outcomes, UpdateDeal):
+            groups[self._target(op.link_key, op.side)[0]].append(op)
+        for ops in groups.values():
+            crm = self._target(ops[0].link_key, ops[0].side)[1]
+            self._send(ops, outcomes, partial(crm.update_deals, [o.patch for o in ops]))
+
+    def _notes(self, plans: Sequence[LinkPlan], outcomes: dict[LinkKey, Outcome]) -> None:
+        groups: dict[str, list[AddNote]] = defaultdict(list)
+        for op in _ops(plans, outcomes, AddNote):
+            groups[self._target(op.link_key, op.side)[0]].append(op)
+        for ops in groups.values():
+            crm = self._target(ops[0].link_key, ops[0].side)[1]
+            self._send(ops, outcomes, partial(crm.add_notes, [o.note for o in ops]))
+
+    @staticmethod
+    def _send(
+        ops: Sequence[UpdateDeal | AddNote],
+        outcomes: dict[LinkKey, Outcome],
+        call: Callable[[], list[WriteResult]],
+    ) -> None:
+        try:
+            results = call()
+        except CrmError as exc:
+            for op in ops:
+                outcomes[op.link_key].errors.append(exc)
+            return
+        for op, result in zip(ops, results, strict=True):
+            if result.error is not None:
+                outcomes[op.link_key].errors.append(result.error)
+
+
+def _stamp(key: LinkKey, draft: DealDraft) -> str:
+    return draft.stamp or key[0]
+
+
+def _ops(plans: Sequence[LinkPlan], outcomes: dict[LinkKey, Outcome], kind: type[_T]) -> list[_T]:
+    """Operations of ``kind`` from plans whose earlier writes did not fail."""
+    return [
+        op
+        for plan in plans
+        if outcomes[plan.link_key].ok
+        for op in plan.writes
+        if isinstance(op, kind)
+    ]

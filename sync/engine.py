@@ -1,0 +1,314 @@
+"""One sync pass: hints → fetch in bulk → plan (pure) → apply writes in bulk → record.
+
+The engine gets every dependency injected — store, compiled mapping, the agency
+``Crm`` and one ``Crm`` per partner, a clock — so tests run it against fakes or
+sandboxes alike. Partners are isolated: one partner's CRM failing (down, rate
+limited, unauthorised) is recorded for ``bridge status`` and never stops the
+others; deals that could not be handled go back to the inbox, so the cursors
+may still advance.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from bridge.crm import Crm, CrmError
+from bridge.mapping.compiled import CompiledMapping
+from bridge.model import Deal, Hint, HintKind
+from bridge.store import LinkRow, Store, health, links
+from sync import inbox, poll
+from sync.apply import Applier, Outcome, crash_point
+from sync.gather import Gathered, Gatherer
+from sync.plan_types import AgencyExtras, LinkPlan, LinkState, PartnerExtras
+from sync.record import APPLIED, FAILED, PARKED, Recorder
+from sync.state import to_state
+
+log = logging.getLogger(__name__)
+AGENCY = "agency"
+
+
+class Planner(Protocol):
+    """The pure planner's two entry points (see :mod:`sync.plan`)."""
+
+    def plan_agency_deal(
+        self,
+        deal: Deal,
+        links: Mapping[str, LinkState],
+        partner_deals: Mapping[str, Deal | None],
+        mapping: CompiledMapping,
+        *,
+        now: dt.datetime,
+        agency: AgencyExtras = ...,
+        partners: Mapping[str, PartnerExtras] = ...,
+    ) -> list[LinkPlan]: ...
+
+    def plan_partner_change(
+        self,
+        partner_code: str,
+        partner_deal: Deal | None,
+        link: LinkState,
+        agency_deal: Deal | None,
+        mapping: CompiledMapping,
+        *,
+        now: dt.datetime,
+        agency: AgencyExtras = ...,
+        partner: PartnerExtras = ...,
+    ) -> LinkPlan: ...
+
+
+def default_planner() -> Planner:
+    import sync.plan
+
+    return sync.plan
+
+
+@dataclass
+class PassReport:
+    started_at: dt.datetime
+    plans: list[LinkPlan] = field(default_factory=list)
+    verdicts: dict[str, int] = field(default_factory=dict)
+    writes: int = 0
+    errors: dict[str, str] = field(default_factory=dict)
+
+    def count(self, verdict: str) -> None:
+        self.verdicts[verdict] = self.verdicts.get(verdict, 0) + 1
+
+
+Progress = Callable[[str], None]
+
+
+class Engine:
+    def __init__(
+        self,
+        store: Store,
+        mapping: CompiledMapping,
+        agency: Crm,
+        partners: Mapping[str, Crm],
+        *,
+        clock: Callable[[], dt.datetime],
+        planner: Planner | None = None,
+        overlap: dt.timedelta = poll.DEFAULT_OVERLAP,
+        progress: Progress | None = None,
+        crash: Callable[[str], None] = crash_point,
+    ) -> None:
+        self.store = store
+        self.mapping = mapping
+        self.agency = agency
+        self.partners = dict(partners)
+        self.clock = clock
+        self.planner = planner or default_planner()
+        self.overlap = overlap
+        self.progress = progress or (lambda _step: None)
+        self.crash = crash
+        self.retry_parked = True  # first pass, and after every mapping change
+        self._pipelines: dict[str, Any] = {}
+
+    def update_mapping(self, mapping: CompiledMapping) -> None:
+        """A new mapping may fix what parked deals were waiting for: retry them next pass."""
+        self.mapping = mapping
+        self.retry_parked = True
+
+    def codes(self, partner: str | None = None) -> list[str]:
+        if partner is not None and partner not in self.mapping.partners:
+            raise KeyError(f"unknown partner {partner!r}; known: {sorted(self.mapping.partners)}")
+        chosen = [partner] if partner else sorted(self.mapping.partners)
+        return [c for c in chosen if c in self.partners and not self.mapping.partners[c].paused]
+
+    # --- the pass ----------------------------------------------------------------
+    def sync(self, partner: str | None = None, *, dry_run: bool = False) -> PassReport:
+        now = self.clock()
+        report = PassReport(started_at=now)
+        codes = self.codes(partner)
+        self.progress("gather")
+        try:
+            got = Gatherer(self.store, self.mapping, self.agency, self.partners, self.overlap).run(
+                codes, now, parked=self.retry_parked
+            )
+        except CrmError as exc:
+            return self._agency_down(report, exc, now)
+        report.errors.update({c: str(e) for c, e in got.down.items()})
+        self.progress("plan")
+        live = [c for c in codes if c not in got.down]
+        report.plans = self._plan(got, live, now)
+        if dry_run:
+            return report
+        self._apply_and_record(report, got, now)
+        self._finish(got, live, partner is None, now)
+        self.crash("after_local_commit")
+        self.retry_parked = False
+        return report
+
+    def _agency_down(self, report: PassReport, exc: CrmError, now: dt.datetime) -> PassReport:
+        log.warning("agency CRM failed, pass abandoned: %s", exc)
+        report.errors[AGENCY] = str(exc)
+        with self.store.transaction() as session:
+            health.failure(session, AGENCY, type(exc).__name__, str(exc), now)
+        return report
+
+    def _plan(self, got: Gathered, live: Sequence[str], now: dt.datetime) -> list[LinkPlan]:
+        agency_extras = AgencyExtras(pipeline=self._pipeline(self.agency, None))
+        partner_extras = {
+            c: PartnerExtras(pipeline=self._pipeline(self.partners[c], c)) for c in live
+        }
+        plans: list[LinkPlan] = []
+        for deal in got.agency_deals.values():
+            plans.extend(self._plan_one(deal, got, live, now, agency_extras, partner_extras))
+        for agency_id in sorted(got.agency_missing):
+            plans.extend(self._plan_gone(agency_id, got, live, now, partner_extras))
+        return [p for p in plans if p.link_key[1] in live and (p.writes or p.state_changed)]
+
+    def _plan_one(
+        self,
+        deal: Deal,
+        got: Gathered,
+        live: Sequence[str],
+        now: dt.datetime,
+        agency_extras: AgencyExtras,
+        partner_extras: Mapping[str, PartnerExtras],
+    ) -> list[LinkPlan]:
+        rows = got.links.get(deal.id, {})
+        states = {code: to_state(row) for code, row in rows.items()}
+        partner_deals = self._partner_deals(deal, rows, got, live)
+        contact = got.contacts.get(deal.contact_ids[0]) if deal.contact_ids else None
+        extras = AgencyExtras(contact=contact, pipeline=agency_extras.pipeline)
+        return self.planner.plan_agency_deal(
+            deal,
+            states,
+            partner_deals,
+            self.mapping,
+            now=now,
+            agency=extras,
+            partners=partner_extras,
+        )
+
+    def _partner_deals(
+        self, deal: Deal, rows: Mapping[str, LinkRow], got: Gathered, live: Sequence[str]
+    ) -> dict[str, Deal | None]:
+        """Per partner: the deal, None for "none there", absent for "not fetched"."""
+        routing = deal.fields.get(self.mapping.agency.routing_field_id)
+        codes = {p.code for p in self.mapping.routed_partners(routing)} | set(rows)
+        result: dict[str, Deal | None] = {}
+        for code in codes & set(live):
+            row = rows.get(code)
+            if row is None or row.partner_deal_id is None:
+                result[code] = None
+            elif row.partner_deal_id in got.partner_deals.get(code, {}):
+                result[code] = got.partner_deals[code][row.partner_deal_id]
+        return result
+
+    def _plan_gone(
+        self,
+        agency_id: str,
+        got: Gathered,
+        live: Sequence[str],
+        now: dt.datetime,
+        partner_extras: Mapping[str, PartnerExtras],
+    ) -> list[LinkPlan]:
+        plans = []
+        for code, row in got.links.get(agency_id, {}).items():
+            fetched = got.partner_deals.get(code, {})
+            if code not in live or row.partner_deal_id not in fetched:
+                continue
+            plans.append(
+                self.planner.plan_partner_change(
+                    code,
+                    fetched[row.partner_deal_id],
+                    to_state(row),
+                    None,
+                    self.mapping,
+                    now=now,
+                    partner=partner_extras[code],
+                )
+            )
+        return plans
+
+    def _pipeline(self, crm: Crm, code: str | None) -> Any:
+        key = code or AGENCY
+        if key not in self._pipelines:
+            wanted = (self.mapping.partners[code] if code else self.mapping.agency).pipeline_id
+            self._pipelines[key] = next((p for p in crm.pipelines() if p.id == wanted), None)
+        return self._pipelines[key]
+
+    # --- apply and record --------------------------------------------------------
+    def _apply_and_record(self, report: PassReport, got: Gathered, now: dt.datetime) -> None:
+        self.progress("apply")
+        writing = [p for p in report.plans if p.writes]
+        report.writes = sum(len(p.writes) for p in writing)
+        outcomes = Applier(self.store, self.agency, self.partners, now, self.crash).run(writing)
+        self.crash("before_local_commit")
+        self.progress("record")
+        recorder = Recorder(self.store, self.agency.system, now)
+        for plan in report.plans:
+            aid, code = plan.link_key
+            outcome = outcomes.get(plan.link_key)
+            row = got.links.get(aid, {}).get(code)
+            partner = _partner_snapshot(got, code, row)
+            verdict = recorder.commit(plan, outcome, row, (got.agency_deals.get(aid), partner))
+            report.count(verdict)
+            if verdict in (FAILED, PARKED) and outcome is not None and outcome.errors:
+                report.errors.setdefault(code, str(outcome.errors[0]))
+            if verdict == FAILED and outcome is not None:
+                got.down.setdefault(code, outcome.errors[0])
+        log.info("pass applied: %s", report.verdicts or {APPLIED: 0})
+
+    def _finish(
+        self, got: Gathered, live: Sequence[str], all_partners: bool, now: dt.datetime
+    ) -> None:
+        self._requeue_for_down(got)
+        if all_partners and got.agency_window is not None:
+            poll.commit(self.store, got.agency_window, now, self.overlap)
+        for code, window in got.partner_windows.items():
+            if code not in got.down:
+                poll.commit(self.store, window, now, self.overlap)
+        inbox.finish(self.store, got.hints)
+        with self.store.transaction() as session:
+            for code in live:
+                if code in got.down:
+                    exc = got.down[code]
+                    health.failure(session, code, type(exc).__name__, str(exc), now)
+                else:
+                    health.success(session, code, now)
+            health.success(session, AGENCY, now)
+
+    def _requeue_for_down(self, got: Gathered) -> None:
+        """Agency deals a failed partner could not take go back to the inbox, durably."""
+        if not got.down:
+            return
+        ids = set()
+        for deal in got.agency_deals.values():
+            routed = self.mapping.routed_partners(
+                deal.fields.get(self.mapping.agency.routing_field_id)
+            )
+            codes = {p.code for p in routed} | set(got.links.get(deal.id, {}))
+            if codes & set(got.down):
+                ids.add(deal.id)
+        now = self.clock()
+        hints = [Hint(self.agency.system, i, HintKind.UPDATED, now, "retry") for i in sorted(ids)]
+        inbox.record(self.store, hints, dt.timedelta(seconds=30))
+
+    # --- by hand -----------------------------------------------------------------
+    def retry(self, link_ids: Sequence[int] | None = None) -> int:
+        """Queue parked links (all, or these ids) for the next pass; how many were queued."""
+        with self.store.transaction() as session:
+            rows = links.parked(session)
+        chosen = [r for r in rows if link_ids is None or r.id in set(link_ids)]
+        now = self.clock()
+        hints = [
+            Hint(self.agency.system, r.agency_deal_id, HintKind.UPDATED, now, "retry")
+            for r in chosen
+        ]
+        inbox.record(self.store, hints, dt.timedelta(0))
+        return len(chosen)
+
+
+def _partner_snapshot(got: Gathered, code: str, row: LinkRow | None) -> Deal | None:
+    if row is None or row.partner_deal_id is None:
+        return None
+    return got.partner_deals.get(code, {}).get(row.partner_deal_id)
+
+
+__all__ = ["AGENCY", "Engine", "Outcome", "PassReport", "Planner"]

@@ -1,0 +1,151 @@
+"""Step one of a pass: turn cursors and hints into fresh snapshots, fetched in bulk.
+
+Sources of "what may have changed": the agency's and each partner's polling
+window, the due hints in the inbox, and (when asked) every parked link. The
+result holds each affected agency deal, its links, and the partner deals of
+those links — each list read with as few calls as the batch sizes allow. A
+partner whose CRM fails is set aside in ``down`` and its links are not touched.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+from bridge.crm import Crm, CrmError
+from bridge.mapping.compiled import CompiledMapping
+from bridge.model import Contact, Deal, HintKind
+from bridge.store import HintRow, LinkRow, LinkStatus, Store, links
+from sync import inbox, poll
+from sync.poll import Window
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Gathered:
+    agency_window: Window | None = None
+    partner_windows: dict[str, Window] = field(default_factory=dict)
+    down: dict[str, CrmError] = field(default_factory=dict)
+    hints: list[HintRow] = field(default_factory=list)
+    agency_deals: dict[str, Deal] = field(default_factory=dict)
+    agency_missing: set[str] = field(default_factory=set)
+    links: dict[str, dict[str, LinkRow]] = field(default_factory=dict)  # agency id → code → row
+    partner_deals: dict[str, dict[str, Deal | None]] = field(default_factory=dict)  # None: gone
+    contacts: dict[str, Contact] = field(default_factory=dict)
+
+
+class Gatherer:
+    def __init__(
+        self,
+        store: Store,
+        mapping: CompiledMapping,
+        agency: Crm,
+        partners: Mapping[str, Crm],
+        overlap: dt.timedelta,
+    ) -> None:
+        self.store = store
+        self.mapping = mapping
+        self.agency = agency
+        self.partners = partners
+        self.overlap = overlap
+
+    def run(self, codes: Sequence[str], now: dt.datetime, *, parked: bool) -> Gathered:
+        got = Gathered()
+        got.agency_window = poll.fetch(self.store, self.agency, self.overlap)
+        for code in codes:
+            self._poll_partner(code, got)
+        live = [c for c in codes if c not in got.down]
+        systems = [self.agency.system, *(self.partners[c].system for c in live)]
+        got.hints = inbox.take_due(self.store, now, systems)
+        agency_ids = self._agency_ids(got, live, parked=parked)
+        self._agency_snapshots(got, agency_ids)
+        self._partner_snapshots(got, live)
+        self._contacts(got, live)
+        return got
+
+    def _poll_partner(self, code: str, got: Gathered) -> None:
+        try:
+            got.partner_windows[code] = poll.fetch(self.store, self.partners[code], self.overlap)
+        except CrmError as exc:
+            log.warning("partner %s: polling failed: %s", code, exc)
+            got.down[code] = exc
+
+    def _agency_ids(self, got: Gathered, live: Sequence[str], *, parked: bool) -> set[str]:
+        assert got.agency_window is not None
+        ids = {d.id for d in got.agency_window.deals}
+        by_system = {self.partners[c].system: c for c in live}
+        partner_ids: dict[str, set[str]] = defaultdict(set)
+        for hint in got.hints:
+            if hint.system == self.agency.system:
+                ids.add(hint.deal_id)
+            elif hint.system in by_system:
+                partner_ids[by_system[hint.system]].add(hint.deal_id)
+        for code in live:
+            window = got.partner_windows[code]
+            partner_ids[code].update(d.id for d in window.deals)
+            got.partner_deals[code] = {d.id: d for d in window.deals}
+        with self.store.transaction() as session:
+            for code, deal_ids in partner_ids.items():
+                ids.update(r.agency_deal_id for r in links.by_partner_ids(session, code, deal_ids))
+            if parked:
+                ids.update(
+                    r.agency_deal_id for r in links.parked(session) if r.partner_code in live
+                )
+        return ids
+
+    def _agency_snapshots(self, got: Gathered, ids: set[str]) -> None:
+        assert got.agency_window is not None
+        known = {d.id: d for d in got.agency_window.deals if d.id in ids}
+        missing = sorted(ids - known.keys())
+        fetched = self.agency.fetch_deals(missing) if missing else {}
+        got.agency_deals = {**known, **fetched}
+        got.agency_missing = set(missing) - fetched.keys()
+        with self.store.transaction() as session:
+            for row in links.by_agency_ids(session, ids):
+                got.links.setdefault(row.agency_deal_id, {})[row.partner_code] = row
+
+    def _partner_snapshots(self, got: Gathered, live: Sequence[str]) -> None:
+        wanted: dict[str, set[str]] = defaultdict(set)
+        for per_code in got.links.values():
+            for code, row in per_code.items():
+                if code in live and row.partner_deal_id and _syncable(row):
+                    wanted[code].add(row.partner_deal_id)
+        for code in live:
+            have = got.partner_deals.setdefault(code, {})
+            ids = sorted(wanted[code] - have.keys())
+            if not ids:
+                continue
+            try:
+                fetched = self.partners[code].fetch_deals(ids)
+            except CrmError as exc:
+                got.down[code] = exc
+                continue
+            have.update({i: fetched.get(i) for i in ids})
+
+    def _contacts(self, got: Gathered, live: Sequence[str]) -> None:
+        """The client contact travels with a new partner deal: read it only for those."""
+        wanted: set[str] = set()
+        for deal in got.agency_deals.values():
+            if any(self._needs_create(deal, code, got) for code in live):
+                wanted.update(deal.contact_ids[:1])
+        if wanted:
+            got.contacts = self.agency.fetch_contacts(sorted(wanted))
+
+    def _needs_create(self, deal: Deal, code: str, got: Gathered) -> bool:
+        routed = self.mapping.routed_partners(deal.fields.get(self.mapping.agency.routing_field_id))
+        if code not in {p.code for p in routed}:
+            return False
+        row = got.links.get(deal.id, {}).get(code)
+        return row is None or row.partner_deal_id is None
+
+
+def _syncable(row: LinkRow) -> bool:
+    return row.status in (LinkStatus.ACTIVE, LinkStatus.PARKED, LinkStatus.PENDING_CREATE)
+
+
+def hinted_deletion(hint: HintRow) -> bool:
+    return hint.kind == HintKind.DELETED.value

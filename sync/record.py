@@ -1,0 +1,249 @@
+"""The last step of a pass: one transaction per applied plan (link, audit, intent).
+
+A plan whose writes all succeeded commits its ``next_state``. A permanent error
+parks the link with the CRM's reason. A transient or auth error commits nothing
+for the link — except a partner deal that *was* created, which is always bound,
+so a retry can never create it twice — and the deal goes back to the inbox.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import json
+from collections.abc import Iterable
+from typing import Any
+
+from sqlmodel import Session
+
+from bridge.crm import PermanentError
+from bridge.mapping.compiled import Side
+from bridge.model import Deal, DealPatch, Hint, HintKind
+from bridge.store import AuditRow, IntentState, LinkRow, Store, audit, inbox, intents, links
+from sync.apply import Outcome
+from sync.plan_json import encode_value
+from sync.plan_types import (
+    AddNote,
+    CanonicalValue,
+    CloseLink,
+    CreatePartnerDeal,
+    LinkPlan,
+    LinkState,
+    LinkStatus,
+    OrphanLink,
+    Park,
+    UpdateDeal,
+)
+from sync.state import apply_state, note_snapshot, to_state
+
+APPLIED, PARKED, FAILED = "applied", "parked", "failed"
+
+
+def _text(value: CanonicalValue) -> str | None:
+    return None if value is None else json.dumps(encode_value(value), ensure_ascii=False)
+
+
+def outcome_state(plan: LinkPlan, outcome: Outcome | None) -> tuple[LinkState | None, str]:
+    """The state to commit for ``plan`` given what its writes did, and the verdict."""
+    created = outcome.created_id if outcome else None
+    state = plan.next_state.bound_to(created) if created else plan.next_state
+    if outcome is None or outcome.ok:
+        return state, APPLIED
+    error = outcome.errors[0]
+    if isinstance(error, PermanentError):
+        base = plan.previous or plan.next_state
+        base = base.bound_to(created) if created else base
+        reason = f"{error.__class__.__name__}: {error}"
+        return dataclasses.replace(base, status=LinkStatus.PARKED, park_reason=reason), PARKED
+    return (state if created else None), FAILED
+
+
+class Recorder:
+    def __init__(self, store: Store, agency_system: str, now: dt.datetime) -> None:
+        self.store = store
+        self.agency_system = agency_system
+        self.now = now
+
+    def commit(
+        self,
+        plan: LinkPlan,
+        outcome: Outcome | None,
+        row: LinkRow | None,
+        snapshots: tuple[Deal | None, Deal | None],
+    ) -> str:
+        state, verdict = outcome_state(plan, outcome)
+        with self.store.transaction() as session:
+            if state is not None:
+                target = apply_state(row, state)
+                note_snapshot(target, *_after_writes(plan, outcome, snapshots))
+                links.save(session, target, self.now)
+                audit.append(session, self._audit(plan, state, verdict, outcome))
+                self._resolve_intent(session, plan, outcome, verdict)
+            if verdict == FAILED:
+                hint = Hint(
+                    self.agency_system, plan.link_key[0], HintKind.UPDATED, self.now, "retry"
+                )
+                inbox.add(session, [hint], dt.timedelta(seconds=30))
+        return verdict
+
+    def _resolve_intent(
+        self, session: Session, plan: LinkPlan, outcome: Outcome | None, verdict: str
+    ) -> None:
+        if outcome is None or not any(isinstance(o, CreatePartnerDeal) for o in plan.writes):
+            return
+        if outcome.created_id is not None:
+            state = IntentState.DONE
+        elif verdict == PARKED:
+            state = IntentState.FAILED
+        else:
+            return
+        intents.resolve(
+            session,
+            plan.link_key[1],
+            plan.link_key[0],
+            state,
+            self.now,
+            outcome.created_id,
+        )
+
+    def _audit(
+        self, plan: LinkPlan, state: LinkState, verdict: str, outcome: Outcome | None
+    ) -> list[AuditRow]:
+        rows = [*self._write_rows(plan, verdict, outcome), *self._conflict_rows(plan)]
+        rows.extend(self._change_rows(plan.previous, state))
+        previous = plan.previous.status if plan.previous else None
+        if state.status is not previous:
+            rows.append(
+                self._row(
+                    plan,
+                    "status",
+                    field="status",
+                    old=previous,
+                    new=state.status,
+                    detail=state.park_reason or _reason(plan),
+                )
+            )
+        return rows
+
+    def _row(self, plan: LinkPlan, action: str, **values: object) -> AuditRow:
+        renamed = {"old": "old_value", "new": "new_value"}
+        data: dict[str, Any] = {
+            renamed.get(k, k): (None if v is None else str(v)) for k, v in values.items()
+        }
+        return AuditRow(
+            at=self.now,
+            agency_deal_id=plan.link_key[0],
+            partner_code=plan.link_key[1],
+            action=action,
+            **data,
+        )
+
+    def _write_rows(
+        self, plan: LinkPlan, verdict: str, outcome: Outcome | None
+    ) -> Iterable[AuditRow]:
+        if verdict != APPLIED:
+            return
+        for op in plan.writes:
+            if isinstance(op, CreatePartnerDeal):
+                yield self._row(
+                    plan,
+                    "create",
+                    side=Side.PARTNER.value,
+                    changed_by="bridge",
+                    new=outcome.created_id if outcome else None,
+                    detail=op.draft.title,
+                )
+            elif isinstance(op, UpdateDeal):
+                yield self._row(
+                    plan,
+                    "update",
+                    side=op.side.value,
+                    changed_by="bridge",
+                    field=",".join(_patched(op.patch)),
+                    new=_patch_text(op.patch),
+                )
+            elif isinstance(op, AddNote):
+                yield self._row(
+                    plan, "note", side=op.side.value, changed_by="bridge", detail=op.note.text[:500]
+                )
+
+    def _conflict_rows(self, plan: LinkPlan) -> Iterable[AuditRow]:
+        for entry in plan.audit:
+            yield self._row(
+                plan,
+                "conflict" if entry.winner else "agreement",
+                field=entry.field,
+                side=entry.side_changed.value,
+                old=_text(entry.old),
+                new=_text(entry.new),
+                winner=entry.winner.value if entry.winner else None,
+                loser_value=_text(entry.loser_value),
+            )
+
+    def _change_rows(self, previous: LinkState | None, state: LinkState) -> Iterable[AuditRow]:
+        before = previous.synced if previous else {}
+        for name in sorted(set(before) | set(state.synced)):
+            old, new = before.get(name), state.synced.get(name)
+            if old != new:
+                yield AuditRow(
+                    at=self.now,
+                    agency_deal_id=state.agency_deal_id,
+                    partner_code=state.partner_code,
+                    action="synced",
+                    field=name,
+                    old_value=_text(old),
+                    new_value=_text(new),
+                )
+
+
+def _reason(plan: LinkPlan) -> str | None:
+    for op in plan.operations:
+        if isinstance(op, Park | CloseLink | OrphanLink):
+            return op.reason
+    return None
+
+
+def _patched(patch: DealPatch) -> list[str]:
+    names = ["title", "pipeline_id", "stage_id", "amount", "responsible_id"]
+    return [n for n in names if getattr(patch, n) is not None] + sorted(patch.fields)
+
+
+def _patch_text(patch: DealPatch) -> str:
+    values = {n: str(getattr(patch, n)) for n in _patched(patch) if hasattr(patch, n)}
+    values.update({k: str(v) for k, v in patch.fields.items()})
+    return json.dumps(values, ensure_ascii=False, sort_keys=True)
+
+
+def _after_writes(
+    plan: LinkPlan, outcome: Outcome | None, snapshots: tuple[Deal | None, Deal | None]
+) -> tuple[Deal | None, Deal | None]:
+    """Each side's deal as it stands after this plan's patches (for stage/amount columns)."""
+    agency, partner = snapshots
+    for op in plan.writes:
+        if isinstance(op, UpdateDeal) and op.side is Side.AGENCY and agency is not None:
+            agency = _patch(agency, op.patch)
+        elif isinstance(op, UpdateDeal) and partner is not None:
+            partner = _patch(partner, op.patch)
+        elif isinstance(op, CreatePartnerDeal) and outcome and outcome.created_id:
+            partner = _drafted(op, outcome.created_id, agency)
+    return agency, partner
+
+
+def _patch(deal: Deal, patch: DealPatch) -> Deal:
+    changes = {
+        n: getattr(patch, n) for n in ("stage_id", "amount") if getattr(patch, n) is not None
+    }
+    return dataclasses.replace(deal, **changes) if changes else deal
+
+
+def _drafted(op: CreatePartnerDeal, deal_id: str, agency: Deal | None) -> Deal | None:
+    if agency is None:
+        return None
+    draft = op.draft
+    return dataclasses.replace(
+        agency, id=deal_id, stage_id=draft.stage_id, amount=draft.amount, fields={}
+    )
+
+
+def previous_of(row: LinkRow | None) -> LinkState | None:
+    return None if row is None else to_state(row)
