@@ -1,0 +1,163 @@
+"""The HTTP face of the Bitrix24 sandbox: routing, inputs, limits, envelopes.
+
+``/rest/<user>/<secret>/<method>[.json]``, method names case-insensitive;
+parameters from the query string and a JSON or form-encoded body (PHP bracket
+keys). Every success is ``{"result", ["next"], ["total"], "time"}`` with
+``Content-Type: application/json``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hmac
+import json
+import time
+from collections.abc import Callable
+from typing import Any
+
+from bridge.bitrix import sandbox_events, sandbox_methods_crm, sandbox_methods_deals
+from bridge.bitrix.sandbox_batch import run_batch
+from bridge.bitrix.sandbox_call import Call, Handler
+from bridge.bitrix.sandbox_core import ApiError, Result, iso
+from bridge.bitrix.sandbox_events import EventHub
+from bridge.bitrix.sandbox_limits import LeakyBucket, OperatingMeter
+from bridge.bitrix.sandbox_store import Portal
+from bridge.emulator import Request, Response, SimClock
+from bridge.phpform import PhpFormError, parse
+
+METHODS: dict[str, Handler] = {
+    **sandbox_methods_deals.METHODS,
+    **sandbox_methods_crm.METHODS,
+    **sandbox_events.METHODS,
+}
+
+
+def time_block(start: float, processing: float, operating: float, reset_at: int) -> dict[str, Any]:
+    finish = start + processing
+    return {
+        "start": start,
+        "finish": finish,
+        "duration": finish - start,
+        "processing": processing,
+        "date_start": iso(dt.datetime.fromtimestamp(start, dt.UTC)),
+        "date_finish": iso(dt.datetime.fromtimestamp(finish, dt.UTC)),
+        "operating_reset_at": reset_at,
+        "operating": operating,
+    }
+
+
+def envelope(result: Result, timing: dict[str, Any]) -> dict[str, Any]:
+    body: dict[str, Any] = {"result": result.value}
+    if result.next is not None:
+        body["next"] = result.next
+    if result.total is not None:
+        body["total"] = result.total
+    body["time"] = timing
+    return body
+
+
+class BitrixApp:
+    """Implements :class:`bridge.emulator.App` for one portal and one inbound webhook."""
+
+    def __init__(
+        self,
+        portal: Portal,
+        events: EventHub,
+        *,
+        user: int,
+        secret: str,
+        clock: SimClock,
+        bucket: LeakyBucket,
+        meter: OperatingMeter,
+    ) -> None:
+        self.portal = portal
+        self.events = events
+        self.user = user
+        self.secret = secret
+        self.clock = clock
+        self.bucket = bucket
+        self.meter = meter
+        self.count: Callable[[str], None] = lambda method: None
+
+    # ---- App protocol ------------------------------------------------------------
+
+    def api_method(self, request: Request) -> str:
+        parts = [p for p in request.path.split("/") if p]
+        if len(parts) < 2 or parts[0] != "rest":
+            return ""
+        return _method_name(parts[-1])
+
+    def handle(self, request: Request) -> Response:
+        try:
+            method = self._authenticate(request.path)
+            params = _params(request)
+            self.bucket.admit()
+            if method == "batch":
+                return Response.json(self._batch(params))
+            result, timing = self.run(method, params)
+            return Response.json(envelope(result, timing))
+        except ApiError as error:
+            return Response.json(error.body(), error.status)
+
+    # ---- calls ---------------------------------------------------------------------
+
+    def run(self, method: str, params: dict[str, Any]) -> tuple[Result, dict[str, Any]]:
+        """One API method (alone or inside a batch), charged to the operating meter."""
+        self.count(method)
+        handler = METHODS.get(method)
+        if handler is None:
+            raise ApiError(404, "ERROR_METHOD_NOT_FOUND", "Method not found!")
+        self.meter.check(method)
+        start = self.clock.time()
+        began = time.perf_counter()
+        try:
+            with self.portal.lock:
+                result = handler(Call(self.portal, self.events, self.user, params))
+        finally:
+            processing = time.perf_counter() - began
+            _, operating, reset_at = self.meter.record(method)
+        return result, time_block(start, processing, operating, reset_at)
+
+    def _batch(self, params: dict[str, Any]) -> dict[str, Any]:
+        self.count("batch")
+        start = self.clock.time()
+        began = time.perf_counter()
+        inner = run_batch(params, self.run)
+        processing = time.perf_counter() - began
+        reset_at = int(start + 600)
+        return {"result": inner, "time": time_block(start, processing, 0, reset_at)}
+
+    def _authenticate(self, path: str) -> str:
+        parts = [p for p in path.split("/") if p]
+        if len(parts) == 2 and parts[0] == "rest":
+            raise ApiError(401, "NO_AUTH_FOUND", "Wrong authorization data")
+        if len(parts) != 4 or parts[0] != "rest":
+            raise ApiError(404, "ERROR_METHOD_NOT_FOUND", "Method not found!")
+        user_ok = parts[1] == str(self.user)
+        secret_ok = hmac.compare_digest(parts[2].encode(), self.secret.encode())
+        if not (user_ok and secret_ok):
+            raise ApiError(401, "INVALID_CREDENTIALS", "Invalid request credentials")
+        return _method_name(parts[3])
+
+
+def _method_name(segment: str) -> str:
+    name = segment.lower()
+    for suffix in (".json", ".xml"):
+        name = name.removesuffix(suffix)
+    return name
+
+
+def _params(request: Request) -> dict[str, Any]:
+    try:
+        params = parse(request.query_string) if request.query_string else {}
+        body = request.body.decode("utf-8") if request.body else ""
+        if body.strip():
+            if request.content_type == "application/json" or body.lstrip().startswith("{"):
+                loaded = json.loads(body)
+                if isinstance(loaded, dict):
+                    params |= loaded
+            else:
+                params |= parse(body)
+    except (ValueError, PhpFormError) as error:
+        raise ApiError(400, "INVALID_REQUEST", f"Malformed request: {error}") from None
+    return params

@@ -1,0 +1,152 @@
+"""Outbound events: ``event.bind``/``get``/``unbind`` and thin ``ONCRM*`` POSTs.
+
+Bodies are form-encoded in PHP bracket notation and carry only the object's ID
+(plus CATEGORY_ID/STAGE_ID for a pipeline move) and the five ``auth`` keys of an
+outgoing webhook. Delivery goes through the shared :class:`EventOutbox`, which
+never retries and can drop, duplicate, delay or reorder on request.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from urllib.parse import urlencode, urlsplit
+
+from bridge.bitrix.sandbox_call import Call, Handler
+from bridge.bitrix.sandbox_core import ApiError, Result
+from bridge.emulator import EventOutbox
+
+KNOWN_EVENTS = frozenset(
+    {
+        "ONCRMDEALADD",
+        "ONCRMDEALUPDATE",
+        "ONCRMDEALDELETE",
+        "ONCRMDEALMOVETOCATEGORY",
+        "ONCRMCONTACTADD",
+        "ONCRMCONTACTUPDATE",
+        "ONCRMCONTACTDELETE",
+        "ONCRMCOMPANYADD",
+        "ONCRMCOMPANYUPDATE",
+        "ONCRMCOMPANYDELETE",
+        "ONCRMTIMELINECOMMENTADD",
+    }
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Binding:
+    id: int
+    event: str
+    handler: str
+
+
+class EventHub:
+    """Who listens to what, and the POST that tells them."""
+
+    def __init__(
+        self,
+        outbox: EventOutbox,
+        *,
+        application_token: str,
+        endpoint: Callable[[], str],
+        member_id: str,
+        now: Callable[[], float],
+    ) -> None:
+        self.outbox = outbox
+        self.application_token = application_token
+        self._endpoint = endpoint
+        self.member_id = member_id
+        self._now = now
+        self._lock = threading.Lock()
+        self._bindings: list[Binding] = []
+        self._next_id = 1
+
+    def bind(self, event: str, handler: str) -> Binding:
+        name = event.upper()
+        if name not in KNOWN_EVENTS:
+            raise ApiError(400, "ERROR_EVENT_NOT_FOUND", "Event not found")
+        with self._lock:
+            for binding in self._bindings:
+                if binding.event == name and binding.handler == handler:
+                    raise ApiError(400, "ERROR_HANDLER_ALREADY_EXIST", "Handler already binded")
+            binding = Binding(self._next_id, name, handler)
+            self._next_id += 1
+            self._bindings.append(binding)
+        return binding
+
+    def unbind(self, event: str, handler: str | None) -> int:
+        name = event.upper()
+        with self._lock:
+            gone = [
+                b
+                for b in self._bindings
+                if b.event == name and (handler is None or b.handler == handler)
+            ]
+            self._bindings = [b for b in self._bindings if b not in gone]
+        return len(gone)
+
+    def bindings(self) -> list[Binding]:
+        with self._lock:
+            return list(self._bindings)
+
+    def emit(self, event: str, fields: dict[str, str]) -> None:
+        for binding in self.bindings():
+            if binding.event == event:
+                self.outbox.send(binding.handler, self.body(binding, fields), key=event)
+
+    def body(self, binding: Binding, fields: dict[str, str]) -> str:
+        endpoint = self._endpoint()
+        pairs = [
+            ("event", binding.event),
+            ("event_handler_id", str(binding.id)),
+            *((f"data[FIELDS][{key}]", value) for key, value in fields.items()),
+            ("ts", str(int(self._now()))),
+            ("auth[domain]", urlsplit(endpoint).netloc),
+            ("auth[client_endpoint]", endpoint),
+            ("auth[server_endpoint]", "https://oauth.bitrix.info/rest/"),
+            ("auth[member_id]", self.member_id),
+            ("auth[application_token]", self.application_token),
+        ]
+        return urlencode(pairs)
+
+
+def member_id_for(user: int, secret: str) -> str:
+    """A stable 32-hex portal id, as Bitrix24 sends in ``auth[member_id]``."""
+    return hashlib.md5(f"bitrix-sandbox:{user}:{secret}".encode()).hexdigest()  # noqa: S324
+
+
+def event_bind(call: Call) -> Result:
+    event = str(call.get("event") or "")
+    handler = str(call.get("handler") or "")
+    if not handler:
+        raise ApiError(400, "ERROR_REQUIRED_PARAMETERS_MISSING", "Handler is required")
+    call.events.bind(event, handler)
+    return Result(True)
+
+
+def event_unbind(call: Call) -> Result:
+    handler = call.get("handler")
+    count = call.events.unbind(str(call.get("event") or ""), None if not handler else str(handler))
+    return Result({"count": count})
+
+
+def event_get(call: Call) -> Result:
+    rows = [
+        {"event": b.event, "handler": b.handler, "auth_type": "0", "offline": 0}
+        for b in call.events.bindings()
+    ]
+    return Result(rows)
+
+
+def events_list(call: Call) -> Result:
+    return Result(sorted(KNOWN_EVENTS))
+
+
+METHODS: dict[str, Handler] = {
+    "event.bind": event_bind,
+    "event.unbind": event_unbind,
+    "event.get": event_get,
+    "events": events_list,
+}

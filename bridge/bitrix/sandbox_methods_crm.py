@@ -1,0 +1,275 @@
+"""Everything around deals: contacts, companies, pipelines and stages, custom
+fields, timeline comments, users."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bridge.bitrix.sandbox_call import Call, Handler
+from bridge.bitrix.sandbox_core import ApiError, Result, iso, legacy_error, parse_int
+from bridge.bitrix.sandbox_parties import Parties
+from bridge.bitrix.sandbox_query import page, parse_filter, parse_order, sort_records
+
+# ---- contacts and companies ----------------------------------------------------
+
+
+def _party_get(call: Call, parties: Parties) -> Result:
+    row = parties.rows.get(call.id_param())
+    if row is None:
+        raise legacy_error("Not found")
+    return Result(parties.render(row))
+
+
+def _party_list(call: Call, parties: Parties) -> Result:
+    condition = parse_filter(call.get("filter"), parties.kind_of, strict=False)
+    order = parse_order(call.get("order"), parties.kind_of, strict=False)
+    views = (parties.filter_view(r) for r in parties.rows.values())
+    rows = sort_records((v for v in views if condition.matches(v)), order)
+    chunk, total, following = page(rows, call.get("start"))
+    select = call.get("select")
+    selected = list(select.values()) if isinstance(select, dict) else select
+    return Result([parties.render(r, selected) for r in chunk], total, following)
+
+
+def _fields(call: Call) -> dict[str, Any]:
+    fields = call.get("fields")
+    if not isinstance(fields, dict):
+        raise legacy_error("Parameter 'fields' must be array.")
+    return fields
+
+
+def contact_add(call: Call) -> Result:
+    return Result(call.portal.add_contact(_fields(call), user_id=call.user_id))
+
+
+def contact_update(call: Call) -> Result:
+    call.portal.update_contact(call.id_param(), _fields(call), user_id=call.user_id)
+    return Result(True)
+
+
+def contact_delete(call: Call) -> Result:
+    call.portal.delete_contact(call.id_param())
+    return Result(True)
+
+
+def company_add(call: Call) -> Result:
+    return Result(call.portal.add_company(_fields(call), user_id=call.user_id))
+
+
+def company_update(call: Call) -> Result:
+    company_id = call.id_param()
+    if company_id not in call.portal.companies.rows:
+        raise legacy_error("Not found")
+    call.portal.companies.update(company_id, _fields(call), user_id=call.user_id)
+    return Result(True)
+
+
+# ---- pipelines and stages --------------------------------------------------------
+
+
+def category_list(call: Call) -> Result:
+    if parse_int(call.get("entityTypeId")) != 2:
+        raise ApiError(400, "NOT_FOUND", "Smart process not found")
+    categories = sorted(call.portal.pipelines.categories.values(), key=lambda c: (c.sort, c.id))
+    rendered = [c.render() for c in categories]
+    return Result({"categories": rendered}, len(rendered))
+
+
+def category_get(call: Call) -> Result:
+    category = call.portal.pipelines.categories.get(parse_int(call.get("id")) or 0)
+    if category is None or parse_int(call.get("entityTypeId")) != 2:
+        raise ApiError(400, "NOT_FOUND", "Category not found")
+    return Result({"category": category.render()})
+
+
+def _status_kind(name: str) -> tuple[str, str] | None:
+    key = name.upper()
+    known = {"ID": "int", "SORT": "int", "CATEGORY_ID": "int"}
+    if key in known:
+        return key, known[key]
+    if key in {"ENTITY_ID", "STATUS_ID", "NAME", "SEMANTICS", "SYSTEM"}:
+        return key, "str"
+    return None
+
+
+_OTHER_STATUSES = {
+    "DEAL_TYPE": ("SALE", "COMPLEX", "GOODS", "SERVICE"),
+    "SOURCE": ("CALL", "EMAIL", "WEB", "ADVERTISING", "PARTNER", "OTHER"),
+}
+
+
+def _other_status_rows() -> list[dict[str, Any]]:
+    rows: list[dict[str, Any]] = []
+    for entity, codes in _OTHER_STATUSES.items():
+        for n, code in enumerate(codes):
+            rows.append(
+                {
+                    "ID": str(1000 + len(rows)),
+                    "ENTITY_ID": entity,
+                    "STATUS_ID": code,
+                    "NAME": code.title(),
+                    "NAME_INIT": code.title(),
+                    "SORT": str((n + 1) * 10),
+                    "SYSTEM": "Y",
+                    "CATEGORY_ID": None,
+                    "COLOR": None,
+                    "SEMANTICS": None,
+                    "EXTRA": [],
+                }
+            )
+    return rows
+
+
+def status_list(call: Call) -> Result:
+    condition = parse_filter(call.get("filter"), _status_kind, strict=False)
+    order = parse_order(call.get("order") or {"SORT": "ASC"}, _status_kind, strict=False)
+    everything = [*call.portal.pipelines.stages, *_other_status_rows()]
+    rows = sort_records((r for r in everything if condition.matches(r)), order)
+    chunk, total, following = page(rows, call.get("start"))
+    return Result([dict(r) for r in chunk], total, following)
+
+
+def dealcategory_stage_list(call: Call) -> Result:
+    category_id = parse_int(call.get("id")) or 0
+    if category_id not in call.portal.pipelines.categories:
+        raise legacy_error("Not found")
+    return Result([dict(r) for r in call.portal.pipelines.of_category(category_id)])
+
+
+# ---- custom deal fields ------------------------------------------------------------
+
+
+def _uf_kind(name: str) -> tuple[str, str] | None:
+    key = name.upper()
+    if key in {"ID", "SORT"}:
+        return key, "int"
+    if key in {"FIELD_NAME", "USER_TYPE_ID", "XML_ID", "MULTIPLE", "MANDATORY", "ENTITY_ID"}:
+        return key, "str"
+    return None
+
+
+def userfield_list(call: Call) -> Result:
+    raw_filter = call.dict_param("filter")
+    with_labels = any(k.upper() == "LANG" for k in raw_filter)
+    filtered = {k: v for k, v in raw_filter.items() if k.upper() != "LANG"}
+    condition = parse_filter(filtered, _uf_kind, strict=False)
+    userfields = call.portal.userfields
+    rows = [r for r in userfields.fields.values() if condition.matches(r)]
+    rows.sort(key=lambda r: (int(r["SORT"]), int(r["ID"])))
+    return Result([userfields.rendered(r, with_labels=with_labels) for r in rows], len(rows))
+
+
+def userfield_add(call: Call) -> Result:
+    return Result(call.portal.add_userfield(call.dict_param("fields")))
+
+
+def userfield_get(call: Call) -> Result:
+    userfields = call.portal.userfields
+    return Result(userfields.rendered(userfields.by_id(call.id_param()), with_labels=True))
+
+
+def userfield_update(call: Call) -> Result:
+    call.portal.userfields.update(call.id_param(), call.dict_param("fields"))
+    return Result(True)
+
+
+def userfield_delete(call: Call) -> Result:
+    call.portal.userfields.delete(call.id_param())
+    return Result(True)
+
+
+# ---- timeline comments ---------------------------------------------------------------
+
+
+def comment_add(call: Call) -> Result:
+    fields = call.params.get("fields")  # lower-case only since crm 23.100.0
+    if not isinstance(fields, dict):
+        raise ApiError(400, "100", "Required fields are missing: fields")
+    entity_type = str(fields.get("ENTITY_TYPE", "")).lower()
+    entity_id = parse_int(fields.get("ENTITY_ID"))
+    text = str(fields.get("COMMENT") or "")
+    if not text:
+        raise ApiError(400, "INVALID_ARG_VALUE", "Empty comment")
+    if entity_type != "deal" or entity_id not in call.portal.deals.rows:
+        raise ApiError(400, "OWNER_NOT_FOUND", "Owner entity not found")
+    author = parse_int(fields.get("AUTHOR_ID")) or call.user_id
+    return Result(call.portal.add_comment(entity_type, entity_id, text, author))
+
+
+def _comment_kind(name: str) -> tuple[str, str] | None:
+    key = name.upper()
+    kinds = {"ID": "int", "ENTITY_ID": "int", "AUTHOR_ID": "int", "CREATED": "datetime"}
+    if key in kinds:
+        return key, kinds[key]
+    return (key, "str") if key == "ENTITY_TYPE" else None
+
+
+def comment_list(call: Call) -> Result:
+    condition = parse_filter(call.get("filter"), _comment_kind, strict=False)
+    order = parse_order(call.get("order"), _comment_kind, strict=False)
+    rows = sort_records((r for r in call.portal.comments.values() if condition.matches(r)), order)
+    chunk, total, following = page(rows, call.get("start"))
+    rendered = [
+        {
+            "ID": str(r["ID"]),
+            "ENTITY_ID": str(r["ENTITY_ID"]),
+            "ENTITY_TYPE": r["ENTITY_TYPE"],
+            "CREATED": iso(r["CREATED"]),
+            "COMMENT": r["COMMENT"],
+            "AUTHOR_ID": str(r["AUTHOR_ID"]),
+            "FILES": {},
+        }
+        for r in chunk
+    ]
+    return Result(rendered, total, following)
+
+
+# ---- users -------------------------------------------------------------------------
+
+
+def user_get(call: Call) -> Result:
+    users = call.portal.users
+    wanted = parse_int(call.get("ID")) or parse_int(call.dict_param("filter").get("ID"))
+    rows = [u for uid, u in sorted(users.items()) if wanted is None or uid == wanted]
+    chunk, total, following = page(rows, call.get("start"))
+    return Result([dict(u) for u in chunk], total, following)
+
+
+def user_current(call: Call) -> Result:
+    return Result(dict(call.portal.users[call.user_id]))
+
+
+def department_get(call: Call) -> Result:
+    return Result([{"ID": "1", "NAME": "Агентство", "SORT": 500}], 1)
+
+
+def server_time(call: Call) -> Result:
+    return Result(iso(call.portal.now()))
+
+
+METHODS: dict[str, Handler] = {
+    "crm.contact.add": contact_add,
+    "crm.contact.get": lambda call: _party_get(call, call.portal.contacts),
+    "crm.contact.list": lambda call: _party_list(call, call.portal.contacts),
+    "crm.contact.update": contact_update,
+    "crm.contact.delete": contact_delete,
+    "crm.company.add": company_add,
+    "crm.company.get": lambda call: _party_get(call, call.portal.companies),
+    "crm.company.list": lambda call: _party_list(call, call.portal.companies),
+    "crm.company.update": company_update,
+    "crm.category.list": category_list,
+    "crm.category.get": category_get,
+    "crm.status.list": status_list,
+    "crm.dealcategory.stage.list": dealcategory_stage_list,
+    "crm.deal.userfield.list": userfield_list,
+    "crm.deal.userfield.add": userfield_add,
+    "crm.deal.userfield.get": userfield_get,
+    "crm.deal.userfield.update": userfield_update,
+    "crm.deal.userfield.delete": userfield_delete,
+    "crm.timeline.comment.add": comment_add,
+    "crm.timeline.comment.list": comment_list,
+    "user.get": user_get,
+    "user.current": user_current,
+    "department.get": department_get,
+    "server.time": server_time,
+}

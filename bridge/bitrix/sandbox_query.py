@@ -1,0 +1,234 @@
+"""List semantics: filter operators, ordering, 50-row pages. Pure, no I/O.
+
+Records are dicts of typed values (ints, Decimals, datetimes, bools, strings,
+lists for multiple fields). Comparisons are type-correct: ``ID`` compares as a
+number, ``DATE_MODIFY`` as a datetime, whatever text the client sent.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from bridge.bitrix.sandbox_core import (
+    PAGE_SIZE,
+    ApiError,
+    flag,
+    legacy_error,
+    parse_date,
+    parse_datetime,
+    parse_decimal,
+    parse_int,
+)
+
+# Longest prefixes first, so ``>=`` is not read as ``>``.
+_OPERATORS = ("!=%", "!%=", "!@", "!%", "!=", ">=", "<=", "=%", "%=", "@", ">", "<", "=", "%", "!")
+_NEGATED = frozenset({"!=%", "!%=", "!@", "!%", "!=", "!"})
+
+Record = dict[str, Any]
+# Maps a client's field name to the store key and its comparison kind, or None if unknown.
+Resolver = Callable[[str], tuple[str, str] | None]
+
+
+@dataclass(frozen=True, slots=True)
+class Condition:
+    key: str
+    kind: str
+    op: str
+    value: Any
+
+    def matches(self, record: Record) -> bool:
+        actual = record.get(self.key)
+        hit = _positive(self.op.lstrip("!") or "=", self.kind, actual, self.value)
+        return not hit if self.op in _NEGATED else hit
+
+
+@dataclass(frozen=True, slots=True)
+class Group:
+    conditions: tuple[Condition | Group, ...]
+    any_of: bool
+
+    def matches(self, record: Record) -> bool:
+        results = (c.matches(record) for c in self.conditions)
+        return any(results) if self.any_of else all(results)
+
+
+def split_operator(key: str) -> tuple[str, str]:
+    for op in _OPERATORS:
+        if key.startswith(op):
+            return op, key[len(op) :]
+    return "", key
+
+
+def parse_filter(raw: Any, resolve: Resolver, *, strict: bool) -> Group:
+    """A filter dict → condition tree. ``strict`` (crm.item.list) rejects unknown fields."""
+    if raw in (None, "", []):
+        return Group((), any_of=False)
+    if not isinstance(raw, dict):
+        if strict:
+            raise ApiError(400, "INVALID_ARG_VALUE", "Invalid filter")
+        raise legacy_error("Parameter 'filter' must be array.")
+    return _group(raw, resolve, strict=strict)
+
+
+def _group(raw: dict[str, Any], resolve: Resolver, *, strict: bool) -> Group:
+    items: list[Condition | Group] = []
+    any_of = str(raw.get("logic", raw.get("LOGIC", "AND"))).upper() == "OR"
+    for key, value in raw.items():
+        if key.lower() == "logic":
+            continue
+        if isinstance(value, dict) and (key.isdigit() or "logic" in {k.lower() for k in value}):
+            items.append(_group(value, resolve, strict=strict))
+            continue
+        op, name = split_operator(key)
+        resolved = resolve(name)
+        if resolved is None:
+            if strict:
+                raise ApiError(
+                    400,
+                    "INVALID_ARG_VALUE",
+                    f"Invalid filter: field '{name}' is not allowed in filter",
+                )
+            continue
+        items.append(Condition(resolved[0], resolved[1], op, value))
+    return Group(tuple(items), any_of=any_of)
+
+
+def _typed(kind: str, value: Any) -> Any:
+    if value is None or value is False or value == "":
+        return None
+    converters: dict[str, Callable[[Any], Any]] = {
+        "int": parse_int,
+        "decimal": parse_decimal,
+        "datetime": parse_datetime,
+        "date": parse_date,
+        "bool": flag,
+    }
+    convert = converters.get(kind)
+    return convert(value) if convert else str(value)
+
+
+def _positive(op: str, kind: str, actual: Any, wanted: Any) -> bool:  # noqa: PLR0911 - one per operator
+    if isinstance(actual, list):
+        return (
+            any(_positive(op, kind, one, wanted) for one in actual)
+            if actual
+            else (op in {"=", "@"} and _typed(kind, _first(wanted)) is None)
+        )
+    if op == "@":
+        values = wanted if isinstance(wanted, list) else str(wanted).split(",")
+        return any(_equal(kind, actual, _typed(kind, v)) for v in values)
+    if op in {"%", "=%", "%="}:
+        return _like(op, actual, wanted)
+    target = _typed(kind, _first(wanted))
+    if op == "=":
+        if isinstance(wanted, list):
+            return any(_equal(kind, actual, _typed(kind, v)) for v in wanted)
+        return _equal(kind, actual, target)
+    if actual is None or target is None:
+        return False
+    return _ordered(op, _comparable(actual), _comparable(target))
+
+
+def _first(value: Any) -> Any:
+    return value[0] if isinstance(value, list) and value else value
+
+
+def _equal(kind: str, actual: Any, target: Any) -> bool:
+    if target is None:
+        return actual is None or actual == ""
+    if actual is None:
+        return False
+    if kind == "str":
+        return str(actual).casefold() == str(target).casefold()
+    return bool(_comparable(actual) == _comparable(target))
+
+
+def _comparable(value: Any) -> Any:
+    if isinstance(value, dt.datetime):
+        return value.timestamp()
+    if isinstance(value, bool):
+        return int(value)
+    if isinstance(value, Decimal | int):
+        return Decimal(value)
+    return value
+
+
+def _ordered(op: str, left: Any, right: Any) -> bool:
+    try:
+        if op == ">":
+            return bool(left > right)
+        if op == ">=":
+            return bool(left >= right)
+        if op == "<":
+            return bool(left < right)
+        return bool(left <= right)
+    except TypeError:
+        return False
+
+
+def _like(op: str, actual: Any, wanted: Any) -> bool:
+    if actual is None:
+        return False
+    text = str(actual).casefold()
+    pattern = str(_first(wanted)).casefold()
+    if op == "%":
+        return pattern.replace("%", "") in text
+    regex = "^" + ".*".join(re.escape(part) for part in pattern.split("%")) + "$"
+    return re.match(regex, text, re.DOTALL) is not None
+
+
+def parse_order(raw: Any, resolve: Resolver, *, strict: bool) -> list[tuple[str, bool]]:
+    """``{"ID": "DESC"}`` → ``[("ID", True)]``; unknown fields ignored unless strict."""
+    if not isinstance(raw, dict):
+        return []
+    keys: list[tuple[str, bool]] = []
+    for name, direction in raw.items():
+        resolved = resolve(name)
+        if resolved is None:
+            if strict:
+                raise ApiError(
+                    400, "INVALID_ARG_VALUE", f"Invalid order: field '{name}' is not allowed"
+                )
+            continue
+        keys.append((resolved[0], str(direction).upper() == "DESC"))
+    return keys
+
+
+def sort_records(records: Iterable[Record], order: Sequence[tuple[str, bool]]) -> list[Record]:
+    rows = list(records)
+    # Stable sorts applied last key first; ID breaks ties so pages never overlap.
+    for key, descending in reversed([*order, ("ID", False)]):
+        rows.sort(key=_keyed(key), reverse=descending)
+    return rows
+
+
+def _keyed(key: str) -> Callable[[Record], tuple[int, Any]]:
+    def sort_key(record: Record) -> tuple[int, Any]:
+        return _sort_key(record.get(key))
+
+    return sort_key
+
+
+def _sort_key(value: Any) -> tuple[int, Any]:
+    if isinstance(value, list):
+        value = value[0] if value else None
+    if value is None:
+        return (0, 0)
+    comparable = _comparable(value)
+    return (1, comparable.casefold() if isinstance(comparable, str) else comparable)
+
+
+def page(rows: Sequence[Record], start_raw: Any) -> tuple[list[Record], int | None, int | None]:
+    """One 50-row page → (rows, total, next). ``start=-1`` skips the count: total 0, no next."""
+    start = parse_int(start_raw) or 0
+    if start == -1:
+        return list(rows[:PAGE_SIZE]), 0, None
+    start = max(start, 0)
+    chunk = list(rows[start : start + PAGE_SIZE])
+    following = start + PAGE_SIZE
+    return chunk, len(rows), following if following < len(rows) else None
