@@ -31,3 +31,279 @@ a link that has a partner deal id means "not fetched": that link is skipped.
 
 Types live in :mod:`sync.plan_types`; JSON and hashes in :mod:`sync.plan_json`.
 """
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from bridge.mapping.compiled import CompiledMapping, PartnerConfig, Side
+from bridge.model import Deal, Note, require_utc
+from sync.plan_draft import build_draft
+from sync.plan_json import written_hash
+from sync.plan_notes import agency_notes_to_mirror, orphan_notice, partner_notes_to_mirror
+from sync.plan_slots import slots_for
+from sync.plan_sync import SyncOutcome, sync_slots
+from sync.plan_types import (
+    AddNote,
+    AgencyExtras,
+    AuditEntry,
+    CloseLink,
+    CreatePartnerDeal,
+    LinkKey,
+    LinkPlan,
+    LinkState,
+    LinkStatus,
+    Operation,
+    OrphanLink,
+    Park,
+    PartnerExtras,
+    Skip,
+    UpdateDeal,
+    pending_link,
+)
+
+_NO_EXTRAS = PartnerExtras()
+_NO_AGENCY = AgencyExtras()
+_DORMANT = (LinkStatus.ORPHANED, LinkStatus.CLOSED)
+
+
+@dataclass(frozen=True, slots=True)
+class _Inputs:
+    """Everything known about one link for one planning pass."""
+
+    key: LinkKey
+    partner: PartnerConfig
+    state: LinkState | None
+    deal: Deal | None
+    partner_deal: Deal | None
+    partner_fetched: bool
+    mapping: CompiledMapping
+    now: dt.datetime
+    agency: AgencyExtras
+    extras: PartnerExtras
+
+    @property
+    def current(self) -> LinkState:
+        return self.state or pending_link(*self.key)
+
+    def routed(self) -> bool:
+        if self.deal is None or self.deal.pipeline_id != self.mapping.agency.pipeline_id:
+            return False
+        value = self.deal.fields.get(self.mapping.agency.routing_field_id)
+        return self.partner in self.mapping.routed_partners(value)
+
+
+def plan_agency_deal(
+    deal: Deal,
+    links: Mapping[str, LinkState],
+    partner_deals: Mapping[str, Deal | None],
+    mapping: CompiledMapping,
+    *,
+    now: dt.datetime,
+    agency: AgencyExtras = _NO_AGENCY,
+    partners: Mapping[str, PartnerExtras] | None = None,
+) -> list[LinkPlan]:
+    """One plan per partner the agency deal is routed to or has a link with."""
+    now = require_utc(now, "now")
+    routing = deal.fields.get(mapping.agency.routing_field_id)
+    codes = {p.code for p in mapping.routed_partners(routing)} | set(links)
+    plans: list[LinkPlan] = []
+    for code in sorted(codes):
+        partner = mapping.partners.get(code)
+        state = links.get(code)
+        if partner is None:
+            plans.extend(_unknown_partner(deal.id, code, state))
+            continue
+        inputs = _Inputs(
+            key=(deal.id, code),
+            partner=partner,
+            state=state,
+            deal=deal,
+            partner_deal=partner_deals.get(code),
+            partner_fetched=code in partner_deals,
+            mapping=mapping,
+            now=now,
+            agency=agency,
+            extras=(partners or {}).get(code, _NO_EXTRAS),
+        )
+        plan = _plan_link(inputs)
+        if plan is not None:
+            plans.append(plan)
+    return plans
+
+
+def plan_partner_change(
+    partner_code: str,
+    partner_deal: Deal | None,
+    link: LinkState,
+    agency_deal: Deal | None,
+    mapping: CompiledMapping,
+    *,
+    now: dt.datetime,
+    agency: AgencyExtras = _NO_AGENCY,
+    partner: PartnerExtras = _NO_EXTRAS,
+) -> LinkPlan:
+    """The plan for one existing link after a hint from the partner side."""
+    config = mapping.partners.get(partner_code)
+    if config is None:
+        return _unknown_partner(link.agency_deal_id, partner_code, link)[0]
+    inputs = _Inputs(
+        key=link.key,
+        partner=config,
+        state=link,
+        deal=agency_deal,
+        partner_deal=partner_deal,
+        partner_fetched=True,
+        mapping=mapping,
+        now=require_utc(now, "now"),
+        agency=agency,
+        extras=partner,
+    )
+    return _plan_link(inputs) or _plan(link.key, (), (), link, link)
+
+
+def _plan(
+    key: LinkKey,
+    ops: tuple[Operation, ...],
+    audit: tuple[AuditEntry, ...],
+    state: LinkState,
+    previous: LinkState | None,
+) -> LinkPlan:
+    return LinkPlan(key, ops, audit, state, previous)
+
+
+def _unknown_partner(deal_id: str, code: str, state: LinkState | None) -> list[LinkPlan]:
+    if state is None or state.status in _DORMANT:
+        return []
+    reason = f"partner '{code}' is no longer in mapping.yaml"
+    closed = dataclasses.replace(state, status=LinkStatus.CLOSED)
+    return [_plan((deal_id, code), (CloseLink((deal_id, code), reason),), (), closed, state)]
+
+
+def _plan_link(inputs: _Inputs) -> LinkPlan | None:
+    state, previous = inputs.current, inputs.state
+    if state.status is LinkStatus.ORPHANED:
+        return _plan(inputs.key, (), (), state, previous)
+    if not inputs.routed():
+        return _close(inputs)
+    skip = _skip_reason(inputs, state)
+    if skip is not None:
+        return _plan(inputs.key, (Skip(inputs.key, skip),), (), state, previous)
+    if inputs.partner_deal is None:
+        if state.partner_deal_id is not None:
+            return _orphan(inputs)
+        return _create(inputs)
+    return _sync(inputs, inputs.partner_deal)
+
+
+def _skip_reason(inputs: _Inputs, state: LinkState) -> str | None:
+    if inputs.partner.paused:
+        return f"partner '{inputs.partner.code}' is paused in mapping.yaml"
+    if state.partner_deal_id is not None and not inputs.partner_fetched:
+        return f"partner deal {state.partner_deal_id} was not fetched in this pass"
+    return None
+
+
+def _close(inputs: _Inputs) -> LinkPlan | None:
+    state = inputs.state
+    if state is None:
+        return None
+    if state.status is LinkStatus.CLOSED:
+        return _plan(inputs.key, (), (), state, state)
+    if inputs.deal is None:
+        reason = "the agency deal was deleted or is unreachable"
+    elif inputs.deal.pipeline_id != inputs.mapping.agency.pipeline_id:
+        reason = (
+            f"the agency deal left the partner pipeline '{inputs.mapping.agency.pipeline_name}'"
+        )
+    else:
+        reason = f"the agency deal is no longer routed to partner '{inputs.partner.code}'"
+    closed = dataclasses.replace(state, status=LinkStatus.CLOSED, park_reason=None)
+    return _plan(inputs.key, (CloseLink(inputs.key, reason),), (), closed, state)
+
+
+def _orphan(inputs: _Inputs) -> LinkPlan:
+    state = inputs.current
+    deal_id = state.partner_deal_id or ""
+    reason = f"partner deal {deal_id} at '{inputs.partner.code}' is missing (deleted?)"
+    text = orphan_notice(inputs.partner.name, deal_id, inputs.partner.policies.language)
+    note = Note(deal_id=state.agency_deal_id, text=text, created_at=inputs.now)
+    ops: tuple[Operation, ...] = (
+        OrphanLink(inputs.key, reason),
+        AddNote(inputs.key, Side.AGENCY, note),
+    )
+    orphaned = dataclasses.replace(state, status=LinkStatus.ORPHANED, park_reason=reason)
+    return _plan(inputs.key, ops, (), orphaned, inputs.state)
+
+
+def _park(inputs: _Inputs, state: LinkState, reasons: tuple[str, ...]) -> LinkPlan:
+    reason = "; ".join(reasons)
+    if state.status is LinkStatus.PARKED and state.park_reason == reason:
+        return _plan(inputs.key, (), (), state, inputs.state)
+    parked = dataclasses.replace(state, status=LinkStatus.PARKED, park_reason=reason)
+    return _plan(inputs.key, (Park(inputs.key, reason),), (), parked, inputs.state)
+
+
+def _create(inputs: _Inputs) -> LinkPlan:
+    assert inputs.deal is not None  # routed() is False without a deal
+    state = inputs.current
+    slots = slots_for(inputs.mapping, inputs.partner, inputs.agency, inputs.extras)
+    parties = (inputs.agency.contact, inputs.agency.company)
+    outcome = build_draft(slots, inputs.deal, inputs.partner, inputs.key, parties)
+    if outcome.draft is None:
+        return _park(inputs, state, outcome.reasons)
+    created = dataclasses.replace(
+        state,
+        status=LinkStatus.ACTIVE,
+        synced=dict(outcome.pairs),
+        written_agency=written_hash({k: v[0] for k, v in outcome.pairs.items()}),
+        written_partner=written_hash({k: v[1] for k, v in outcome.pairs.items()}),
+        park_reason=None,
+        agency_updated_at=inputs.deal.updated_at,
+    )
+    ops = (CreatePartnerDeal(inputs.key, outcome.draft),)
+    return _plan(inputs.key, ops, (), created, inputs.state)
+
+
+def _sync(inputs: _Inputs, partner_deal: Deal) -> LinkPlan:
+    assert inputs.deal is not None
+    state = dataclasses.replace(inputs.current, partner_deal_id=partner_deal.id)
+    slots = slots_for(inputs.mapping, inputs.partner, inputs.agency, inputs.extras)
+    pipelines = {
+        Side.AGENCY: inputs.mapping.agency.pipeline_id,
+        Side.PARTNER: inputs.partner.pipeline_id,
+    }
+    outcome: SyncOutcome = sync_slots(slots, inputs.deal, partner_deal, state, pipelines)
+    if outcome.reasons:
+        return _park(inputs, state, outcome.reasons)
+    ops: list[Operation] = [UpdateDeal(inputs.key, side, patch) for side, patch in outcome.patches]
+    ops += _notes(inputs, partner_deal)
+    synced = dataclasses.replace(
+        state,
+        status=LinkStatus.ACTIVE,
+        synced=dict(outcome.pairs),
+        written_agency=written_hash({k: v[0] for k, v in outcome.pairs.items()}),
+        written_partner=written_hash({k: v[1] for k, v in outcome.pairs.items()}),
+        park_reason=None,
+        agency_updated_at=inputs.deal.updated_at,
+        partner_updated_at=partner_deal.updated_at,
+    )
+    return _plan(inputs.key, tuple(ops), outcome.audit, synced, inputs.state)
+
+
+def _notes(inputs: _Inputs, partner_deal: Deal) -> list[Operation]:
+    if not inputs.partner.policies.mirror_notes:
+        return []
+    agency_notes, partner_notes = inputs.agency.notes, inputs.extras.notes
+    label = "Агентство" if inputs.partner.policies.language == "ru" else "Agency"
+    ops: list[Operation] = []
+    for text in partner_notes_to_mirror(partner_notes, agency_notes, inputs.partner.name):
+        note = Note(deal_id=inputs.key[0], text=text, created_at=inputs.now)
+        ops.append(AddNote(inputs.key, Side.AGENCY, note))
+    for text in agency_notes_to_mirror(agency_notes, partner_notes, label):
+        note = Note(deal_id=partner_deal.id, text=text, created_at=inputs.now)
+        ops.append(AddNote(inputs.key, Side.PARTNER, note))
+    return ops

@@ -1,0 +1,108 @@
+"""Mirror an existing link: reconcile every slot and gather the patches for each side.
+
+Echo suppression happens twice, on purpose. The cheap check: when each side's
+current image (its normalised values of every slot) hashes to the ``written_*``
+hash we stored, neither side has changed since we last left it — nothing to do.
+The exact check is :func:`sync.plan_fields.reconcile` itself: the stored pair holds
+what we wrote, so our own write read back is "unchanged" field by field.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from bridge.mapping.compiled import Side
+from bridge.model import Deal, DealPatch
+from sync.plan_fields import Decision, Pair, reconcile
+from sync.plan_json import written_hash
+from sync.plan_slots import Slot, patch_entry
+from sync.plan_types import AuditEntry, CanonicalValue, LinkState
+
+
+@dataclass(frozen=True, slots=True)
+class SyncOutcome:
+    patches: tuple[tuple[Side, DealPatch], ...]
+    pairs: Mapping[str, Pair]
+    audit: tuple[AuditEntry, ...]
+    reasons: tuple[str, ...]
+
+
+def side_image(slots: tuple[Slot, ...], side: Side, deal: Deal) -> dict[str, CanonicalValue]:
+    """The normalised values of every mirrored slot as ``side`` holds them now."""
+    return {s.rule.name: s.rule.read(side, deal) for s in slots if not s.rule.create_only}
+
+
+def is_own_echo(slots: tuple[Slot, ...], side: Side, deal: Deal, state: LinkState) -> bool:
+    """True when ``deal`` (on ``side``) holds exactly the values the bridge last left there."""
+    stored = state.written_agency if side is Side.AGENCY else state.written_partner
+    return stored is not None and written_hash(side_image(slots, side, deal)) == stored
+
+
+class _Patches:
+    def __init__(self, deal_ids: Mapping[Side, str], pipelines: Mapping[Side, str]) -> None:
+        self._ids = deal_ids
+        self._pipelines = pipelines
+        self._values: dict[Side, dict[str, object]] = {Side.AGENCY: {}, Side.PARTNER: {}}
+        self._fields: dict[Side, dict[str, object]] = {Side.AGENCY: {}, Side.PARTNER: {}}
+
+    def add(self, side: Side, entry: Mapping[str, object]) -> None:
+        for name, value in entry.items():
+            if name == "fields" and isinstance(value, Mapping):
+                self._fields[side].update(value)
+            else:
+                self._values[side][name] = value
+                if name == "stage_id":
+                    self._values[side]["pipeline_id"] = self._pipelines[side]
+
+    def build(self) -> tuple[tuple[Side, DealPatch], ...]:
+        out: list[tuple[Side, DealPatch]] = []
+        for side in (Side.PARTNER, Side.AGENCY):
+            values, fields = self._values[side], self._fields[side]
+            if values or fields:
+                patch = DealPatch(deal_id=self._ids[side], fields=fields, **values)  # type: ignore[arg-type]
+                out.append((side, patch))
+        return tuple(out)
+
+
+def sync_slots(
+    slots: tuple[Slot, ...],
+    deal: Deal,
+    partner_deal: Deal,
+    state: LinkState,
+    pipelines: Mapping[Side, str],
+) -> SyncOutcome:
+    """Decide every non-create-only slot of an existing link."""
+    live = tuple(s for s in slots if not s.rule.create_only)
+    echo = is_own_echo(live, Side.AGENCY, deal, state) and is_own_echo(
+        live, Side.PARTNER, partner_deal, state
+    )
+    patches = _Patches({Side.AGENCY: deal.id, Side.PARTNER: partner_deal.id}, pipelines)
+    pairs: dict[str, Pair] = {}
+    audit: list[AuditEntry] = []
+    reasons: list[str] = []
+    for slot in live:
+        now = (slot.rule.read_agency(deal), slot.rule.read_partner(partner_deal))
+        base = state.pair(slot.rule.name)
+        if echo and base is not None:
+            pairs[slot.rule.name] = base
+            continue
+        decision = reconcile(slot.rule, now, base, state.key)
+        if decision.refused is not None:
+            reasons.append(decision.refused)
+            continue
+        pairs[slot.rule.name], wrote = _apply(slot, decision, now, patches)
+        if wrote or decision.write_side is None:
+            audit.extend(decision.audit)
+    return SyncOutcome(patches.build(), pairs, tuple(audit), tuple(reasons))
+
+
+def _apply(slot: Slot, decision: Decision, now: Pair, patches: _Patches) -> tuple[Pair, bool]:
+    """Queue the decision's write if it can be written; the pair to record, and if it wrote."""
+    if decision.write_side is None:
+        return decision.pair, False
+    entry = patch_entry(slot.end(decision.write_side), decision.write_value)
+    if entry is None:
+        return now, False
+    patches.add(decision.write_side, entry)
+    return decision.pair, True
