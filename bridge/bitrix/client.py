@@ -12,7 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import threading
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any
 
 from bridge.bitrix import codec, listing, writes
@@ -26,13 +26,16 @@ from bridge.secrets import Secret
 
 log = logging.getLogger(__name__)
 
-DEAL_LIST = "crm.deal.list"
 CONTACT_SELECT = ("ID", "NAME", "SECOND_NAME", "LAST_NAME", "PHONE", "EMAIL")
 
 
 def _chunks(values: Sequence[str], size: int) -> Iterator[list[str]]:
     for start in range(0, len(values), size):
         yield list(values[start : start + size])
+
+
+def _plain_rows(result: Any) -> list[dict[str, Any]]:
+    return [r for r in result or () if isinstance(r, dict)]
 
 
 def _unique(values: Iterable[str]) -> list[str]:
@@ -50,8 +53,10 @@ class BitrixCrm:
         pacer: Pacer | None = None,
         timeout: float = 30,
         stamp_field: str = "ORIGIN_ID",
+        label_lang: str = "ru",
     ) -> None:
         self._system = system
+        self._lang = label_lang
         self._stamp_field = stamp_field
         self._http = Transport(
             webhook_url,
@@ -96,7 +101,9 @@ class BitrixCrm:
         return [codec.pipeline(c, stage_rows.get(str(c["id"]), ())) for c in categories]
 
     def custom_fields(self) -> list[FieldDef]:
-        rows = self._list_all("crm.deal.userfield.list", {"order": {"SORT": "ASC", "ID": "ASC"}})
+        # Labels only come back when a language is asked for (reference §8).
+        params = {"filter": {"LANG": self._lang}, "order": {"SORT": "ASC", "ID": "ASC"}}
+        rows = self._list_all("crm.deal.userfield.list", params)
         defs = [codec.field_def(row) for row in rows]
         with self._fields_lock:
             self._fields = {d.id: d for d in defs}
@@ -109,14 +116,14 @@ class BitrixCrm:
 
     def _deal_select(self) -> list[str]:
         extra = [self._stamp_field] if self._stamp_field.startswith("UF_") else []
-        return [*codec.DEAL_SELECT, *self._catalogue(), *extra]
+        return [*codec.ITEM_SELECT, *self._catalogue(), *extra]
 
     # --- reads ------------------------------------------------------------------------
 
     def _decode(self, rows: Iterable[dict[str, Any]]) -> list[Deal]:
         fields = self._catalogue()
         try:
-            return [codec.deal(r, fields, stamp_field=self._stamp_field) for r in rows]
+            return [codec.item_deal(r, fields, stamp_field=self._stamp_field) for r in rows]
         except (codec.CodecError, KeyError, ValueError) as exc:
             raise PermanentError(f"unreadable deal: {exc}", system=self._system) from None
 
@@ -130,38 +137,43 @@ class BitrixCrm:
         return {key: reply.results.get(key) for key in commands}
 
     def _list_by(
-        self, method: str, key: str, values: Sequence[str], select: Sequence[str], **filters: str
+        self,
+        method: str,
+        key: str,
+        values: Sequence[str],
+        base: dict[str, Any],
+        rows_of: Callable[[Any], list[dict[str, Any]]],
     ) -> list[dict[str, Any]]:
         """Rows whose ``key`` is in ``values``: 50 values per command, 50 commands per request."""
+        commands = {}
+        for n, chunk in enumerate(_chunks(_unique(values), PAGE_SIZE)):
+            params = {**base, "filter": {**base.get("filter", {}), f"@{key}": chunk}, "start": "-1"}
+            commands[f"q{n}"] = command(method, params)
         rows: list[dict[str, Any]] = []
-        commands = {
-            f"q{n}": command(
-                method,
-                {"filter": {**filters, f"@{key}": chunk}, "select": list(select), "start": "-1"},
-            )
-            for n, chunk in enumerate(_chunks(_unique(values), PAGE_SIZE))
-        }
-        keys = list(commands)
-        for group in _chunks(keys, MAX_COMMANDS):
+        for group in _chunks(list(commands), MAX_COMMANDS):
             found = self._read_batch({k: commands[k] for k in group})
             for result in found.values():
-                rows.extend(r for r in result or () if isinstance(r, dict))
+                rows.extend(rows_of(result))
         return rows
+
+    def _deals_by(self, key: str, values: Sequence[str], **filters: str) -> list[Deal]:
+        base = {**listing.BASE, "filter": filters, "select": self._deal_select()}
+        return self._decode(self._list_by(listing.METHOD, key, values, base, listing.rows_of))
 
     def fetch_deals(self, ids: Sequence[str]) -> dict[str, Deal]:
         if not ids:
             return {}
-        rows = self._list_by(DEAL_LIST, "ID", ids, self._deal_select())
-        return {d.id: d for d in self._decode(rows)}
+        return {d.id: d for d in self._deals_by("id", ids)}
 
     def find_by_stamp(self, stamps: Sequence[str]) -> dict[str, Deal]:
         if not stamps:
             return {}
-        extra = {"ORIGINATOR_ID": codec.ORIGINATOR} if self._stamp_field == "ORIGIN_ID" else {}
-        rows = self._list_by(DEAL_LIST, self._stamp_field, stamps, self._deal_select(), **extra)
+        ours = self._stamp_field == "ORIGIN_ID"
+        extra = {"=originatorId": codec.ORIGINATOR} if ours else {}
+        deals = self._deals_by(codec.item_name(self._stamp_field), stamps, **extra)
         wanted = set(stamps)
         found: dict[str, Deal] = {}
-        for deal in sorted(self._decode(rows), key=lambda d: int(d.id)):
+        for deal in sorted(deals, key=lambda d: int(d.id)):
             if deal.stamp in wanted:
                 found.setdefault(deal.stamp, deal)
         return found
@@ -169,21 +181,22 @@ class BitrixCrm:
     def fetch_contacts(self, ids: Sequence[str]) -> dict[str, Contact]:
         if not ids:
             return {}
-        rows = self._list_by("crm.contact.list", "ID", ids, CONTACT_SELECT)
+        base: dict[str, Any] = {"select": list(CONTACT_SELECT)}
+        rows = self._list_by("crm.contact.list", "ID", ids, base, _plain_rows)
         return {str(r["ID"]): codec.contact(r) for r in rows}
 
     def list_changed(self, since: dt.datetime) -> Iterator[ChangePage]:
-        filters = {">=DATE_MODIFY": listing.since_filter(since)}
+        filters = {">=updatedTime": listing.since_filter(since)}
         select = self._deal_select()
-        first = self._http.call(DEAL_LIST, listing.page_params(filters, select, "0"))
+        first = self._http.call(listing.METHOD, listing.page_params(filters, select, "0"))
         watermark = listing.portal_time(first.get("time") or {})
         if watermark is None:
             raise TransientError("the portal's answer had no time block", system=self._system)
-        rows = [r for r in first.get("result") or () if isinstance(r, dict)]
+        rows = listing.rows_of(first.get("result"))
         yield ChangePage(tuple(self._decode(rows)), watermark)
         more = len(rows) == PAGE_SIZE
         while more:
-            commands = listing.chain(DEAL_LIST, filters, select, str(rows[-1]["ID"]), MAX_COMMANDS)
+            commands = listing.chain(filters, select, str(rows[-1]["id"]), MAX_COMMANDS)
             reply, _ = self._http.batch(commands, halt=True)
             rows, more, error = listing.walk(reply, len(commands))
             if error is not None:

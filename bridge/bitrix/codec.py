@@ -70,22 +70,10 @@ _ITEM_KEYS = {
     "originatorId": "ORIGINATOR_ID",
     "originId": "ORIGIN_ID",
 }
-# Standard deal fields the adapter reads; custom fields are added by name.
-DEAL_SELECT = (
-    "ID",
-    "TITLE",
-    "CATEGORY_ID",
-    "STAGE_ID",
-    "OPPORTUNITY",
-    "CURRENCY_ID",
-    "ASSIGNED_BY_ID",
-    "DATE_CREATE",
-    "DATE_MODIFY",
-    "CONTACT_ID",
-    "COMPANY_ID",
-    "ORIGINATOR_ID",
-    "ORIGIN_ID",
-)
+_LEGACY_KEYS = {legacy: camel for camel, legacy in _ITEM_KEYS.items()}
+# Standard deal fields the adapter reads through crm.item.list; custom fields are
+# added by their original UF_CRM_* names (useOriginalUfNames=Y).
+ITEM_SELECT = tuple(_ITEM_KEYS)
 
 
 class CodecError(ValueError):
@@ -225,6 +213,18 @@ def field_value(definition: FieldDef | None, value: Any) -> FieldValue:
 def legacy_keys(item: Wire) -> dict[str, Any]:
     """A ``crm.item.*`` deal (camelCase) → legacy UPPER_CASE keys."""
     return {_ITEM_KEYS.get(k, k): v for k, v in item.items()}
+
+
+def item_name(legacy: str) -> str:
+    """The ``crm.item.*`` name of a legacy field (custom fields keep theirs)."""
+    return _LEGACY_KEYS.get(legacy, legacy)
+
+
+def item_deal(
+    item: Wire, fields: Mapping[str, FieldDef], *, stamp_field: str = "ORIGIN_ID"
+) -> Deal:
+    """A ``crm.item.list`` deal (numbers, camelCase, original UF names) → :class:`Deal`."""
+    return deal(legacy_keys(item), fields, stamp_field=stamp_field)
 
 
 def _contact_ids(raw: Wire) -> tuple[str, ...]:

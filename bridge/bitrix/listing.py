@@ -4,8 +4,9 @@ Offset paging with a modification-time filter skips rows when deals change
 mid-listing (they leave earlier pages and shift later ones). Paging by id does
 not: an id never changes, so every deal that matched when the listing started
 is met exactly once (reference §5). Up to 50 pages travel in one ``batch``:
-page *k* filters ``>ID`` by ``$result[c{k-1}][49][ID]``, the last id of the page
-before (reference §4, the PHP SDK's ``getTraversableList``).
+page *k* filters ``>id`` by ``$result[c{k-1}][items][49][id]``, the last id of
+the page before (reference §4, the PHP SDK's ``getTraversableList``). Deals are
+read through ``crm.item.list``, which returns ``contactIds`` with each deal.
 
 Once a page comes back short, the pages after it had nothing to refer to (the
 portal sends an unresolved placeholder as literal text), so their answers are
@@ -28,24 +29,35 @@ def since_filter(since: dt.datetime) -> str:
     return codec.wire_time(since.replace(microsecond=0))
 
 
+METHOD = "crm.item.list"
+BASE = {"entityTypeId": "2", "useOriginalUfNames": "Y"}
+
+
+def rows_of(result: Any) -> list[dict[str, Any]]:
+    """The deals of one ``crm.item.list`` answer (``{"items": [...]}``)."""
+    items = result.get("items") if isinstance(result, Mapping) else None
+    return [r for r in items or () if isinstance(r, dict)]
+
+
 def page_params(filters: Mapping[str, Any], select: Sequence[str], after: str) -> dict[str, Any]:
     return {
-        "filter": {**filters, ">ID": after},
-        "order": {"ID": "ASC"},
+        **BASE,
+        "filter": {**filters, ">id": after},
+        "order": {"id": "ASC"},
         "select": list(select),
         "start": "-1",
     }
 
 
 def chain(
-    method: str, filters: Mapping[str, Any], select: Sequence[str], after: str, pages: int
+    filters: Mapping[str, Any], select: Sequence[str], after: str, pages: int
 ) -> dict[str, str]:
     """``pages`` (≤ 50) chained page commands ``c0``…, the first after id ``after``."""
     pages = max(1, min(pages, MAX_COMMANDS))
-    commands = {"c0": command(method, page_params(filters, select, after))}
+    commands = {"c0": command(METHOD, page_params(filters, select, after))}
     for k in range(1, pages):
-        anchor = ref(f"c{k - 1}", PAGE_SIZE - 1, "ID")
-        commands[f"c{k}"] = command(method, page_params(filters, select, anchor))
+        anchor = ref(f"c{k - 1}", "items", PAGE_SIZE - 1, "id")
+        commands[f"c{k}"] = command(METHOD, page_params(filters, select, anchor))
     return commands
 
 
@@ -56,7 +68,7 @@ def walk(reply: BatchReply, pages: int) -> tuple[list[dict[str, Any]], bool, Wir
         result, error = reply.outcome(f"c{k}")
         if error is not None:
             return rows, False, error
-        page = [r for r in result or () if isinstance(r, dict)]
+        page = rows_of(result)
         rows.extend(page)
         if len(page) < PAGE_SIZE:
             return rows, False, None

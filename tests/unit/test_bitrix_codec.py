@@ -362,19 +362,20 @@ def test_classification_redacts_server_text() -> None:
 
 
 def test_keyset_chain_refers_to_the_previous_page() -> None:
-    commands = listing.chain("crm.deal.list", {">=DATE_MODIFY": "2024-01-01T00:00:00+00:00"},
-                             ["ID"], "120", 3)  # fmt: skip
+    since = {">=updatedTime": "2024-01-01T00:00:00+00:00"}
+    commands = listing.chain(since, ["id"], "120", 3)
     params = [_decoded(c)[1] for c in commands.values()]
-    assert [p["filter"][">ID"] for p in params] == [
-        "120",
-        "$result[c0][49][ID]",
-        "$result[c1][49][ID]",
-    ]  # type: ignore[index]
-    assert all(p["start"] == "-1" and p["order"] == {"ID": "ASC"} for p in params)
-    full = [{"ID": str(i)} for i in range(50)]
-    reply = BatchReply.parse({"result": {"result": {"c0": full, "c1": full[:3], "c2": full}}})
+    anchors = [p["filter"][">id"] for p in params]  # type: ignore[index]
+    assert anchors == ["120", "$result[c0][items][49][id]", "$result[c1][items][49][id]"]
+    assert all(p["start"] == "-1" and p["order"] == {"id": "ASC"} for p in params)
+    assert all(p["useOriginalUfNames"] == "Y" for p in params)
+    full = {"items": [{"id": i} for i in range(50)]}
+    short = {"items": full["items"][:3]}
+    reply = BatchReply.parse({"result": {"result": {"c0": full, "c1": short, "c2": full}}})
     rows, more, error = listing.walk(reply, 3)
     assert (len(rows), more, error) == (53, False, None)  # c2 answered a dangling reference
+    rows, more, error = listing.walk(BatchReply.parse({"result": {"result": {"c0": full}}}), 1)
+    assert (len(rows), more) == (50, True)
 
 
 def test_since_filter_rounds_down_to_the_second() -> None:
