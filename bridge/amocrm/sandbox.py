@@ -125,6 +125,10 @@ class AmoSandbox:
     def issue_tokens(self) -> tuple[str, str]:
         return self.oauth.issue()
 
+    def arm_internal_error(self, times: int = 1) -> None:
+        """The next ``times`` API calls fail with the real 500 problem body, unexecuted."""
+        self.app.internal_errors += times
+
     def unblock(self) -> None:
         self.limits.unblock()
 
