@@ -282,20 +282,28 @@ class OAuthTokens:
         self._store = store
         self._clock = clock
         self.refreshes = 0  # refresh grants this object sent, for metrics and tests
+        self._cached: StoredTokens | None = None
 
     def __repr__(self) -> str:
         return f"OAuthTokens(partner={self._app.partner!r})"
 
     def access_token(self) -> Secret:
-        tokens = self._store.load()
+        # The pair is cached; the database is read again only when it looks due, and
+        # a 401 (another process rotated it) comes back through refresh().
+        now = self._clock()
+        tokens = self._cached
+        if tokens is None or tokens.due(now):
+            tokens = self._cached = self._store.load()
         if tokens is None:
             raise _reauthorize(self._app.partner, "no tokens stored")
-        if tokens.due(self._clock()):
+        if tokens.due(now):
             return self.refresh(tokens.access)
         return tokens.access
 
     def refresh(self, stale: Secret) -> Secret:
-        return self._store.rotate(stale, self._exchange).access
+        tokens = self._store.rotate(stale, self._exchange)
+        self._cached = tokens
+        return tokens.access
 
     def _exchange(self, current: StoredTokens) -> StoredTokens:
         self.refreshes += 1
