@@ -71,11 +71,11 @@ class _DraftBuilder:
 
     def put(self, end: FieldEnd, value: CanonicalValue) -> CanonicalValue:
         """Place ``value`` at ``end``; return what the partner will read back there."""
+        if value is None:
+            return None  # a new deal starts empty: nothing to send
         if end.target is Target.CUSTOM and end.field_id:
             self.fields[end.field_id] = to_field_value(value)
             return value
-        if value is None:
-            return None
         if end.target is Target.TITLE:
             self.values["title"] = str(value)
         elif end.target is Target.AMOUNT and isinstance(value, Money):

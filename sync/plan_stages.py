@@ -73,7 +73,7 @@ class StageTranslator:
         semantic = _by_semantics(stage_id, self._pipelines[source], self._pipelines[target])
         if semantic is not None:
             return Ok(semantic)
-        if smap.unmapped is UnmappedStage.IGNORE:
+        if smap.unmapped == UnmappedStage.IGNORE:
             return Unset(f"stage {stage_id} is unmapped and ignored")
         return Refused(self._unmapped_reason(stage_id, source))
 

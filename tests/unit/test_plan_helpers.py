@@ -28,7 +28,6 @@ from bridge.mapping.compiled import (
     Side,
     StageMap,
     Target,
-    UnmappedStage,
 )
 from bridge.model import (
     Company,

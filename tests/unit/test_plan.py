@@ -1,0 +1,419 @@
+"""Worked examples of every planner rule, with plain values (no HTTP, no store)."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+from decimal import Decimal
+
+from bridge.mapping.compiled import Broken, Side, UnmappedStage
+from bridge.model import Money, Note
+from sync.plan import plan_agency_deal, plan_partner_change
+from sync.plan_json import written_hash
+from sync.plan_types import (
+    AMOUNT_KEY,
+    STAGE_KEY,
+    AddNote,
+    CloseLink,
+    CreatePartnerDeal,
+    LinkStatus,
+    OrphanLink,
+    Park,
+    Skip,
+    UpdateDeal,
+)
+from tests.unit.test_plan_helpers import (
+    AGENCY,
+    PARTNERS,
+    T0,
+    Sides,
+    agency_deal,
+    edit,
+    partner_deal,
+    world,
+    writes,
+)
+
+
+def _created() -> Sides:
+    sides = Sides(agency_deal())
+    sides.run(world())
+    return sides
+
+
+def _only(plans: list, kind: type) -> list:  # type: ignore[type-arg]
+    return [op for plan in plans for op in plan.operations if isinstance(op, kind)]
+
+
+# --- identity and creation ------------------------------------------------------------
+
+
+def test_create_carries_contact_company_stamp_stage_and_mapped_fields() -> None:
+    plans = plan_agency_deal(
+        agency_deal(), {}, {}, world(), now=T0, agency=AGENCY, partners=PARTNERS
+    )
+    assert [p.link_key for p in plans] == [("4242", "atwinta")]
+    (create,) = plans[0].operations
+    assert isinstance(create, CreatePartnerDeal)
+    draft = create.draft
+    assert draft.stamp == "4242"
+    assert (draft.pipeline_id, draft.stage_id) == ("777", "101")
+    assert draft.title == "Сайт для ООО «Ромашка»"
+    assert draft.amount == Money(Decimal("300000"), "RUB")
+    assert draft.responsible_id == "u-anna"
+    assert draft.fields == {"5001": "Сайт на Битриксе, бюджет 300 тыс.", "5002": "9001"}
+    assert draft.contact is not None and draft.company is not None
+    assert draft.contact.name == "Иван Петров"
+    assert draft.contact.phones == ("+79161234567",)  # from the mapped UF, normalised
+    assert draft.contact.emails == ("ivan@romashka.ru",)
+    assert (draft.company.name, draft.company.tax_id) == ("ООО «Ромашка»", "7701234567")
+    state = plans[0].next_state
+    assert state.status is LinkStatus.ACTIVE and state.partner_deal_id is None
+    assert state.pair(STAGE_KEY) == ("C5:NEW", "101")
+    assert plans[0].previous is None
+
+
+def test_multi_value_routing_fans_out_one_link_per_partner() -> None:
+    deal = agency_deal(fields={"UF_CRM_PARTNER": ("11", "12")})
+    plans = plan_agency_deal(deal, {}, {}, world(), now=T0, agency=AGENCY, partners=PARTNERS)
+    assert [p.link_key for p in plans] == [("4242", "atwinta"), ("4242", "kodix")]
+    drafts = [op.draft for op in _only(plans, CreatePartnerDeal)]
+    assert [d.key for d in drafts] == ["4242:atwinta", "4242:kodix"]
+
+
+def test_unrouted_deal_plans_nothing() -> None:
+    deal = agency_deal(fields={"UF_CRM_PARTNER": None})
+    assert plan_agency_deal(deal, {}, {}, world(), now=T0) == []
+
+
+def test_partner_deal_found_by_stamp_is_bound_not_created_again() -> None:
+    sides = _created()
+    found = partner_deal(sides)
+    pending = dataclasses.replace(sides.links["atwinta"], partner_deal_id=None)
+    pending = dataclasses.replace(pending, status=LinkStatus.PENDING_CREATE)
+    plans = plan_agency_deal(
+        sides.agency,
+        {"atwinta": pending},
+        {"atwinta": found},
+        world(),
+        now=T0,
+        agency=AGENCY,
+        partners=PARTNERS,
+    )
+    assert writes(plans) == []
+    assert plans[0].next_state.partner_deal_id == found.id
+
+
+# --- echo suppression -----------------------------------------------------------------
+
+
+def test_our_own_write_read_back_is_an_echo() -> None:
+    sides = _created()
+    sides.agency = edit(sides.agency, sides.tick(), {"UF_CRM_BRIEF": "Новый бриф"})
+    first = sides.run(world())
+    (update,) = writes(first)
+    assert isinstance(update, UpdateDeal) and update.side is Side.PARTNER
+    assert update.patch.fields == {"5001": "Новый бриф"}
+    # The partner CRM now reports a change (its updated_at moved): it is our echo.
+    echo = sides.plan(world())
+    assert writes(echo) == [] and echo[0].audit == ()
+    state = sides.links["atwinta"]
+    assert state.written_partner == echo[0].next_state.written_partner
+
+
+def test_written_hash_is_stable_and_order_free() -> None:
+    a = {"x": Decimal("1.5"), "y": ("Привет", None)}
+    b = {"y": ("Привет", None), "x": Decimal("1.5")}
+    assert written_hash(a) == written_hash(b)
+    assert written_hash(a) != written_hash({**a, "x": Decimal("1.6")})
+
+
+# --- direction and ownership ----------------------------------------------------------
+
+
+def test_only_partner_changed_both_field_goes_to_agency() -> None:
+    sides = _created()
+    sides.partners["atwinta"] = edit(partner_deal(sides), sides.tick(), {"5004": "2026-05-01"})
+    (update,) = writes(sides.run(world()))
+    assert update.side is Side.AGENCY
+    assert update.patch.fields == {"UF_CRM_DEADLINE": dt.date(2026, 5, 1)}
+
+
+def test_to_partner_field_edited_by_partner_is_restored_and_audited() -> None:
+    sides = _created()
+    sides.partners["atwinta"] = edit(partner_deal(sides), sides.tick(), {"5001": "чужой бриф"})
+    plans = sides.run(world())
+    (update,) = writes(plans)
+    assert update.side is Side.PARTNER
+    assert update.patch.fields == {"5001": "Сайт на Битриксе, бюджет 300 тыс."}
+    (entry,) = plans[0].audit
+    assert (entry.field, entry.side_changed, entry.winner) == ("brief", Side.PARTNER, Side.AGENCY)
+    assert entry.loser_value == "чужой бриф"
+
+
+def test_conflict_owner_wins_and_loser_is_audited() -> None:
+    sides = _created()
+    at = sides.tick()
+    sides.agency = edit(sides.agency, at, {"UF_CRM_KIND": "62"})  # kind: agency owns it
+    sides.partners["atwinta"] = edit(
+        partner_deal(sides), at, {"5002": "9001", "5004": "2026-06-01"}
+    )
+    sides.agency = edit(sides.agency, at, {"UF_CRM_DEADLINE": "2026-07-01"})  # partner owns
+    plans = sides.run(world())
+    patches = {op.side: op.patch.fields for op in writes(plans)}
+    assert patches[Side.PARTNER] == {"5002": "9002"}
+    assert patches[Side.AGENCY] == {"UF_CRM_DEADLINE": dt.date(2026, 6, 1)}
+    audit = {e.field: e for e in plans[0].audit}
+    assert set(audit) == {"deadline"}  # kind: only the agency moved, so no conflict there
+    assert audit["deadline"].winner is Side.PARTNER
+    assert audit["deadline"].side_changed is Side.AGENCY
+    assert audit["deadline"].loser_value == dt.date(2026, 7, 1)
+
+
+def test_conflict_both_changed_agency_owner_wins() -> None:
+    sides = _created()
+    at = sides.tick()
+    sides.agency = edit(sides.agency, at, {"UF_CRM_KIND": "62"})
+    sides.partners["atwinta"] = edit(partner_deal(sides), at, {"5002": None})
+    plans = sides.run(world())
+    (update,) = writes(plans)
+    assert update.side is Side.PARTNER and update.patch.fields == {"5002": "9002"}
+    (entry,) = plans[0].audit
+    assert (entry.winner, entry.side_changed, entry.old, entry.loser_value) == (
+        Side.AGENCY,
+        Side.PARTNER,
+        "9001",
+        None,
+    )
+    assert partner_deal(sides).fields["5002"] == "9002"
+
+
+def test_both_changed_to_the_same_value_writes_nothing() -> None:
+    sides = _created()
+    at = sides.tick()
+    sides.agency = edit(sides.agency, at, {"UF_CRM_KIND": "62"})
+    sides.partners["atwinta"] = edit(partner_deal(sides), at, {"5002": "9002"})
+    plans = sides.run(world())
+    assert writes(plans) == []
+    (entry,) = plans[0].audit
+    assert entry.winner is None and entry.field == "kind"
+    assert plans[0].next_state.pair("kind") == ("62", "9002")
+
+
+def test_amount_belongs_to_the_partner_in_a_conflict() -> None:
+    sides = _created()
+    at = sides.tick()
+    sides.agency = edit(sides.agency, at, amount=Money(Decimal("1"), "RUB"))
+    sides.partners["atwinta"] = edit(
+        partner_deal(sides), at, amount=Money(Decimal("450000"), "RUB")
+    )
+    plans = sides.run(world())
+    (update,) = writes(plans)
+    assert update.side is Side.AGENCY and update.patch.amount == Money(Decimal("450000"), "RUB")
+    assert plans[0].next_state.pair(AMOUNT_KEY) == (
+        Money(Decimal("450000"), "RUB"),
+        Money(Decimal("450000"), "RUB"),
+    )
+
+
+def test_to_agency_money_field_flows_back() -> None:
+    sides = _created()
+    sides.partners["atwinta"] = edit(
+        partner_deal(sides), sides.tick(), {"5003": Decimal("120000.00")}
+    )
+    (update,) = writes(sides.run(world()))
+    assert update.side is Side.AGENCY
+    assert update.patch.fields == {"UF_CRM_PAID": Money(Decimal("120000"), "RUB")}
+
+
+def test_unmapped_user_is_left_unset_not_parked() -> None:
+    sides = _created()
+    sides.agency = edit(sides.agency, sides.tick(), responsible_id="999")
+    plans = sides.run(world())
+    assert writes(plans) == [] and not _only(plans, Park)
+    assert partner_deal(sides).responsible_id == "u-anna"
+
+
+def test_enum_value_missing_from_table_parks_with_reason() -> None:
+    sides = _created()
+    sides.agency = edit(sides.agency, sides.tick(), {"UF_CRM_KIND": "63"})
+    plans = sides.run(world())
+    (park,) = _only(plans, Park)
+    assert "kind" in park.reason and "63" in park.reason
+    assert writes(plans) == []
+    assert sides.links["atwinta"].status is LinkStatus.PARKED
+    again = sides.run(world())  # still parked for the same reason: nothing new to say
+    assert again[0].operations == ()
+    sides.agency = edit(sides.agency, sides.tick(), {"UF_CRM_KIND": "62"})
+    resumed = sides.run(world())
+    assert [op.side for op in writes(resumed)] == [Side.PARTNER]
+    assert sides.links["atwinta"].status is LinkStatus.ACTIVE
+
+
+def test_money_currency_mismatch_parks_rather_than_converting() -> None:
+    deal = agency_deal(amount=Money(Decimal("5000"), "USD"))
+    plans = plan_agency_deal(deal, {}, {}, world(), now=T0, agency=AGENCY, partners=PARTNERS)
+    (park,) = plans[0].operations
+    assert isinstance(park, Park)
+    assert "USD" in park.reason and "RUB" in park.reason
+    assert plans[0].next_state.status is LinkStatus.PARKED
+
+
+# --- stages ---------------------------------------------------------------------------
+
+
+def test_stage_translates_both_ways() -> None:
+    sides = _created()
+    sides.agency = edit(sides.agency, sides.tick(), stage_id="C5:WORK")
+    (update,) = writes(sides.run(world()))
+    assert (update.patch.stage_id, update.patch.pipeline_id) == ("102", "777")
+    sides.partners["atwinta"] = edit(partner_deal(sides), sides.tick(), stage_id="101")
+    (back,) = writes(sides.run(world()))
+    assert back.side is Side.AGENCY and (back.patch.stage_id, back.patch.pipeline_id) == (
+        "C5:NEW",
+        "5",
+    )
+
+
+def test_won_and_lost_follow_semantics() -> None:
+    sides = _created()
+    sides.partners["atwinta"] = edit(partner_deal(sides), sides.tick(), stage_id="142")
+    (won,) = writes(sides.run(world()))
+    assert won.patch.stage_id == "C5:WON"  # the only won stage of the agency pipeline
+    sides.agency = edit(sides.agency, sides.tick(), stage_id="C5:LOSE")
+    (lost,) = writes(sides.run(world()))
+    assert lost.side is Side.PARTNER and lost.patch.stage_id == "143"
+
+
+def test_ambiguous_lost_stage_parks() -> None:
+    sides = _created()
+    sides.agency = edit(sides.agency, sides.tick(), stage_id="C5:HOLD")
+    plans = sides.run(world())
+    (park,) = _only(plans, Park)
+    assert "'Пауза'" in park.reason and "atwinta" in park.reason
+
+
+def test_unmapped_stage_ignored_keeps_stage_and_syncs_the_rest() -> None:
+    ignoring = dataclasses.replace(
+        world().partners["atwinta"].stages, unmapped=UnmappedStage.IGNORE
+    )
+    mapping = world(stages=ignoring)
+    sides = Sides(agency_deal())
+    sides.run(mapping)
+    at = sides.tick()
+    sides.agency = edit(sides.agency, at, {"UF_CRM_BRIEF": "другое"}, stage_id="C5:HOLD")
+    plans = sides.run(mapping)
+    (update,) = writes(plans)
+    assert update.patch.stage_id is None and update.patch.fields == {"5001": "другое"}
+    assert partner_deal(sides).stage_id == "101"
+    assert writes(sides.run(mapping)) == []
+
+
+def test_broken_stage_parks_with_the_mapping_reason() -> None:
+    base = world().partners["atwinta"].stages
+    broken = dataclasses.replace(
+        base, broken_agency={"C5:WORK": Broken("Переговоры", "stage 'Переговоры' not found")}
+    )
+    mapping = world(stages=broken)
+    sides = Sides(agency_deal())
+    sides.run(mapping)
+    sides.agency = edit(sides.agency, sides.tick(), stage_id="C5:WORK")
+    (park,) = _only(sides.run(mapping), Park)
+    assert "not found" in park.reason and "'В работе'" in park.reason
+
+
+def test_partner_stage_outside_the_map_parks() -> None:
+    sides = _created()
+    sides.partners["atwinta"] = edit(partner_deal(sides), sides.tick(), stage_id="103")
+    (park,) = _only(sides.run(world()), Park)
+    assert "partner 'atwinta' stage 'Бриф у клиента' (id 103)" in park.reason
+
+
+# --- link lifecycle -------------------------------------------------------------------
+
+
+def test_paused_partner_is_skipped_with_reason() -> None:
+    plans = plan_agency_deal(agency_deal(), {}, {}, world(paused=True), now=T0)
+    (skip,) = plans[0].operations
+    assert isinstance(skip, Skip) and "paused" in skip.reason
+
+
+def test_unrouting_closes_the_link_without_deleting() -> None:
+    sides = _created()
+    sides.agency = edit(sides.agency, sides.tick(), {"UF_CRM_PARTNER": ("12",)})
+    plans = sides.run(world())
+    by_code = {p.link_key[1]: p for p in plans}
+    assert isinstance(by_code["atwinta"].operations[0], CloseLink)
+    assert isinstance(by_code["kodix"].operations[0], CreatePartnerDeal)
+    assert sides.links["atwinta"].status is LinkStatus.CLOSED
+    assert sides.partners["atwinta"] is not None
+    assert [p.link_key[1] for p in sides.plan(world()) if p.operations] == []
+
+
+def test_leaving_the_partner_pipeline_closes_the_link() -> None:
+    sides = _created()
+    sides.agency = edit(sides.agency, sides.tick(), pipeline_id="0", stage_id="NEW")
+    (close,) = _only(sides.run(world()), CloseLink)
+    assert "left the partner pipeline" in close.reason
+
+
+def test_deleted_partner_deal_orphans_the_link_and_tells_the_agency() -> None:
+    sides = _created()
+    sides.partners["atwinta"] = None
+    plans = sides.run(world())
+    ops = plans[0].operations
+    assert isinstance(ops[0], OrphanLink)
+    assert isinstance(ops[1], AddNote) and ops[1].side is Side.AGENCY
+    assert ops[1].note.deal_id == "4242" and "удалена" in ops[1].note.text
+    assert sides.links["atwinta"].status is LinkStatus.ORPHANED
+    assert sides.plan(world())[0].operations == ()
+
+
+def test_unfetched_partner_deal_is_skipped_not_orphaned() -> None:
+    sides = _created()
+    plans = plan_agency_deal(sides.agency, sides.links, {}, world(), now=T0)
+    (skip,) = plans[0].operations
+    assert isinstance(skip, Skip) and "not fetched" in skip.reason
+
+
+def test_plan_partner_change_mirrors_a_partner_edit() -> None:
+    sides = _created()
+    changed = edit(partner_deal(sides), sides.tick(), stage_id="102")
+    plan = plan_partner_change(
+        "atwinta",
+        changed,
+        sides.links["atwinta"],
+        sides.agency,
+        world(),
+        now=T0,
+        agency=AGENCY,
+        partner=PARTNERS["atwinta"],
+    )
+    (update,) = plan.writes
+    assert update.side is Side.AGENCY and update.patch.stage_id == "C5:WORK"
+
+
+def test_agency_deal_gone_closes_from_the_partner_side() -> None:
+    sides = _created()
+    plan = plan_partner_change(
+        "atwinta", partner_deal(sides), sides.links["atwinta"], None, world(), now=T0
+    )
+    assert isinstance(plan.operations[0], CloseLink)
+
+
+# --- notes ----------------------------------------------------------------------------
+
+
+def test_notes_mirror_with_a_marker_and_never_come_back() -> None:
+    sides = _created()
+    sides.partner_notes["atwinta"] = [
+        Note("p-atwinta-1", "Клиент просит КП до пятницы", created_at=sides.tick())
+    ]
+    sides.agency_notes.append(Note("4242", "Клиент VIP, будьте вежливы", created_at=sides.tick()))
+    plans = sides.run(world())
+    notes = _only(plans, AddNote)
+    assert {n.side for n in notes} == {Side.AGENCY, Side.PARTNER}
+    texts = {n.side: n.note.text for n in notes}
+    assert texts[Side.AGENCY] == "[partner-bridge] Atwinta: Клиент просит КП до пятницы"
+    assert texts[Side.PARTNER] == "[partner-bridge] Агентство: Клиент VIP, будьте вежливы"
+    assert writes(sides.run(world())) == []  # the mirrored copies are not mirrored back
