@@ -111,6 +111,7 @@ class Engine:
         """A new mapping may fix what parked deals were waiting for: retry them next pass."""
         self.mapping = mapping
         self.retry_parked = True
+        self._pipelines.clear()  # a stage may have been recreated or renamed
 
     def codes(self, partner: str | None = None) -> list[str]:
         if partner is not None and partner not in self.mapping.partners:

@@ -16,7 +16,17 @@ from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 from bridge.crm import CrmError, WriteResult
-from bridge.model import ChangePage, Contact, Deal, DealDraft, DealPatch, FieldDef, Note, Pipeline
+from bridge.model import (
+    ChangePage,
+    Company,
+    Contact,
+    Deal,
+    DealDraft,
+    DealPatch,
+    FieldDef,
+    Note,
+    Pipeline,
+)
 
 WRITE_METHODS = frozenset({"create_deals", "update_deals", "add_notes"})
 
@@ -50,6 +60,7 @@ class FakeCrm:
         self.batch_size = batch_size
         self.deals: dict[str, Deal] = {}
         self.contacts: dict[str, Contact] = {}
+        self.companies: dict[str, Company] = {}
         self.notes: dict[str, list[Note]] = {}
         self.calls: Counter[str] = Counter()
         self._ids = itertools.count(id_start)
@@ -160,6 +171,8 @@ class FakeCrm:
             fields=draft.fields,
         )
         self.deals[deal.id] = deal
+        if draft.company is not None:
+            self.companies[deal.id] = draft.company
         return WriteResult(key=draft.key, deal_id=deal.id)
 
     def update_deals(self, patches: Sequence[DealPatch]) -> list[WriteResult]:

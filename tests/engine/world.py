@@ -1,0 +1,156 @@
+"""A small agency + two partners world for engine tests, on the in-memory fake CRM."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+from decimal import Decimal
+
+from bridge.mapping.compiled import (
+    AgencyConfig,
+    Broken,
+    Commission,
+    CompiledMapping,
+    Connection,
+    CrmKind,
+    PartnerConfig,
+    Policies,
+    StageMap,
+)
+from bridge.model import Contact, Deal, Money, Pipeline, Semantics, Stage
+from bridge.secrets import Secret
+from bridge.store import Store
+from sync.engine import Engine
+from tests.engine.fake_crm import FakeClock, FakeCrm
+
+T0 = dt.datetime(2026, 11, 24, 9, 0, tzinfo=dt.UTC)
+ROUTING = "UF_CRM_PARTNER"
+AGENCY_STAGES = ("C7:NEW", "C7:WORK", "C7:WON", "C7:LOSE")
+
+
+def _pipeline(pid: str, ids: tuple[str, ...], names: tuple[str, ...]) -> Pipeline:
+    semantics = (Semantics.OPEN, Semantics.OPEN, Semantics.WON, Semantics.LOST)
+    stages = tuple(
+        Stage(id=i, name=n, pipeline_id=pid, semantics=s, sort=k)
+        for k, (i, n, s) in enumerate(zip(ids, names, semantics, strict=True))
+    )
+    return Pipeline(id=pid, name=f"Воронка {pid}", stages=stages, is_default=True)
+
+
+NAMES = ("Новая", "В работе", "Успешно", "Провал")
+AGENCY_PIPELINE = _pipeline("7", AGENCY_STAGES, NAMES)
+AMO_STAGES = ("101", "102", "142", "143")
+AMO_PIPELINE = _pipeline("55", AMO_STAGES, NAMES)
+B24_STAGES = ("NEW", "EXECUTING", "WON", "LOSE")
+B24_PIPELINE = _pipeline("0", B24_STAGES, NAMES)
+
+
+def stage_map(partner_ids: tuple[str, ...], **extra: object) -> StageMap:
+    return StageMap(
+        to_partner=dict(zip(AGENCY_STAGES, partner_ids, strict=True)),
+        to_agency=dict(zip(partner_ids, AGENCY_STAGES, strict=True)),
+        **extra,  # type: ignore[arg-type]
+    )
+
+
+def _partner(code: str, kind: CrmKind, pipeline: Pipeline, ids: tuple[str, ...]) -> PartnerConfig:
+    return PartnerConfig(
+        code=code,
+        name=f"Партнёр {code}",
+        connection=Connection(kind=kind, url=Secret(f"https://{code}.example.invalid/")),
+        pipeline_id=pipeline.id,
+        pipeline_name=pipeline.name,
+        routing_value=f"opt-{code}",
+        stages=stage_map(ids),
+        fields=(),
+        commission=Commission(),
+        policies=Policies(),
+    )
+
+
+def mapping() -> CompiledMapping:
+    agency = AgencyConfig(
+        connection=Connection(CrmKind.BITRIX24, Secret("https://agency.example.invalid/rest/1/x")),
+        pipeline_id="7",
+        pipeline_name=AGENCY_PIPELINE.name,
+        routing_field_id=ROUTING,
+        routing_multiple=True,
+    )
+    partners = {
+        "amo": _partner("amo", CrmKind.AMOCRM, AMO_PIPELINE, AMO_STAGES),
+        "b24": _partner("b24", CrmKind.BITRIX24, B24_PIPELINE, B24_STAGES),
+    }
+    return CompiledMapping(version=1, agency=agency, partners=partners)
+
+
+def with_broken_partner_stage(base: CompiledMapping, code: str, stage_id: str) -> CompiledMapping:
+    """The mapping as resolve() compiles it after the partner renamed ``stage_id``."""
+    partner = base.partners[code]
+    to_agency = {k: v for k, v in partner.stages.to_agency.items() if k != stage_id}
+    broken = {stage_id: Broken("В работе", "the partner renamed this stage")}
+    stages = dataclasses.replace(partner.stages, to_agency=to_agency, broken_partner=broken)
+    partners = {**base.partners, code: dataclasses.replace(partner, stages=stages)}
+    return dataclasses.replace(base, partners=partners)
+
+
+@dataclasses.dataclass
+class World:
+    clock: FakeClock
+    agency: FakeCrm
+    amo: FakeCrm
+    b24: FakeCrm
+    store: Store
+    mapping: CompiledMapping
+
+    def engine(self, **kwargs: object) -> Engine:
+        return Engine(
+            self.store,
+            self.mapping,
+            self.agency,
+            {"amo": self.amo, "b24": self.b24},
+            clock=self.clock,
+            **kwargs,  # type: ignore[arg-type]
+        )
+
+    def agency_deal(self, n: int, partners: tuple[str, ...] = ("amo",)) -> Deal:
+        contact_id = f"ac{n}"
+        self.agency.contacts[contact_id] = Contact(
+            name=f"Клиент №{n}",
+            phones=("+7 900 000-00-00",),
+            emails=(f"c{n}@example.com",),
+            id=contact_id,
+        )
+        return self.agency.seed(
+            title=f"Сделка {n}",
+            pipeline_id="7",
+            stage_id="C7:NEW",
+            amount=Money(Decimal(f"{1000 + n}.50"), "RUB"),
+            contact_ids=(contact_id,),
+            fields={ROUTING: tuple(f"opt-{p}" for p in partners)},
+        )
+
+    def calls(self) -> dict[str, int]:
+        return {
+            "agency": self.agency.total_calls,
+            "amo": self.amo.total_calls,
+            "b24": self.b24.total_calls,
+        }
+
+    def writes(self) -> int:
+        return self.agency.writes + self.amo.writes + self.b24.writes
+
+    def reset_counts(self) -> None:
+        for crm in (self.agency, self.amo, self.b24):
+            crm.calls.clear()
+
+
+def make_world(db_url: str) -> World:
+    clock = FakeClock(T0)
+    return World(
+        clock=clock,
+        agency=FakeCrm("bitrix24:agency", [AGENCY_PIPELINE], clock, page_size=50),
+        amo=FakeCrm("amocrm:amo", [AMO_PIPELINE], clock, page_size=250, id_start=10_000),
+        b24=FakeCrm("bitrix24:b24", [B24_PIPELINE], clock, page_size=50, id_start=50_000),
+        store=Store.open(db_url),
+        mapping=mapping(),
+    )
