@@ -24,14 +24,11 @@ def load(name: str) -> Any:
     return json.loads((FIXTURES / name).read_text(encoding="utf-8"))
 
 
+_KINDS = {type(None): "null", bool: "bool", int: "int", float: "float", str: "str"}
+
+
 def _kind(value: Any) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "bool"
-    if isinstance(value, int):
-        return "int"
-    return type(value).__name__
+    return _KINDS.get(type(value), type(value).__name__)
 
 
 def mismatches(
@@ -53,27 +50,39 @@ def mismatches(
     if path in loose or expected is None:
         return []
     if isinstance(expected, dict):
-        if not isinstance(actual, dict):
-            return [f"{path or '<root>'}: expected object, got {_kind(actual)}"]
-        found = []
-        for key, value in expected.items():
-            own = (aliases or {}).get(key, key)
-            where = f"{path}.{key}" if path else key
-            if own not in actual:
-                found.append(f"{where}: missing")
-            else:
-                found += mismatches(value, actual[own], where, **opts)
-        return found
+        return _object_mismatches(expected, actual, path, opts)
     if isinstance(expected, list):
-        if not isinstance(actual, list):
-            return [f"{path}: expected array, got {_kind(actual)}"]
-        if expected and not actual and path not in may_be_empty:
-            return [f"{path}: empty, fixture has items"]
-        template = expected[0] if expected else None
-        return [m for item in actual for m in mismatches(template, item, f"{path}[]", **opts)]
+        return _array_mismatches(expected, actual, path, opts)
     if _kind(expected) != _kind(actual):
         return [f"{path}: expected {_kind(expected)}, got {_kind(actual)}"]
     return []
+
+
+def _object_mismatches(
+    expected: dict[str, Any], actual: Any, path: str, opts: dict[str, Any]
+) -> list[str]:
+    if not isinstance(actual, dict):
+        return [f"{path or '<root>'}: expected object, got {_kind(actual)}"]
+    found = []
+    for key, value in expected.items():
+        own = (opts["aliases"] or {}).get(key, key)
+        where = f"{path}.{key}" if path else key
+        if own not in actual:
+            found.append(f"{where}: missing")
+        else:
+            found += mismatches(value, actual[own], where, **opts)
+    return found
+
+
+def _array_mismatches(
+    expected: list[Any], actual: Any, path: str, opts: dict[str, Any]
+) -> list[str]:
+    if not isinstance(actual, list):
+        return [f"{path}: expected array, got {_kind(actual)}"]
+    if expected and not actual and path not in opts["may_be_empty"]:
+        return [f"{path}: empty, fixture has items"]
+    template = expected[0] if expected else None
+    return [m for item in actual for m in mismatches(template, item, f"{path}[]", **opts)]
 
 
 def assert_conforms(expected: Any, actual: Any, **options: Any) -> None:
