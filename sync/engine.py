@@ -138,7 +138,7 @@ class Engine:
         if dry_run:
             return report
         self._apply_and_record(report, got, now)
-        self._finish(got, live, partner is None, now)
+        self._finish(got, codes, partner is None, now)
         self.crash("after_local_commit")
         self.retry_parked = False
         return report
@@ -257,7 +257,7 @@ class Engine:
         log.info("pass applied: %s", report.verdicts or {APPLIED: 0})
 
     def _finish(
-        self, got: Gathered, live: Sequence[str], all_partners: bool, now: dt.datetime
+        self, got: Gathered, codes: Sequence[str], all_partners: bool, now: dt.datetime
     ) -> None:
         self._requeue_for_down(got)
         if all_partners and got.agency_window is not None:
@@ -267,7 +267,7 @@ class Engine:
                 poll.commit(self.store, window, now, self.overlap)
         inbox.finish(self.store, got.hints)
         with self.store.transaction() as session:
-            for code in live:
+            for code in codes:
                 if code in got.down:
                     exc = got.down[code]
                     health.failure(session, code, type(exc).__name__, str(exc), now)
