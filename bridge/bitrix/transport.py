@@ -16,6 +16,12 @@ Decisions, each answering a trap in reference §13:
 * **No sync wrapper.** ``fast_bitrix24.Bitrix`` returns a Task instead of a result
   inside a running loop; we drive ``BitrixAsync`` on a private event-loop thread,
   so blocking callers work the same from any thread, with or without a loop.
+* **One judge of the operating-time limit.** fast-bitrix24's per-method window
+  (kept on: turning it off raises ``KeyError`` on answers carrying ``operating``)
+  adds up ``operating`` values that are already running totals and then sleeps
+  up to 10 minutes; its limit is set out of reach, and
+  :class:`~bridge.bitrix.budget.OperatingBudget`, which reads
+  ``operating_reset_at`` and also sees commands inside batches, decides instead.
 * **Secrets.** fast-bitrix24 logs full requests at DEBUG and its exceptions hold
   the webhook URL; its logger is held at WARNING, library exceptions are never
   chained into ours, and every server text passes through ``redact``.
@@ -48,6 +54,7 @@ T = TypeVar("T")
 RATE_LIMIT_RETRIES: Final = 3
 MAX_BUDGET_WAIT: Final = 30.0
 _LOOP_SLACK: Final = 60.0
+_LIBRARY_OPERATING_LIMIT: Final = 10**9  # see the module docstring
 
 
 class _HttpFailure(Exception):
@@ -132,6 +139,7 @@ class Transport:
             respect_velocity_policy=True,
             request_pool_size=int(self.pacer.burst),
             requests_per_second=float(self.pacer.rate),
+            operating_time_limit=_LIBRARY_OPERATING_LIMIT,
             client=session,
         )
         return session, bitrix
