@@ -209,6 +209,9 @@ class PartnerConfig:
     stamp_field_id: str | None = None  # amoCRM: the custom field holding the agency deal id
     currency: str = "RUB"
     broken_fields: tuple[Broken, ...] = ()  # field maps dropped because a name did not resolve
+    # Set when the partner cannot sync at all (its CRM or pipeline did not resolve); such a
+    # partner is also ``paused``, and its deals park with this reason.
+    unavailable: Broken | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,0 +1,91 @@
+"""``bridge check``: validate mapping.yaml offline, then resolve it against every CRM.
+
+Prints each problem as ``file:LINE:COL path: message``, then (online) a per-partner
+summary table. Exit code 0 when there are no errors, 1 otherwise.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+
+from bridge.mapping.connect import Opener, close_all, open_all, open_crm
+from bridge.mapping.errors import MappingInvalid, MappingProblem
+from bridge.mapping.resolve import PartnerSummary, ResolveReport, resolve
+from bridge.mapping.validate import load_mapping
+
+
+def run_check(
+    path: Path,
+    *,
+    offline: bool = False,
+    fix: bool = False,
+    console: Console | None = None,
+    opener: Opener = open_crm,
+) -> int:
+    """Run the check and print the outcome; the process exit code."""
+    console = console or Console()
+    try:
+        spec = load_mapping(path)
+    except MappingInvalid as exc:
+        _print_problems(console, exc.problems)
+        summary = f"{len(exc.problems)} problem(s) in {path}; nothing was started."
+        console.print(summary, markup=False, soft_wrap=True)
+        return 1
+    except OSError as exc:
+        console.print(f"{path}: cannot read the file: {exc.strerror}", markup=False)
+        return 1
+    if offline:
+        console.print(f"{path}: valid ({len(spec.partners)} partners; offline check)")
+        return 0
+    crms, failed = open_all(spec, opener)
+    try:
+        report = resolve(spec, crms, fix=fix)
+    finally:
+        close_all(crms)
+    _print_problems(console, [*report.problems, *report.warnings])
+    for label, reason in failed.items():
+        console.print(f"{label}: not checked online — {reason}", markup=False)
+    if report.compiled is not None:
+        console.print(summary_table(report.summaries))
+    console.print(_verdict(report, path), markup=False, soft_wrap=True)
+    return 0 if report.ok else 1
+
+
+def _print_problems(console: Console, problems: Sequence[MappingProblem]) -> None:
+    for problem in problems:
+        prefix = "warning: " if problem.warning else ""
+        console.print(prefix + str(problem), markup=False, highlight=False, soft_wrap=True)
+
+
+def _verdict(report: ResolveReport, path: Path) -> str:
+    if report.ok:
+        return f"{path}: OK — every name resolved ({len(report.warnings)} warning(s))"
+    return f"{path}: {len(report.problems)} problem(s); affected deals will be parked"
+
+
+def summary_table(summaries: Sequence[PartnerSummary]) -> Table:
+    table = Table(title="Partners")
+    for column in ("partner", "CRM", "connection", "pipeline", "stages", "unmapped", "fields"):
+        table.add_column(column)
+    table.add_column("commission")
+    table.add_column("warnings", justify="right")
+    for s in summaries:
+        connection = "OK" if s.connected else "FAILED"
+        if s.paused:
+            connection += " (paused)"
+        table.add_row(
+            f"{s.code} · {s.name}",
+            s.kind,
+            connection,
+            s.pipeline,
+            f"{s.stages_mapped} mapped",
+            ", ".join(s.stages_unmapped) or "—",
+            str(s.fields_mapped),
+            s.commission,
+            f"{s.warnings}" + (f" + {s.problems} errors" if s.problems else ""),
+        )
+    return table

@@ -1,0 +1,50 @@
+"""Commission rules: the fee / paid field named in a rule → the field end it reads."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from bridge.mapping.compiled import Commission, CommissionRule, FieldEnd, FieldMap, RuleKind
+from bridge.mapping.report import Reporter
+from bridge.mapping.resolve_fields import Side, resolve_end
+from bridge.mapping.spec import PartnerSpecMerged
+from bridge.model import Money
+
+
+def resolve_commission(
+    spec: PartnerSpecMerged, fields: Sequence[FieldMap], agency: Side, out: Reporter
+) -> Commission:
+    rules = []
+    for rule in spec.rules:
+        source: FieldEnd | None = None
+        if rule.source_field is not None:
+            key = "fee_field" if rule.kind is RuleKind.PERCENT_OF_FEE else "paid_field"
+            source = _source(rule.source_field, fields, agency, (*rule.path, key), out)
+            if source is None:
+                continue
+        rules.append(
+            CommissionRule(
+                rule.kind,
+                rule.rate,
+                rule.payer,
+                rule.currency,
+                source,
+                rule.due_days,
+                rule.hold_days,
+            )
+        )
+    fee = None
+    if spec.membership_fee is not None:
+        currency = spec.rules[0].currency if spec.rules else spec.currency
+        fee = Money(spec.membership_fee, currency)
+    return Commission(tuple(rules), fee)
+
+
+def _source(
+    name: str, fields: Sequence[FieldMap], agency: Side, path: tuple[str | int, ...], out: Reporter
+) -> FieldEnd | None:
+    """A field-map key (its agency end), or an agency field by code or name."""
+    mapped = next((f for f in fields if f.name == name), None)
+    if mapped is not None:
+        return mapped.agency
+    return resolve_end(name, agency, path, out)

@@ -1,0 +1,115 @@
+"""The validated, merged mapping (``MappingSpec``): defaults applied, secrets read, names kept.
+
+This is what offline validation produces and online resolution consumes. It
+still speaks in names ("Квалификация", "Бриф"); :mod:`bridge.mapping.resolve`
+turns them into ids. Each part remembers its key path so resolution problems
+point at the right line of mapping.yaml.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from bridge.mapping.compiled import (
+    Connection,
+    ConverterKind,
+    Direction,
+    Policies,
+    RuleKind,
+    Side,
+    UnmappedStage,
+)
+from bridge.mapping.errors import KeyPath
+from bridge.mapping.yaml_loader import LoadedYaml
+
+STANDARD_TARGETS = (
+    "title",
+    "amount",
+    "responsible",
+    "contact.name",
+    "contact.phone",
+    "contact.email",
+    "company.name",
+    "company.tax_id",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class FieldMapSpec:
+    name: str
+    agency: str  # a standard target or a custom field name/id
+    partner: str
+    direction: Direction
+    converter: ConverterKind
+    path: KeyPath
+    owner: Side | None = None
+    values: Mapping[str, str] = field(default_factory=dict)  # agency value → partner value
+    currency: str | None = None
+    default: str | int | Decimal | bool | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class StageLink:
+    agency: str
+    partner: str
+    direction: Direction
+    path: KeyPath
+
+
+@dataclass(frozen=True, slots=True)
+class StagesMapSpec:
+    links: tuple[StageLink, ...]
+    unmapped: UnmappedStage
+    path: KeyPath
+    initial: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RuleSpecMerged:
+    kind: RuleKind
+    rate: Decimal  # a fraction
+    payer: Side
+    currency: str
+    path: KeyPath
+    source_field: str | None = None  # fee/paid field: a field-map key or an agency field
+    due_days: int = 0
+    hold_days: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class AgencySpecMerged:
+    connection: Connection
+    pipeline: str
+    routing_field: str
+    currency: str
+
+
+@dataclass(frozen=True, slots=True)
+class PartnerSpecMerged:
+    code: str
+    name: str
+    connection: Connection
+    pipeline: str
+    routing_value: str
+    paused: bool
+    currency: str
+    stages: StagesMapSpec
+    fields: tuple[FieldMapSpec, ...]
+    rules: tuple[RuleSpecMerged, ...]
+    membership_fee: Decimal | None
+    policies: Policies
+    path: KeyPath
+
+
+@dataclass(frozen=True)
+class MappingSpec:
+    """A mapping.yaml that passed offline validation."""
+
+    file: str
+    version: int
+    agency: AgencySpecMerged
+    partners: Mapping[str, PartnerSpecMerged]
+    policies: Policies
+    loaded: LoadedYaml  # node positions, for resolution messages

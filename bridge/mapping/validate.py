@@ -1,0 +1,158 @@
+"""Offline validation: mapping.yaml text → :class:`MappingSpec`, or every problem in it.
+
+Stages run in order and each adds to one problem list: YAML traps, schema
+shapes, then the rules that span keys (partners, field maps, stages, commission,
+policies, environment). Nothing is returned unless the list has no errors.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from pydantic import ValidationError
+
+from bridge.mapping.compiled import CrmKind, Policies
+from bridge.mapping.connection import agency_connection, partner_connection
+from bridge.mapping.env import Environment
+from bridge.mapping.errors import MappingInvalid, MappingProblem
+from bridge.mapping.fieldmaps import merge_fields
+from bridge.mapping.policy import build_policies, build_rules, build_stages, check_currency
+from bridge.mapping.report import Reporter
+from bridge.mapping.schema import FORMAT_VERSION, MappingFile, PartnerSpec
+from bridge.mapping.spec import AgencySpecMerged, MappingSpec, PartnerSpecMerged
+from bridge.mapping.yaml_loader import load_yaml
+
+_CODE = re.compile(r"^[a-z][a-z0-9_-]{0,19}$")
+
+
+def load_mapping(path: str | Path, env: Environment | None = None) -> MappingSpec:
+    """Read and validate ``path``; raise :class:`MappingInvalid` listing every problem."""
+    file = Path(path)
+    env = env or Environment.for_mapping(file)
+    spec, problems = validate_text(file.read_text(encoding="utf-8"), str(path), env)
+    if spec is None:
+        raise MappingInvalid([p for p in problems if not p.warning])
+    return spec
+
+
+def validate_text(
+    text: str, file: str, env: Environment
+) -> tuple[MappingSpec | None, list[MappingProblem]]:
+    """The spec (None if any error) and every problem, warnings included."""
+    loaded = load_yaml(text, file)
+    out = Reporter(file, loaded, list(loaded.problems))
+    if loaded.data is None:
+        return None, out.problems
+    if not isinstance(loaded.data, dict):
+        out.error((), "the file must be a mapping with 'version:', 'agency:' and 'partners:'")
+        return None, out.problems
+    raw = _schema(out)
+    spec = _build(raw, env, out) if raw is not None else None
+    return (spec if not out.errors else None), out.problems
+
+
+def _schema(out: Reporter) -> MappingFile | None:
+    try:
+        raw = MappingFile.model_validate(out.loaded.data)
+    except ValidationError as exc:
+        from bridge.mapping.schema_errors import report_validation_error
+
+        yaml_paths = {p.path for p in out.problems}
+        before = len(out.problems)
+        report_validation_error(exc, MappingFile, out)
+        # A YAML trap already explained this value; the schema's echo adds nothing.
+        out.problems[before:] = [p for p in out.problems[before:] if p.path not in yaml_paths]
+        return None
+    return raw
+
+
+def _build(raw: MappingFile, env: Environment, out: Reporter) -> MappingSpec | None:
+    if raw.version != FORMAT_VERSION:
+        message = (
+            f"unsupported version {raw.version} — this bridge reads version {FORMAT_VERSION}; "
+            "write 'version: 1' (newer files need a newer bridge)"
+        )
+        out.error(("version",), message)
+        return None
+    check_currency(raw.agency.currency, ("agency", "currency"), out)
+    connection = agency_connection(raw.agency, env, out)
+    policies = build_policies(Policies(), [(raw.defaults.policies, ("defaults", "policies"))], out)
+    partners = {}
+    for code, partner in raw.partners.items():
+        merged = _partner(raw, code, partner, policies, env, out)
+        if merged is not None:
+            partners[code] = merged
+    _check_partner_set(raw, out)
+    if connection is None or out.errors:
+        return None
+    agency = AgencySpecMerged(
+        connection, str(raw.agency.pipeline), raw.agency.routing_field, raw.agency.currency
+    )
+    return MappingSpec(out.file, raw.version, agency, partners, policies, out.loaded)
+
+
+def _partner(
+    raw: MappingFile,
+    code: str,
+    spec: PartnerSpec,
+    base: Policies,
+    env: Environment,
+    out: Reporter,
+) -> PartnerSpecMerged | None:
+    path = ("partners", code)
+    if not _CODE.match(code):
+        suggestion = re.sub(r"[^a-z0-9_-]+", "_", code.casefold()).strip("_")[:20] or "alfa"
+        message = (
+            f"partner code '{code}' is not a short code — use lowercase latin letters, digits, "
+            f"'-' or '_' (at most 20), e.g. '{suggestion}'; the display name goes in 'name:'"
+        )
+        out.error(path, message, at_key=True)
+    currency = spec.currency or raw.agency.currency
+    if spec.currency is not None:
+        check_currency(currency, (*path, "currency"), out)
+    connection = partner_connection(code, spec.kind, spec.connection, env, out)
+    stages = build_stages(spec.stages, raw.defaults.unmapped_stages, (*path, "stages"), out)
+    fields = merge_fields(raw.defaults.fields, spec.fields, path, out)
+    commission = spec.commission or raw.defaults.commission
+    commission_path = (*path, "commission") if spec.commission else ("defaults", "commission")
+    rules = build_rules(commission, currency, commission_path, out)
+    policies = build_policies(base, [(spec.policies, (*path, "policies"))], out)
+    if connection is None or stages is None:
+        return None
+    return PartnerSpecMerged(
+        code=code,
+        name=spec.name,
+        connection=connection,
+        pipeline=str(spec.pipeline),
+        routing_value=spec.routing_value or spec.name,
+        paused=spec.paused,
+        currency=currency,
+        stages=stages,
+        fields=fields,
+        rules=rules,
+        membership_fee=commission.membership_fee if commission else None,
+        policies=policies,
+        path=path,
+    )
+
+
+def _check_partner_set(raw: MappingFile, out: Reporter) -> None:
+    if not raw.partners:
+        out.error(("partners",), "no partners — add at least one partner under 'partners:'")
+    seen: dict[str, str] = {}
+    for code, partner in raw.partners.items():
+        value = (partner.routing_value or partner.name).casefold()
+        first = seen.setdefault(value, code)
+        if first != code:
+            message = (
+                f"routing value '{partner.routing_value or partner.name}' is already used by "
+                f"partner '{first}' — each partner needs its own routing option "
+                "(set 'routing_value:')"
+            )
+            out.error(("partners", code), message, at_key=True)
+    kinds = {p.kind for p in raw.partners.values()}
+    del kinds  # both kinds may be mixed freely; nothing to check
+
+
+__all__ = ["CrmKind", "MappingInvalid", "load_mapping", "validate_text"]

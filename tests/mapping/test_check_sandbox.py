@@ -1,0 +1,78 @@
+"""``bridge check`` over HTTP against the sandboxes seeded like a real agency and partners."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from rich.console import Console
+
+from bridge.amocrm.sandbox import AmoSandbox
+from bridge.amocrm.sandbox_seed import PARTNER_PIPELINE
+from bridge.bitrix.sandbox import BitrixSandbox
+from bridge.mapping.cli_check import run_check
+from tests.mapping.conftest import EXAMPLE
+
+
+@pytest.fixture(scope="module")
+def sandboxes() -> Iterator[tuple[BitrixSandbox, AmoSandbox, BitrixSandbox]]:
+    with (
+        BitrixSandbox(seed="demo", secret="agency-secret") as agency,
+        AmoSandbox(seed="demo", subdomain="alfa") as amo,
+        BitrixSandbox(seed="partner", secret="beta-secret") as beta,
+    ):
+        yield agency, amo, beta
+
+
+@pytest.fixture
+def mapping_file(
+    sandboxes: tuple[BitrixSandbox, AmoSandbox, BitrixSandbox],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> Path:
+    agency, amo, beta = sandboxes
+    monkeypatch.setenv("AGENCY_B24_WEBHOOK", agency.webhook_url)
+    monkeypatch.setenv("AGENCY_B24_APP_TOKEN", agency.application_token)
+    monkeypatch.setenv("ALFA_AMO_URL", amo.base_url)
+    monkeypatch.setenv("ALFA_AMO_TOKEN", amo.long_lived_token)
+    monkeypatch.setenv("BETA_B24_WEBHOOK", beta.webhook_url)
+    target = tmp_path / "mapping.yaml"
+    shutil.copy(EXAMPLE, target)
+    return target
+
+
+def _run(path: Path, **options: bool) -> tuple[int, str]:
+    console = Console(record=True, width=250, color_system=None)
+    code = run_check(path, console=console, **options)
+    return code, console.export_text()
+
+
+def test_example_mapping_resolves_against_the_sandboxes(mapping_file: Path) -> None:
+    code, output = _run(mapping_file, fix=True)
+    assert code == 0, output
+    assert "alfa · Веб-Студия Альфа" in output
+    assert "beta · Digital Бета" in output
+    assert "Партнёрские лиды" in output and "Лиды от агентства" in output
+    assert "OK — every name resolved" in output
+
+
+def test_deleted_stage_is_named_with_the_closest_existing_one(
+    sandboxes: tuple[BitrixSandbox, AmoSandbox, BitrixSandbox], mapping_file: Path
+) -> None:
+    _, amo, _ = sandboxes
+    pipeline = amo.pipeline_id(PARTNER_PIPELINE)
+    status = amo.status_id(pipeline, "Квалификация")
+    amo.delete_status(pipeline, status)
+    replacement = amo.add_status(pipeline, "Квалификация лида")
+    try:
+        code, output = _run(mapping_file)
+    finally:
+        amo.rename_status(pipeline, replacement, "Квалификация")  # restore for other tests
+    assert code == 1
+    assert (
+        "partners.alfa.stages.map.В работе у партнёра: partner stage 'Квалификация' does not "
+        "exist — existing, closest first: 'Квалификация лида'"
+    ) in output
+    assert "beta · Digital Бета" in output  # the other partner still resolves
