@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from enum import StrEnum
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -137,3 +138,21 @@ def auth_amocrm(
     except CrmError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(1) from None
+
+
+@app.command()
+def check(
+    mapping: Annotated[
+        Path, typer.Option("--mapping", "-m", envvar="BRIDGE_MAPPING", help="The mapping file")
+    ] = Path("mapping.yaml"),
+    offline: Annotated[
+        bool, typer.Option("--offline", help="Validate the file and environment only")
+    ] = False,
+    fix: Annotated[
+        bool, typer.Option("--fix", help="Create the bridge's stamp fields where missing")
+    ] = False,
+) -> None:
+    """Validate mapping.yaml and resolve every name against the live CRMs."""
+    from bridge.mapping.cli_check import run_check
+
+    raise typer.Exit(run_check(mapping, offline=offline, fix=fix))
