@@ -1,0 +1,1 @@
+"""Reproducible performance runs against the sandboxes (not part of the test run)."""
