@@ -26,8 +26,22 @@ Entry points (final signatures)::
     ) -> LinkPlan
 
 ``partner_deals``: a key present with ``None`` means "no such deal" — create it if
-the link has no partner deal yet, orphan the link if it had one. A key *absent* for
-a link that has a partner deal id means "not fetched": that link is skipped.
+the link has no partner deal yet, orphan the link if it had one. A key *absent* is
+"not looked at": a link with a partner deal id is skipped, and so is a recorded
+``pending_create`` intent (a create may have happened with its answer lost: the
+engine must search by stamp and pass what it found, or ``None``). Only a brand-new
+link (no stored state) is created without that search. For a create plan
+``next_state.partner_deal_id`` is None; the engine commits
+``next_state.bound_to(new_id)``.
+
+Order of decisions for one link: orphaned → nothing; not routed / out of the
+agency partner pipeline / agency deal gone → ``CloseLink`` (once); partner paused
+or snapshot missing → ``Skip``; partner deal gone → ``OrphanLink`` + a marked
+note on the agency deal; no partner deal → ``CreatePartnerDeal``; else mirror
+every slot (:mod:`sync.plan_sync`) and the notes (:mod:`sync.plan_notes`). Any
+refusal parks the link with every reason and writes nothing; the same reason
+again yields no operation. Built-ins: title flows ``to_partner``; amount and stage
+are ``both`` with the partner as owner (the partner works the deal).
 
 Types live in :mod:`sync.plan_types`; JSON and hashes in :mod:`sync.plan_json`.
 """
@@ -39,7 +53,7 @@ import datetime as dt
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from bridge.mapping.compiled import CompiledMapping, PartnerConfig, Side
+from bridge.mapping.compiled import CompiledMapping, CrmKind, PartnerConfig, Side
 from bridge.model import Deal, Note, require_utc
 from sync.plan_draft import build_draft
 from sync.plan_json import written_hash
@@ -93,7 +107,7 @@ class _Inputs:
         if self.deal is None or self.deal.pipeline_id != self.mapping.agency.pipeline_id:
             return False
         value = self.deal.fields.get(self.mapping.agency.routing_field_id)
-        return self.partner in self.mapping.routed_partners(value)
+        return any(p.code == self.partner.code for p in self.mapping.routed_partners(value))
 
 
 def plan_agency_deal(
@@ -204,6 +218,10 @@ def _skip_reason(inputs: _Inputs, state: LinkState) -> str | None:
         return f"partner '{inputs.partner.code}' is paused in mapping.yaml"
     if state.partner_deal_id is not None and not inputs.partner_fetched:
         return f"partner deal {state.partner_deal_id} was not fetched in this pass"
+    recorded_intent = inputs.state is not None and state.status is LinkStatus.PENDING_CREATE
+    if recorded_intent and state.partner_deal_id is None and not inputs.partner_fetched:
+        # A create may have happened with its answer lost: only a stamp search may say no.
+        return "a create was attempted before: search the partner CRM by stamp first"
     return None
 
 
@@ -272,10 +290,7 @@ def _sync(inputs: _Inputs, partner_deal: Deal) -> LinkPlan:
     assert inputs.deal is not None
     state = dataclasses.replace(inputs.current, partner_deal_id=partner_deal.id)
     slots = slots_for(inputs.mapping, inputs.partner, inputs.agency, inputs.extras)
-    pipelines = {
-        Side.AGENCY: inputs.mapping.agency.pipeline_id,
-        Side.PARTNER: inputs.partner.pipeline_id,
-    }
+    pipelines = _stage_pipelines(inputs.partner)
     outcome: SyncOutcome = sync_slots(slots, inputs.deal, partner_deal, state, pipelines)
     if outcome.reasons:
         return _park(inputs, state, outcome.reasons)
@@ -292,6 +307,16 @@ def _sync(inputs: _Inputs, partner_deal: Deal) -> LinkPlan:
         partner_updated_at=partner_deal.updated_at,
     )
     return _plan(inputs.key, tuple(ops), outcome.audit, synced, inputs.state)
+
+
+def _stage_pipelines(partner: PartnerConfig) -> dict[Side, str | None]:
+    """Which pipeline id to send with a stage move, per side.
+
+    amoCRM needs it (won/lost ids 142/143 exist in every pipeline); Bitrix24 refuses
+    to change ``CATEGORY_ID`` through a deal update, so it gets none.
+    """
+    amo = partner.connection.kind is CrmKind.AMOCRM
+    return {Side.AGENCY: None, Side.PARTNER: partner.pipeline_id if amo else None}
 
 
 def _notes(inputs: _Inputs, partner_deal: Deal) -> list[Operation]:

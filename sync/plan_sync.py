@@ -40,7 +40,7 @@ def is_own_echo(slots: tuple[Slot, ...], side: Side, deal: Deal, state: LinkStat
 
 
 class _Patches:
-    def __init__(self, deal_ids: Mapping[Side, str], pipelines: Mapping[Side, str]) -> None:
+    def __init__(self, deal_ids: Mapping[Side, str], pipelines: Mapping[Side, str | None]) -> None:
         self._ids = deal_ids
         self._pipelines = pipelines
         self._values: dict[Side, dict[str, object]] = {Side.AGENCY: {}, Side.PARTNER: {}}
@@ -52,7 +52,7 @@ class _Patches:
                 self._fields[side].update(value)
             else:
                 self._values[side][name] = value
-                if name == "stage_id":
+                if name == "stage_id" and self._pipelines[side] is not None:
                     self._values[side]["pipeline_id"] = self._pipelines[side]
 
     def build(self) -> tuple[tuple[Side, DealPatch], ...]:
@@ -70,7 +70,7 @@ def sync_slots(
     deal: Deal,
     partner_deal: Deal,
     state: LinkState,
-    pipelines: Mapping[Side, str],
+    pipelines: Mapping[Side, str | None],
 ) -> SyncOutcome:
     """Decide every non-create-only slot of an existing link."""
     live = tuple(s for s in slots if not s.rule.create_only)

@@ -6,7 +6,7 @@ import dataclasses
 import datetime as dt
 from decimal import Decimal
 
-from bridge.mapping.compiled import Broken, Side, UnmappedStage
+from bridge.mapping.compiled import Broken, CrmKind, Side, UnmappedStage
 from bridge.model import Money, Note
 from sync.plan import plan_agency_deal, plan_partner_change
 from sync.plan_json import written_hash
@@ -21,6 +21,7 @@ from sync.plan_types import (
     Park,
     Skip,
     UpdateDeal,
+    pending_link,
 )
 from tests.unit.test_plan_helpers import (
     AGENCY,
@@ -269,9 +270,10 @@ def test_stage_translates_both_ways() -> None:
     assert (update.patch.stage_id, update.patch.pipeline_id) == ("102", "777")
     sides.partners["atwinta"] = edit(partner_deal(sides), sides.tick(), stage_id="101")
     (back,) = writes(sides.run(world()))
+    # Bitrix24 cannot change CATEGORY_ID by update: no pipeline id goes to the agency.
     assert back.side is Side.AGENCY and (back.patch.stage_id, back.patch.pipeline_id) == (
         "C5:NEW",
-        "5",
+        None,
     )
 
 
@@ -417,3 +419,25 @@ def test_notes_mirror_with_a_marker_and_never_come_back() -> None:
     assert texts[Side.AGENCY] == "[partner-bridge] Atwinta: Клиент просит КП до пятницы"
     assert texts[Side.PARTNER] == "[partner-bridge] Агентство: Клиент VIP, будьте вежливы"
     assert writes(sides.run(world())) == []  # the mirrored copies are not mirrored back
+
+
+def test_recorded_intent_is_not_created_again_without_a_stamp_search() -> None:
+    pending = pending_link("4242", "atwinta")
+    mapping = world()
+    (unsearched,) = plan_agency_deal(agency_deal(), {"atwinta": pending}, {}, mapping, now=T0)
+    (skip,) = unsearched.operations
+    assert isinstance(skip, Skip) and "stamp" in skip.reason
+    (searched,) = plan_agency_deal(
+        agency_deal(), {"atwinta": pending}, {"atwinta": None}, mapping, now=T0
+    )
+    assert isinstance(searched.operations[0], CreatePartnerDeal)
+
+
+def test_bitrix24_partner_gets_no_pipeline_id_with_a_stage_move() -> None:
+    bitrix = dataclasses.replace(world().partners["atwinta"].connection, kind=CrmKind.BITRIX24)
+    mapping = world(connection=bitrix)
+    sides = Sides(agency_deal())
+    sides.run(mapping)
+    sides.agency = edit(sides.agency, sides.tick(), stage_id="C5:WORK")
+    (update,) = writes(sides.run(mapping))
+    assert (update.patch.stage_id, update.patch.pipeline_id) == ("102", None)
