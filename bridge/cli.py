@@ -156,3 +156,92 @@ def check(
     from bridge.mapping.cli_check import run_check
 
     raise typer.Exit(run_check(mapping, offline=offline, fix=fix))
+
+
+# --- sync engine commands (logic in sync/cli_sync.py; imported lazily so bridge stays
+# --- importable without sync, and the CLI starts fast) ------------------------------
+
+MappingOpt = Annotated[
+    Path, typer.Option("--mapping", "-m", envvar="BRIDGE_MAPPING", help="The mapping file")
+]
+DbUrlOpt = Annotated[str, typer.Option("--db-url", envvar="BRIDGE_DB_URL", help="Database URL")]
+SYNC_DB = "sqlite:///bridge.db"
+
+
+@app.command("sync")
+def sync_command(
+    mapping: MappingOpt = Path("mapping.yaml"),
+    db_url: DbUrlOpt = SYNC_DB,
+    partner: Annotated[str | None, typer.Option("--partner", help="Only this partner")] = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Plan, print, write nothing")] = False,
+) -> None:
+    """Run one sync pass now: changes → plan → bulk writes → store."""
+    from rich.console import Console
+
+    from bridge.store import Store
+    from sync.cli_sync import SetupFailed, run_sync
+
+    store = Store.open(db_url)
+    try:
+        report = run_sync(mapping, store, Console(), partner=partner, dry_run=dry_run)
+    except (SetupFailed, KeyError) as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
+    finally:
+        store.close()
+    raise typer.Exit(1 if report.errors else 0)
+
+
+@app.command("status")
+def status_command(db_url: DbUrlOpt = SYNC_DB) -> None:
+    """Per partner: links by state, last successful sync, cursor lag, parked, errors."""
+    from rich.console import Console
+
+    from bridge.store import Store
+    from sync.cli_sync import show_status
+
+    show_status(Store.open(db_url), Console())
+
+
+@app.command("deal")
+def deal_command(
+    agency_id: Annotated[str, typer.Argument(help="Agency deal id")], db_url: DbUrlOpt = SYNC_DB
+) -> None:
+    """Both sides' values of an agency deal's links, and its audit trail."""
+    from rich.console import Console
+
+    from bridge.store import Store
+    from sync.cli_sync import show_deal
+
+    if not show_deal(Store.open(db_url), agency_id, Console()):
+        typer.echo(f"agency deal {agency_id} has no links and no audit entries", err=True)
+        raise typer.Exit(1)
+
+
+@app.command("parked")
+def parked_command(db_url: DbUrlOpt = SYNC_DB) -> None:
+    """Parked links with the reason each one waits for."""
+    from rich.console import Console
+
+    from bridge.store import Store
+    from sync.cli_sync import show_parked
+
+    show_parked(Store.open(db_url), Console())
+
+
+@app.command("retry")
+def retry_command(
+    link_id: Annotated[int | None, typer.Argument(help="Parked link id (bridge parked)")] = None,
+    all_parked: Annotated[bool, typer.Option("--all", help="Every parked link")] = False,
+    db_url: DbUrlOpt = SYNC_DB,
+) -> None:
+    """Queue parked links for the next pass (after you fixed what they wait for)."""
+    from bridge.store import Store
+    from sync.cli_sync import queue_retry
+
+    if (link_id is None) == (not all_parked):
+        typer.echo("error: give one link ID or --all", err=True)
+        raise typer.Exit(2)
+    queued = queue_retry(Store.open(db_url), None if all_parked else [link_id or 0])
+    typer.echo(f"queued {queued} parked link(s) for the next pass")
+    raise typer.Exit(0 if queued else 1)
