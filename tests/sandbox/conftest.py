@@ -12,6 +12,7 @@ import pytest
 import requests
 
 from bridge.amocrm.sandbox import AmoSandbox
+from bridge.bitrix.sandbox import BitrixSandbox
 
 # --- amoCRM ------------------------------------------------------------------------------
 
@@ -53,6 +54,7 @@ class HookReceiver:
         self.bodies: list[str] = []
         self.headers: list[dict[str, str]] = []
         self.status = 200
+        self.delay = 0.0  # seconds before answering: a slow endpoint
         self._cond = threading.Condition()
         receiver = self
 
@@ -64,6 +66,8 @@ class HookReceiver:
                     receiver.bodies.append(body)
                     receiver.headers.append({k.lower(): v for k, v in self.headers.items()})
                     receiver._cond.notify_all()
+                if receiver.delay:
+                    time.sleep(receiver.delay)
                 self.send_response(receiver.status)
                 self.send_header("Content-Length", "0")
                 self.end_headers()
@@ -74,7 +78,9 @@ class HookReceiver:
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self._server.daemon_threads = True
         self.url = f"http://127.0.0.1:{self._server.server_address[1]}/hook"
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
         self._thread.start()
 
     def wait_for(self, count: int, timeout: float = 5.0) -> list[str]:
@@ -97,3 +103,60 @@ def hook_receiver() -> Iterator[HookReceiver]:
     receiver = HookReceiver()
     yield receiver
     receiver.close()
+
+
+# --- Bitrix24 ----------------------------------------------------------------------------
+
+
+class BitrixApi:
+    """Plain HTTP calls to a Bitrix24 sandbox webhook (JSON body unless ``form`` is given)."""
+
+    def __init__(self, sandbox: BitrixSandbox) -> None:
+        self.sandbox = sandbox
+        self.session = requests.Session()
+
+    def __call__(
+        self, method: str, params: dict[str, Any] | None = None, *, form: str | None = None
+    ) -> requests.Response:
+        url = self.sandbox.webhook_url + method
+        if form is not None:
+            headers = {"Content-Type": "application/x-www-form-urlencoded"}
+            return self.session.post(url, data=form.encode(), headers=headers, timeout=5)
+        return self.session.post(url, json=params or {}, timeout=5)
+
+    def result(self, method: str, params: dict[str, Any] | None = None) -> Any:
+        """The ``result`` of a call that must succeed."""
+        reply = self(method, params)
+        assert reply.status_code == 200, reply.text
+        return reply.json()["result"]
+
+    def close(self) -> None:
+        self.session.close()
+
+
+@pytest.fixture
+def bitrix() -> Iterator[BitrixSandbox]:
+    """An empty portal without the request-rate limit (limits have their own tests)."""
+    with BitrixSandbox(seed="empty", rate_limit=False) as sandbox:
+        yield sandbox
+
+
+@pytest.fixture
+def bitrix_demo() -> Iterator[BitrixSandbox]:
+    """The agency's demo portal, without the request-rate limit."""
+    with BitrixSandbox(seed="demo", rate_limit=False) as sandbox:
+        yield sandbox
+
+
+@pytest.fixture
+def bitrix_api(bitrix: BitrixSandbox) -> Iterator[BitrixApi]:
+    api = BitrixApi(bitrix)
+    yield api
+    api.close()
+
+
+@pytest.fixture
+def bitrix_demo_api(bitrix_demo: BitrixSandbox) -> Iterator[BitrixApi]:
+    api = BitrixApi(bitrix_demo)
+    yield api
+    api.close()
