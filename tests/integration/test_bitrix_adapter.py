@@ -13,7 +13,7 @@ import pytest
 from bridge.bitrix.client import BitrixCrm
 from bridge.bitrix.sandbox import BitrixSandbox
 from bridge.crm import AuthError, NotFound, OutcomeUnknown, RateLimited, TransientError
-from bridge.emulator import Fault, FaultKind
+from bridge.emulator import EmulatorServer, Fault, FaultKind, Request, Response
 from bridge.model import Contact, DealDraft, DealPatch, Money, Note
 from bridge.ratelimit import Pacer
 from bridge.secrets import Secret
@@ -237,3 +237,31 @@ def test_operating_budget_holds_a_method_back_before_the_portal_blocks_it(
     assert caught.value.retry_after > 0
     assert sandbox.server.calls.requests == before, "held back locally, not blocked by the portal"
     assert 429 not in _statuses(sandbox)
+
+
+class _MovedPortal:
+    """A portal that was renamed: every call answers 302 to the new host (reference §1)."""
+
+    def __init__(self) -> None:
+        self.seen: list[tuple[str, str]] = []
+
+    def api_method(self, request: Request) -> str:
+        return request.path.rsplit("/", 1)[-1].lower()
+
+    def handle(self, request: Request) -> Response:
+        self.seen.append((request.method, request.path))
+        location = f"/rest/1/{SECRET}-new/{self.api_method(request)}"
+        return Response(302, b"", {"Location": location})
+
+
+def test_a_renamed_portal_is_never_followed_with_a_bodiless_get() -> None:
+    portal = _MovedPortal()
+    with EmulatorServer(portal) as server:
+        adapter = BitrixCrm(Secret(f"{server.base_url}/rest/1/{SECRET}/"), system="b24:test")
+        try:
+            (result,) = adapter.add_notes([Note("1", "текст")])
+        finally:
+            adapter.close()
+    assert isinstance(result.error, AuthError)
+    assert SECRET not in str(result.error)
+    assert portal.seen == [("POST", f"/rest/1/{SECRET}/batch")], "the redirect was not followed"
