@@ -9,9 +9,8 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable, Sequence
-from typing import Any, cast
+from typing import Any
 
-from sqlalchemy import CursorResult
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col, select
 
@@ -56,14 +55,12 @@ def append(session: Session, entries: Iterable[Entry], now: dt.datetime) -> int:
     Returns how many were new.
     """
     added = 0
+    table = LedgerEntryRow.__table__  # type: ignore[attr-defined]
     for entry in entries:
-        stmt = (
-            _insert(session)
-            .values(**_values(entry, now))
-            .on_conflict_do_nothing(index_elements=KEY)
-        )
-        result = cast(CursorResult[Any], session.execute(stmt))
-        added += result.rowcount
+        stmt = _insert(session).values(**_values(entry, now))
+        stmt = stmt.on_conflict_do_nothing(index_elements=KEY).returning(table.c.id)
+        # RETURNING yields a row only when one was inserted; rowcount is not portable here.
+        added += len(session.execute(stmt).fetchall())
     return added
 
 

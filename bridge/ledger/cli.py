@@ -209,11 +209,10 @@ def balances_command(db_url: DbUrl = DEFAULT_DB) -> None:
 def balances_table(rows: list[Balance]) -> Table:
     texts = Texts("ru")
     table = Table(title="Balances")
-    for column in ("partner", "who owes", "currency", "charged", "paid", "balance", "overdue"):
-        table.add_column(
-            column,
-            justify="right" if column in {"charged", "paid", "balance", "overdue"} else "left",
-        )
+    for column in ("partner", "who owes", "currency"):
+        table.add_column(column)
+    for column in ("charged", "paid", "balance", "overdue"):
+        table.add_column(column, justify="right", no_wrap=True)
     for b in rows:
         owes = "partner → agency" if b.payer is Side.PARTNER else "agency → partner"
         money = [texts.money(v, b.currency) for v in (b.charged, b.paid, b.balance, b.overdue)]

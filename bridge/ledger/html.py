@@ -13,7 +13,7 @@ from decimal import Decimal
 from html import escape
 
 from bridge.ledger.balances import direction
-from bridge.ledger.entries import Entry, EntryKind
+from bridge.ledger.entries import Entry
 from bridge.ledger.locale import Texts
 from bridge.ledger.render import (
     NO_TITLES,
@@ -23,6 +23,7 @@ from bridge.ledger.render import (
     effect,
     operation,
     overdue_by_direction,
+    payable_label,
 )
 from bridge.ledger.statement import Statement
 
@@ -120,12 +121,11 @@ def _entry_row(e: Entry, s: Statement, texts: Texts, titles: Mapping[str, str]) 
     what = escape(operation(e, texts)) + (
         f'<br><span class="calc">{escape(calc)}</span>' if calc else ""
     )
-    payable = "" if e.kind is EntryKind.PAYOUT else texts.date(e.payable_at)
     cells = [
         f"<td>{escape(texts.date(e.occurred_at))}</td>",
         f"<td>{escape(deal_label(e, texts, titles))}</td>",
         f"<td>{what}</td>",
-        f"<td>{escape(payable)}</td>",
+        f"<td>{escape(payable_label(e, texts))}</td>",
     ]
     cells += [f'<td class="num">{escape(effect(e, d, texts))}</td>' for d in s.directions]
     return f"<tr>{''.join(cells)}</tr>\n"

@@ -16,7 +16,7 @@ from typing import Any
 from rich.table import Table
 
 from bridge.ledger.balances import Direction, direction
-from bridge.ledger.entries import PARTNER_LEVEL, Entry
+from bridge.ledger.entries import PARTNER_LEVEL, Entry, EntryKind
 from bridge.ledger.locale import Texts
 from bridge.ledger.statement import Statement
 from bridge.mapping.compiled import Side
@@ -53,6 +53,11 @@ def deal_label(entry: Entry, texts: Texts, titles: Mapping[str, str]) -> str:
     return f"№ {entry.deal_id} · {title}" if title else f"№ {entry.deal_id}"
 
 
+def payable_label(entry: Entry, texts: Texts) -> str:
+    """When the entry is due; a payment is not due, it settles."""
+    return "" if entry.kind is EntryKind.PAYOUT else texts.date(entry.payable_at)
+
+
 def effect(entry: Entry, d: Direction, texts: Texts) -> str:
     """The entry's effect on direction ``d``'s balance, or blank if it is another's."""
     return texts.money(entry.owed, entry.currency) if direction(entry) == d else ""
@@ -72,7 +77,7 @@ def rich_table(statement: Statement, texts: Texts, titles: Mapping[str, str] = N
     for key in ("col_date", "col_deal", "col_operation", "col_calculation", "col_payable"):
         table.add_column(texts[key])
     for d in s.directions:
-        table.add_column(direction_label(d, texts), justify="right")
+        table.add_column(direction_label(d, texts), justify="right", no_wrap=True)
     _total_row(table, texts["opening"], s.opening, s, texts)
     for e in s.lines:
         table.add_row(
@@ -80,7 +85,7 @@ def rich_table(statement: Statement, texts: Texts, titles: Mapping[str, str] = N
             deal_label(e, texts, titles),
             operation(e, texts),
             calculation(e, texts),
-            texts.date(e.payable_at),
+            payable_label(e, texts),
             *(effect(e, d, texts) for d in s.directions),
         )
     _total_row(table, texts["closing"], s.closing, s, texts)
@@ -106,19 +111,20 @@ def to_csv(statement: Statement) -> str:
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(CSV_HEADER)
-    _csv_totals(writer, "opening", statement.period.start.isoformat(), statement.opening)
+    _csv_totals(writer, "opening", statement.period.start.isoformat(), statement, opening=True)
     for e in statement.lines:
         writer.writerow(("entry", *_csv_entry(e, e.owed)))
-    _csv_totals(writer, "closing", statement.period.end.isoformat(), statement.closing)
+    _csv_totals(writer, "closing", statement.period.end.isoformat(), statement, opening=False)
     for item in statement.overdue:
         writer.writerow(("overdue", *_csv_entry(item.entry, item.outstanding)))
     return out.getvalue()
 
 
-def _csv_totals(writer: Any, section: str, day: str, values: Mapping[Direction, Decimal]) -> None:
-    for (_, payer, currency), amount in sorted(values.items(), key=lambda kv: str(kv[0])):
-        row = (section, day, "", "", "", "", "", "", amount, currency, payer.value, "", "")
-        writer.writerow(row)
+def _csv_totals(writer: Any, section: str, day: str, s: Statement, *, opening: bool) -> None:
+    values = s.opening if opening else s.closing
+    for d in s.directions:
+        amount = values.get(d, Decimal(0))
+        writer.writerow((section, day, "", "", "", "", "", "", amount, d[2], d[1].value, "", ""))
 
 
 def _csv_entry(e: Entry, amount: Decimal) -> tuple[object, ...]:

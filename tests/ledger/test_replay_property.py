@@ -81,3 +81,12 @@ def test_any_delivery_order_ends_at_the_recomputed_balance(
     assert totals(ledger) == expected(history) == totals(entries_for(history, RULES, []))
     assert entries_for(history, RULES, ledger) == []  # a full replay books nothing
     assert entries_for(order, RULES, ledger) == []
+
+
+@settings(max_examples=200, deadline=None)
+@given(histories)
+def test_in_order_delivery_books_exactly_what_the_batch_derives(
+    history: list[DealObservation],
+) -> None:
+    ordered = sorted(set(history), key=DealObservation.sort_key)
+    assert sorted(deliver(ordered), key=repr) == sorted(entries_for(history, RULES, []), key=repr)
