@@ -6,7 +6,7 @@ import dataclasses
 import datetime as dt
 from decimal import Decimal
 
-from bridge.mapping.compiled import Broken, CrmKind, Side, UnmappedStage
+from bridge.mapping.compiled import Broken, CrmKind, Policies, Side, UnmappedStage
 from bridge.model import Money, Note
 from sync.plan import plan_agency_deal, plan_partner_change
 from sync.plan_json import written_hash
@@ -441,3 +441,65 @@ def test_bitrix24_partner_gets_no_pipeline_id_with_a_stage_move() -> None:
     sides.agency = edit(sides.agency, sides.tick(), stage_id="C5:WORK")
     (update,) = writes(sides.run(mapping))
     assert (update.patch.stage_id, update.patch.pipeline_id) == ("102", None)
+
+
+def test_write_applied_but_state_not_committed_is_recognised_as_echo() -> None:
+    sides = _created()
+    before = sides.links["atwinta"]
+    at = sides.tick()
+    sides.agency = edit(sides.agency, at, {"UF_CRM_BRIEF": "Бриф v2", "UF_CRM_KIND": "62"})
+    sides.run(world())  # writes to the partner...
+    sides.links["atwinta"] = before  # ...but the commit was lost (crash)
+    plans = sides.run(world())
+    assert writes(plans) == []
+    assert plans[0].next_state.pair("brief") == ("Бриф v2", "Бриф v2")
+    assert all(e.winner is None for e in plans[0].audit)
+
+
+def test_cyrillic_survives_plan_store_and_replan() -> None:
+    title = "Сайт для ИП Ёлкина — «Ёжик в тумане»"
+    sides = Sides(agency_deal(title=title, fields={"UF_CRM_BRIEF": "Нужен лендинг, ёмкий текст"}))
+    sides.run(world())
+    assert partner_deal(sides).title == title
+    assert partner_deal(sides).fields["5001"] == "Нужен лендинг, ёмкий текст"
+    assert writes(sides.run(world())) == []
+
+
+def test_closed_link_rerouted_resumes_on_the_same_partner_deal() -> None:
+    sides = _created()
+    deal_id = partner_deal(sides).id
+    sides.agency = edit(sides.agency, sides.tick(), {"UF_CRM_PARTNER": None})
+    sides.run(world())
+    assert sides.links["atwinta"].status is LinkStatus.CLOSED
+    sides.agency = edit(sides.agency, sides.tick(), {"UF_CRM_PARTNER": ("11",)}, stage_id="C5:WORK")
+    plans = sides.run(world())
+    assert not _only(plans, CreatePartnerDeal)
+    (update,) = writes(plans)
+    assert update.patch.deal_id == deal_id and update.patch.stage_id == "102"
+    assert sides.links["atwinta"].status is LinkStatus.ACTIVE
+
+
+def test_partner_removed_from_mapping_closes_its_links() -> None:
+    sides = _created()
+    mapping = world()
+    only_kodix = dataclasses.replace(mapping, partners={"kodix": mapping.partners["kodix"]})
+    plans = plan_agency_deal(sides.agency, sides.links, {}, only_kodix, now=T0)
+    (close,) = _only(plans, CloseLink)
+    assert "no longer in mapping.yaml" in close.reason
+
+
+def test_every_refusal_is_named_when_a_create_parks() -> None:
+    deal = agency_deal(stage_id="C5:HOLD", fields={"UF_CRM_KIND": "63"})
+    (plan,) = plan_agency_deal(deal, {}, {}, world(), now=T0, agency=AGENCY, partners=PARTNERS)
+    (park,) = plan.operations
+    assert isinstance(park, Park)
+    assert "'kind'" in park.reason and "'Пауза'" in park.reason
+
+
+def test_orphan_notice_speaks_the_configured_language() -> None:
+    sides = _created()
+    sides.partners["atwinta"] = None
+    english = world(policies=Policies(language="en"))
+    plans = plan_agency_deal(sides.agency, sides.links, sides.partners, english, now=T0)
+    (note,) = _only(plans, AddNote)
+    assert note.note.text.startswith("[partner-bridge] The deal at partner 'Atwinta'")

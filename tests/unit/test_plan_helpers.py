@@ -43,6 +43,7 @@ from bridge.model import (
 )
 from bridge.secrets import Secret
 from sync.plan import plan_agency_deal
+from sync.plan_json import synced_from_json, synced_to_json
 from sync.plan_types import (
     AddNote,
     AgencyExtras,
@@ -268,7 +269,9 @@ class Sides:
             state = plan.next_state
             for op in plan.operations:
                 state = self._apply_op(code, op, state)
-            self.links[code] = state
+            # The store keeps ``synced`` as JSON: every test goes through that round trip.
+            stored = synced_from_json(synced_to_json(state.synced))
+            self.links[code] = dataclasses.replace(state, synced=stored)
 
     def _apply_op(self, code: str, op: object, state: LinkState) -> LinkState:
         at = self.tick()
