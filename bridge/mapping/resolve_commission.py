@@ -19,6 +19,10 @@ def resolve_commission(
         source: FieldEnd | None = None
         if rule.source_field is not None:
             key = "fee_field" if rule.kind is RuleKind.PERCENT_OF_FEE else "paid_field"
+            if _unresolved_map(rule.source_field, spec, fields):
+                message = f"field map '{rule.source_field}' did not resolve — rule skipped"
+                out.warn((*rule.path, key), message)
+                continue
             source = _source(rule.source_field, fields, agency, (*rule.path, key), out)
             if source is None:
                 continue
@@ -38,6 +42,11 @@ def resolve_commission(
         currency = spec.rules[0].currency if spec.rules else spec.currency
         fee = Money(spec.membership_fee, currency)
     return Commission(tuple(rules), fee)
+
+
+def _unresolved_map(name: str, spec: PartnerSpecMerged, fields: Sequence[FieldMap]) -> bool:
+    named = any(f.name == name for f in spec.fields)
+    return named and not any(f.name == name for f in fields)
 
 
 def _source(

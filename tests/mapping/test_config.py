@@ -1,0 +1,26 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from bridge.config import SettingsInvalid, load_settings
+
+
+def test_defaults_and_env_file_with_the_process_winning(tmp_path: Path) -> None:
+    env_file = tmp_path / ".env"
+    env_file.write_text("BRIDGE_DB_URL=sqlite:///x.db\nBRIDGE_ADMIN_TOKEN=from-file\n")
+    settings = load_settings(env_file, {"BRIDGE_ADMIN_TOKEN": "from-process"})
+    assert settings.db_url == "sqlite:///x.db"
+    assert settings.admin_token is not None and settings.admin_token.reveal() == "from-process"
+    assert "from-process" not in repr(settings)
+    assert settings.http_port == 8080 and settings.log_json is None
+
+
+def test_every_bad_value_is_reported(tmp_path: Path) -> None:
+    with pytest.raises(SettingsInvalid) as caught:
+        load_settings(None, {"BRIDGE_HTTP_PORT": "http", "BRIDGE_LOG_JSON": "yes please"})
+    assert [p.split("=")[0] for p in caught.value.problems] == [
+        "BRIDGE_HTTP_PORT",
+        "BRIDGE_LOG_JSON",
+    ]
