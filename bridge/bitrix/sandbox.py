@@ -133,6 +133,11 @@ class BitrixSandbox:
             ids = bulk_deals(self.portal, count, category_id, with_contacts, self.user)
         return [str(i) for i in ids]
 
+    def add_category(self, name: str, *, sort: int = 500) -> int:
+        """A new deal pipeline with the default stages; its id."""
+        with self.portal.lock:
+            return self.portal.pipelines.add_category(name, sort=sort).id
+
     def add_stage(self, category_id: int, name: str, semantics: str = "P") -> str:
         if semantics not in {"P", "S", "F"}:
             raise ValueError("semantics must be 'P', 'S' or 'F'")

@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import hmac
 import json
+import logging
 import time
 from collections.abc import Callable
 from typing import Any
@@ -24,6 +25,8 @@ from bridge.bitrix.sandbox_limits import LeakyBucket, OperatingMeter
 from bridge.bitrix.sandbox_store import Portal
 from bridge.emulator import Request, Response, SimClock
 from bridge.phpform import PhpFormError, parse
+
+log = logging.getLogger(__name__)
 
 METHODS: dict[str, Handler] = {
     **sandbox_methods_deals.METHODS,
@@ -78,6 +81,8 @@ class BitrixApp:
         self.bucket = bucket
         self.meter = meter
         self.count: Callable[[str], None] = lambda method: None
+        # Scopes the webhook was created without (e.g. {"user"}): calls answer insufficient_scope.
+        self.denied_scopes: set[str] = set()
 
     # ---- App protocol ------------------------------------------------------------
 
@@ -98,6 +103,10 @@ class BitrixApp:
             return Response.json(envelope(result, timing))
         except ApiError as error:
             return Response.json(error.body(), error.status)
+        except Exception:  # a sandbox bug must still look like a portal's 500
+            log.exception("Bitrix24 sandbox failed on %s", self.api_method(request))
+            body = {"error": "INTERNAL_SERVER_ERROR", "error_description": "Internal server error"}
+            return Response.json(body, 500)
 
     # ---- calls ---------------------------------------------------------------------
 
@@ -107,6 +116,8 @@ class BitrixApp:
         handler = METHODS.get(method)
         if handler is None:
             raise ApiError(404, "ERROR_METHOD_NOT_FOUND", "Method not found!")
+        if method.split(".", maxsplit=1)[0] in self.denied_scopes:
+            raise ApiError(401, "insufficient_scope", "")
         self.meter.check(method)
         start = self.clock.time()
         began = time.perf_counter()

@@ -82,6 +82,18 @@ def category_get(call: Call) -> Result:
     return Result({"category": category.render()})
 
 
+def category_add(call: Call) -> Result:
+    if parse_int(call.get("entityTypeId")) != 2:
+        raise ApiError(400, "NOT_FOUND", "Smart process not found")
+    fields = call.dict_param("fields")
+    name = str(fields.get("name") or fields.get("NAME") or "")
+    if not name:
+        raise ApiError(400, "CRM_FIELD_ERROR_REQUIRED", "Field 'name' is required")
+    sort = parse_int(fields.get("sort")) or 500
+    category = call.portal.pipelines.add_category(name, sort=sort)
+    return Result({"category": category.render()})
+
+
 def _status_kind(name: str) -> tuple[str, str] | None:
     key = name.upper()
     known = {"ID": "int", "SORT": "int", "CATEGORY_ID": "int"}
@@ -178,6 +190,42 @@ def userfield_delete(call: Call) -> Result:
     return Result(True)
 
 
+def userfieldconfig_list(call: Call) -> Result:
+    """The newer camelCase view of the same custom fields (deals only: ``CRM_DEAL``)."""
+    wanted = str(call.dict_param("filter").get("entityId") or "CRM_DEAL")
+    rows = [] if wanted != "CRM_DEAL" else list(call.portal.userfields.fields.values())
+    rows.sort(key=lambda r: int(r["ID"]))
+    chunk, total, following = page(rows, call.get("start"))
+    return Result({"fields": [_userfield_config(r) for r in chunk]}, total, following)
+
+
+def _userfield_config(row: dict[str, Any]) -> dict[str, Any]:
+    def label(key: str) -> dict[str, str] | None:
+        return None if row.get(key) is None else {"ru": row[key]}
+
+    return {
+        "id": row["ID"],
+        "entityId": row["ENTITY_ID"],
+        "fieldName": row["FIELD_NAME"],
+        "userTypeId": row["USER_TYPE_ID"],
+        "xmlId": row["XML_ID"],
+        "sort": row["SORT"],
+        "multiple": row["MULTIPLE"],
+        "mandatory": row["MANDATORY"],
+        "showFilter": row["SHOW_FILTER"],
+        "showInList": row["SHOW_IN_LIST"],
+        "editInList": row["EDIT_IN_LIST"],
+        "isSearchable": row["IS_SEARCHABLE"],
+        "settings": row["SETTINGS"],
+        "languageId": {"ru": "ru"},
+        "editFormLabel": label("EDIT_FORM_LABEL"),
+        "listColumnLabel": label("LIST_COLUMN_LABEL"),
+        "listFilterLabel": label("LIST_FILTER_LABEL"),
+        "errorMessage": None,
+        "helpMessage": None,
+    }
+
+
 # ---- timeline comments ---------------------------------------------------------------
 
 
@@ -259,6 +307,8 @@ METHODS: dict[str, Handler] = {
     "crm.company.update": company_update,
     "crm.category.list": category_list,
     "crm.category.get": category_get,
+    "crm.category.add": category_add,
+    "userfieldconfig.list": userfieldconfig_list,
     "crm.status.list": status_list,
     "crm.dealcategory.stage.list": dealcategory_stage_list,
     "crm.deal.userfield.list": userfield_list,

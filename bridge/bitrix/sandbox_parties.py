@@ -112,6 +112,7 @@ class Parties:
         row |= {"ID": self._next_id, "DATE_CREATE": now, "DATE_MODIFY": now, "OPENED": True}
         row |= {"CREATED_BY_ID": user_id, "MODIFY_BY_ID": user_id, "ASSIGNED_BY_ID": user_id}
         row |= {"EXPORT": False, "IS_MY_COMPANY": False}
+        row |= {"LAST_ACTIVITY_TIME": now, "LAST_ACTIVITY_BY": user_id}
         row |= {kind: [] for kind in MULTIFIELDS}
         self._next_id += 1
         self._apply(row, fields)

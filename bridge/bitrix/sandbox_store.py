@@ -134,7 +134,7 @@ class Portal:
             "LAST_NAME": last_name,
             "SECOND_NAME": "",
             "EMAIL": email,
-            "LAST_LOGIN": None,
+            "LAST_LOGIN": "2026-11-20T09:30:00+03:00",
             "DATE_REGISTER": "2023-08-24T03:00:00+03:00",
             "IS_ONLINE": "N",
             "TIMESTAMP_X": "24.08.2023 13:19:39",

@@ -31,7 +31,27 @@ USER_TYPES = frozenset(
 )
 _NAME = re.compile(r"^UF_CRM_[A-Z0-9_]+$")
 _LABELS = ("EDIT_FORM_LABEL", "LIST_COLUMN_LABEL", "LIST_FILTER_LABEL")
-_ENUM_SETTINGS = {"DISPLAY": "LIST", "LIST_HEIGHT": 1, "CAPTION_NO_VALUE": "", "SHOW_NO_VALUE": "Y"}
+# What the portal fills in when a field is created without SETTINGS.
+_DEFAULT_SETTINGS: dict[str, dict[str, Any]] = {
+    "enumeration": {
+        "DISPLAY": "LIST",
+        "LIST_HEIGHT": 1,
+        "CAPTION_NO_VALUE": "",
+        "SHOW_NO_VALUE": "Y",
+    },
+    "string": {
+        "SIZE": 20,
+        "ROWS": 1,
+        "REGEXP": "",
+        "MIN_LENGTH": 0,
+        "MAX_LENGTH": 0,
+        "DEFAULT_VALUE": "",
+    },
+    "money": {"DEFAULT_VALUE": ""},
+    "double": {"PRECISION": 2, "SIZE": 20, "MIN_VALUE": 0, "MAX_VALUE": 0, "DEFAULT_VALUE": None},
+    "boolean": {"DEFAULT_VALUE": 0, "DISPLAY": "CHECKBOX", "LABEL": ["", ""], "LABEL_CHECKBOX": ""},
+    "date": {"DEFAULT_VALUE": {"TYPE": "NONE", "VALUE": ""}},
+}
 
 
 def _core_error(text: str) -> ApiError:
@@ -66,11 +86,10 @@ class UserFields:
             "SHOW_IN_LIST": str(raw.get("SHOW_IN_LIST", "Y")),
             "EDIT_IN_LIST": str(raw.get("EDIT_IN_LIST", "Y")),
             "IS_SEARCHABLE": str(raw.get("IS_SEARCHABLE", "N")),
-            "SETTINGS": raw.get("SETTINGS")
-            or (dict(_ENUM_SETTINGS) if kind == "enumeration" else {}),
+            "SETTINGS": raw.get("SETTINGS") or dict(_DEFAULT_SETTINGS.get(kind, {})),
             **{key: _label(raw.get(key, label)) for key in _LABELS},
-            "ERROR_MESSAGE": None,
-            "HELP_MESSAGE": None,
+            "ERROR_MESSAGE": _label(raw.get("ERROR_MESSAGE")),
+            "HELP_MESSAGE": _label(raw.get("HELP_MESSAGE")),
         }
         if kind == "enumeration":
             row["LIST"] = []
