@@ -152,9 +152,11 @@ def _norm_email(conv: Converter, value: FieldValue, currency: str) -> CanonicalV
 
 def _norm_date(conv: Converter, value: FieldValue, currency: str) -> CanonicalValue:
     if isinstance(value, dt.datetime):
-        if value.tzinfo is None:
+        utc = value.astimezone(dt.UTC) if value.tzinfo is not None else None
+        # A date written into a date-time field reads back as midnight UTC: same value.
+        if utc is None or utc.time() == dt.time(0):
             return value.date()
-        return value.astimezone(dt.UTC)
+        return utc
     if isinstance(value, dt.date):
         return value
     if isinstance(value, str):

@@ -89,6 +89,8 @@ def test_number_and_text_and_date() -> None:
     moscow = dt.timezone(dt.timedelta(hours=3))
     stamp = dt.datetime(2026, 5, 1, 12, tzinfo=moscow)
     assert normalize(date, stamp, "RUB") == dt.datetime(2026, 5, 1, 9, tzinfo=dt.UTC)
+    midnight = dt.datetime(2026, 5, 1, tzinfo=dt.UTC)
+    assert normalize(date, midnight, "RUB") == dt.date(2026, 5, 1)
 
 
 def test_enum_translates_by_table_and_refuses_a_missing_option() -> None:
