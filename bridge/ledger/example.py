@@ -1,9 +1,10 @@
 """The example statement in ``docs/``: demo deals run through the real ledger path.
 
 Deal titles and amounts follow the sandbox's demo seed. The histories go through
-:func:`~bridge.ledger.rules.entries_for`, are booked into a fresh SQLite store
-(migrated like production), read back and rendered, so the picture in ``docs/``
-is what the code produces, not a mock-up. Time is fixed, so output is stable.
+:func:`~bridge.ledger.observations.observe` one observation at a time, as the sync
+engine feeds them, into a fresh SQLite store migrated like production; the entries
+are read back and rendered, so the picture in ``docs/`` is what the code produces,
+not a mock-up. Time is fixed, so the output is stable.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from pathlib import Path
 
 from bridge.ledger import book
 from bridge.ledger.entries import Entry
+from bridge.ledger.observations import observe
 from bridge.ledger.rules import DealObservation, membership_entries, payout_entry
 from bridge.ledger.statement import Period, Statement, build_statement
 from bridge.mapping.compiled import Commission, CommissionRule, FieldEnd, RuleKind, Side, Target
@@ -121,7 +123,8 @@ def example_statement() -> Statement:
         try:
             with store.transaction() as session:
                 for history in HISTORIES.values():
-                    book.record_history(session, history, COMMISSION, NOW)
+                    for obs in history:
+                        observe(session, obs, COMMISSION, NOW)
                 book.append(session, _others(), NOW)
             with store.transaction() as session:
                 entries = book.read(session, partner=PARTNER)

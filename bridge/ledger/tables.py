@@ -47,3 +47,25 @@ class LedgerEntryRow(SQLModel, table=True):
     payable_at: dt.datetime = _utc()
     created_at: dt.datetime = _utc()
     ref: str | None = Field(default=None, max_length=200)
+
+
+class LedgerObservationRow(SQLModel, table=True):
+    """One observed state of a link, as the sync engine applied it; duplicates fold by digest."""
+
+    __tablename__ = "ledger_observation"
+    __table_args__ = (
+        UniqueConstraint("partner_code", "agency_deal_id", "digest", name="uq_ledger_observation"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    partner_code: str = Field(max_length=64)
+    agency_deal_id: str = Field(max_length=64)
+    digest: str = Field(max_length=64)  # sha256 of the observation's canonical content
+    observed_at: dt.datetime = _utc()
+    stage: str = Field(max_length=10)
+    amount: Decimal | None = _dec(nullable=True)
+    amount_currency: str | None = Field(default=None, max_length=3)
+    fee: Decimal | None = _dec(nullable=True)
+    fee_currency: str | None = Field(default=None, max_length=3)
+    paid: Decimal | None = _dec(nullable=True)
+    paid_currency: str | None = Field(default=None, max_length=3)

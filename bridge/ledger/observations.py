@@ -1,0 +1,101 @@
+"""What the sync engine calls: record one observed link state, book what follows from it.
+
+:func:`observe` stores the observation (a redelivered one folds into the stored copy
+by its content digest), reads the link's whole history back and books the entries
+:func:`~bridge.ledger.rules.entries_for` derives. Call it inside the transaction
+that applied the change, while holding that link's lock, so two derivations for
+one link never interleave (SQLite serialises writers anyway; on PostgreSQL the
+lock is what keeps a derivation from missing a concurrent observation).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlmodel import Session, col, select
+
+from bridge.ledger import book
+from bridge.ledger.entries import Entry
+from bridge.ledger.rules import DealObservation, entries_for
+from bridge.ledger.tables import LedgerObservationRow
+from bridge.mapping.compiled import Commission
+from bridge.model import Money, Semantics
+
+MONEY_FIELDS = ("amount", "fee", "paid")
+
+
+def digest(obs: DealObservation) -> str:
+    """A content hash: equal observations (``10`` and ``10.00`` alike) hash equal."""
+    parts = [obs.observed_at.isoformat(), obs.stage.value]
+    for name in MONEY_FIELDS:
+        money: Money | None = getattr(obs, name)
+        parts.append("-" if money is None else f"{money.amount.normalize():f} {money.currency}")
+    return hashlib.sha256("|".join(parts).encode()).hexdigest()
+
+
+def _row_values(obs: DealObservation) -> dict[str, Any]:
+    values: dict[str, Any] = {
+        "partner_code": obs.partner_code,
+        "agency_deal_id": obs.agency_deal_id,
+        "digest": digest(obs),
+        "observed_at": obs.observed_at,
+        "stage": obs.stage.value,
+    }
+    for name in MONEY_FIELDS:
+        money: Money | None = getattr(obs, name)
+        values[name] = None if money is None else money.amount
+        values[f"{name}_currency"] = None if money is None else money.currency
+    return values
+
+
+def _money(amount: Decimal | None, currency: str | None) -> Money | None:
+    return None if amount is None or currency is None else Money(amount, currency)
+
+
+def _observation(row: LedgerObservationRow) -> DealObservation:
+    return DealObservation(
+        agency_deal_id=row.agency_deal_id,
+        partner_code=row.partner_code,
+        observed_at=row.observed_at,
+        stage=Semantics(row.stage),
+        amount=_money(row.amount, row.amount_currency),
+        fee=_money(row.fee, row.fee_currency),
+        paid=_money(row.paid, row.paid_currency),
+    )
+
+
+def store_observation(session: Session, obs: DealObservation) -> bool:
+    """Keep ``obs``; returns False when the same observation was already kept."""
+    module = {"sqlite": sqlite, "postgresql": postgresql}[session.get_bind().dialect.name]
+    table = LedgerObservationRow.__table__  # type: ignore[attr-defined]
+    stmt = module.insert(table).values(**_row_values(obs))
+    stmt = stmt.on_conflict_do_nothing(
+        index_elements=["partner_code", "agency_deal_id", "digest"]
+    ).returning(table.c.id)
+    return bool(session.execute(stmt).fetchall())
+
+
+def history(session: Session, partner_code: str, agency_deal_id: str) -> list[DealObservation]:
+    query = (
+        select(LedgerObservationRow)
+        .where(col(LedgerObservationRow.partner_code) == partner_code)
+        .where(col(LedgerObservationRow.agency_deal_id) == agency_deal_id)
+        .order_by(col(LedgerObservationRow.observed_at), col(LedgerObservationRow.id))
+    )
+    return [_observation(row) for row in session.exec(query)]
+
+
+def observe(
+    session: Session, obs: DealObservation, commission: Commission, now: dt.datetime
+) -> list[Entry]:
+    """Record ``obs`` and book what the link's history now implies; returns the new entries."""
+    store_observation(session, obs)
+    past = history(session, obs.partner_code, obs.agency_deal_id)
+    existing = book.read(session, partner=obs.partner_code, deal_id=obs.agency_deal_id)
+    new = entries_for(past, commission, existing)
+    book.append(session, new, now)
+    return new
