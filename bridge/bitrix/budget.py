@@ -53,6 +53,11 @@ class OperatingBudget:
                 return
             self._until[method] = self._clock() + max(0.0, reset_at - portal_now)
 
+    def block(self, method: str, seconds: float) -> None:
+        """The portal refused ``method`` (429): hold it back for ``seconds``."""
+        with self._lock:
+            self._until[method.lower()] = self._clock() + seconds
+
     def record_batch(self, commands: Mapping[str, str], times: Mapping[str, Any]) -> None:
         """Note the per-command ``result_time`` blocks of a batch answer."""
         for key, cmd in commands.items():

@@ -268,3 +268,9 @@ class BitrixCrm:
 
     def close(self) -> None:
         self._http.close()
+
+    def __enter__(self) -> BitrixCrm:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import itertools
 import json
 import logging
 import threading
@@ -53,6 +54,7 @@ T = TypeVar("T")
 
 RATE_LIMIT_RETRIES: Final = 3
 MAX_BUDGET_WAIT: Final = 30.0
+OPERATION_BLOCK: Final = 60.0  # one 1-minute basket of the 10-minute window
 _LOOP_SLACK: Final = 60.0
 _LIBRARY_OPERATING_LIMIT: Final = 10**9  # see the module docstring
 
@@ -118,6 +120,7 @@ class Transport:
         self.system = system
         self.pacer = pacer
         self.budget = OperatingBudget()
+        self._sent = itertools.count(1)
         self.requests = 0
         self._timeout = timeout
         self._loop = asyncio.new_event_loop()
@@ -172,11 +175,11 @@ class Transport:
     def _attempt(self, method: str, params: Mapping[str, Any], *, write: bool) -> dict[str, Any]:
         self._respect_budget(_methods_of(method, params))
         self.pacer.acquire()
-        self.requests += 1
+        self.requests = next(self._sent)
         try:
             answer = self._run(self._bitrix.call(method, dict(params), raw=True))
         except _HttpFailure as failure:
-            raise self._failed(failure.error, write=write) from None
+            raise self._failed(method, failure.error, write=write) from None
         except _Lost as gone:
             raise lost(system=self.system, write=write, sent=gone.sent) from None
         except (aiohttp.ClientError, RuntimeError, TimeoutError, ValueError) as exc:
@@ -186,15 +189,21 @@ class Transport:
         if not isinstance(answer, dict):
             raise lost(system=self.system, write=write, sent=True)
         if "error" in answer and "result" not in answer:
-            raise self._failed(_wire_error(200, _json_bytes(answer)), write=write)
+            raise self._failed(method, _wire_error(200, _json_bytes(answer)), write=write)
         self.budget.record(method.lower(), answer.get("time"))
         return answer
 
-    def _failed(self, error: WireError, *, write: bool) -> CrmError:
-        retry_after = max(1.0, 2.0 / self.pacer.rate)
+    def _failed(self, method: str, error: WireError, *, write: bool) -> CrmError:
+        if error.upper == QUERY_LIMIT:
+            # The whole portal's bucket is full: everyone waits, then the call is retried.
+            retry_after = max(1.0, 2.0 / self.pacer.rate)
+            self.pacer.pause(retry_after)
+        else:
+            # Only this method is blocked (429); the portal gives no reset time here.
+            retry_after = OPERATION_BLOCK
         failure = classify(error, system=self.system, write=write, retry_after=retry_after)
-        if isinstance(failure, RateLimited):
-            self.pacer.pause(failure.retry_after)
+        if isinstance(failure, RateLimited) and error.upper != QUERY_LIMIT:
+            self.budget.block(method, retry_after)
         return failure
 
     def _respect_budget(self, methods: list[str]) -> None:

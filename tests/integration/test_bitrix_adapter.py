@@ -265,3 +265,20 @@ def test_a_renamed_portal_is_never_followed_with_a_bodiless_get() -> None:
     assert isinstance(result.error, AuthError)
     assert SECRET not in str(result.error)
     assert portal.seen == [("POST", f"/rest/1/{SECRET}/batch")], "the redirect was not followed"
+
+
+def test_a_method_blocked_by_the_portal_is_rate_limited_then_held_back(
+    sandbox: BitrixSandbox, crm: BitrixCrm
+) -> None:
+    (deal_id,) = sandbox.seed_deals(1)
+    sandbox.set_operating_limit(1.0, costs={"crm.timeline.comment.list": 2.0})
+    assert crm.list_notes(deal_id) == []  # uses 2 s of a 1 s budget
+    with pytest.raises(RateLimited) as blocked:
+        crm.list_notes(deal_id)
+    assert blocked.value.code == "OPERATION_TIME_LIMIT"
+    before = sandbox.server.calls.requests
+    with pytest.raises(RateLimited) as held:
+        crm.list_notes(deal_id)
+    assert held.value.code == "OPERATING_BUDGET"
+    assert sandbox.server.calls.requests == before
+    assert crm.fetch_deals([deal_id]), "other methods keep working"
