@@ -23,6 +23,7 @@ from hypothesis import strategies as st
 
 from bridge.mapping.compiled import Side
 from bridge.model import Deal, Money, Note
+from sync.plan_notes import is_mirrored, mirrored_text
 from sync.plan_slots import slots_for
 from sync.plan_types import LinkStatus
 from tests.unit.test_plan_helpers import (
@@ -37,7 +38,7 @@ from tests.unit.test_plan_helpers import (
 )
 
 MAPPING = world()
-PROFILE = settings(max_examples=60, deadline=None, derandomize=True)
+PROFILE = settings(max_examples=150, deadline=None, derandomize=True)
 
 _texts = st.sampled_from(["Сайт", "Лендинг «Весна»", "CRM-интеграция", "Бриф 2.0"])
 _dates = st.sampled_from([None, dt.date(2026, 4, 1), dt.date(2026, 5, 15)])
@@ -57,6 +58,7 @@ _agency_ok = st.one_of(
     st.tuples(st.just("amount"), _money),
     st.tuples(st.just("title"), _texts),
     st.tuples(st.just("responsible"), st.sampled_from(["1", "7"])),
+    st.tuples(st.just("note"), _texts),
 ).map(lambda e: (Side.AGENCY, *e))
 _partner_ok = st.one_of(
     st.tuples(st.just("5001"), _texts),
@@ -95,7 +97,9 @@ def _change(deal: Deal, what: str, value: object, at: dt.datetime) -> Deal:
 def _perform(sides: Sides, step: Edit) -> None:
     side, what, value = step
     at = sides.tick()
-    if what == "note":
+    if what == "note" and side is Side.AGENCY:
+        sides.agency_notes.append(Note(sides.agency.id, str(value), created_at=at))
+    elif what == "note":
         sides.partner_notes.setdefault("atwinta", []).append(
             Note(partner_deal(sides).id, str(value), created_at=at)
         )
@@ -131,6 +135,12 @@ def _assert_agree(sides: Sides) -> None:
             continue
         a, p = slot.rule.read_agency(sides.agency), slot.rule.read_partner(theirs)
         assert slot.rule.agree(a, p), (slot.rule.name, a, p)
+    agency_texts = {n.text for n in sides.agency_notes}
+    partner_texts = {n.text for n in sides.partner_notes.get("atwinta", [])}
+    for note in sides.partner_notes.get("atwinta", []):
+        assert is_mirrored(note.text) or mirrored_text("Atwinta", note.text) in agency_texts
+    for note in sides.agency_notes:
+        assert is_mirrored(note.text) or mirrored_text("Агентство", note.text) in partner_texts
 
 
 @PROFILE
