@@ -245,3 +245,26 @@ def retry_command(
     queued = queue_retry(Store.open(db_url), None if all_parked else [link_id or 0])
     typer.echo(f"queued {queued} parked link(s) for the next pass")
     raise typer.Exit(0 if queued else 1)
+
+
+@app.command()
+def init(
+    partner: Annotated[
+        list[str],
+        typer.Option(
+            "--partner",
+            "-p",
+            help="CODE:amocrm (reads CODE_AMO_URL, CODE_AMO_TOKEN) or CODE:bitrix24 "
+            "(reads CODE_B24_WEBHOOK); repeat per partner",
+        ),
+    ],
+    output: Annotated[Path, typer.Option("--output", "-o")] = Path("mapping.yaml"),
+    webhook_env: Annotated[
+        str, typer.Option(help="Variable holding the agency's webhook URL")
+    ] = "AGENCY_B24_WEBHOOK",
+    force: Annotated[bool, typer.Option("--force", help="Overwrite an existing file")] = False,
+) -> None:
+    """Write a starter mapping.yaml and .env.example from the live agency portal and partners."""
+    from bridge.mapping.cli_init import run_init
+
+    raise typer.Exit(run_init(output, partner, webhook_env=webhook_env, force=force))

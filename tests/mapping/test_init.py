@@ -1,0 +1,56 @@
+"""``bridge init`` output is valid, and resolves against the CRMs it was read from."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from rich.console import Console
+
+from bridge.crm import Crm
+from bridge.mapping import load_mapping, resolve
+from bridge.mapping.cli_init import run_init
+from bridge.mapping.compiled import Connection
+from bridge.mapping.env import Environment
+from tests.fakes import FakeCrm
+from tests.mapping.conftest import ENV_VALUES
+
+
+def _opener(crms: dict[str, FakeCrm]):  # type: ignore[no-untyped-def]
+    def open_fake(label: str, connection: Connection) -> Crm:
+        return crms[label]
+
+    return open_fake
+
+
+def test_init_writes_a_mapping_that_checks_clean(tmp_path: Path, crms: dict[str, FakeCrm]) -> None:
+    env = Environment(dict(ENV_VALUES), {}, tmp_path / ".env")
+    output = tmp_path / "mapping.yaml"
+    console = Console(record=True, width=200)
+    code = run_init(
+        output, ["alfa:amocrm", "beta:bitrix24"], opener=_opener(crms), env=env, console=console
+    )
+    assert code == 0, console.export_text()
+    text = output.read_text(encoding="utf-8")
+    assert '"Сделка успешна": "Успешно реализовано"  # won' in text
+    assert "routing_field: UF_CRM_PARTNER" in text
+    assert (tmp_path / ".env.example").read_text().splitlines()[1:] == [
+        "AGENCY_B24_WEBHOOK=",
+        "ALFA_AMO_URL=",
+        "ALFA_AMO_TOKEN=",
+        "BETA_B24_WEBHOOK=",
+    ]
+    report = resolve(load_mapping(output, env), crms)
+    assert report.problems == ()
+
+
+def test_init_names_missing_variables_and_refuses_to_overwrite(
+    tmp_path: Path, crms: dict[str, FakeCrm]
+) -> None:
+    env = Environment({"AGENCY_B24_WEBHOOK": "http://127.0.0.1:9/rest/1/x/"}, {}, tmp_path / ".env")
+    console = Console(record=True, width=200)
+    output = tmp_path / "mapping.yaml"
+    assert run_init(output, ["alfa:amocrm"], opener=_opener(crms), env=env, console=console) == 1
+    assert "set ALFA_AMO_URL, ALFA_AMO_TOKEN" in console.export_text()
+    output.write_text("keep me")
+    assert run_init(output, [], opener=_opener(crms), env=env, console=console) == 1
+    assert output.read_text() == "keep me"
