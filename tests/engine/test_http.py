@@ -1,0 +1,172 @@
+"""Engine integration over real HTTP against the sandboxes (see http_world)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from bridge.mapping import load_mapping, resolve
+from bridge.mapping.env import Environment
+from bridge.model import Money
+from bridge.store import LinkStatus, audit, links
+from sync.reconcile import reconcile
+from tests.engine.http_world import EXAMPLE, HttpWorld, http_world
+
+
+class Crashed(BaseException):
+    """Stands in for the process dying at a crash point."""
+
+
+@pytest.fixture
+def hw(tmp_path: Path) -> Iterator[HttpWorld]:
+    with http_world(f"sqlite:///{tmp_path / 'bridge.db'}") as built:
+        yield built
+
+
+def _links(hw: HttpWorld, ids: list[str]) -> dict[tuple[str, str], links.LinkRow]:
+    with hw.store.transaction() as session:
+        return {(r.agency_deal_id, r.partner_code): r for r in links.by_agency_ids(session, ids)}
+
+
+def test_routed_deals_appear_once_with_contact_stage_amount_and_quiet_second_pass(
+    hw: HttpWorld,
+) -> None:
+    ids = hw.add_agency_deals(200, ("alfa", "beta"))
+    alfa_before, beta_before = len(hw.alfa_box.lead_ids()), len(hw.beta_box.deal_ids())
+    engine = hw.engine()
+    report = engine.sync()
+    assert report.errors == {}
+    rows = _links(hw, ids)
+    assert {r.status for r in rows.values()} == {LinkStatus.ACTIVE.value}
+    for code, crm, before, now in (
+        ("alfa", hw.crms["alfa"], alfa_before, len(hw.alfa_box.lead_ids())),
+        ("beta", hw.crms["beta"], beta_before, len(hw.beta_box.deal_ids())),
+    ):
+        mine = [i for i in ids if (i, code) in rows]
+        assert len(mine) == 100
+        with hw.store.transaction() as session:
+            linked = {r.partner_deal_id for r in links.for_partner(session, code)} - {None}
+        assert now - before == len(linked)  # one partner deal per link, no duplicates
+        found = crm.find_by_stamp(mine)
+        assert sorted(found) == sorted(mine)
+        sample = found[mine[7]]
+        assert sample.amount == Money(Decimal(100_000 + ids.index(mine[7])), "RUB")
+        assert sample.stage_id == rows[(mine[7], code)].partner_stage
+        contacts = crm.fetch_contacts(list(sample.contact_ids))
+        assert [c.name for c in contacts.values()][0].startswith("Клиент")
+    before = hw.requests()
+    engine.sync()
+    engine.sync()
+    after = hw.requests()
+    # quiet passes: listing only, no writes (the sandboxes count every request)
+    assert after["agency"] - before["agency"] <= 6
+    assert after["alfa"] - before["alfa"] <= 4 and after["beta"] - before["beta"] <= 6
+
+
+def test_partner_changes_and_conflicts_reach_the_agency(hw: HttpWorld) -> None:
+    (a, b) = hw.add_agency_deals(2, ("alfa", "beta"))
+    engine = hw.engine()
+    engine.sync()
+    rows = _links(hw, [a, b])
+    lead = int(rows[(a, "alfa")].partner_deal_id or 0)
+    pipeline = hw.alfa_box.pipeline_id("Партнёрские лиды")
+    hw.alfa_box.update_lead(
+        lead, {"status_id": hw.alfa_box.status_id(pipeline, "Договор"), "price": 777_000}
+    )
+    beta_deal = rows[(b, "beta")].partner_deal_id or ""
+    hw.agency_box.update_deal(b, {"OPPORTUNITY": "111"})  # conflicts with the partner's edit
+    hw.beta_box.update_deal(beta_deal, {"OPPORTUNITY": "222"})
+    engine.sync()
+    agency = hw.crms["agency"].fetch_deals([a, b])
+    assert agency[a].stage_id == hw.stage("Договор подписан")
+    assert agency[a].amount == Money(Decimal(777_000), "RUB")
+    assert agency[b].amount == Money(Decimal(222), "RUB")
+    with hw.store.transaction() as session:
+        (conflict,) = [r for r in audit.trail(session, b) if r.action == "conflict"]
+    assert conflict.winner == "partner" and "111" in (conflict.loser_value or "")
+
+
+@pytest.mark.parametrize("point", ["after_remote_create", "before_local_commit"])
+def test_crash_between_remote_create_and_commit_leaves_one_partner_deal(
+    hw: HttpWorld, point: str
+) -> None:
+    ids = hw.add_agency_deals(60, ("alfa", "beta"))
+
+    def crash(name: str) -> None:
+        if name == point:
+            raise Crashed(name)
+
+    with pytest.raises(Crashed):
+        hw.engine(crash=crash).sync()
+    alfa_after_crash = len(hw.alfa_box.lead_ids())
+    hw.engine().sync()  # the restarted daemon
+    assert len(hw.alfa_box.lead_ids()) == alfa_after_crash
+    rows = _links(hw, ids)
+    assert len(rows) == 60 and all(r.partner_deal_id for r in rows.values())
+    for code in ("alfa", "beta"):
+        mine = [i for i in ids if (i, code) in rows]
+        found = hw.crms[code].find_by_stamp(mine)
+        assert {d.id for d in found.values()} == {rows[(i, code)].partner_deal_id for i in mine}
+
+
+def _remap(hw: HttpWorld, engine: object) -> None:
+    env = Environment(
+        process={
+            "AGENCY_B24_WEBHOOK": hw.agency_box.webhook_url,
+            "AGENCY_B24_APP_TOKEN": hw.agency_box.application_token,
+            "ALFA_AMO_URL": hw.alfa_box.base_url,
+            "ALFA_AMO_TOKEN": hw.alfa_box.long_lived_token,
+            "BETA_B24_WEBHOOK": hw.beta_box.webhook_url,
+        }
+    )
+    report = resolve(load_mapping(EXAMPLE, env), hw.crms)
+    assert report.compiled is not None
+    engine.update_mapping(report.compiled)  # type: ignore[attr-defined]
+
+
+def test_renamed_partner_stage_parks_only_its_deals_until_fixed(hw: HttpWorld) -> None:
+    (a, b) = hw.add_agency_deals(2, ("alfa",))
+    engine = hw.engine()
+    engine.sync()
+    rows = _links(hw, [a, b])
+    box = hw.alfa_box
+    pipeline = box.pipeline_id("Партнёрские лиды")
+    renamed = box.status_id(pipeline, "Квалификация")
+    box.rename_status(pipeline, renamed, "Квалификация (новая)")
+    _remap(hw, engine)
+    box.update_lead(int(rows[(a, "alfa")].partner_deal_id or 0), {"status_id": renamed})
+    box.update_lead(
+        int(rows[(b, "alfa")].partner_deal_id or 0),
+        {"status_id": box.status_id(pipeline, "Договор")},
+    )
+    engine.sync()
+    rows = _links(hw, [a, b])
+    assert rows[(a, "alfa")].status == LinkStatus.PARKED.value
+    assert "Квалификация" in (rows[(a, "alfa")].park_reason or "")
+    assert rows[(b, "alfa")].status == LinkStatus.ACTIVE.value
+    box.rename_status(pipeline, renamed, "Квалификация")
+    _remap(hw, engine)
+    engine.sync()
+    rows = _links(hw, [a, b])
+    assert rows[(a, "alfa")].status == LinkStatus.ACTIVE.value
+    assert hw.crms["agency"].fetch_deals([a])[a].stage_id == hw.stage("В работе у партнёра")
+
+
+def test_deleted_partner_deal_is_found_by_reconcile(hw: HttpWorld) -> None:
+    (a, b) = hw.add_agency_deals(2, ("beta",))
+    engine = hw.engine()
+    engine.sync()
+    gone = _links(hw, [a])[(a, "beta")].partner_deal_id or ""
+    hw.beta_box.delete_deal(gone)
+    engine.sync()
+    assert _links(hw, [a])[(a, "beta")].status == LinkStatus.ACTIVE.value  # polling can't tell
+    report = reconcile(engine)
+    assert report.missing == {"beta": [gone]}
+    rows = _links(hw, [a, b])
+    assert rows[(a, "beta")].status == LinkStatus.ORPHANED.value
+    assert rows[(b, "beta")].status == LinkStatus.ACTIVE.value
+    notes = hw.crms["agency"].list_notes(a)
+    assert any(gone in n.text for n in notes)
