@@ -17,6 +17,13 @@ How exactly-once survives duplicated and reordered webhooks:
    target of the latest observation; a late observation that lands before booked
    steps books only what is still missing.
 
+If the booked sum still differs from the latest target (the rule's rate was changed
+in ``mapping.yaml``), one ``…:fix#n`` adjustment brings it in line: the ledger always
+converges on rate × current base, at the deal's next derivation.
+
+Rounding: an entry books ``round(rate × new base) − round(rate × old base)``, so each
+entry is in whole minor units and their sum never drifts from the rounded commission.
+
 Replaying a history books nothing; the same history in any order or with
 duplicates derives the identical entries from an empty ledger; delivered piecemeal
 in any order, it ends with the same balance (the individual lines may differ,
@@ -109,36 +116,31 @@ def _won_steps(rule: CommissionRule, name: str, ordered: Sequence[DealObservatio
     steps: list[_Step] = []
     won, episode, base = False, 0, None
     for obs in ordered:
-        now_won, new_base = (
-            obs.stage is Semantics.WON,
-            _base(rule, obs) if obs.stage is Semantics.WON else None,
-        )
+        now_won = obs.stage is Semantics.WON
+        new_base = _base(rule, obs) if now_won else None
         if now_won and not won:
             episode += 1
-            steps += _moves(
-                rule, f"{name}:won#{episode}", EntryKind.ACCRUAL, obs.observed_at, base, new_base
-            )
-        elif won and not now_won:
-            steps += _moves(
-                rule,
-                f"{name}:won#{episode}:reversal",
-                EntryKind.REVERSAL,
-                obs.observed_at,
-                base,
-                None,
-            )
-        elif won and new_base != base:
-            label = _label(new_base) if new_base else "none"
-            steps += _moves(
-                rule,
-                f"{name}:won#{episode}:adjust@{label}",
-                EntryKind.ADJUSTMENT,
-                obs.observed_at,
-                base,
-                new_base,
-            )
+        move = _transition(won, now_won, base, new_base)
+        if move is not None:
+            suffix, kind = move
+            cause = f"{name}:won#{episode}{suffix}"
+            steps += _moves(rule, cause, kind, obs.observed_at, base, new_base)
         won, base = now_won, new_base
     return steps
+
+
+def _transition(
+    won: bool, now_won: bool, base: Money | None, new_base: Money | None
+) -> tuple[str, EntryKind] | None:
+    """The cause suffix and kind of a won-episode transition, or None if nothing moved."""
+    if now_won and not won:
+        return "", EntryKind.ACCRUAL
+    if won and not now_won:
+        return ":reversal", EntryKind.REVERSAL
+    if won and new_base != base:
+        label = "none" if new_base is None else _label(new_base)
+        return f":adjust@{label}", EntryKind.ADJUSTMENT
+    return None
 
 
 def _payment_steps(
@@ -214,7 +216,7 @@ def _entries(
             out.append(_entry(first, rule, name, step, step.target - running))
             running = step.target
     final = steps[-1].target if steps else ZERO
-    if running != final:  # a safety net: earlier bookings no longer line up with the history
+    if running != final:  # bookings made under another rate (see the module docstring)
         fixes = sum(1 for c in causes if c.startswith(f"{steps[-1].cause}:fix#"))
         fix = _Step(
             f"{steps[-1].cause}:fix#{fixes + 1}",

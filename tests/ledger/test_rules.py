@@ -203,3 +203,17 @@ def test_two_rules_of_the_same_kind_get_distinct_causes() -> None:
         ("percent_of_amount:won#1", Decimal("250.00")),
         ("percent_of_amount.2:won#1", Decimal("50.00")),
     ]
+
+
+def test_a_rate_change_is_brought_in_line_by_one_fix_entry() -> None:
+    """Documented behaviour: the ledger always converges on rate × current base, so a rate
+    changed in mapping.yaml reaches a deal's booked sum the next time it is derived."""
+    history = [obs(0, WON, 1000)]
+    booked = entries_for(history, commission(of_amount("0.25")), [])
+    (fix,) = entries_for(history, commission(of_amount("0.30")), booked)
+    assert (fix.cause, fix.amount, fix.kind) == (
+        "percent_of_amount:won#1:fix#1",
+        Decimal("50.00"),
+        EntryKind.ADJUSTMENT,
+    )
+    assert entries_for(history, commission(of_amount("0.30")), [*booked, fix]) == []
