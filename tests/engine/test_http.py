@@ -56,7 +56,7 @@ def test_routed_deals_appear_once_with_contact_stage_amount_and_quiet_second_pas
         assert sample.amount == Money(Decimal(100_000 + ids.index(mine[7])), "RUB")
         assert sample.stage_id == rows[(mine[7], code)].partner_stage
         contacts = crm.fetch_contacts(list(sample.contact_ids))
-        assert [c.name for c in contacts.values()][0].startswith("Клиент")
+        assert next(c.name for c in contacts.values()).startswith("Клиент")
     before = hw.requests()
     engine.sync()
     engine.sync()
