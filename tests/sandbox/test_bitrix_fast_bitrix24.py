@@ -1,0 +1,106 @@
+"""fast-bitrix24 1.8.14, unmodified, against the sandbox over real HTTP."""
+
+from __future__ import annotations
+
+import pytest
+from fast_bitrix24 import Bitrix
+
+from bridge.bitrix.sandbox import BitrixSandbox
+
+
+@pytest.fixture
+def client(bitrix: BitrixSandbox) -> Bitrix:
+    return Bitrix(bitrix.webhook_url, verbose=False)
+
+
+def test_get_all_pages_through_more_than_fifty_deals(bitrix: BitrixSandbox, client: Bitrix) -> None:
+    wanted = set(bitrix.seed_deals(120, category_id=0))
+    bitrix.seed_deals(7, category_id=bitrix.add_category("Другая"))
+    deals = client.get_all(
+        "crm.deal.list", {"filter": {"CATEGORY_ID": 0}, "select": ["ID", "TITLE"]}
+    )
+    assert {d["ID"] for d in deals} == wanted
+    assert len(deals) == 120
+    # The first page came as one call, the other two pages in one batch.
+    assert bitrix.server.calls.methods()["crm.deal.list"] == 3
+    assert bitrix.server.calls.methods()["batch"] == 1
+
+
+def test_get_all_unwraps_crm_item_list(bitrix: BitrixSandbox, client: Bitrix) -> None:
+    ids = bitrix.seed_deals(75, category_id=0)
+    items = client.get_all("crm.item.list", {"entityTypeId": 2, "select": ["id", "title"]})
+    assert sorted(item["id"] for item in items) == sorted(int(i) for i in ids)
+
+
+def test_get_all_filters_by_date_modify_with_the_quoted_operator(
+    bitrix: BitrixSandbox, client: Bitrix
+) -> None:
+    bitrix.clock.freeze()
+    bitrix.seed_deals(60, category_id=0)
+    cutoff = bitrix.clock.now()
+    bitrix.clock.advance(5)
+    touched = [bitrix.add_deal({"TITLE": f"Свежая {n}"}) for n in range(55)]
+    params = {"filter": {">DATE_MODIFY": cutoff.isoformat()}, "select": ["ID"]}
+    deals = client.get_all("crm.deal.list", params)
+    # The later pages travel inside batch command strings as filter[%3EDATE_MODIFY]=...
+    assert sorted(d["ID"] for d in deals) == sorted(touched)
+
+
+def test_call_add_returns_the_bare_id(bitrix: BitrixSandbox, client: Bitrix) -> None:
+    fields = {"TITLE": "Интернет-магазин", "OPPORTUNITY": "150000.50", "CURRENCY_ID": "RUB"}
+    deal_id = client.call("crm.deal.add", {"fields": fields})
+    deal = bitrix.get_deal(str(deal_id))
+    assert deal is not None
+    assert deal["TITLE"] == "Интернет-магазин"
+    assert deal["OPPORTUNITY"] == "150000.50"
+
+
+def test_call_update_many_goes_through_one_batch(bitrix: BitrixSandbox, client: Bitrix) -> None:
+    ids = bitrix.seed_deals(3, category_id=0)
+    updates = [{"id": i, "fields": {"COMMENTS": f"Комментарий {i}"}} for i in ids]
+    assert client.call("crm.deal.update", updates) == (True, True, True)
+    assert [bitrix.get_deal(i)["COMMENTS"] for i in ids] == [f"Комментарий {i}" for i in ids]  # type: ignore[index]
+    assert bitrix.server.calls.methods()["batch"] == 1
+
+
+def test_raw_call_returns_the_whole_envelope(bitrix: BitrixSandbox, client: Bitrix) -> None:
+    bitrix.seed_deals(60, category_id=0)
+    reply = client.call("crm.deal.list", {"start": -1, "order": {"ID": "ASC"}}, raw=True)
+    assert len(reply["result"]) == 50
+    assert reply["total"] == 0
+    assert "next" not in reply
+    assert set(reply["time"]) >= {"start", "finish", "operating", "operating_reset_at"}
+
+
+def test_call_batch_chains_results(bitrix: BitrixSandbox, client: Bitrix) -> None:
+    result = client.call_batch(
+        {
+            "halt": 1,
+            "cmd": {
+                "deal": "crm.deal.add?fields[TITLE]=Сайт под ключ",
+                "read": "crm.deal.get?id=$result[deal]",
+            },
+        }
+    )
+    assert result["read"]["ID"] == str(result["deal"])
+    assert result["read"]["TITLE"] == "Сайт под ключ"
+
+
+def test_get_by_id(bitrix: BitrixSandbox, client: Bitrix) -> None:
+    ids = bitrix.seed_deals(3, category_id=0)
+    found = client.get_by_ID("crm.deal.get", ids)
+    assert {str(k) for k in found} == set(ids)
+    assert all(found[k]["ID"] == str(k) for k in found)
+
+
+def test_rate_limited_client_retries_503_and_finishes() -> None:
+    with BitrixSandbox(seed="empty") as sandbox:
+        sandbox.set_rate_limit(2, 10.0)
+        ids = sandbox.seed_deals(10, category_id=0)
+        fast = Bitrix(sandbox.webhook_url, verbose=False)
+        replies = [fast.call("crm.deal.get", {"id": i}, raw=True) for i in ids[:6]]
+        assert [reply["result"]["ID"] for reply in replies] == ids[:6]
+        assert len(fast.get_by_ID("crm.deal.get", ids)) == 10
+        statuses = sandbox.server.calls.statuses()
+        assert statuses.get(503, 0) > 0  # refused before running, then retried by the client
+        assert statuses[200] == 7
