@@ -13,6 +13,7 @@ from bridge.amocrm.sandbox import AmoSandbox
 from bridge.amocrm.sandbox_seed import PARTNER_PIPELINE
 from bridge.bitrix.sandbox import BitrixSandbox
 from bridge.mapping.cli_check import run_check
+from bridge.mapping.cli_init import run_init
 from tests.mapping.conftest import EXAMPLE
 
 
@@ -20,7 +21,7 @@ from tests.mapping.conftest import EXAMPLE
 def sandboxes() -> Iterator[tuple[BitrixSandbox, AmoSandbox, BitrixSandbox]]:
     with (
         BitrixSandbox(seed="demo", secret="agency-secret") as agency,
-        AmoSandbox(seed="demo", subdomain="alfa") as amo,
+        AmoSandbox(seed="demo", subdomain="alfa", rate_limit=None) as amo,
         BitrixSandbox(seed="partner", secret="beta-secret") as beta,
     ):
         yield agency, amo, beta
@@ -76,3 +77,17 @@ def test_deleted_stage_is_named_with_the_closest_existing_one(
         "exist — existing, closest first: 'Квалификация лида'"
     ) in output
     assert "beta · Digital Бета" in output  # the other partner still resolves
+
+
+def test_init_reads_the_sandboxes_and_its_output_checks_clean(
+    sandboxes: tuple[BitrixSandbox, AmoSandbox, BitrixSandbox], mapping_file: Path
+) -> None:
+    output = mapping_file.parent / "starter.yaml"
+    console = Console(record=True, width=250, color_system=None)
+    code = run_init(output, ["alfa:amocrm", "beta:bitrix24"], console=console)
+    assert code == 0, console.export_text()
+    text = output.read_text(encoding="utf-8")
+    assert '"Сделка успешна": "Успешно реализовано"  # won' in text
+    assert '"Сделка провалена": "Провал"  # lost' in text
+    code, report = _run(output)
+    assert code == 0, report
