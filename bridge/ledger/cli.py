@@ -124,12 +124,19 @@ def statement(
     ] = None,
     fmt: Annotated[Format, typer.Option("--format", help="Output format")] = Format.table,
     out: Annotated[Path | None, typer.Option(help="Write to this file (html/pdf need it)")] = None,
-    lang: Annotated[Language, typer.Option(help="Language of the statement")] = Language.ru,
+    lang: Annotated[
+        Language | None, typer.Option(help="Language (default: the partner's, else ru)")
+    ] = None,
     partner_name: Annotated[str | None, typer.Option(help="Name printed for the partner")] = None,
     agency_name: Annotated[str, typer.Option(help="Name printed for the agency")] = "",
+    mapping: Annotated[
+        Path | None,
+        typer.Option(envvar="BRIDGE_MAPPING", help="mapping.yaml: partner name and language"),
+    ] = None,
     db_url: DbUrl = DEFAULT_DB,
 ) -> None:
     """PARTNER's statement: opening balance, the period's entries, closing balance, overdue."""
+    known_name, known_lang = _from_mapping(mapping, partner) if mapping else (None, None)
     now = _now()
     try:
         chosen = Period.parse(period) if period else Period.containing(now.date())
@@ -141,10 +148,26 @@ def statement(
             entries = book.read(session, partner=partner)
     finally:
         store.close()
+    name = partner_name or known_name
     built = build_statement(
-        entries, partner, chosen, now, partner_name=partner_name, agency_name=agency_name
+        entries, partner, chosen, now, partner_name=name, agency_name=agency_name
     )
-    emit(built, Texts(lang.value), fmt, out)
+    emit(built, Texts(lang.value if lang else known_lang or "ru"), fmt, out)
+
+
+def _from_mapping(path: Path, partner: str) -> tuple[str | None, str | None]:
+    """The partner's display name and statement language from a valid mapping.yaml."""
+    from bridge.mapping.errors import MappingInvalid
+    from bridge.mapping.validate import load_mapping
+
+    try:
+        spec = load_mapping(path)
+    except (MappingInvalid, OSError) as exc:
+        raise _fail(f"{path}: {exc} (run `bridge check` for every problem)") from None
+    found = spec.partners.get(partner)
+    if found is None:
+        raise _fail(f"partner {partner!r} is not in {path}; known: {sorted(spec.partners)}")
+    return found.name, found.policies.language
 
 
 def emit(

@@ -92,3 +92,32 @@ def test_the_committed_example_statement_is_what_the_code_renders() -> None:
     assert "Выписка по взаиморасчётам" in fresh and "ООО «Веб-Партнёр»" in fresh
     png = DOCS / "statement-example.png"
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size < 300_000
+
+
+def test_statement_takes_the_partner_name_from_mapping_yaml(
+    db: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import re
+
+    from bridge.mapping.validate import load_mapping
+
+    mapping = DOCS.parent / "mapping.yaml"
+    for name in set(re.findall(r"\$\{([A-Z0-9_]+)\}", mapping.read_text(encoding="utf-8"))):
+        monkeypatch.setenv(name, "https://portal.example/rest/1/placeholder/")
+    expected = load_mapping(mapping).partners["alfa"].name
+    target = tmp_path / "s.html"
+    run(
+        "statement",
+        "alfa",
+        "--period",
+        "2026-11",
+        "--format",
+        "html",
+        "--out",
+        str(target),
+        "--mapping",
+        str(mapping),
+        "--db-url",
+        db,
+    )
+    assert expected in target.read_text(encoding="utf-8")
