@@ -26,6 +26,19 @@ from bridge.secrets import Secret
 
 log = logging.getLogger(__name__)
 
+# Bitrix24's leaky bucket per plan: (drain per second, burst) — reference §3.1.
+PLANS = {"standard": (2.0, 50), "enterprise": (5.0, 250)}
+# The portal counts arrivals, the Pacer counts departures; a few slots of headroom
+# absorb network jitter so a full bucket is never overrun by an early arrival.
+JITTER_SLOTS = 2
+
+
+def pacer_for(plan: str = "standard") -> Pacer:
+    """A Pacer mirroring one portal plan's request budget, with jitter headroom."""
+    rate, burst = PLANS[plan]
+    return Pacer(rate=rate, burst=burst - JITTER_SLOTS)
+
+
 CONTACT_SELECT = ("ID", "NAME", "SECOND_NAME", "LAST_NAME", "PHONE", "EMAIL")
 
 
@@ -61,7 +74,7 @@ class BitrixCrm:
         self._http = Transport(
             webhook_url,
             system=system,
-            pacer=pacer or Pacer(rate=2.0, burst=50),
+            pacer=pacer or pacer_for("standard"),
             timeout=timeout,
         )
         self._fields: dict[str, FieldDef] | None = None

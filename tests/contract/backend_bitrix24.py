@@ -12,11 +12,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
-from bridge.bitrix.client import BitrixCrm
+from bridge.bitrix.client import BitrixCrm, pacer_for
 from bridge.bitrix.sandbox import BitrixSandbox
 from bridge.emulator import Fault
 from bridge.model import FieldDef, FieldKind, Pipeline
-from bridge.ratelimit import Pacer
 from bridge.secrets import Secret
 
 SECRET = "contract-webhook-s3cret"
@@ -64,8 +63,8 @@ class BitrixBackend:
 
 
 def _crm(url: str) -> BitrixCrm:
-    # Enterprise plan limits: 250 burst, 5 per second.
-    return BitrixCrm(Secret(url), system="bitrix24:contract", pacer=Pacer(rate=5.0, burst=250))
+    # Enterprise plan limits (250 burst, 5 per second) keep the suite quick.
+    return BitrixCrm(Secret(url), system="bitrix24:contract", pacer=pacer_for("enterprise"))
 
 
 @contextmanager
