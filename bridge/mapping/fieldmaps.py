@@ -162,6 +162,12 @@ def _check_extras(merged: _Merged, converter: ConverterKind, out: Reporter) -> b
         message = "converter 'enum' needs 'values:' — a table of agency value: partner value"
         out.error(merged.at("converter"), message)
         ok = False
+    if converter is ConverterKind.USER and not values.get("values"):
+        message = (
+            "no 'values:' table for the user converter — responsible users will not be "
+            "translated; add 'values: {agency user id: partner user id}'"
+        )
+        out.warn(merged.path, message, at_key=True)
     if values.get("values") and converter not in _TABLE_CONVERTERS:
         message = (
             f"'values' only applies to the enum and user converters, not '{converter.value}' "

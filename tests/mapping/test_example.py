@@ -29,3 +29,16 @@ def test_missing_variables_are_each_named_with_where_they_were_looked_for() -> N
     named = [p.message.split()[2] for p in problems]
     assert sorted(named) == sorted(ENV_VALUES)
     assert all("looked in the process environment and /nowhere/.env" in p.message for p in problems)
+
+
+def test_responsible_without_a_user_table_is_a_warning_not_an_error() -> None:
+    text = EXAMPLE.read_text(encoding="utf-8").replace(
+        "    client_name:\n",
+        "    manager:\n      agency: responsible\n      partner: responsible\n"
+        "      direction: to_agency\n    client_name:\n",
+        1,
+    )
+    spec, problems = validate_text(text, "mapping.yaml", fixed_env())
+    assert spec is not None
+    assert [(p.warning, p.path) for p in problems] == [(True, "defaults.fields.manager")]
+    assert "will not be translated" in problems[0].message
