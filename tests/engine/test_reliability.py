@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import dataclasses
 from decimal import Decimal
 
 import pytest
@@ -8,7 +7,6 @@ import pytest
 from bridge.crm import AuthError, OutcomeUnknown, TransientError
 from bridge.model import Money
 from bridge.store import IntentState, LinkStatus, audit, health, intents, links
-from sync.engine import Engine
 from tests.engine.fake_crm import fail_with
 from tests.engine.world import World, with_broken_partner_stage
 
@@ -202,5 +200,3 @@ def test_intent_is_recorded_before_the_create_call(sqlite_world: World) -> None:
     world.amo.faults["create_deals"] = spy
     world.engine().sync()
     assert seen == [IntentState.PENDING.value]
-    _ = dataclasses  # keep import used for future cases
-    _ = Engine
