@@ -7,10 +7,14 @@ CRMs; only ``bridge check`` and ``bridge init`` open them from the spec.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from bridge.crm import Crm
 from bridge.mapping.compiled import Connection, CrmKind
 from bridge.mapping.spec import MappingSpec
+
+if TYPE_CHECKING:
+    from bridge.amocrm.oauth import TokenSource
 
 Opener = Callable[[str, Connection], Crm]
 
@@ -19,8 +23,12 @@ class CannotConnect(Exception):
     """This connection cannot be opened by ``bridge check`` (say why, for the admin)."""
 
 
-def open_crm(label: str, connection: Connection) -> Crm:
-    """The real adapter for ``connection``; ``label`` is ``agency`` or a partner code."""
+def open_crm(label: str, connection: Connection, *, db_url: str | None = None) -> Crm:
+    """The real adapter for ``connection``; ``label`` is ``agency`` or a partner code.
+
+    amoCRM OAuth connections read their tokens from the store at ``db_url`` (default:
+    the ``BRIDGE_DB_URL`` setting), where ``bridge auth amocrm`` put them.
+    """
     if connection.kind is CrmKind.BITRIX24:
         from bridge.bitrix.client import BitrixCrm
 
@@ -28,14 +36,30 @@ def open_crm(label: str, connection: Connection) -> Crm:
     from bridge.amocrm.client import AmoCrm
     from bridge.amocrm.oauth import LongLivedToken
 
-    if connection.token is None:
-        raise CannotConnect(
-            "OAuth connections need the daemon's token store — run 'bridge oauth' first; "
-            "checked offline only"
-        )
-    return AmoCrm(
-        connection.url.reveal(), LongLivedToken(connection.token), system=f"amocrm:{label}"
+    auth: TokenSource
+    if connection.token is not None:
+        auth = LongLivedToken(connection.token)
+    else:
+        auth = _oauth(label, connection, db_url)
+    return AmoCrm(connection.url.reveal(), auth, system=f"amocrm:{label}")
+
+
+def _oauth(label: str, connection: Connection, db_url: str | None) -> TokenSource:
+    from bridge.amocrm.oauth import OAuthApp, OAuthTokens, SqlTokenStore
+    from bridge.config import load_settings
+    from bridge.store.db import make_engine
+
+    if connection.client_id is None or connection.client_secret is None:
+        raise CannotConnect("no token and no OAuth client_id/client_secret")
+    app = OAuthApp(
+        label,
+        connection.url.reveal(),
+        connection.client_id,
+        connection.client_secret,
+        connection.redirect_uri or "",
     )
+    engine = make_engine(db_url or load_settings().db_url)
+    return OAuthTokens(app, SqlTokenStore(engine, label))
 
 
 def open_all(spec: MappingSpec, opener: Opener = open_crm) -> tuple[dict[str, Crm], dict[str, str]]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -91,3 +92,35 @@ def test_init_reads_the_sandboxes_and_its_output_checks_clean(
     assert '"Сделка провалена": "Провал"  # lost' in text
     code, report = _run(output)
     assert code == 0, report
+
+
+def test_oauth_partner_is_opened_with_the_stored_tokens(
+    sandboxes: tuple[BitrixSandbox, AmoSandbox, BitrixSandbox], tmp_path: Path
+) -> None:
+    from bridge.amocrm.oauth import SqlTokenStore, StoredTokens
+    from bridge.mapping.compiled import Connection, CrmKind
+    from bridge.mapping.connect import open_crm
+    from bridge.secrets import Secret
+    from bridge.store.db import make_engine, migrate
+
+    _, amo, _ = sandboxes
+    db_url = f"sqlite:///{tmp_path / 'bridge.db'}"
+    engine = make_engine(db_url)
+    migrate(engine)
+    access, refresh = amo.issue_tokens()
+    now = dt.datetime.now(dt.UTC)
+    tokens = StoredTokens(Secret(access), Secret(refresh), now + dt.timedelta(hours=1), now)
+    SqlTokenStore(engine, "alfa").save(tokens)
+    connection = Connection(
+        CrmKind.AMOCRM,
+        Secret(amo.base_url),
+        client_id=amo.client_id,
+        client_secret=Secret(amo.client_secret),
+        redirect_uri="http://127.0.0.1/cb",
+    )
+    crm = open_crm("alfa", connection, db_url=db_url)
+    try:
+        assert PARTNER_PIPELINE in [p.name for p in crm.pipelines()]
+    finally:
+        crm.close()
+        engine.dispose()
