@@ -61,9 +61,11 @@ from sync.plan_notes import agency_notes_to_mirror, orphan_notice, partner_notes
 from sync.plan_slots import slots_for
 from sync.plan_sync import SyncOutcome, sync_slots
 from sync.plan_types import (
+    AGENCY_WRITES_KEY,
     AddNote,
     AgencyExtras,
     AuditEntry,
+    CanonicalValue,
     CloseLink,
     CreatePartnerDeal,
     LinkKey,
@@ -98,6 +100,9 @@ class _Inputs:
     now: dt.datetime
     agency: AgencyExtras
     extras: PartnerExtras
+    sibling_writes: Mapping[str, tuple[CanonicalValue, ...]] = dataclasses.field(
+        default_factory=dict
+    )
 
     @property
     def current(self) -> LinkState:
@@ -142,11 +147,25 @@ def plan_agency_deal(
             now=now,
             agency=agency,
             extras=(partners or {}).get(code, _NO_EXTRAS),
+            sibling_writes=_sibling_writes(links, code),
         )
         plan = _plan_link(inputs)
         if plan is not None:
             plans.append(plan)
     return plans
+
+
+def _sibling_writes(
+    links: Mapping[str, LinkState], code: str
+) -> dict[str, tuple[CanonicalValue, ...]]:
+    """Per slot: the agency values the *other* links of this deal wrote and that stand."""
+    found: dict[str, list[CanonicalValue]] = {}
+    for other_code, state in links.items():
+        if other_code == code:
+            continue
+        for name, value in state.agency_writes().items():
+            found.setdefault(name, []).append(value)
+    return {name: tuple(values) for name, values in found.items()}
 
 
 def plan_partner_change(
@@ -291,15 +310,20 @@ def _sync(inputs: _Inputs, partner_deal: Deal) -> LinkPlan:
     state = dataclasses.replace(inputs.current, partner_deal_id=partner_deal.id)
     slots = slots_for(inputs.mapping, inputs.partner, inputs.agency, inputs.extras)
     pipelines = _stage_pipelines(inputs.partner)
-    outcome: SyncOutcome = sync_slots(slots, inputs.deal, partner_deal, state, pipelines)
+    outcome: SyncOutcome = sync_slots(
+        slots, inputs.deal, partner_deal, state, pipelines, inputs.sibling_writes
+    )
     if outcome.reasons:
         return _park(inputs, state, outcome.reasons)
     ops: list[Operation] = [UpdateDeal(inputs.key, side, patch) for side, patch in outcome.patches]
     ops += _notes(inputs, partner_deal)
+    synced_values: dict[str, CanonicalValue] = dict(outcome.pairs)
+    if outcome.agency_writes:
+        synced_values[AGENCY_WRITES_KEY] = outcome.agency_writes
     synced = dataclasses.replace(
         state,
         status=LinkStatus.ACTIVE,
-        synced=dict(outcome.pairs),
+        synced=synced_values,
         written_agency=written_hash({k: v[0] for k, v in outcome.pairs.items()}),
         written_partner=written_hash({k: v[1] for k, v in outcome.pairs.items()}),
         park_reason=None,

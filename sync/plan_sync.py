@@ -26,6 +26,7 @@ class SyncOutcome:
     pairs: Mapping[str, Pair]
     audit: tuple[AuditEntry, ...]
     reasons: tuple[str, ...]
+    agency_writes: tuple[str, ...] = ()  # slots whose agency value this link wrote, still standing
 
 
 def side_image(slots: tuple[Slot, ...], side: Side, deal: Deal) -> dict[str, CanonicalValue]:
@@ -71,8 +72,14 @@ def sync_slots(
     partner_deal: Deal,
     state: LinkState,
     pipelines: Mapping[Side, str | None],
+    sibling_writes: Mapping[str, tuple[CanonicalValue, ...]] | None = None,
 ) -> SyncOutcome:
-    """Decide every non-create-only slot of an existing link."""
+    """Decide every non-create-only slot of an existing link.
+
+    ``sibling_writes``: per slot, agency values other links of the same agency deal
+    (fan-out) wrote there. Such a value is that sibling's echo, not an agency change
+    for this link: one partner's progress is not pushed into another partner's deal.
+    """
     live = tuple(s for s in slots if not s.rule.create_only)
     echo = is_own_echo(live, Side.AGENCY, deal, state) and is_own_echo(
         live, Side.PARTNER, partner_deal, state
@@ -81,9 +88,10 @@ def sync_slots(
     pairs: dict[str, Pair] = {}
     audit: list[AuditEntry] = []
     reasons: list[str] = []
+    written: list[str] = []
     for slot in live:
         now = (slot.rule.read_agency(deal), slot.rule.read_partner(partner_deal))
-        base = state.pair(slot.rule.name)
+        base = _unless_sibling_echo(state.pair(slot.rule.name), now, slot, sibling_writes)
         if echo and base is not None:
             pairs[slot.rule.name] = base
             continue
@@ -94,7 +102,26 @@ def sync_slots(
         pairs[slot.rule.name], wrote = _apply(slot, decision, now, patches)
         if wrote or decision.write_side is None:
             audit.extend(decision.audit)
-    return SyncOutcome(patches.build(), pairs, tuple(audit), tuple(reasons))
+        if wrote and decision.write_side is Side.AGENCY:
+            written.append(slot.rule.name)
+    standing = state.agency_writes()
+    written += [n for n, v in standing.items() if n in pairs and pairs[n][0] == v]
+    return SyncOutcome(
+        patches.build(), pairs, tuple(audit), tuple(reasons), tuple(sorted(set(written)))
+    )
+
+
+def _unless_sibling_echo(
+    base: Pair | None,
+    now: Pair,
+    slot: Slot,
+    sibling_writes: Mapping[str, tuple[CanonicalValue, ...]] | None,
+) -> Pair | None:
+    if base is None or now[0] == base[0] or not sibling_writes:
+        return base
+    if now[0] in sibling_writes.get(slot.rule.name, ()):
+        return (now[0], base[1])
+    return base
 
 
 def _apply(slot: Slot, decision: Decision, now: Pair, patches: _Patches) -> tuple[Pair, bool]:

@@ -46,6 +46,10 @@ LinkKey: TypeAlias = tuple[str, str]  # (agency deal id, partner code)
 STAGE_KEY = "@stage"
 TITLE_KEY = "@title"
 AMOUNT_KEY = "@amount"
+# Slots whose agency value the bridge wrote from this link and nobody changed since
+# (kept in ``synced`` so it persists with it). Fan-out siblings use it to tell this
+# link's write to the shared agency deal from a person's edit.
+AGENCY_WRITES_KEY = "@agency_writes"
 
 
 class LinkStatus(StrEnum):
@@ -88,6 +92,13 @@ class LinkState:
         if isinstance(value, tuple) and len(value) == 2:
             return (value[0], value[1])
         return None
+
+    def agency_writes(self) -> dict[str, CanonicalValue]:
+        """Agency values this link wrote and that still stand, by slot name."""
+        names = self.synced.get(AGENCY_WRITES_KEY)
+        if not isinstance(names, tuple):
+            return {}
+        return {str(n): pair[0] for n in names if (pair := self.pair(str(n))) is not None}
 
     def bound_to(self, partner_deal_id: str) -> LinkState:
         """This state with the id of the partner deal just created (or found by stamp)."""

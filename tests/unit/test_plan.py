@@ -503,3 +503,18 @@ def test_orphan_notice_speaks_the_configured_language() -> None:
     plans = plan_agency_deal(sides.agency, sides.links, sides.partners, english, now=T0)
     (note,) = _only(plans, AddNote)
     assert note.note.text.startswith("[partner-bridge] The deal at partner 'Atwinta'")
+
+
+def test_fan_out_partner_progress_reaches_the_agency_but_not_the_sibling() -> None:
+    sides = Sides(agency_deal(fields={"UF_CRM_PARTNER": ("11", "12")}))
+    sides.run(world())
+    sides.partners["atwinta"] = edit(partner_deal(sides), sides.tick(), stage_id="142")
+    (won,) = writes(sides.run(world()))
+    assert won.side is Side.AGENCY and won.patch.stage_id == "C5:WON"
+    assert sides.links["atwinta"].agency_writes() == {STAGE_KEY: "C5:WON"}
+    plans = sides.run(world())  # kodix sees the agency move: atwinta's echo, not news
+    assert writes(plans) == []
+    assert partner_deal(sides, "kodix").stage_id == "101"
+    sides.agency = edit(sides.agency, sides.tick(), stage_id="C5:LOSE")  # a person decides
+    moves = {op.link_key[1]: op.patch.stage_id for op in writes(sides.run(world()))}
+    assert moves == {"atwinta": "143", "kodix": "143"}
