@@ -1,0 +1,70 @@
+"""A real process death (``BRIDGE_CRASH_AT`` → ``os._exit(137)``) between create and commit."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.engine.http_world import EXAMPLE, HttpWorld, http_world
+
+BRIDGE = str(Path(sys.executable).with_name("bridge"))
+
+
+@pytest.fixture
+def hw(tmp_path: Path) -> Iterator[HttpWorld]:
+    with http_world(f"sqlite:///{tmp_path / 'fixture.db'}") as built:
+        yield built
+
+
+def _bridge_sync(hw: HttpWorld, db_url: str, crash_at: str | None) -> int:
+    env = {
+        **os.environ,
+        "AGENCY_B24_WEBHOOK": hw.agency_box.webhook_url,
+        "AGENCY_B24_APP_TOKEN": hw.agency_box.application_token,
+        "ALFA_AMO_URL": hw.alfa_box.base_url,
+        "ALFA_AMO_TOKEN": hw.alfa_box.long_lived_token,
+        "BETA_B24_WEBHOOK": hw.beta_box.webhook_url,
+        "BRIDGE_CRASH_AT": crash_at or "",
+    }
+    done = subprocess.run(
+        [BRIDGE, "sync", "--mapping", str(EXAMPLE), "--db-url", db_url],
+        env=env,
+        capture_output=True,
+        timeout=120,
+        check=False,
+    )
+    return done.returncode
+
+
+@pytest.mark.parametrize("point", ["after_remote_create", "before_local_commit"])
+def test_killed_process_then_restart_leaves_exactly_one_partner_deal(
+    hw: HttpWorld, tmp_path: Path, point: str
+) -> None:
+    ids = hw.add_agency_deals(20, ("alfa", "beta"))
+    db_url = f"sqlite:///{tmp_path / 'daemon.db'}"
+    assert _bridge_sync(hw, db_url, point) == 137
+    created_before_restart = len(hw.alfa_box.lead_ids()) + len(hw.beta_box.deal_ids())
+    assert _bridge_sync(hw, db_url, None) == 0
+    for code, half in (("alfa", ids[0::2]), ("beta", ids[1::2])):
+        found = hw.crms[code].find_by_stamp(half)
+        assert sorted(found) == sorted(half)
+    if point == "before_local_commit":  # every create had happened: nothing new after restart
+        assert len(hw.alfa_box.lead_ids()) + len(hw.beta_box.deal_ids()) == created_before_restart
+    stamps = [
+        d.stamp
+        for code in ("alfa", "beta")
+        for d in hw.crms[code].fetch_deals(_all_ids(hw, code)).values()
+        if d.stamp in set(ids)
+    ]
+    assert sorted(stamps) == sorted(ids)  # no stamp twice: never two partner deals per link
+
+
+def _all_ids(hw: HttpWorld, code: str) -> list[str]:
+    if code == "alfa":
+        return [str(i) for i in hw.alfa_box.lead_ids()]
+    return hw.beta_box.deal_ids()
