@@ -21,7 +21,7 @@ from bridge.bitrix.sandbox_core import legacy_error, parse_int
 from bridge.bitrix.sandbox_events import EventHub, member_id_for
 from bridge.bitrix.sandbox_limits import PLANS, LeakyBucket, OperatingMeter
 from bridge.bitrix.sandbox_render import render_legacy_deal
-from bridge.bitrix.sandbox_seed import apply_seed, bulk_deals
+from bridge.bitrix.sandbox_seed import SEEDS, apply_seed, bulk_deals
 from bridge.bitrix.sandbox_store import Portal
 from bridge.emulator import EmulatorServer, EventOutbox, SimClock
 
@@ -41,6 +41,8 @@ class BitrixSandbox:
     ) -> None:
         if plan not in PLANS:
             raise ValueError(f"unknown plan {plan!r}; expected one of {sorted(PLANS)}")
+        if seed not in SEEDS:
+            raise ValueError(f"unknown seed {seed!r}; expected one of {list(SEEDS)}")
         self.clock = clock or SimClock()
         self.user = user
         self.application_token = application_token

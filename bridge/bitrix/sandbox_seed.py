@@ -46,6 +46,9 @@ _PROJECTS = (
 )
 
 
+SEEDS = ("empty", "demo", "partner")
+
+
 def apply_seed(portal: Portal, seed: str) -> None:
     seeds = {"empty": _empty, "demo": _demo, "partner": _partner}
     if seed not in seeds:

@@ -1,0 +1,190 @@
+"""Transport and list semantics: routing, inputs, pages, filters, order, select."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+import requests
+
+from bridge.bitrix.sandbox import BitrixSandbox
+from bridge.bitrix.sandbox_app import METHODS
+from bridge.bitrix.sandbox_call import Call
+from bridge.bitrix.sandbox_core import Result
+from bridge.phpform import build
+from tests.sandbox.conftest import BitrixApi
+
+# ---- routing and inputs -------------------------------------------------------------
+
+
+def test_method_names_are_case_insensitive_with_optional_json_suffix(
+    bitrix: BitrixSandbox,
+) -> None:
+    for name in ("CRM.Deal.Fields", "crm.deal.fields.json"):
+        reply = requests.post(bitrix.webhook_url + name, json={}, timeout=5)
+        assert reply.status_code == 200
+        assert "TITLE" in reply.json()["result"]
+
+
+def test_query_string_and_form_inputs(bitrix: BitrixSandbox, bitrix_api: BitrixApi) -> None:
+    form = build({"fields": {"TITLE": "Лендинг «Весна»", "OPPORTUNITY": "99000"}})
+    deal_id = bitrix_api("crm.deal.add", form=form).json()["result"]
+    url = bitrix.webhook_url + "crm.deal.get?" + build({"id": deal_id})
+    deal = requests.get(url, timeout=5).json()["result"]
+    assert deal["TITLE"] == "Лендинг «Весна»"
+    assert deal["OPPORTUNITY"] == "99000.00"
+
+
+def test_wrong_credentials_and_unknown_methods(bitrix: BitrixSandbox) -> None:
+    base = bitrix.server.base_url
+    wrong_user = requests.post(f"{base}/rest/2/sandbox-secret/crm.deal.list", json={}, timeout=5)
+    assert wrong_user.status_code == 401
+    assert wrong_user.json()["error"] == "INVALID_CREDENTIALS"
+    unknown = requests.post(bitrix.webhook_url + "crm.deal.teleport", json={}, timeout=5)
+    assert unknown.status_code == 404
+    assert unknown.json()["error"] == "ERROR_METHOD_NOT_FOUND"
+
+
+def test_sandbox_bug_is_a_json_500(
+    bitrix: BitrixSandbox, bitrix_api: BitrixApi, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken(call: Call) -> Result:
+        raise RuntimeError("sandbox bug")
+
+    monkeypatch.setitem(METHODS, "server.time", broken)
+    reply = bitrix_api("server.time")
+    assert reply.status_code == 500
+    assert reply.json()["error"] == "INTERNAL_SERVER_ERROR"
+
+
+# ---- pages ------------------------------------------------------------------------------
+
+
+def _ids(rows: list[dict[str, str]]) -> list[int]:
+    return [int(row["ID"]) for row in rows]
+
+
+def test_pages_of_fifty_with_next_only_while_rows_remain(
+    bitrix: BitrixSandbox, bitrix_api: BitrixApi
+) -> None:
+    bitrix.seed_deals(120, category_id=0)
+    first = bitrix_api("crm.deal.list", {"order": {"ID": "ASC"}}).json()
+    assert (len(first["result"]), first["total"], first["next"]) == (50, 120, 50)
+    last = bitrix_api("crm.deal.list", {"order": {"ID": "ASC"}, "start": 100}).json()
+    assert (len(last["result"]), last["total"]) == (20, 120)
+    assert "next" not in last
+    assert _ids(last["result"]) == list(range(101, 121))
+
+
+def test_start_minus_one_skips_the_count(bitrix: BitrixSandbox, bitrix_api: BitrixApi) -> None:
+    bitrix.seed_deals(70, category_id=0)
+    reply = bitrix_api("crm.deal.list", {"start": -1, "filter": {">ID": 60}}).json()
+    assert _ids(reply["result"]) == list(range(61, 71))
+    assert reply["total"] == 0
+    assert "next" not in reply
+
+
+def test_order_descending_by_id(bitrix: BitrixSandbox, bitrix_api: BitrixApi) -> None:
+    bitrix.seed_deals(5, category_id=0)
+    rows = bitrix_api.result("crm.deal.list", {"order": {"ID": "DESC"}})
+    assert _ids(rows) == [5, 4, 3, 2, 1]
+
+
+# ---- filters ------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def deals(bitrix: BitrixSandbox) -> list[str]:
+    titles = ["Сайт", "Магазин", "Сайт-визитка", "Бот", "Приложение", "SEO"]
+    return [
+        bitrix.add_deal({"TITLE": t, "OPPORTUNITY": (n + 1) * 1000, "ORIGIN_ID": f"p-{n}"})
+        for n, t in enumerate(titles)
+    ]
+
+
+@pytest.mark.parametrize(
+    ("filter_", "expected"),
+    [
+        ({"ID": 3}, [3]),
+        ({"=ID": "3"}, [3]),
+        ({"!ID": 3}, [1, 2, 4, 5, 6]),
+        ({">ID": "2", "<=ID": 4}, [3, 4]),
+        ({">=ID": 5}, [5, 6]),
+        ({"<ID": 2}, [1]),
+        ({"@ID": [2, 4, 9]}, [2, 4]),
+        ({"!@ID": [2, 4]}, [1, 3, 5, 6]),
+        ({"%TITLE": "сайт"}, [1, 3]),
+        ({"TITLE": "сайт"}, [1]),
+        ({">OPPORTUNITY": 3500}, [4, 5, 6]),
+        ({"ORIGIN_ID": "p-2"}, [3]),
+        ({"=%TITLE": "%визитка"}, [3]),
+        ({"!%TITLE": "Сайт"}, [2, 4, 5, 6]),
+        # IDs compare as numbers, not as text ("10" < "9" as text).
+        ({">ID": "10"}, []),
+    ],
+)
+def test_filter_operators(
+    deals: list[str], bitrix_api: BitrixApi, filter_: dict[str, object], expected: list[int]
+) -> None:
+    rows = bitrix_api.result("crm.deal.list", {"filter": filter_, "order": {"ID": "ASC"}})
+    assert _ids(rows) == expected
+
+
+def test_upper_case_parameter_names(deals: list[str], bitrix_api: BitrixApi) -> None:
+    rows = bitrix_api.result("crm.deal.list", {"FILTER": {"@ID": [1, 2]}, "SELECT": ["TITLE"]})
+    assert rows == [{"ID": "1", "TITLE": "Сайт"}, {"ID": "2", "TITLE": "Магазин"}]
+
+
+def test_date_modify_moves_on_every_change_and_filters_as_a_datetime(
+    bitrix: BitrixSandbox, bitrix_api: BitrixApi
+) -> None:
+    bitrix.clock.freeze()
+    first, second = bitrix.add_deal({"TITLE": "A"}), bitrix.add_deal({"TITLE": "B"})
+    created = bitrix.get_deal(first)["DATE_MODIFY"]  # type: ignore[index]
+    bitrix.clock.advance(3600)
+    bitrix_api.result("crm.deal.update", {"id": second, "fields": {"TITLE": "B2"}})
+    changed = bitrix.get_deal(second)["DATE_MODIFY"]  # type: ignore[index]
+    assert dt.datetime.fromisoformat(changed) - dt.datetime.fromisoformat(created) == dt.timedelta(
+        hours=1
+    )
+    assert changed.endswith("+03:00")
+    # The same instant written in UTC still compares as that instant.
+    as_utc = dt.datetime.fromisoformat(changed).astimezone(dt.UTC).isoformat()
+    rows = bitrix_api.result("crm.deal.list", {"filter": {">=DATE_MODIFY": as_utc}})
+    assert _ids(rows) == [int(second)]
+    rows = bitrix_api.result("crm.deal.list", {"filter": {"<DATE_MODIFY": changed}})
+    assert _ids(rows) == [int(first)]
+
+
+def test_bad_filter_is_refused(bitrix_api: BitrixApi) -> None:
+    reply = bitrix_api("crm.deal.list", {"filter": "ID > 1"})
+    assert reply.status_code == 400
+    assert reply.json() == {"error": "", "error_description": "Parameter 'filter' must be array."}
+
+
+# ---- select ---------------------------------------------------------------------------------
+
+
+def test_select_masks_on_legacy_list(bitrix_demo_api: BitrixApi) -> None:
+    plain = bitrix_demo_api.result("crm.deal.list", {"select": ["*"]})[0]
+    assert "TITLE" in plain
+    assert not [k for k in plain if k.startswith("UF_")]
+    assert "CONTACT_IDS" not in plain
+    custom = bitrix_demo_api.result("crm.deal.list", {"select": ["ID", "UF_*"]})[0]
+    # UF_* leaves out multiple custom fields; naming one brings it back.
+    assert set(custom) == {"ID", "UF_CRM_AGENCY_FEE", "UF_CRM_PAID", "UF_CRM_BRIEF"}
+    named = bitrix_demo_api.result("crm.deal.list", {"select": ["UF_CRM_PARTNER"]})[0]
+    assert set(named) == {"ID", "UF_CRM_PARTNER"}
+
+
+def test_item_list_filters_in_camel_case(bitrix: BitrixSandbox, bitrix_api: BitrixApi) -> None:
+    bitrix.seed_deals(3, category_id=0)
+    reply = bitrix_api(
+        "crm.item.list",
+        {"entityTypeId": 2, "filter": {">=id": 2}, "order": {"id": "DESC"}, "select": ["id"]},
+    ).json()
+    assert reply["result"] == {"items": [{"id": 3}, {"id": 2}]}
+    assert reply["total"] == 2
+    bad = bitrix_api("crm.item.list", {"entityTypeId": 2, "filter": {"nope": 1}})
+    assert bad.status_code == 400
+    assert bad.json()["error"] == "INVALID_ARG_VALUE"
