@@ -12,7 +12,7 @@ import pytest
 
 from bridge.bitrix.client import BitrixCrm
 from bridge.bitrix.sandbox import BitrixSandbox
-from bridge.crm import AuthError, NotFound, OutcomeUnknown, RateLimited, TransientError
+from bridge.crm import AuthError, Crm, NotFound, OutcomeUnknown, RateLimited, TransientError
 from bridge.emulator import EmulatorServer, Fault, FaultKind, Request, Response
 from bridge.model import Contact, DealDraft, DealPatch, Money, Note
 from bridge.ratelimit import Pacer
@@ -282,3 +282,8 @@ def test_a_method_blocked_by_the_portal_is_rate_limited_then_held_back(
     assert held.value.code == "OPERATING_BUDGET"
     assert sandbox.server.calls.requests == before
     assert crm.fetch_deals([deal_id]), "other methods keep working"
+
+
+def test_the_adapter_satisfies_the_crm_protocol(crm: BitrixCrm) -> None:
+    assert isinstance(crm, Crm)
+    assert crm.system == "b24:test"

@@ -10,6 +10,7 @@ import pytest
 
 from bridge.bitrix import codec, listing, writes
 from bridge.bitrix.batch import BatchReply, command
+from bridge.bitrix.budget import OperatingBudget
 from bridge.bitrix.errors import WireError, classify
 from bridge.crm import (
     AccountBlocked,
@@ -399,3 +400,39 @@ def test_note_command() -> None:
 def test_command_refuses_python_bools() -> None:
     with pytest.raises(ValueError, match="bool"):
         command("crm.deal.update", {"fields": {"OPENED": True}})
+
+
+class _Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_operating_budget_uses_the_portals_reset_time_not_our_clock() -> None:
+    clock = _Clock()
+    budget = OperatingBudget(limit=480, margin=60, clock=clock)
+    # Portal clock is a day ahead of ours; only the distance to the reset matters.
+    portal_now = 1_800_000_000.0
+    budget.record("crm.item.list", {"operating": 100.0, "operating_reset_at": portal_now + 50,
+                                    "finish": portal_now})  # fmt: skip
+    assert budget.wait_for(["crm.item.list"]) == 0
+    budget.record("crm.item.list", {"operating": 430.0, "operating_reset_at": portal_now + 50,
+                                    "finish": portal_now})  # fmt: skip
+    assert budget.wait_for(["crm.item.list", "crm.deal.update"]) == pytest.approx(50)
+    assert budget.wait_for(["crm.deal.update"]) == 0
+    clock.now += 50
+    assert budget.wait_for(["crm.item.list"]) == pytest.approx(0)
+    budget.record("crm.item.list", {"operating": 10.0})  # no reset time: nothing learned
+    budget.block("CRM.TIMELINE.COMMENT.LIST", 60)
+    assert budget.wait_for(["crm.timeline.comment.list"]) == pytest.approx(60)
+
+
+def test_operating_budget_reads_per_command_times_of_a_batch() -> None:
+    budget = OperatingBudget(clock=_Clock())
+    commands = {"c0": "crm.item.list?x=1", "u0": "crm.deal.update?id=1"}
+    times = {"c0": {"operating": 470, "operating_reset_at": 130, "start": 100}}
+    budget.record_batch(commands, times)
+    assert budget.wait_for(["crm.item.list"]) == pytest.approx(30)
+    assert budget.wait_for(["crm.deal.update"]) == 0
