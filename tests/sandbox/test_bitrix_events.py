@@ -1,0 +1,150 @@
+"""Outbound ONCRM* events: form-encoded, thin, never retried, and mangled on request."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bridge.bitrix.sandbox import BitrixSandbox
+from bridge.phpform import parse
+from tests.sandbox.conftest import BitrixApi, HookReceiver
+
+WEBHOOK_AUTH = {"domain", "client_endpoint", "server_endpoint", "member_id", "application_token"}
+
+
+def _events(hooks: HookReceiver, count: int) -> list[dict[str, Any]]:
+    bodies = hooks.wait_for(count)
+    assert len(bodies) == count, bodies
+    return [parse(body) for body in bodies]
+
+
+def test_deal_add_posts_a_thin_form_encoded_event(
+    bitrix: BitrixSandbox, bitrix_api: BitrixApi, hook_receiver: HookReceiver
+) -> None:
+    bitrix.register_event_handler("OnCrmDealAdd", hook_receiver.url)
+    deal_id = bitrix_api.result("crm.deal.add", {"fields": {"TITLE": "Сайт"}})
+    (event,) = _events(hook_receiver, 1)
+    assert hook_receiver.headers[0]["content-type"] == "application/x-www-form-urlencoded"
+    assert event["event"] == "ONCRMDEALADD"
+    assert event["data"] == {"FIELDS": {"ID": str(deal_id)}}
+    assert set(event["auth"]) == WEBHOOK_AUTH
+    assert event["auth"]["application_token"] == bitrix.application_token
+    assert event["auth"]["client_endpoint"] == f"{bitrix.server.base_url}/rest/"
+    assert len(event["auth"]["member_id"]) == 32
+    assert abs(int(event["ts"]) - bitrix.clock.time()) < 5
+
+
+def test_event_bind_get_unbind(
+    bitrix: BitrixSandbox, bitrix_api: BitrixApi, hook_receiver: HookReceiver
+) -> None:
+    bind = {"event": "ONCRMDEALUPDATE", "handler": hook_receiver.url}
+    assert bitrix_api.result("event.bind", bind) is True
+    assert bitrix_api("event.bind", bind).status_code == 400  # the same pair twice
+    assert bitrix_api.result("event.get") == [
+        {"event": "ONCRMDEALUPDATE", "handler": hook_receiver.url, "auth_type": "0", "offline": 0}
+    ]
+    deal_id = bitrix.add_deal({"TITLE": "Сайт"})
+    bitrix.update_deal(deal_id, {"TITLE": "Сайт 2"})
+    assert _events(hook_receiver, 1)[0]["data"]["FIELDS"]["ID"] == deal_id
+    assert bitrix_api.result("event.unbind", bind) == {"count": 1}
+    bitrix.update_deal(deal_id, {"TITLE": "Сайт 3"})
+    assert bitrix.outbox.wait_idle()
+    assert len(hook_receiver.bodies) == 1
+
+
+def test_direct_changes_fire_events_but_bulk_seeding_does_not(
+    bitrix: BitrixSandbox, hook_receiver: HookReceiver
+) -> None:
+    for name in ("ONCRMDEALADD", "ONCRMDEALUPDATE", "ONCRMDEALDELETE"):
+        bitrix.register_event_handler(name, hook_receiver.url)
+    bitrix.seed_deals(20, category_id=0)
+    deal_id = bitrix.add_deal({"TITLE": "Сайт"})
+    bitrix.update_deal(deal_id, {"STAGE_ID": "EXECUTING"})
+    bitrix.delete_deal(deal_id)
+    events = _events(hook_receiver, 3)
+    assert sorted(e["event"] for e in events) == [
+        "ONCRMDEALADD",
+        "ONCRMDEALDELETE",
+        "ONCRMDEALUPDATE",
+    ]
+    assert {e["data"]["FIELDS"]["ID"] for e in events} == {deal_id}
+    assert bitrix.outbox.wait_idle()
+    assert len(hook_receiver.bodies) == 3
+
+
+def test_pipeline_move_fires_only_move_to_category(
+    bitrix_demo: BitrixSandbox, bitrix_demo_api: BitrixApi, hook_receiver: HookReceiver
+) -> None:
+    for name in ("ONCRMDEALUPDATE", "ONCRMDEALMOVETOCATEGORY"):
+        bitrix_demo.register_event_handler(name, hook_receiver.url)
+    deal_id = bitrix_demo.add_deal({"TITLE": "Сайт"})
+    params = {"entityTypeId": 2, "id": deal_id, "fields": {"categoryId": 1}}
+    bitrix_demo_api.result("crm.item.update", params)
+    (event,) = _events(hook_receiver, 1)
+    assert event["event"] == "ONCRMDEALMOVETOCATEGORY"
+    assert event["data"]["FIELDS"] == {"ID": deal_id, "CATEGORY_ID": "1", "STAGE_ID": "C1:NEW"}
+    assert bitrix_demo.outbox.wait_idle()
+    assert len(hook_receiver.bodies) == 1
+
+
+def test_batch_writes_fire_one_event_each(
+    bitrix: BitrixSandbox, bitrix_api: BitrixApi, hook_receiver: HookReceiver
+) -> None:
+    bitrix.register_event_handler("ONCRMDEALADD", hook_receiver.url)
+    cmd = {f"c{n}": f"crm.deal.add?fields[TITLE]=Сделка {n}" for n in range(5)}
+    bitrix_api.result("batch", {"cmd": cmd})
+    assert len(_events(hook_receiver, 5)) == 5
+
+
+def test_failed_delivery_is_not_retried(bitrix: BitrixSandbox, hook_receiver: HookReceiver) -> None:
+    hook_receiver.status = 500
+    bitrix.register_event_handler("ONCRMDEALADD", hook_receiver.url)
+    bitrix.add_deal({"TITLE": "Сайт"})
+    assert bitrix.outbox.wait_idle()
+    assert [d.status for d in bitrix.outbox.deliveries] == [500]
+    assert len(hook_receiver.bodies) == 1
+
+
+def test_dropped_and_duplicated_events(bitrix: BitrixSandbox, hook_receiver: HookReceiver) -> None:
+    bitrix.register_event_handler("ONCRMDEALADD", hook_receiver.url)
+    bitrix.outbox.policy.drop = 1.0
+    bitrix.add_deal({"TITLE": "Потерянная"})
+    assert bitrix.outbox.wait_idle()
+    assert bitrix.outbox.dropped == 1
+    assert hook_receiver.bodies == []
+    bitrix.outbox.policy.drop = 0.0
+    bitrix.outbox.policy.duplicate = 1.0
+    deal_id = bitrix.add_deal({"TITLE": "Дважды"})
+    events = _events(hook_receiver, 2)
+    assert [e["data"]["FIELDS"]["ID"] for e in events] == [deal_id, deal_id]
+
+
+def test_reordered_events(bitrix: BitrixSandbox, hook_receiver: HookReceiver) -> None:
+    bitrix.register_event_handler("ONCRMDEALADD", hook_receiver.url)
+    bitrix.outbox.policy.reorder = 1.0
+    first = bitrix.add_deal({"TITLE": "Первая"})
+    bitrix.outbox.policy.reorder = 0.0
+    second = bitrix.add_deal({"TITLE": "Вторая"})
+    events = _events(hook_receiver, 2)
+    assert [e["data"]["FIELDS"]["ID"] for e in events] == [second, first]
+
+
+def test_event_timestamps_follow_the_sandbox_clock(
+    bitrix: BitrixSandbox, hook_receiver: HookReceiver
+) -> None:
+    bitrix.clock.freeze()
+    bitrix.clock.advance(86400)
+    bitrix.register_event_handler("ONCRMDEALADD", hook_receiver.url)
+    bitrix.add_deal({"TITLE": "Завтра"})
+    (event,) = _events(hook_receiver, 1)
+    assert event["ts"] == str(int(bitrix.clock.time()))
+
+
+def test_unknown_event_is_refused(bitrix_api: BitrixApi) -> None:
+    reply = bitrix_api(
+        "event.bind", {"event": "ONCRMDEALTELEPORT", "handler": "http://127.0.0.1:9/"}
+    )
+    assert reply.status_code == 400
+    assert reply.json() == {
+        "error": "ERROR_EVENT_NOT_FOUND",
+        "error_description": "Event not found",
+    }
