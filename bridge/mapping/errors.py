@@ -13,6 +13,8 @@ import difflib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
+_SIMILAR = 0.6
+
 PathPart = str | int
 KeyPath = tuple[PathPart, ...]
 
@@ -58,14 +60,12 @@ def sort_problems(problems: Iterable[MappingProblem]) -> list[MappingProblem]:
 
 
 def closest(word: str, candidates: Iterable[str], limit: int = 5) -> list[str]:
-    """Candidates ordered by similarity to ``word``, closest first (ties keep their order)."""
+    """Similar candidates first (most similar first), then the rest in their own order."""
     pool = list(dict.fromkeys(candidates))
     wanted = word.casefold()
-
-    def distance(candidate: str) -> float:
-        return -difflib.SequenceMatcher(None, wanted, candidate.casefold()).ratio()
-
-    return sorted(pool, key=distance)[:limit]
+    scores = {c: difflib.SequenceMatcher(None, wanted, c.casefold()).ratio() for c in pool}
+    near = sorted((c for c in pool if scores[c] >= _SIMILAR), key=lambda c: -scores[c])
+    return (near + [c for c in pool if c not in near])[:limit]
 
 
 def did_you_mean(word: str, candidates: Iterable[str]) -> str:
@@ -75,6 +75,8 @@ def did_you_mean(word: str, candidates: Iterable[str]) -> str:
     if near:
         match = next(c for c in pool if c.casefold() == near[0])
         return f"did you mean '{match}'?"
+    if not pool:
+        return "remove it"
     return "expected one of: " + ", ".join(pool)
 
 

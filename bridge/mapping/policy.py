@@ -31,8 +31,17 @@ def check_currency(value: str, path: KeyPath, out: Reporter) -> bool:
 def build_stages(
     spec: StagesSpec, default: UnmappedStage | None, path: KeyPath, out: Reporter
 ) -> StagesMapSpec | None:
-    links = [_link(agency, value, (*path, "map", agency)) for agency, value in spec.map.items()]
+    links = [
+        link
+        for agency, value in spec.map.items()
+        for link in _links(agency, value, (*path, "map", agency))
+    ]
     ok = _check_back_links(links, out)
+    for agency, value in spec.map.items():
+        if value == []:
+            message = "an empty list — name the partner stage(s) this agency stage maps to"
+            out.error((*path, "map", agency), message)
+            ok = False
     if not links:
         message = "the stage map is empty — map at least the won and lost stages under 'map:'"
         out.error(path, message, at_key=True)
@@ -51,10 +60,18 @@ def build_stages(
     return StagesMapSpec(tuple(links), unmapped, path, initial)
 
 
-def _link(agency: str, value: Any, path: KeyPath) -> StageLink:
+def _links(agency: str, value: Any, path: KeyPath) -> list[StageLink]:
+    if isinstance(value, list):
+        if not value:
+            return []
+        first, *others = [str(v) for v in value]
+        extra = [
+            StageLink(agency, o, Direction.TO_AGENCY, (*path, i + 1)) for i, o in enumerate(others)
+        ]
+        return [StageLink(agency, first, Direction.BOTH, (*path, 0)), *extra]
     if isinstance(value, str | int):
-        return StageLink(agency, str(value), Direction.BOTH, path)
-    return StageLink(agency, str(value.partner), value.direction, path)
+        return [StageLink(agency, str(value), Direction.BOTH, path)]
+    return [StageLink(agency, str(value.partner), value.direction, path)]
 
 
 def _check_back_links(links: list[StageLink], out: Reporter) -> bool:

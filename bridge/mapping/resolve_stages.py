@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from bridge.mapping.compiled import Broken, Direction, StageMap
+from bridge.mapping.compiled import Broken, Direction, StageMap, UnmappedStage
 from bridge.mapping.names import find_stage, not_found
 from bridge.mapping.report import Reporter
 from bridge.mapping.spec import StageLink, StagesMapSpec
@@ -91,7 +91,18 @@ def resolve_stages(
     result.unmapped_agency = [s.name for s in agency.stages if s.id not in builder.to_partner]
     result.unmapped_partner = [s.name for s in partner.stages if s.id not in builder.to_agency]
     _check_closing(result, agency, spec, out)
+    _check_parked(result, spec, out)
     return result
+
+
+def _check_parked(result: StageResult, spec: StagesMapSpec, out: Reporter) -> None:
+    if spec.unmapped is UnmappedStage.PARK and result.unmapped_partner:
+        names = ", ".join(f"'{n}'" for n in result.unmapped_partner)
+        message = (
+            f"partner stages {names} are not mapped back: deals there will be parked "
+            "(unmapped: park) — map them, or set 'unmapped: ignore'"
+        )
+        out.warn((*spec.path, "map"), message, at_key=True)
 
 
 def _initial(spec: StagesMapSpec, partner: Pipeline, out: Reporter) -> str | None:

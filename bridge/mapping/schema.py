@@ -81,9 +81,13 @@ class StageLinkSpec(_Spec):
 
 
 class StagesSpec(_Spec):
-    """Agency stage name → partner stage name (or ``{partner: …, direction: …}``)."""
+    """Agency stage → partner stage, a list of them, or ``{partner: …, direction: …}``.
 
-    map: dict[str, Name | StageLinkSpec] = Field(default_factory=dict)
+    With a list, the agency stage moves a partner deal to the first partner stage,
+    and every listed partner stage maps back to the agency stage.
+    """
+
+    map: dict[str, Name | list[Name] | StageLinkSpec] = Field(default_factory=dict)
     unmapped: Unmapped | None = Field(None, description="What to do with unmapped stages")
     initial: Name | None = Field(None, description="Partner stage a new deal starts in")
 

@@ -131,13 +131,10 @@ def allowed_keys(model: type[BaseModel], path: KeyPath) -> list[str]:
 
 
 def _unwrap(tp: Any) -> Any:
-    """From ``X | None`` or ``str | Model`` pick the member that holds keys."""
-    if get_origin(tp) in (Union, types.UnionType):
-        members = [a for a in get_args(tp) if a is not type(None)]
-        for member in members:
-            if get_origin(member) in (dict, list) or (
-                isinstance(member, type) and issubclass(member, BaseModel)
-            ):
-                return member
-        return members[0] if members else tp
-    return tp
+    """From ``X | None`` or ``str | list[str] | Model`` pick the member that holds keys."""
+    if get_origin(tp) not in (Union, types.UnionType):
+        return tp
+    members = [a for a in get_args(tp) if a is not type(None)]
+    models = [m for m in members if isinstance(m, type) and issubclass(m, BaseModel)]
+    containers = [m for m in members if get_origin(m) in (dict, list)]
+    return (models + containers + members + [tp])[0]

@@ -74,7 +74,7 @@ def test_deleted_stage_is_named_with_the_closest_existing_one(
         amo.rename_status(pipeline, replacement, "Квалификация")  # restore for other tests
     assert code == 1
     assert (
-        "partners.alfa.stages.map.В работе у партнёра: partner stage 'Квалификация' does not "
+        "partners.alfa.stages.map.В работе у партнёра[0]: partner stage 'Квалификация' does not "
         "exist — existing, closest first: 'Квалификация лида'"
     ) in output
     assert "beta · Digital Бета" in output  # the other partner still resolves

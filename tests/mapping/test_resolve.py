@@ -25,6 +25,11 @@ def test_example_compiles_with_every_name_resolved(crms: dict[str, FakeCrm]) -> 
     assert alfa.stages.to_partner["C1:NEW"] == "71"
     assert "71" in alfa.stages.to_agency and alfa.stages.to_agency["71"] == "C1:PREPARATION"
     assert alfa.stages.initial_partner_stage == "71"
+    assert alfa.stages.to_partner["C1:EXECUTING"] == "72"  # a list: the first one
+    assert alfa.stages.to_agency["73"] == "C1:EXECUTING"  # ... and every one maps back
+    assert [w.message.split(" are ")[0] for w in report.warnings] == [
+        "partner stages 'Неразобранное'"
+    ]
     assert beta.stages.to_partner["C1:LOSE"] == "C3:LOSE"  # the word 'lost'
     assert alfa.stamp_field_id is not None and beta.stamp_field_id is None
     brief = next(f for f in alfa.fields if f.name == "brief")
@@ -42,7 +47,7 @@ def test_deleted_partner_stage_breaks_only_that_stage(crms: dict[str, FakeCrm]) 
     stages = report.compiled.partners["alfa"].stages
     assert "Квалификация" in stages.broken_agency["C1:EXECUTING"].reason
     assert stages.to_partner["C1:WON"] == "142"  # the rest still syncs
-    assert [p.path for p in report.problems] == ["partners.alfa.stages.map.В работе у партнёра"]
+    assert [p.path for p in report.problems] == ["partners.alfa.stages.map.В работе у партнёра[0]"]
     assert not report.compiled.partners["beta"].paused
 
 
@@ -125,12 +130,12 @@ def test_converter_must_fit_the_custom_field_kind(crms: dict[str, FakeCrm], tmp_
 
 def test_won_mapped_to_an_open_stage_is_refused(crms: dict[str, FakeCrm], tmp_path) -> None:  # type: ignore[no-untyped-def]
     text = EXAMPLE.read_text(encoding="utf-8").replace(
-        "Сделка успешна: Успешно реализовано", "Сделка успешна: КП отправлено"
+        "Сделка успешна: Успешно реализовано", "Сделка успешна: Неразобранное"
     )
     path = tmp_path / "mapping.yaml"
     path.write_text(text, encoding="utf-8")
     report = resolve(load_mapping(path, fixed_env()), crms)
     assert report.problems[0].message == (
-        "agency stage 'Сделка успешна' is won but partner stage 'КП отправлено' is open — "
+        "agency stage 'Сделка успешна' is won but partner stage 'Неразобранное' is open — "
         "map it to 'Успешно реализовано'"
     )
