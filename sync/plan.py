@@ -10,7 +10,7 @@ Entry points (final signatures)::
         *,
         now: datetime,                               # aware UTC; stamps notes
         agency: AgencyExtras = AgencyExtras(),       # contact, company, pipeline, notes
-        partners: Mapping[str, PartnerExtras] = {},  # per code: pipeline, notes
+        partners: Mapping[str, PartnerExtras] | None = None,  # per code: pipeline, notes
     ) -> list[LinkPlan]       # one plan per partner the deal is or was routed to
 
     plan_partner_change(
@@ -23,6 +23,7 @@ Entry points (final signatures)::
         now: datetime,
         agency: AgencyExtras = AgencyExtras(),
         partner: PartnerExtras = PartnerExtras(),
+        siblings: Mapping[str, LinkState] | None = None,  # the deal's other links
     ) -> LinkPlan
 
 ``partner_deals``: a key present with ``None`` means "no such deal" — create it if
@@ -178,11 +179,17 @@ def plan_partner_change(
     now: dt.datetime,
     agency: AgencyExtras = _NO_AGENCY,
     partner: PartnerExtras = _NO_EXTRAS,
+    siblings: Mapping[str, LinkState] | None = None,
 ) -> LinkPlan:
-    """The plan for one existing link after a hint from the partner side."""
+    """The plan for one existing link after a hint from the partner side.
+
+    ``siblings``: the agency deal's other links (fan-out), if any, so their writes to
+    the shared agency deal are recognised as theirs.
+    """
     config = mapping.partners.get(partner_code)
     if config is None:
-        return _unknown_partner(link.agency_deal_id, partner_code, link)[0]
+        closing = _unknown_partner(link.agency_deal_id, partner_code, link)
+        return closing[0] if closing else _plan(link.key, (), (), link, link)
     inputs = _Inputs(
         key=link.key,
         partner=config,
@@ -194,6 +201,7 @@ def plan_partner_change(
         now=require_utc(now, "now"),
         agency=agency,
         extras=partner,
+        sibling_writes=_sibling_writes({**(siblings or {}), partner_code: link}, partner_code),
     )
     return _plan_link(inputs) or _plan(link.key, (), (), link, link)
 

@@ -518,3 +518,19 @@ def test_fan_out_partner_progress_reaches_the_agency_but_not_the_sibling() -> No
     sides.agency = edit(sides.agency, sides.tick(), stage_id="C5:LOSE")  # a person decides
     moves = {op.link_key[1]: op.patch.stage_id for op in writes(sides.run(world()))}
     assert moves == {"atwinta": "143", "kodix": "143"}
+
+
+def test_plan_partner_change_for_a_removed_partner() -> None:
+    sides = _created()
+    link = sides.links["atwinta"]
+    mapping = world()
+    only_kodix = dataclasses.replace(mapping, partners={"kodix": mapping.partners["kodix"]})
+    plan = plan_partner_change(
+        "atwinta", partner_deal(sides), link, sides.agency, only_kodix, now=T0
+    )
+    assert isinstance(plan.operations[0], CloseLink)
+    closed = plan.next_state
+    again = plan_partner_change(
+        "atwinta", partner_deal(sides), closed, sides.agency, only_kodix, now=T0
+    )
+    assert again.operations == () and not again.state_changed
