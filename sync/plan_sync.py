@@ -84,31 +84,47 @@ def sync_slots(
     echo = is_own_echo(live, Side.AGENCY, deal, state) and is_own_echo(
         live, Side.PARTNER, partner_deal, state
     )
-    patches = _Patches({Side.AGENCY: deal.id, Side.PARTNER: partner_deal.id}, pipelines)
-    pairs: dict[str, Pair] = {}
-    audit: list[AuditEntry] = []
-    reasons: list[str] = []
-    written: list[str] = []
+    tally = _Tally(_Patches({Side.AGENCY: deal.id, Side.PARTNER: partner_deal.id}, pipelines))
     for slot in live:
         now = (slot.rule.read_agency(deal), slot.rule.read_partner(partner_deal))
         base = _unless_sibling_echo(state.pair(slot.rule.name), now, slot, sibling_writes)
         if echo and base is not None:
-            pairs[slot.rule.name] = base
-            continue
-        decision = reconcile(slot.rule, now, base, state.key)
+            tally.pairs[slot.rule.name] = base
+        else:
+            tally.take(slot, reconcile(slot.rule, now, base, state.key), now)
+    return tally.outcome(state.agency_writes())
+
+
+class _Tally:
+    """Collects the per-slot decisions into patches, pairs, audit and refusals."""
+
+    def __init__(self, patches: _Patches) -> None:
+        self.patches = patches
+        self.pairs: dict[str, Pair] = {}
+        self.audit: list[AuditEntry] = []
+        self.reasons: list[str] = []
+        self.written: set[str] = set()
+
+    def take(self, slot: Slot, decision: Decision, now: Pair) -> None:
         if decision.refused is not None:
-            reasons.append(decision.refused)
-            continue
-        pairs[slot.rule.name], wrote = _apply(slot, decision, now, patches)
+            self.reasons.append(decision.refused)
+            return
+        self.pairs[slot.rule.name], wrote = _apply(slot, decision, now, self.patches)
         if wrote or decision.write_side is None:
-            audit.extend(decision.audit)
+            self.audit.extend(decision.audit)
         if wrote and decision.write_side is Side.AGENCY:
-            written.append(slot.rule.name)
-    standing = state.agency_writes()
-    written += [n for n, v in standing.items() if n in pairs and pairs[n][0] == v]
-    return SyncOutcome(
-        patches.build(), pairs, tuple(audit), tuple(reasons), tuple(sorted(set(written)))
-    )
+            self.written.add(slot.rule.name)
+
+    def outcome(self, standing: Mapping[str, CanonicalValue]) -> SyncOutcome:
+        """``standing``: earlier agency writes of this link; kept while still in place."""
+        kept = {n for n, v in standing.items() if n in self.pairs and self.pairs[n][0] == v}
+        return SyncOutcome(
+            self.patches.build(),
+            self.pairs,
+            tuple(self.audit),
+            tuple(self.reasons),
+            tuple(sorted(self.written | kept)),
+        )
 
 
 def _unless_sibling_echo(
