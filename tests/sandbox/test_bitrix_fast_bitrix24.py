@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import signal
+import subprocess
+import sys
+
 import pytest
+import requests
 from fast_bitrix24 import Bitrix
 
 from bridge.bitrix.sandbox import BitrixSandbox
+from bridge.emulator import Fault, FaultKind
 
 
 @pytest.fixture
@@ -104,3 +110,43 @@ def test_rate_limited_client_retries_503_and_finishes() -> None:
         statuses = sandbox.server.calls.statuses()
         assert statuses.get(503, 0) > 0  # refused before running, then retried by the client
         assert statuses[200] == 7
+
+
+def test_server_errors_are_retried_by_the_client(bitrix: BitrixSandbox, client: Bitrix) -> None:
+    bitrix.server.faults.arm(
+        Fault(FaultKind.SERVER_ERROR, times=2, status=502, method="crm.deal.add")
+    )
+    deal_id = client.call("crm.deal.add", {"fields": {"TITLE": "После сбоя"}}, raw=True)["result"]
+    assert bitrix.deal_ids() == [str(deal_id)]
+    assert bitrix.server.calls.statuses() == {502: 2, 200: 1}
+
+
+def test_a_lost_response_after_commit_duplicates_a_retried_add(
+    bitrix: BitrixSandbox, client: Bitrix
+) -> None:
+    """Why writes must be idempotent: the add ran, the answer was lost, the client re-sent it."""
+    bitrix.server.faults.arm(Fault(FaultKind.DROP_AFTER_COMMIT, method="batch"))
+    client.call("crm.deal.add", {"fields": {"TITLE": "Дубль", "ORIGIN_ID": "x-1"}})
+    titles = [bitrix.get_deal(i)["TITLE"] for i in bitrix.deal_ids()]  # type: ignore[index]
+    assert titles == ["Дубль", "Дубль"]
+
+
+def test_cli_serves_until_interrupted() -> None:
+    command = [sys.executable, "-c", "from bridge.cli import app; app()", "sandbox", "bitrix24"]
+    command += ["--seed", "demo", "--secret", "cli-secret"]
+    with subprocess.Popen(command, stdout=subprocess.PIPE, text=True) as process:
+        try:
+            _check_cli_output(process)
+        finally:
+            process.send_signal(signal.SIGINT)
+            assert process.wait(timeout=10) == 0
+
+
+def _check_cli_output(process: subprocess.Popen[str]) -> None:
+    assert process.stdout is not None
+    first = process.stdout.readline()
+    url = first.rsplit(" ", 1)[-1].strip()
+    assert url.startswith("http://127.0.0.1:") and url.endswith("/rest/1/cli-secret/")
+    assert "sandbox-app-token" in process.stdout.readline()
+    reply = requests.post(url + "crm.deal.list", json={"start": -1}, timeout=5)
+    assert len(reply.json()["result"]) == 36
