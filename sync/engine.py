@@ -23,6 +23,7 @@ from bridge.store import LinkRow, Store, health, links
 from sync import inbox, poll
 from sync.apply import Applier, Outcome, crash_point
 from sync.gather import Gathered, Gatherer
+from sync.ledger_hook import LedgerHook
 from sync.plan_types import AgencyExtras, LinkPlan, LinkState, PartnerExtras
 from sync.record import APPLIED, FAILED, PARKED, Recorder
 from sync.state import to_state
@@ -242,7 +243,8 @@ class Engine:
         outcomes = Applier(self.store, self.agency, self.partners, now, self.crash).run(writing)
         self.crash("before_local_commit")
         self.progress("record")
-        recorder = Recorder(self.store, self.agency.system, now)
+        ledger = LedgerHook(self.mapping, self._pipeline(self.agency, None))
+        recorder = Recorder(self.store, self.agency.system, now, ledger)
         for plan in report.plans:
             aid, code = plan.link_key
             outcome = outcomes.get(plan.link_key)

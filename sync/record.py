@@ -21,6 +21,7 @@ from bridge.mapping.compiled import Side
 from bridge.model import Deal, DealPatch, Hint, HintKind
 from bridge.store import AuditRow, IntentState, LinkRow, Store, audit, inbox, intents, links
 from sync.apply import Outcome
+from sync.ledger_hook import LedgerHook
 from sync.plan_json import encode_value
 from sync.plan_types import (
     AddNote,
@@ -59,10 +60,17 @@ def outcome_state(plan: LinkPlan, outcome: Outcome | None) -> tuple[LinkState | 
 
 
 class Recorder:
-    def __init__(self, store: Store, agency_system: str, now: dt.datetime) -> None:
+    def __init__(
+        self,
+        store: Store,
+        agency_system: str,
+        now: dt.datetime,
+        ledger: LedgerHook | None = None,
+    ) -> None:
         self.store = store
         self.agency_system = agency_system
         self.now = now
+        self.ledger = ledger
 
     def commit(
         self,
@@ -75,10 +83,14 @@ class Recorder:
         with self.store.transaction() as session:
             if state is not None:
                 target = apply_state(row, state)
-                note_snapshot(target, *_after_writes(plan, outcome, snapshots))
+                after = _after_writes(plan, outcome, snapshots)
+                note_snapshot(target, *after)
                 links.save(session, target, self.now)
                 audit.append(session, self._audit(plan, state, verdict, outcome))
                 self._resolve_intent(session, plan, outcome, verdict)
+                if self.ledger is not None and verdict == APPLIED:
+                    seen = max(d.updated_at for d in (*snapshots, after[0]) if d is not None)
+                    self.ledger(session, plan.link_key[1], state.status, after[0], seen, self.now)
             if verdict == FAILED:
                 hint = Hint(
                     self.agency_system, plan.link_key[0], HintKind.UPDATED, self.now, "retry"

@@ -10,11 +10,14 @@ from bridge.mapping.compiled import (
     AgencyConfig,
     Broken,
     Commission,
+    CommissionRule,
     CompiledMapping,
     Connection,
     CrmKind,
     PartnerConfig,
     Policies,
+    RuleKind,
+    Side,
     StageMap,
 )
 from bridge.model import Contact, Deal, Money, Pipeline, Semantics, Stage
@@ -63,7 +66,11 @@ def _partner(code: str, kind: CrmKind, pipeline: Pipeline, ids: tuple[str, ...])
         routing_value=f"opt-{code}",
         stages=stage_map(ids),
         fields=(),
-        commission=Commission(),
+        commission=Commission(
+            rules=(
+                CommissionRule(RuleKind.PERCENT_OF_AMOUNT, Decimal("0.25"), Side.PARTNER, "RUB"),
+            )
+        ),
         policies=Policies(),
     )
 
