@@ -11,6 +11,7 @@ import itertools
 import json
 import uuid
 from collections.abc import Iterable
+from email.utils import formatdate
 from typing import Any
 from urllib.parse import parse_qsl, urlencode
 
@@ -70,6 +71,8 @@ class AmoApp:
     def handle(self, request: Request) -> Response:
         response = self._answer(request)
         response.headers["X-Request-Id"] = f"sandbox-{next(self._request_ids)}"
+        # Clients read the server's clock from Date; here it is the sandbox clock.
+        response.headers["Date"] = formatdate(self.store.clock.time(), usegmt=True)
         return response
 
     def _answer(self, request: Request) -> Response:

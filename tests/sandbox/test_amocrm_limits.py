@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from email.utils import formatdate
 
 import pytest
 
@@ -84,3 +85,13 @@ def test_token_endpoint_is_outside_the_api_limit(limited: tuple[AmoSandbox, AmoA
         "redirect_uri": "https://x.example",
     }
     assert api("POST", "/oauth2/access_token", json=body).status_code == 200
+
+
+def test_date_header_follows_the_sandbox_clock() -> None:
+    with AmoSandbox(rate_limit=None) as amo:
+        amo.clock.advance(86400 * 3)
+        amo.clock.freeze()
+        api = AmoApi(amo)
+        reply = api("GET", "/api/v4/account")
+        api.close()
+    assert reply.raw.headers.getlist("Date") == [formatdate(amo.clock.time(), usegmt=True)]
