@@ -13,9 +13,10 @@ from rich.console import Console
 from rich.table import Table
 
 from bridge.mapping.connect import Opener, close_all, open_all, open_crm
-from bridge.mapping.errors import MappingInvalid, MappingProblem
+from bridge.mapping.env import Environment
+from bridge.mapping.errors import MappingProblem, sort_problems
 from bridge.mapping.resolve import PartnerSummary, ResolveReport, resolve
-from bridge.mapping.validate import load_mapping
+from bridge.mapping.validate import validate_text
 
 
 def run_check(
@@ -29,17 +30,18 @@ def run_check(
     """Run the check and print the outcome; the process exit code."""
     console = console or Console()
     try:
-        spec = load_mapping(path)
-    except MappingInvalid as exc:
-        _print_problems(console, exc.problems)
-        summary = f"{len(exc.problems)} problem(s) in {path}; nothing was started."
-        console.print(summary, markup=False, soft_wrap=True)
-        return 1
+        text = path.read_text(encoding="utf-8")
     except OSError as exc:
-        console.print(f"{path}: cannot read the file: {exc.strerror}", markup=False)
+        _say(console, f"{path}: cannot read the file: {exc.strerror}")
+        return 1
+    spec, problems = validate_text(text, str(path), Environment.for_mapping(path))
+    _print_problems(console, sort_problems(problems))
+    if spec is None:
+        errors = sum(1 for p in problems if not p.warning)
+        _say(console, f"{errors} problem(s) in {path}; nothing was started.")
         return 1
     if offline:
-        console.print(f"{path}: valid ({len(spec.partners)} partners; offline check)")
+        _say(console, f"{path}: valid ({len(spec.partners)} partners; offline check)")
         return 0
     crms, failed = open_all(spec, opener)
     try:
@@ -48,11 +50,15 @@ def run_check(
         close_all(crms)
     _print_problems(console, [*report.problems, *report.warnings])
     for label, reason in failed.items():
-        console.print(f"{label}: not checked online — {reason}", markup=False)
+        _say(console, f"{label}: not checked online — {reason}")
     if report.compiled is not None:
         console.print(summary_table(report.summaries))
-    console.print(_verdict(report, path), markup=False, soft_wrap=True)
+    _say(console, _verdict(report, path))
     return 0 if report.ok else 1
+
+
+def _say(console: Console, text: str) -> None:
+    console.print(text, markup=False, highlight=False, soft_wrap=True)
 
 
 def _print_problems(console: Console, problems: Sequence[MappingProblem]) -> None:

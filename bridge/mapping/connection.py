@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from bridge.mapping.compiled import Connection, CrmKind
-from bridge.mapping.env import Environment, expand, is_reference, references
+from bridge.mapping.env import Environment, expand, is_reference, missing_variable, references
 from bridge.mapping.errors import KeyPath
 from bridge.mapping.report import Reporter
 from bridge.mapping.schema import AgencySpec, ConnectionSpec
@@ -33,11 +33,7 @@ class _Expander:
             return None
         text, missing = expand(raw, self.env)
         for name in missing:
-            message = (
-                f"environment variable {name} is not set (looked in {self.env.searched()}) "
-                f"— set {name} there"
-            )
-            self.out.error(path, message)
+            self.out.error(path, missing_variable(name, self.env))
         return None if missing else text
 
 

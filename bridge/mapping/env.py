@@ -71,3 +71,8 @@ def expand(text: str, env: Environment) -> tuple[str, list[str]]:
         return value
 
     return _REF.sub(substitute, text), missing
+
+
+def missing_variable(name: str, env: Environment) -> str:
+    """The message for a ``${name}`` that is set nowhere."""
+    return f"environment variable {name} is not set (looked in {env.searched()}) — set {name} there"

@@ -14,8 +14,8 @@ from pydantic import ValidationError
 
 from bridge.mapping.compiled import CrmKind, Policies
 from bridge.mapping.connection import agency_connection, partner_connection
-from bridge.mapping.env import Environment
-from bridge.mapping.errors import MappingInvalid, MappingProblem
+from bridge.mapping.env import Environment, expand, missing_variable
+from bridge.mapping.errors import KeyPath, MappingInvalid, MappingProblem
 from bridge.mapping.fieldmaps import merge_fields
 from bridge.mapping.policy import build_policies, build_rules, build_stages, check_currency
 from bridge.mapping.report import Reporter
@@ -48,8 +48,22 @@ def validate_text(
         out.error((), "the file must be a mapping with 'version:', 'agency:' and 'partners:'")
         return None, out.problems
     raw = _schema(out)
+    if raw is None:
+        _missing_variables(loaded.data, (), env, out)  # still worth saying while fixing shapes
     spec = _build(raw, env, out) if raw is not None else None
     return (spec if not out.errors else None), out.problems
+
+
+def _missing_variables(data: object, path: KeyPath, env: Environment, out: Reporter) -> None:
+    if isinstance(data, dict):
+        for key, value in data.items():
+            _missing_variables(value, (*path, key), env, out)
+    elif isinstance(data, list):
+        for index, value in enumerate(data):
+            _missing_variables(value, (*path, index), env, out)
+    elif isinstance(data, str):
+        for name in expand(data, env)[1]:
+            out.error(path, missing_variable(name, env))
 
 
 def _schema(out: Reporter) -> MappingFile | None:
