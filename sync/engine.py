@@ -121,14 +121,17 @@ class Engine:
         return [c for c in chosen if c in self.partners and not self.mapping.partners[c].paused]
 
     # --- the pass ----------------------------------------------------------------
-    def sync(self, partner: str | None = None, *, dry_run: bool = False) -> PassReport:
+    def sync(
+        self, partner: str | None = None, *, dry_run: bool = False, poll: bool = True
+    ) -> PassReport:
+        """One pass. ``poll=False`` handles due hints only (a webhook burst), no listing."""
         now = self.clock()
         report = PassReport(started_at=now)
         codes = self.codes(partner)
         self.progress("gather")
         try:
             got = Gatherer(self.store, self.mapping, self.agency, self.partners, self.overlap).run(
-                codes, now, parked=self.retry_parked
+                codes, now, parked=self.retry_parked, polling=poll
             )
         except CrmError as exc:
             return self._agency_down(report, exc, now)

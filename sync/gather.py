@@ -53,11 +53,15 @@ class Gatherer:
         self.partners = partners
         self.overlap = overlap
 
-    def run(self, codes: Sequence[str], now: dt.datetime, *, parked: bool) -> Gathered:
+    def run(
+        self, codes: Sequence[str], now: dt.datetime, *, parked: bool, polling: bool = True
+    ) -> Gathered:
+        """Snapshots for everything hinted (and, with ``polling``, listed since the cursors)."""
         got = Gathered()
-        got.agency_window = poll.fetch(self.store, self.agency, self.overlap)
-        for code in codes:
-            self._poll_partner(code, got)
+        if polling:
+            got.agency_window = poll.fetch(self.store, self.agency, self.overlap)
+            for code in codes:
+                self._poll_partner(code, got)
         live = [c for c in codes if c not in got.down]
         systems = [self.agency.system, *(self.partners[c].system for c in live)]
         got.hints = inbox.take_due(self.store, now, systems)
@@ -75,8 +79,7 @@ class Gatherer:
             got.down[code] = exc
 
     def _agency_ids(self, got: Gathered, live: Sequence[str], *, parked: bool) -> set[str]:
-        assert got.agency_window is not None
-        ids = {d.id for d in got.agency_window.deals}
+        ids = {d.id for d in got.agency_window.deals} if got.agency_window else set()
         by_system = {self.partners[c].system: c for c in live}
         partner_ids: dict[str, set[str]] = defaultdict(set)
         for hint in got.hints:
@@ -84,8 +87,7 @@ class Gatherer:
                 ids.add(hint.deal_id)
             elif hint.system in by_system:
                 partner_ids[by_system[hint.system]].add(hint.deal_id)
-        for code in live:
-            window = got.partner_windows[code]
+        for code, window in got.partner_windows.items():
             partner_ids[code].update(d.id for d in window.deals)
             got.partner_deals[code] = {d.id: d for d in window.deals}
         with self.store.transaction() as session:
@@ -98,8 +100,8 @@ class Gatherer:
         return ids
 
     def _agency_snapshots(self, got: Gathered, ids: set[str]) -> None:
-        assert got.agency_window is not None
-        known = {d.id: d for d in got.agency_window.deals if d.id in ids}
+        listed = got.agency_window.deals if got.agency_window else ()
+        known = {d.id: d for d in listed if d.id in ids}
         missing = sorted(ids - known.keys())
         fetched = self.agency.fetch_deals(missing) if missing else {}
         got.agency_deals = {**known, **fetched}

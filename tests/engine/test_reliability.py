@@ -6,7 +6,7 @@ import pytest
 
 from bridge.crm import AuthError, OutcomeUnknown, TransientError
 from bridge.model import Money
-from bridge.store import IntentState, LinkStatus, audit, health, intents, links
+from bridge.store import IntentState, LinkStatus, audit, health, inbox, intents, links
 from tests.engine.fake_crm import fail_with
 from tests.engine.world import World, with_broken_partner_stage
 
@@ -200,3 +200,26 @@ def test_intent_is_recorded_before_the_create_call(sqlite_world: World) -> None:
     world.amo.faults["create_deals"] = spy
     world.engine().sync()
     assert seen == [IntentState.PENDING.value]
+
+
+def test_a_webhook_pass_handles_due_hints_without_listing(world: World) -> None:
+    import datetime as dt
+
+    from bridge.model import Hint, HintKind
+    from sync import inbox as sync_inbox
+
+    hinted = world.agency_deal(1, ("amo",))
+    world.agency_deal(2, ("amo",))  # changed too, but nobody hinted it
+    hint = Hint(world.agency.system, hinted.id, HintKind.UPDATED, world.clock())
+    sync_inbox.record(world.store, [hint, hint], dt.timedelta(seconds=2))
+    engine = world.engine()
+    engine.retry_parked = False
+    engine.sync(poll=False)
+    assert world.amo.deals == {}  # still debounced
+    world.clock.advance(3)
+    engine.sync(poll=False)
+    assert [d.stamp for d in world.amo.deals.values()] == [hinted.id]
+    assert world.agency.calls["list_changed"] == 0
+    assert world.agency.calls["fetch_deals"] == 1  # both hints, one bulk read
+    with world.store.transaction() as session:
+        assert inbox.due(session, world.clock() + dt.timedelta(hours=1)) == []
