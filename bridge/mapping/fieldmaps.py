@@ -7,7 +7,9 @@ default for that partner. Problems point at the line the offending key came from
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import re
+from collections.abc import Callable, Mapping
+from decimal import Decimal
 from typing import Any
 
 from bridge.mapping.compiled import ConverterKind, Direction, Side
@@ -33,6 +35,7 @@ _DEFAULT_CONVERTER = {
     "contact.phone": ConverterKind.PHONE,
     "contact.email": ConverterKind.EMAIL,
 }
+_ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _TABLE_CONVERTERS = (ConverterKind.ENUM, ConverterKind.USER)
 
 
@@ -93,6 +96,7 @@ def _check_one(merged: _Merged, out: Reporter) -> FieldMapSpec | None:
     converter = values.get("converter") or _default_converter(agency, partner)
     ok = _check_converter(merged, converter, (agency, partner), out) and ok
     ok = _check_extras(merged, converter, out) and ok
+    ok = _check_default(merged, converter, direction, out) and ok
     if not ok:
         return None
     table = {str(k): str(v) for k, v in (values.get("values") or {}).items()}
@@ -180,6 +184,47 @@ def _check_extras(merged: _Merged, converter: ConverterKind, out: Reporter) -> b
         out.error(merged.at("currency"), message, at_key=True)
         ok = False
     return ok
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, int | Decimal) and not isinstance(value, bool)
+
+
+_DEFAULT_FITS: dict[ConverterKind, tuple[Callable[[object], bool], str]] = {
+    ConverterKind.MONEY: (_is_number, "a number (e.g. 0)"),
+    ConverterKind.NUMBER: (_is_number, "a number (e.g. 0)"),
+    ConverterKind.DATE: (
+        lambda v: isinstance(v, str) and bool(_ISO_DATE.match(v)),
+        'a date in quotes, "YYYY-MM-DD"',
+    ),
+    ConverterKind.EMAIL: (lambda v: isinstance(v, str) and "@" in v, "an e-mail address"),
+}
+
+
+def _default_problem(value: object, converter: ConverterKind, table: object) -> str | None:
+    if converter is ConverterKind.ENUM:
+        fits = isinstance(table, dict) and str(value) in table
+        return None if fits else "one of the agency values in 'values:'"
+    check, wanted = _DEFAULT_FITS.get(converter, (lambda v: True, ""))
+    return None if check(value) else wanted
+
+
+def _check_default(
+    merged: _Merged, converter: ConverterKind, direction: Direction, out: Reporter
+) -> bool:
+    if "default" not in merged.values or merged.values["default"] is None:
+        return True
+    if direction is Direction.BOTH:
+        message = "'default' is not used with direction 'both' (either side's value counts)"
+        out.warn(merged.at("default"), message + " — remove it")
+        return True
+    value = merged.values["default"]
+    wanted = _default_problem(value, converter, merged.values.get("values"))
+    if wanted is None:
+        return True
+    message = f"default {value!r} does not fit converter '{converter.value}' — write {wanted}"
+    out.error(merged.at("default"), message)
+    return False
 
 
 def _check_twice(maps: list[FieldMapSpec], out: Reporter) -> None:
