@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from bridge.mapping.compiled import Connection, CrmKind
-from bridge.mapping.env import Environment, expand, is_reference, missing_variable, references
+from bridge.mapping.env import Environment, expand, is_reference, missing_variable
 from bridge.mapping.errors import KeyPath
 from bridge.mapping.report import Reporter
 from bridge.mapping.schema import AgencySpec, ConnectionSpec
@@ -103,7 +103,3 @@ def _shape_ok(kind: CrmKind, spec: ConnectionSpec, path: KeyPath, out: Reporter)
         out.error(path, message, at_key=True)
         return False
     return True
-
-
-def variables(raw: str) -> list[str]:
-    return references(raw)

@@ -16,7 +16,7 @@ from bridge.mapping.compiled import ConverterKind, Direction, Side
 from bridge.mapping.errors import KeyPath
 from bridge.mapping.report import Reporter
 from bridge.mapping.schema import FieldSpec
-from bridge.mapping.spec import STANDARD_TARGETS, FieldMapSpec
+from bridge.mapping.spec import FieldMapSpec
 
 # What each standard target holds, and the converters that can carry it.
 _FITS: dict[str, frozenset[ConverterKind]] = {
@@ -247,7 +247,3 @@ def _writes(field_map: FieldMapSpec, side: Side) -> bool:
     if field_map.direction is Direction.BOTH:
         return True
     return (field_map.direction is Direction.TO_PARTNER) == (side is Side.PARTNER)
-
-
-def is_standard(target: str) -> bool:
-    return target in STANDARD_TARGETS

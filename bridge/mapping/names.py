@@ -52,7 +52,3 @@ def not_found(what: str, wanted: str, names: Iterable[str]) -> str:
     return f"{what} '{wanted}' does not exist — existing, closest first: " + quoted_list(
         closest(wanted, pool, limit=8)
     )
-
-
-def field_label(field: FieldDef) -> str:
-    return f"{field.name} ({field.code or field.id})"

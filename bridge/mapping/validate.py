@@ -12,7 +12,7 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
-from bridge.mapping.compiled import CrmKind, Policies
+from bridge.mapping.compiled import Policies
 from bridge.mapping.connection import agency_connection, partner_connection
 from bridge.mapping.env import Environment, expand, missing_variable
 from bridge.mapping.errors import KeyPath, MappingInvalid, MappingProblem
@@ -165,8 +165,6 @@ def _check_partner_set(raw: MappingFile, out: Reporter) -> None:
                 "(set 'routing_value:')"
             )
             out.error(("partners", code), message, at_key=True)
-    kinds = {p.kind for p in raw.partners.values()}
-    del kinds  # both kinds may be mixed freely; nothing to check
 
 
-__all__ = ["CrmKind", "MappingInvalid", "load_mapping", "validate_text"]
+__all__ = ["MappingInvalid", "load_mapping", "validate_text"]
