@@ -270,7 +270,8 @@ class Engine:
         for code, window in got.partner_windows.items():
             if code not in got.down:
                 poll.commit(self.store, window, now, self.overlap)
-        inbox.finish(self.store, got.hints)
+        down = {self.partners[c].system for c in got.down}
+        inbox.finish(self.store, [h for h in got.hints if h.system not in down])
         with self.store.transaction() as session:
             for code in codes:
                 if code in got.down:

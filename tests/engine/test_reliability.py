@@ -223,3 +223,24 @@ def test_a_webhook_pass_handles_due_hints_without_listing(world: World) -> None:
     assert world.agency.calls["fetch_deals"] == 1  # both hints, one bulk read
     with world.store.transaction() as session:
         assert inbox.due(session, world.clock() + dt.timedelta(hours=1)) == []
+
+
+def test_hints_of_a_partner_that_fails_mid_pass_are_kept(world: World) -> None:
+    import datetime as dt
+
+    from bridge.model import Hint, HintKind
+    from sync import inbox as sync_inbox
+
+    deal = world.agency_deal(1, ("amo",))
+    engine = world.engine()
+    engine.sync()
+    (partner_deal,) = world.amo.deals.values()
+    world.amo.user_edit(partner_deal.id, stage_id="102")
+    hint = Hint(world.amo.system, partner_deal.id, HintKind.UPDATED, world.clock())
+    sync_inbox.record(world.store, [hint], dt.timedelta(0))
+    world.amo.faults["fetch_deals"] = fail_with(TransientError("502"))
+    report = engine.sync(poll=False)
+    assert "amo" in report.errors
+    del world.amo.faults["fetch_deals"]
+    engine.sync(poll=False)
+    assert world.agency.deals[deal.id].stage_id == "C7:WORK"
