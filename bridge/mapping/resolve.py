@@ -27,7 +27,7 @@ from bridge.mapping.names import find_field, find_option, find_pipeline, not_fou
 from bridge.mapping.report import Reporter
 from bridge.mapping.resolve_commission import resolve_commission
 from bridge.mapping.resolve_fields import Side, resolve_field_maps
-from bridge.mapping.resolve_stages import resolve_stages
+from bridge.mapping.resolve_stages import StageResult, resolve_stages
 from bridge.mapping.spec import MappingSpec, PartnerSpecMerged
 from bridge.mapping.stamp import stamp_field
 from bridge.model import FieldDef, FieldKind, Pipeline
@@ -160,18 +160,12 @@ def _partner(
 ) -> tuple[PartnerConfig, PartnerSummary]:
     catalog = _catalog(crm, (*spec.path, "connection"), out)
     routing = _routing_value(spec, agency.routing, out)
-    pipeline = None
-    if catalog is not None:
-        pipeline = find_pipeline(catalog.pipelines, spec.pipeline)
-        if pipeline is None:
-            names = [p.name for p in catalog.pipelines]
-            out.error((*spec.path, "pipeline"), not_found("pipeline", spec.pipeline, names))
+    pipeline = _partner_pipeline(spec, catalog, out)
     if catalog is None or pipeline is None or crm is None:
         return _unavailable(spec, routing, "its CRM or pipeline could not be resolved")
     stages = resolve_stages(spec.stages, agency.pipeline, pipeline, out)
     partner_side = Side("partner", catalog.fields)
     fields, broken = resolve_field_maps(spec.fields, agency.side, partner_side, spec.currency, out)
-    commission = resolve_commission(spec, fields, agency.side, out)
     config = PartnerConfig(
         code=spec.code,
         name=spec.name,
@@ -181,28 +175,43 @@ def _partner(
         routing_value=routing or "",
         stages=stages.stages,
         fields=fields,
-        commission=commission,
+        commission=resolve_commission(spec, fields, agency.side, out),
         policies=spec.policies,
         paused=spec.paused,
         stamp_field_id=stamp_field(crm, spec.path, out, fix=fix),
         currency=spec.currency,
         broken_fields=broken,
     )
-    summary = PartnerSummary(
-        spec.code,
-        spec.name,
-        spec.connection.kind.value,
-        True,
-        pipeline.name,
-        stages.mapped,
-        tuple(stages.unmapped_partner),
-        len(fields),
-        _describe(commission),
-        spec.paused,
-        0,
-        0,
+    return config, _summary(config, stages)
+
+
+def _partner_pipeline(
+    spec: PartnerSpecMerged, catalog: _Catalog | None, out: Reporter
+) -> Pipeline | None:
+    if catalog is None:
+        return None
+    pipeline = find_pipeline(catalog.pipelines, spec.pipeline)
+    if pipeline is None:
+        names = [p.name for p in catalog.pipelines]
+        out.error((*spec.path, "pipeline"), not_found("pipeline", spec.pipeline, names))
+    return pipeline
+
+
+def _summary(config: PartnerConfig, stages: StageResult) -> PartnerSummary:
+    return PartnerSummary(
+        code=config.code,
+        name=config.name,
+        kind=config.connection.kind.value,
+        connected=True,
+        pipeline=config.pipeline_name,
+        stages_mapped=stages.mapped,
+        stages_unmapped=tuple(stages.unmapped_partner),
+        fields_mapped=len(config.fields),
+        commission=_describe(config.commission),
+        paused=config.paused,
+        problems=0,
+        warnings=0,
     )
-    return config, summary
 
 
 def _unavailable(
