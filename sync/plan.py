@@ -38,7 +38,9 @@ link (no stored state) is created without that search. For a create plan
 Order of decisions for one link: orphaned → nothing; not routed / out of the
 agency partner pipeline / agency deal gone → ``CloseLink`` (once); partner paused
 or snapshot missing → ``Skip``; partner deal gone → ``OrphanLink`` + a marked
-note on the agency deal; no partner deal → ``CreatePartnerDeal``; else mirror
+note on the agency deal; a field map of the partner that no longer resolves →
+``Park`` (its changes could otherwise be lost); no partner deal →
+``CreatePartnerDeal``; else mirror
 every slot (:mod:`sync.plan_sync`) and the notes (:mod:`sync.plan_notes`). Any
 refusal parks the link with every reason and writes nothing; the same reason
 again yields no operation. Built-ins: title flows ``to_partner``; amount and stage

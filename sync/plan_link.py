@@ -100,11 +100,30 @@ def plan_link(inputs: LinkInputs) -> LinkPlan | None:
     skip = _skip_reason(inputs, state)
     if skip is not None:
         return make_plan(inputs.key, (Skip(inputs.key, skip),), (), state, previous)
-    if inputs.partner_deal is None:
-        if state.partner_deal_id is not None:
-            return _orphan(inputs)
+    return _act(inputs, state)
+
+
+def _act(inputs: LinkInputs, state: LinkState) -> LinkPlan:
+    """A routed, unpaused link with its snapshots: orphan, park, create or mirror."""
+    partner_deal = inputs.partner_deal
+    if partner_deal is None and state.partner_deal_id is not None:
+        return _orphan(inputs)
+    broken = _broken_fields(inputs.partner)
+    if broken:
+        bound = partner_deal.id if partner_deal else state.partner_deal_id
+        return _park(inputs, dataclasses.replace(state, partner_deal_id=bound), broken)
+    if partner_deal is None:
         return _create(inputs)
-    return _sync(inputs, inputs.partner_deal)
+    return _sync(inputs, partner_deal)
+
+
+def _broken_fields(partner: PartnerConfig) -> tuple[str, ...]:
+    """Field maps that did not resolve: every deal of the partner needs them, so park.
+
+    Syncing the rest would let changes of that field go neither mirrored nor
+    parked — a lost change (DESIGN §9).
+    """
+    return tuple(f"field '{b.label}' does not resolve: {b.reason}" for b in partner.broken_fields)
 
 
 def _skip_reason(inputs: LinkInputs, state: LinkState) -> str | None:

@@ -534,3 +534,17 @@ def test_plan_partner_change_for_a_removed_partner() -> None:
         "atwinta", partner_deal(sides), closed, sides.agency, only_kodix, now=T0
     )
     assert again.operations == () and not again.state_changed
+
+
+def test_a_field_map_that_no_longer_resolves_parks_every_link_of_the_partner() -> None:
+    sides = _created()
+    gone = (Broken("Бюджет", "amoCRM field 'Бюджет' not found"),)
+    mapping = world(broken_fields=gone)
+    sides.agency = edit(sides.agency, sides.tick(), stage_id="C5:WORK")
+    (park,) = _only(sides.run(mapping), Park)
+    assert "'Бюджет'" in park.reason and "not found" in park.reason
+    assert sides.links["atwinta"].partner_deal_id == partner_deal(sides).id
+    new_deal = plan_agency_deal(agency_deal(id="77"), {}, {}, mapping, now=T0)
+    assert isinstance(new_deal[0].operations[0], Park)
+    (resumed,) = writes(sides.run(world()))  # admin fixed mapping.yaml
+    assert resumed.patch.stage_id == "102"
