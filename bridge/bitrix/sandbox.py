@@ -20,6 +20,7 @@ from bridge.bitrix.sandbox_app import BitrixApp
 from bridge.bitrix.sandbox_core import legacy_error, parse_int
 from bridge.bitrix.sandbox_events import EventHub, member_id_for
 from bridge.bitrix.sandbox_limits import PLANS, LeakyBucket, OperatingMeter
+from bridge.bitrix.sandbox_offline import OfflineQueue
 from bridge.bitrix.sandbox_render import render_legacy_deal
 from bridge.bitrix.sandbox_seed import SEEDS, apply_seed, bulk_deals
 from bridge.bitrix.sandbox_store import Portal
@@ -53,6 +54,7 @@ class BitrixSandbox:
             endpoint=lambda: f"{self.server.base_url}/rest/",
             member_id=member_id_for(user, secret),
             now=self.clock.time,
+            offline=OfflineQueue(lambda: self.clock.now().replace(microsecond=0)),
         )
         self.portal = Portal(self.clock, self.events.emit)
         burst, per_second = PLANS[plan]

@@ -123,7 +123,11 @@ class BitrixApp:
         began = time.perf_counter()
         try:
             with self.portal.lock:
-                result = handler(Call(self.portal, self.events, self.user, params))
+                self.events.connector = str(params.get("auth_connector") or "")
+                try:
+                    result = handler(Call(self.portal, self.events, self.user, params))
+                finally:
+                    self.events.connector = ""
         finally:
             processing = time.perf_counter() - began
             _, operating, reset_at = self.meter.record(method)

@@ -12,10 +12,13 @@ import hashlib
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import urlencode, urlsplit
 
 from bridge.bitrix.sandbox_call import Call, Handler
 from bridge.bitrix.sandbox_core import ApiError, Result
+from bridge.bitrix.sandbox_offline import METHODS as OFFLINE_METHODS
+from bridge.bitrix.sandbox_offline import OfflineQueue
 from bridge.emulator import EventOutbox
 
 KNOWN_EVENTS = frozenset(
@@ -31,15 +34,18 @@ KNOWN_EVENTS = frozenset(
         "ONCRMCOMPANYUPDATE",
         "ONCRMCOMPANYDELETE",
         "ONCRMTIMELINECOMMENTADD",
+        "ONOFFLINEEVENT",
     }
 )
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Binding:
     id: int
     event: str
     handler: str
+    min_timeout: float = 1.0  # ONOFFLINEEVENT only: seconds between notifications
+    last_sent: float | None = None
 
 
 class EventHub:
@@ -53,8 +59,13 @@ class EventHub:
         endpoint: Callable[[], str],
         member_id: str,
         now: Callable[[], float],
+        offline: OfflineQueue,
     ) -> None:
         self.outbox = outbox
+        self.offline = offline
+        offline.on_new = self._notify_offline
+        # auth_connector of the API call being run: its writes skip matching offline queues.
+        self.connector = ""
         self.application_token = application_token
         self._endpoint = endpoint
         self.member_id = member_id
@@ -63,15 +74,13 @@ class EventHub:
         self._bindings: list[Binding] = []
         self._next_id = 1
 
-    def bind(self, event: str, handler: str) -> Binding:
-        name = event.upper()
-        if name not in KNOWN_EVENTS:
-            raise ApiError(400, "ERROR_EVENT_NOT_FOUND", "Event not found")
+    def bind(self, event: str, handler: str, *, min_timeout: float = 1.0) -> Binding:
+        name = _known(event)
         with self._lock:
             for binding in self._bindings:
                 if binding.event == name and binding.handler == handler:
                     raise ApiError(400, "ERROR_HANDLER_ALREADY_EXIST", "Handler already binded")
-            binding = Binding(self._next_id, name, handler)
+            binding = Binding(self._next_id, name, handler, min_timeout)
             self._next_id += 1
             self._bindings.append(binding)
         return binding
@@ -91,25 +100,56 @@ class EventHub:
         with self._lock:
             return list(self._bindings)
 
+    def bind_offline(self, event: str, connector: str) -> None:
+        self.offline.bindings[_known(event)] = connector
+
+    def unbind_offline(self, event: str) -> int:
+        return 1 if self.offline.bindings.pop(event.upper(), None) is not None else 0
+
     def emit(self, event: str, fields: dict[str, str]) -> None:
         for binding in self.bindings():
             if binding.event == event:
                 self.outbox.send(binding.handler, self.body(binding, fields), key=event)
+        self.offline.record(event, fields, self.connector)
+
+    def _notify_offline(self) -> None:
+        """ONOFFLINEEVENT says only "the queue has news", at most once per minTimeout."""
+        now = self._now()
+        for binding in self.bindings():
+            if binding.event != "ONOFFLINEEVENT":
+                continue
+            if binding.last_sent is not None and now - binding.last_sent < binding.min_timeout:
+                continue
+            binding.last_sent = now
+            pairs = [("event", "ONOFFLINEEVENT"), ("ts", str(int(now))), *self._auth()]
+            self.outbox.send(binding.handler, urlencode(pairs), key="ONOFFLINEEVENT")
 
     def body(self, binding: Binding, fields: dict[str, str]) -> str:
-        endpoint = self._endpoint()
         pairs = [
             ("event", binding.event),
             ("event_handler_id", str(binding.id)),
             *((f"data[FIELDS][{key}]", value) for key, value in fields.items()),
             ("ts", str(int(self._now()))),
+            *self._auth(),
+        ]
+        return urlencode(pairs)
+
+    def _auth(self) -> list[tuple[str, str]]:
+        endpoint = self._endpoint()
+        return [
             ("auth[domain]", urlsplit(endpoint).netloc),
             ("auth[client_endpoint]", endpoint),
             ("auth[server_endpoint]", "https://oauth.bitrix.info/rest/"),
             ("auth[member_id]", self.member_id),
             ("auth[application_token]", self.application_token),
         ]
-        return urlencode(pairs)
+
+
+def _known(event: str) -> str:
+    name = event.upper()
+    if name not in KNOWN_EVENTS:
+        raise ApiError(400, "ERROR_EVENT_NOT_FOUND", "Event not found")
+    return name
 
 
 def member_id_for(user: int, secret: str) -> str:
@@ -119,23 +159,37 @@ def member_id_for(user: int, secret: str) -> str:
 
 def event_bind(call: Call) -> Result:
     event = str(call.get("event") or "")
+    if str(call.get("event_type") or "online").lower() == "offline":
+        if call.user_id not in call.portal.admins:
+            raise ApiError(403, "ACCESS_DENIED", "Access denied!")
+        call.events.bind_offline(event, str(call.get("auth_connector") or ""))
+        return Result(True)
     handler = str(call.get("handler") or "")
     if not handler:
         raise ApiError(400, "ERROR_REQUIRED_PARAMETERS_MISSING", "Handler is required")
-    call.events.bind(event, handler)
+    options = call.get("options")
+    timeout = options.get("minTimeout") if isinstance(options, dict) else None
+    call.events.bind(event, handler, min_timeout=float(timeout or 1))
     return Result(True)
 
 
 def event_unbind(call: Call) -> Result:
+    event = str(call.get("event") or "")
+    if str(call.get("event_type") or "online").lower() == "offline":
+        return Result({"count": call.events.unbind_offline(event)})
     handler = call.get("handler")
-    count = call.events.unbind(str(call.get("event") or ""), None if not handler else str(handler))
+    count = call.events.unbind(event, None if not handler else str(handler))
     return Result({"count": count})
 
 
 def event_get(call: Call) -> Result:
-    rows = [
+    rows: list[dict[str, Any]] = [
         {"event": b.event, "handler": b.handler, "auth_type": "0", "offline": 0}
         for b in call.events.bindings()
+    ]
+    rows += [
+        {"event": name, "handler": "", "auth_type": "0", "offline": 1, "connector_id": connector}
+        for name, connector in sorted(call.events.offline.bindings.items())
     ]
     return Result(rows)
 
@@ -145,6 +199,7 @@ def events_list(call: Call) -> Result:
 
 
 METHODS: dict[str, Handler] = {
+    **OFFLINE_METHODS,
     "event.bind": event_bind,
     "event.unbind": event_unbind,
     "event.get": event_get,

@@ -35,6 +35,7 @@ class Portal:
         self.comments: dict[int, dict[str, Any]] = {}
         self._comment_ids = itertools.count(1)
         self.users: dict[int, dict[str, Any]] = {}
+        self.admins: set[int] = set()
         self.add_user(1, "Анна", "Смирнова", "anna@agency.example", admin=True)
 
     def now(self) -> dt.datetime:
@@ -127,6 +128,8 @@ class Portal:
     def add_user(
         self, user_id: int, name: str, last_name: str, email: str, *, admin: bool = False
     ) -> None:
+        if admin:
+            self.admins.add(user_id)
         self.users[user_id] = {
             "ID": str(user_id),
             "ACTIVE": True,

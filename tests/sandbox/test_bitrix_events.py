@@ -148,3 +148,56 @@ def test_unknown_event_is_refused(bitrix_api: BitrixApi) -> None:
         "error": "ERROR_EVENT_NOT_FOUND",
         "error_description": "Event not found",
     }
+
+
+# ---- offline queue -----------------------------------------------------------------------
+
+
+def _bind_offline(api: BitrixApi, event: str, connector: str = "") -> None:
+    params = {"event": event, "event_type": "offline", "auth_connector": connector}
+    assert api.result("event.bind", params) is True
+
+
+def test_offline_queue_coalesces_per_deal(bitrix: BitrixSandbox, bitrix_api: BitrixApi) -> None:
+    _bind_offline(bitrix_api, "ONCRMDEALUPDATE")
+    bitrix.clock.freeze()
+    first, second = bitrix.add_deal({"TITLE": "A"}), bitrix.add_deal({"TITLE": "B"})
+    for n in range(5):
+        bitrix.clock.advance(1)
+        bitrix.update_deal(first, {"TITLE": f"A{n}"})
+    bitrix.update_deal(second, {"TITLE": "B1"})
+    got = bitrix_api.result("event.offline.get")
+    assert got["process_id"] is None
+    assert [e["EVENT_DATA"]["FIELDS"]["ID"] for e in got["events"]] == [first, second]
+    assert bitrix_api.result("event.offline.get")["events"] == []  # clear=1 removed them
+
+
+def test_offline_reserve_confirm_and_error(bitrix: BitrixSandbox, bitrix_api: BitrixApi) -> None:
+    _bind_offline(bitrix_api, "ONCRMDEALADD")
+    ids = [bitrix.add_deal({"TITLE": str(n)}) for n in range(3)]
+    reserved = bitrix_api.result("event.offline.get", {"clear": 0, "limit": 2})
+    assert len(reserved["process_id"]) == 32
+    messages = [e["MESSAGE_ID"] for e in reserved["events"]]
+    # Reserved records are hidden from other readers.
+    other = bitrix_api.result("event.offline.get", {"clear": 0})
+    assert [e["EVENT_DATA"]["FIELDS"]["ID"] for e in other["events"]] == [ids[2]]
+    error = {"process_id": reserved["process_id"], "message_id": messages[1:]}
+    assert bitrix_api.result("event.offline.error", error) is True
+    clear = {"process_id": reserved["process_id"], "message_id": messages[:1]}
+    assert bitrix_api.result("event.offline.clear", clear) is True
+    listed = bitrix_api.result("event.offline.list")
+    assert [(row["MESSAGE_ID"], row["ERROR"]) for row in listed] == [("3", "0"), ("2", "1")]
+    failed = bitrix_api.result("event.offline.get", {"error": 1})["events"]
+    assert [e["MESSAGE_ID"] for e in failed] == ["2"]
+
+
+def test_auth_connector_suppresses_own_writes(bitrix: BitrixSandbox, bitrix_api: BitrixApi) -> None:
+    _bind_offline(bitrix_api, "ONCRMDEALUPDATE", connector="bridge")
+    own, theirs = bitrix.add_deal({"TITLE": "A"}), bitrix.add_deal({"TITLE": "B"})
+    bitrix_api.result(
+        "crm.deal.update", {"id": own, "fields": {"TITLE": "A2"}, "auth_connector": "bridge"}
+    )
+    bitrix.update_deal(theirs, {"TITLE": "B2"})
+    assert bitrix_api.result("event.offline.get")["events"] == []  # no connector: other queue
+    got = bitrix_api.result("event.offline.get", {"auth_connector": "bridge"})["events"]
+    assert [e["EVENT_DATA"]["FIELDS"]["ID"] for e in got] == [theirs]
