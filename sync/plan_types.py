@@ -9,7 +9,8 @@ held when they last agreed: ``synced[name] == (agency_value, partner_value)``.
 Keeping both halves (instead of one value in agency terms) makes change detection
 exact even when a value table maps several agency options to one partner option.
 Special keys name the built-in fields: :data:`STAGE_KEY`, :data:`TITLE_KEY`,
-:data:`AMOUNT_KEY`.
+:data:`AMOUNT_KEY`; :data:`AGENCY_WRITES_KEY` (not a pair) lists the slots whose
+agency value this link wrote, for fan-out siblings.
 """
 
 from __future__ import annotations
