@@ -23,9 +23,11 @@ from hypothesis import strategies as st
 
 from bridge.mapping.compiled import Side
 from bridge.model import Deal, Money, Note
+from sync.convert import phone_e164
+from sync.plan_json import synced_from_json, synced_to_json, written_hash
 from sync.plan_notes import is_mirrored, mirrored_text
 from sync.plan_slots import slots_for
-from sync.plan_types import LinkStatus
+from sync.plan_types import CanonicalValue, LinkStatus
 from tests.unit.test_plan_helpers import (
     AGENCY,
     PARTNERS,
@@ -264,3 +266,38 @@ def test_fan_out_links_settle_within_a_few_passes(steps: list[tuple[str, Edit] |
     assert sides.agency.amount in (atwinta.amount, kodix.amount)
     if expect_equal:
         assert atwinta.amount == kodix.amount == sides.agency.amount
+
+
+_scalars = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.text(max_size=12),
+    st.decimals(allow_nan=False, allow_infinity=False, places=4),
+    st.builds(
+        Money,
+        st.decimals(allow_nan=False, allow_infinity=False, places=2),
+        st.sampled_from(["RUB", "USD", "KZT"]),
+    ),
+    st.dates(),
+    st.datetimes(timezones=st.just(dt.UTC)),
+)
+_canonical = st.recursive(_scalars, lambda inner: st.tuples(inner, inner), max_leaves=6)
+
+
+@PROFILE
+@given(st.dictionaries(st.text(max_size=8), _canonical, max_size=5))
+def test_synced_json_round_trip_is_exact(synced: dict[str, CanonicalValue]) -> None:
+    text = synced_to_json(synced)
+    back = synced_from_json(text)
+    assert back == synced
+    assert {k: type(v) for k, v in back.items()} == {k: type(v) for k, v in synced.items()}
+    assert synced_to_json(back) == text  # the exact spelling (e.g. Decimal 1.10) survives
+    assert written_hash(back) == written_hash(synced)
+
+
+@PROFILE
+@given(st.from_regex(r"[+]?[78]?[ (-]*\d{3}[) -]*\d{3}[ -]?\d{2}[ -]?\d{2}", fullmatch=True))
+def test_phone_normalisation_is_idempotent(raw: str) -> None:
+    once = phone_e164(raw)
+    assert phone_e164(once) == once
+    assert once.startswith("+")
