@@ -14,7 +14,7 @@ import datetime as dt
 import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any
 
 from bridge.crm import Crm, CrmError
 from bridge.mapping.compiled import CompiledMapping
@@ -24,47 +24,12 @@ from sync import inbox, poll
 from sync.apply import Applier, Outcome, crash_point
 from sync.gather import Gathered, Gatherer
 from sync.ledger_hook import LedgerHook
-from sync.plan_types import AgencyExtras, LinkPlan, LinkState, PartnerExtras
+from sync.plan_types import LinkPlan
+from sync.planning import Planner, Planning, default_planner
 from sync.record import APPLIED, FAILED, PARKED, Recorder
-from sync.state import to_state
 
 log = logging.getLogger(__name__)
 AGENCY = "agency"
-
-
-class Planner(Protocol):
-    """The pure planner's two entry points (see :mod:`sync.plan`)."""
-
-    def plan_agency_deal(
-        self,
-        deal: Deal,
-        links: Mapping[str, LinkState],
-        partner_deals: Mapping[str, Deal | None],
-        mapping: CompiledMapping,
-        *,
-        now: dt.datetime,
-        agency: AgencyExtras = ...,
-        partners: Mapping[str, PartnerExtras] = ...,
-    ) -> list[LinkPlan]: ...
-
-    def plan_partner_change(
-        self,
-        partner_code: str,
-        partner_deal: Deal | None,
-        link: LinkState,
-        agency_deal: Deal | None,
-        mapping: CompiledMapping,
-        *,
-        now: dt.datetime,
-        agency: AgencyExtras = ...,
-        partner: PartnerExtras = ...,
-    ) -> LinkPlan: ...
-
-
-def default_planner() -> Planner:
-    import sync.plan
-
-    return sync.plan
 
 
 @dataclass
@@ -155,81 +120,9 @@ class Engine:
         return report
 
     def _plan(self, got: Gathered, live: Sequence[str], now: dt.datetime) -> list[LinkPlan]:
-        agency_extras = AgencyExtras(pipeline=self._pipeline(self.agency, None))
-        partner_extras = {
-            c: PartnerExtras(pipeline=self._pipeline(self.partners[c], c)) for c in live
-        }
-        plans: list[LinkPlan] = []
-        for deal in got.agency_deals.values():
-            plans.extend(self._plan_one(deal, got, live, now, agency_extras, partner_extras))
-        for agency_id in sorted(got.agency_missing):
-            plans.extend(self._plan_gone(agency_id, got, live, now, partner_extras))
-        return [p for p in plans if p.link_key[1] in live and (p.writes or p.state_changed)]
-
-    def _plan_one(
-        self,
-        deal: Deal,
-        got: Gathered,
-        live: Sequence[str],
-        now: dt.datetime,
-        agency_extras: AgencyExtras,
-        partner_extras: Mapping[str, PartnerExtras],
-    ) -> list[LinkPlan]:
-        rows = got.links.get(deal.id, {})
-        states = {code: to_state(row) for code, row in rows.items()}
-        partner_deals = self._partner_deals(deal, rows, got, live)
-        contact = got.contacts.get(deal.contact_ids[0]) if deal.contact_ids else None
-        extras = AgencyExtras(contact=contact, pipeline=agency_extras.pipeline)
-        return self.planner.plan_agency_deal(
-            deal,
-            states,
-            partner_deals,
-            self.mapping,
-            now=now,
-            agency=extras,
-            partners=partner_extras,
-        )
-
-    def _partner_deals(
-        self, deal: Deal, rows: Mapping[str, LinkRow], got: Gathered, live: Sequence[str]
-    ) -> dict[str, Deal | None]:
-        """Per partner: the deal, None for "none there", absent for "not fetched"."""
-        routing = deal.fields.get(self.mapping.agency.routing_field_id)
-        codes = {p.code for p in self.mapping.routed_partners(routing)} | set(rows)
-        result: dict[str, Deal | None] = {}
-        for code in codes & set(live):
-            row = rows.get(code)
-            if row is None or row.partner_deal_id is None:
-                result[code] = None
-            elif row.partner_deal_id in got.partner_deals.get(code, {}):
-                result[code] = got.partner_deals[code][row.partner_deal_id]
-        return result
-
-    def _plan_gone(
-        self,
-        agency_id: str,
-        got: Gathered,
-        live: Sequence[str],
-        now: dt.datetime,
-        partner_extras: Mapping[str, PartnerExtras],
-    ) -> list[LinkPlan]:
-        plans = []
-        for code, row in got.links.get(agency_id, {}).items():
-            fetched = got.partner_deals.get(code, {})
-            if code not in live or row.partner_deal_id not in fetched:
-                continue
-            plans.append(
-                self.planner.plan_partner_change(
-                    code,
-                    fetched[row.partner_deal_id],
-                    to_state(row),
-                    None,
-                    self.mapping,
-                    now=now,
-                    partner=partner_extras[code],
-                )
-            )
-        return plans
+        step = Planning(self.planner, self.mapping, now, self._pipeline(self.agency, None))
+        pipelines = {c: self._pipeline(self.partners[c], c) for c in live}
+        return step.run(got, live, pipelines)
 
     def _pipeline(self, crm: Crm, code: str | None) -> Any:
         key = code or AGENCY

@@ -1,0 +1,138 @@
+"""The planning step of a pass: gathered snapshots and link rows → the pure planner → plans.
+
+Only plans that write or change the stored link state are kept, so a quiet pass
+commits nothing. A link of a partner that is down this pass is left alone.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping, Sequence
+from typing import Protocol
+
+from bridge.mapping.compiled import CompiledMapping
+from bridge.model import Deal, Pipeline
+from bridge.store import LinkRow
+from sync.gather import Gathered
+from sync.plan_types import AgencyExtras, LinkPlan, LinkState, PartnerExtras
+from sync.state import to_state
+
+
+class Planner(Protocol):
+    """The pure planner's two entry points (see :mod:`sync.plan`)."""
+
+    def plan_agency_deal(
+        self,
+        deal: Deal,
+        links: Mapping[str, LinkState],
+        partner_deals: Mapping[str, Deal | None],
+        mapping: CompiledMapping,
+        *,
+        now: dt.datetime,
+        agency: AgencyExtras = ...,
+        partners: Mapping[str, PartnerExtras] = ...,
+    ) -> list[LinkPlan]: ...
+
+    def plan_partner_change(
+        self,
+        partner_code: str,
+        partner_deal: Deal | None,
+        link: LinkState,
+        agency_deal: Deal | None,
+        mapping: CompiledMapping,
+        *,
+        now: dt.datetime,
+        agency: AgencyExtras = ...,
+        partner: PartnerExtras = ...,
+    ) -> LinkPlan: ...
+
+
+def default_planner() -> Planner:
+    import sync.plan
+
+    return sync.plan
+
+
+class Planning:
+    def __init__(
+        self,
+        planner: Planner,
+        mapping: CompiledMapping,
+        now: dt.datetime,
+        agency_pipeline: Pipeline | None,
+    ) -> None:
+        self.planner = planner
+        self.mapping = mapping
+        self.now = now
+        self.agency_pipeline = agency_pipeline
+
+    def run(
+        self, got: Gathered, live: Sequence[str], pipelines: Mapping[str, Pipeline | None]
+    ) -> list[LinkPlan]:
+        extras = {c: PartnerExtras(pipeline=pipelines.get(c)) for c in live}
+        plans: list[LinkPlan] = []
+        for deal in got.agency_deals.values():
+            plans.extend(self._agency_deal(deal, got, live, extras))
+        for agency_id in sorted(got.agency_missing):
+            plans.extend(self._agency_gone(agency_id, got, live, extras))
+        return [p for p in plans if p.link_key[1] in live and (p.writes or p.state_changed)]
+
+    def _agency_deal(
+        self,
+        deal: Deal,
+        got: Gathered,
+        live: Sequence[str],
+        extras: Mapping[str, PartnerExtras],
+    ) -> list[LinkPlan]:
+        rows = got.links.get(deal.id, {})
+        states = {code: to_state(row) for code, row in rows.items()}
+        contact = got.contacts.get(deal.contact_ids[0]) if deal.contact_ids else None
+        agency = AgencyExtras(contact=contact, pipeline=self.agency_pipeline)
+        return self.planner.plan_agency_deal(
+            deal,
+            states,
+            self._partner_deals(deal, rows, got, live),
+            self.mapping,
+            now=self.now,
+            agency=agency,
+            partners=extras,
+        )
+
+    def _partner_deals(
+        self, deal: Deal, rows: Mapping[str, LinkRow], got: Gathered, live: Sequence[str]
+    ) -> dict[str, Deal | None]:
+        """Per partner: the deal, None for "none there", absent for "not fetched"."""
+        routing = deal.fields.get(self.mapping.agency.routing_field_id)
+        codes = {p.code for p in self.mapping.routed_partners(routing)} | set(rows)
+        result: dict[str, Deal | None] = {}
+        for code in codes & set(live):
+            row = rows.get(code)
+            if row is None or row.partner_deal_id is None:
+                result[code] = None
+            elif row.partner_deal_id in got.partner_deals.get(code, {}):
+                result[code] = got.partner_deals[code][row.partner_deal_id]
+        return result
+
+    def _agency_gone(
+        self,
+        agency_id: str,
+        got: Gathered,
+        live: Sequence[str],
+        extras: Mapping[str, PartnerExtras],
+    ) -> list[LinkPlan]:
+        plans = []
+        for code, row in got.links.get(agency_id, {}).items():
+            fetched = got.partner_deals.get(code, {})
+            if code not in live or row.partner_deal_id not in fetched:
+                continue
+            plan = self.planner.plan_partner_change(
+                code,
+                fetched[row.partner_deal_id],
+                to_state(row),
+                None,
+                self.mapping,
+                now=self.now,
+                partner=extras[code],
+            )
+            plans.append(plan)
+        return plans
