@@ -10,7 +10,7 @@ import pytest
 import sync
 
 SYNC = Path(sync.__file__).parent
-PLANNER = [*sorted(SYNC.glob("plan*.py")), SYNC / "convert.py"]
+PLANNER = [SYNC / "plan.py", *sorted(SYNC.glob("plan_*.py")), SYNC / "convert.py"]
 ALLOWED = {
     "__future__",
     "collections.abc",
