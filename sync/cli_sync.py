@@ -8,11 +8,18 @@ queue work in the store only, so they answer even while a CRM is down.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
 from rich.console import Console
-from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    SpinnerColumn,
+    TextColumn,
+    TimeElapsedColumn,
+)
 
 from bridge.crm import Crm
 from bridge.mapping.compiled import CompiledMapping
@@ -21,6 +28,7 @@ from bridge.store import Store, links
 from sync import inbox
 from sync.cli_views import deal_view, parked_table, status_table
 from sync.engine import Engine, PassReport
+from sync.engine import Progress as EngineProgress
 
 AGENCY_SYSTEM = "bitrix24:agency"  # how bridge.mapping.connect labels the agency portal
 STEPS = {"gather": "reading changes", "plan": "planning", "apply": "writing", "record": "recording"}
@@ -35,7 +43,7 @@ def utcnow() -> dt.datetime:
 
 
 def open_engine(
-    mapping_path: Path, store: Store, progress: Callable[[str], None] | None = None
+    mapping_path: Path, store: Store, progress: EngineProgress | None = None
 ) -> tuple[Engine, list[Crm]]:
     from bridge.mapping import load_mapping, resolve
     from bridge.mapping.connect import open_all
@@ -57,14 +65,21 @@ def open_engine(
 def run_sync(
     mapping_path: Path, store: Store, console: Console, *, partner: str | None, dry_run: bool
 ) -> PassReport:
-    columns = (SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn())
+    columns = (
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+    )
     with Progress(*columns, console=console, transient=True) as progress:
         task = progress.add_task("connecting", total=None)
 
-        def step(name: str) -> None:
-            progress.update(task, description=STEPS.get(name, name))
+        def show(step: str, done: int = 0, total: int = 0) -> None:
+            label = STEPS.get(step, step)
+            progress.update(task, description=label, completed=done, total=total or None)
 
-        engine, crms = open_engine(mapping_path, store, step)
+        engine, crms = open_engine(mapping_path, store, show)
         try:
             report = engine.sync(partner, dry_run=dry_run)
         finally:

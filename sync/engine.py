@@ -14,7 +14,7 @@ import datetime as dt
 import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from bridge.crm import Crm, CrmError
 from bridge.mapping.compiled import CompiledMapping
@@ -44,7 +44,14 @@ class PassReport:
         self.verdicts[verdict] = self.verdicts.get(verdict, 0) + 1
 
 
-Progress = Callable[[str], None]
+class Progress(Protocol):
+    """Told each step of a pass, and how far the long ones are (``done`` of ``total``)."""
+
+    def __call__(self, step: str, done: int = 0, total: int = 0) -> None: ...
+
+
+def _silent(step: str, done: int = 0, total: int = 0) -> None:
+    return None
 
 
 class Engine:
@@ -68,7 +75,7 @@ class Engine:
         self.clock = clock
         self.planner = planner or default_planner()
         self.overlap = overlap
-        self.progress = progress or (lambda _step: None)
+        self.progress: Progress = progress or _silent
         self.crash = crash
         self.retry_parked = True  # first pass, and after every mapping change
         self._pipelines: dict[str, Any] = {}
@@ -133,15 +140,15 @@ class Engine:
 
     # --- apply and record --------------------------------------------------------
     def _apply_and_record(self, report: PassReport, got: Gathered, now: dt.datetime) -> None:
-        self.progress("apply")
         writing = [p for p in report.plans if p.writes]
         report.writes = sum(len(p.writes) for p in writing)
+        self.progress("apply", 0, report.writes)
         outcomes = Applier(self.store, self.agency, self.partners, now, self.crash).run(writing)
         self.crash("before_local_commit")
-        self.progress("record")
         ledger = LedgerHook(self.mapping, self._pipeline(self.agency, None))
         recorder = Recorder(self.store, self.agency.system, now, ledger)
-        for plan in report.plans:
+        for done, plan in enumerate(report.plans, 1):
+            self.progress("record", done, len(report.plans))
             aid, code = plan.link_key
             outcome = outcomes.get(plan.link_key)
             row = got.links.get(aid, {}).get(code)
