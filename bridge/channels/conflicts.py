@@ -1,0 +1,271 @@
+"""Channel conflicts: the same client handed to two partners within a window.
+
+The sync engine screens its new partner deals with :func:`screen_new_handovers`
+right before it creates them, and records what actually went out with
+:func:`record_handover` once a partner deal exists. Handing the *same* agency deal
+to several partners (a multi-value routing field) is deliberate and never a conflict.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+
+from sqlmodel import Session, col, select
+
+from bridge.channels import normalise
+from bridge.channels.normalise import Fingerprint, Kind
+from bridge.channels.tables import ChannelFlagRow, ChannelHandoverRow
+from bridge.model import Company, Contact, Note
+from bridge.notices import Notices
+
+_CHUNK = 500
+
+
+def fingerprints_of(
+    contact: Contact | None, company: Company | None = None, website: str | None = None
+) -> frozenset[Fingerprint]:
+    """Every identifier of the client that normalises; invalid ones are left out."""
+    phones = [*(contact.phones if contact else ()), *(company.phones if company else ())]
+    emails = [*(contact.emails if contact else ()), *(company.emails if company else ())]
+    pairs: list[tuple[Kind, str | None]] = [(Kind.PHONE, normalise.phone(p)) for p in phones]
+    pairs += [(Kind.EMAIL, normalise.email(e)) for e in emails]
+    if company is not None and company.tax_id:
+        pairs.append((Kind.INN, normalise.inn(company.tax_id)))
+    if website:
+        pairs.append((Kind.DOMAIN, normalise.domain(website)))
+    return frozenset(Fingerprint(kind, value) for kind, value in pairs if value)
+
+
+@dataclass(frozen=True, slots=True)
+class Handover:
+    partner_code: str
+    agency_deal_id: str
+    handed_at: dt.datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Conflict:
+    """``agency_deal_id`` for ``partner_code`` matches what ``earlier`` already received."""
+
+    agency_deal_id: str
+    partner_code: str
+    earlier: Handover
+    matches: tuple[Fingerprint, ...]
+
+
+def check_conflicts(
+    session: Session,
+    fingerprints: Iterable[Fingerprint],
+    partner_code: str,
+    now: dt.datetime,
+    window: dt.timedelta,
+    *,
+    agency_deal_id: str = "",
+) -> list[Conflict]:
+    """Earlier handovers of these fingerprints to *other* partners within ``window``."""
+    wanted = set(fingerprints)
+    found = [
+        (
+            Handover(r.partner_code, r.agency_deal_id, r.handed_at),
+            Fingerprint(Kind(r.kind), r.value),
+        )
+        for r in _rows_for(session, wanted)
+    ]
+    return _conflicts(found, agency_deal_id, partner_code, now, window)
+
+
+def _rows_for(session: Session, wanted: set[Fingerprint]) -> list[ChannelHandoverRow]:
+    values = sorted({f.value for f in wanted})
+    rows: list[ChannelHandoverRow] = []
+    for start in range(0, len(values), _CHUNK):
+        query = select(ChannelHandoverRow).where(
+            col(ChannelHandoverRow.value).in_(values[start : start + _CHUNK])
+        )
+        rows.extend(r for r in session.exec(query) if Fingerprint(Kind(r.kind), r.value) in wanted)
+    return rows
+
+
+def _conflicts(
+    found: Iterable[tuple[Handover, Fingerprint]],
+    agency_deal_id: str,
+    partner_code: str,
+    now: dt.datetime,
+    window: dt.timedelta,
+) -> list[Conflict]:
+    grouped: dict[Handover, set[Fingerprint]] = {}
+    for handover, fingerprint in found:
+        if handover.partner_code == partner_code or handover.agency_deal_id == agency_deal_id:
+            continue
+        if not now - window <= handover.handed_at <= now:
+            continue
+        grouped.setdefault(handover, set()).add(fingerprint)
+    ordered = sorted(grouped, key=lambda h: (h.handed_at, h.partner_code, h.agency_deal_id))
+    return [Conflict(agency_deal_id, partner_code, h, tuple(sorted(grouped[h]))) for h in ordered]
+
+
+def record_handover(
+    session: Session,
+    agency_deal_id: str,
+    partner_code: str,
+    fingerprints: Iterable[Fingerprint],
+    now: dt.datetime,
+) -> int:
+    """Remember what went out with this partner deal; repeats are no-ops. Rows added."""
+    wanted = set(fingerprints)
+    existing = {
+        Fingerprint(Kind(r.kind), r.value)
+        for r in _rows_for(session, wanted)
+        if r.partner_code == partner_code and r.agency_deal_id == agency_deal_id
+    }
+    for fp in sorted(wanted - existing):
+        session.add(
+            ChannelHandoverRow(
+                kind=fp.kind.value,
+                value=fp.value,
+                partner_code=partner_code,
+                agency_deal_id=agency_deal_id,
+                handed_at=now,
+            )
+        )
+    session.flush()
+    return len(wanted - existing)
+
+
+@dataclass(frozen=True, slots=True)
+class Draft:
+    """A partner deal about to be created, with the client it carries."""
+
+    agency_deal_id: str
+    partner_code: str
+    contact: Contact | None = None
+    company: Company | None = None
+    website: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ScreenResult:
+    flagged: list[Conflict] = field(default_factory=list)  # newly flagged in this screening
+    held: set[tuple[str, str]] = field(default_factory=set)  # (agency deal id, partner) not to send
+    comments: list[Note] = field(default_factory=list)  # timeline comments for the agency deals
+
+
+def screen_new_handovers(
+    session: Session,
+    drafts: Sequence[Draft],
+    now: dt.datetime,
+    window: dt.timedelta,
+    hold: bool,
+    *,
+    notices: Notices | None = None,
+    partner_names: Mapping[str, str] | None = None,
+) -> ScreenResult:
+    """Flag drafts whose client already went to another partner; hold them if ``hold``.
+
+    A deal is flagged (and commented on) once; a held deal stays held until
+    :func:`confirm`. Drafts earlier in the same batch count as handed over ``now``.
+    """
+    result = ScreenResult()
+    batch: list[tuple[Handover, Fingerprint]] = []
+    texts = notices or Notices()
+    for draft in drafts:
+        prints = fingerprints_of(draft.contact, draft.company, draft.website)
+        flag = _flag(session, draft)
+        if flag is None:
+            conflicts = check_conflicts(
+                session,
+                prints,
+                draft.partner_code,
+                now,
+                window,
+                agency_deal_id=draft.agency_deal_id,
+            )
+            conflicts += _conflicts(
+                [(h, f) for h, f in batch if f in prints],
+                draft.agency_deal_id,
+                draft.partner_code,
+                now,
+                window,
+            )
+            if conflicts:
+                flag = _new_flag(session, draft, conflicts, now, hold, texts, partner_names or {})
+                result.flagged.extend(conflicts)
+                result.comments.append(Note(draft.agency_deal_id, flag.detail or ""))
+        if flag is not None and flag.held and flag.confirmed_at is None:
+            result.held.add((draft.agency_deal_id, draft.partner_code))
+            continue
+        batch += [(Handover(draft.partner_code, draft.agency_deal_id, now), f) for f in prints]
+    return result
+
+
+def _flag(session: Session, draft: Draft) -> ChannelFlagRow | None:
+    query = select(ChannelFlagRow).where(
+        ChannelFlagRow.agency_deal_id == draft.agency_deal_id,
+        ChannelFlagRow.partner_code == draft.partner_code,
+    )
+    return session.exec(query).first()
+
+
+def _new_flag(
+    session: Session,
+    draft: Draft,
+    conflicts: Sequence[Conflict],
+    now: dt.datetime,
+    hold: bool,
+    texts: Notices,
+    names: Mapping[str, str],
+) -> ChannelFlagRow:
+    text = conflict_comment(conflicts, texts, names, held=hold)
+    row = ChannelFlagRow(
+        agency_deal_id=draft.agency_deal_id,
+        partner_code=draft.partner_code,
+        flagged_at=now,
+        held=hold,
+        detail=text,
+    )
+    session.add(row)
+    session.flush()
+    return row
+
+
+def conflict_comment(
+    conflicts: Sequence[Conflict], texts: Notices, names: Mapping[str, str], *, held: bool
+) -> str:
+    """The timeline comment for the agency deal: one sentence per earlier handover."""
+    lines = [
+        texts.render(
+            "channel_conflict",
+            partner=names.get(c.earlier.partner_code, c.earlier.partner_code),
+            date=texts.date(c.earlier.handed_at),
+            deal=c.earlier.agency_deal_id,
+            matches=", ".join(
+                texts.render(f"match_{m.kind.value}", value=m.value) for m in c.matches
+            ),
+        )
+        for c in conflicts
+    ]
+    if held:
+        target = conflicts[0].partner_code
+        lines.append(texts.render("channel_hold", target=names.get(target, target)))
+    return "\n".join(lines)
+
+
+def confirm(session: Session, agency_deal_id: str, partner_code: str, now: dt.datetime) -> bool:
+    """A manager's go-ahead for a held deal; False if there was nothing held."""
+    row = _flag(session, Draft(agency_deal_id, partner_code))
+    if row is None or not row.held or row.confirmed_at is not None:
+        return False
+    row.confirmed_at = now
+    session.add(row)
+    return True
+
+
+def held(session: Session, partner_code: str | None = None) -> list[ChannelFlagRow]:
+    """Flags still waiting for a manager, oldest first."""
+    query = select(ChannelFlagRow).where(
+        col(ChannelFlagRow.held).is_(True), col(ChannelFlagRow.confirmed_at).is_(None)
+    )
+    if partner_code is not None:
+        query = query.where(ChannelFlagRow.partner_code == partner_code)
+    return list(session.exec(query.order_by(col(ChannelFlagRow.flagged_at))))

@@ -1,0 +1,163 @@
+"""The weekly digest against the store, and the status-request notes it may post.
+
+:func:`run_digest` is what the daemon's weekly job calls (and ``bridge digest``).
+Notes go out through ``Crm.add_notes`` in one bulk call per partner, at most once
+per deal per ISO week: each note is claimed in ``digest_note`` (committed) before
+the call, and the claim is dropped only when the CRM refused that note. A crash
+between the claim and the call therefore loses a reminder rather than doubling it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+from collections.abc import Mapping, Sequence
+
+from sqlalchemy import delete
+from sqlmodel import Session, col, select
+
+from bridge.crm import Crm
+from bridge.digest.select import (
+    DigestReport,
+    PartnerDigest,
+    StaleDeal,
+    Waiting,
+    stale_links,
+    status_request,
+    week_key,
+    without_stage_change,
+)
+from bridge.digest.tables import CLAIMED, SENT, DigestNoteRow
+from bridge.kpi.history import partner_stage_changes
+from bridge.ledger import book
+from bridge.ledger.balances import open_items
+from bridge.mapping.compiled import CompiledMapping, PartnerConfig, Side
+from bridge.model import Note
+from bridge.notices import Notices
+from bridge.store import AuditRow, LinkStatus, Store, links
+
+Overrides = Mapping[str, Mapping[str, str]]  # language → notice key → template
+
+
+def notices_for(partner: PartnerConfig, overrides: Overrides | None = None) -> Notices:
+    language = partner.policies.language
+    return Notices(language, (overrides or {}).get(language))
+
+
+def build_digest(session: Session, partner: PartnerConfig, now: dt.datetime) -> PartnerDigest:
+    """One partner's digest as the store sees it (no notes sent)."""
+    rows = links.for_partner(session, partner.code)
+    audit_rows = session.exec(select(AuditRow).where(AuditRow.partner_code == partner.code))
+    moves = partner_stage_changes(audit_rows)
+    after = partner.policies.stale_after
+    return PartnerDigest(
+        partner_code=partner.code,
+        partner_name=partner.name,
+        language=partner.policies.language,
+        stale_after=after,
+        stale=tuple(stale_links(rows, now, after)),
+        no_stage_change=tuple(without_stage_change(rows, moves, now, after)),
+        waiting=tuple(_waiting(session, partner.code, now)),
+    )
+
+
+def _waiting(session: Session, code: str, now: dt.datetime) -> list[Waiting]:
+    parked = [
+        Waiting(r.agency_deal_id, reason=r.park_reason)
+        for r in links.for_partner(session, code, [LinkStatus.PARKED])
+    ]
+    overdue = [
+        Waiting(
+            i.entry.deal_id, amount=i.outstanding, currency=i.entry.currency, due=i.entry.payable_at
+        )
+        for i in open_items(book.read(session, partner=code), now)
+        if i.overdue and i.entry.payer is Side.PARTNER
+    ]
+    return parked + overdue
+
+
+def run_digest(
+    store: Store,
+    mapping: CompiledMapping,
+    partners: Mapping[str, Crm],
+    now: dt.datetime,
+    *,
+    post_notes: bool,
+    only: str | None = None,
+    overrides: Overrides | None = None,
+) -> DigestReport:
+    """Every partner's digest (or ``only`` one); with ``post_notes``, ask for status updates
+    on stale deals of partners whose policy enables status-request notes."""
+    digests = []
+    for code, partner in sorted(mapping.partners.items()):
+        if only is not None and code != only:
+            continue
+        with store.transaction() as session:
+            digest = build_digest(session, partner, now)
+        crm = partners.get(code)
+        if post_notes and partner.policies.status_request_notes and crm is not None:
+            digest = _post_notes(store, digest, crm, notices_for(partner, overrides), now)
+        digests.append(digest)
+    return DigestReport(now, tuple(digests))
+
+
+def _post_notes(
+    store: Store, digest: PartnerDigest, crm: Crm, notices: Notices, now: dt.datetime
+) -> PartnerDigest:
+    with store.transaction() as session:
+        claimed, skipped = _claim(session, digest.partner_code, digest.stale, now)
+    by_partner_id = {d.partner_deal_id: d for d in claimed}
+    notes = [Note(d.partner_deal_id, status_request(d, notices)) for d in claimed]
+    results = crm.add_notes(notes) if notes else []
+    failed = [(by_partner_id[r.key].agency_deal_id, str(r.error)) for r in results if not r.ok]
+    sent = [by_partner_id[r.key].agency_deal_id for r in results if r.ok]
+    with store.transaction() as session:
+        _settle(session, digest.partner_code, week_key(now), sent, [f for f, _ in failed], now)
+    return dataclasses.replace(
+        digest, notes_sent=tuple(sent), notes_skipped=tuple(skipped), notes_failed=tuple(failed)
+    )
+
+
+def _claim(
+    session: Session, code: str, stale: Sequence[StaleDeal], now: dt.datetime
+) -> tuple[list[StaleDeal], list[str]]:
+    """Claim this week's note for each stale deal not yet noted; (claimed, already noted)."""
+    week = week_key(now)
+    query = select(DigestNoteRow.agency_deal_id).where(
+        DigestNoteRow.partner_code == code, DigestNoteRow.week == week
+    )
+    done = set(session.exec(query))
+    claimed = [d for d in stale if d.agency_deal_id not in done]
+    for deal in claimed:
+        session.add(
+            DigestNoteRow(
+                partner_code=code,
+                agency_deal_id=deal.agency_deal_id,
+                partner_deal_id=deal.partner_deal_id,
+                week=week,
+                state=CLAIMED,
+                claimed_at=now,
+            )
+        )
+    session.flush()
+    return claimed, [d.agency_deal_id for d in stale if d.agency_deal_id in done]
+
+
+def _settle(
+    session: Session,
+    code: str,
+    week: str,
+    sent: Sequence[str],
+    failed: Sequence[str],
+    now: dt.datetime,
+) -> None:
+    mine = (col(DigestNoteRow.partner_code) == code, col(DigestNoteRow.week) == week)
+    if failed:
+        session.execute(
+            delete(DigestNoteRow).where(*mine, col(DigestNoteRow.agency_deal_id).in_(failed))
+        )
+    for row in session.exec(
+        select(DigestNoteRow).where(*mine, col(DigestNoteRow.agency_deal_id).in_(list(sent)))
+    ):
+        row.state, row.sent_at = SENT, now
+        session.add(row)
