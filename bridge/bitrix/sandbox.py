@@ -20,6 +20,7 @@ from bridge.bitrix.sandbox_app import BitrixApp
 from bridge.bitrix.sandbox_core import legacy_error, parse_int
 from bridge.bitrix.sandbox_events import EventHub, member_id_for
 from bridge.bitrix.sandbox_limits import PLANS, LeakyBucket, OperatingMeter
+from bridge.bitrix.sandbox_oauth import OAuthServer
 from bridge.bitrix.sandbox_offline import OfflineQueue
 from bridge.bitrix.sandbox_render import render_legacy_deal
 from bridge.bitrix.sandbox_seed import SEEDS, apply_seed, bulk_deals
@@ -82,6 +83,30 @@ class BitrixSandbox:
     @property
     def webhook_url(self) -> str:
         return f"{self.server.base_url}/rest/{self.user}/{self._secret}/"
+
+    @property
+    def rest_url(self) -> str:
+        """The OAuth-mode endpoint: ``/rest/`` plus an ``auth`` token in every call."""
+        return f"{self.server.base_url}/rest/"
+
+    @property
+    def oauth_token_url(self) -> str:
+        return f"{self.server.base_url}/oauth/token/"
+
+    def enable_oauth(
+        self,
+        client_id: str = "local.sandbox",
+        client_secret: str = "sandbox-client-secret",  # noqa: S107 - a sandbox default
+    ) -> OAuthServer:
+        """Accept an OAuth application besides the webhook; mint codes with the result."""
+        self.app.oauth = OAuthServer(
+            client_id,
+            client_secret,
+            member_id=self.events.member_id,
+            endpoint=lambda: self.rest_url,
+            now=self.clock.time,
+        )
+        return self.app.oauth
 
     def start(self) -> BitrixSandbox:
         if not self._started:

@@ -22,6 +22,7 @@ from bridge.bitrix.sandbox_call import Call, Handler
 from bridge.bitrix.sandbox_core import ApiError, Result, iso
 from bridge.bitrix.sandbox_events import EventHub
 from bridge.bitrix.sandbox_limits import LeakyBucket, OperatingMeter
+from bridge.bitrix.sandbox_oauth import OAuthServer
 from bridge.bitrix.sandbox_store import Portal
 from bridge.emulator import Request, Response, SimClock
 from bridge.phpform import PhpFormError, parse
@@ -81,6 +82,7 @@ class BitrixApp:
         self.bucket = bucket
         self.meter = meter
         self.count: Callable[[str], None] = lambda method: None
+        self.oauth: OAuthServer | None = None
         # Scopes the webhook was created without (e.g. {"user"}): calls answer insufficient_scope.
         self.denied_scopes: set[str] = set()
 
@@ -94,12 +96,14 @@ class BitrixApp:
 
     def handle(self, request: Request) -> Response:
         try:
-            method = self._authenticate(request.path)
             params = _params(request)
+            if request.path.rstrip("/") == "/oauth/token":
+                return Response.json(self._oauth().token(params))
+            user_id, method = self._authenticate(request.path, params)
             self.bucket.admit()
             if method == "batch":
-                return Response.json(self._batch(params))
-            result, timing = self.run(method, params)
+                return Response.json(self._batch(params, user_id))
+            result, timing = self.run(method, params, user_id)
             return Response.json(envelope(result, timing))
         except ApiError as error:
             return Response.json(error.body(), error.status)
@@ -108,9 +112,16 @@ class BitrixApp:
             body = {"error": "INTERNAL_SERVER_ERROR", "error_description": "Internal server error"}
             return Response.json(body, 500)
 
+    def _oauth(self) -> OAuthServer:
+        if self.oauth is None:
+            raise ApiError(404, "ERROR_METHOD_NOT_FOUND", "OAuth is not enabled on this sandbox")
+        return self.oauth
+
     # ---- calls ---------------------------------------------------------------------
 
-    def run(self, method: str, params: dict[str, Any]) -> tuple[Result, dict[str, Any]]:
+    def run(
+        self, method: str, params: dict[str, Any], user_id: int
+    ) -> tuple[Result, dict[str, Any]]:
         """One API method (alone or inside a batch), charged to the operating meter."""
         self.count(method)
         handler = METHODS.get(method)
@@ -125,7 +136,7 @@ class BitrixApp:
             with self.portal.lock:
                 self.events.connector = str(params.get("auth_connector") or "")
                 try:
-                    result = handler(Call(self.portal, self.events, self.user, params))
+                    result = handler(Call(self.portal, self.events, user_id, params))
                 finally:
                     self.events.connector = ""
         finally:
@@ -133,26 +144,29 @@ class BitrixApp:
             _, operating, reset_at = self.meter.record(method)
         return result, time_block(start, processing, operating, reset_at)
 
-    def _batch(self, params: dict[str, Any]) -> dict[str, Any]:
+    def _batch(self, params: dict[str, Any], user_id: int) -> dict[str, Any]:
         self.count("batch")
         start = self.clock.time()
         began = time.perf_counter()
-        inner = run_batch(params, self.run)
+        inner = run_batch(params, lambda method, args: self.run(method, args, user_id))
         processing = time.perf_counter() - began
         reset_at = int(start + 600)
         return {"result": inner, "time": time_block(start, processing, 0, reset_at)}
 
-    def _authenticate(self, path: str) -> str:
+    def _authenticate(self, path: str, params: dict[str, Any]) -> tuple[int, str]:
+        """(acting user, method) for a webhook path or an OAuth ``auth`` token."""
         parts = [p for p in path.split("/") if p]
         if len(parts) == 2 and parts[0] == "rest":
-            raise ApiError(401, "NO_AUTH_FOUND", "Wrong authorization data")
+            if self.oauth is None or not params.get("auth"):
+                raise ApiError(401, "NO_AUTH_FOUND", "Wrong authorization data")
+            return self.oauth.user_for(params["auth"]), _method_name(parts[1])
         if len(parts) != 4 or parts[0] != "rest":
             raise ApiError(404, "ERROR_METHOD_NOT_FOUND", "Method not found!")
         user_ok = parts[1] == str(self.user)
         secret_ok = hmac.compare_digest(parts[2].encode(), self.secret.encode())
         if not (user_ok and secret_ok):
             raise ApiError(401, "INVALID_CREDENTIALS", "Invalid request credentials")
-        return _method_name(parts[3])
+        return self.user, _method_name(parts[3])
 
 
 def _method_name(segment: str) -> str:
