@@ -39,7 +39,7 @@ def db(tmp_path: Path) -> str:
 def run(*args: str) -> str:
     result = CliRunner().invoke(app, ["ledger", *args])
     assert result.exit_code == 0, result.output
-    return result.output
+    return result.stdout  # logs (e.g. the migration's) go to stderr
 
 
 def test_pay_then_statement_and_balances(db: str) -> None:
