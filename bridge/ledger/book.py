@@ -14,8 +14,8 @@ from typing import Any
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col, select
 
-from bridge.ledger.entries import Entry, EntryKind
-from bridge.ledger.rules import DealObservation, entries_for
+from bridge.ledger.entries import PARTNER_LEVEL, Entry, EntryKind
+from bridge.ledger.rules import DealObservation, entries_for, membership_entries
 from bridge.ledger.tables import LedgerEntryRow
 from bridge.mapping.compiled import Commission, Side
 
@@ -115,5 +115,22 @@ def record_history(
     first = history[0]
     existing = read(session, partner=first.partner_code, deal_id=first.agency_deal_id)
     new = entries_for(history, commission, existing)
+    append(session, new, now)
+    return new
+
+
+def accrue_membership(
+    session: Session, partner_code: str, commission: Commission, today: dt.date, now: dt.datetime
+) -> list[Entry]:
+    """Book this year's membership fee if the partner has one; a no-op once it is booked.
+
+    Safe to call from a daily job: the cause ``membership:<year>`` is booked once.
+    """
+    if commission.membership_fee is None:
+        return []
+    year_start = dt.date(today.year, 1, 1)
+    due = membership_entries(partner_code, commission.membership_fee, since=year_start, until=today)
+    existing = {e.cause for e in read(session, partner=partner_code, deal_id=PARTNER_LEVEL)}
+    new = [e for e in due if e.cause not in existing]
     append(session, new, now)
     return new

@@ -129,3 +129,17 @@ def test_stored_balance_equals_recomputation_from_history(
         assert book.record_history(session, history, RULES, NOW) == []
     recomputed = entries_for(history, RULES, [])
     assert sums(stored) == sums(recomputed)
+
+
+def test_membership_is_accrued_once_per_year_however_often_the_job_runs(store: Store) -> None:
+    rules = commission(of_amount(), membership=rub(50000))
+    days = [dt.date(2026, 3, 1), dt.date(2026, 3, 2), dt.date(2026, 12, 31), dt.date(2027, 1, 1)]
+    booked = []
+    for day in days:
+        with store.transaction() as session:
+            booked.append(len(book.accrue_membership(session, "alfa", rules, day, NOW)))
+    assert booked == [1, 0, 0, 1]
+    with store.transaction() as session:
+        causes = [e.cause for e in book.read(session, partner="alfa")]
+        assert book.accrue_membership(session, "beta", commission(of_amount()), days[0], NOW) == []
+    assert causes == ["membership:2026", "membership:2027"]
