@@ -106,27 +106,29 @@ _CAMEL_SPECIAL = {
     "MODIFY_BY_ID": "updatedBy",
     "MOVED_BY_ID": "movedBy",
 }
-_UF_NUMBERED = re.compile(r"^UF_CRM_(\d+)_(.+)$")
-
-
-def _camel_words(words: list[str]) -> str:
-    head, *rest = [w.lower() for w in words if w]
-    return head + "".join(w[:1].upper() + w[1:] for w in rest)
+# Bitrix\Crm\Service\Converter: all-letter names and UF_CRM_<typeId>_<digits|letters>
+# camelCase the usual way; other UF names (digits mixed in) keep their tail after "ufCrm_".
+_PLAIN = (
+    re.compile(r"[A-Z_]+"),
+    re.compile(r"UF_CRM_\d{1,4}_[\d_]+"),
+    re.compile(r"UF_CRM_\d{1,4}_[A-Z_]+"),
+)
+_DIGIT_UNDERSCORE = re.compile(r"(\d)_(\d)")
+_MARK = "~~~"
 
 
 def to_camel(name: str) -> str:
     """``ASSIGNED_BY_ID`` → ``assignedById``; ``UF_CRM_1747309879`` → ``ufCrm_1747309879``."""
     if name in _CAMEL_SPECIAL:
         return _CAMEL_SPECIAL[name]
-    if name.startswith("UF_CRM_"):
-        rest = name[len("UF_CRM_") :]
-        numbered = _UF_NUMBERED.match(name)
-        if numbered and not rest[:1].isalpha():
-            return f"ufCrm{numbered.group(1)}_{numbered.group(2)}"
-        if rest[:1].isdigit():
-            return f"ufCrm_{rest}"
-        return "ufCrm" + _camel_words(["x", *rest.split("_")])[1:]
-    return _camel_words(name.split("_"))
+    if name.upper().startswith("UF_") and not any(p.fullmatch(name) for p in _PLAIN):
+        if name.upper().startswith("UF_CRM_"):
+            return "ufCrm_" + name[7:]
+        return "uf" + name[3:]
+    marked = _DIGIT_UNDERSCORE.sub(rf"\1{_MARK}\2", name)
+    words = marked.lower().split("_")
+    camel = "".join(w[:1].upper() + w[1:] for w in words if w)
+    return (camel[:1].lower() + camel[1:]).replace(_MARK, "_")
 
 
 # ---- standard fields ---------------------------------------------------------

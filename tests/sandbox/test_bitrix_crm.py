@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 
 from bridge.bitrix.sandbox import BitrixSandbox
+from bridge.bitrix.sandbox_fields import to_camel
 from tests.sandbox.conftest import BitrixApi
 
 # ---- deals through both APIs -------------------------------------------------------------
@@ -389,3 +390,29 @@ def test_unknown_seed_and_plan_are_refused() -> None:
         BitrixSandbox(seed="nonsense")
     with pytest.raises(ValueError, match="plan"):
         BitrixSandbox(plan="free")
+
+
+@pytest.mark.parametrize(
+    ("upper", "camel"),
+    [
+        ("UF_CRM_PARTNER", "ufCrmPartner"),
+        ("UF_CRM_1747309879", "ufCrm_1747309879"),  # the docs' examples
+        ("UF_CRM_10_5186744711", "ufCrm10_5186744711"),
+        ("UF_CRM_69D39E301706D", "ufCrm_69D39E301706D"),  # seen on real portals
+        ("UF_CRM_SMART_INVOICE_1651138836085", "ufCrm_SMART_INVOICE_1651138836085"),
+        ("ASSIGNED_BY_ID", "assignedById"),
+        ("DATE_MODIFY", "updatedTime"),
+        ("PARENT_ID_1220", "parentId1220"),
+    ],
+)
+def test_names_convert_like_the_portal(upper: str, camel: str) -> None:
+    assert to_camel(upper) == camel
+
+
+def test_numbered_custom_field_through_crm_item(bitrix_api: BitrixApi) -> None:
+    field = {"FIELD_NAME": "UF_CRM_1747309879", "USER_TYPE_ID": "double", "LABEL": "Скидка"}
+    bitrix_api.result("crm.deal.userfield.add", {"fields": field})
+    params = {"entityTypeId": 2, "fields": {"title": "x", "ufCrm_1747309879": 200.05}}
+    item = bitrix_api.result("crm.item.add", params)["item"]
+    assert item["ufCrm_1747309879"] == 200.05
+    assert bitrix_api.result("crm.deal.get", {"id": item["id"]})["UF_CRM_1747309879"] == "200.05"
