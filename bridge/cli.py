@@ -268,3 +268,87 @@ def init(
     from bridge.mapping.cli_init import run_init
 
     raise typer.Exit(run_init(output, partner, webhook_env=webhook_env, force=force))
+
+
+# --- reports: partner KPIs and the stale-deal digest (logic in bridge/kpi, bridge/digest) ---
+
+
+@app.command("kpi")
+def kpi_command(
+    period: Annotated[
+        str | None, typer.Option("--period", help="2026-11, 2026-Q4 or 2026 (default: all time)")
+    ] = None,
+    chart: Annotated[
+        Path | None, typer.Option("--chart", help="Write the monthly chart here (SVG)")
+    ] = None,
+    mapping: MappingOpt = Path("mapping.yaml"),
+    db_url: DbUrlOpt = SYNC_DB,
+    language: Annotated[str, typer.Option("--language", help="ru or en")] = "ru",
+    currency: Annotated[str, typer.Option("--currency", help="Report currency")] = "RUB",
+) -> None:
+    """Per partner: leads, won/lost, conversion, amounts, response time, stale, commission."""
+    import datetime as dt
+
+    from rich.console import Console
+
+    from bridge.kpi.report import build_report, parse_period, partners_from_mapping, print_report
+    from bridge.store import Store
+
+    if language not in ("ru", "en"):
+        typer.echo("error: --language is ru or en", err=True)
+        raise typer.Exit(2)
+    try:
+        chosen = parse_period(period)
+    except ValueError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
+    store = Store.open(db_url)
+    try:
+        report = build_report(
+            store,
+            dt.datetime.now(dt.UTC),
+            period=chosen,
+            partners=partners_from_mapping(mapping),
+            currency=currency,
+            language=language,
+        )
+    finally:
+        store.close()
+    print_report(report, Console(), language)
+    if chart is not None:
+        chart.write_text(report.chart, encoding="utf-8")
+        typer.echo(f"chart: {chart}")
+
+
+@app.command("digest")
+def digest_command(
+    partner: Annotated[str | None, typer.Option("--partner", help="Only this partner")] = None,
+    post_notes: Annotated[
+        bool, typer.Option("--post-notes", help="Ask partners for status updates (once a week)")
+    ] = False,
+    mapping: MappingOpt = Path("mapping.yaml"),
+    db_url: DbUrlOpt = SYNC_DB,
+) -> None:
+    """Stale deals, deals without a stage change and what the agency waits for, per partner."""
+    import datetime as dt
+
+    from bridge.digest.cli import DigestFailed
+    from bridge.digest.cli import digest_command as run
+    from bridge.store import Store
+
+    store = Store.open(db_url)
+    try:
+        report = run(
+            mapping,
+            store,
+            dt.datetime.now(dt.UTC),
+            partner=partner,
+            post_notes=post_notes,
+            echo=typer.echo,
+        )
+    except DigestFailed as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
+    finally:
+        store.close()
+    raise typer.Exit(1 if any(d.notes_failed for d in report.partners) else 0)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 from collections.abc import Mapping, Sequence
+from typing import Protocol
 
 from sqlalchemy import delete
 from sqlmodel import Session, col, select
@@ -31,12 +32,28 @@ from bridge.digest.tables import CLAIMED, SENT, DigestNoteRow
 from bridge.kpi.history import partner_stage_changes
 from bridge.ledger import book
 from bridge.ledger.balances import open_items
-from bridge.mapping.compiled import CompiledMapping, PartnerConfig, Side
+from bridge.mapping.compiled import Policies, Side
 from bridge.model import Note
 from bridge.notices import Notices
 from bridge.store import AuditRow, LinkStatus, Store, links
 
 Overrides = Mapping[str, Mapping[str, str]]  # language → notice key → template
+
+
+class PartnerConfig(Protocol):
+    """What the digest needs of a partner: a compiled one or an offline-validated spec."""
+
+    @property
+    def code(self) -> str: ...
+    @property
+    def name(self) -> str: ...
+    @property
+    def policies(self) -> Policies: ...
+
+
+class MappingLike(Protocol):
+    @property
+    def partners(self) -> Mapping[str, PartnerConfig]: ...
 
 
 def notices_for(partner: PartnerConfig, overrides: Overrides | None = None) -> Notices:
@@ -78,7 +95,7 @@ def _waiting(session: Session, code: str, now: dt.datetime) -> list[Waiting]:
 
 def run_digest(
     store: Store,
-    mapping: CompiledMapping,
+    mapping: MappingLike,
     partners: Mapping[str, Crm],
     now: dt.datetime,
     *,
