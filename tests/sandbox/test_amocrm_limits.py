@@ -33,6 +33,7 @@ def test_eighth_request_in_a_second_gets_429(limited: tuple[AmoSandbox, AmoApi])
 
 def test_sliding_window_admits_as_old_requests_age_out(limited: tuple[AmoSandbox, AmoApi]) -> None:
     amo, api = limited
+    amo.limits.mode = "window"
     assert _statuses(api, 4) == [200] * 4
     amo.clock.advance(0.5)
     assert _statuses(api, 4) == [200, 200, 200, 429]
@@ -95,3 +96,36 @@ def test_date_header_follows_the_sandbox_clock() -> None:
         reply = api("GET", "/api/v4/account")
         api.close()
     assert reply.raw.headers.getlist("Date") == [formatdate(amo.clock.time(), usegmt=True)]
+
+
+def test_bucket_refills_at_the_rate(limited: tuple[AmoSandbox, AmoApi]) -> None:
+    amo, api = limited
+    assert _statuses(api, 8) == [200] * 7 + [429]
+    amo.clock.advance(1 / 7)
+    assert _statuses(api, 2) == [200, 429]
+
+
+def _paced_with_jitter(amo: AmoSandbox, api: AmoApi, seconds: int) -> list[int]:
+    """Requests at exactly 7/s on the sender's side, arriving up to 40 ms early or late."""
+    jitter = [0.04, -0.04, 0.0, 0.03, -0.02]
+    statuses = []
+    previous = 0.0
+    for n in range(7 * seconds):
+        arrival = n / 7 + jitter[n % len(jitter)] + 0.04
+        amo.clock.advance(arrival - previous)
+        previous = arrival
+        statuses.append(api("GET", "/api/v4/account").status_code)
+    return statuses
+
+
+def test_an_evenly_paced_client_is_never_refused_for_jitter(
+    limited: tuple[AmoSandbox, AmoApi],
+) -> None:
+    amo, api = limited
+    assert set(_paced_with_jitter(amo, api, 3)) == {200}
+
+
+def test_window_mode_is_stricter_about_jitter(limited: tuple[AmoSandbox, AmoApi]) -> None:
+    amo, api = limited
+    amo.limits.mode = "window"
+    assert 429 in _paced_with_jitter(amo, api, 3)
