@@ -75,7 +75,10 @@ class OperatingMeter:
 
     now: Callable[[], float]
     limit: float = 480.0
-    default_cost: float = 0.002
+    # Real portals report ``operating: 0`` for light calls (see the fixtures), and
+    # fast-bitrix24 sums the reported running totals; a zero default keeps long
+    # runs from self-throttling. Tests and benchmarks set costs per method.
+    default_cost: float = 0.0
     costs: dict[str, float] = field(default_factory=dict)
     enabled: bool = True
     _baskets: dict[str, dict[int, float]] = field(default_factory=lambda: defaultdict(dict))

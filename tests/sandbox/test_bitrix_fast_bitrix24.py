@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import signal
 import subprocess
 import sys
+from collections.abc import Iterator
 
 import pytest
 import requests
@@ -12,6 +14,16 @@ from fast_bitrix24 import Bitrix
 
 from bridge.bitrix.sandbox import BitrixSandbox
 from bridge.emulator import Fault, FaultKind
+
+
+@pytest.fixture(autouse=True)
+def event_loop_for_sync_client() -> Iterator[None]:
+    """fast-bitrix24's sync ``Bitrix`` runs on the thread's loop; give it one and close it."""
+    loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)
+    yield
+    asyncio.set_event_loop(None)
+    loop.close()
 
 
 @pytest.fixture

@@ -3,6 +3,7 @@ and the ``time`` block, on the sandbox clock."""
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Iterator
 
@@ -23,6 +24,16 @@ TIME_KEYS = {
     "operating_reset_at",
     "operating",
 }
+
+
+@pytest.fixture(autouse=True)
+def event_loop_for_sync_client() -> Iterator[None]:
+    """fast-bitrix24's sync ``Bitrix`` runs on the thread's loop; give it one and close it."""
+    loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)
+    yield
+    asyncio.set_event_loop(None)
+    loop.close()
 
 
 @pytest.fixture
