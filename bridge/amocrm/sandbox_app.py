@@ -21,7 +21,7 @@ from bridge.amocrm import (
     sandbox_leads_api,
     sandbox_meta,
     sandbox_notes,
-    sandbox_parties,
+    sandbox_parties_api,
     sandbox_webhooks,
 )
 from bridge.amocrm.sandbox_http import ApiError, internal_error, not_found
@@ -43,7 +43,7 @@ def all_routes() -> list[Route]:
         sandbox_meta.ROUTES,
         sandbox_notes.ROUTES,
         sandbox_leads_api.ROUTES,
-        sandbox_parties.ROUTES,
+        sandbox_parties_api.ROUTES,
         sandbox_events.ROUTES,
         sandbox_webhooks.ROUTES,
     )

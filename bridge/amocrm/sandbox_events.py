@@ -7,6 +7,7 @@ newest first, up to 100 per page. Event ids are ULID-like strings.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from bridge.amocrm import sandbox_fields as cf
@@ -64,8 +65,17 @@ class EventRecorder:
         )
 
 
-def _describe(store: Store, change: Change) -> list[tuple[str, list[Record], list[Record]]]:
-    after = change.after
+Described = list[tuple[str, list[Record], list[Record]]]
+
+# event type, lead key, how one value is wrapped in value_before/value_after
+_SCALAR_EVENTS: tuple[tuple[str, str, str, str], ...] = (
+    ("sale_field_changed", "price", "sale_field_value", "sale"),
+    ("name_field_changed", "name", "name_field_value", "name"),
+    ("entity_responsible_changed", "responsible_user_id", "responsible_user", "id"),
+)
+
+
+def _describe(store: Store, change: Change) -> Described:
     if change.action == "add":
         return [("lead_added", [], [])]
     if change.action == "delete":
@@ -73,48 +83,34 @@ def _describe(store: Store, change: Change) -> list[tuple[str, list[Record], lis
     if change.action == "note":
         note_id = change.note["id"] if change.note else 0
         return [("common_note_added", [], [{"note": {"id": note_id}}])]
-    before = change.before or {}
-    found: list[tuple[str, list[Record], list[Record]]] = []
-    if (before.get("status_id"), before.get("pipeline_id")) != (
-        after["status_id"],
-        after["pipeline_id"],
-    ):
+    before, after = change.before or {}, change.after
+    found: Described = []
+    if _stage(before) != _stage(after):
         found.append(("lead_status_changed", [_status(before)], [_status(after)]))
-    if before.get("price") != after["price"]:
-        found.append(
-            (
-                "sale_field_changed",
-                [{"sale_field_value": {"sale": before.get("price")}}],
-                [{"sale_field_value": {"sale": after["price"]}}],
-            )
-        )
-    if before.get("name") != after["name"]:
-        found.append(
-            (
-                "name_field_changed",
-                [{"name_field_value": {"name": before.get("name")}}],
-                [{"name_field_value": {"name": after["name"]}}],
-            )
-        )
-    if before.get("responsible_user_id") != after["responsible_user_id"]:
-        found.append(
-            (
-                "entity_responsible_changed",
-                [{"responsible_user": {"id": before.get("responsible_user_id")}}],
-                [{"responsible_user": {"id": after["responsible_user_id"]}}],
-            )
-        )
-    old_cf: dict[int, list[Record]] = before.get("cf", {})
-    for field_id in sorted(set(old_cf) | set(after["cf"])):
-        if old_cf.get(field_id) != after["cf"].get(field_id):
+    for kind, key, wrapper, inner in _SCALAR_EVENTS:
+        if before.get(key) != after[key]:
             found.append(
-                (
-                    "custom_field_value_changed",
-                    _cf_values(store, field_id, old_cf.get(field_id, [])),
-                    _cf_values(store, field_id, after["cf"].get(field_id, [])),
-                )
+                (kind, [{wrapper: {inner: before.get(key)}}], [{wrapper: {inner: after[key]}}])
             )
-    return found
+    return found + _field_changes(store, before.get("cf", {}), after["cf"])
+
+
+def _field_changes(
+    store: Store, old: dict[int, list[Record]], new: dict[int, list[Record]]
+) -> Described:
+    return [
+        (
+            "custom_field_value_changed",
+            _cf_values(store, field_id, old.get(field_id, [])),
+            _cf_values(store, field_id, new.get(field_id, [])),
+        )
+        for field_id in sorted(set(old) | set(new))
+        if old.get(field_id) != new.get(field_id)
+    ]
+
+
+def _stage(lead: Record) -> tuple[Any, Any]:
+    return lead.get("status_id"), lead.get("pipeline_id")
 
 
 def _status(lead: Record) -> Record:
@@ -194,46 +190,47 @@ def _status_filter(spec: Any) -> set[tuple[int, int]]:
     return pairs
 
 
+def _event_filters(filters: dict[str, Any]) -> list[Callable[[Record], bool]]:
+    checks: list[Callable[[Record], bool]] = []
+    if "id" in filters:
+        ids = set(as_list(filters["id"]))
+        checks.append(lambda e: e["id"] in ids)
+    if "type" in filters:
+        types = set(as_list(filters["type"]))
+        checks.append(lambda e: _matches_type(e, types))
+    if "entity" in filters:
+        kinds = set(as_list(filters["entity"]))
+        checks.append(lambda e: e["entity_type"] in kinds)
+    for key in ("entity_id", "created_by"):
+        if key in filters:
+            wanted = set(int_list(filters[key], f"filter[{key}]"))
+            checks.append(lambda e, k=key, w=wanted: e[k] in w)  # type: ignore[misc]
+    if "created_at" in filters:
+        low, high = _created_range(filters["created_at"])
+        checks.append(
+            lambda e: (
+                (low is None or e["created_at"] >= low)
+                and (high is None or e["created_at"] <= high)
+            )
+        )
+    if "value_after" in filters:
+        pairs = _status_filter(filters["value_after"])
+        checks.append(lambda e: any(_stage_of_value(v) in pairs for v in e["value_after"]))
+    return checks
+
+
+def _stage_of_value(value: Record) -> tuple[Any, Any]:
+    status = value.get("lead_status") or {}
+    return status.get("pipeline_id"), status.get("id")
+
+
 def select(store: Store, params: dict[str, Any]) -> list[Record]:
+    """Matching events, newest first."""
     filters = params.get("filter") or {}
     if not isinstance(filters, dict):
         raise ApiError(400, "filter must be an object")
-    events = list(store.events)
-    if "id" in filters:
-        ids = set(as_list(filters["id"]))
-        events = [e for e in events if e["id"] in ids]
-    if "type" in filters:
-        types = set(as_list(filters["type"]))
-        events = [e for e in events if _matches_type(e, types)]
-    if "entity" in filters:
-        kinds = set(as_list(filters["entity"]))
-        events = [e for e in events if e["entity_type"] in kinds]
-    if "entity_id" in filters:
-        ids_int = set(int_list(filters["entity_id"], "filter[entity_id]"))
-        events = [e for e in events if e["entity_id"] in ids_int]
-    if "created_by" in filters:
-        users = set(int_list(filters["created_by"], "filter[created_by]"))
-        events = [e for e in events if e["created_by"] in users]
-    if "created_at" in filters:
-        low, high = _created_range(filters["created_at"])
-        events = [
-            e
-            for e in events
-            if (low is None or e["created_at"] >= low) and (high is None or e["created_at"] <= high)
-        ]
-    if "value_after" in filters:
-        pairs = _status_filter(filters["value_after"])
-        events = [
-            e
-            for e in events
-            if any(
-                (v.get("lead_status", {}).get("pipeline_id"), v.get("lead_status", {}).get("id"))
-                in pairs
-                for v in e["value_after"]
-            )
-        ]
-    events.reverse()  # newest first
-    return events
+    checks = _event_filters(filters)
+    return [e for e in reversed(store.events) if all(check(e) for check in checks)]
 
 
 def list_events(store: Store, request: Request, _: dict[str, str]) -> Response:

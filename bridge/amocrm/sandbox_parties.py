@@ -11,21 +11,10 @@ from typing import Any
 
 from bridge.amocrm import sandbox_fields as cf
 from bridge.amocrm.sandbox_http import (
-    ApiError,
-    Page,
     as_int,
-    as_list,
-    hal,
-    int_list,
     invalid,
-    json_body,
-    json_list,
-    list_page,
-    query,
 )
-from bridge.amocrm.sandbox_routes import Route, route
 from bridge.amocrm.sandbox_store import Record, Store
-from bridge.emulator import Request, Response
 
 PHONE_ENUMS = ("WORK", "WORKDD", "MOB", "FAX", "HOME", "OTHER")
 EMAIL_ENUMS = ("WORK", "PRIV", "OTHER")
@@ -181,115 +170,3 @@ def linked_leads(store: Store, entity: str, entity_id: int) -> list[int]:
 
 def _ref(base: str, kind: str, entity_id: int) -> Record:
     return {"id": entity_id, "_links": {"self": {"href": f"{base}/api/v4/{kind}/{entity_id}"}}}
-
-
-def _search(store: Store, entity: str, record: Record, needle: str) -> bool:
-    parts = [record["name"], str(record["id"]), *cf.text_of(record["cf"])]
-    digits = "".join(ch for ch in needle if ch.isdigit())
-    for part in parts:
-        if needle in part.casefold():
-            return True
-        if len(digits) >= 5 and digits in "".join(ch for ch in part if ch.isdigit()):
-            return True  # phone search ignores formatting, as the UI does
-    return False
-
-
-def _handlers(entity: str) -> list[Route]:
-    base = f"/api/v4/{entity}"
-
-    def list_all(store: Store, request: Request, _: dict[str, str]) -> Response:
-        params = query(request)
-        page = Page.of(params)
-        records = sorted(table(store, entity).values(), key=lambda r: r["id"])
-        filters = params.get("filter") or {}
-        if isinstance(filters, dict) and "id" in filters:
-            wanted = set(int_list(filters["id"], "filter[id]"))
-            records = [r for r in records if r["id"] in wanted]
-        text = params.get("query")
-        if isinstance(text, str) and text.strip():
-            records = [r for r in records if _search(store, entity, r, text.strip().casefold())]
-        with_ = set(as_list(params.get("with")))
-        return list_page(
-            request,
-            store.base_url,
-            entity,
-            records,
-            page,
-            lambda r: render(store, entity, r, with_),
-        )
-
-    def get_one(store: Store, request: Request, params: dict[str, str]) -> Response:
-        record = table(store, entity).get(int(params["id"]))
-        if record is None:
-            return Response(204, b"", {})  # the real API answers a missing contact with 204
-        return hal(render(store, entity, record, set(as_list(query(request).get("with")))))
-
-    def post(store: Store, request: Request, _: dict[str, str]) -> Response:
-        items = json_list(request)
-        rids = [str(item.get("request_id", i)) for i, item in enumerate(items)]
-        prepared = [
-            prepare(store, entity, item, rid, None) for item, rid in zip(items, rids, strict=True)
-        ]
-        done = [commit(store, entity, record) for record in prepared]
-        out = [
-            {
-                "id": r["id"],
-                "request_id": rid,
-                "_links": {"self": {"href": f"{store.base_url}{base}/{r['id']}"}},
-            }
-            for r, rid in zip(done, rids, strict=True)
-        ]
-        return hal(
-            {"_links": {"self": {"href": store.base_url + base}}, "_embedded": {entity: out}}
-        )
-
-    def patch_many(store: Store, request: Request, _: dict[str, str]) -> Response:
-        items = json_list(request)
-        prepared = [
-            _prepare_patch(store, entity, item, str(item.get("request_id", i)))
-            for i, item in enumerate(items)
-        ]
-        done = [commit(store, entity, record) for record in prepared]
-        return hal(
-            {
-                "_links": {"self": {"href": store.base_url + base}},
-                "_embedded": {entity: [_patched(store, entity, r) for r in done]},
-            }
-        )
-
-    def patch_one(store: Store, request: Request, params: dict[str, str]) -> Response:
-        item = json_body(request)
-        if not isinstance(item, dict):
-            raise ApiError(400, "Request body must be an object")
-        record = _prepare_patch(store, entity, {**item, "id": int(params["id"])}, "0")
-        return hal(_patched(store, entity, commit(store, entity, record)))
-
-    return [
-        route("GET", base, list_all),
-        route("POST", base, post),
-        route("PATCH", base, patch_many),
-        route("GET", base + "/{id}", get_one),
-        route("PATCH", base + "/{id}", patch_one),
-    ]
-
-
-def _prepare_patch(store: Store, entity: str, item: dict[str, Any], rid: str) -> Record:
-    if "id" not in item:
-        raise invalid(rid, "id", "This value should not be blank.", "NotBlank")
-    current = table(store, entity).get(as_int(item["id"], "id"))
-    if current is None:
-        raise invalid(rid, "id", "Entity not found", "NotFound")
-    return prepare(store, entity, item, rid, current)
-
-
-def _patched(store: Store, entity: str, record: Record) -> Record:
-    href = f"{store.base_url}/api/v4/{entity}/{record['id']}"
-    return {
-        "id": record["id"],
-        "name": record["name"],
-        "updated_at": record["updated_at"],
-        "_links": {"self": {"href": href}},
-    }
-
-
-ROUTES: list[Route] = [*_handlers("contacts"), *_handlers("companies")]
