@@ -24,7 +24,7 @@ from bridge.amocrm.sandbox_events import EventRecorder
 from bridge.amocrm.sandbox_limits import RateLimiter
 from bridge.amocrm.sandbox_oauth import TokenAuthority
 from bridge.amocrm.sandbox_store import Record, Store
-from bridge.amocrm.sandbox_webhooks import WebhookHub
+from bridge.amocrm.sandbox_webhooks import USER_AGENT, WebhookHub
 from bridge.emulator import EmulatorServer, EventOutbox, SimClock
 
 ACCOUNT_ID = 29_000_001
@@ -69,7 +69,7 @@ class AmoSandbox:
         self.base_url = self.server.base_url
         self.store.base_url = self.base_url
         self.oauth.api_domain = self.base_url.split("//", 1)[1]
-        self.outbox = EventOutbox()
+        self.outbox = EventOutbox(headers={"User-Agent": USER_AGENT})
         self.events = EventRecorder(self.store)
         self.webhooks = WebhookHub(self.store, self.outbox)
         sandbox_seed.apply(self.store, seed)

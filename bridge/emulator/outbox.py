@@ -43,8 +43,12 @@ ResultHook = Callable[[str, bool], None]
 class EventOutbox:
     """A background thread that POSTs form-encoded events, never retrying."""
 
-    def __init__(self, policy: OutboxPolicy | None = None) -> None:
+    def __init__(
+        self, policy: OutboxPolicy | None = None, *, headers: dict[str, str] | None = None
+    ) -> None:
         self.policy = policy or OutboxPolicy()
+        # Extra request headers on every POST (e.g. the CRM's own User-Agent).
+        self.headers = {"Content-Type": "application/x-www-form-urlencoded", **(headers or {})}
         self._rng = random.Random(self.policy.seed)
         self._queue: queue.Queue[tuple[str, str, str, ResultHook | None] | None] = queue.Queue()
         self._held: list[tuple[str, str, str, ResultHook | None]] = []
@@ -122,7 +126,7 @@ class EventOutbox:
             response = self._session.post(
                 url,
                 data=body.encode(),
-                headers={"Content-Type": "application/x-www-form-urlencoded"},
+                headers=self.headers,
                 timeout=self.policy.timeout,
             )
         except requests.RequestException:

@@ -49,6 +49,7 @@ def test_add_update_status_delete_and_note_are_posted_as_forms(
     assert all(
         h["content-type"] == "application/x-www-form-urlencoded" for h in hook_receiver.headers
     )
+    assert all(h["user-agent"] == "amoCRM-WebHook-client/1.0" for h in hook_receiver.headers)
 
 
 def test_only_subscribed_actions_are_sent(
