@@ -16,7 +16,12 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from bridge.bitrix import sandbox_events, sandbox_methods_crm, sandbox_methods_deals
+from bridge.bitrix import (
+    sandbox_events,
+    sandbox_methods_crm,
+    sandbox_methods_deals,
+    sandbox_methods_fields,
+)
 from bridge.bitrix.sandbox_batch import run_batch
 from bridge.bitrix.sandbox_call import Call, Handler
 from bridge.bitrix.sandbox_core import ApiError, Result, iso
@@ -32,6 +37,7 @@ log = logging.getLogger(__name__)
 METHODS: dict[str, Handler] = {
     **sandbox_methods_deals.METHODS,
     **sandbox_methods_crm.METHODS,
+    **sandbox_methods_fields.METHODS,
     **sandbox_events.METHODS,
 }
 
