@@ -13,7 +13,7 @@ import datetime as dt
 import statistics
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 
 from bridge.ledger.entries import Entry, EntryKind, quantize
 from bridge.mapping.compiled import Side
@@ -79,7 +79,7 @@ def median_days(facts: Iterable[LinkFacts]) -> Decimal | None:
     spans = [days_between(f.handed_at, f.first_stage_change) for f in facts if f.first_stage_change]
     if not spans:
         return None
-    return Decimal(statistics.median(spans)).quantize(Decimal("0.1"))
+    return Decimal(statistics.median(spans)).quantize(Decimal("0.1"), rounding=ROUND_HALF_UP)
 
 
 def partner_kpi(

@@ -139,14 +139,18 @@ BOARD = {
 
 
 def table(report: KpiReport, language: str = "ru") -> Table:
-    locale = LOCALES[language]
-    out = Table(*HEADERS[language])
-    for k in report.kpis:
-        out.add_row(*_cells(k, locale))
+    """Metrics as rows, partners as columns: 13 metrics fit a terminal, partners are few."""
+    headers = HEADERS[language]
+    out = Table(headers[0], *(k.partner_name for k in report.kpis))
+    columns = [_cells(k, language)[1:] for k in report.kpis]
+    for i, metric in enumerate(headers[1:]):
+        out.add_row(metric, *(column[i] for column in columns))
     return out
 
 
-def _cells(k: PartnerKpi, locale: str) -> list[str]:
+def _cells(k: PartnerKpi, language: str) -> list[str]:
+    locale = LOCALES[language]
+
     def money(value: Decimal | None) -> str:
         return "—" if value is None else format_currency(value, k.currency, locale=locale)
 
@@ -164,14 +168,22 @@ def _cells(k: PartnerKpi, locale: str) -> list[str]:
         else format_decimal(k.median_days_to_first_stage, locale=locale),
         "—" if k.days_since_update is None else str(k.days_since_update),
         str(k.stale),
-        _by_payer(k.accrued, money),
-        _by_payer(k.paid, money),
+        _by_payer(k.accrued, money, language),
+        _by_payer(k.paid, money, language),
     ]
 
 
-def _by_payer(values: Mapping[Side, Decimal], money: Callable[[Decimal], str]) -> str:
-    arrows = {Side.PARTNER: "→", Side.AGENCY: "←"}  # partner → agency, agency → partner
-    return " ".join(f"{arrows[s]} {money(v)}" for s, v in sorted(values.items())) or "—"
+PAYERS = {
+    "ru": {Side.PARTNER: "партнёр → агентству", Side.AGENCY: "агентство → партнёру"},
+    "en": {Side.PARTNER: "partner → agency", Side.AGENCY: "agency → partner"},
+}
+
+
+def _by_payer(
+    values: Mapping[Side, Decimal], money: Callable[[Decimal], str], language: str
+) -> str:
+    labels = PAYERS[language]
+    return "; ".join(f"{money(v)} ({labels[s]})" for s, v in sorted(values.items())) or "—"
 
 
 def board_lines(board: Leaderboard, language: str = "ru") -> list[str]:
