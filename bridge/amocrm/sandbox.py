@@ -47,6 +47,10 @@ class AmoSandbox:
         rate_limit: float | None = 7.0,
         clock: SimClock | None = None,
     ) -> None:
+        if seed not in sandbox_seed.SEEDS:  # before any socket or thread exists
+            raise ValueError(
+                f"unknown seed {seed!r}; choose one of {', '.join(sandbox_seed.SEEDS)}"
+            )
         self.clock = clock or SimClock()
         self.subdomain = subdomain
         self.account_id = ACCOUNT_ID
