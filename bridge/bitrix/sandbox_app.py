@@ -21,6 +21,7 @@ from bridge.bitrix import (
     sandbox_methods_crm,
     sandbox_methods_deals,
     sandbox_methods_fields,
+    sandbox_methods_pipelines,
 )
 from bridge.bitrix.sandbox_batch import run_batch
 from bridge.bitrix.sandbox_call import Call, Handler
@@ -38,6 +39,7 @@ METHODS: dict[str, Handler] = {
     **sandbox_methods_deals.METHODS,
     **sandbox_methods_crm.METHODS,
     **sandbox_methods_fields.METHODS,
+    **sandbox_methods_pipelines.METHODS,
     **sandbox_events.METHODS,
 }
 

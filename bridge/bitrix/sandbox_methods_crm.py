@@ -1,5 +1,4 @@
-"""Everything around deals: contacts, companies, pipelines and stages, custom
-fields, timeline comments, users."""
+"""Everything around deals: contacts, companies, timeline comments, users."""
 
 from __future__ import annotations
 
@@ -62,90 +61,6 @@ def company_update(call: Call) -> Result:
         raise legacy_error("Not found")
     call.portal.companies.update(company_id, _fields(call), user_id=call.user_id)
     return Result(True)
-
-
-# ---- pipelines and stages --------------------------------------------------------
-
-
-def category_list(call: Call) -> Result:
-    if parse_int(call.get("entityTypeId")) != 2:
-        raise ApiError(400, "NOT_FOUND", "Smart process not found")
-    categories = sorted(call.portal.pipelines.categories.values(), key=lambda c: (c.sort, c.id))
-    rendered = [c.render() for c in categories]
-    return Result({"categories": rendered}, len(rendered))
-
-
-def category_get(call: Call) -> Result:
-    category = call.portal.pipelines.categories.get(parse_int(call.get("id")) or 0)
-    if category is None or parse_int(call.get("entityTypeId")) != 2:
-        raise ApiError(400, "NOT_FOUND", "Category not found")
-    return Result({"category": category.render()})
-
-
-def category_add(call: Call) -> Result:
-    if parse_int(call.get("entityTypeId")) != 2:
-        raise ApiError(400, "NOT_FOUND", "Smart process not found")
-    fields = call.dict_param("fields")
-    name = str(fields.get("name") or fields.get("NAME") or "")
-    if not name:
-        raise ApiError(400, "CRM_FIELD_ERROR_REQUIRED", "Field 'name' is required")
-    sort = parse_int(fields.get("sort")) or 500
-    category = call.portal.pipelines.add_category(name, sort=sort)
-    return Result({"category": category.render()})
-
-
-def _status_kind(name: str) -> tuple[str, str] | None:
-    key = name.upper()
-    known = {"ID": "int", "SORT": "int", "CATEGORY_ID": "int"}
-    if key in known:
-        return key, known[key]
-    if key in {"ENTITY_ID", "STATUS_ID", "NAME", "SEMANTICS", "SYSTEM"}:
-        return key, "str"
-    return None
-
-
-_OTHER_STATUSES = {
-    "DEAL_TYPE": ("SALE", "COMPLEX", "GOODS", "SERVICE"),
-    "SOURCE": ("CALL", "EMAIL", "WEB", "ADVERTISING", "PARTNER", "OTHER"),
-}
-
-
-def _other_status_rows() -> list[dict[str, Any]]:
-    rows: list[dict[str, Any]] = []
-    for entity, codes in _OTHER_STATUSES.items():
-        for n, code in enumerate(codes):
-            rows.append(
-                {
-                    "ID": str(1000 + len(rows)),
-                    "ENTITY_ID": entity,
-                    "STATUS_ID": code,
-                    "NAME": code.title(),
-                    "NAME_INIT": code.title(),
-                    "SORT": str((n + 1) * 10),
-                    "SYSTEM": "Y",
-                    "CATEGORY_ID": None,
-                    "COLOR": None,
-                    "SEMANTICS": None,
-                    "EXTRA": [],
-                }
-            )
-    return rows
-
-
-def status_list(call: Call) -> Result:
-    condition = parse_filter(call.get("filter"), _status_kind, strict=False)
-    order = parse_order(call.get("order") or {"SORT": "ASC"}, _status_kind, strict=False)
-    everything = [*call.portal.pipelines.stages, *_other_status_rows()]
-    rows = sort_records((r for r in everything if condition.matches(r)), order)
-    chunk, total, following = page(rows, call.get("start"))
-    return Result([dict(r) for r in chunk], total, following)
-
-
-def dealcategory_stage_list(call: Call) -> Result:
-    category_id = parse_int(call.get("id")) or 0
-    if category_id not in call.portal.pipelines.categories:
-        raise legacy_error("Not found")
-    return Result([dict(r) for r in call.portal.pipelines.of_category(category_id)])
 
 
 # ---- timeline comments ---------------------------------------------------------------
@@ -227,11 +142,6 @@ METHODS: dict[str, Handler] = {
     "crm.company.get": lambda call: _party_get(call, call.portal.companies),
     "crm.company.list": lambda call: _party_list(call, call.portal.companies),
     "crm.company.update": company_update,
-    "crm.category.list": category_list,
-    "crm.category.get": category_get,
-    "crm.category.add": category_add,
-    "crm.status.list": status_list,
-    "crm.dealcategory.stage.list": dealcategory_stage_list,
     "crm.timeline.comment.add": comment_add,
     "crm.timeline.comment.list": comment_list,
     "user.get": user_get,

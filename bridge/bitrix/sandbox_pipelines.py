@@ -132,18 +132,44 @@ class Pipelines:
 
     def add_stage(self, category_id: int, name: str, semantics: str = "P") -> str:
         """A custom ``UC_XXXXXX`` stage; open stages go before the final ones."""
+        return str(self.add_status(category_id, name, semantics)["STATUS_ID"])
+
+    def add_status(
+        self,
+        category_id: int,
+        name: str,
+        semantics: str = "P",
+        *,
+        code: str | None = None,
+        sort: int | None = None,
+    ) -> dict[str, Any]:
         if category_id not in self.categories:
             raise KeyError(f"no deal category {category_id}")
-        code = "UC_" + "".join(self.rng.choices(string.ascii_uppercase + string.digits, k=6))
+        if code is None:
+            code = "UC_" + "".join(self.rng.choices(string.ascii_uppercase + string.digits, k=6))
+        if self.stage(self.status_id(category_id, code)) is not None:
+            raise ValueError(f"stage {code} already exists")
         existing = self.of_category(category_id)
-        finals = [int(s["SORT"]) for s in existing if s["SEMANTICS"] is not None]
-        opens = [int(s["SORT"]) for s in existing if s["SEMANTICS"] is None]
-        if semantics == "P" and finals:
-            sort = (max(opens) if opens else 0) + 1
-        else:
-            sort = max(int(s["SORT"]) for s in existing) + 10 if existing else 10
-        row = self._insert(category_id, code, name, semantics, sort, system=False)
-        return str(row["STATUS_ID"])
+        if sort is None:
+            opens = [int(s["SORT"]) for s in existing if s["SEMANTICS"] is None]
+            finals = [int(s["SORT"]) for s in existing if s["SEMANTICS"] is not None]
+            if semantics == "P" and finals:
+                sort = (max(opens) if opens else 0) + 1
+            else:
+                sort = max(int(s["SORT"]) for s in existing) + 10 if existing else 10
+        return self._insert(category_id, code, name, semantics, sort, system=False)
+
+    def row(self, row_id: int) -> dict[str, Any] | None:
+        return next((s for s in self.stages if s["ID"] == str(row_id)), None)
+
+    def category_for_entity(self, entity_id: str) -> int | None:
+        """``DEAL_STAGE`` → 0, ``DEAL_STAGE_7`` → 7 (if that pipeline exists)."""
+        if entity_id == "DEAL_STAGE":
+            return 0
+        suffix = entity_id.removeprefix("DEAL_STAGE_")
+        if suffix != entity_id and suffix.isdigit() and int(suffix) in self.categories:
+            return int(suffix)
+        return None
 
     def stage(self, status_id: str) -> dict[str, Any] | None:
         return next((s for s in self.stages if s["STATUS_ID"] == status_id), None)

@@ -416,3 +416,28 @@ def test_numbered_custom_field_through_crm_item(bitrix_api: BitrixApi) -> None:
     item = bitrix_api.result("crm.item.add", params)["item"]
     assert item["ufCrm_1747309879"] == 200.05
     assert bitrix_api.result("crm.deal.get", {"id": item["id"]})["UF_CRM_1747309879"] == "200.05"
+
+
+def test_stage_management_through_the_api(
+    bitrix_demo: BitrixSandbox, bitrix_demo_api: BitrixApi
+) -> None:
+    fields = {
+        "ENTITY_ID": "DEAL_STAGE_1",
+        "STATUS_ID": "WAIT_PAY",
+        "NAME": "Ждём оплату",
+        "SORT": 45,
+    }
+    row_id = bitrix_demo_api.result("crm.status.add", {"fields": fields})
+    rows = {s["STATUS_ID"]: s for s in _stages(bitrix_demo_api, "DEAL_STAGE_1")}
+    assert rows["C1:WAIT_PAY"]["ID"] == str(row_id)
+    assert rows["C1:WAIT_PAY"]["SEMANTICS"] is None
+    duplicate = bitrix_demo_api("crm.status.add", {"fields": fields})
+    assert duplicate.status_code == 400
+    assert bitrix_demo_api.result("crm.status.update", {"id": row_id, "fields": {"NAME": "Оплата"}})
+    assert "Оплата" in [s["NAME"] for s in _stages(bitrix_demo_api, "DEAL_STAGE_1")]
+    deal_id = bitrix_demo.add_deal({"TITLE": "Сайт", "STAGE_ID": "C1:WAIT_PAY"})
+    assert bitrix_demo_api("crm.status.delete", {"id": row_id}).status_code == 400
+    bitrix_demo.delete_deal(deal_id)
+    assert bitrix_demo_api.result("crm.status.delete", {"id": row_id}) is True
+    system = rows["C1:NEW"]["ID"]
+    assert bitrix_demo_api("crm.status.delete", {"id": system}).json()["error"] == "ERROR_CORE"

@@ -177,6 +177,12 @@ def test_select_masks_on_legacy_list(bitrix_demo_api: BitrixApi) -> None:
     assert set(named) == {"ID", "UF_CRM_PARTNER"}
 
 
+def test_item_list_or_groups(deals: list[str], bitrix_api: BitrixApi) -> None:
+    filter_ = {"0": {"logic": "OR", "0": {"=id": 1}, "1": {"%title": "бот"}}, ">opportunity": 500}
+    params = {"entityTypeId": 2, "filter": filter_, "select": ["id"], "order": {"id": "ASC"}}
+    assert bitrix_api.result("crm.item.list", params) == {"items": [{"id": 1}, {"id": 4}]}
+
+
 def test_item_list_filters_in_camel_case(bitrix: BitrixSandbox, bitrix_api: BitrixApi) -> None:
     bitrix.seed_deals(3, category_id=0)
     reply = bitrix_api(
