@@ -30,6 +30,7 @@ class ReconcileReport:
     missing: dict[str, list[str]] = field(default_factory=dict)  # code → partner deal ids gone
     stale: dict[str, list[str]] = field(default_factory=dict)  # code → partner deal ids changed
     unlinked: list[str] = field(default_factory=list)  # agency deals routed but not linked
+    agency_missing: list[str] = field(default_factory=list)  # linked agency deals gone
     errors: dict[str, str] = field(default_factory=dict)
     sync: PassReport | None = None
 
@@ -77,26 +78,34 @@ def _partner_side(
 
 
 def _agency_side(engine: Engine, report: ReconcileReport, now: dt.datetime) -> list[Hint]:
-    mapping = engine.mapping
-    hints = []
     by_deal = _links_by_agency(engine)
+    listed: set[str] = set()
+    queued: list[str] = []
     for page in engine.agency.list_changed(poll.BEGINNING):
         for deal in page.deals:
-            if deal.pipeline_id != mapping.agency.pipeline_id:
-                continue
-            routed = mapping.routed_partners(deal.fields.get(mapping.agency.routing_field_id))
-            rows = by_deal.get(deal.id, {})
-            unlinked = [p.code for p in routed if p.code not in rows and not p.paused]
-            stale = any(
-                _newer(deal, r.agency_updated_at) for r in rows.values() if r.status in LIVE
-            )
-            if unlinked:
-                report.unlinked.append(deal.id)
-            if unlinked or stale:
-                hints.append(
-                    Hint(engine.agency.system, deal.id, HintKind.UPDATED, now, "reconcile")
-                )
-    return hints
+            listed.add(deal.id)
+            if _agency_differs(engine, deal, by_deal.get(deal.id, {}), report):
+                queued.append(deal.id)
+    for agency_id, rows in by_deal.items():
+        if agency_id not in listed and any(r.status in LIVE for r in rows.values()):
+            report.agency_missing.append(agency_id)
+            queued.append(agency_id)
+    return [Hint(engine.agency.system, i, HintKind.UPDATED, now, "reconcile") for i in queued]
+
+
+def _agency_differs(
+    engine: Engine, deal: Deal, rows: dict[str, LinkRow], report: ReconcileReport
+) -> bool:
+    """Routed but not linked, changed since its links last saw it, or left the pipeline."""
+    mapping = engine.mapping
+    live = [r for r in rows.values() if r.status in LIVE]
+    if deal.pipeline_id != mapping.agency.pipeline_id:
+        return bool(live)
+    routed = mapping.routed_partners(deal.fields.get(mapping.agency.routing_field_id))
+    unlinked = [p.code for p in routed if p.code not in rows and not p.paused]
+    if unlinked:
+        report.unlinked.append(deal.id)
+    return bool(unlinked) or any(_newer(deal, r.agency_updated_at) for r in live)
 
 
 def _links_by_agency(engine: Engine) -> dict[str, dict[str, LinkRow]]:

@@ -244,3 +244,20 @@ def test_hints_of_a_partner_that_fails_mid_pass_are_kept(world: World) -> None:
     del world.amo.faults["fetch_deals"]
     engine.sync(poll=False)
     assert world.agency.deals[deal.id].stage_id == "C7:WORK"
+
+
+def test_reconcile_closes_links_of_a_deleted_agency_deal(world: World) -> None:
+    from sync.reconcile import reconcile
+
+    deal = world.agency_deal(1, ("amo",))
+    missed = world.agency_deal(2, ("b24",))
+    engine = world.engine()
+    engine.sync()
+    world.agency.user_delete(deal.id)
+    report = reconcile(engine, apply=False)
+    assert report.agency_missing == [deal.id]
+    engine.sync()
+    with world.store.transaction() as session:
+        (row,) = links.by_agency_ids(session, [deal.id])
+        assert row.status == LinkStatus.CLOSED.value
+        assert links.by_agency_ids(session, [missed.id])[0].status == LinkStatus.ACTIVE.value
