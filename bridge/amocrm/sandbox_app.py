@@ -68,6 +68,10 @@ class AmoApp:
             return match.route.name
         return f"{request.method.lower()} {request.path.lower()}"
 
+    def api_method_of(self, method: str, path: str) -> str:
+        """The name faults match for a request, e.g. ``"get /api/v4/leads/{id}"``."""
+        return self.api_method(Request(method.upper(), path, "", {}, b""))
+
     def handle(self, request: Request) -> Response:
         response = self._answer(request)
         response.headers["X-Request-Id"] = f"sandbox-{next(self._request_ids)}"

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections import deque
 from typing import Any
+from urllib.parse import parse_qsl, urlencode
 
 from bridge.amocrm.sandbox_http import ApiError, as_list, hal, json_body, query
 from bridge.amocrm.sandbox_routes import Route, route
@@ -74,7 +75,7 @@ class WebhookHub:
             wanted = {k: v for k, v in actions.items() if f"{k}_lead" in hook["settings"]}
             if hook["disabled"] or not wanted:
                 continue
-            body = build({"leads": wanted, "account": self._account()})
+            body = encode({"leads": wanted, "account": self._account()})
             self.outbox.send(
                 hook["destination"], body, key=hook["destination"], on_result=self._result
             )
@@ -99,6 +100,12 @@ class WebhookHub:
                 failures.popleft()
             if len(failures) > self.disable_after:
                 hook["disabled"] = True
+
+
+def encode(payload: dict[str, Any]) -> str:
+    """PHP bracket form, every key and value percent-encoded as the captures show
+    (``leads%5Bupdate%5D…``, spaces as ``+``)."""
+    return urlencode(parse_qsl(build(payload), keep_blank_values=True))
 
 
 def _actions(store: Store, change: Change) -> dict[str, list[dict[str, Any]]]:

@@ -17,6 +17,17 @@ def _subscribe(api: AmoApi, url: str, settings: list[str]) -> dict[str, Any]:
     return dict(reply.json())
 
 
+def test_bodies_are_fully_percent_encoded(
+    amo: AmoSandbox, amo_api: AmoApi, hook_receiver: HookReceiver
+) -> None:
+    _subscribe(amo_api, hook_receiver.url, ["update_lead"])
+    amo.update_lead(amo.lead_ids()[0], {"name": "Новое имя сделки"})
+    (body,) = hook_receiver.wait_for(1)
+    assert body.startswith("leads%5Bupdate%5D%5B0%5D%5Bid%5D=")  # as in the captured fixtures
+    assert "Новое" not in body and "+" in body  # UTF-8 escaped, spaces as "+"
+    assert parse(body)["leads"]["update"][0]["name"] == "Новое имя сделки"
+
+
 def _received(receiver: HookReceiver, count: int) -> list[dict[str, Any]]:
     return [parse(body) for body in receiver.wait_for(count)]
 
