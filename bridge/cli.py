@@ -10,6 +10,7 @@ from typing import Annotated
 import typer
 
 from bridge import __version__
+from bridge.channels.cli import app as channels_app
 from bridge.ledger.cli import app as ledger_app
 from bridge.secrets import install_log_redaction
 
@@ -21,6 +22,7 @@ app = typer.Typer(
 sandbox_app = typer.Typer(help="Run a CRM emulator over HTTP on 127.0.0.1.", no_args_is_help=True)
 app.add_typer(sandbox_app, name="sandbox")
 app.add_typer(ledger_app, name="ledger")
+app.add_typer(channels_app, name="channels")
 
 
 class Seed(StrEnum):

@@ -17,8 +17,9 @@ from sqlmodel import Session, col, select
 from bridge.channels import normalise
 from bridge.channels.normalise import Fingerprint, Kind
 from bridge.channels.tables import ChannelFlagRow, ChannelHandoverRow
-from bridge.model import Company, Contact, Note
+from bridge.model import Company, Contact, Hint, HintKind, Note
 from bridge.notices import Notices
+from bridge.store import inbox
 
 _CHUNK = 500
 
@@ -251,13 +252,27 @@ def conflict_comment(
     return "\n".join(lines)
 
 
-def confirm(session: Session, agency_deal_id: str, partner_code: str, now: dt.datetime) -> bool:
-    """A manager's go-ahead for a held deal; False if there was nothing held."""
+def confirm(
+    session: Session,
+    agency_deal_id: str,
+    partner_code: str,
+    now: dt.datetime,
+    *,
+    agency_system: str | None = None,
+) -> bool:
+    """A manager's go-ahead for a held deal; False if there was nothing held.
+
+    With ``agency_system`` (the agency CRM's label, e.g. ``bitrix24:agency``) the deal
+    is also queued in the hint inbox, so the next pass creates the partner deal.
+    """
     row = _flag(session, Draft(agency_deal_id, partner_code))
     if row is None or not row.held or row.confirmed_at is not None:
         return False
     row.confirmed_at = now
     session.add(row)
+    if agency_system is not None:
+        hint = Hint(agency_system, agency_deal_id, HintKind.UPDATED, now, "confirm")
+        inbox.add(session, [hint], dt.timedelta(0))
     return True
 
 

@@ -23,6 +23,7 @@ from bridge.digest.select import (
     PartnerDigest,
     StaleDeal,
     Waiting,
+    is_digest_day,
     stale_links,
     status_request,
     week_key,
@@ -101,13 +102,20 @@ def run_digest(
     *,
     post_notes: bool,
     only: str | None = None,
+    due_only: bool = False,
     overrides: Overrides | None = None,
 ) -> DigestReport:
     """Every partner's digest (or ``only`` one); with ``post_notes``, ask for status updates
-    on stale deals of partners whose policy enables status-request notes."""
+    on stale deals of partners whose policy enables status-request notes.
+
+    ``due_only`` keeps the partners whose ``digest_weekday`` is today (UTC), for a
+    scheduler that runs daily so per-partner digest days are honoured.
+    """
     digests = []
     for code, partner in sorted(mapping.partners.items()):
         if only is not None and code != only:
+            continue
+        if due_only and not is_digest_day(partner.policies.digest_weekday, now):
             continue
         with store.transaction() as session:
             digest = build_digest(session, partner, now)

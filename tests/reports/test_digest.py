@@ -192,3 +192,11 @@ def test_render_in_english_lists_stale_and_waiting(store: Store) -> None:
     assert lines[0] == "Digest for partner “Альфа” as of 23 Nov 2026"
     assert "  • #p1 (agency deal 1): last change 14 Nov 2026, 9 days ago" in lines
     assert "  • agency deal 9: stage “Проверка” is not mapped" in lines
+
+
+def test_due_only_keeps_the_partners_whose_digest_day_is_today(store: Store) -> None:
+    _seed(store)
+    friday = _Mapping({"alfa": _Partner("alfa", "Альфа", Policies(digest_weekday=4))})
+    assert run_digest(store, friday, {}, NOW, post_notes=False, due_only=True).partners == ()
+    monday = run_digest(store, _mapping(), {}, NOW, post_notes=False, due_only=True)
+    assert [d.partner_code for d in monday.partners] == ["alfa"]

@@ -1,0 +1,66 @@
+"""``bridge channels held`` and ``bridge channels confirm``: the manager's side of a hold."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated
+
+import typer
+
+from bridge.channels.conflicts import confirm, held
+from bridge.store import Store
+
+# How bridge.mapping.connect labels the agency portal (the hint inbox is keyed by it).
+AGENCY_SYSTEM = "bitrix24:agency"
+DEFAULT_DB = "sqlite:///bridge.db"
+
+app = typer.Typer(
+    help="Deals held because their client was already handed to another partner.",
+    no_args_is_help=True,
+)
+DbUrl = Annotated[str, typer.Option("--db-url", envvar="BRIDGE_DB_URL", help="Database URL")]
+
+
+@app.command("held")
+def held_command(
+    partner: Annotated[str | None, typer.Option("--partner", help="Only this partner")] = None,
+    db_url: DbUrl = DEFAULT_DB,
+) -> None:
+    """Deals waiting for a manager's confirmation, oldest first."""
+    store = Store.open(db_url)
+    try:
+        with store.transaction() as session:
+            rows = held(session, partner)
+    finally:
+        store.close()
+    for row in rows:
+        typer.echo(f"{row.agency_deal_id} → {row.partner_code}  ({row.flagged_at:%Y-%m-%d %H:%M})")
+        for line in (row.detail or "").splitlines():
+            typer.echo(f"    {line}")
+    if not rows:
+        typer.echo("nothing is held")
+
+
+@app.command("confirm")
+def confirm_command(
+    agency_deal_id: Annotated[str, typer.Argument(help="Agency deal id")],
+    partner: Annotated[str, typer.Argument(help="Partner code")],
+    db_url: DbUrl = DEFAULT_DB,
+) -> None:
+    """Let a held deal go to the partner; the next pass creates it."""
+    store = Store.open(db_url)
+    try:
+        with store.transaction() as session:
+            done = confirm(
+                session,
+                agency_deal_id,
+                partner,
+                dt.datetime.now(dt.UTC),
+                agency_system=AGENCY_SYSTEM,
+            )
+    finally:
+        store.close()
+    if not done:
+        typer.echo(f"error: deal {agency_deal_id} is not held for {partner}", err=True)
+        raise typer.Exit(1)
+    typer.echo(f"confirmed: deal {agency_deal_id} goes to {partner} with the next pass")
