@@ -94,7 +94,8 @@ def _panel(
     for m, month in enumerate(months):
         x0 = LEFT + slot * m + slot * 0.1
         for p, row in enumerate(values):
-            h = float(row[m] / top) * plot_h if top else 0.0
+            # A month netting below zero (reversals) draws no bar; the table has the number.
+            h = max(float(row[m] / top), 0.0) * plot_h
             out.append(
                 f'<rect x="{x0 + bar * p:.1f}" y="{base - h:.1f}" width="{bar:.1f}" '
                 f'height="{h:.1f}" fill="{COLOURS[p % len(COLOURS)]}"/>'

@@ -107,3 +107,14 @@ def test_bar_heights_scale_to_round_tops() -> None:
     assert nice_max(Decimal("0")) == Decimal("1")
     assert nice_max(Decimal("5")) == Decimal("5")
     assert nice_max(Decimal("51")) == Decimal("100")
+
+
+def test_a_month_netting_below_zero_draws_no_negative_bar() -> None:
+    from bridge.kpi import Series
+
+    line = Series(
+        "alfa", "Альфа", ((2026, 10), (2026, 11)), (0, 1), (Decimal("-500.00"), Decimal("1000"))
+    )
+    root = ET.fromstring(render_chart([line]))  # noqa: S314  (our own output)
+    heights = [float(r.get("height", "0")) for r in root.iter("{http://www.w3.org/2000/svg}rect")]
+    assert min(heights) == 0.0 and max(h for h in heights[1:] if h < 500) > 0
