@@ -230,3 +230,39 @@ def test_cli_without_code_prints_the_consent_link_and_asks(
     result = CliRunner().invoke(cli_app, ["auth", "amocrm", PARTNER, *options], input="nonsense\n")
     assert f"{sandbox.base_url}/oauth?client_id={CLIENT_ID}" in result.output
     assert result.exit_code == 1
+
+
+@pytest.mark.parametrize(
+    ("expires_in", "refreshed_ago", "refreshes"),
+    [
+        (dt.timedelta(minutes=10), dt.timedelta(hours=23, minutes=50), 1),  # nearly spent
+        (dt.timedelta(hours=20), dt.timedelta(days=31), 1),  # idle grant kept alive
+        (dt.timedelta(hours=20), dt.timedelta(hours=4), 0),  # nothing to do
+    ],
+)
+def test_refresh_is_proactive_and_keeps_idle_grants_alive(
+    sandbox: AmoSandbox,
+    tmp_path: Any,
+    expires_in: dt.timedelta,
+    refreshed_ago: dt.timedelta,
+    refreshes: int,
+) -> None:
+    access, refresh = sandbox.issue_tokens()  # valid on the server: no 401 will prompt us
+    engine = make_engine(f"sqlite:///{tmp_path / 'bridge.db'}")
+    migrate(engine)
+    now = dt.datetime.now(dt.UTC)
+    pair = StoredTokens(Secret(access), Secret(refresh), now + expires_in, now - refreshed_ago)
+    SqlTokenStore(engine, PARTNER).save(pair)
+    crm = _adapter(
+        sandbox.base_url, OAuthTokens(_app(sandbox.base_url), SqlTokenStore(engine, PARTNER))
+    )
+    try:
+        crm.pipelines()
+        crm.pipelines()
+    finally:
+        crm.close()
+    stored = SqlTokenStore(engine, PARTNER).load()
+    engine.dispose()
+    assert sandbox.refresh_grants == refreshes
+    assert stored is not None and (stored.access != Secret(access)) == bool(refreshes)
+    assert stored.expires_at.tzinfo is dt.UTC
