@@ -1,6 +1,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from bridge.channels import normalise
 
@@ -83,3 +85,17 @@ def test_inn_check_digits_are_computed_not_listed() -> None:
 )
 def test_domain(raw: str, expected: str | None) -> None:
     assert normalise.domain(raw) == expected
+
+
+@given(st.text(alphabet="0123456789 +()-.доб", max_size=24))
+def test_phone_output_is_a_fixed_point(raw: str) -> None:
+    result = normalise.phone(raw)
+    if result is not None:
+        assert normalise.phone(result) == result
+        assert result.startswith("+") and result[1:].isdigit()
+
+
+@given(st.from_regex(r"\A[0-9]{9}\Z"))
+def test_exactly_one_check_digit_completes_a_ten_digit_inn(prefix: str) -> None:
+    valid = [d for d in "0123456789" if normalise.inn(prefix + d)]
+    assert len(valid) == 1
