@@ -136,8 +136,9 @@ class BitrixSandbox:
             return str(self.portal.add_deal(fields, user_id=self.user))
 
     def update_deal(self, deal_id: str, fields: dict[str, Any]) -> None:
+        """A person may also move the deal to another pipeline (``CATEGORY_ID``)."""
         with self.portal.lock:
-            self.portal.update_deal(_deal_id(deal_id), fields, user_id=self.user)
+            self.portal.update_deal(_deal_id(deal_id), fields, user_id=self.user, allow_move=True)
 
     def delete_deal(self, deal_id: str) -> None:
         with self.portal.lock:

@@ -61,10 +61,21 @@ class Portal:
         return change.deal_id
 
     def update_deal(
-        self, deal_id: int, fields: dict[str, Any], *, user_id: int, item_api: bool = False
+        self,
+        deal_id: int,
+        fields: dict[str, Any],
+        *,
+        user_id: int,
+        item_api: bool = False,
+        allow_move: bool = False,
     ) -> Change:
+        """``item_api``: crm.item.update rules (moves allowed, no-op writes skipped)."""
         change = self.deals.update(
-            deal_id, fields, user_id=user_id, allow_move=item_api, skip_unchanged=item_api
+            deal_id,
+            fields,
+            user_id=user_id,
+            allow_move=item_api or allow_move,
+            skip_unchanged=item_api,
         )
         self.fire(change)
         return change

@@ -201,3 +201,18 @@ def test_auth_connector_suppresses_own_writes(bitrix: BitrixSandbox, bitrix_api:
     assert bitrix_api.result("event.offline.get")["events"] == []  # no connector: other queue
     got = bitrix_api.result("event.offline.get", {"auth_connector": "bridge"})["events"]
     assert [e["EVENT_DATA"]["FIELDS"]["ID"] for e in got] == [theirs]
+
+
+def test_a_person_moving_a_deal_to_another_pipeline(
+    bitrix_demo: BitrixSandbox, hook_receiver: HookReceiver
+) -> None:
+    bitrix_demo.register_event_handler("ONCRMDEALMOVETOCATEGORY", hook_receiver.url)
+    deal_id = bitrix_demo.add_deal({"TITLE": "Сайт"})
+    bitrix_demo.update_deal(deal_id, {"CATEGORY_ID": 1, "STAGE_ID": "C1:PREPARATION"})
+    (event,) = _events(hook_receiver, 1)
+    assert event["data"]["FIELDS"] == {
+        "ID": deal_id,
+        "CATEGORY_ID": "1",
+        "STAGE_ID": "C1:PREPARATION",
+    }
+    assert bitrix_demo.get_deal(deal_id)["STAGE_ID"] == "C1:PREPARATION"  # type: ignore[index]
