@@ -16,7 +16,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from bridge.crm import Crm, CrmError
+from bridge.crm import Crm, CrmError, RateLimited
 from bridge.mapping.compiled import CompiledMapping
 from bridge.model import Deal, Hint, HintKind
 from bridge.store import LinkRow, Store, health, links
@@ -79,6 +79,7 @@ class Engine:
         self.crash = crash
         self.retry_parked = True  # first pass, and after every mapping change
         self._pipelines: dict[str, Any] = {}
+        self._rest_until: dict[str, tuple[dt.datetime, RateLimited]] = {}
 
     def update_mapping(self, mapping: CompiledMapping) -> None:
         """A new mapping may fix what parked deals were waiting for: retry them next pass."""
@@ -101,11 +102,15 @@ class Engine:
         report = PassReport(started_at=now)
         codes = self.codes(partner)
         self.progress("gather")
+        resting = self._resting(now)
+        if AGENCY in resting:
+            return self._agency_down(report, resting[AGENCY], now)
         try:
             got = Gatherer(self.store, self.mapping, self.agency, self.partners, self.overlap).run(
-                codes, now, parked=self.retry_parked, polling=poll
+                codes, now, parked=self.retry_parked, polling=poll, resting=resting
             )
         except CrmError as exc:
+            self._rest(AGENCY, exc, now)
             return self._agency_down(report, exc, now)
         report.errors.update({c: str(e) for c, e in got.down.items()})
         self.progress("plan")
@@ -114,10 +119,25 @@ class Engine:
         if dry_run:
             return report
         self._apply_and_record(report, got, now)
+        for code, error in got.down.items():
+            if code not in resting:
+                self._rest(code, error, now)
         self._finish(got, codes, partner is None, now)
         self.crash("after_local_commit")
         self.retry_parked = False
         return report
+
+    def _rest(self, code: str, exc: CrmError, now: dt.datetime) -> None:
+        """A rate-limited account is not called again until its ``retry_after`` has passed.
+
+        Its adapter would otherwise sleep through the pause inside the next call and
+        hold up every other partner of that pass.
+        """
+        if isinstance(exc, RateLimited):
+            self._rest_until[code] = (now + dt.timedelta(seconds=exc.retry_after), exc)
+
+    def _resting(self, now: dt.datetime) -> dict[str, CrmError]:
+        return {c: exc for c, (until, exc) in self._rest_until.items() if until > now}
 
     def _agency_down(self, report: PassReport, exc: CrmError, now: dt.datetime) -> PassReport:
         log.warning("agency CRM failed, pass abandoned: %s", exc)

@@ -54,14 +54,24 @@ class Gatherer:
         self.overlap = overlap
 
     def run(
-        self, codes: Sequence[str], now: dt.datetime, *, parked: bool, polling: bool = True
+        self,
+        codes: Sequence[str],
+        now: dt.datetime,
+        *,
+        parked: bool,
+        polling: bool = True,
+        resting: Mapping[str, CrmError] | None = None,
     ) -> Gathered:
-        """Snapshots for everything hinted (and, with ``polling``, listed since the cursors)."""
-        got = Gathered()
+        """Snapshots for everything hinted (and, with ``polling``, listed since the cursors).
+
+        Partners in ``resting`` (rate limited a moment ago) are not called at all.
+        """
+        got = Gathered(down=dict(resting or {}))
         if polling:
             got.agency_window = poll.fetch(self.store, self.agency, self.overlap)
             for code in codes:
-                self._poll_partner(code, got)
+                if code not in got.down:
+                    self._poll_partner(code, got)
         live = [c for c in codes if c not in got.down]
         systems = [self.agency.system, *(self.partners[c].system for c in live)]
         got.hints = inbox.take_due(self.store, now, systems)

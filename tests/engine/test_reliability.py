@@ -261,3 +261,22 @@ def test_reconcile_closes_links_of_a_deleted_agency_deal(world: World) -> None:
         (row,) = links.by_agency_ids(session, [deal.id])
         assert row.status == LinkStatus.CLOSED.value
         assert links.by_agency_ids(session, [missed.id])[0].status == LinkStatus.ACTIVE.value
+
+
+def test_a_rate_limited_partner_rests_without_holding_up_the_others(world: World) -> None:
+    from bridge.crm import RateLimited
+
+    engine = world.engine()
+    engine.sync()
+    world.amo.faults["list_changed"] = fail_with(RateLimited("429", retry_after=120))
+    engine.sync()
+    del world.amo.faults["list_changed"]
+    calls = world.amo.total_calls
+    world.agency_deal(1, ("amo", "b24"))
+    world.clock.advance(60)
+    report = engine.sync()  # amo is still resting: not called at all
+    assert world.amo.total_calls == calls and "amo" in report.errors
+    assert len(world.b24.deals) == 1
+    world.clock.advance(61)
+    engine.sync()
+    assert len(world.amo.deals) == 1
