@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import secrets
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from bridge.amocrm import sandbox_leads as leads
@@ -21,6 +23,7 @@ from bridge.amocrm import sandbox_parties as parties
 from bridge.amocrm import sandbox_seed
 from bridge.amocrm.sandbox_app import AmoApp
 from bridge.amocrm.sandbox_events import EventRecorder
+from bridge.amocrm.sandbox_http import ApiError
 from bridge.amocrm.sandbox_limits import RateLimiter
 from bridge.amocrm.sandbox_oauth import TokenAuthority
 from bridge.amocrm.sandbox_store import Record, Store
@@ -155,13 +158,26 @@ class AmoSandbox:
         """The user the direct methods act as (the last user: not the API's admin)."""
         return max(self.store.users)
 
-    def add_lead(self, fields: dict[str, Any]) -> int:
+    @contextmanager
+    def _direct(self) -> Iterator[None]:
+        """Under the store lock; the API's validation errors become ``ValueError``."""
         with self.store.lock:
+            try:
+                yield
+            except ApiError as error:
+                raise ValueError(str(error)) from None
+
+    def add_lead(self, fields: dict[str, Any]) -> int:
+        """Create a lead (fires ``lead_added`` and ``add_lead`` hooks); ValueError if invalid."""
+        with self._direct():
             return int(leads.create(self.store, fields, "0", self.ui_user_id)["id"])
+        raise AssertionError("unreachable")  # mypy: a context manager may swallow errors
 
     def update_lead(self, lead_id: int, fields: dict[str, Any]) -> None:
-        with self.store.lock:
-            leads.require(self.store, lead_id)
+        """Patch a lead; KeyError if it does not exist, ValueError if the patch is invalid."""
+        if lead_id not in self.lead_ids():
+            raise KeyError(lead_id)
+        with self._direct():
             leads.update(self.store, lead_id, fields, "0", self.ui_user_id)
 
     def delete_lead(self, lead_id: int) -> None:

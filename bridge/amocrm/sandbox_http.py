@@ -50,6 +50,11 @@ class ApiError(Exception):
     title: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
+    def __str__(self) -> str:
+        errors = self.extra.get("validation-errors") or []
+        details = [f"{e['path']}: {e['detail']}" for entry in errors for e in entry["errors"]]
+        return " ".join([str(self.status), self.detail, *details])
+
     def response(self) -> Response:
         body: dict[str, Any] = {
             "title": self.title or _TITLES.get(self.status, "Error"),

@@ -341,3 +341,14 @@ def test_notes_by_lead_and_type(amo: AmoSandbox, amo_api: AmoApi) -> None:
     ]
     assert {n["entity_id"] for n in every} == {first, second}
     assert amo_api("GET", f"/api/v4/leads/{amo.lead_ids()[2]}/notes").status_code == 204
+
+
+def test_direct_methods_refuse_bad_input_like_the_api(amo: AmoSandbox) -> None:
+    with pytest.raises(ValueError, match="status_id"):
+        amo.update_lead(amo.lead_ids()[0], {"status_id": 1})
+    with pytest.raises(ValueError, match="price"):
+        amo.add_lead({"name": "x", "price": "много"})
+    with pytest.raises(KeyError):
+        amo.update_lead(1, {"name": "нет такой"})
+    with pytest.raises(KeyError):
+        amo.delete_lead(1)
