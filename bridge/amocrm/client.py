@@ -21,7 +21,7 @@ from bridge.amocrm.batches import BatchWriter
 from bridge.amocrm.changes import PAGE, ChangeFeed, Window
 from bridge.amocrm.oauth import TokenSource
 from bridge.amocrm.transport import AmoTransport, Reply, shared_pacer
-from bridge.crm import NotFound, WriteResult
+from bridge.crm import PermanentError, WriteResult
 from bridge.model import (
     ChangePage,
     Contact,
@@ -132,9 +132,13 @@ class AmoCrm:
 
     def ensure_stamp_field(self) -> str:
         """The stamp field's id; the field is created (text, on leads) if missing."""
-        existing = self._stamp_field() or (self._load_fields() and self._stamp_id)
-        if existing:
-            return existing
+        known = self._stamp_field()
+        if known is None:
+            self._load_fields()  # another process may have created it meanwhile
+            known = self._stamp_id
+        return known or self._create_stamp_field()
+
+    def _create_stamp_field(self) -> str:
         body = [{"name": self.stamp_field_name, "type": "text", "sort": 10000}]
         reply = self.http.request("POST", f"{LEADS}/custom_fields", body=body, idempotent=False)
         created = _embedded(reply, "custom_fields")
@@ -142,7 +146,7 @@ class AmoCrm:
         if self._stamp_id is None and created:
             self._stamp_id = str(created[0]["id"])
         if self._stamp_id is None:
-            raise NotFound("the stamp field was not created", system=self._system)
+            raise PermanentError("amoCRM did not create the stamp field", system=self._system)
         return self._stamp_id
 
     # --- reads -------------------------------------------------------------

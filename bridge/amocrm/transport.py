@@ -189,12 +189,16 @@ class AmoTransport:
     # --- one attempt ---------------------------------------------------------
 
     def _attempt(self, method: str, path: str, params: Any, body: Any, idempotent: bool) -> Reply:
-        token = self._auth.access_token()
-        response = self._send(method, path, params, body, token, idempotent)
-        if response.status_code == 401:
-            # A 401 means the call was refused, so even a write is safe to resend.
-            token = self._auth.refresh(token)
+        try:
+            token = self._auth.access_token()
             response = self._send(method, path, params, body, token, idempotent)
+            if response.status_code == 401:
+                # A 401 means the call was refused, so even a write is safe to resend.
+                token = self._auth.refresh(token)
+                response = self._send(method, path, params, body, token, idempotent)
+        except CrmError as exc:
+            exc.system = exc.system or self.system  # token sources do not know the label
+            raise
         return self._interpret(response, idempotent)
 
     def _send(

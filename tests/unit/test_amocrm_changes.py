@@ -51,7 +51,12 @@ def _listing(leads: FakeLeads, since: int) -> tuple[dict[int, int], set[dt.datet
 def test_leads_moving_to_the_end_during_paging_skip_nobody() -> None:
     # 1000 leads, each its own second: numbered pages would skip one per mover.
     leads = FakeLeads({n: T0 + n for n in range(1000)})
-    leads.after_request = lambda n: [leads.touch(lead) for lead in (n, n + 1, n + 2)]
+
+    def edit_three(request: int) -> None:
+        for lead in (request, request + 1, request + 2):
+            leads.touch(lead)
+
+    leads.after_request = edit_three
     seen, marks = _listing(leads, T0)
     assert set(seen) == set(range(1000))
     assert marks == {SERVER_NOW}, "the watermark is the server's clock at the first answer"
