@@ -36,16 +36,24 @@ def _plan(store: Store, item: dict[str, Any], rid: str) -> dict[str, Any]:
     if isinstance(embedded.get("tags"), list):
         fields["_embedded"] = {"tags": embedded["tags"]}
     plan: dict[str, Any] = {"rid": rid, "merge_into": None}
-    plan["contact"] = (
-        parties.prepare(store, "contacts", contact_data, rid, None) if contact_data else None
-    )
-    plan["company"] = (
-        parties.prepare(store, "companies", company_data, rid, None) if company_data else None
-    )
+    plan["contact"] = _party(store, "contacts", contact_data, rid)
+    plan["company"] = _party(store, "companies", company_data, rid)
     plan["lead"] = leads.prepare_create(store, fields, rid, store.admin_id)
     if store.duplicate_control and plan["contact"] is not None:
         plan["merge_into"] = _duplicate_of(store, plan["contact"])
     return plan
+
+
+def _party(store: Store, entity: str, data: dict[str, Any] | None, rid: str) -> Record | None:
+    """A new contact/company, or an existing one (by ``id``) with the given fields applied."""
+    if data is None:
+        return None
+    current = None
+    if "id" in data:
+        current = parties.table(store, entity).get(as_int(data["id"], "id"))
+        if current is None:
+            raise invalid(rid, f"_embedded.{entity}.0.id", "Entity not found", "NotFound")
+    return parties.prepare(store, entity, data, rid, current)
 
 
 def _first(value: Any, rid: str, name: str) -> dict[str, Any] | None:

@@ -352,3 +352,26 @@ def test_direct_methods_refuse_bad_input_like_the_api(amo: AmoSandbox) -> None:
         amo.update_lead(1, {"name": "нет такой"})
     with pytest.raises(KeyError):
         amo.delete_lead(1)
+
+
+def test_complex_add_can_reuse_an_existing_contact(amo: AmoSandbox, amo_api: AmoApi) -> None:
+    contact_id = amo.add_contact({"name": "Уже есть"})
+    body = [{"name": "С известным контактом", "_embedded": {"contacts": [{"id": contact_id}]}}]
+    (result,) = amo_api("POST", "/api/v4/leads/complex", json=body).json()
+    assert result["contact_id"] == contact_id and result["company_id"] is None
+    missing = [{"name": "x", "_embedded": {"contacts": [{"id": 1}]}}]
+    assert amo_api("POST", "/api/v4/leads/complex", json=missing).status_code == 400
+
+
+def test_tags_add_and_delete(amo: AmoSandbox, amo_api: AmoApi) -> None:
+    lead_id = amo.lead_ids()[0]
+    amo_api(
+        "PATCH",
+        f"/api/v4/leads/{lead_id}",
+        json={"tags_to_add": [{"name": "партнёр"}, {"name": "vip"}]},
+    )
+    tags = amo_api("GET", f"/api/v4/leads/{lead_id}").json()["_embedded"]["tags"]
+    assert [t["name"] for t in tags] == ["партнёр", "vip"]
+    amo_api("PATCH", f"/api/v4/leads/{lead_id}", json={"tags_to_delete": [{"id": tags[1]["id"]}]})
+    tags = amo_api("GET", f"/api/v4/leads/{lead_id}").json()["_embedded"]["tags"]
+    assert [t["name"] for t in tags] == ["партнёр"]
