@@ -67,7 +67,11 @@ class Engine:
         overlap: dt.timedelta = poll.DEFAULT_OVERLAP,
         progress: Progress | None = None,
         crash: Callable[[str], None] = crash_point,
+        mirror_notes: bool = False,
     ) -> None:
+        """``mirror_notes`` reads both sides' notes of every changed, active link (one call
+        per deal and side) so the planner can mirror them where the mapping says so."""
+        self.mirror_notes = mirror_notes
         self.store = store
         self.mapping = mapping
         self.agency = agency
@@ -106,9 +110,15 @@ class Engine:
         if AGENCY in resting:
             return self._agency_down(report, resting[AGENCY], now)
         try:
-            got = Gatherer(self.store, self.mapping, self.agency, self.partners, self.overlap).run(
-                codes, now, parked=self.retry_parked, polling=poll, resting=resting
+            gatherer = Gatherer(
+                self.store,
+                self.mapping,
+                self.agency,
+                self.partners,
+                self.overlap,
+                notes=self.mirror_notes,
             )
+            got = gatherer.run(codes, now, parked=self.retry_parked, polling=poll, resting=resting)
         except CrmError as exc:
             self._rest(AGENCY, exc, now)
             return self._agency_down(report, exc, now)

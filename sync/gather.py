@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 
 from bridge.crm import Crm, CrmError
 from bridge.mapping.compiled import CompiledMapping
-from bridge.model import Contact, Deal, HintKind
+from bridge.model import Contact, Deal, HintKind, Note
 from bridge.store import HintRow, LinkRow, LinkStatus, Store, links
 from sync import inbox, poll
 from sync.poll import Window
@@ -36,6 +36,8 @@ class Gathered:
     links: dict[str, dict[str, LinkRow]] = field(default_factory=dict)  # agency id → code → row
     partner_deals: dict[str, dict[str, Deal | None]] = field(default_factory=dict)  # None: gone
     contacts: dict[str, Contact] = field(default_factory=dict)
+    agency_notes: dict[str, tuple[Note, ...]] = field(default_factory=dict)  # by agency deal
+    partner_notes: dict[tuple[str, str], tuple[Note, ...]] = field(default_factory=dict)
 
 
 class Gatherer:
@@ -46,7 +48,10 @@ class Gatherer:
         agency: Crm,
         partners: Mapping[str, Crm],
         overlap: dt.timedelta,
+        *,
+        notes: bool = False,
     ) -> None:
+        self.notes = notes
         self.store = store
         self.mapping = mapping
         self.agency = agency
@@ -79,6 +84,8 @@ class Gatherer:
         self._agency_snapshots(got, agency_ids)
         self._partner_snapshots(got, live)
         self._contacts(got, live)
+        if self.notes:
+            self._notes(got, [c for c in live if c not in got.down])
         return got
 
     def _poll_partner(self, code: str, got: Gathered) -> None:
@@ -153,6 +160,31 @@ class Gatherer:
             return False
         row = got.links.get(deal.id, {}).get(code)
         return row is None or row.partner_deal_id is None
+
+    def _notes(self, got: Gathered, live: Sequence[str]) -> None:
+        """Both sides' notes of active links whose partner mirrors notes (one call per deal:
+        the ``Crm`` protocol has no bulk note read)."""
+        for agency_id, rows in got.links.items():
+            mirrored = [r for c, r in rows.items() if c in live and self._mirrors(r)]
+            if not mirrored or agency_id not in got.agency_deals:
+                continue
+            got.agency_notes[agency_id] = tuple(self.agency.list_notes(agency_id))
+            for row in mirrored:
+                try:
+                    found = self.partners[row.partner_code].list_notes(row.partner_deal_id or "")
+                except CrmError as exc:
+                    got.down[row.partner_code] = exc
+                    continue
+                got.partner_notes[(row.partner_code, row.partner_deal_id or "")] = tuple(found)
+
+    def _mirrors(self, row: LinkRow) -> bool:
+        partner = self.mapping.partners.get(row.partner_code)
+        return bool(
+            partner
+            and partner.policies.mirror_notes
+            and row.partner_deal_id
+            and row.status == LinkStatus.ACTIVE
+        )
 
 
 def _syncable(row: LinkRow) -> bool:

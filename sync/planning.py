@@ -87,7 +87,8 @@ class Planning:
         rows = got.links.get(deal.id, {})
         states = {code: to_state(row) for code, row in rows.items()}
         contact = got.contacts.get(deal.contact_ids[0]) if deal.contact_ids else None
-        agency = AgencyExtras(contact=contact, pipeline=self.agency_pipeline)
+        notes = got.agency_notes.get(deal.id, ())
+        agency = AgencyExtras(contact=contact, pipeline=self.agency_pipeline, notes=notes)
         return self.planner.plan_agency_deal(
             deal,
             states,
@@ -95,7 +96,7 @@ class Planning:
             self.mapping,
             now=self.now,
             agency=agency,
-            partners=extras,
+            partners=_with_notes(extras, rows, got),
         )
 
     def _partner_deals(
@@ -136,3 +137,15 @@ class Planning:
             )
             plans.append(plan)
         return plans
+
+
+def _with_notes(
+    extras: Mapping[str, PartnerExtras], rows: Mapping[str, LinkRow], got: Gathered
+) -> Mapping[str, PartnerExtras]:
+    """Each partner's extras with that link's partner-deal notes, when they were read."""
+    result = dict(extras)
+    for code, row in rows.items():
+        notes = got.partner_notes.get((code, row.partner_deal_id or ""))
+        if notes is not None and code in result:
+            result[code] = PartnerExtras(pipeline=result[code].pipeline, notes=notes)
+    return result

@@ -280,3 +280,28 @@ def test_a_rate_limited_partner_rests_without_holding_up_the_others(world: World
     world.clock.advance(61)
     engine.sync()
     assert len(world.amo.deals) == 1
+
+
+def test_notes_are_mirrored_once_each_way_when_enabled(world: World) -> None:
+    import datetime as dt
+
+    from bridge.model import Hint, HintKind, Note
+    from sync import inbox as sync_inbox
+
+    deal = world.agency_deal(1, ("amo",))
+    engine = world.engine(mirror_notes=True)
+    engine.sync()
+    (partner_deal,) = world.amo.deals.values()
+    world.amo.notes[partner_deal.id] = [Note(partner_deal.id, "Клиент просит КП до пятницы")]
+    world.agency.notes[deal.id] = [Note(deal.id, "Бюджет согласован")]
+    hint = Hint(world.amo.system, partner_deal.id, HintKind.UPDATED, world.clock())
+    sync_inbox.record(world.store, [hint], dt.timedelta(0))
+    engine.sync(poll=False)
+    agency_texts = [n.text for n in world.agency.notes[deal.id]]
+    partner_texts = [n.text for n in world.amo.notes[partner_deal.id]]
+    assert any("Клиент просит КП до пятницы" in t and "[partner-bridge]" in t for t in agency_texts)
+    assert any("Бюджет согласован" in t and "[partner-bridge]" in t for t in partner_texts)
+    sync_inbox.record(world.store, [hint], dt.timedelta(0))
+    writes = world.writes()
+    engine.sync(poll=False)
+    assert world.writes() == writes  # nothing mirrored back, nothing twice
