@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
@@ -12,7 +11,6 @@ import typer
 from bridge import __version__
 from bridge.channels.cli import app as channels_app
 from bridge.ledger.cli import app as ledger_app
-from bridge.secrets import install_log_redaction
 
 app = typer.Typer(
     help="partner-bridge: mirror partner deals between Bitrix24 and partner CRMs.",
@@ -37,13 +35,35 @@ class Plan(StrEnum):
 
 @app.callback()
 def _main(verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False) -> None:
-    logging.basicConfig(
-        level=logging.DEBUG if verbose else logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s %(message)s",
-    )
-    # fast-bitrix24 logs every call with its URL, which holds the webhook secret.
-    logging.getLogger("fast_bitrix24").setLevel(logging.WARNING)
-    install_log_redaction()
+    from bridge.logs import configure_logging
+
+    # One redacting handler for every logger; fast-bitrix24 held at WARNING (it logs URLs).
+    configure_logging(verbose=verbose)
+
+
+@app.command()
+def run(
+    env_file: Annotated[Path, typer.Option("--env-file", help="Settings file")] = Path(".env"),
+) -> None:
+    """Run the daemon: webhooks, polling, reconcile, digests, until SIGTERM/SIGINT."""
+    import signal
+
+    from bridge.config import SettingsInvalid, load_settings
+    from sync.daemon import Daemon, StartupFailed
+    from sync.single import AlreadyRunning
+
+    try:
+        settings = load_settings(env_file)
+        daemon = Daemon(settings).start()
+    except (SettingsInvalid, StartupFailed, AlreadyRunning) as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: daemon.request_stop())
+    try:
+        daemon.wait()
+    finally:
+        daemon.stop()
 
 
 @app.command()

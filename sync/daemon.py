@@ -1,0 +1,299 @@
+"""``bridge run``: store, mapping, engine, scheduler and HTTP app in one process.
+
+Start order matters: take the SQLite lock, open (and migrate) the store, load
+and resolve mapping.yaml (nothing starts with an invalid file), then the
+engine, the runner, the HTTP app, and last the scheduler. Stop order is the
+reverse, except that the HTTP app stays up until the last pass has committed:
+a hook that arrives during shutdown is still persisted, so nothing is lost.
+
+Every sync pass runs on one runner lane. A poll tick and an inbox tick both ask
+for "a pass"; the pass itself decides whether to poll (a poll was requested
+since the last one) or only to drain due hints. So coalescing two requests into
+one never loses a poll.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import threading
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+
+from apscheduler.schedulers.background import BackgroundScheduler
+from sqlalchemy import text
+
+from bridge.config import Settings
+from bridge.crm import Crm
+from bridge.logs import log_event
+from bridge.mapping.compiled import CompiledMapping
+from bridge.mapping.connect import open_crm
+from bridge.mapping.watch import MappingWatcher
+from bridge.model import Hint
+from bridge.store import Store, inbox
+from sync import inbox as sync_inbox
+from sync import reconcile as reconciler
+from sync.crm_pool import CrmPool, Opener
+from sync.engine import Engine
+from sync.health import HealthTracker
+from sync.hooks import build_routes
+from sync.metrics import Metrics
+from sync.runner import EmbeddedRunner
+from sync.schedule import Plan, PollTarget, build_scheduler
+from sync.serve import ServerThread
+from sync.single import DaemonLock
+from sync.web import HookRoutes, Readiness, create_app
+
+log = logging.getLogger(__name__)
+PASS_LANE = "sync-pass"  # noqa: S105 - a runner lane name, not a credential
+
+
+class StartupFailed(RuntimeError):
+    """The daemon cannot start; the message says what to fix."""
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class DaemonOptions:
+    workers: int = 4
+    drain_every: dt.timedelta = dt.timedelta(milliseconds=500)
+    watch_every: dt.timedelta = dt.timedelta(seconds=5)
+    debounce: dt.timedelta = sync_inbox.DEFAULT_DEBOUNCE
+    poll_interval: dt.timedelta | None = None  # None: the mapping's policies.poll_interval
+
+
+class InboxSink:
+    """The HTTP app's :class:`~sync.web.HintSink`: one committed transaction per request."""
+
+    def __init__(self, store: Store, debounce: dt.timedelta) -> None:
+        self._store = store
+        self._debounce = debounce
+
+    def put(self, hints: Sequence[Hint]) -> int:
+        with self._store.transaction() as session:
+            before = sum(inbox.pending_count(session).values())
+            inbox.add(session, hints, self._debounce)
+            after = sum(inbox.pending_count(session).values())
+        return after - before
+
+
+class Daemon:
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        opener: Opener = open_crm,
+        clock: Callable[[], dt.datetime] = utcnow,
+        options: DaemonOptions | None = None,
+    ) -> None:
+        self.settings = settings
+        self.options = options or DaemonOptions()
+        self.clock = clock
+        self.metrics = Metrics()
+        self.health = HealthTracker()
+        self._lock = DaemonLock(settings.db_url)
+        self._pool = CrmPool(opener)
+        self._stopping = threading.Event()
+        self._poll_wanted = threading.Event()
+        self._routes = HookRoutes()
+        self.store: Store | None = None
+        self.engine: Engine | None = None
+        self.watcher: MappingWatcher | None = None
+        self.runner: EmbeddedRunner | None = None
+        self.server: ServerThread | None = None
+        self._scheduler: BackgroundScheduler | None = None
+
+    # --- lifecycle ---------------------------------------------------------------
+    def start(self) -> Daemon:
+        self._lock.acquire()
+        try:
+            self._start_parts()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def _start_parts(self) -> None:
+        self.store = Store.open(self.settings.db_url)
+        self.watcher = MappingWatcher(self.settings.mapping_path, self._pool.for_spec)
+        if not self.watcher.poll():
+            problems = "\n".join(f"  {p}" for p in self.watcher.rejected) or "  (unreadable)"
+            raise StartupFailed(f"{self.settings.mapping_path} is not usable:\n{problems}")
+        mapping = self._mapping()
+        crms = self._pool.current()
+        partners = {c: crm for c, crm in crms.items() if c in mapping.partners}
+        self.engine = Engine(self.store, mapping, crms["agency"], partners, clock=self.clock)
+        self._routes = build_routes(mapping, {label: crm.system for label, crm in crms.items()})
+        self.runner = EmbeddedRunner(self.options.workers, on_error=self._job_failed)
+        app = create_app(
+            sink=InboxSink(self.store, self.options.debounce),
+            routes=lambda: self._routes,
+            readiness=self.readiness,
+            metrics=self.metrics,
+            admin_token=self.settings.admin_token,
+        )
+        host, port = self.settings.http_host, self.settings.http_port
+        self.server = ServerThread(app, host=host, port=port).start()
+        self._scheduler = build_scheduler(self._plan(mapping), self.runner)
+        self._poll_wanted.set()  # the first pass polls: catch up on what happened while down
+        self.runner.submit(PASS_LANE, self._pass)
+        self._scheduler.start()
+        log_event(log, "daemon.started", url=self.server.url, partners=len(mapping.partners))
+
+    def request_stop(self) -> None:
+        self._stopping.set()
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Block until :meth:`request_stop` (e.g. from a signal handler). True if it came."""
+        return self._stopping.wait(timeout)
+
+    def stop(self) -> None:
+        """Stop taking work, finish the pass in flight, commit, close everything."""
+        self._stopping.set()
+        if self._scheduler is not None and self._scheduler.running:
+            self._scheduler.shutdown(wait=False)
+        if self.runner is not None:
+            self.runner.shutdown(wait=True)
+        if self.server is not None:
+            self.server.stop()
+        self._pool.close()
+        if self.store is not None:
+            self.store.close()
+        self._lock.release()
+        log_event(log, "daemon.stopped")
+
+    # --- jobs --------------------------------------------------------------------
+    def _plan(self, mapping: CompiledMapping) -> Plan:
+        interval = self.options.poll_interval or mapping.policies.poll_interval
+        return Plan(
+            polls=(PollTarget("poll", interval, self._want_poll),),
+            drain_inbox=self._drain,
+            reconcile=self._reconcile,
+            resolve_mapping=self._reresolve,
+            digest=self._digest,
+            drain_every=self.options.drain_every,
+            reconcile_at=mapping.policies.reconcile_at,
+            digest_weekday=mapping.policies.digest_weekday,
+        )
+
+    def _want_poll(self) -> None:
+        self._poll_wanted.set()
+        self._submit_pass()
+
+    def _drain(self) -> None:
+        """Cheap check on the scheduler's lane: ask for a pass only when hints are due."""
+        self._watch_mapping()
+        if self._hints_due():
+            self._submit_pass()
+
+    def _submit_pass(self) -> None:
+        if self.runner is not None and not self._stopping.is_set():
+            self.runner.submit(PASS_LANE, self._pass)
+
+    def _hints_due(self) -> bool:
+        assert self.store is not None
+        with self.store.transaction() as session:
+            return bool(inbox.due(session, self.clock(), limit=1))
+
+    def inbox_empty(self) -> bool:
+        """No hint waits, due or not (tests and shutdown reports use this)."""
+        assert self.store is not None
+        with self.store.transaction() as session:
+            return not any(inbox.pending_count(session).values())
+
+    def _pass(self) -> None:
+        assert self.engine is not None
+        polling = self._poll_wanted.is_set()
+        self._poll_wanted.clear()
+        started = self.clock()
+        report = self.engine.sync(poll=polling)
+        self._observe(report.errors, report.writes, started, polling)
+
+    def _observe(
+        self, errors: Mapping[str, str], writes: int, started: dt.datetime, polled: bool
+    ) -> None:
+        crms = self._pool.current()
+        for label, crm in crms.items():
+            if label in errors:
+                self.health.failed(crm.system, RuntimeError(errors[label]))
+            else:
+                self.health.succeeded(crm.system)
+        seconds = (self.clock() - started).total_seconds()
+        self.metrics.sync_latency.labels("poll" if polled else "webhook").observe(seconds)
+        if writes:
+            log_event(log, "pass.done", writes=writes, polled=polled, seconds=round(seconds, 3))
+
+    def _reconcile(self) -> None:
+        assert self.engine is not None
+        self.runner.submit(PASS_LANE, lambda: reconciler.reconcile(self.engine))  # type: ignore[union-attr, arg-type]
+
+    def _watch_mapping(self) -> None:
+        assert self.watcher is not None
+        if self.watcher.poll():
+            self._mapping_changed()
+
+    def _reresolve(self) -> None:
+        assert self.watcher is not None
+        before = self.watcher.compiled
+        self.watcher.reresolve()
+        if self.watcher.compiled is not before:
+            self._mapping_changed()
+
+    def _mapping_changed(self) -> None:
+        assert self.engine is not None
+        mapping = self._mapping()
+        crms = self._pool.current()
+        self.engine.agency = crms["agency"]
+        self.engine.partners = {c: crm for c, crm in crms.items() if c in mapping.partners}
+        self.engine.update_mapping(mapping)
+        self._routes = build_routes(mapping, {label: crm.system for label, crm in crms.items()})
+        self._poll_wanted.set()
+        self._submit_pass()
+
+    def _digest(self) -> None:
+        log_event(log, "digest.skipped", reason="the weekly digest is not built yet")
+
+    def _job_failed(self, lane: str, exc: BaseException) -> None:
+        self.health.failed(f"lane:{lane}", exc)
+
+    def _mapping(self) -> CompiledMapping:
+        assert self.watcher is not None
+        compiled = self.watcher.compiled
+        if compiled is None:
+            raise StartupFailed("no valid mapping is active")
+        return compiled
+
+    # --- readiness ---------------------------------------------------------------
+    def readiness(self) -> Readiness:
+        checks: dict[str, str] = {}
+        checks["store"] = self._store_check()
+        watcher = self.watcher
+        if watcher is None or watcher.compiled is None:
+            checks["mapping"] = "no valid mapping"
+        elif watcher.rejected:
+            checks["mapping"] = (
+                f"newest file rejected ({len(watcher.rejected)} problems); last good active"
+            )
+        else:
+            checks["mapping"] = "ok"
+        failing = self.health.failing()
+        for crm in self._pool.current().values():
+            checks[crm.system] = failing.get(crm.system, "ok")
+        ready = checks["store"] == "ok" and watcher is not None and watcher.compiled is not None
+        return Readiness(ready, checks)
+
+    def _store_check(self) -> str:
+        if self.store is None:
+            return "not open"
+        try:
+            with self.store.transaction() as session:
+                session.execute(text("SELECT 1"))
+        except Exception as exc:
+            return f"unavailable: {type(exc).__name__}"
+        return "ok"
+
+    def crms(self) -> dict[str, Crm]:
+        return self._pool.current()

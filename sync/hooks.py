@@ -1,0 +1,97 @@
+"""Build the webhook routes of the HTTP app from the compiled mapping.
+
+Each route gets a parser closed over the credentials it checks (the agency's
+outgoing-webhook application token, each amoCRM partner's path secret, each
+Bitrix24 partner's token) and the ``system`` label its CRM adapter uses, so a
+hint names exactly the account the engine will re-read.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+
+from bridge.amocrm import webhook as amo_webhook
+from bridge.bitrix import webhook as bitrix_webhook
+from bridge.mapping.compiled import CompiledMapping, Connection, CrmKind
+from bridge.model import Hint
+from bridge.secrets import Secret
+from sync.web import HookRejected, HookRoutes, Parser
+
+# Bitrix24 rejection reasons → the status that tells the sender the truth.
+_BITRIX_STATUS = {"forbidden": 403, "too_large": 413}
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def bitrix_parser(token: Secret, system: str) -> Parser:
+    def parse(body: bytes, content_type: str) -> list[Hint]:
+        try:
+            hint = bitrix_webhook.parse_event(
+                body,
+                content_type=content_type,
+                application_token=token,
+                system=system,
+                received_at=_now(),
+            )
+        except bitrix_webhook.WebhookRejected as exc:
+            raise HookRejected(exc.reason, _BITRIX_STATUS.get(exc.reason, 400)) from None
+        return [hint]
+
+    return parse
+
+
+def amocrm_parser(secret: Secret, system: str) -> Parser:
+    def parse(body: bytes, content_type: str) -> list[Hint]:
+        if content_type != "application/x-www-form-urlencoded":
+            raise HookRejected("amoCRM webhooks are form-encoded", 415)
+        try:
+            return amo_webhook.parse_webhook(
+                body,
+                expected_secret=secret,
+                presented_secret=secret.reveal(),  # the app compared the path secret already
+                system=system,
+                received_at=_now(),
+            )
+        except amo_webhook.WebhookRejected as exc:
+            raise HookRejected(str(exc)) from None
+
+    return parse
+
+
+def build_routes(mapping: CompiledMapping, systems: Mapping[str, str]) -> HookRoutes:
+    """``systems`` maps ``agency`` and each partner code to its adapter's ``system`` label."""
+    agency_token = mapping.agency.connection.application_token
+    agency = bitrix_parser(agency_token, systems["agency"]) if agency_token else None
+    amocrm: dict[str, tuple[Secret, Parser]] = {}
+    bitrix: dict[str, Parser] = {}
+    for code, partner in mapping.partners.items():
+        if code not in systems:
+            continue
+        secret = _hook_secret(partner.connection)
+        if partner.connection.kind is CrmKind.AMOCRM and secret is not None:
+            amocrm[code] = (secret, amocrm_parser(secret, systems[code]))
+        elif partner.connection.kind is CrmKind.BITRIX24 and secret is not None:
+            bitrix[code] = bitrix_parser(secret, systems[code])
+    return HookRoutes(agency=agency, amocrm=amocrm, bitrix_partners=bitrix)
+
+
+def _hook_secret(connection: Connection) -> Secret | None:
+    if connection.kind is CrmKind.AMOCRM:
+        return connection.webhook_secret
+    return connection.application_token
+
+
+def hook_urls(public_url: str, mapping: CompiledMapping) -> dict[str, str]:
+    """Where each CRM should deliver events (amoCRM URLs hold their secret: keep them private)."""
+    base = public_url.rstrip("/")
+    urls = {"agency": f"{base}/hooks/bitrix24"}
+    for code, partner in mapping.partners.items():
+        secret = _hook_secret(partner.connection)
+        if partner.connection.kind is CrmKind.AMOCRM and secret is not None:
+            urls[code] = f"{base}/hooks/amocrm/{code}/{secret.reveal()}"
+        elif partner.connection.kind is CrmKind.BITRIX24:
+            urls[code] = f"{base}/hooks/bitrix24/{code}"
+    return urls
