@@ -6,6 +6,21 @@ the events feed (``sandbox_events``) and webhooks (``sandbox_webhooks``).
 Tests drive it over HTTP like the real service, and change data "as a person
 in the UI" through the direct methods below, which fire events and webhooks
 the same way API writes do.
+
+Controls: ``server`` (``EmulatorServer``: ``calls``, ``faults``, ``latency``;
+fault ``method`` names are ``"<verb> <route template>"``, e.g.
+``"post /api/v4/leads/complex"`` — see ``app.api_method_of``), ``clock``
+(``SimClock``: timestamps, token expiry, rate limit), ``outbox.policy``
+(drop/duplicate/reorder/delay/timeout of webhooks), ``limits`` (rate, mode,
+``block_after``/``block_window``), ``webhooks.disable_after``/``disable_window``,
+``payment_required``, ``arm_internal_error()``, ``store.duplicate_control``.
+
+Where the reference leaves a choice open, the sandbox picks: date field values
+are Unix seconds; ``updated_at`` is the clock's whole second (two changes in one
+second share it); API writes act as the admin, direct methods as the last user;
+a replayed refresh token does not revoke the pair issued for it; old access
+tokens stay valid until they expire; webhooks are not retried; events are
+listed newest first; a note does not move its lead's ``updated_at``.
 """
 
 from __future__ import annotations
