@@ -19,11 +19,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
 
-from bridge.amocrm.batches import COMPLEX_BATCH
-from bridge.amocrm.changes import PAGE
 from bridge.amocrm.client import AmoCrm
+from bridge.amocrm.listing import PAGE
 from bridge.amocrm.oauth import LongLivedToken
 from bridge.amocrm.sandbox import AmoSandbox
+from bridge.amocrm.writes import COMPLEX_BATCH
 from bridge.crm import WriteResult
 from bridge.model import Contact, DealDraft, Money, Semantics
 from bridge.secrets import Secret

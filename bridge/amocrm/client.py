@@ -2,7 +2,7 @@
 
 HTTP, pacing, retries and error mapping live in :mod:`bridge.amocrm.transport`,
 JSON ⇄ model in :mod:`bridge.amocrm.codec`, the gap-free change feed in
-:mod:`bridge.amocrm.changes`, batch writes in :mod:`bridge.amocrm.batches`.
+:mod:`bridge.amocrm.listing`, batch writes in :mod:`bridge.amocrm.writes`.
 This module says which endpoint answers which question.
 
 The bridge's idempotency stamp (the agency deal id) is a text custom field on
@@ -17,10 +17,10 @@ from collections.abc import Iterator, Sequence
 from typing import Any
 
 from bridge.amocrm import codec
-from bridge.amocrm.batches import BatchWriter
-from bridge.amocrm.changes import PAGE, ChangeFeed, Window
+from bridge.amocrm.listing import PAGE, ChangeFeed, Window
 from bridge.amocrm.oauth import TokenSource
 from bridge.amocrm.transport import AmoTransport, Reply, shared_pacer
+from bridge.amocrm.writes import BatchWriter
 from bridge.crm import PermanentError, WriteResult
 from bridge.model import (
     ChangePage,

@@ -8,11 +8,18 @@ is filled — and enumerations carry ``enum_id`` (and sometimes ``enum_code``).
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Callable, Mapping, Sequence
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 
+from bridge.amocrm.scalars import (
+    from_unix,
+    money_to_price,
+    price_to_money,
+    to_date,
+    to_datetime,
+    wire_scalar,
+)
 from bridge.model import (
     Company,
     Contact,
@@ -59,58 +66,6 @@ _KINDS: Mapping[str, FieldKind] = {
 _MULTIPLE = frozenset({"multiselect", "category"})
 
 
-class CodecError(ValueError):
-    """A value cannot be expressed on amoCRM's wire (or a response is malformed)."""
-
-
-# --- scalars -----------------------------------------------------------------
-
-
-def from_unix(value: int | float | str) -> dt.datetime:
-    return dt.datetime.fromtimestamp(int(value), tz=dt.UTC)
-
-
-def to_unix(value: dt.datetime) -> int:
-    if value.tzinfo is None:
-        raise CodecError("refusing a naive datetime")
-    return int(value.timestamp())
-
-
-def price_to_money(lead: Mapping[str, Any], currency: str) -> Money | None:
-    """``price_with_minor_units`` wins when present (SDK 2026); ``null`` means no amount."""
-    raw = lead.get("price_with_minor_units")
-    if raw is None:
-        raw = lead.get("price")
-    if raw is None:
-        return None
-    try:
-        return Money(Decimal(str(raw)), currency)
-    except InvalidOperation as exc:
-        raise CodecError(f"price {raw!r} is not a number") from exc
-
-
-def money_to_price(money: Money, currency: str) -> int:
-    """amoCRM stores whole units of the account currency; anything else is refused."""
-    if money.currency != currency:
-        raise CodecError(f"amount in {money.currency}, account currency is {currency}")
-    if money.amount != money.amount.to_integral_value():
-        raise CodecError(f"amoCRM budgets are whole numbers, got {money.amount}")
-    return int(money.amount)
-
-
-def _to_date(value: Any) -> dt.date:
-    if isinstance(value, int | float) or (isinstance(value, str) and value.isdigit()):
-        return from_unix(value).date()
-    return dt.date.fromisoformat(str(value)[:10])
-
-
-def _to_datetime(value: Any) -> dt.datetime:
-    if isinstance(value, int | float) or (isinstance(value, str) and value.isdigit()):
-        return from_unix(value)
-    parsed = dt.datetime.fromisoformat(str(value))
-    return parsed.replace(tzinfo=dt.UTC) if parsed.tzinfo is None else parsed.astimezone(dt.UTC)
-
-
 # --- custom fields -----------------------------------------------------------
 
 
@@ -135,8 +90,8 @@ _SCALAR_DECODERS: Mapping[FieldKind, Callable[[Any], FieldValue]] = {
     FieldKind.BOOLEAN: _decode_boolean,
     FieldKind.NUMBER: lambda v: Decimal(str(v)),
     FieldKind.MONEY: lambda v: Decimal(str(v)),
-    FieldKind.DATE: _to_date,
-    FieldKind.DATETIME: _to_datetime,
+    FieldKind.DATE: to_date,
+    FieldKind.DATETIME: to_datetime,
 }
 
 
@@ -162,25 +117,12 @@ def decode_fields(raw: Sequence[Mapping[str, Any]] | None) -> dict[str, FieldVal
     return fields
 
 
-def _wire_scalar(value: FieldValue) -> Any:
-    if isinstance(value, bool):
-        return value
-    if isinstance(value, Money):
-        return str(value.amount)
-    if isinstance(value, dt.datetime):
-        return value.astimezone(dt.UTC).isoformat()
-    if isinstance(value, dt.date):
-        # The SDK sends dates as RFC 3339 (reference §7.4).
-        return dt.datetime.combine(value, dt.time(), dt.UTC).isoformat()
-    return str(value)
-
-
 def _encode_values(value: FieldValue, kind: FieldKind) -> list[Json]:
     if isinstance(value, tuple):
         return [{"enum_id": int(v)} for v in value]
     if kind is FieldKind.ENUM:
         return [{"enum_id": int(str(value))}]
-    return [{"value": _wire_scalar(value)}]
+    return [{"value": wire_scalar(value)}]
 
 
 def encode_fields(fields: Mapping[str, FieldValue], defs: Mapping[str, FieldDef]) -> list[Json]:

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from bridge.amocrm import codec
+from bridge.amocrm import codec, scalars
 from bridge.model import (
     Company,
     Contact,
@@ -65,22 +65,22 @@ def test_null_custom_fields_and_null_price() -> None:
 
 def test_price_with_minor_units_wins_over_price() -> None:
     raw = {"price": 1000, "price_with_minor_units": 999.5}
-    assert codec.price_to_money(raw, "RUB") == Money(Decimal("999.5"), "RUB")
+    assert scalars.price_to_money(raw, "RUB") == Money(Decimal("999.5"), "RUB")
 
 
 def test_money_to_price_refuses_fractions_and_foreign_currency() -> None:
-    assert codec.money_to_price(Money(Decimal("150000.00"), "RUB"), "RUB") == 150000
-    with pytest.raises(codec.CodecError):
-        codec.money_to_price(Money(Decimal("1.5"), "RUB"), "RUB")
-    with pytest.raises(codec.CodecError):
-        codec.money_to_price(Money(Decimal(1), "USD"), "RUB")
+    assert scalars.money_to_price(Money(Decimal("150000.00"), "RUB"), "RUB") == 150000
+    with pytest.raises(scalars.CodecError):
+        scalars.money_to_price(Money(Decimal("1.5"), "RUB"), "RUB")
+    with pytest.raises(scalars.CodecError):
+        scalars.money_to_price(Money(Decimal(1), "USD"), "RUB")
 
 
 def test_unix_round_trip_and_naive_refused() -> None:
     moment = dt.datetime(2026, 11, 24, 23, 0, tzinfo=dt.UTC)
-    assert codec.from_unix(codec.to_unix(moment)) == moment
-    with pytest.raises(codec.CodecError):
-        codec.to_unix(dt.datetime(2026, 1, 1))
+    assert scalars.from_unix(scalars.to_unix(moment)) == moment
+    with pytest.raises(scalars.CodecError):
+        scalars.to_unix(dt.datetime(2026, 1, 1))
 
 
 def test_enum_values_decode_by_id_and_multiselect_as_tuple() -> None:

@@ -13,7 +13,8 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any, TypeVar
 
-from bridge.amocrm.codec import CodecError, Json, encode_note
+from bridge.amocrm.codec import Json, encode_note
+from bridge.amocrm.scalars import CodecError
 from bridge.amocrm.transport import AmoTransport, BatchRejected
 from bridge.crm import AuthError, CrmError, NotFound, PermanentError, WriteResult
 from bridge.model import DealDraft, DealPatch, Note

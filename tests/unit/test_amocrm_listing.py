@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable, Sequence
 
-from bridge.amocrm.changes import PAGE, ChangeFeed, Row, Window
+from bridge.amocrm.listing import PAGE, ChangeFeed, Row, Window
 
 T0 = 1_800_000_000
 SERVER_NOW = dt.datetime.fromtimestamp(T0 + 100, tz=dt.UTC)
