@@ -82,13 +82,24 @@ def deal_view(store: Store, agency_deal_id: str, console: Console) -> bool:
     for row in rows:
         console.print(_link_table(row))
     table = Table(title=f"audit trail of agency deal {agency_deal_id}")
-    for column in ("at", "partner", "action", "side", "field", "old → new", "winner", "loser"):
+    for column in (
+        "at",
+        "partner",
+        "action",
+        "by",
+        "side",
+        "field",
+        "old → new",
+        "winner",
+        "loser",
+    ):
         table.add_column(column)
     for entry in trail:
         table.add_row(
             entry.at.strftime("%Y-%m-%d %H:%M:%S"),
             entry.partner_code,
             entry.action,
+            entry.changed_by or "",
             entry.side or "",
             entry.field or "",
             f"{entry.old_value or '∅'} → {entry.new_value or entry.detail or '∅'}",

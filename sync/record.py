@@ -122,7 +122,7 @@ class Recorder:
         self, plan: LinkPlan, state: LinkState, verdict: str, outcome: Outcome | None
     ) -> list[AuditRow]:
         rows = [*self._write_rows(plan, verdict, outcome), *self._conflict_rows(plan)]
-        rows.extend(self._change_rows(plan.previous, state))
+        rows.extend(self._change_rows(plan.previous, state, _changed_by(plan)))
         previous = plan.previous.status if plan.previous else None
         if state.status is not previous:
             rows.append(
@@ -192,7 +192,9 @@ class Recorder:
                 loser_value=_text(entry.loser_value),
             )
 
-    def _change_rows(self, previous: LinkState | None, state: LinkState) -> Iterable[AuditRow]:
+    def _change_rows(
+        self, previous: LinkState | None, state: LinkState, changed_by: str | None
+    ) -> Iterable[AuditRow]:
         before = previous.synced if previous else {}
         for name in sorted(set(before) | set(state.synced)):
             old, new = before.get(name), state.synced.get(name)
@@ -203,9 +205,20 @@ class Recorder:
                     partner_code=state.partner_code,
                     action="synced",
                     field=name,
+                    changed_by=changed_by,
                     old_value=_text(old),
                     new_value=_text(new),
                 )
+
+
+def _changed_by(plan: LinkPlan) -> str | None:
+    """Whose edit a plan mirrored: the side it did *not* write to (None: both or neither)."""
+    written = {op.side for op in plan.writes if isinstance(op, UpdateDeal)}
+    if any(isinstance(op, CreatePartnerDeal) for op in plan.writes):
+        written.add(Side.PARTNER)
+    if len(written) != 1:
+        return None
+    return (Side.PARTNER if Side.AGENCY in written else Side.AGENCY).value
 
 
 def _reason(plan: LinkPlan) -> str | None:

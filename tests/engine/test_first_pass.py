@@ -3,7 +3,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 from bridge.model import Money
-from bridge.store import LinkStatus, links
+from bridge.store import LinkStatus, audit, links
 from tests.engine.world import World
 
 
@@ -60,6 +60,10 @@ def test_partner_stage_and_amount_reach_the_agency(world: World) -> None:
     engine.sync()
     mirrored = world.agency.deals[deal.id]
     assert mirrored.stage_id == "C7:WORK"
+    with world.store.transaction() as session:
+        trail = audit.trail(session, deal.id)
+    (stage,) = [r for r in trail if r.action == "synced" and r.field == "@stage"][-1:]
+    assert stage.changed_by == "partner" and "C7:WORK" in (stage.new_value or "")
     assert mirrored.amount == Money(Decimal("5000.00"), "RUB")
     world.amo.user_edit(partner_deal.id, stage_id="142")
     engine.sync()
