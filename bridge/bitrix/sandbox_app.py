@@ -14,7 +14,10 @@ import json
 import logging
 import time
 from collections.abc import Callable
+from email import policy
+from email.parser import BytesParser
 from typing import Any
+from urllib.parse import urlencode
 
 from bridge.bitrix import (
     sandbox_events,
@@ -185,16 +188,34 @@ def _method_name(segment: str) -> str:
 
 
 def _params(request: Request) -> dict[str, Any]:
+    """Query string, then the body (JSON, multipart or form-encoded) on top."""
     try:
         params = parse(request.query_string) if request.query_string else {}
         body = request.body.decode("utf-8") if request.body else ""
-        if body.strip():
-            if request.content_type == "application/json" or body.lstrip().startswith("{"):
-                loaded = json.loads(body)
-                if isinstance(loaded, dict):
-                    params |= loaded
-            else:
-                params |= parse(body)
+        if not body.strip():
+            return params
+        if request.content_type == "application/json" or body.lstrip().startswith("{"):
+            loaded = json.loads(body)
+            if isinstance(loaded, dict):
+                params |= loaded
+        elif request.content_type == "multipart/form-data":
+            params |= parse(_multipart_as_query(request.header("content-type"), request.body))
+        else:
+            params |= parse(body)
     except (ValueError, PhpFormError) as error:
         raise ApiError(400, "INVALID_REQUEST", f"Malformed request: {error}") from None
     return params
+
+
+def _multipart_as_query(content_type: str, body: bytes) -> str:
+    """Flatten multipart fields into a bracket query so one parser handles both."""
+    head = f"Content-Type: {content_type}\r\nMIME-Version: 1.0\r\n\r\n".encode()
+    message = BytesParser(policy=policy.HTTP).parsebytes(head + body)
+    pairs = []
+    for part in message.iter_parts():
+        name = part.get_param("name", header="content-disposition")
+        if isinstance(name, str):
+            payload = part.get_payload(decode=True)
+            text = payload.decode("utf-8") if isinstance(payload, bytes) else ""
+            pairs.append((name, text))
+    return urlencode(pairs)

@@ -194,3 +194,15 @@ def test_item_list_filters_in_camel_case(bitrix: BitrixSandbox, bitrix_api: Bitr
     bad = bitrix_api("crm.item.list", {"entityTypeId": 2, "filter": {"nope": 1}})
     assert bad.status_code == 400
     assert bad.json()["error"] == "INVALID_ARG_VALUE"
+
+
+def test_multipart_form_data_input(bitrix: BitrixSandbox) -> None:
+    files = {
+        "fields[TITLE]": (None, "Сайт «Зима»"),
+        "fields[OPPORTUNITY]": (None, "120000"),
+        "fields[CONTACT_IDS][0]": (None, "0"),
+    }
+    reply = requests.post(bitrix.webhook_url + "crm.deal.add", files=files, timeout=5)
+    deal = bitrix.get_deal(str(reply.json()["result"]))
+    assert deal is not None
+    assert (deal["TITLE"], deal["OPPORTUNITY"]) == ("Сайт «Зима»", "120000.00")
