@@ -1,0 +1,55 @@
+"""``python -m benchmarks``: the benchmark suite (see benchmarks/README.md)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from benchmarks import report
+from benchmarks.suite import SCENARIOS, Params, run
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="a small run (< 1 minute)")
+    parser.add_argument("--scenario", action="append", choices=SCENARIOS, help="repeatable")
+    parser.add_argument("--latency", type=float, help="simulated seconds per request (0.1)")
+    parser.add_argument("--deals", help="first-mirror sizes, e.g. 1000,10000,50000")
+    parser.add_argument("--changes", type=int, help="steady-state changes (500)")
+    parser.add_argument("--out", type=Path, default=Path("benchmarks/results"))
+    parser.add_argument("--name", help="result file name (default: default / quick)")
+    return parser
+
+
+def params_from(args: argparse.Namespace) -> Params:
+    params = Params.quick_run() if args.quick else Params()
+    if args.scenario:
+        params.scenarios = tuple(args.scenario)
+    if args.latency is not None:
+        params.latency = args.latency
+    if args.deals:
+        params.deals = sorted(int(n) for n in args.deals.split(","))
+    if args.changes is not None:
+        params.changes = args.changes
+    return params
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    params = params_from(args)
+    doc = run(params, log=lambda line: print(f"… {line}", file=sys.stderr, flush=True))
+    doc["targets"] = report.targets(doc)
+    name = args.name or ("quick" if args.quick else "default")
+    paths = report.write(doc, args.out, name)
+    print(report.table(doc))
+    print(
+        f"\nsuite took {doc['seconds']:.0f} s; wrote " + ", ".join(str(p) for p in paths.values())
+    )
+    json.loads(paths["json"].read_text(encoding="utf-8"))  # the file must stay well-formed
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,115 @@
+"""The bridge side of a benchmark, in its own process, driven over stdin/stdout.
+
+Run by :class:`benchmarks.child.BridgeProcess`, never by hand. The sandboxes
+live in the parent, so this process's peak RSS is the bridge's alone. One JSON
+command per line in, one JSON answer per line out:
+
+    {"cmd": "pass", "poll": true}     one ``Engine.sync`` pass
+    {"cmd": "hints", "hints": [[system, deal_id, kind], ...]}   webhook hints → inbox
+    {"cmd": "quit"}
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import os
+import resource
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from bridge.mapping import load_mapping, resolve
+from bridge.mapping.connect import open_all
+from bridge.mapping.env import Environment
+from bridge.model import Hint, HintKind
+from bridge.store import Store
+from sync import inbox
+from sync.engine import Engine
+
+
+def rss_kb() -> tuple[int, int]:
+    """(current, peak) resident set size of this process in KiB."""
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    current = 0
+    status = Path("/proc/self/status")
+    if status.exists():
+        for line in status.read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                current = int(line.split()[1])
+    return current, peak
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+class Bridge:
+    def __init__(self, mapping: Path, db_url: str, lifted: bool) -> None:
+        from benchmarks.world import lifted_opener, opener
+
+        spec = load_mapping(mapping, Environment(process=dict(os.environ)))
+        crms, failed = open_all(spec, lifted_opener if lifted else opener)
+        if failed:
+            raise SystemExit(f"cannot open: {sorted(failed)}")
+        report = resolve(spec, crms, fix=False)
+        if report.compiled is None:
+            raise SystemExit(f"mapping does not resolve: {report.problems}")
+        self.crms = crms
+        self.store = Store.open(db_url)
+        partners = {c: crms[c] for c in report.compiled.partners}
+        self.engine = Engine(self.store, report.compiled, crms["agency"], partners, clock=utcnow)
+
+    def handle(self, command: dict[str, Any]) -> dict[str, Any]:
+        if command["cmd"] == "pass":
+            return self.sync(bool(command.get("poll", True)))
+        if command["cmd"] == "hints":
+            return self.hints(command["hints"])
+        raise ValueError(f"unknown command {command['cmd']!r}")
+
+    def sync(self, poll: bool) -> dict[str, Any]:
+        started = time.perf_counter()
+        report = self.engine.sync(poll=poll)
+        seconds = time.perf_counter() - started
+        current, peak = rss_kb()
+        return {
+            "seconds": seconds,
+            "writes": report.writes,
+            "verdicts": report.verdicts,
+            "errors": report.errors,
+            "rss_kb": current,
+            "peak_rss_kb": peak,
+        }
+
+    def hints(self, rows: list[list[str]]) -> dict[str, Any]:
+        now = utcnow()
+        hints = [
+            Hint(system, deal_id, HintKind(kind), now, "webhook") for system, deal_id, kind in rows
+        ]
+        inbox.record(self.store, hints, dt.timedelta(0))
+        return {"recorded": len(hints)}
+
+    def close(self) -> None:
+        for crm in self.crms.values():
+            crm.close()
+        self.store.close()
+
+
+def main() -> None:
+    logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
+    mapping, db_url, lifted = Path(sys.argv[1]), sys.argv[2], sys.argv[3] == "lifted"
+    bridge = Bridge(mapping, db_url, lifted)
+    current, peak = rss_kb()
+    print(json.dumps({"ready": True, "rss_kb": current, "peak_rss_kb": peak}), flush=True)
+    for line in sys.stdin:
+        command = json.loads(line)
+        if command["cmd"] == "quit":
+            break
+        print(json.dumps(bridge.handle(command)), flush=True)
+    bridge.close()
+
+
+if __name__ == "__main__":
+    main()
