@@ -6,13 +6,12 @@ import datetime as dt
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from email.utils import formatdate
 
 from bridge.amocrm.client import AmoCrm
 from bridge.amocrm.oauth import LongLivedToken
 from bridge.amocrm.sandbox import AmoSandbox
 from bridge.crm import Crm
-from bridge.emulator import Fault, Request, Response
+from bridge.emulator import Fault
 from bridge.model import FieldDef, Pipeline
 from bridge.ratelimit import Pacer
 from bridge.secrets import Secret
@@ -75,28 +74,9 @@ class AmoBackend:
         return adapter(self.sandbox, BAD_TOKEN)
 
 
-def serve_sandbox_clock_as_date(sandbox: AmoSandbox) -> None:
-    """Make ``Date`` follow the sandbox's clock, as a real server's ``Date`` follows its own.
-
-    The adapter takes its watermark from ``Date`` (amoCRM's only clock reading on
-    list responses). http.server stamps real time; tests move the sandbox clock.
-    Remove once the sandbox sets ``Date`` itself (``setdefault`` keeps its value).
-    """
-    app = sandbox.server.app
-    handle = app.handle
-
-    def dated(request: Request) -> Response:
-        response = handle(request)
-        response.headers.setdefault("Date", formatdate(sandbox.clock.time(), usegmt=True))
-        return response
-
-    app.handle = dated  # type: ignore[method-assign]
-
-
 @contextmanager
 def amocrm_backend() -> Iterator[AmoBackend]:
     with AmoSandbox(seed="demo", rate_limit=None) as sandbox:
-        serve_sandbox_clock_as_date(sandbox)
         token = str(sandbox.long_lived_token)
         crm = adapter(sandbox, token)
         try:
