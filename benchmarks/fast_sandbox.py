@@ -94,6 +94,38 @@ def contact_list(call: Any) -> Any:
     return Result([parties.render(r, selected) for r in chunk], total, following)
 
 
+def same_answers(deals: int = 300) -> list[str]:
+    """Chained listings and id look-ups through both variants; the differences (none, we hope)."""
+    import datetime as dt
+
+    from bridge.bitrix.client import BitrixCrm
+    from bridge.bitrix.sandbox import BitrixSandbox
+    from bridge.ratelimit import Pacer
+    from bridge.secrets import Secret
+
+    answers: list[Any] = []
+    for fast in (False, True):
+        (install if fast else uninstall)()
+        try:
+            with BitrixSandbox(seed="demo", plan="enterprise", rate_limit=False) as box:
+                since = box.clock.now() - dt.timedelta(seconds=1)
+                ids = box.seed_deals(deals, with_contacts=True)
+                pacer = Pacer(rate=100_000.0, burst=100_000)
+                crm = BitrixCrm(Secret(box.webhook_url), system="bitrix24:check", pacer=pacer)
+                try:
+                    listed = [d.id for page in crm.list_changed(since) for d in page.deals]
+                    some = ids[::7]
+                    deals_by_id = sorted(crm.fetch_deals(some))
+                    contacts = sorted(crm.fetch_contacts([str(n) for n in range(1, deals, 3)]))
+                finally:
+                    crm.close()
+            answers.append((listed, deals_by_id, contacts))
+        finally:
+            uninstall()
+    names = ("listing", "deals by id", "contacts by id")
+    return [n for n, a, b in zip(names, answers[0], answers[1], strict=True) if a != b]
+
+
 def install() -> None:
     sandbox_app.METHODS["crm.item.list"] = item_list
     sandbox_app.METHODS["crm.contact.list"] = contact_list
