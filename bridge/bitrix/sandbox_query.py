@@ -36,15 +36,20 @@ Resolver = Callable[[str], tuple[str, str] | None]
 
 @dataclass(frozen=True, slots=True)
 class Condition:
+    """One filter term with its value typed once, not once per row."""
+
     key: str
-    kind: str
-    op: str
-    value: Any
+    test: Callable[[Any], bool]
+    negated: bool
+    empty_hit: bool  # what "=" / "@" means for an empty multiple field
 
     def matches(self, record: Record) -> bool:
         actual = record.get(self.key)
-        hit = _positive(self.op.lstrip("!") or "=", self.kind, actual, self.value)
-        return not hit if self.op in _NEGATED else hit
+        if isinstance(actual, list):
+            hit = any(self.test(one) for one in actual) if actual else self.empty_hit
+        else:
+            hit = self.test(actual)
+        return hit != self.negated
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,7 +99,7 @@ def _group(raw: dict[str, Any], resolve: Resolver, *, strict: bool) -> Group:
                     f"Invalid filter: field '{name}' is not allowed in filter",
                 )
             continue
-        items.append(Condition(resolved[0], resolved[1], op, value))
+        items.append(condition(resolved[0], resolved[1], op, value))
     return Group(tuple(items), any_of=any_of)
 
 
@@ -112,40 +117,49 @@ def _typed(kind: str, value: Any) -> Any:
     return convert(value) if convert else str(value)
 
 
-def _positive(op: str, kind: str, actual: Any, wanted: Any) -> bool:  # noqa: PLR0911 - one per operator
-    if isinstance(actual, list):
-        return (
-            any(_positive(op, kind, one, wanted) for one in actual)
-            if actual
-            else (op in {"=", "@"} and _typed(kind, _first(wanted)) is None)
-        )
-    if op == "@":
-        values = wanted if isinstance(wanted, list) else str(wanted).split(",")
-        return any(_equal(kind, actual, _typed(kind, v)) for v in values)
-    if op in {"%", "=%", "%="}:
-        return _like(op, actual, wanted)
-    target = _typed(kind, _first(wanted))
-    if op == "=":
-        if isinstance(wanted, list):
-            return any(_equal(kind, actual, _typed(kind, v)) for v in wanted)
-        return _equal(kind, actual, target)
-    if actual is None or target is None:
-        return False
-    return _ordered(op, _comparable(actual), _comparable(target))
+def condition(key: str, kind: str, op: str, value: Any) -> Condition:
+    base = op.lstrip("!") or "="
+    negated = op in _NEGATED
+    if base in {"%", "=%", "%="}:
+        return Condition(key, _like_test(base, value), negated, empty_hit=False)
+    if base == "@" or (base == "=" and isinstance(value, list)):
+        raw = value if isinstance(value, list) else str(value).split(",")
+        targets = [_normal(kind, _typed(kind, v)) for v in raw]
+        return Condition(key, _any_equal(kind, targets), negated, empty_hit=None in targets)
+    if base == "=":
+        target = _normal(kind, _typed(kind, value))
+        return Condition(key, _any_equal(kind, [target]), negated, empty_hit=target is None)
+    return Condition(key, _ordered_test(base, _typed(kind, _first(value))), negated, False)
+
+
+def _normal(kind: str, value: Any) -> Any:
+    if value is None:
+        return None
+    return str(value).casefold() if kind == "str" else _comparable(value)
+
+
+def _any_equal(kind: str, targets: list[Any]) -> Callable[[Any], bool]:
+    def test(actual: Any) -> bool:
+        if actual is None or actual == "":
+            return None in targets
+        return _normal(kind, actual) in targets
+
+    return test
+
+
+def _ordered_test(op: str, target: Any) -> Callable[[Any], bool]:
+    bound = None if target is None else _comparable(target)
+
+    def test(actual: Any) -> bool:
+        if actual is None or bound is None:
+            return False
+        return _ordered(op, _comparable(actual), bound)
+
+    return test
 
 
 def _first(value: Any) -> Any:
     return value[0] if isinstance(value, list) and value else value
-
-
-def _equal(kind: str, actual: Any, target: Any) -> bool:
-    if target is None:
-        return actual is None or actual == ""
-    if actual is None:
-        return False
-    if kind == "str":
-        return str(actual).casefold() == str(target).casefold()
-    return bool(_comparable(actual) == _comparable(target))
 
 
 def _comparable(value: Any) -> Any:
@@ -171,15 +185,15 @@ def _ordered(op: str, left: Any, right: Any) -> bool:
         return False
 
 
-def _like(op: str, actual: Any, wanted: Any) -> bool:
-    if actual is None:
-        return False
-    text = str(actual).casefold()
+def _like_test(op: str, wanted: Any) -> Callable[[Any], bool]:
     pattern = str(_first(wanted)).casefold()
     if op == "%":
-        return pattern.replace("%", "") in text
-    regex = "^" + ".*".join(re.escape(part) for part in pattern.split("%")) + "$"
-    return re.match(regex, text, re.DOTALL) is not None
+        needle = pattern.replace("%", "")
+        return lambda actual: actual is not None and needle in str(actual).casefold()
+    regex = re.compile(
+        "^" + ".*".join(re.escape(part) for part in pattern.split("%")) + "$", re.DOTALL
+    )
+    return lambda actual: actual is not None and regex.match(str(actual).casefold()) is not None
 
 
 def parse_order(raw: Any, resolve: Resolver, *, strict: bool) -> list[tuple[str, bool]]:
@@ -202,7 +216,8 @@ def parse_order(raw: Any, resolve: Resolver, *, strict: bool) -> list[tuple[str,
 def sort_records(records: Iterable[Record], order: Sequence[tuple[str, bool]]) -> list[Record]:
     rows = list(records)
     # Stable sorts applied last key first; ID breaks ties so pages never overlap.
-    for key, descending in reversed([*order, ("ID", False)]):
+    keys = [*order, ("ID", False)] if ("ID", False) not in order else list(order)
+    for key, descending in reversed(keys):
         rows.sort(key=_keyed(key), reverse=descending)
     return rows
 
