@@ -19,7 +19,8 @@ Where the reference leaves a choice open, the sandbox picks: date field values
 are Unix seconds; ``updated_at`` is the clock's whole second (two changes in one
 second share it); API writes act as the admin, direct methods as the last user;
 a replayed refresh token does not revoke the pair issued for it; old access
-tokens stay valid until they expire; webhooks are not retried; events are
+tokens stay valid until they expire; webhook retries wait for
+``deliver_due_webhooks()`` (no background timer); events are
 listed newest first; a note does not move its lead's ``updated_at``.
 """
 
@@ -150,6 +151,10 @@ class AmoSandbox:
     def arm_internal_error(self, times: int = 1) -> None:
         """The next ``times`` API calls fail with the real 500 problem body, unexecuted."""
         self.app.internal_errors += times
+
+    def deliver_due_webhooks(self) -> int:
+        """Send webhook retries that are due by the sandbox clock; returns how many."""
+        return self.webhooks.deliver_due()
 
     def unblock(self) -> None:
         self.limits.unblock()

@@ -5,13 +5,16 @@ Bodies follow the captured ``webhook_leads_*.txt`` fixtures
 report from current accounts (``created_at``, ``updated_at``,
 ``old_pipeline_id``, ``account[id]``). One POST per hook and change carries
 every action the hook subscribed to. Delivery goes through the shared
-:class:`EventOutbox` (2 s timeout, no retries); a hook with more than
+:class:`EventOutbox` (2 s timeout); a failed attempt is retried after 5 min,
+15 min, 15 min and 1 h of sandbox-clock time when :meth:`WebhookHub.deliver_due`
+runs (tests call it after moving the clock); a hook with more than
 ``disable_after`` failed deliveries within ``disable_window`` seconds is
 marked ``disabled`` and gets nothing more (reference §11.3).
 """
 
 from __future__ import annotations
 
+import itertools
 from collections import deque
 from typing import Any
 from urllib.parse import parse_qsl, urlencode
@@ -24,6 +27,7 @@ from bridge.phpform import build
 
 SETTINGS = ("add_lead", "update_lead", "status_lead", "delete_lead", "note_lead", "restore_lead")
 USER_AGENT = "amoCRM-WebHook-client/1.0"
+RETRY_DELAYS = (300.0, 900.0, 900.0, 3600.0)  # 2nd after 5 min, 3rd +15 min, 4th +15, 5th +1 h
 
 
 class WebhookHub:
@@ -35,6 +39,12 @@ class WebhookHub:
         self.hooks: dict[str, Record] = {}
         self.disable_after = 100
         self.disable_window = 7200.0
+        # Seconds after a failed attempt before the next one (reference §11.3,
+        # simplified: every failure kind gets the longest schedule).
+        self.retry_delays: list[float] = list(RETRY_DELAYS)
+        self._sent: dict[str, tuple[str, str, int]] = {}  # key -> destination, body, attempt
+        self._retries: list[tuple[float, str, str, int]] = []  # due, destination, body, attempt
+        self._keys = itertools.count(1)
 
     def subscribe(self, destination: str, settings: list[str], sort: int = 10) -> Record:
         unknown = [s for s in settings if s not in SETTINGS]
@@ -76,9 +86,24 @@ class WebhookHub:
             if hook["disabled"] or not wanted:
                 continue
             body = encode({"leads": wanted, "account": self._account()})
-            self.outbox.send(
-                hook["destination"], body, key=hook["destination"], on_result=self._result
-            )
+            self._send(hook["destination"], body, 1)
+
+    def _send(self, destination: str, body: str, attempt: int) -> None:
+        key = str(next(self._keys))
+        self._sent[key] = (destination, body, attempt)
+        self.outbox.send(destination, body, key=key, on_result=self._result)
+
+    def deliver_due(self) -> int:
+        """Send the retries whose time (by the sandbox clock) has come; how many."""
+        with self.store.lock:
+            now = self.store.clock.time()
+            due = [r for r in self._retries if r[0] <= now]
+            self._retries = [r for r in self._retries if r[0] > now]
+            for _, destination, body, attempt in due:
+                hook = self.hooks.get(destination)
+                if hook is not None and not hook["disabled"]:
+                    self._send(destination, body, attempt)
+            return len(due)
 
     def _account(self) -> dict[str, Any]:
         base = self.store.base_url
@@ -88,12 +113,20 @@ class WebhookHub:
             "_links": {"self": base},
         }
 
-    def _result(self, destination: str, ok: bool) -> None:
+    def _result(self, key: str, ok: bool) -> None:
         with self.store.lock:
+            # A duplicated delivery reports twice under one key; only the first counts.
+            entry = self._sent.pop(key, None)
+            if entry is None:
+                return
+            destination, body, attempt = entry
             hook = self.hooks.get(destination)
             if hook is None or ok:
                 return
             now = self.store.clock.time()
+            if attempt <= len(self.retry_delays):
+                due = now + self.retry_delays[attempt - 1]
+                self._retries.append((due, destination, body, attempt + 1))
             failures: deque[float] = hook["failures"]
             failures.append(now)
             while failures and failures[0] <= now - self.disable_window:

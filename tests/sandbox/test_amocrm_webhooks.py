@@ -147,3 +147,24 @@ def test_bad_subscriptions_are_refused(amo_api: AmoApi) -> None:
     ]
     for body in bad:
         assert amo_api("POST", "/api/v4/webhooks", json=body).status_code == 400
+
+
+def test_failed_deliveries_are_retried_on_the_sandbox_clock(
+    amo: AmoSandbox, amo_api: AmoApi, hook_receiver: HookReceiver
+) -> None:
+    _subscribe(amo_api, hook_receiver.url, ["update_lead"])
+    hook_receiver.status = 503
+    amo.update_lead(amo.lead_ids()[0], {"price": 7})
+    assert amo.outbox.wait_idle(5)
+    assert amo.deliver_due_webhooks() == 0  # not yet due
+    amo.clock.advance(300)
+    assert amo.deliver_due_webhooks() == 1
+    assert amo.outbox.wait_idle(5)  # the retry failed too
+    hook_receiver.status = 200
+    amo.clock.advance(900)
+    assert amo.deliver_due_webhooks() == 1
+    bodies = hook_receiver.wait_for(3)
+    assert len(set(bodies)) == 1  # the same body, three attempts
+    assert amo.outbox.wait_idle(5)
+    amo.clock.advance(86400)
+    assert amo.deliver_due_webhooks() == 0  # delivered: nothing left to retry
