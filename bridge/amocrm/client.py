@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
 from bridge.amocrm import codec
@@ -21,7 +21,7 @@ from bridge.amocrm.listing import PAGE, ChangeFeed, Window
 from bridge.amocrm.oauth import TokenSource
 from bridge.amocrm.transport import AmoTransport, Reply, shared_pacer
 from bridge.amocrm.writes import BatchWriter
-from bridge.crm import PermanentError, WriteResult
+from bridge.crm import NotFound, PermanentError, WriteResult
 from bridge.model import (
     ChangePage,
     Contact,
@@ -122,8 +122,12 @@ class AmoCrm:
         defs = self._load_fields()
         return [d for d in defs.values() if d.id != self._stamp_id]
 
-    def _field_defs(self) -> dict[str, FieldDef]:
-        return self._defs if self._defs is not None else self._load_fields()
+    def _field_defs(self, needed: Iterable[str] = ()) -> dict[str, FieldDef]:
+        """Cached definitions, reloaded when a write names a field created since."""
+        defs = self._defs
+        if defs is None or any(f not in defs for f in needed):
+            defs = self._load_fields()
+        return defs
 
     def _stamp_field(self) -> str | None:
         if self._defs is None:
@@ -211,6 +215,8 @@ class AmoCrm:
         return contacts
 
     def list_notes(self, deal_id: str) -> list[Note]:
+        if not deal_id.isdigit():
+            raise NotFound(f"no lead {deal_id!r}", system=self._system)
         notes: list[Note] = []
         page = 1
         while True:
@@ -230,7 +236,7 @@ class AmoCrm:
 
     def create_deals(self, drafts: Sequence[DealDraft]) -> list[WriteResult]:
         stamp_id = self.ensure_stamp_field() if any(d.stamp for d in drafts) else None
-        defs = self._field_defs()
+        defs = self._field_defs(f for d in drafts for f in d.fields)
         return self._writer.create(
             drafts,
             lambda draft, rid: codec.encode_draft(
@@ -250,7 +256,7 @@ class AmoCrm:
 
     def update_deals(self, patches: Sequence[DealPatch]) -> list[WriteResult]:
         pipelines = self._closing_pipelines(patches)
-        defs = self._field_defs()
+        defs = self._field_defs(f for p in patches for f in p.fields)
         return self._writer.update(
             patches,
             lambda patch: codec.encode_patch(

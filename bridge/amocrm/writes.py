@@ -145,9 +145,9 @@ class BatchWriter:
             updated = {
                 str(r["id"]) for r in ((payload or {}).get("_embedded") or {}).get("leads") or ()
             }
-            for index, patch in valid:
-                if patch.deal_id in updated:
-                    ids[str(index)] = patch.deal_id
+            for rid, body in entries:
+                if rid not in errors and str(body["id"]) in updated:
+                    ids[rid] = str(body["id"])
         missing = self._error("amoCRM did not update this lead", NotFound)
         return self._results([p.key for p in patches], ids, errors, missing)
 
