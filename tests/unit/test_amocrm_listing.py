@@ -97,3 +97,14 @@ def test_listing_starts_one_second_early_and_returns_each_version_once() -> None
     leads = FakeLeads({1: T0 - 1, 2: T0 - 2, 3: T0 + 3})
     seen, _ = _listing(leads, T0)
     assert seen == {1: T0 - 1, 3: T0 + 3}
+
+
+def test_server_time_reads_the_last_date_when_several_were_sent() -> None:
+    from bridge.amocrm.transport import server_time
+
+    merged = "Tue, 24 Nov 2026 23:04:57 GMT, Tue, 24 Nov 2026 23:06:37 GMT"
+    assert server_time(merged) == dt.datetime(2026, 11, 24, 23, 6, 37, tzinfo=dt.UTC)
+    assert server_time("Tue, 24 Nov 2026 23:04:57 GMT") == dt.datetime(
+        2026, 11, 24, 23, 4, 57, tzinfo=dt.UTC
+    )
+    assert server_time("") is None
