@@ -41,7 +41,14 @@ ENTITIES = ("leads", "contacts", "companies")
 
 
 def define(store: Store, entity: str, spec: dict[str, Any], request_id: str = "0") -> Record:
-    """Create a field definition from a POST element (name, type, code?, enums?, sort?)."""
+    """Create and store a field definition (name, type, code?, enums?, sort?)."""
+    record = prepare(store, entity, spec, request_id)
+    store.fields[entity][record["id"]] = record
+    return record
+
+
+def prepare(store: Store, entity: str, spec: dict[str, Any], request_id: str = "0") -> Record:
+    """A validated field definition, not yet stored (a batch is all or nothing)."""
     name, kind = spec.get("name"), spec.get("type")
     if not isinstance(name, str) or not name:
         raise validation_error(request_id, [FieldError("NotBlank", "name", "Name is required")])
@@ -70,7 +77,6 @@ def define(store: Store, entity: str, spec: dict[str, Any], request_id: str = "0
         "is_deletable": not spec.get("is_predefined", False),
         "currency": spec.get("currency"),
     }
-    store.fields[entity][record["id"]] = record
     return record
 
 

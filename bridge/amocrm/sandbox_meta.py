@@ -216,15 +216,14 @@ def _fields_handlers(entity: str) -> list[Route]:
 
     def post_fields(store: Store, request: Request, _: dict[str, str]) -> Response:
         items = json_list(request)
-        created = []
-        for index, item in enumerate(items):
-            rid = str(item.get("request_id", index))
-            created.append(
-                {
-                    **cf.render_definition(store, cf.define(store, entity, item, rid)),
-                    "request_id": rid,
-                }
-            )
+        rids = [str(item.get("request_id", i)) for i, item in enumerate(items)]
+        ready = [cf.prepare(store, entity, x, rid) for x, rid in zip(items, rids, strict=True)]
+        for record in ready:
+            store.fields[entity][record["id"]] = record
+        created = [
+            {**cf.render_definition(store, record), "request_id": rid}
+            for record, rid in zip(ready, rids, strict=True)
+        ]
         return _collection(store, base, "custom_fields", created)
 
     return [

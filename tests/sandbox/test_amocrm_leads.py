@@ -375,3 +375,11 @@ def test_tags_add_and_delete(amo: AmoSandbox, amo_api: AmoApi) -> None:
     amo_api("PATCH", f"/api/v4/leads/{lead_id}", json={"tags_to_delete": [{"id": tags[1]["id"]}]})
     tags = amo_api("GET", f"/api/v4/leads/{lead_id}").json()["_embedded"]["tags"]
     assert [t["name"] for t in tags] == ["партнёр"]
+
+
+def test_custom_field_batch_is_all_or_nothing(amo_api: AmoApi) -> None:
+    body = [{"name": "Годный", "type": "text"}, {"name": "Негодный", "type": "multitext"}]
+    reply = amo_api("POST", "/api/v4/leads/custom_fields", json=body)
+    assert reply.status_code == 400 and reply.json()["validation-errors"][0]["request_id"] == "1"
+    fields = amo_api("GET", "/api/v4/leads/custom_fields").json()["_embedded"]["custom_fields"]
+    assert "Годный" not in [f["name"] for f in fields]
