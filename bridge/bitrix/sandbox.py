@@ -82,16 +82,28 @@ class BitrixSandbox:
 
     @property
     def webhook_url(self) -> str:
-        return f"{self.server.base_url}/rest/{self.user}/{self._secret}/"
+        moved = self.app.moved_to or ""
+        return f"{self.server.base_url}{moved}/rest/{self.user}/{self._secret}/"
+
+    def rename_portal(self, prefix: str = "/renamed") -> str:
+        """Simulate a portal address change: the old URLs answer 302 to the new one.
+
+        The new "host" is a path prefix on the same socket; the webhook URL after
+        the move is returned (and is what :attr:`webhook_url` now says).
+        """
+        if not prefix.startswith("/") or prefix.endswith("/"):
+            raise ValueError("prefix must look like '/renamed'")
+        self.app.moved_to = prefix
+        return self.webhook_url
 
     @property
     def rest_url(self) -> str:
         """The OAuth-mode endpoint: ``/rest/`` plus an ``auth`` token in every call."""
-        return f"{self.server.base_url}/rest/"
+        return f"{self.server.base_url}{self.app.moved_to or ''}/rest/"
 
     @property
     def oauth_token_url(self) -> str:
-        return f"{self.server.base_url}/oauth/token/"
+        return f"{self.server.base_url}{self.app.moved_to or ''}/oauth/token/"
 
     def enable_oauth(
         self,

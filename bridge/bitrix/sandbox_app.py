@@ -14,6 +14,7 @@ import json
 import logging
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from email import policy
 from email.parser import BytesParser
 from typing import Any
@@ -94,18 +95,27 @@ class BitrixApp:
         self.meter = meter
         self.count: Callable[[str], None] = lambda method: None
         self.oauth: OAuthServer | None = None
+        # After a simulated portal rename: the path prefix standing in for the new host.
+        self.moved_to: str | None = None
         # Scopes the webhook was created without (e.g. {"user"}): calls answer insufficient_scope.
         self.denied_scopes: set[str] = set()
 
     # ---- App protocol ------------------------------------------------------------
 
     def api_method(self, request: Request) -> str:
-        parts = [p for p in request.path.split("/") if p]
+        path = request.path
+        if self.moved_to is not None:
+            path = path.removeprefix(self.moved_to)
+        parts = [p for p in path.split("/") if p]
         if len(parts) < 2 or parts[0] != "rest":
             return ""
         return _method_name(parts[-1])
 
     def handle(self, request: Request) -> Response:
+        if self.moved_to is not None:
+            if not request.path.startswith(self.moved_to + "/"):
+                return self._redirect(request)
+            request = replace(request, path=request.path.removeprefix(self.moved_to))
         try:
             params = _params(request)
             if request.path.rstrip("/") == "/oauth/token":
@@ -122,6 +132,13 @@ class BitrixApp:
             log.exception("Bitrix24 sandbox failed on %s", self.api_method(request))
             body = {"error": "INTERNAL_SERVER_ERROR", "error_description": "Internal server error"}
             return Response.json(body, 500)
+
+    def _redirect(self, request: Request) -> Response:
+        """A renamed portal answers 302 to its new address (same socket, new path prefix)."""
+        target = f"http://{request.header('host')}{self.moved_to}{request.path}"
+        if request.query_string:
+            target += f"?{request.query_string}"
+        return Response(302, b"", {"Location": target, "Content-Type": "text/html"})
 
     def _oauth(self) -> OAuthServer:
         if self.oauth is None:

@@ -206,3 +206,21 @@ def test_multipart_form_data_input(bitrix: BitrixSandbox) -> None:
     deal = bitrix.get_deal(str(reply.json()["result"]))
     assert deal is not None
     assert (deal["TITLE"], deal["OPPORTUNITY"]) == ("Сайт «Зима»", "120000.00")
+
+
+def test_renamed_portal_answers_302_to_its_new_address(bitrix: BitrixSandbox) -> None:
+    old = bitrix.webhook_url
+    bitrix.seed_deals(3, category_id=0)
+    new = bitrix.rename_portal()
+    assert new != old and bitrix.webhook_url == new
+    moved = requests.post(
+        old + "crm.deal.list", json={"filter": {"ID": 2}}, allow_redirects=False, timeout=5
+    )
+    assert moved.status_code == 302
+    assert moved.headers["Location"] == new + "crm.deal.list"
+    # Re-POSTing to the new address is what the docs advise.
+    again = requests.post(moved.headers["Location"], json={"filter": {"ID": 2}}, timeout=5)
+    assert [row["ID"] for row in again.json()["result"]] == ["2"]
+    # A client that follows the 302 as a GET loses the body, and with it the filter.
+    followed = requests.post(old + "crm.deal.list", json={"filter": {"ID": 2}}, timeout=5)
+    assert [row["ID"] for row in followed.json()["result"]] == ["1", "2", "3"]
