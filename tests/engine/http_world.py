@@ -56,6 +56,11 @@ class HttpWorld:
             **kwargs,  # type: ignore[arg-type]
         )
 
+    def tick(self, seconds: float) -> None:
+        """Move every sandbox's clock (time passing between polls)."""
+        for box in (self.agency_box, self.alfa_box, self.beta_box):
+            box.clock.advance(seconds)
+
     def requests(self) -> dict[str, int]:
         return {
             "agency": self.agency_box.server.calls.requests,
