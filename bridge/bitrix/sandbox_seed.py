@@ -11,6 +11,7 @@ import random
 from decimal import Decimal
 from typing import Any
 
+from bridge.bitrix.sandbox_core import PORTAL_TZ
 from bridge.bitrix.sandbox_store import Portal
 
 PARTNER_STAGES = [
@@ -135,7 +136,9 @@ def _demo(portal: Portal) -> None:
     _agency_fields(portal)
     companies = _companies(portal, rng)
     options = [int(o["ID"]) for o in portal.userfields.fields["UF_CRM_PARTNER"]["LIST"]]
-    start = portal.now() - dt.timedelta(days=90)
+    # Anchored to the day, so two portals seeded the same day hold the same deals.
+    today = portal.now().astimezone(PORTAL_TZ).replace(hour=0, minute=0, second=0)
+    start = today - dt.timedelta(days=90)
     for n in range(36):
         partnered = n % 3 != 2
         category_id = category.id if partnered else 0

@@ -8,6 +8,7 @@ import pytest
 
 from bridge.bitrix.sandbox import BitrixSandbox
 from bridge.bitrix.sandbox_fields import to_camel
+from bridge.emulator import SimClock
 from tests.sandbox.conftest import BitrixApi
 
 # ---- deals through both APIs -------------------------------------------------------------
@@ -349,7 +350,17 @@ def test_users(bitrix_demo_api: BitrixApi) -> None:
 # ---- seeds --------------------------------------------------------------------------------------
 
 
-def test_demo_seed_is_realistic_and_deterministic(bitrix_demo: BitrixSandbox) -> None:
+def test_demo_seed_is_realistic_and_deterministic() -> None:
+    clock = SimClock()
+    clock.freeze()
+    with (
+        BitrixSandbox(seed="demo", clock=clock) as bitrix_demo,
+        BitrixSandbox(seed="demo", clock=clock) as again,
+    ):
+        _check_demo(bitrix_demo, again)
+
+
+def _check_demo(bitrix_demo: BitrixSandbox, again: BitrixSandbox) -> None:
     ids = bitrix_demo.deal_ids()
     assert len(ids) == 36
     deals = [bitrix_demo.get_deal(i) for i in ids]
@@ -357,8 +368,7 @@ def test_demo_seed_is_realistic_and_deterministic(bitrix_demo: BitrixSandbox) ->
     assert 10 < len(partnered) < 36
     assert all(d and d["CURRENCY_ID"] == "RUB" for d in deals)
     assert all(d and d["CONTACT_ID"] for d in deals)
-    with BitrixSandbox(seed="demo") as again:
-        assert [again.get_deal(i) for i in again.deal_ids()] == deals
+    assert [again.get_deal(i) for i in again.deal_ids()] == deals
     contact = bitrix_demo.portal.contacts.rows[1]
     assert contact["PHONE"][0]["VALUE"].startswith(("+7 (", "8 495 "))
     company = bitrix_demo.portal.companies.rows[1]
