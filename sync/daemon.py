@@ -173,10 +173,9 @@ class Daemon:
             drain_inbox=self._drain,
             reconcile=self._reconcile,
             resolve_mapping=self._reresolve,
-            digest=self._digest,
+            digest=self._daily,
             drain_every=self.options.drain_every,
             reconcile_at=mapping.policies.reconcile_at,
-            digest_weekday=mapping.policies.digest_weekday,
         )
 
     def _want_poll(self) -> None:
@@ -253,8 +252,21 @@ class Daemon:
         self._poll_wanted.set()
         self._submit_pass()
 
-    def _digest(self) -> None:
-        log_event(log, "digest.skipped", reason="the weekly digest is not built yet")
+    def _daily(self) -> None:
+        """Once a day: this year's membership fees (booked once a year), then the digest
+        of every partner whose digest day it is (with its status-request notes)."""
+        assert self.store is not None
+        from bridge.digest import run_digest
+        from bridge.ledger import book
+
+        mapping, now = self._mapping(), self.clock()
+        with self.store.transaction() as session:
+            for code, partner in mapping.partners.items():
+                book.accrue_membership(session, code, partner.commission, now.date(), now)
+        crms = self._pool.current()
+        partners = {code: crm for code, crm in crms.items() if code in mapping.partners}
+        report = run_digest(self.store, mapping, partners, now, post_notes=True, due_only=True)
+        log_event(log, "digest.done", partners=len(report.partners))
 
     def _job_failed(self, lane: str, exc: BaseException) -> None:
         self.health.failed(f"lane:{lane}", exc)

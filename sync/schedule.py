@@ -18,8 +18,6 @@ from apscheduler.triggers.interval import IntervalTrigger
 
 from sync.runner import Runner
 
-_WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
-
 
 @dataclass(frozen=True, slots=True)
 class PollTarget:
@@ -36,11 +34,10 @@ class Plan:
     drain_inbox: Callable[[], None]
     reconcile: Callable[[], None]
     resolve_mapping: Callable[[], None]
-    digest: Callable[[], None]
+    digest: Callable[[], None]  # daily: it decides itself which partners' digest day it is
     drain_every: dt.timedelta = dt.timedelta(seconds=1)
     resolve_every: dt.timedelta = dt.timedelta(minutes=10)
     reconcile_at: dt.time = dt.time(3, 0)
-    digest_weekday: int = 0
     digest_at: dt.time = dt.time(7, 0)
 
 
@@ -75,14 +72,9 @@ def build_scheduler(plan: Plan, runner: Runner) -> BackgroundScheduler:
     )
     scheduler.add_job(
         runner.submit,
-        CronTrigger(
-            day_of_week=_WEEKDAYS[plan.digest_weekday],
-            hour=plan.digest_at.hour,
-            minute=plan.digest_at.minute,
-            timezone=dt.UTC,
-        ),
-        args=("digest", plan.digest),
-        **_job_options("digest"),
+        CronTrigger(hour=plan.digest_at.hour, minute=plan.digest_at.minute, timezone=dt.UTC),
+        args=("daily", plan.digest),
+        **_job_options("daily"),
     )
     return scheduler
 

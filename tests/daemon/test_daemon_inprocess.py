@@ -92,3 +92,21 @@ def test_a_webhook_storm_costs_about_one_fetch_per_deal(world: SandboxWorld) -> 
         daemon.stop()
     print(f"storm: 1000 events on 50 deals → {fetches} agency requests")
     assert fetches <= 10, "a storm must be folded and read in bulk, not per event"
+
+
+def test_the_daily_job_books_membership_once_and_runs_the_digest(world: SandboxWorld) -> None:
+    from bridge.ledger import book
+
+    daemon = _start(world)
+    assert daemon.store is not None
+    try:
+        daemon._daily()
+        daemon._daily()  # a second run the same year books nothing more
+        with daemon.store.transaction() as session:
+            fees = [
+                e for e in book.read(session, partner="alfa") if e.cause.startswith("membership")
+            ]
+    finally:
+        daemon.stop()
+    assert len(fees) == 1
+    assert str(fees[0].amount) == "60000.00"

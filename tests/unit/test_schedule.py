@@ -23,19 +23,18 @@ def test_every_job_is_scheduled_with_safe_options() -> None:
         reconcile=_noop,
         resolve_mapping=_noop,
         digest=_noop,
-        digest_weekday=3,
     )
     runner = EmbeddedRunner(workers=1)
     scheduler = build_scheduler(plan, runner)
     try:
         assert list(job_ids(scheduler)) == sorted(
-            ["poll:agency", "poll:alfa", "drain-inbox", "resolve-mapping", "reconcile", "digest"]
+            ["poll:agency", "poll:alfa", "drain-inbox", "resolve-mapping", "reconcile", "daily"]
         )
         for job in scheduler.get_jobs():
             assert job.coalesce and job.max_instances == 1
         poll = scheduler.get_job("poll:alfa")
         assert poll.trigger.jitter == 12
-        assert "day_of_week='thu'" in str(scheduler.get_job("digest").trigger)
+        assert "hour='7'" in str(scheduler.get_job("daily").trigger)
     finally:
         runner.shutdown()
 
