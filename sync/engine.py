@@ -20,6 +20,7 @@ from bridge.crm import Crm, CrmError, RateLimited
 from bridge.mapping.compiled import CompiledMapping
 from bridge.model import Deal, Hint, HintKind
 from bridge.store import LinkRow, Store, health, links
+from bridge.store.cursors import CursorConflict
 from sync import inbox, poll
 from sync.apply import Applier, Outcome, crash_point
 from sync.gather import Gathered, Gatherer
@@ -195,11 +196,11 @@ class Engine:
         self, got: Gathered, codes: Sequence[str], all_partners: bool, now: dt.datetime
     ) -> None:
         self._requeue_for_down(got)
+        windows = [w for c, w in got.partner_windows.items() if c not in got.down]
         if all_partners and got.agency_window is not None:
-            poll.commit(self.store, got.agency_window, now, self.overlap)
-        for code, window in got.partner_windows.items():
-            if code not in got.down:
-                poll.commit(self.store, window, now, self.overlap)
+            windows.append(got.agency_window)
+        for window in windows:
+            self._advance(window, now)
         down = {self.partners[c].system for c in got.down}
         inbox.finish(self.store, [h for h in got.hints if h.system not in down])
         with self.store.transaction() as session:
@@ -210,6 +211,14 @@ class Engine:
                 else:
                     health.success(session, code, now)
             health.success(session, AGENCY, now)
+
+    def _advance(self, window: poll.Window, now: dt.datetime) -> None:
+        try:
+            poll.commit(self.store, window, now, self.overlap)
+        except CursorConflict as exc:
+            # Another worker polled this account meanwhile and moved the cursor: its
+            # window covers ours, so nothing is lost by keeping its value.
+            log.info("cursor not advanced: %s", exc)
 
     def _requeue_for_down(self, got: Gathered) -> None:
         """Agency deals a failed partner could not take go back to the inbox, durably."""
