@@ -98,22 +98,29 @@ class AmoSandbox:
         sandbox_seed.apply(self.store, seed)
         self.store.listeners.extend([self.events, self.webhooks])
         self._started = False
+        self._closed = False
         self._lock = threading.Lock()
 
     # --- lifecycle -------------------------------------------------------------------
 
     def start(self) -> AmoSandbox:
         with self._lock:
+            if self._closed:
+                raise RuntimeError("a stopped sandbox cannot start again; make a new one")
             if not self._started:
                 self.server.start()
                 self._started = True
         return self
 
     def stop(self) -> None:
+        """Release the port and the outbox thread. Safe to call twice or without start()."""
         with self._lock:
-            if self._started:
-                self.server.stop()
-                self._started = False
+            if self._closed:
+                return
+            if not self._started:
+                self.server.start()  # shutdown() waits for a running loop to release the socket
+            self.server.stop()
+            self._started, self._closed = False, True
         self.outbox.close()
 
     def __enter__(self) -> AmoSandbox:

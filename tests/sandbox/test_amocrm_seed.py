@@ -106,3 +106,15 @@ def test_cli_prints_how_to_connect_and_stops_on_ctrl_c() -> None:
         proc.send_signal(signal.SIGINT)
         assert proc.wait(timeout=10) == 0
     assert "sandbox-client" in output
+
+
+def test_stop_is_safe_twice_and_without_start() -> None:
+    never_started = AmoSandbox()
+    never_started.stop()
+    never_started.stop()
+    with pytest.raises(RuntimeError):
+        never_started.start()
+    with AmoSandbox() as amo:
+        port = amo.server.port
+    with AmoSandbox(port=port) as again:  # the port was released
+        assert again.base_url.endswith(f":{port}")
