@@ -31,7 +31,6 @@ from bridge.mapping.connect import open_crm
 from bridge.mapping.watch import MappingWatcher
 from bridge.model import Hint
 from bridge.store import Store, inbox
-from sync import inbox as sync_inbox
 from sync import reconcile as reconciler
 from sync.crm_pool import CrmPool, Opener
 from sync.engine import Engine
@@ -61,7 +60,9 @@ class DaemonOptions:
     workers: int = 4
     drain_every: dt.timedelta = dt.timedelta(milliseconds=500)
     watch_every: dt.timedelta = dt.timedelta(seconds=5)
-    debounce: dt.timedelta = sync_inbox.DEFAULT_DEBOUNCE
+    # A save in Bitrix24 fires several events; half a second folds them and keeps
+    # webhook-to-mirror latency near a second. The inbox's max-wait stops starvation.
+    debounce: dt.timedelta = dt.timedelta(milliseconds=500)
     poll_interval: dt.timedelta | None = None  # None: the mapping's policies.poll_interval
 
 

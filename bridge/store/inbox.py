@@ -10,7 +10,7 @@ import datetime as dt
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import delete
+from sqlalchemy import delete, or_
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col, select
 
@@ -56,11 +56,24 @@ def add(session: Session, hints: Iterable[Hint], debounce: dt.timedelta) -> int:
     return added
 
 
+MAX_WAIT = dt.timedelta(seconds=10)
+
+
 def due(
-    session: Session, now: dt.datetime, *, systems: Sequence[str] | None = None, limit: int = 1000
+    session: Session,
+    now: dt.datetime,
+    *,
+    systems: Sequence[str] | None = None,
+    limit: int = 1000,
+    max_wait: dt.timedelta = MAX_WAIT,
 ) -> list[HintRow]:
-    """Hints whose debounce has passed, oldest first."""
-    query = select(HintRow).where(col(HintRow.not_before) <= now)
+    """Hints whose debounce has passed, oldest first.
+
+    A deal hinted without pause keeps pushing its not-before; after ``max_wait``
+    since its first hint it is due anyway, so a stream of events cannot starve it.
+    """
+    waited_enough = col(HintRow.first_received) <= now - max_wait
+    query = select(HintRow).where(or_(col(HintRow.not_before) <= now, waited_enough))
     if systems is not None:
         query = query.where(col(HintRow.system).in_(list(systems)))
     query = query.order_by(col(HintRow.first_received), col(HintRow.id)).limit(limit)

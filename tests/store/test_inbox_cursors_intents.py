@@ -27,6 +27,17 @@ def test_hints_are_deduplicated_per_deal_and_debounced(store: Store) -> None:
     assert one.last_received == T0 + dt.timedelta(seconds=1.5)
 
 
+def test_a_deal_hinted_without_pause_is_due_after_the_max_wait(store: Store) -> None:
+    with store.transaction() as session:
+        inbox.add(session, [_hint("7", s) for s in range(15)], DEBOUNCE)
+    with store.transaction() as session:
+        # still inside its debounce (last hint at 14 s), but hinted since T0
+        assert inbox.due(session, T0 + dt.timedelta(seconds=9.5)) == []
+        (row,) = inbox.due(session, T0 + dt.timedelta(seconds=14.5))
+        assert row.deal_id == "7" and row.count == 15
+        assert inbox.due(session, T0 + dt.timedelta(seconds=14.5), max_wait=DEBOUNCE * 100) == []
+
+
 def test_a_hint_arriving_while_handled_survives_done(store: Store) -> None:
     with store.transaction() as session:
         inbox.add(session, [_hint("1", 0), _hint("2", 0)], DEBOUNCE)
