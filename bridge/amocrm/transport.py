@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import requests
+from requests.adapters import HTTPAdapter
 from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_attempt
 from tenacity.wait import wait_exponential_jitter
 
@@ -55,6 +56,7 @@ log = logging.getLogger(__name__)
 RATE = 6.6
 BURST = 1
 DEFAULT_RETRY_AFTER = 5.0
+POOL = 32
 _DATE = re.compile(r"[A-Z][a-z]{2}, \d{2} [A-Z][a-z]{2} \d{4} \d{2}:\d{2}:\d{2} GMT")
 
 # 401 arrives here only after one refresh failed to help; 402 = account unpaid.
@@ -140,6 +142,9 @@ class AmoTransport:
         self._max_retry_after = max_retry_after
         self._session = requests.Session()
         self._session.headers["User-Agent"] = "partner-bridge"
+        # One pooled connection per worker thread sharing this account.
+        for scheme in ("http://", "https://"):
+            self._session.mount(scheme, HTTPAdapter(pool_connections=1, pool_maxsize=POOL))
         self.rate_limited = 0  # 429s seen, for metrics and benchmarks
 
     def __repr__(self) -> str:
@@ -223,9 +228,9 @@ class AmoTransport:
 
     def _lost(self, what: str, idempotent: bool) -> TransientError:
         if idempotent:
-            return TransientError(f"no answer from amoCRM ({what})", system=self.system)
+            return TransientError(f"amoCRM gave no usable answer ({what})", system=self.system)
         return OutcomeUnknown(
-            f"no answer from amoCRM to a write ({what}); look the records up by stamp",
+            f"amoCRM gave no usable answer to a write ({what}); look the records up by stamp",
             system=self.system,
         )
 
