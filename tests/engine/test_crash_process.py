@@ -70,3 +70,34 @@ def _all_ids(hw: HttpWorld, code: str) -> list[str]:
     if code == "alfa":
         return [str(i) for i in hw.alfa_box.lead_ids()]
     return hw.beta_box.deal_ids()
+
+
+def test_bridge_sync_dry_run_and_partner_filter_in_process(
+    hw: HttpWorld, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from typer.testing import CliRunner
+
+    from bridge.cli import app
+
+    for name, value in {
+        "AGENCY_B24_WEBHOOK": hw.agency_box.webhook_url,
+        "AGENCY_B24_APP_TOKEN": hw.agency_box.application_token,
+        "ALFA_AMO_URL": hw.alfa_box.base_url,
+        "ALFA_AMO_TOKEN": hw.alfa_box.long_lived_token,
+        "BETA_B24_WEBHOOK": hw.beta_box.webhook_url,
+    }.items():
+        monkeypatch.setenv(name, value)
+    hw.add_agency_deals(4, ("alfa", "beta"))
+    alfa_before, beta_before = len(hw.alfa_box.lead_ids()), len(hw.beta_box.deal_ids())
+    runner = CliRunner(env={"COLUMNS": "200"})
+    base = ["sync", "--mapping", str(EXAMPLE), "--db-url", f"sqlite:///{tmp_path / 'c.db'}"]
+    dry = runner.invoke(app, [*base, "--dry-run"])
+    assert dry.exit_code == 0, dry.output
+    assert "CreatePartnerDeal" in dry.output and "nothing written" in dry.output
+    assert len(hw.alfa_box.lead_ids()) == alfa_before
+    unknown = runner.invoke(app, [*base, "--partner", "nope"])
+    assert unknown.exit_code == 2 and "unknown partner" in unknown.output
+    only_alfa = runner.invoke(app, [*base, "--partner", "alfa"])
+    assert only_alfa.exit_code == 0, only_alfa.output
+    assert len(hw.alfa_box.lead_ids()) > alfa_before
+    assert len(hw.beta_box.deal_ids()) == beta_before  # only the chosen partner was synced
