@@ -118,6 +118,7 @@ class BitrixSandbox:
             endpoint=lambda: self.rest_url,
             now=self.clock.time,
         )
+        self.events.app_auth = self.app.oauth.event_auth
         return self.app.oauth
 
     def start(self) -> BitrixSandbox:

@@ -120,11 +120,11 @@ class BitrixApp:
             params = _params(request)
             if request.path.rstrip("/") == "/oauth/token":
                 return Response.json(self._oauth().token(params))
-            user_id, method = self._authenticate(request.path, params)
+            user_id, method, oauth = self._authenticate(request.path, params)
             self.bucket.admit()
             if method == "batch":
-                return Response.json(self._batch(params, user_id))
-            result, timing = self.run(method, params, user_id)
+                return Response.json(self._batch(params, user_id, oauth))
+            result, timing = self.run(method, params, user_id, oauth)
             return Response.json(envelope(result, timing))
         except ApiError as error:
             return Response.json(error.body(), error.status)
@@ -148,7 +148,7 @@ class BitrixApp:
     # ---- calls ---------------------------------------------------------------------
 
     def run(
-        self, method: str, params: dict[str, Any], user_id: int
+        self, method: str, params: dict[str, Any], user_id: int, oauth: bool = False
     ) -> tuple[Result, dict[str, Any]]:
         """One API method (alone or inside a batch), charged to the operating meter."""
         self.count(method)
@@ -164,7 +164,7 @@ class BitrixApp:
             with self.portal.lock:
                 self.events.connector = str(params.get("auth_connector") or "")
                 try:
-                    result = handler(Call(self.portal, self.events, user_id, params))
+                    result = handler(Call(self.portal, self.events, user_id, params, oauth))
                 finally:
                     self.events.connector = ""
         finally:
@@ -172,29 +172,29 @@ class BitrixApp:
             _, operating, reset_at = self.meter.record(method)
         return result, time_block(start, processing, operating, reset_at)
 
-    def _batch(self, params: dict[str, Any], user_id: int) -> dict[str, Any]:
+    def _batch(self, params: dict[str, Any], user_id: int, oauth: bool) -> dict[str, Any]:
         self.count("batch")
         start = self.clock.time()
         began = time.perf_counter()
-        inner = run_batch(params, lambda method, args: self.run(method, args, user_id))
+        inner = run_batch(params, lambda method, args: self.run(method, args, user_id, oauth))
         processing = time.perf_counter() - began
         reset_at = int(start + 600)
         return {"result": inner, "time": time_block(start, processing, 0, reset_at)}
 
-    def _authenticate(self, path: str, params: dict[str, Any]) -> tuple[int, str]:
-        """(acting user, method) for a webhook path or an OAuth ``auth`` token."""
+    def _authenticate(self, path: str, params: dict[str, Any]) -> tuple[int, str, bool]:
+        """(acting user, method, via OAuth) for a webhook path or an ``auth`` token."""
         parts = [p for p in path.split("/") if p]
         if len(parts) == 2 and parts[0] == "rest":
             if self.oauth is None or not params.get("auth"):
                 raise ApiError(401, "NO_AUTH_FOUND", "Wrong authorization data")
-            return self.oauth.user_for(params["auth"]), _method_name(parts[1])
+            return self.oauth.user_for(params["auth"]), _method_name(parts[1]), True
         if len(parts) != 4 or parts[0] != "rest":
             raise ApiError(404, "ERROR_METHOD_NOT_FOUND", "Method not found!")
         user_ok = parts[1] == str(self.user)
         secret_ok = hmac.compare_digest(parts[2].encode(), self.secret.encode())
         if not (user_ok and secret_ok):
             raise ApiError(401, "INVALID_CREDENTIALS", "Invalid request credentials")
-        return self.user, _method_name(parts[3])
+        return self.user, _method_name(parts[3]), False
 
 
 def _method_name(segment: str) -> str:

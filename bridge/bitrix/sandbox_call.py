@@ -19,6 +19,7 @@ class Call:
     events: EventHub
     user_id: int
     params: dict[str, Any]
+    oauth: bool = False  # made by an OAuth application rather than the inbound webhook
 
     def get(self, name: str, default: Any = None) -> Any:
         return param(self.params, name, default)

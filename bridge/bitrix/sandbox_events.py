@@ -46,6 +46,7 @@ class Binding:
     handler: str
     min_timeout: float = 1.0  # ONOFFLINEEVENT only: seconds between notifications
     last_sent: float | None = None
+    app_user: int | None = None  # bound by an OAuth app: events carry that user's tokens
 
 
 class EventHub:
@@ -66,6 +67,8 @@ class EventHub:
         offline.on_new = self._notify_offline
         # auth_connector of the API call being run: its writes skip matching offline queues.
         self.connector = ""
+        # Mints the OAuth part of an app event's ``auth`` for a user (set with OAuth on).
+        self.app_auth: Callable[[int], list[tuple[str, str]]] | None = None
         self.application_token = application_token
         self._endpoint = endpoint
         self.member_id = member_id
@@ -74,13 +77,15 @@ class EventHub:
         self._bindings: list[Binding] = []
         self._next_id = 1
 
-    def bind(self, event: str, handler: str, *, min_timeout: float = 1.0) -> Binding:
+    def bind(
+        self, event: str, handler: str, *, min_timeout: float = 1.0, app_user: int | None = None
+    ) -> Binding:
         name = _known(event)
         with self._lock:
             for binding in self._bindings:
                 if binding.event == name and binding.handler == handler:
                     raise ApiError(400, "ERROR_HANDLER_ALREADY_EXIST", "Handler already binded")
-            binding = Binding(self._next_id, name, handler, min_timeout)
+            binding = Binding(self._next_id, name, handler, min_timeout, app_user=app_user)
             self._next_id += 1
             self._bindings.append(binding)
         return binding
@@ -121,7 +126,8 @@ class EventHub:
             if binding.last_sent is not None and now - binding.last_sent < binding.min_timeout:
                 continue
             binding.last_sent = now
-            pairs = [("event", "ONOFFLINEEVENT"), ("ts", str(int(now))), *self._auth()]
+            auth = self._auth(binding.app_user)
+            pairs = [("event", "ONOFFLINEEVENT"), ("ts", str(int(now))), *auth]
             self.outbox.send(binding.handler, urlencode(pairs), key="ONOFFLINEEVENT")
 
     def body(self, binding: Binding, fields: dict[str, str]) -> str:
@@ -130,19 +136,41 @@ class EventHub:
             ("event_handler_id", str(binding.id)),
             *((f"data[FIELDS][{key}]", value) for key, value in fields.items()),
             ("ts", str(int(self._now()))),
-            *self._auth(),
+            *self._auth(binding.app_user),
         ]
         return urlencode(pairs)
 
-    def _auth(self) -> list[tuple[str, str]]:
+    def _auth(self, app_user: int | None = None) -> list[tuple[str, str]]:
+        """The five outgoing-webhook keys; an app's events add its user's OAuth tokens."""
         endpoint = self._endpoint()
-        return [
-            ("auth[domain]", urlsplit(endpoint).netloc),
-            ("auth[client_endpoint]", endpoint),
-            ("auth[server_endpoint]", "https://oauth.bitrix.info/rest/"),
-            ("auth[member_id]", self.member_id),
-            ("auth[application_token]", self.application_token),
-        ]
+        webhook = {
+            "domain": urlsplit(endpoint).netloc,
+            "client_endpoint": endpoint,
+            "server_endpoint": "https://oauth.bitrix.info/rest/",
+            "member_id": self.member_id,
+            "application_token": self.application_token,
+        }
+        if app_user is None or self.app_auth is None:
+            return [(f"auth[{k}]", v) for k, v in webhook.items()]
+        oauth = dict(self.app_auth(app_user))
+        merged = webhook | oauth
+        return [(f"auth[{k}]", merged[k]) for k in _APP_AUTH_ORDER]
+
+
+# Key order of the one raw app event the docs have (ONCRMCONTACTADD, PHP SDK test).
+_APP_AUTH_ORDER = (
+    "access_token",
+    "expires",
+    "expires_in",
+    "scope",
+    "domain",
+    "server_endpoint",
+    "status",
+    "client_endpoint",
+    "member_id",
+    "user_id",
+    "application_token",
+)
 
 
 def _known(event: str) -> str:
@@ -169,7 +197,8 @@ def event_bind(call: Call) -> Result:
         raise ApiError(400, "ERROR_REQUIRED_PARAMETERS_MISSING", "Handler is required")
     options = call.get("options")
     timeout = options.get("minTimeout") if isinstance(options, dict) else None
-    call.events.bind(event, handler, min_timeout=float(timeout or 1))
+    app_user = call.user_id if call.oauth else None
+    call.events.bind(event, handler, min_timeout=float(timeout or 1), app_user=app_user)
     return Result(True)
 
 

@@ -93,6 +93,21 @@ class OAuthServer:
             answer |= {"expires": int(now + ACCESS_TTL), "user_id": user_id}
         return answer
 
+    def event_auth(self, user_id: int) -> list[tuple[str, str]]:
+        """The OAuth keys of an app event's ``auth``: a fresh access token for ``user_id``."""
+        access, now = secrets.token_hex(16), self.now()
+        with self._lock:
+            self._access[access] = _Grant(user_id, now + ACCESS_TTL)
+        return [
+            ("access_token", access),
+            ("expires", str(int(now + ACCESS_TTL))),
+            ("expires_in", str(ACCESS_TTL)),
+            ("scope", self.scope),
+            ("server_endpoint", "https://oauth.bitrix.info/rest/"),
+            ("status", "L"),
+            ("user_id", str(user_id)),
+        ]
+
     def user_for(self, token: Any) -> int:
         """The user an access token acts for, or the 401 a portal answers."""
         with self._lock:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import requests
+
 from bridge.bitrix.sandbox import BitrixSandbox
 from bridge.phpform import parse
 from tests.sandbox.conftest import BitrixApi, HookReceiver
@@ -216,3 +218,21 @@ def test_a_person_moving_a_deal_to_another_pipeline(
         "STAGE_ID": "C1:PREPARATION",
     }
     assert bitrix_demo.get_deal(deal_id)["STAGE_ID"] == "C1:PREPARATION"  # type: ignore[index]
+
+
+def test_app_events_carry_a_usable_access_token(
+    bitrix: BitrixSandbox, hook_receiver: HookReceiver
+) -> None:
+    code = bitrix.enable_oauth().authorization_code(user_id=1)
+    secret = {"client_id": "local.sandbox", "client_secret": "sandbox-client-secret"}
+    params = {**secret, "grant_type": "authorization_code", "code": code}
+    token = requests.get(bitrix.oauth_token_url, params=params, timeout=5).json()["access_token"]
+    bind = {"event": "ONCRMDEALADD", "handler": hook_receiver.url, "auth": token}
+    assert requests.post(bitrix.rest_url + "event.bind", json=bind, timeout=5).json()["result"]
+    deal_id = bitrix.add_deal({"TITLE": "Из события"})
+    (event,) = _events(hook_receiver, 1)
+    auth = event["auth"]
+    assert auth["user_id"] == "1" and auth["expires_in"] == "3600"
+    url = auth["client_endpoint"] + "crm.deal.get"
+    reply = requests.post(url, json={"id": deal_id, "auth": auth["access_token"]}, timeout=5)
+    assert reply.json()["result"]["TITLE"] == "Из события"
