@@ -103,18 +103,23 @@ class Applier:
             self._record(outcomes[key], result)
 
     def _send_creates(self, crm: Crm, drafts: list[tuple[LinkKey, DealDraft]]) -> list[WriteResult]:
+        """Create; whatever came back as "outcome unknown" is looked up by stamp at once."""
         if not drafts:
             return []
         try:
-            return crm.create_deals([d for _, d in drafts])
+            results = crm.create_deals([d for _, d in drafts])
         except OutcomeUnknown as lost:
-            found = self._search(crm, drafts)
-            return [
-                WriteResult(key=d.key, deal_id=found[k])
-                if k in found
-                else WriteResult(key=d.key, error=lost)
-                for k, d in drafts
-            ]
+            results = [WriteResult(key=d.key, error=lost) for _, d in drafts]
+        unknown = [
+            (k, d)
+            for (k, d), r in zip(drafts, results, strict=True)
+            if isinstance(r.error, OutcomeUnknown)
+        ]
+        found = self._search(crm, unknown)
+        return [
+            WriteResult(key=d.key, deal_id=found[k]) if k in found else r
+            for (k, d), r in zip(drafts, results, strict=True)
+        ]
 
     def _search(self, crm: Crm, drafts: list[tuple[LinkKey, DealDraft]]) -> dict[LinkKey, str]:
         if not drafts:

@@ -120,9 +120,11 @@ class Engine:
                 notes=self.mirror_notes,
             )
             got = gatherer.run(codes, now, parked=self.retry_parked, polling=poll, resting=resting)
+            self._pipeline(self.agency, None)
         except CrmError as exc:
             self._rest(AGENCY, exc, now)
             return self._agency_down(report, exc, now)
+        self._partner_pipelines(codes, got)
         report.errors.update({c: str(e) for c, e in got.down.items()})
         self.progress("plan")
         live = [c for c in codes if c not in got.down]
@@ -161,6 +163,16 @@ class Engine:
         step = Planning(self.planner, self.mapping, now, self._pipeline(self.agency, None))
         pipelines = {c: self._pipeline(self.partners[c], c) for c in live}
         return step.run(got, live, pipelines)
+
+    def _partner_pipelines(self, codes: Sequence[str], got: Gathered) -> None:
+        """Read (once) each live partner's pipeline; a failure sets only that partner aside."""
+        for code in codes:
+            if code in got.down:
+                continue
+            try:
+                self._pipeline(self.partners[code], code)
+            except CrmError as exc:
+                got.down[code] = exc
 
     def _pipeline(self, crm: Crm, code: str | None) -> Any:
         key = code or AGENCY

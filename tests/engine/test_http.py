@@ -171,3 +171,27 @@ def test_deleted_partner_deal_is_found_by_reconcile(hw: HttpWorld) -> None:
     assert rows[(b, "beta")].status == LinkStatus.ACTIVE.value
     notes = hw.crms["agency"].list_notes(a)
     assert any(gone in n.text for n in notes)
+
+
+def test_lost_create_answer_is_resolved_by_stamp_not_by_a_second_create(hw: HttpWorld) -> None:
+    from bridge.emulator import Fault, FaultKind
+
+    engine = hw.engine()
+    engine.sync()  # the daemon is running; the partner's pipelines are known
+    ids = hw.add_agency_deals(6, ("beta",))
+    before, linked = len(hw.beta_box.deal_ids()), len(_partner_links(hw, "beta"))
+    # The partner portal runs the batch of creates, then the answer is lost.
+    hw.beta_box.server.faults.arm(Fault(FaultKind.DROP_AFTER_COMMIT, method="batch"))
+    hw.tick(60)
+    engine.sync()
+    hw.tick(60)
+    engine.sync()
+    assert len(hw.beta_box.deal_ids()) - before == 6 == len(_partner_links(hw, "beta")) - linked
+    found = hw.crms["beta"].find_by_stamp(ids)
+    rows = _links(hw, ids)
+    assert {d.id for d in found.values()} == {rows[(i, "beta")].partner_deal_id for i in ids}
+
+
+def _partner_links(hw: HttpWorld, code: str) -> list[links.LinkRow]:
+    with hw.store.transaction() as session:
+        return [r for r in links.for_partner(session, code) if r.partner_deal_id]
