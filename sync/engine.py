@@ -31,6 +31,7 @@ from sync.record import APPLIED, FAILED, PARKED, Recorder
 
 log = logging.getLogger(__name__)
 AGENCY = "agency"
+RETRY_DELAY = dt.timedelta(seconds=30)
 
 
 @dataclass
@@ -69,10 +70,12 @@ class Engine:
         progress: Progress | None = None,
         crash: Callable[[str], None] = crash_point,
         mirror_notes: bool = False,
+        retry_delay: dt.timedelta = RETRY_DELAY,
     ) -> None:
         """``mirror_notes`` reads both sides' notes of every changed, active link (one call
         per deal and side) so the planner can mirror them where the mapping says so."""
         self.mirror_notes = mirror_notes
+        self.retry_delay = retry_delay  # before a deal that failed transiently is tried again
         self.store = store
         self.mapping = mapping
         self.agency = agency
@@ -189,7 +192,7 @@ class Engine:
         outcomes = Applier(self.store, self.agency, self.partners, now, self.crash).run(writing)
         self.crash("before_local_commit")
         ledger = LedgerHook(self.mapping, self._pipeline(self.agency, None))
-        recorder = Recorder(self.store, self.agency.system, now, ledger)
+        recorder = Recorder(self.store, self.agency.system, now, ledger, self.retry_delay)
         for done, plan in enumerate(report.plans, 1):
             self.progress("record", done, len(report.plans))
             aid, code = plan.link_key
@@ -246,7 +249,7 @@ class Engine:
                 ids.add(deal.id)
         now = self.clock()
         hints = [Hint(self.agency.system, i, HintKind.UPDATED, now, "retry") for i in sorted(ids)]
-        inbox.record(self.store, hints, dt.timedelta(seconds=30))
+        inbox.record(self.store, hints, self.retry_delay)
 
     # --- by hand -----------------------------------------------------------------
     def retry(self, link_ids: Sequence[int] | None = None) -> int:

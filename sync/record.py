@@ -66,7 +66,9 @@ class Recorder:
         agency_system: str,
         now: dt.datetime,
         ledger: LedgerHook | None = None,
+        retry_delay: dt.timedelta = dt.timedelta(seconds=30),
     ) -> None:
+        self.retry_delay = retry_delay
         self.store = store
         self.agency_system = agency_system
         self.now = now
@@ -95,7 +97,7 @@ class Recorder:
                 hint = Hint(
                     self.agency_system, plan.link_key[0], HintKind.UPDATED, self.now, "retry"
                 )
-                inbox.add(session, [hint], dt.timedelta(seconds=30))
+                inbox.add(session, [hint], self.retry_delay)
         return verdict
 
     def _resolve_intent(

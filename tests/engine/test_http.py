@@ -195,3 +195,26 @@ def test_lost_create_answer_is_resolved_by_stamp_not_by_a_second_create(hw: Http
 def _partner_links(hw: HttpWorld, code: str) -> list[links.LinkRow]:
     with hw.store.transaction() as session:
         return [r for r in links.for_partner(session, code) if r.partner_deal_id]
+
+
+def test_partner_5xx_burst_isolated_then_recovered(hw: HttpWorld) -> None:
+    import datetime as dt
+
+    from bridge.emulator import Fault, FaultKind
+
+    engine = hw.engine(retry_delay=dt.timedelta(0))
+    engine.sync()
+    ids = hw.add_agency_deals(10, ("alfa", "beta"))
+    alfa_before, beta_before = len(hw.alfa_box.lead_ids()), len(hw.beta_box.deal_ids())
+    hw.alfa_box.server.faults.arm(Fault(FaultKind.SERVER_ERROR, times=50, status=503))
+    hw.tick(60)
+    report = engine.sync()
+    assert "alfa" in report.errors and "beta" not in report.errors
+    assert len(hw.beta_box.deal_ids()) - beta_before == 5
+    assert len(hw.alfa_box.lead_ids()) == alfa_before
+    hw.alfa_box.server.faults.clear()
+    hw.tick(60)
+    report = engine.sync()
+    assert report.errors == {}
+    assert len(hw.alfa_box.lead_ids()) - alfa_before == 5
+    assert sorted(hw.crms["alfa"].find_by_stamp(ids[0::2])) == sorted(ids[0::2])
