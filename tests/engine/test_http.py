@@ -184,6 +184,7 @@ def test_lost_create_answer_is_resolved_by_stamp_not_by_a_second_create(hw: Http
     hw.beta_box.server.faults.arm(Fault(FaultKind.DROP_AFTER_COMMIT, method="batch"))
     hw.tick(60)
     engine.sync()
+    assert hw.beta_box.server.faults.pending == 0  # the answer was indeed lost
     hw.tick(60)
     engine.sync()
     assert len(hw.beta_box.deal_ids()) - before == 6 == len(_partner_links(hw, "beta")) - linked
@@ -218,3 +219,21 @@ def test_partner_5xx_burst_isolated_then_recovered(hw: HttpWorld) -> None:
     assert report.errors == {}
     assert len(hw.alfa_box.lead_ids()) - alfa_before == 5
     assert sorted(hw.crms["alfa"].find_by_stamp(ids[0::2])) == sorted(ids[0::2])
+
+
+def test_lost_amocrm_complex_answer_is_resolved_by_stamp(hw: HttpWorld) -> None:
+    from bridge.emulator import Fault, FaultKind
+
+    engine = hw.engine()
+    engine.sync()
+    ids = hw.add_agency_deals(6, ("alfa",))
+    before = len(hw.alfa_box.lead_ids())
+    method = hw.alfa_box.app.api_method_of("POST", "/api/v4/leads/complex")
+    hw.alfa_box.server.faults.arm(Fault(FaultKind.DROP_AFTER_COMMIT, method=method))
+    hw.tick(60)
+    engine.sync()
+    assert hw.alfa_box.server.faults.pending == 0  # the answer was indeed lost
+    assert len(hw.alfa_box.lead_ids()) - before == 6
+    rows = _links(hw, ids)
+    found = hw.crms["alfa"].find_by_stamp(ids)
+    assert {d.id for d in found.values()} == {rows[(i, "alfa")].partner_deal_id for i in ids}
