@@ -237,3 +237,33 @@ def test_lost_amocrm_complex_answer_is_resolved_by_stamp(hw: HttpWorld) -> None:
     rows = _links(hw, ids)
     found = hw.crms["alfa"].find_by_stamp(ids)
     assert {d.id for d in found.values()} == {rows[(i, "alfa")].partner_deal_id for i in ids}
+
+
+def test_revoked_partner_credentials_stop_only_that_partner(hw: HttpWorld) -> None:
+    from bridge.amocrm.client import AmoCrm
+    from bridge.amocrm.oauth import LongLivedToken
+    from bridge.ratelimit import Pacer
+    from bridge.secrets import Secret
+    from bridge.store import health
+
+    engine = hw.engine()
+    engine.sync()
+    good = engine.partners["alfa"]
+    engine.partners["alfa"] = AmoCrm(
+        hw.alfa_box.base_url,
+        LongLivedToken(Secret("revoked-token-0000000000")),
+        system=good.system,
+        pacer=Pacer(rate=10_000, burst=10_000),
+        retry_wait=0.01,
+    )
+    hw.add_agency_deals(4, ("alfa", "beta"))
+    beta_before = len(hw.beta_box.deal_ids())
+    hw.tick(60)
+    report = engine.sync()
+    assert set(report.errors) == {"alfa"}
+    assert "revoked-token" not in report.errors["alfa"]
+    assert len(hw.beta_box.deal_ids()) - beta_before == 2
+    with hw.store.transaction() as session:
+        row = health.all_rows(session)["alfa"]
+    assert row.error_kind is not None and "Auth" in row.error_kind
+    engine.partners["alfa"].close()
