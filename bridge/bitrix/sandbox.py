@@ -29,6 +29,14 @@ from bridge.emulator import EmulatorServer, EventOutbox, SimClock
 
 
 class BitrixSandbox:
+    """One emulated portal with one inbound webhook (``user``/``secret``).
+
+    Test controls: ``server`` (calls, faults, latency), ``clock``, ``outbox.policy``
+    (drop/duplicate/reorder/delay events), ``bucket`` / :meth:`set_rate_limit`,
+    ``meter`` / :meth:`set_operating_limit`, ``app.denied_scopes``,
+    :meth:`enable_oauth`, :meth:`rename_portal`. ``portal`` is the raw state.
+    """
+
     def __init__(
         self,
         *,
@@ -52,7 +60,7 @@ class BitrixSandbox:
         self.events = EventHub(
             self.outbox,
             application_token=application_token,
-            endpoint=lambda: f"{self.server.base_url}/rest/",
+            endpoint=lambda: self.rest_url,
             member_id=member_id_for(user, secret),
             now=self.clock.time,
             offline=OfflineQueue(lambda: self.clock.now().replace(microsecond=0)),
@@ -231,8 +239,9 @@ def serve_cli(*, port: int, user: int, secret: str, seed: str, plan: str) -> Non
     sandbox = BitrixSandbox(seed=seed, plan=plan, user=user, secret=secret, port=port)
     stop = threading.Event()
     with sandbox:
-        print(f"Bitrix24 sandbox ({seed}, {plan}) webhook: {sandbox.webhook_url}")
-        print(f"Outgoing-webhook application token: {sandbox.application_token}")
-        print("Ctrl-C to stop.")
+        # Flushed at once: whoever started us may be waiting for the URL on a pipe.
+        print(f"Bitrix24 sandbox ({seed}, {plan}) webhook: {sandbox.webhook_url}", flush=True)
+        print(f"Outgoing-webhook application token: {sandbox.application_token}", flush=True)
+        print("Ctrl-C to stop.", flush=True)
         with contextlib.suppress(KeyboardInterrupt):
             stop.wait()
