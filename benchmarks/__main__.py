@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -20,6 +21,7 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--changes", type=int, help="steady-state changes (500)")
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results"))
     parser.add_argument("--name", help="result file name (default: default / quick)")
+    parser.add_argument("--markdown", type=Path, help="also write the table here (RESULTS.md)")
     return parser
 
 
@@ -48,6 +50,10 @@ def main(argv: list[str] | None = None) -> int:
         f"\nsuite took {doc['seconds']:.0f} s; wrote " + ", ".join(str(p) for p in paths.values())
     )
     json.loads(paths["json"].read_text(encoding="utf-8"))  # the file must stay well-formed
+    if args.markdown is not None:
+        chart = paths.get("png", paths["svg"])
+        relative = Path(os.path.relpath(chart, args.markdown.resolve().parent))
+        args.markdown.write_text(report.markdown(doc, relative.as_posix()), encoding="utf-8")
     return 0
 
 

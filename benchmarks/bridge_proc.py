@@ -11,6 +11,7 @@ command per line in, one JSON answer per line out:
 
 from __future__ import annotations
 
+import cProfile
 import datetime as dt
 import json
 import logging
@@ -18,6 +19,7 @@ import os
 import resource
 import sys
 import time
+import tracemalloc
 from pathlib import Path
 from typing import Any
 
@@ -42,6 +44,15 @@ def rss_kb() -> tuple[int, int]:
     return current, peak
 
 
+def _dump_allocations() -> None:
+    peak = tracemalloc.get_traced_memory()[1]
+    top = tracemalloc.take_snapshot().statistics("lineno")[:15]
+    tracemalloc.stop()
+    print(f"tracemalloc peak {peak / 2**20:.1f} MiB; live at the end of the pass:", file=sys.stderr)
+    for stat in top:
+        print(f"  {stat}", file=sys.stderr)
+
+
 def utcnow() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
@@ -60,6 +71,7 @@ class Bridge:
         self.crms = crms
         self.store = Store.open(db_url)
         partners = {c: crms[c] for c in report.compiled.partners}
+        self.passes = 0
         self.engine = Engine(self.store, report.compiled, crms["agency"], partners, clock=utcnow)
 
     def handle(self, command: dict[str, Any]) -> dict[str, Any]:
@@ -70,8 +82,21 @@ class Bridge:
         raise ValueError(f"unknown command {command['cmd']!r}")
 
     def sync(self, poll: bool) -> dict[str, Any]:
+        profile = os.environ.get("BENCH_PROFILE")  # a directory: one cProfile dump per pass
+        profiler = cProfile.Profile() if profile else None
+        tracing = bool(os.environ.get("BENCH_TRACEMALLOC"))  # top allocations → the child's log
+        if tracing:
+            tracemalloc.start()
         started = time.perf_counter()
+        if profiler is not None:
+            profiler.enable()
         report = self.engine.sync(poll=poll)
+        if tracing:
+            _dump_allocations()
+        if profiler is not None:
+            profiler.disable()
+            self.passes += 1
+            profiler.dump_stats(Path(str(profile)) / f"pass{self.passes}.prof")
         seconds = time.perf_counter() - started
         current, peak = rss_kb()
         return {
@@ -97,9 +122,34 @@ class Bridge:
         self.store.close()
 
 
+def daemon(mapping: Path, db_url: str) -> None:
+    """``bridge run`` as the daemon does it: webhooks in, inbox ticks, ``poll=False`` passes."""
+    from benchmarks.world import opener
+    from bridge.config import load_settings
+    from sync.daemon import Daemon, DaemonOptions
+
+    environ = dict(os.environ) | {"BRIDGE_MAPPING": str(mapping), "BRIDGE_DB_URL": db_url}
+    settings = load_settings(env_file=None, environ=environ)
+    debounce = float(os.environ.get("BENCH_DEBOUNCE", "2"))
+    options = DaemonOptions(
+        debounce=dt.timedelta(seconds=debounce),
+        poll_interval=dt.timedelta(hours=1),  # only the start-up poll: the webhook path alone
+    )
+    running = Daemon(settings, opener=opener, options=options).start()
+    assert running.server is not None
+    print(json.dumps({"ready": True, "url": running.server.url}), flush=True)
+    for line in sys.stdin:
+        if json.loads(line)["cmd"] == "quit":
+            break
+    running.stop()
+
+
 def main() -> None:
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
     mapping, db_url, lifted = Path(sys.argv[1]), sys.argv[2], sys.argv[3] == "lifted"
+    if sys.argv[3] == "daemon":
+        daemon(mapping, db_url)
+        return
     bridge = Bridge(mapping, db_url, lifted)
     current, peak = rss_kb()
     print(json.dumps({"ready": True, "rss_kb": current, "peak_rss_kb": peak}), flush=True)

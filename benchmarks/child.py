@@ -15,7 +15,9 @@ ROOT = Path(__file__).resolve().parents[1]
 class BridgeProcess:
     """The bridge in a subprocess: ``call`` sends one command and waits for its answer."""
 
-    def __init__(self, mapping: Path, env: dict[str, str], db: Path, *, lifted: bool) -> None:
+    def __init__(
+        self, mapping: Path, env: dict[str, str], db: Path, *, lifted: bool, mode: str = ""
+    ) -> None:
         full = dict(os.environ) | env
         full["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), full.get("PYTHONPATH")]))
         self.log = (db.parent / "bridge.log").open("ab")
@@ -26,7 +28,7 @@ class BridgeProcess:
                 "benchmarks.bridge_proc",
                 str(mapping),
                 f"sqlite:///{db}",
-                "lifted" if lifted else "real",
+                mode or ("lifted" if lifted else "real"),
             ],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,

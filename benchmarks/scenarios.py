@@ -292,3 +292,43 @@ def _counted(w: World, work: Callable[[], object]) -> dict[str, int]:
     before = w.requests()
     work()
     return _delta(before, w.requests())
+
+
+# --- 5b. latency through the daemon ------------------------------------------------------
+def daemon_latency(w: World, db: Path, changes: int, debounce: float) -> Result:
+    """The real webhook path: sandbox event → POST /hooks/bitrix24 → inbox → tick → pass."""
+    links = _links(db)
+    chosen = random.Random(7).sample(sorted(links), min(changes, len(links)))
+    env = w.env | {"BRIDGE_HTTP_PORT": str(_free_port()), "BENCH_DEBOUNCE": str(debounce)}
+    with BridgeProcess(w.mapping_path, env, db, lifted=False, mode="daemon") as daemon:
+        _quiet(w)  # the daemon's start-up poll is done
+        w.agency.register_event_handler("ONCRMDEALUPDATE", f"{daemon.ready['url']}/hooks/bitrix24")
+        times = []
+        for n, aid in enumerate(chosen):
+            title = f"Вебхук {debounce:g} № {n}"
+            began = time.perf_counter()
+            w.agency.update_deal(aid, {"TITLE": title})
+            _wait(partial(_arrived, w, links[aid], title))
+            times.append(time.perf_counter() - began)
+    return {"changes": len(chosen), "debounce": debounce, "edit_to_mirrored": _percentiles(times)}
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def _quiet(w: World, still: float = 1.0, timeout: float = 60.0) -> None:
+    """Wait until no sandbox has served a request for ``still`` seconds."""
+    deadline = time.monotonic() + timeout
+    seen, since = w.requests(), time.monotonic()
+    while time.monotonic() - since < still:
+        if time.monotonic() > deadline:
+            raise TimeoutError("the bridge never went quiet")
+        time.sleep(0.05)
+        now = w.requests()
+        if now != seen:
+            seen, since = now, time.monotonic()

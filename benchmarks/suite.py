@@ -37,6 +37,7 @@ class Params:
     storm_deals: int = 200
     trickle: int = 40
     drain: float = 0.5  # the daemon's inbox tick (DaemonOptions.drain_every)
+    debounces: tuple[float, ...] = (2.0, 0.5)  # the daemon's default hint debounce, and shorter
     scenarios: tuple[str, ...] = SCENARIOS
     quick: bool = False
 
@@ -49,7 +50,8 @@ class Params:
             idle_polls=3,
             storm_events=500,
             storm_deals=50,
-            trickle=5,
+            trickle=6,
+            debounces=(0.5,),
             quick=True,
         )
 
@@ -138,6 +140,8 @@ def _rate_limited(tmp: Path, params: Params, out: dict[str, Any], log: Any) -> N
                 mirrors[-1]["sandbox_seconds"] = w.sandbox_seconds()
                 if n == 0:
                     _after_mirror(w, bridge, db, params, out, log)
+            if n == 0 and "latency" in params.scenarios:
+                out["latency"]["daemon"] = _through_daemon(w, db, params, log)
     if "first_mirror" in params.scenarios:
         out["first_mirror"] = mirrors
 
@@ -158,6 +162,14 @@ def _after_mirror(
     if "latency" in params.scenarios:
         log(f"latency: {params.trickle} single changes")
         out["latency"] = scenarios.latency(w, bridge, db, params.trickle, params.drain)
+
+
+def _through_daemon(w: World, db: Path, params: Params, log: Any) -> list[dict[str, Any]]:
+    runs = []
+    for debounce in params.debounces:
+        log(f"latency through the daemon: {params.trickle // 2} changes, debounce {debounce:g}s")
+        runs.append(scenarios.daemon_latency(w, db, params.trickle // 2, debounce))
+    return runs
 
 
 def _scale(tmp: Path, params: Params, out: dict[str, Any], log: Any) -> None:
