@@ -172,3 +172,56 @@ def _check_cli_output(process: subprocess.Popen[str]) -> None:
     assert "sandbox-app-token" in lines[1]
     reply = requests.post(url + "crm.deal.list", json={"start": -1}, timeout=5)
     assert len(reply.json()["result"]) == 36
+
+
+def test_oauth_client_refreshes_after_expired_token(bitrix: BitrixSandbox) -> None:
+    oauth = bitrix.enable_oauth()
+    secret = {"client_id": "local.sandbox", "client_secret": "sandbox-client-secret"}
+    code = oauth.authorization_code(user_id=1)
+    first = requests.get(
+        bitrix.oauth_token_url,
+        params={**secret, "grant_type": "authorization_code", "code": code},
+        timeout=5,
+    ).json()
+    tokens = {"refresh": first["refresh_token"], "issued": 0}
+    pending = [first["access_token"]]
+
+    async def token_func() -> str:
+        if pending:
+            return pending.pop()
+        params = {**secret, "grant_type": "refresh_token", "refresh_token": tokens["refresh"]}
+        fresh = requests.get(bitrix.oauth_token_url, params=params, timeout=5).json()
+        tokens["refresh"] = fresh["refresh_token"]
+        tokens["issued"] += 1
+        return str(fresh["access_token"])
+
+    client = Bitrix(bitrix.rest_url, token_func=token_func, verbose=False)
+    assert client.call("crm.deal.add", {"fields": {"TITLE": "По OAuth"}}) == 1
+    bitrix.clock.advance(3601)  # the access token expires; the next call gets 401 expired_token
+    assert client.call("crm.deal.get", {"id": 1}, raw=True)["result"]["TITLE"] == "По OAuth"
+    assert tokens["issued"] == 1
+    # Two REST answers, one refused call, two token answers (the OAuth server shares the port).
+    assert bitrix.server.calls.statuses() == {200: 4, 401: 1}
+
+
+def test_oauth_errors(bitrix: BitrixSandbox) -> None:
+    oauth = bitrix.enable_oauth()
+    secret = {"client_id": "local.sandbox", "client_secret": "sandbox-client-secret"}
+    code = oauth.authorization_code(user_id=1)
+    bitrix.clock.advance(31)  # codes live 30 s
+    late = requests.get(
+        bitrix.oauth_token_url,
+        params={**secret, "grant_type": "authorization_code", "code": code},
+        timeout=5,
+    )
+    assert (late.status_code, late.json()["error"]) == (400, "invalid_grant")
+    wrong = requests.get(
+        bitrix.oauth_token_url,
+        params={**secret, "client_secret": "x", "grant_type": "x"},
+        timeout=5,
+    )
+    assert (wrong.status_code, wrong.json()["error"]) == (401, "invalid_client")
+    unknown = requests.post(bitrix.rest_url + "crm.deal.list", json={"auth": "nope"}, timeout=5)
+    assert (unknown.status_code, unknown.json()["error"]) == (401, "invalid_token")
+    bare = requests.post(bitrix.rest_url + "crm.deal.list", json={}, timeout=5)
+    assert (bare.status_code, bare.json()["error"]) == (401, "NO_AUTH_FOUND")
