@@ -22,7 +22,6 @@ from bridge.model import Deal, DealPatch, Hint, HintKind
 from bridge.store import AuditRow, IntentState, LinkRow, Store, audit, inbox, intents, links
 from sync.apply import Outcome
 from sync.ledger_hook import LedgerHook
-from sync.plan_json import encode_value
 from sync.plan_types import (
     AddNote,
     CanonicalValue,
@@ -41,7 +40,14 @@ APPLIED, PARKED, FAILED = "applied", "parked", "failed"
 
 
 def _text(value: CanonicalValue) -> str | None:
-    return None if value is None else json.dumps(encode_value(value), ensure_ascii=False)
+    """A value as a person reads it; a synced pair as ``agency ↔ partner``."""
+    if value is None:
+        return None
+    if isinstance(value, tuple):
+        return " ↔ ".join(_text(v) or "∅" for v in value)
+    if isinstance(value, dt.datetime | dt.date):
+        return value.isoformat()
+    return str(value)
 
 
 def outcome_state(plan: LinkPlan, outcome: Outcome | None) -> tuple[LinkState | None, str]:
