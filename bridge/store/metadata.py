@@ -1,7 +1,7 @@
 """The full metadata the migrations must produce: the store's tables plus its neighbours'.
 
-The amoCRM token table and the ledger live in their own modules; importing them
-registers their tables on the shared ``SQLModel.metadata``.
+The amoCRM token table, the ledger and the reports' tables live in their own modules;
+importing them registers their tables on the shared ``SQLModel.metadata``.
 """
 
 from __future__ import annotations
@@ -13,7 +13,12 @@ from sqlmodel import SQLModel
 
 import bridge.store.tables  # noqa: F401  (registers the store's tables)
 
-NEIGHBOURS = ("bridge.amocrm.oauth", "bridge.ledger")
+NEIGHBOURS = (
+    "bridge.amocrm.oauth",
+    "bridge.ledger",
+    "bridge.channels.tables",
+    "bridge.digest.tables",
+)
 
 
 def target_metadata() -> MetaData:
