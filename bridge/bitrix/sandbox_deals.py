@@ -27,6 +27,19 @@ from bridge.bitrix.sandbox_pipelines import Pipelines
 from bridge.bitrix.sandbox_userfields import UserFields
 
 Record = dict[str, Any]
+_DEFAULTS: Record = {
+    "TYPE_ID": "SALE",
+    "CATEGORY_ID": 0,
+    "CURRENCY_ID": PORTAL_CURRENCY,
+    "OPPORTUNITY": Decimal("0"),
+    "TAX_VALUE": Decimal("0"),
+    "IS_MANUAL_OPPORTUNITY": False,
+    "IS_RECURRING": False,
+    "IS_RETURN_CUSTOMER": False,
+    "IS_REPEATED_APPROACH": False,
+    "OPENED": True,
+}
+_AUTHOR_FIELDS = ("ASSIGNED_BY_ID", "CREATED_BY_ID", "MODIFY_BY_ID", "MOVED_BY_ID")
 
 
 @dataclass(slots=True)
@@ -50,36 +63,24 @@ class Deals:
     # ---- writes --------------------------------------------------------------
 
     def add(self, fields: dict[str, Any], *, user_id: int) -> Change:
-        now = self.now()
         deal_id = self._next_id
         self._next_id += 1
-        record: Record = {spec.name: None for spec in DEAL_FIELDS}
-        record |= {
-            "ID": deal_id,
-            "TYPE_ID": "SALE",
-            "CATEGORY_ID": 0,
-            "CURRENCY_ID": PORTAL_CURRENCY,
-            "OPPORTUNITY": Decimal("0"),
-            "TAX_VALUE": Decimal("0"),
-            "IS_MANUAL_OPPORTUNITY": False,
-            "IS_RECURRING": False,
-            "IS_RETURN_CUSTOMER": False,
-            "IS_REPEATED_APPROACH": False,
-            "OPENED": True,
-            "BEGINDATE": now.date(),
-            "CLOSEDATE": now.date() + dt.timedelta(days=7),
-            "DATE_CREATE": now,
-            "DATE_MODIFY": now,
-            "CONTACTS": [],
-        }
-        for key in ("ASSIGNED_BY_ID", "CREATED_BY_ID", "MODIFY_BY_ID", "MOVED_BY_ID"):
-            record[key] = user_id
-        record |= {name: uf_empty(uf) for name, uf in self.userfields.fields.items()}
+        record = self._blank(deal_id, user_id)
         self.apply(record, fields, creating=True, allow_move=True, user_id=user_id)
         if not record["TITLE"]:
             record["TITLE"] = f"Сделка #{deal_id}"
         self.rows[deal_id] = record
         return Change(deal_id, "ONCRMDEALADD")
+
+    def _blank(self, deal_id: int, user_id: int) -> Record:
+        """A new deal as the portal fills it in before the client's fields are applied."""
+        now = self.now()
+        record: Record = {spec.name: None for spec in DEAL_FIELDS} | _DEFAULTS
+        record |= {"ID": deal_id, "DATE_CREATE": now, "DATE_MODIFY": now, "CONTACTS": []}
+        record |= {"BEGINDATE": now.date(), "CLOSEDATE": now.date() + dt.timedelta(days=7)}
+        record |= {key: user_id for key in _AUTHOR_FIELDS}
+        record |= {name: uf_empty(uf) for name, uf in self.userfields.fields.items()}
+        return record
 
     def update(
         self,
