@@ -21,6 +21,7 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--changes", type=int, help="steady-state changes (500)")
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results"))
     parser.add_argument("--name", help="result file name (default: default / quick)")
+    parser.add_argument("--experiment", help="try a proposed bridge change (experiments.py)")
     parser.add_argument("--markdown", type=Path, help="also write the table here (RESULTS.md)")
     return parser
 
@@ -41,6 +42,9 @@ def params_from(args: argparse.Namespace) -> Params:
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     params = params_from(args)
+    if args.experiment:
+        os.environ["BENCH_EXPERIMENT"] = args.experiment  # the bridge process reads it
+        params.experiment = args.experiment
     doc = run(params, log=lambda line: print(f"… {line}", file=sys.stderr, flush=True))
     doc["targets"] = report.targets(doc)
     name = args.name or ("quick" if args.quick else "default")

@@ -146,6 +146,10 @@ def daemon(mapping: Path, db_url: str) -> None:
 
 def main() -> None:
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
+    if os.environ.get("BENCH_EXPERIMENT"):
+        from benchmarks import experiments
+
+        experiments.install(os.environ["BENCH_EXPERIMENT"])
     mapping, db_url, lifted = Path(sys.argv[1]), sys.argv[2], sys.argv[3] == "lifted"
     if sys.argv[3] == "daemon":
         daemon(mapping, db_url)

@@ -35,10 +35,11 @@ class Params:
     idle_polls: int = 10
     storm_events: int = 5_000
     storm_deals: int = 200
-    trickle: int = 40
+    trickle: int = 30
     drain: float = 0.5  # the daemon's inbox tick (DaemonOptions.drain_every)
     debounces: tuple[float, ...] = (2.0, 0.5)  # the daemon's default hint debounce, and shorter
     scenarios: tuple[str, ...] = SCENARIOS
+    experiment: str = ""  # a proposed bridge change tried in the bridge process
     quick: bool = False
 
     @classmethod
