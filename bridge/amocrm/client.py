@@ -172,6 +172,11 @@ class AmoCrm:
     def find_by_stamp(self, stamps: Sequence[str]) -> dict[str, Deal]:
         field_id = self._stamp_field()
         if field_id is None:
+            # Never trust a cached "no stamp field" here: another process (a second
+            # worker, `bridge check --fix`) may have created it and stamped leads since.
+            self._load_fields()
+            field_id = self._stamp_id
+        if field_id is None:
             return {}  # no stamp field yet, so no stamped lead either
         found: dict[str, Deal] = {}
         for stamp in dict.fromkeys(stamps):

@@ -83,6 +83,32 @@ def test_stamp_field_is_created_once_and_hidden_from_the_catalogue(
     assert first not in {f.id for f in crm.custom_fields()}
 
 
+def test_find_by_stamp_sees_a_stamp_field_another_process_created_later(
+    sandbox: AmoSandbox, crm: AmoCrm
+) -> None:
+    crm.custom_fields()  # cached while no stamp field exists
+    assert crm.find_by_stamp(["agency-1"]) == {}
+    other = _adapter(sandbox)  # another worker creates the field and a stamped lead
+    try:
+        other.ensure_stamp_field()
+        lead = _lead(sandbox)
+        (result,) = other.update_deals([DealPatch(lead, title="с меткой")])
+        assert result.ok
+        stamp_id = other.ensure_stamp_field()
+        sandbox.update_lead(
+            int(lead),
+            {
+                "custom_fields_values": [
+                    {"field_id": int(stamp_id), "values": [{"value": "agency-1"}]}
+                ]
+            },
+        )
+    finally:
+        other.close()
+    found = crm.find_by_stamp(["agency-1"])
+    assert found["agency-1"].id == lead, "a stale 'no stamp field' must not hide stamped leads"
+
+
 def test_moving_to_lost_fills_in_the_pipeline(sandbox: AmoSandbox, crm: AmoCrm) -> None:
     lead = _lead(sandbox)
     before = crm.fetch_deals([lead])[lead]
