@@ -7,7 +7,7 @@ from typing import Any
 from bridge.bitrix.sandbox_call import Call, Handler
 from bridge.bitrix.sandbox_core import ApiError, Result, iso, legacy_error, parse_int
 from bridge.bitrix.sandbox_parties import Parties
-from bridge.bitrix.sandbox_query import page, parse_filter, parse_order, sort_records
+from bridge.bitrix.sandbox_query import list_page, page, parse_filter, parse_order, sort_records
 
 # ---- contacts and companies ----------------------------------------------------
 
@@ -20,11 +20,12 @@ def _party_get(call: Call, parties: Parties) -> Result:
 
 
 def _party_list(call: Call, parties: Parties) -> Result:
-    condition = parse_filter(call.get("filter"), parties.kind_of, strict=False)
+    raw_filter = call.get("filter")
+    condition = parse_filter(raw_filter, parties.kind_of, strict=False)
     order = parse_order(call.get("order"), parties.kind_of, strict=False)
-    views = (parties.filter_view(r) for r in parties.rows.values())
-    rows = sort_records((v for v in views if condition.matches(v)), order)
-    chunk, total, following = page(rows, call.get("start"))
+    chunk, total, following = list_page(
+        parties.rows, raw_filter, condition, order, call.get("start"), view=parties.filter_view
+    )
     select = call.get("select")
     selected = list(select.values()) if isinstance(select, dict) else select
     return Result([parties.render(r, selected) for r in chunk], total, following)

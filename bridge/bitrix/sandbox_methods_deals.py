@@ -6,7 +6,7 @@ from typing import Any
 
 from bridge.bitrix.sandbox_call import Call, Handler
 from bridge.bitrix.sandbox_core import ApiError, Result, flag, legacy_error, parse_int
-from bridge.bitrix.sandbox_query import page, parse_filter, parse_order, sort_records
+from bridge.bitrix.sandbox_query import list_page, parse_filter, parse_order
 from bridge.bitrix.sandbox_render import (
     deal_fields_description,
     item_fields_description,
@@ -33,10 +33,12 @@ def deal_get(call: Call) -> Result:
 def deal_list(call: Call) -> Result:
     portal = call.portal
     resolve = legacy_resolver(portal.userfields)
-    condition = parse_filter(call.get("filter"), resolve, strict=False)
+    raw_filter = call.get("filter")
+    condition = parse_filter(raw_filter, resolve, strict=False)
     order = parse_order(call.get("order"), resolve, strict=False)
-    rows = sort_records((r for r in portal.deals.rows.values() if condition.matches(r)), order)
-    chunk, total, following = page(rows, call.get("start"))
+    chunk, total, following = list_page(
+        portal.deals.rows, raw_filter, condition, order, call.get("start")
+    )
     select = call.get("select")
     rendered = [render_legacy_deal(r, portal.userfields, select, listing=True) for r in chunk]
     return Result(rendered, total, following)
@@ -161,10 +163,12 @@ def item_list(call: Call) -> Result:
     _entity(call)
     portal = call.portal
     resolve = item_resolver(portal.userfields)
-    condition = parse_filter(call.get("filter"), resolve, strict=True)
+    raw_filter = call.get("filter")
+    condition = parse_filter(raw_filter, resolve, strict=True)
     order = parse_order(call.get("order"), resolve, strict=True)
-    rows = sort_records((r for r in portal.deals.rows.values() if condition.matches(r)), order)
-    chunk, total, following = page(rows, call.get("start"))
+    chunk, total, following = list_page(
+        portal.deals.rows, raw_filter, condition, order, call.get("start")
+    )
     select = call.get("select")
     items = [
         render_item_deal(r, portal.userfields, select, original_uf=_original(call)) for r in chunk

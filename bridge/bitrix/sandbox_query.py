@@ -7,9 +7,10 @@ number, ``DATE_MODIFY`` as a datetime, whatever text the client sent.
 
 from __future__ import annotations
 
+import bisect
 import datetime as dt
 import re
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -236,6 +237,57 @@ def _sort_key(value: Any) -> tuple[int, Any]:
         return (0, 0)
     comparable = _comparable(value)
     return (1, comparable.casefold() if isinstance(comparable, str) else comparable)
+
+
+def list_page(
+    rows: Mapping[int, Record],
+    raw_filter: Any,
+    condition: Group,
+    order: Sequence[tuple[str, bool]],
+    start_raw: Any,
+    view: Callable[[Record], Record] | None = None,
+) -> tuple[list[Record], int | None, int | None]:
+    """One page of ``rows`` (keyed and inserted by ascending ID) without scanning them all
+    when the filter bounds the ID (``>ID``, ``@ID``...) or the keyset pattern
+    (``order ID ASC, start=-1``) lets the scan stop after 50 matches."""
+    candidates: Iterable[Record] = _candidates(rows, raw_filter)
+    if view is not None:
+        candidates = map(view, candidates)
+    by_id = list(order) in ([], [("ID", False)])
+    if by_id and parse_int(start_raw) == -1:
+        chunk: list[Record] = []
+        for record in candidates:
+            if condition.matches(record):
+                chunk.append(record)
+                if len(chunk) == PAGE_SIZE:
+                    break
+        return chunk, 0, None
+    matched = [r for r in candidates if condition.matches(r)]
+    return page(matched if by_id else sort_records(matched, order), start_raw)
+
+
+def _candidates(rows: Mapping[int, Record], raw_filter: Any) -> Iterable[Record]:
+    """Rows that can match, in ID order; narrowing only on top-level AND terms."""
+    if not isinstance(raw_filter, dict):
+        return rows.values()
+    terms = {str(k).lower(): v for k, v in raw_filter.items()}
+    if str(terms.get("logic", "AND")).upper() == "OR":
+        return rows.values()
+    wanted = terms.get("@id", terms.get("=id", terms.get("id")))
+    if wanted is not None:
+        ids = wanted if isinstance(wanted, list) else [wanted]
+        found = sorted({i for i in (parse_int(v) for v in ids) if i is not None})
+        return [rows[i] for i in found if i in rows]
+    after = parse_int(terms.get(">id"))
+    at_least = parse_int(terms.get(">=id"))
+    keys = list(rows)
+    if after is not None:
+        cut = bisect.bisect_right(keys, after)
+    elif at_least is not None:
+        cut = bisect.bisect_left(keys, at_least)
+    else:
+        return rows.values()
+    return (rows[k] for k in keys[cut:])
 
 
 def page(rows: Sequence[Record], start_raw: Any) -> tuple[list[Record], int | None, int | None]:

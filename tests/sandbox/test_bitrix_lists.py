@@ -224,3 +224,28 @@ def test_renamed_portal_answers_302_to_its_new_address(bitrix: BitrixSandbox) ->
     # A client that follows the 302 as a GET loses the body, and with it the filter.
     followed = requests.post(old + "crm.deal.list", json={"filter": {"ID": 2}}, timeout=5)
     assert [row["ID"] for row in followed.json()["result"]] == ["1", "2", "3"]
+
+
+@pytest.mark.parametrize(
+    ("filter_", "expected"),
+    [
+        ({">ID": 295}, [296, 297, 298, 299, 300]),
+        ({">=ID": 298, "!ID": 299}, [298, 300]),
+        ({"@ID": [7, 5, 999]}, [5, 7]),
+        ({"ID": 9, ">ID": 1}, [9]),
+        ({"id": "x"}, []),
+    ],
+)
+def test_id_bounded_filters_narrow_without_changing_answers(
+    bitrix: BitrixSandbox, bitrix_api: BitrixApi, filter_: dict[str, object], expected: list[int]
+) -> None:
+    bitrix.seed_deals(300, category_id=0)
+    for start in (0, -1):
+        rows = bitrix_api.result("crm.deal.list", {"filter": filter_, "start": start})
+        assert _ids(rows) == expected
+    items = bitrix_api.result(
+        "crm.item.list", {"entityTypeId": 2, "filter": {">id": 250, "<=id": 252}, "start": -1}
+    )["items"]
+    assert [i["id"] for i in items] == [251, 252]
+    contacts = bitrix_api.result("crm.contact.list", {"filter": {">ID": 0}, "start": -1})
+    assert contacts == []
