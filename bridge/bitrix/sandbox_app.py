@@ -38,6 +38,10 @@ from bridge.emulator import Request, Response, SimClock
 from bridge.phpform import PhpFormError, parse
 
 log = logging.getLogger(__name__)
+APP_ONLY_METHODS = frozenset(
+    {"event.bind", "event.unbind", "event.get", "event.offline.get", "event.offline.list"}
+    | {"event.offline.clear", "event.offline.error", "placement.bind"}
+)
 
 METHODS: dict[str, Handler] = {
     **sandbox_methods_deals.METHODS,
@@ -97,6 +101,9 @@ class BitrixApp:
         self.oauth: OAuthServer | None = None
         # After a simulated portal rename: the path prefix standing in for the new host.
         self.moved_to: str | None = None
+        # Real portals refuse event.bind / event.offline.* through an inbound webhook; the
+        # sandbox allows them unless this is set, so tests can bind handlers either way.
+        self.app_only_methods_need_oauth = False
         # Scopes the webhook was created without (e.g. {"user"}): calls answer insufficient_scope.
         self.denied_scopes: set[str] = set()
 
@@ -155,6 +162,10 @@ class BitrixApp:
         handler = METHODS.get(method)
         if handler is None:
             raise ApiError(404, "ERROR_METHOD_NOT_FOUND", "Method not found!")
+        if not oauth and self.app_only_methods_need_oauth and method in APP_ONLY_METHODS:
+            raise ApiError(
+                403, "WRONG_AUTH_TYPE", "Current authorization type is denied for this method"
+            )
         if method.split(".", maxsplit=1)[0] in self.denied_scopes:
             raise ApiError(401, "insufficient_scope", "")
         self.meter.check(method)

@@ -236,3 +236,14 @@ def test_app_events_carry_a_usable_access_token(
     url = auth["client_endpoint"] + "crm.deal.get"
     reply = requests.post(url, json={"id": deal_id, "auth": auth["access_token"]}, timeout=5)
     assert reply.json()["result"]["TITLE"] == "Из события"
+
+
+def test_strict_portal_refuses_event_binding_through_a_webhook(
+    bitrix: BitrixSandbox, bitrix_api: BitrixApi
+) -> None:
+    bitrix.app.app_only_methods_need_oauth = True
+    reply = bitrix_api("event.bind", {"event": "ONCRMDEALADD", "handler": "http://127.0.0.1:9/"})
+    assert reply.status_code == 403
+    assert reply.json()["error"] == "WRONG_AUTH_TYPE"
+    assert bitrix_api("event.offline.get").status_code == 403
+    assert bitrix_api("crm.deal.list").status_code == 200
