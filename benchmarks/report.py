@@ -200,7 +200,8 @@ def write(doc: dict[str, Any], out: Path, name: str) -> dict[str, Path]:
     paths["json"].write_text(json.dumps(doc, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     paths["svg"].write_text(svg(doc), encoding="utf-8")
     png = out / f"{name}.png"
-    if to_png(paths["svg"], png):
+    height = 60 + 26 * len(doc.get("targets", [])) + 60
+    if to_png(paths["svg"], png, height):
         paths["png"] = png
     return paths
 
@@ -226,7 +227,7 @@ def svg(doc: dict[str, Any]) -> str:
         parts.append(f'<text x="{x:.0f}" y="{height - 22}" text-anchor="middle">{decade:g}×</text>')
     for n, t in enumerate(rows):
         y = top + n * bar
-        value = t["measured"] / t["target"] if t["target"] else (0.001 if not t["measured"] else 10)
+        value = t["measured"] / t["target"] if t["target"] else (1.0 if not t["measured"] else 10)
         x0, x1 = _axis(1), _axis(value)
         colour = "#2e8b57" if t["met"] else "#c0392b"
         label = f"{t['scenario']}: {t['metric']}".replace("&", "&amp;").replace("<", "&lt;")
@@ -245,7 +246,7 @@ def _axis(value: float) -> float:
     return 790 + 140 * math.log10(max(value, 1e-3))
 
 
-def to_png(svg_path: Path, png: Path) -> bool:
+def to_png(svg_path: Path, png: Path, height: int = 800) -> bool:
     """Render with headless chromium when it is installed; the suite never needs it."""
     browser = shutil.which("chromium") or shutil.which("chromium-browser")
     if browser is None:
@@ -262,7 +263,7 @@ def to_png(svg_path: Path, png: Path) -> bool:
             "--no-first-run",
             f"--user-data-dir={profile}",
             f"--screenshot={png}",
-            "--window-size=1200,800",
+            f"--window-size=1200,{height}",
             svg_path.resolve().as_uri(),
         ]
         try:
