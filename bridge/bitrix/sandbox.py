@@ -238,10 +238,10 @@ def serve_cli(*, port: int, user: int, secret: str, seed: str, plan: str) -> Non
     """``bridge sandbox bitrix24``: serve until Ctrl-C."""
     sandbox = BitrixSandbox(seed=seed, plan=plan, user=user, secret=secret, port=port)
     stop = threading.Event()
-    with sandbox:
+    # Ctrl-C may come as soon as the URL is out: be ready for it before printing.
+    with sandbox, contextlib.suppress(KeyboardInterrupt):
         # Flushed at once: whoever started us may be waiting for the URL on a pipe.
         print(f"Bitrix24 sandbox ({seed}, {plan}) webhook: {sandbox.webhook_url}", flush=True)
         print(f"Outgoing-webhook application token: {sandbox.application_token}", flush=True)
         print("Ctrl-C to stop.", flush=True)
-        with contextlib.suppress(KeyboardInterrupt):
-            stop.wait()
+        stop.wait()

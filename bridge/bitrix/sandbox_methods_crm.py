@@ -28,7 +28,7 @@ def _party_list(call: Call, parties: Parties) -> Result:
     )
     select = call.get("select")
     selected = list(select.values()) if isinstance(select, dict) else select
-    return Result([parties.render(r, selected) for r in chunk], total, following)
+    return Result([parties.render(r, selected, listing=True) for r in chunk], total, following)
 
 
 def _fields(call: Call) -> dict[str, Any]:

@@ -170,18 +170,27 @@ class Parties:
             }
         )
 
-    def render(self, row: dict[str, Any], select: list[str] | None = None) -> dict[str, Any]:
-        """Legacy shape: scalars as strings, multifields left out when empty."""
-        wanted = _selection(select)
+    def render(
+        self, row: dict[str, Any], select: list[str] | None = None, *, listing: bool = False
+    ) -> dict[str, Any]:
+        """Legacy shape: scalars as strings, multifields left out when empty.
+
+        ``get`` returns everything; ``list`` returns multifields only when selected by
+        name (``select: ["*", "PHONE"]``), as ``*`` covers single-valued fields only.
+        """
+        wanted = {s.upper() for s in select} if select else None
+        named = wanted or set()
+        star = wanted is None or "*" in named
         out: dict[str, Any] = {}
         for spec in self.specs:
-            if wanted is None or spec.name in wanted or spec.name == "ID":
+            if star or spec.name in named or spec.name == "ID":
                 out[spec.name] = render_legacy(spec.type, row.get(spec.name))
         for key, value in row.items():
             if key.startswith("UF_CRM_") and key not in out and _wants_uf(wanted, key):
                 out[key] = value
         for kind in MULTIFIELDS:
-            if row[kind] and (wanted is None or kind in wanted or "*" in wanted):
+            shown = kind in named if listing else True
+            if row[kind] and shown:
                 out[kind] = [dict(m, ID=str(m["ID"])) for m in row[kind]]
         return out
 
@@ -196,12 +205,6 @@ class Parties:
     def filter_view(self, row: dict[str, Any]) -> dict[str, Any]:
         """The row plus flat lists of multifield values, so ``PHONE`` can be filtered."""
         return row | {kind + "_VALUES": [m["VALUE"] for m in row[kind]] for kind in MULTIFIELDS}
-
-
-def _selection(select: list[str] | None) -> set[str] | None:
-    if not select or ("*" in select and len(select) == 1):
-        return None
-    return {s.upper() for s in select}
 
 
 def _wants_uf(wanted: set[str] | None, key: str) -> bool:

@@ -451,3 +451,15 @@ def test_stage_management_through_the_api(
     assert bitrix_demo_api.result("crm.status.delete", {"id": row_id}) is True
     system = rows["C1:NEW"]["ID"]
     assert bitrix_demo_api("crm.status.delete", {"id": system}).json()["error"] == "ERROR_CORE"
+
+
+def test_contact_list_returns_multifields_only_when_selected(bitrix_demo_api: BitrixApi) -> None:
+    plain = bitrix_demo_api.result("crm.contact.list", {"filter": {"ID": 1}})[0]
+    assert "NAME" in plain and "PHONE" not in plain
+    chosen = bitrix_demo_api.result(
+        "crm.contact.list", {"filter": {"ID": 1}, "select": ["*", "PHONE"]}
+    )[0]
+    assert "NAME" in chosen and chosen["PHONE"][0]["TYPE_ID"] == "PHONE"
+    assert "EMAIL" not in chosen
+    full = bitrix_demo_api.result("crm.contact.get", {"id": 1})
+    assert "PHONE" in full and "EMAIL" in full
