@@ -32,7 +32,7 @@ class BridgeProcess:
             ],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
-            stderr=self.log,
+            stderr=None if os.environ.get("BENCH_TRACEMALLOC") else self.log,  # show it live
             env=full,
             cwd=ROOT,
             text=True,
