@@ -1,0 +1,337 @@
+"""The HTTP surface under attack: forged, replayed, oversized, malformed, fuzzed.
+
+One daemon (module scope) serves the app from the built-in sandbox world on a
+real socket. Every rejection must be a 4xx with a short body that names no
+secret, leave the inbox as it was, and never be a 500 — also under Hypothesis.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import socket
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from urllib.parse import urlencode
+
+import pytest
+import requests
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from bridge.amocrm import webhook as amo_webhook
+from bridge.bitrix import webhook as bitrix_webhook
+from bridge.secrets import Secret
+from bridge.store import HintRow
+from sqlmodel import select
+from sync.daemon import Daemon, DaemonOptions
+from sync.sandbox_world import SandboxWorld, sandbox_world
+from tests.reliability.invariants import InvariantReport, REPORTS, NAMES, secrets_of
+
+ADMIN = "adm-" + "x7Qp2LmN9vRt4WzY"  # the test's own admin token, grepped for like the others
+NOW = dt.datetime(2026, 11, 24, 12, 0, tzinfo=dt.UTC)
+FORM = "application/x-www-form-urlencoded"
+SEEN: list[str] = []  # every response body and log line, grepped for secrets at the end
+
+
+class _Lines(logging.Handler):
+    def emit(self, record: logging.LogRecord) -> None:
+        SEEN.append(self.format(record))
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[SandboxWorld, Daemon]]:
+    handler = _Lines()
+    logging.getLogger().addHandler(handler)
+    options = DaemonOptions(poll_interval=dt.timedelta(hours=1), debounce=dt.timedelta(hours=1))
+    try:
+        with sandbox_world(tmp_path_factory.mktemp("security")) as world:
+            daemon = Daemon(world.settings(admin_token=ADMIN), options=options).start()
+            try:
+                assert daemon.runner is not None and daemon.runner.wait_idle(60)
+                yield world, daemon
+            finally:
+                daemon.stop()
+    finally:
+        logging.getLogger().removeHandler(handler)
+
+
+def _url(daemon: Daemon, path: str) -> str:
+    assert daemon.server is not None
+    return f"{daemon.server.url}{path}"
+
+
+def _hints(daemon: Daemon) -> list[tuple[str, str, int]]:
+    assert daemon.store is not None
+    with daemon.store.transaction() as session:
+        rows = list(session.exec(select(HintRow)))
+        return sorted((r.system, r.deal_id, r.count) for r in rows)
+
+
+def _event(token: str | None, deal_id: str = "1", event: str = "ONCRMDEALUPDATE") -> str:
+    body = {"event": event, "data[FIELDS][ID]": deal_id, "ts": str(int(time.time()))}
+    if token is not None:
+        body["auth[application_token]"] = token
+    return urlencode(body)
+
+
+def _post(daemon: Daemon, path: str, body: bytes | str, ctype: str = FORM) -> requests.Response:
+    reply = requests.post(
+        _url(daemon, path), data=body, headers={"Content-Type": ctype}, timeout=10
+    )
+    SEEN.append(reply.text)
+    return reply
+
+
+def _assert_rejected(reply: requests.Response, world: SandboxWorld, *codes: int) -> None:
+    assert 400 <= reply.status_code < 500, (reply.status_code, reply.text)
+    if codes:
+        assert reply.status_code in codes, (reply.status_code, reply.text)
+    assert len(reply.text) <= 120
+    for secret in secrets_of(world.env, also=[ADMIN]):
+        assert secret not in reply.text
+
+
+# --- forged and misaddressed hooks -------------------------------------------------------
+@pytest.mark.parametrize("token", [None, "", "wrong-token"])
+def test_forged_bitrix_events_are_refused_without_side_effect(served, token) -> None:  # type: ignore[no-untyped-def]
+    world, daemon = served
+    before = _hints(daemon)
+    for path in ("/hooks/bitrix24", "/hooks/bitrix24/beta"):
+        _assert_rejected(_post(daemon, path, _event(token, "424242")), world)
+    assert _hints(daemon) == before
+
+
+def test_a_partner_token_does_not_open_the_agency_route(served) -> None:  # type: ignore[no-untyped-def]
+    world, daemon = served
+    before = _hints(daemon)
+    reply = _post(daemon, "/hooks/bitrix24", _event(world.env["BETA_B24_APP_TOKEN"], "77"))
+    _assert_rejected(reply, world, 403)
+    assert _hints(daemon) == before
+
+
+@pytest.mark.parametrize("secret", ["", "wrong", "alfa"])
+def test_amocrm_hooks_with_a_wrong_path_secret_are_404(served, secret) -> None:  # type: ignore[no-untyped-def]
+    world, daemon = served
+    before = _hints(daemon)
+    body = urlencode({"leads[update][0][id]": "5", "account[subdomain]": "alfa"})
+    path = f"/hooks/amocrm/alfa/{secret}" if secret else "/hooks/amocrm/alfa/"
+    _assert_rejected(_post(daemon, path, body), world, 404, 405)
+    other = f"/hooks/amocrm/nobody/{world.env['ALFA_AMO_HOOK_SECRET']}"
+    _assert_rejected(_post(daemon, other, body), world, 404)
+    assert _hints(daemon) == before
+
+
+def test_a_replayed_event_folds_into_one_hint(served) -> None:  # type: ignore[no-untyped-def]
+    """Hints are not data: a replay can only make the bridge re-read a deal, once."""
+    world, daemon = served
+    body = _event(world.env["AGENCY_B24_APP_TOKEN"], "9000001")
+    for _ in range(5):
+        assert _post(daemon, "/hooks/bitrix24", body).status_code == 200
+    mine = [h for h in _hints(daemon) if h[1] == "9000001"]
+    assert len(mine) == 1 and mine[0][2] == 5
+
+
+# --- size, encoding, method, content type ------------------------------------------------
+def test_oversized_bodies_are_413_declared_or_streamed(served) -> None:  # type: ignore[no-untyped-def]
+    world, daemon = served
+    before = _hints(daemon)
+    big = _event(world.env["AGENCY_B24_APP_TOKEN"]) + "&pad=" + "x" * 70_000
+    _assert_rejected(_post(daemon, "/hooks/bitrix24", big), world, 413)
+    chunks = (big[i : i + 8192].encode() for i in range(0, len(big), 8192))
+    streamed = requests.post(
+        _url(daemon, "/hooks/bitrix24"), data=chunks, headers={"Content-Type": FORM}, timeout=10
+    )
+    _assert_rejected(streamed, world, 413)
+    assert _hints(daemon) == before
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"\xff\xfe\x00garbage",
+        b"event=ONCRMDEALUPDATE&data%5BFIELDS%5D%5BID%5D=%ZZ",
+        b"data[FIELDS][ID]=1&data[FIELDS][ID][x]=2",
+        b"=" * 500,
+        b"event=ONCRMDEALUPDATE&data[FIELDS][ID]=-1",
+        b"event=ONCRMDEALUPDATE&data[FIELDS][ID]=12345678901234567890123",
+    ],
+)
+def test_malformed_encodings_are_400(served, body: bytes) -> None:  # type: ignore[no-untyped-def]
+    world, daemon = served
+    before = _hints(daemon)
+    token = world.env["AGENCY_B24_APP_TOKEN"].encode()
+    _assert_rejected(_post(daemon, "/hooks/bitrix24", body + b"&auth[application_token]=" + token), world)
+    _assert_rejected(_post(daemon, "/hooks/bitrix24", b'{"event": ', "application/json"), world)
+    assert _hints(daemon) == before
+
+
+def test_wrong_methods_and_content_types(served) -> None:  # type: ignore[no-untyped-def]
+    world, daemon = served
+    for method in ("GET", "PUT", "DELETE"):
+        reply = requests.request(method, _url(daemon, "/hooks/bitrix24"), timeout=10)
+        SEEN.append(reply.text)
+        _assert_rejected(reply, world, 405)
+    body = _event(world.env["AGENCY_B24_APP_TOKEN"])
+    for ctype in ("text/plain", "multipart/form-data", ""):
+        _assert_rejected(_post(daemon, "/hooks/bitrix24", body, ctype), world, 415)
+    secret = world.env["ALFA_AMO_HOOK_SECRET"]
+    amo = urlencode({"leads[update][0][id]": "5"})
+    _assert_rejected(_post(daemon, f"/hooks/amocrm/alfa/{secret}", amo, "application/json"), world)
+
+
+# --- admin endpoints ---------------------------------------------------------------------
+def test_admin_endpoints_need_the_token_even_on_localhost(served) -> None:  # type: ignore[no-untyped-def]
+    world, daemon = served
+    url = _url(daemon, "/metrics")
+    for headers in ({}, {"Authorization": "Bearer nope"}, {"Authorization": ADMIN}):
+        reply = requests.get(url, headers=headers, timeout=10)
+        SEEN.append(reply.text)
+        _assert_rejected(reply, world, 401)
+    good = requests.get(url, headers={"Authorization": f"Bearer {ADMIN}"}, timeout=10)
+    SEEN.append(good.text)
+    assert good.status_code == 200 and "hooks_rejected" in good.text
+    anonymous = requests.get(_url(daemon, "/readyz"), timeout=10).json()
+    assert set(anonymous) == {"ready"}
+    admin = requests.get(
+        _url(daemon, "/readyz"), headers={"Authorization": f"Bearer {ADMIN}"}, timeout=10
+    )
+    SEEN.append(admin.text)
+    assert "checks" in admin.json()
+
+
+def test_settings_and_mapping_redact_their_secrets(served) -> None:  # type: ignore[no-untyped-def]
+    world, daemon = served
+    assert daemon.engine is not None
+    shown = [repr(daemon.settings), str(daemon.settings), repr(daemon.engine.mapping)]
+    SEEN.extend(shown)
+    for secret in secrets_of(world.env, also=[ADMIN]):
+        assert not any(secret in text for text in shown)
+
+
+# --- fuzzing -----------------------------------------------------------------------------
+@settings(max_examples=300, derandomize=True, deadline=None, database=None)
+@given(
+    body=st.one_of(
+        st.binary(max_size=400),
+        st.dictionaries(
+            st.sampled_from(["event", "data[FIELDS][ID]", "auth[application_token]", "ts", "x[]"]),
+            st.text(max_size=30),
+        ).map(lambda d: urlencode(d).encode()),
+    ),
+    ctype=st.sampled_from([FORM, "application/json", "text/plain", ""]),
+)
+def test_bitrix_parser_accepts_or_rejects_never_crashes(body: bytes, ctype: str) -> None:
+    try:
+        hint = bitrix_webhook.parse_event(
+            body,
+            content_type=ctype,
+            application_token=Secret("tok"),
+            system="bitrix24:x",
+            received_at=NOW,
+        )
+    except bitrix_webhook.WebhookRejected as exc:
+        assert exc.reason in str(exc) and "tok" not in str(exc)
+    else:
+        assert hint.deal_id.isdigit()
+
+
+@settings(max_examples=300, derandomize=True, deadline=None, database=None)
+@given(
+    body=st.one_of(
+        st.binary(max_size=400),
+        st.text(max_size=200),
+        st.dictionaries(
+            st.sampled_from(
+                [
+                    "leads[update][0][id]",
+                    "leads[add][0][id]",
+                    "leads[status][0][id]",
+                    "leads[delete][0][id]",
+                    "account[subdomain]",
+                    "contacts[update][0][id]",
+                    "leads[update][x]",
+                ]
+            ),
+            st.text(max_size=12),
+        ).map(urlencode),
+    ),
+    presented=st.sampled_from(["hooksecret", "wrong", ""]),
+)
+def test_amocrm_parser_accepts_or_rejects_never_crashes(body: bytes | str, presented: str) -> None:
+    try:
+        hints = amo_webhook.parse_webhook(
+            body,
+            expected_secret=Secret("hooksecret"),
+            presented_secret=presented,
+            system="amocrm:x",
+            received_at=NOW,
+            subdomain="alfa",
+        )
+    except amo_webhook.WebhookRejected as exc:
+        assert "hooksecret" not in str(exc)
+    else:
+        assert presented == "hooksecret"
+        assert all(h.deal_id.isdigit() for h in hints)
+
+
+def test_the_app_over_a_socket_never_answers_500(served) -> None:  # type: ignore[no-untyped-def]
+    world, daemon = served
+    paths = [
+        "/hooks/bitrix24",
+        "/hooks/bitrix24/beta",
+        "/hooks/bitrix24/nobody",
+        f"/hooks/amocrm/alfa/{world.env['ALFA_AMO_HOOK_SECRET']}",
+        "/hooks/amocrm/alfa/guess",
+    ]
+    token = world.env["AGENCY_B24_APP_TOKEN"]
+    statuses: set[int] = set()
+    with requests.Session() as http:
+
+        @settings(max_examples=150, derandomize=True, deadline=None, database=None)
+        @given(
+            path=st.sampled_from(paths),
+            body=st.one_of(
+                st.binary(max_size=300),
+                st.dictionaries(
+                    st.sampled_from(
+                        ["event", "data[FIELDS][ID]", "leads[update][0][id]", "a[b][c]", "[]"]
+                    ),
+                    st.one_of(st.text(max_size=20), st.just("ONCRMDEALUPDATE")),
+                ).map(lambda d: urlencode({**d, "auth[application_token]": token})),
+            ),
+            ctype=st.sampled_from([FORM, "application/json", "text/plain"]),
+        )
+        def fuzz(path: str, body: bytes | str, ctype: str) -> None:
+            reply = http.post(
+                _url(daemon, path), data=body, headers={"Content-Type": ctype}, timeout=10
+            )
+            SEEN.append(reply.text)
+            statuses.add(reply.status_code)
+            assert reply.status_code < 500, (path, body, reply.text)
+
+        fuzz()
+    assert statuses & {400, 403, 404, 415}, statuses
+
+
+def test_nothing_printed_or_stored_names_a_secret(served) -> None:  # type: ignore[no-untyped-def]
+    """Runs last in this module: every response body and log line collected above."""
+    world, daemon = served
+    secrets = secrets_of(world.env, also=[ADMIN])
+    report = InvariantReport(
+        "HTTP surface: forged/replayed/oversized/malformed/fuzzed hooks, admin auth",
+        faults="forged tokens, wrong path secrets, 70 KB bodies, bad encodings, fuzz",
+        changes=0,
+    )
+    report.checked["texts scanned"] += len(SEEN)
+    report.checked["secrets"] += len(secrets)
+    for text in SEEN:
+        for secret in secrets:
+            if secret in text:
+                report.fail(NAMES[5], f"secret in: {text[:80]}")
+    for name in NAMES[:5]:
+        report.violations.pop(name, None)
+    REPORTS.append(report)
+    assert len(SEEN) > 50
+    report.assert_ok()
