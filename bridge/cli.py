@@ -73,15 +73,11 @@ def version() -> None:
 
 
 @app.command()
-def demo(
-    once: Annotated[
-        bool, typer.Option("--once", help="Print what the bridge sees, then exit")
-    ] = False,
-) -> None:
-    """Run the bridge's adapters against the built-in sandbox CRMs (no credentials needed)."""
-    from bridge.demo import run_demo
+def demo() -> None:
+    """Run the whole bridge against built-in sandbox CRMs and play a short story, no credentials."""
+    from sync.demo import run_demo
 
-    run_demo(once=once)
+    raise typer.Exit(run_demo())
 
 
 @sandbox_app.command("bitrix24")

@@ -263,9 +263,12 @@ def _after_writes(
 
 
 def _patch(deal: Deal, patch: DealPatch) -> Deal:
-    changes = {
-        n: getattr(patch, n) for n in ("stage_id", "amount") if getattr(patch, n) is not None
-    }
+    """The deal with the patch applied: the ledger observes this, so custom fields count too
+    (a mirrored "paid" field must accrue in the pass that writes it, not in a later echo)."""
+    names = ("title", "stage_id", "amount", "responsible_id")
+    changes: dict[str, Any] = {n: getattr(patch, n) for n in names if getattr(patch, n) is not None}
+    if patch.fields:
+        changes["fields"] = {**deal.fields, **patch.fields}
     return dataclasses.replace(deal, **changes) if changes else deal
 
 
