@@ -28,6 +28,7 @@ from sync.ledger_hook import LedgerHook
 from sync.plan_types import LinkPlan
 from sync.planning import Planner, Planning, default_planner
 from sync.record import APPLIED, FAILED, PARKED, Recorder
+from sync.screening import post_comments, screen_creates
 
 log = logging.getLogger(__name__)
 AGENCY = "agency"
@@ -186,6 +187,8 @@ class Engine:
 
     # --- apply and record --------------------------------------------------------
     def _apply_and_record(self, report: PassReport, got: Gathered, now: dt.datetime) -> None:
+        report.plans, comments = screen_creates(self.store, self.mapping, report.plans, now)
+        post_comments(self.agency, comments)
         writing = [p for p in report.plans if p.writes]
         report.writes = sum(len(p.writes) for p in writing)
         self.progress("apply", 0, report.writes)

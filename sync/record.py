@@ -16,6 +16,7 @@ from typing import Any
 
 from sqlmodel import Session
 
+from bridge.channels import fingerprints_of, record_handover
 from bridge.crm import PermanentError
 from bridge.mapping.compiled import Side
 from bridge.model import Deal, DealPatch, Hint, HintKind
@@ -96,6 +97,7 @@ class Recorder:
                 links.save(session, target, self.now)
                 audit.append(session, self._audit(plan, state, verdict, outcome))
                 self._resolve_intent(session, plan, outcome, verdict)
+                _record_handover(session, plan, outcome, self.now)
                 if self.ledger is not None and verdict == APPLIED:
                     seen = max(d.updated_at for d in (*snapshots, after[0]) if d is not None)
                     self.ledger(session, plan.link_key[1], state.status, after[0], seen, self.now)
@@ -245,6 +247,18 @@ def _patch_text(patch: DealPatch) -> str:
     values = {n: str(getattr(patch, n)) for n in _patched(patch) if hasattr(patch, n)}
     values.update({k: str(v) for k, v in patch.fields.items()})
     return json.dumps(values, ensure_ascii=False, sort_keys=True)
+
+
+def _record_handover(
+    session: Session, plan: LinkPlan, outcome: Outcome | None, now: dt.datetime
+) -> None:
+    """Remember whom this client went to, for later channel-conflict checks."""
+    if outcome is None or outcome.created_id is None:
+        return
+    for op in plan.writes:
+        if isinstance(op, CreatePartnerDeal):
+            prints = fingerprints_of(op.draft.contact, op.draft.company)
+            record_handover(session, plan.link_key[0], plan.link_key[1], prints, now)
 
 
 def _after_writes(

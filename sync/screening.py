@@ -1,0 +1,86 @@
+"""Channel conflicts, screened right before partner deals are created (DESIGN §5).
+
+A new partner deal whose client (phone, e-mail, ИНН) was already handed to
+another partner within the window is flagged with a timeline comment on the
+agency deal; if the policy says hold, its create becomes a park with a reason
+that tells the manager how to release it. Recording what was handed over
+happens with the link's own commit (:mod:`sync.record`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import logging
+from collections import defaultdict
+from collections.abc import Sequence
+
+from bridge.channels import Draft, screen_new_handovers
+from bridge.crm import Crm, CrmError
+from bridge.mapping.compiled import CompiledMapping, Policies
+from bridge.model import Note
+from bridge.notices import Notices
+from bridge.store import Store
+from sync.plan_types import CreatePartnerDeal, LinkPlan, LinkStatus, Park
+
+log = logging.getLogger(__name__)
+
+
+def screen_creates(
+    store: Store, mapping: CompiledMapping, plans: Sequence[LinkPlan], now: dt.datetime
+) -> tuple[list[LinkPlan], list[Note]]:
+    """The plans with held creates turned into parks, and the comments for the agency."""
+    groups: dict[tuple[dt.timedelta, bool, str], list[Draft]] = defaultdict(list)
+    for plan in plans:
+        for op in plan.writes:
+            if isinstance(op, CreatePartnerDeal):
+                policies = _policies(mapping, plan.link_key[1])
+                key = (
+                    policies.channel_conflict_window,
+                    policies.hold_on_channel_conflict,
+                    policies.language,
+                )
+                groups[key].append(Draft(*plan.link_key, op.draft.contact, op.draft.company))
+    if not groups:
+        return list(plans), []
+    held: set[tuple[str, str]] = set()
+    comments: list[Note] = []
+    names = {code: p.name for code, p in mapping.partners.items()}
+    with store.transaction() as session:
+        for (window, hold, language), drafts in groups.items():
+            result = screen_new_handovers(
+                session, drafts, now, window, hold, notices=Notices(language), partner_names=names
+            )
+            held |= result.held
+            comments += result.comments
+    return [_held(plan) if plan.link_key in held else plan for plan in plans], comments
+
+
+def post_comments(agency: Crm, comments: Sequence[Note]) -> None:
+    """Tell the agency on the deal's timeline; a failure is logged, never fatal."""
+    if not comments:
+        return
+    try:
+        results = agency.add_notes(comments)
+    except CrmError as exc:
+        log.warning("channel-conflict comments not posted: %s", exc)
+        return
+    for result in results:
+        if not result.ok:
+            log.warning("channel-conflict comment on deal %s failed: %s", result.key, result.error)
+
+
+def _held(plan: LinkPlan) -> LinkPlan:
+    aid, code = plan.link_key
+    reason = (
+        f"held: this client was already handed to another partner (channel conflict); "
+        f"release it with `bridge channels confirm {aid} {code}`"
+    )
+    base = plan.previous or dataclasses.replace(plan.next_state, synced={})
+    state = dataclasses.replace(base, status=LinkStatus.PARKED, park_reason=reason)
+    return LinkPlan(plan.link_key, (Park(plan.link_key, reason),), (), state, plan.previous)
+
+
+def _policies(mapping: CompiledMapping, code: str) -> Policies:
+    partner = mapping.partners.get(code)
+    return partner.policies if partner is not None else mapping.policies
