@@ -43,6 +43,10 @@ def targets(doc: dict[str, Any]) -> list[Target]:
         storm = s["storm"]
         out.append(_target("storm", "fetches", storm["fetches"], storm["fetch_target"], most=True))
         out.append(_target("storm", "changes lost", storm["lost"], 0, most=True))
+        for run in storm.get("daemon", []):
+            label = f"storm via daemon, debounce {run['debounce']:g}s"
+            out.append(_target(label, "fetches", run["fetches"], run["fetch_target"], most=True))
+            out.append(_target(label, "changes lost", run["lost"], 0, most=True))
     if "latency" in s:
         p99 = s["latency"]["webhook_edit_to_mirrored"]["p99"]
         out.append(_target("latency", "engine webhook edit-to-mirrored p99 (s)", p99, 2, most=True))
@@ -101,46 +105,13 @@ def table(doc: dict[str, Any]) -> str:
     lines.append("-" * 84)
     for run in s.get("first_mirror", []) + s.get("scale", []):
         lines.extend(_mirror_lines(run, s.get("baseline", {})))
-    if "steady" in s:
-        st = s["steady"]
-        naive = s.get("baseline", {}).get("steady", {}).get("requests")
-        lines.append(_row("steady", f"requests (minimum {st['minimum']})", st["requests"]))
-        lines.append(_row("steady", "wall (s)", f"{st['wall']:.1f}"))
-        if naive:
-            lines.append(
-                _row(
-                    "steady",
-                    "baseline requests (ratio)",
-                    f"{naive} ({naive / st['requests']:.1f}×)",
-                )
-            )
+    base = s.get("baseline", {})
+    lines += _steady_lines(s["steady"], base) if "steady" in s else []
     if "idle" in s:
         for account, per in s["idle"]["per_poll"].items():
             lines.append(_row("idle", f"requests per poll: {account}", f"{per:.2f}"))
-    if "storm" in s:
-        st = s["storm"]
-        naive = s.get("baseline", {}).get("storm", {}).get("agency_fetches")
-        lines.append(
-            _row(
-                "storm",
-                f"fetches for {st['distinct']} deals / {st['events']} events",
-                st["fetches"],
-            )
-        )
-        lines.append(_row("storm", "lost", st["lost"]))
-        if naive:
-            lines.append(_row("storm", "baseline fetches", naive))
-    if "latency" in s:
-        la = s["latency"]
-        for key in (
-            "webhook_hint_to_applied",
-            "webhook_edit_to_mirrored",
-            "poll_only_edit_to_mirrored",
-        ):
-            lines.append(_row("latency", f"{key} p50/p95/p99 (s)", _pct(la[key])))
-        for run in la.get("daemon", []):
-            figure = f"daemon, debounce {run['debounce']:g}s: edit-to-mirrored"
-            lines.append(_row("latency", figure, _pct(run["edit_to_mirrored"])))
+    lines += _storm_lines(s["storm"], base) if "storm" in s else []
+    lines += _latency_lines(s["latency"]) if "latency" in s else []
     lines.append("")
     lines.append(f"{'target':<70}{'measured':>10}{'target':>10}  met")
     lines.append("-" * 96)
@@ -150,6 +121,41 @@ def table(doc: dict[str, Any]) -> str:
         met = "yes" if t["met"] else "NO"
         lines.append(f"{name:<70}{t['measured']:>10.3g}{sign:>3}{t['target']:>7.3g}  {met}")
     return "\n".join(lines)
+
+
+def _steady_lines(st: dict[str, Any], base: dict[str, Any]) -> list[str]:
+    lines = [
+        _row("steady", f"requests (minimum {st['minimum']})", st["requests"]),
+        _row("steady", "wall (s)", f"{st['wall']:.1f}"),
+    ]
+    naive = base.get("steady", {}).get("requests")
+    if naive:
+        ratio = f"{naive} ({naive / st['requests']:.1f}×)"
+        lines.append(_row("steady", "baseline requests (ratio)", ratio))
+    return lines
+
+
+def _storm_lines(st: dict[str, Any], base: dict[str, Any]) -> list[str]:
+    figure = f"fetches for {st['distinct']} deals / {st['events']} events"
+    lines = [_row("storm", figure, st["fetches"]), _row("storm", "lost", st["lost"])]
+    naive = base.get("storm", {}).get("agency_fetches")
+    if naive:
+        lines.append(_row("storm", "baseline fetches", naive))
+    for run in st.get("daemon", []):
+        label = f"via daemon, debounce {run['debounce']:g}s"
+        total = sum(run["requests"].values())
+        lines.append(_row("storm", f"{label}: fetches/all requests", f"{run['fetches']}/{total}"))
+        lines.append(_row("storm", f"{label}: lost", run["lost"]))
+    return lines
+
+
+def _latency_lines(la: dict[str, Any]) -> list[str]:
+    keys = ("webhook_hint_to_applied", "webhook_edit_to_mirrored", "poll_only_edit_to_mirrored")
+    lines = [_row("latency", f"{key} p50/p95/p99 (s)", _pct(la[key])) for key in keys]
+    for run in la.get("daemon", []):
+        figure = f"daemon, debounce {run['debounce']:g}s: edit-to-mirrored"
+        lines.append(_row("latency", figure, _pct(run["edit_to_mirrored"])))
+    return lines
 
 
 def _pct(p: dict[str, float]) -> str:

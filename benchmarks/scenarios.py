@@ -332,3 +332,35 @@ def _quiet(w: World, still: float = 1.0, timeout: float = 60.0) -> None:
         now = w.requests()
         if now != seen:
             seen, since = now, time.monotonic()
+
+
+# --- 4b. the storm through the daemon ----------------------------------------------------
+def daemon_storm(w: World, db: Path, events: int, deals: int, debounce: float) -> Result:
+    """``events`` real portal edits on ``deals`` deals; each fires ONCRMDEALUPDATE at the daemon."""
+    links = _links(db)
+    chosen = random.Random(8).sample(sorted(links), min(deals, len(links)))
+    env = w.env | {"BRIDGE_HTTP_PORT": str(_free_port()), "BENCH_DEBOUNCE": str(debounce)}
+    with BridgeProcess(w.mapping_path, env, db, lifted=False, mode="daemon") as daemon:
+        _quiet(w)
+        w.agency.register_event_handler("ONCRMDEALUPDATE", f"{daemon.ready['url']}/hooks/bitrix24")
+        before, began = w.requests(), time.perf_counter()
+        final = {}
+        for n in range(events):
+            aid = chosen[n % len(chosen)]
+            final[aid] = f"Буря {debounce:g} № {n}"
+            w.agency.update_deal(aid, {"TITLE": final[aid]})
+        delivered = w.agency.outbox.wait_idle(timeout=120)
+        for aid, title in final.items():
+            _wait(partial(_arrived, w, links[aid], title), timeout=60)
+        used = _delta(before, w.requests())
+    return {
+        "events": events,
+        "distinct": len(chosen),
+        "debounce": debounce,
+        "fetches": used["agency"],
+        "fetch_target": 1.2 * math.ceil(len(chosen) / bounds.B24_COMMANDS),
+        "requests": used,
+        "all_delivered": delivered,
+        "wall": time.perf_counter() - began,
+        "lost": sum(_partner_title(w, *links[a]) != t for a, t in final.items()),
+    }

@@ -143,6 +143,8 @@ def _rate_limited(tmp: Path, params: Params, out: dict[str, Any], log: Any) -> N
                     _after_mirror(w, bridge, db, params, out, log)
             if n == 0 and "latency" in params.scenarios:
                 out["latency"]["daemon"] = _through_daemon(w, db, params, log)
+            if n == 0 and "storm" in params.scenarios:
+                out["storm"]["daemon"] = _storm_through_daemon(w, db, params, log)
     if "first_mirror" in params.scenarios:
         out["first_mirror"] = mirrors
 
@@ -170,6 +172,16 @@ def _through_daemon(w: World, db: Path, params: Params, log: Any) -> list[dict[s
     for debounce in params.debounces:
         log(f"latency through the daemon: {params.trickle // 2} changes, debounce {debounce:g}s")
         runs.append(scenarios.daemon_latency(w, db, params.trickle // 2, debounce))
+    return runs
+
+
+def _storm_through_daemon(w: World, db: Path, params: Params, log: Any) -> list[dict[str, Any]]:
+    runs = []
+    for debounce in params.debounces:
+        log(f"storm through the daemon: {params.storm_events} edits, debounce {debounce:g}s")
+        runs.append(
+            scenarios.daemon_storm(w, db, params.storm_events, params.storm_deals, debounce)
+        )
     return runs
 
 

@@ -44,6 +44,7 @@ def test_quick_suite_writes_well_formed_results(tmp_path: Path) -> None:
         assert run["peak_rss_mb"] > 0 and run["wall"] > 0
     assert doc["scenarios"]["storm"]["lost"] == 0
     assert doc["scenarios"]["steady"]["lost"] == 0
+    assert all(run["lost"] == 0 for run in doc["scenarios"]["storm"]["daemon"])
     daemon = doc["scenarios"]["latency"]["daemon"]
     assert daemon and all(run["edit_to_mirrored"]["n"] > 0 for run in daemon)
     for target in doc["targets"]:
