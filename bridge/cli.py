@@ -66,6 +66,55 @@ def run(
         daemon.stop()
 
 
+hooks_app = typer.Typer(help="Register and inspect the CRMs' webhooks.", no_args_is_help=True)
+app.add_typer(hooks_app, name="hooks")
+PublicUrlOpt = Annotated[
+    str | None,
+    typer.Option("--public-url", envvar="BRIDGE_PUBLIC_URL", help="The bridge's public base URL"),
+]
+
+
+@hooks_app.command("install")
+def hooks_install(
+    mapping: Annotated[Path, typer.Option("--mapping", "-m", envvar="BRIDGE_MAPPING")] = Path(
+        "mapping.yaml"
+    ),
+    public_url: PublicUrlOpt = None,
+) -> None:
+    """Register the bridge with every partner amoCRM; print the Bitrix24 webhook settings."""
+    from rich.console import Console
+
+    from sync.cli_hooks import run_install
+
+    if not public_url:
+        typer.echo("error: set BRIDGE_PUBLIC_URL or pass --public-url", err=True)
+        raise typer.Exit(2)
+    raise typer.Exit(run_install(mapping, public_url, Console()))
+
+
+@hooks_app.command("status")
+def hooks_status(
+    mapping: Annotated[Path, typer.Option("--mapping", "-m", envvar="BRIDGE_MAPPING")] = Path(
+        "mapping.yaml"
+    ),
+    db_url: Annotated[
+        str, typer.Option("--db-url", envvar="BRIDGE_DB_URL")
+    ] = "sqlite:///bridge.db",
+    public_url: PublicUrlOpt = None,
+) -> None:
+    """Which hooks are registered, when each last delivered, which went quiet."""
+    from rich.console import Console
+
+    from bridge.store import Store
+    from sync.cli_hooks import run_status
+
+    store = Store.open(db_url)
+    try:
+        raise typer.Exit(run_status(mapping, store, public_url, Console()))
+    finally:
+        store.close()
+
+
 @app.command()
 def version() -> None:
     """Print the version."""

@@ -30,7 +30,7 @@ from bridge.mapping.compiled import CompiledMapping
 from bridge.mapping.connect import open_crm
 from bridge.mapping.watch import MappingWatcher
 from bridge.model import Hint
-from bridge.store import Store, inbox
+from bridge.store import Store, hooks, inbox
 from sync import reconcile as reconciler
 from sync.crm_pool import CrmPool, Opener
 from sync.engine import Engine
@@ -78,6 +78,7 @@ class InboxSink:
             before = sum(inbox.pending_count(session).values())
             inbox.add(session, hints, self._debounce)
             after = sum(inbox.pending_count(session).values())
+            hooks.delivered(session, hints, utcnow())
         return after - before
 
 

@@ -84,14 +84,19 @@ def _hook_secret(connection: Connection) -> Secret | None:
     return connection.application_token
 
 
-def hook_urls(public_url: str, mapping: CompiledMapping) -> dict[str, str]:
-    """Where each CRM should deliver events (amoCRM URLs hold their secret: keep them private)."""
+def hook_urls(public_url: str, connections: Mapping[str, Connection]) -> dict[str, str]:
+    """Where each CRM should deliver events, keyed ``agency`` and partner code.
+
+    amoCRM URLs carry their secret: show them only to the admin who registers them.
+    """
     base = public_url.rstrip("/")
-    urls = {"agency": f"{base}/hooks/bitrix24"}
-    for code, partner in mapping.partners.items():
-        secret = _hook_secret(partner.connection)
-        if partner.connection.kind is CrmKind.AMOCRM and secret is not None:
-            urls[code] = f"{base}/hooks/amocrm/{code}/{secret.reveal()}"
-        elif partner.connection.kind is CrmKind.BITRIX24:
-            urls[code] = f"{base}/hooks/bitrix24/{code}"
+    urls = {}
+    for label, connection in connections.items():
+        secret = _hook_secret(connection)
+        if label == "agency":
+            urls[label] = f"{base}/hooks/bitrix24"
+        elif connection.kind is CrmKind.AMOCRM and secret is not None:
+            urls[label] = f"{base}/hooks/amocrm/{label}/{secret.reveal()}"
+        elif connection.kind is CrmKind.BITRIX24:
+            urls[label] = f"{base}/hooks/bitrix24/{label}"
     return urls

@@ -149,3 +149,13 @@ class PartnerHealthRow(SQLModel, table=True):
     last_error: str | None = Field(default=None)
     error_kind: str | None = Field(default=None, max_length=32)
     consecutive_failures: int = Field(default=0)
+
+
+class HookDeliveryRow(SQLModel, table=True):
+    """When each CRM account last delivered a webhook (for ``bridge hooks status``)."""
+
+    __tablename__ = "hook_delivery"
+
+    system: str = Field(primary_key=True, max_length=128)
+    last_at: dt.datetime = _utc(nullable=False)
+    count: int = Field(default=0)
