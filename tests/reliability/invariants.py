@@ -125,7 +125,7 @@ def check_invariants(
     with store.transaction() as session:
         rows = list(session.exec(select(LinkRow)))
         if quiescent:
-            _no_lost_change(report, mapping, agency_deals, partner_deals, rows)
+            _no_lost_change(report, session, mapping, agency_deals, partner_deals, rows)
         _no_duplicate(report, partner_deals, rows)
         _ledger_exactly_once(report, session, mapping)
         _no_silent_overwrite(report, session, mapping)
@@ -158,6 +158,7 @@ def _routed(mapping: CompiledMapping, deal: Deal) -> set[str]:
 # --- 1 -------------------------------------------------------------------------------
 def _no_lost_change(
     report: InvariantReport,
+    session: Session,
     mapping: CompiledMapping,
     agency: Mapping[str, Deal],
     partners: Mapping[str, Mapping[str, Deal]],
@@ -165,6 +166,7 @@ def _no_lost_change(
 ) -> None:
     name = NAMES[0]
     by_key = {(r.agency_deal_id, r.partner_code): r for r in rows}
+    reasons = _status_reasons(session)
     for deal in agency.values():
         for code in sorted(_routed(mapping, deal) & set(partners)):
             report.checked["routed deals"] += 1
@@ -173,7 +175,7 @@ def _no_lost_change(
                 report.fail(name, f"agency deal {deal.id} routed to {code} has no link")
             elif row.status in (LinkStatus.PARKED, LinkStatus.ORPHANED):
                 report.checked["parked"] += 1
-                if not (row.park_reason or "").strip():
+                if not (row.park_reason or "").strip() and not reasons.get((deal.id, code)):
                     report.fail(name, f"{deal.id}→{code} is {row.status} without a reason")
             elif row.status != LinkStatus.ACTIVE:
                 report.fail(name, f"{deal.id}→{code} left {row.status} after quiescence")
@@ -186,6 +188,12 @@ def _no_lost_change(
                 problem = _mirror_problem(mapping, code, deal, partners[code], row, siblings)
                 if problem:
                     report.fail(name, f"{deal.id}→{code}: {problem}")
+
+
+def _status_reasons(session: Session) -> dict[tuple[str, str], str]:
+    """The audit's reason for each link's latest status change (an orphan keeps it there)."""
+    rows = session.exec(select(AuditRow).where(AuditRow.action == "status"))
+    return {(r.agency_deal_id, r.partner_code): (r.detail or "").strip() for r in rows}
 
 
 def _mirror_problem(

@@ -162,7 +162,9 @@ def test_malformed_encodings_are_400(served, body: bytes) -> None:  # type: igno
     world, daemon = served
     before = _hints(daemon)
     token = world.env["AGENCY_B24_APP_TOKEN"].encode()
-    _assert_rejected(_post(daemon, "/hooks/bitrix24", body + b"&auth[application_token]=" + token), world)
+    _assert_rejected(
+        _post(daemon, "/hooks/bitrix24", body + b"&auth[application_token]=" + token), world
+    )
     _assert_rejected(_post(daemon, "/hooks/bitrix24", b'{"event": ', "application/json"), world)
     assert _hints(daemon) == before
 
