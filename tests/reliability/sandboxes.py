@@ -140,7 +140,6 @@ def committed_links(db_path: str) -> set[str]:
     if not Path(db_path).exists():
         return set()
     with closing(sqlite3.connect(db_path)) as db:
-        rows = db.execute(
-            "SELECT agency_deal_id FROM link WHERE status = 'active' AND partner_deal_id IS NOT NULL"
-        ).fetchall()
+        query = "SELECT agency_deal_id FROM link WHERE status = 'active'"
+        rows = db.execute(query + " AND partner_deal_id IS NOT NULL").fetchall()
     return {r[0] for r in rows}

@@ -152,7 +152,22 @@ def blocked(b: Bench) -> str:
     return "amoCRM 403 block (nginx page) for two passes, then unblocked"
 
 
+def revoked(b: Bench) -> str:
+    """alfa's token stops working: alfa waits, beta goes on; restored, alfa catches up."""
+    _churn(b)
+    token = b.world.alfa.long_lived_token
+    b.world.alfa.oauth.long_lived.discard(token)
+    fresh = b.work.new_deal("beta")
+    b.pass_()
+    b.pass_()
+    assert b.view.partners["beta"].find_by_stamp([fresh]), "beta stalled behind alfa's 401"
+    assert any("alfa" in e or "401" in e or "uthori" in e for e in b.errors), b.errors
+    b.world.alfa.oauth.long_lived.add(token)
+    return "alfa's token revoked (401) for two passes, then restored"
+
+
 SCENARIOS: dict[str, Callable[[Bench], str]] = {
+    "revoked token": revoked,
     "5xx bursts": server_errors,
     "429/503 bursts": throttled,
     "timeouts": timeouts,

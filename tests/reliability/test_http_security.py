@@ -9,25 +9,23 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import socket
 import time
 from collections.abc import Iterator
-from pathlib import Path
 from urllib.parse import urlencode
 
 import pytest
 import requests
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from sqlmodel import select
 
 from bridge.amocrm import webhook as amo_webhook
 from bridge.bitrix import webhook as bitrix_webhook
 from bridge.secrets import Secret
 from bridge.store import HintRow
-from sqlmodel import select
 from sync.daemon import Daemon, DaemonOptions
 from sync.sandbox_world import SandboxWorld, sandbox_world
-from tests.reliability.invariants import InvariantReport, REPORTS, NAMES, secrets_of
+from tests.reliability.invariants import NAMES, REPORTS, InvariantReport, secrets_of
 
 ADMIN = "adm-" + "x7Qp2LmN9vRt4WzY"  # the test's own admin token, grepped for like the others
 NOW = dt.datetime(2026, 11, 24, 12, 0, tzinfo=dt.UTC)
@@ -319,7 +317,7 @@ def test_the_app_over_a_socket_never_answers_500(served) -> None:  # type: ignor
 
 def test_nothing_printed_or_stored_names_a_secret(served) -> None:  # type: ignore[no-untyped-def]
     """Runs last in this module: every response body and log line collected above."""
-    world, daemon = served
+    world, _ = served
     secrets = secrets_of(world.env, also=[ADMIN])
     report = InvariantReport(
         "HTTP surface: forged/replayed/oversized/malformed/fuzzed hooks, admin auth",

@@ -9,6 +9,7 @@ checker reads both CRMs and the store.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import os
 import random
@@ -78,10 +79,8 @@ def _free_port() -> int:
 
 
 def _wait_quietly(proc: subprocess.Popen[str], seconds: float) -> None:
-    try:
+    with contextlib.suppress(subprocess.TimeoutExpired):
         proc.wait(timeout=seconds)
-    except subprocess.TimeoutExpired:
-        pass
 
 
 def test_fifty_kill9_restarts_keep_every_invariant(world: SandboxWorld) -> None:
