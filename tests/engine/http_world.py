@@ -143,6 +143,8 @@ def http_world(db_url: str, *, fast: bool = True) -> Iterator[HttpWorld]:
                 "ALFA_AMO_URL": alfa.base_url,
                 "ALFA_AMO_TOKEN": alfa.long_lived_token,
                 "BETA_B24_WEBHOOK": beta.webhook_url,
+                "BETA_B24_APP_TOKEN": beta.application_token,
+                "ALFA_AMO_HOOK_SECRET": "alfa-hook-path-secret-for-tests",
             }
         )
         spec = load_mapping(EXAMPLE, env)

@@ -29,6 +29,8 @@ def _bridge_sync(hw: HttpWorld, db_url: str, crash_at: str | None) -> int:
         "ALFA_AMO_URL": hw.alfa_box.base_url,
         "ALFA_AMO_TOKEN": hw.alfa_box.long_lived_token,
         "BETA_B24_WEBHOOK": hw.beta_box.webhook_url,
+        "BETA_B24_APP_TOKEN": hw.beta_box.application_token,
+        "ALFA_AMO_HOOK_SECRET": "alfa-hook-path-secret-for-tests",
         "BRIDGE_CRASH_AT": crash_at or "",
     }
     done = subprocess.run(
@@ -85,6 +87,8 @@ def test_bridge_sync_dry_run_and_partner_filter_in_process(
         "ALFA_AMO_URL": hw.alfa_box.base_url,
         "ALFA_AMO_TOKEN": hw.alfa_box.long_lived_token,
         "BETA_B24_WEBHOOK": hw.beta_box.webhook_url,
+        "BETA_B24_APP_TOKEN": hw.beta_box.application_token,
+        "ALFA_AMO_HOOK_SECRET": "alfa-hook-path-secret-for-tests",
     }.items():
         monkeypatch.setenv(name, value)
     hw.add_agency_deals(4, ("alfa", "beta"))

@@ -121,6 +121,8 @@ def _remap(hw: HttpWorld, engine: object) -> None:
             "ALFA_AMO_URL": hw.alfa_box.base_url,
             "ALFA_AMO_TOKEN": hw.alfa_box.long_lived_token,
             "BETA_B24_WEBHOOK": hw.beta_box.webhook_url,
+            "BETA_B24_APP_TOKEN": hw.beta_box.application_token,
+            "ALFA_AMO_HOOK_SECRET": "alfa-hook-path-secret-for-tests",
         }
     )
     report = resolve(load_mapping(EXAMPLE, env), hw.crms)

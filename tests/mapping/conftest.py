@@ -19,6 +19,8 @@ ENV_VALUES = {
     "ALFA_AMO_URL": "http://127.0.0.1:9",
     "ALFA_AMO_TOKEN": "alfa-token-value",
     "BETA_B24_WEBHOOK": "http://127.0.0.1:9/rest/1/beta-secret/",
+    "BETA_B24_APP_TOKEN": "beta-app-token-value",
+    "ALFA_AMO_HOOK_SECRET": "alfa-hook-secret-value",
 }
 
 

@@ -40,6 +40,8 @@ def mapping_file(
     monkeypatch.setenv("ALFA_AMO_URL", amo.base_url)
     monkeypatch.setenv("ALFA_AMO_TOKEN", amo.long_lived_token)
     monkeypatch.setenv("BETA_B24_WEBHOOK", beta.webhook_url)
+    monkeypatch.setenv("BETA_B24_APP_TOKEN", beta.application_token)
+    monkeypatch.setenv("ALFA_AMO_HOOK_SECRET", "alfa-hook-path-secret-for-tests")
     target = tmp_path / "mapping.yaml"
     shutil.copy(EXAMPLE, target)
     return target
