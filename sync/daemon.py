@@ -26,7 +26,7 @@ from sqlalchemy import text
 from bridge.config import Settings
 from bridge.crm import Crm
 from bridge.logs import log_event
-from bridge.mapping.compiled import CompiledMapping
+from bridge.mapping.compiled import CompiledMapping, Side
 from bridge.mapping.connect import open_crm
 from bridge.mapping.watch import MappingWatcher
 from bridge.model import Hint
@@ -37,6 +37,7 @@ from sync.engine import Engine
 from sync.health import HealthTracker
 from sync.hooks import build_routes
 from sync.metrics import Metrics
+from sync.plan_types import AddNote, LinkPlan, UpdateDeal
 from sync.runner import EmbeddedRunner
 from sync.schedule import Plan, PollTarget, build_scheduler
 from sync.serve import ServerThread
@@ -82,6 +83,33 @@ class InboxSink:
         return after - before
 
 
+class AdapterUsage:
+    """Feeds per-account request and rate-limit-wait counters from the adapters' totals."""
+
+    def __init__(self, metrics: Metrics) -> None:
+        self._metrics = metrics
+        self._seen: dict[tuple[str, str], float] = {}
+
+    def observe(self, crms: Mapping[str, Crm]) -> None:
+        for crm in crms.values():
+            self._add(crm.system, "requests", getattr(crm, "requests", None))
+            pacer = getattr(
+                getattr(crm, "http", None) or getattr(crm, "_http", None), "pacer", None
+            )
+            self._add(crm.system, "waited", getattr(pacer, "waited", None))
+
+    def _add(self, account: str, what: str, total: object) -> None:
+        if not isinstance(total, int | float):
+            return
+        delta = float(total) - self._seen.get((account, what), 0.0)
+        self._seen[(account, what)] = float(total)
+        if delta > 0:
+            counter = (
+                self._metrics.api_calls if what == "requests" else self._metrics.rate_limit_wait
+            )
+            counter.labels(account).inc(delta)
+
+
 class Daemon:
     def __init__(
         self,
@@ -101,6 +129,7 @@ class Daemon:
         self._stopping = threading.Event()
         self._poll_wanted = threading.Event()
         self._routes = HookRoutes()
+        self._usage = AdapterUsage(self.metrics)
         self.store: Store | None = None
         self.engine: Engine | None = None
         self.watcher: MappingWatcher | None = None
@@ -211,6 +240,7 @@ class Daemon:
         self._poll_wanted.clear()
         started = self.clock()
         report = self.engine.sync(poll=polling)
+        self._count_writes(report.plans)
         self._observe(report.errors, report.writes, started, polling)
 
     def _observe(
@@ -224,8 +254,35 @@ class Daemon:
                 self.health.succeeded(crm.system)
         seconds = (self.clock() - started).total_seconds()
         self.metrics.sync_latency.labels("poll" if polled else "webhook").observe(seconds)
+        self._usage.observe(crms)
+        self._store_gauges()
         if writes:
             log_event(log, "pass.done", writes=writes, polled=polled, seconds=round(seconds, 3))
+
+    def _count_writes(self, plans: Sequence[LinkPlan]) -> None:
+        crms = self._pool.current()
+        for plan in plans:
+            for op in plan.writes:
+                agency_side = isinstance(op, UpdateDeal | AddNote) and op.side is Side.AGENCY
+                crm = crms.get("agency" if agency_side else plan.link_key[1])
+                if crm is not None:
+                    self.metrics.writes.labels(crm.system).inc()
+
+    def _store_gauges(self) -> None:
+        """Parked links and open balances, as gauges (derived from the store, never kept)."""
+        assert self.store is not None
+        from bridge.ledger import book
+        from bridge.ledger.balances import balances
+        from bridge.store import links
+
+        with self.store.transaction() as session:
+            by_status = links.counts_by_status(session)
+            entries = book.read(session)
+        for partner, counts in by_status.items():
+            self.metrics.parked.labels(partner).set(counts.get("parked", 0))
+        for row in balances(entries, self.clock()):
+            labels = (row.partner, row.payer.value, row.currency)
+            self.metrics.ledger_balance.labels(*labels).set(float(row.balance))
 
     def _reconcile(self) -> None:
         assert self.engine is not None

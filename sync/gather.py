@@ -92,7 +92,8 @@ class Gatherer:
         try:
             got.partner_windows[code] = poll.fetch(self.store, self.partners[code], self.overlap)
         except CrmError as exc:
-            log.warning("partner %s: polling failed: %s", code, exc)
+            # DEBUG: the daemon logs an account going down once, and its recovery once.
+            log.debug("partner %s: polling failed: %s", code, exc)
             got.down[code] = exc
 
     def _agency_ids(self, got: Gathered, live: Sequence[str], *, parked: bool) -> set[str]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import json
+import logging
 from collections.abc import Iterable
 from typing import Any
 
@@ -18,6 +19,7 @@ from sqlmodel import Session
 
 from bridge.channels import fingerprints_of, record_handover
 from bridge.crm import PermanentError
+from bridge.logs import log_event
 from bridge.mapping.compiled import Side
 from bridge.model import Deal, DealPatch, Hint, HintKind
 from bridge.store import AuditRow, IntentState, LinkRow, Store, audit, inbox, intents, links
@@ -38,6 +40,8 @@ from sync.plan_types import (
 from sync.state import apply_state, note_snapshot, to_state
 
 APPLIED, PARKED, FAILED = "applied", "parked", "failed"
+
+log = logging.getLogger(__name__)
 
 
 def _text(value: CanonicalValue) -> str | None:
@@ -89,6 +93,16 @@ class Recorder:
         snapshots: tuple[Deal | None, Deal | None],
     ) -> str:
         state, verdict = outcome_state(plan, outcome)
+        if plan.writes or verdict != APPLIED:
+            log_event(
+                log,
+                "link.applied" if verdict == APPLIED else f"link.{verdict}",
+                partner=plan.link_key[1],
+                agency_deal=plan.link_key[0],
+                partner_deal=(state.partner_deal_id if state else None),
+                writes=",".join(type(op).__name__ for op in plan.writes),
+                reason=(state.park_reason if state else None),
+            )
         with self.store.transaction() as session:
             if state is not None:
                 target = apply_state(row, state)

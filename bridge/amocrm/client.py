@@ -89,6 +89,11 @@ class AmoCrm:
     def system(self) -> str:
         return self._system
 
+    @property
+    def requests(self) -> int:
+        """HTTP requests this adapter has sent (for metrics and benchmarks)."""
+        return self.http.requests
+
     def close(self) -> None:
         self.http.close()
 

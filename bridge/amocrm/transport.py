@@ -146,6 +146,7 @@ class AmoTransport:
         for scheme in ("http://", "https://"):
             self._session.mount(scheme, HTTPAdapter(pool_connections=1, pool_maxsize=POOL))
         self.rate_limited = 0  # 429s seen, for metrics and benchmarks
+        self.requests = 0  # HTTP requests sent, for metrics and benchmarks
 
     def __repr__(self) -> str:
         return f"AmoTransport(system={self.system!r}, base_url={self.base_url!r})"
@@ -210,6 +211,7 @@ class AmoTransport:
         self, method: str, path: str, params: Any, body: Any, token: Secret, idempotent: bool
     ) -> requests.Response:
         self.pacer.acquire()
+        self.requests += 1
         try:
             return self._session.request(
                 method,

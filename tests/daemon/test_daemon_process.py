@@ -154,6 +154,9 @@ def test_webhook_latency_poll_fallback_and_clean_logs(world: SandboxWorld) -> No
         f"\nwebhook → mirror over {len(latencies)} deals: p50 {cuts[49]:.2f} s, "
         f"p95 {cuts[94]:.2f} s, p99 {cuts[98]:.2f} s; poll-only: {poll_latency:.2f} s"
     )
+    for family in ("bridge_writes_total", "bridge_api_calls_total", "bridge_sync_latency_seconds"):
+        assert family in metrics, family
+    assert '"event": "link.applied"' in "".join(log), "one log line per applied change"
     everything = "".join(log) + metrics
     leaked = [s for s in _secrets(world) if s in everything]
     assert not leaked, f"{len(leaked)} secret(s) appear in the daemon's logs or metrics"
