@@ -15,6 +15,7 @@ one never loses a poll.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import logging
 import threading
 from collections.abc import Callable, Mapping, Sequence
@@ -30,6 +31,7 @@ from bridge.mapping.compiled import CompiledMapping, Side
 from bridge.mapping.connect import open_crm
 from bridge.mapping.watch import MappingWatcher
 from bridge.model import Hint
+from bridge.secrets import Secret
 from bridge.store import Store, hooks, inbox
 from sync import reconcile as reconciler
 from sync.crm_pool import CrmPool, Opener
@@ -42,7 +44,7 @@ from sync.runner import EmbeddedRunner
 from sync.schedule import Plan, PollTarget, build_scheduler
 from sync.serve import ServerThread
 from sync.single import DaemonLock
-from sync.web import HookRoutes, Readiness, create_app
+from sync.web import HookRejected, HookRoutes, Readiness, create_app
 
 log = logging.getLogger(__name__)
 PASS_LANE = "sync-pass"  # noqa: S105 - a runner lane name, not a credential
@@ -115,7 +117,7 @@ class Daemon:
         self,
         settings: Settings,
         *,
-        opener: Opener = open_crm,
+        opener: Opener | None = None,
         clock: Callable[[], dt.datetime] = utcnow,
         options: DaemonOptions | None = None,
     ) -> None:
@@ -125,7 +127,8 @@ class Daemon:
         self.metrics = Metrics()
         self.health = HealthTracker()
         self._lock = DaemonLock(settings.db_url)
-        self._pool = CrmPool(opener)
+        # OAuth partners keep their tokens in this daemon's database, not a default one.
+        self._pool = CrmPool(opener or functools.partial(open_crm, db_url=settings.db_url))
         self._stopping = threading.Event()
         self._poll_wanted = threading.Event()
         self._routes = HookRoutes()
@@ -165,6 +168,7 @@ class Daemon:
             readiness=self.readiness,
             metrics=self.metrics,
             admin_token=self.settings.admin_token,
+            oauth_callback=self._oauth_callback,
         )
         host, port = self.settings.http_host, self.settings.http_port
         self.server = ServerThread(app, host=host, port=port).start()
@@ -326,6 +330,51 @@ class Daemon:
         partners = {code: crm for code, crm in crms.items() if code in mapping.partners}
         report = run_digest(self.store, mapping, partners, now, post_notes=True, due_only=True)
         log_event(log, "digest.done", partners=len(report.partners))
+
+    def _oauth_callback(self, code: str, state: str) -> str:
+        """Complete a partner's amoCRM grant started by ``bridge auth amocrm``."""
+        from bridge.amocrm.oauth import OAuthApp, SqlTokenStore
+        from bridge.amocrm.onboarding import complete_grant, state_partner
+        from bridge.crm import CrmError
+
+        assert self.store is not None
+        partners = self._mapping().partners
+
+        def secret_of(code: str) -> Secret | None:
+            partner = partners.get(code)
+            return partner.connection.client_secret if partner is not None else None
+
+        partner_code = state_partner(state, secret_of)
+        if partner_code is None:
+            raise HookRejected("unknown grant", 400)
+        conn = partners[partner_code].connection
+        assert conn.client_id is not None and conn.client_secret is not None
+        app = OAuthApp(
+            partner_code,
+            conn.url.reveal(),
+            conn.client_id,
+            conn.client_secret,
+            conn.redirect_uri or "",
+        )
+        try:
+            complete_grant(app, code, SqlTokenStore(self.store.engine, partner_code))
+        except CrmError as exc:
+            log_event(
+                log, "oauth.grant_failed", logging.WARNING, partner=partner_code, error=str(exc)
+            )
+            raise HookRejected(
+                "the grant could not be completed; run bridge auth again", 400
+            ) from None
+        log_event(log, "oauth.granted", partner=partner_code)
+        self._watch_mapping_now()
+        return (
+            f"partner-bridge: access to {partner_code}'s amoCRM granted. You can close this page."
+        )
+
+    def _watch_mapping_now(self) -> None:
+        """A new grant may make an unavailable partner usable: resolve again."""
+        if self.runner is not None:
+            self.runner.submit("resolve-mapping", self._reresolve)
 
     def _job_failed(self, lane: str, exc: BaseException) -> None:
         self.health.failed(f"lane:{lane}", exc)

@@ -75,6 +75,7 @@ def create_app(
     readiness: Callable[[], Readiness],
     metrics: Metrics,
     admin_token: Secret | None = None,
+    oauth_callback: Callable[[str, str], str] | None = None,
 ) -> FastAPI:
     """Build the app. ``routes`` is called per request so a mapping reload takes effect."""
     app = FastAPI(title="partner-bridge", docs_url=None, redoc_url=None)
@@ -99,6 +100,13 @@ def create_app(
         if entry is not None and constant_time_equal(entry[0].reveal(), secret):
             parser = entry[1]
         return await _run_sync(receiver.accept, "amocrm", parser, body, request)
+
+    @app.get("/oauth/amocrm/callback")
+    def amocrm_oauth(code: str = "", state: str = "") -> Response:
+        # The partner admin's browser lands here after "Allow"; the state proves we asked.
+        if oauth_callback is None or not code or not state:
+            raise HookRejected("unknown grant", 400)
+        return PlainTextResponse(oauth_callback(code, state))
 
     @app.get("/healthz")
     def healthz() -> Response:

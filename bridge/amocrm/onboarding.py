@@ -10,16 +10,41 @@ exchanges it and stores the pair, replacing any pair stored before.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import hmac
 import secrets
 from collections.abc import Callable
 from urllib.parse import urlencode
 
 from bridge.amocrm.oauth import OAuthApp, StoredTokens, TokenStore, token_request
+from bridge.secrets import Secret
 
 
 def new_state() -> str:
     """An unguessable ``state`` to tie the redirect back to this request."""
     return secrets.token_urlsafe(16)
+
+
+def signed_state(app: OAuthApp) -> str:
+    """``partner.nonce.mac``: the daemon's callback learns the partner from it and can
+    check it came from us (MAC keyed by the integration's secret), with nothing stored."""
+    nonce = new_state()
+    return f"{app.partner}.{nonce}.{_mac(app.client_secret, app.partner, nonce)}"
+
+
+def state_partner(state: str, secret_of: Callable[[str], Secret | None]) -> str | None:
+    """The partner a signed ``state`` names, or None if it is not one we signed."""
+    partner, _, rest = state.partition(".")
+    nonce, _, mac = rest.partition(".")
+    secret = secret_of(partner) if partner and nonce and mac else None
+    if secret is None:
+        return None
+    return partner if hmac.compare_digest(mac, _mac(secret, partner, nonce)) else None
+
+
+def _mac(secret: Secret, partner: str, nonce: str) -> str:
+    digest = hmac.new(secret.reveal().encode(), f"{partner}.{nonce}".encode(), hashlib.sha256)
+    return digest.hexdigest()[:32]
 
 
 def consent_url(app: OAuthApp, *, state: str, consent_base: str | None = None) -> str:
@@ -65,16 +90,31 @@ def run_auth(
     from bridge.amocrm.oauth import SqlTokenStore
     from bridge.store.db import make_engine, migrate
 
-    if code is None:
-        echo(f"Ask the admin of {app.partner}'s amoCRM account to open and allow:")
-        echo(consent_url(app, state=new_state(), consent_base=consent_base))
-        code = ask("Paste the code from the redirect URL")
     engine = make_engine(db_url)
     try:
         migrate(engine)
-        tokens = complete_grant(app, code, SqlTokenStore(engine, app.partner))
+        store = SqlTokenStore(engine, app.partner)
+        before = store.load()
+        if code is None:
+            echo(f"Ask the admin of {app.partner}'s amoCRM account to open and allow:")
+            echo(consent_url(app, state=signed_state(app), consent_base=consent_base))
+            echo("If `bridge run` serves the redirect URI, it completes the grant by itself.")
+            code = ask("Paste the code from the redirect URL (or just Enter once it is done)")
+        if code.strip():
+            tokens = complete_grant(app, code, store)
+        else:
+            tokens = _granted_by_daemon(store, before)
     finally:
         engine.dispose()
     until = f"{tokens.expires_at:%Y-%m-%d %H:%M} UTC"
     echo(f"Tokens for {app.partner} stored; the access token is valid until {until}.")
     return tokens
+
+
+def _granted_by_daemon(store: TokenStore, before: StoredTokens | None) -> StoredTokens:
+    from bridge.crm import AuthError
+
+    now = store.load()
+    if now is None or now == before:
+        raise AuthError("no code was given and the daemon has not stored new tokens yet")
+    return now
