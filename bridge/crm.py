@@ -25,6 +25,7 @@ from typing import Protocol, runtime_checkable
 
 from bridge.model import (
     ChangePage,
+    Company,
     Contact,
     Deal,
     DealDraft,
@@ -144,6 +145,10 @@ class Crm(Protocol):
 
     def fetch_contacts(self, ids: Sequence[str]) -> dict[str, Contact]:
         """Contacts by id; missing ids are absent."""
+        ...
+
+    def fetch_companies(self, ids: Sequence[str]) -> dict[str, Company]:
+        """Companies by id; missing ids are absent."""
         ...
 
     def add_notes(self, notes: Sequence[Note]) -> list[WriteResult]:

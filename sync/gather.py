@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 
 from bridge.crm import Crm, CrmError
 from bridge.mapping.compiled import CompiledMapping
-from bridge.model import Contact, Deal, HintKind, Note
+from bridge.model import Company, Contact, Deal, HintKind, Note
 from bridge.store import HintRow, LinkRow, LinkStatus, Store, links
 from sync import inbox, poll
 from sync.poll import Window
@@ -36,6 +36,7 @@ class Gathered:
     links: dict[str, dict[str, LinkRow]] = field(default_factory=dict)  # agency id → code → row
     partner_deals: dict[str, dict[str, Deal | None]] = field(default_factory=dict)  # None: gone
     contacts: dict[str, Contact] = field(default_factory=dict)
+    companies: dict[str, Company] = field(default_factory=dict)
     agency_notes: dict[str, tuple[Note, ...]] = field(default_factory=dict)  # by agency deal
     partner_notes: dict[tuple[str, str], tuple[Note, ...]] = field(default_factory=dict)
 
@@ -147,13 +148,17 @@ class Gatherer:
             have.update({i: fetched.get(i) for i in ids})
 
     def _contacts(self, got: Gathered, live: Sequence[str]) -> None:
-        """The client contact travels with a new partner deal: read it only for those."""
-        wanted: set[str] = set()
+        """The client contact and company travel with a new partner deal: read only those."""
+        contacts: set[str] = set()
+        companies: set[str] = set()
         for deal in got.agency_deals.values():
             if any(self._needs_create(deal, code, got) for code in live):
-                wanted.update(deal.contact_ids[:1])
-        if wanted:
-            got.contacts = self.agency.fetch_contacts(sorted(wanted))
+                contacts.update(deal.contact_ids[:1])
+                companies.update([deal.company_id] if deal.company_id else [])
+        if contacts:
+            got.contacts = self.agency.fetch_contacts(sorted(contacts))
+        if companies:
+            got.companies = self.agency.fetch_companies(sorted(companies))
 
     def _needs_create(self, deal: Deal, code: str, got: Gathered) -> bool:
         routed = self.mapping.routed_partners(deal.fields.get(self.mapping.agency.routing_field_id))

@@ -88,7 +88,10 @@ class Planning:
         states = {code: to_state(row) for code, row in rows.items()}
         contact = got.contacts.get(deal.contact_ids[0]) if deal.contact_ids else None
         notes = got.agency_notes.get(deal.id, ())
-        agency = AgencyExtras(contact=contact, pipeline=self.agency_pipeline, notes=notes)
+        company = got.companies.get(deal.company_id) if deal.company_id else None
+        agency = AgencyExtras(
+            contact=contact, company=company, pipeline=self.agency_pipeline, notes=notes
+        )
         return self.planner.plan_agency_deal(
             deal,
             states,

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field, replace
 from bridge.crm import NotFound, PermanentError, WriteResult
 from bridge.model import (
     ChangePage,
+    Company,
     Contact,
     Deal,
     DealDraft,
@@ -41,6 +42,7 @@ class FakeCrm:
     now: dt.datetime = START
     page_size: int = 50
     deals: dict[str, Deal] = field(default_factory=dict)
+    companies: dict[str, Company] = field(default_factory=dict)
     contacts: dict[str, Contact] = field(default_factory=dict)
     notes: dict[str, list[Note]] = field(default_factory=dict)
     stamp_field_id: str | None = None
@@ -112,6 +114,10 @@ class FakeCrm:
             contact_id = draft.contact.id or str(next(self._ids))
             self.contacts[contact_id] = replace(draft.contact, id=contact_id)
             contact_ids = (contact_id,)
+        company_id = None
+        if draft.company is not None:
+            company_id = draft.company.id or str(next(self._ids))
+            self.companies[company_id] = replace(draft.company, id=company_id)
         deal_id = str(next(self._ids))
         now = self.tick()
         self.deals[deal_id] = Deal(
@@ -124,6 +130,7 @@ class FakeCrm:
             updated_at=now,
             responsible_id=draft.responsible_id,
             contact_ids=contact_ids,
+            company_id=company_id,
             stamp=draft.stamp,
             fields=dict(draft.fields),
         )
@@ -151,6 +158,9 @@ class FakeCrm:
 
     def fetch_contacts(self, ids: Sequence[str]) -> dict[str, Contact]:
         return {i: self.contacts[i] for i in ids if i in self.contacts}
+
+    def fetch_companies(self, ids: Sequence[str]) -> dict[str, Company]:
+        return {i: self.companies[i] for i in ids if i in self.companies}
 
     def add_notes(self, notes: Sequence[Note]) -> list[WriteResult]:
         results = []

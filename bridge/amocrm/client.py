@@ -13,8 +13,8 @@ from __future__ import annotations
 
 import datetime as dt
 import threading
-from collections.abc import Iterable, Iterator, Sequence
-from typing import Any
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from typing import Any, TypeVar
 
 from bridge.amocrm import codec
 from bridge.amocrm.listing import PAGE, ChangeFeed, Window
@@ -24,6 +24,7 @@ from bridge.amocrm.writes import BatchWriter
 from bridge.crm import NotFound, PermanentError, WriteResult
 from bridge.model import (
     ChangePage,
+    Company,
     Contact,
     Deal,
     DealDraft,
@@ -36,6 +37,8 @@ from bridge.ratelimit import Pacer
 
 DEFAULT_STAMP_FIELD = "partner-bridge: ID сделки агентства"
 LEADS = "/api/v4/leads"
+
+Party = TypeVar("Party", Contact, Company)
 
 
 def _chunks(items: Sequence[str], size: int) -> Iterator[Sequence[str]]:
@@ -214,15 +217,23 @@ class AmoCrm:
             yield ChangePage(deals=deals, watermark=watermark)
 
     def fetch_contacts(self, ids: Sequence[str]) -> dict[str, Contact]:
-        contacts: dict[str, Contact] = {}
+        return self._fetch_parties("contacts", ids, codec.decode_contact)
+
+    def fetch_companies(self, ids: Sequence[str]) -> dict[str, Company]:
+        return self._fetch_parties("companies", ids, codec.decode_company)
+
+    def _fetch_parties(
+        self, entity: str, ids: Sequence[str], decode: Callable[[Mapping[str, Any]], Party]
+    ) -> dict[str, Party]:
+        found: dict[str, Party] = {}
         numeric = [i for i in dict.fromkeys(ids) if i.isdigit()]
         for chunk in _chunks(numeric, PAGE):
             params = {"filter[id][]": list(chunk), "limit": PAGE}
-            reply = self.http.request("GET", "/api/v4/contacts", params=params)
-            for raw in _embedded(reply, "contacts"):
-                contact = codec.decode_contact(raw)
-                contacts[str(contact.id)] = contact
-        return contacts
+            reply = self.http.request("GET", f"/api/v4/{entity}", params=params)
+            for raw in _embedded(reply, entity):
+                party = decode(raw)
+                found[str(party.id)] = party
+        return found
 
     def list_notes(self, deal_id: str) -> list[Note]:
         if not deal_id.isdigit():

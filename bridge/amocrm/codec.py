@@ -275,6 +275,16 @@ def decode_contact(raw: Mapping[str, Any]) -> Contact:
     )
 
 
+def decode_company(raw: Mapping[str, Any]) -> Company:
+    custom = raw.get("custom_fields_values")
+    return Company(
+        name=str(raw.get("name") or ""),
+        phones=_multitext_values(custom, PHONE_CODE),
+        emails=_multitext_values(custom, EMAIL_CODE),
+        id=str(raw["id"]),
+    )
+
+
 def stage_semantics(status_id: int) -> Semantics:
     if status_id == WON_STATUS:
         return Semantics.WON

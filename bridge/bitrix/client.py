@@ -20,7 +20,17 @@ from bridge.bitrix.batch import MAX_COMMANDS, PAGE_SIZE, command
 from bridge.bitrix.errors import classify
 from bridge.bitrix.transport import Transport
 from bridge.crm import AuthError, CrmError, PermanentError, TransientError, WriteResult
-from bridge.model import ChangePage, Contact, Deal, DealDraft, DealPatch, FieldDef, Note, Pipeline
+from bridge.model import (
+    ChangePage,
+    Company,
+    Contact,
+    Deal,
+    DealDraft,
+    DealPatch,
+    FieldDef,
+    Note,
+    Pipeline,
+)
 from bridge.ratelimit import Pacer
 from bridge.secrets import Secret
 
@@ -40,6 +50,7 @@ def pacer_for(plan: str = "standard") -> Pacer:
 
 
 CONTACT_SELECT = ("ID", "NAME", "SECOND_NAME", "LAST_NAME", "PHONE", "EMAIL")
+COMPANY_SELECT = ("ID", "TITLE", "PHONE", "EMAIL")
 
 
 def _chunks(values: Sequence[str], size: int) -> Iterator[list[str]]:
@@ -197,6 +208,13 @@ class BitrixCrm:
         base: dict[str, Any] = {"select": list(CONTACT_SELECT)}
         rows = self._list_by("crm.contact.list", "ID", ids, base, _plain_rows)
         return {str(r["ID"]): codec.contact(r) for r in rows}
+
+    def fetch_companies(self, ids: Sequence[str]) -> dict[str, Company]:
+        if not ids:
+            return {}
+        base: dict[str, Any] = {"select": list(COMPANY_SELECT)}
+        rows = self._list_by("crm.company.list", "ID", ids, base, _plain_rows)
+        return {str(r["ID"]): codec.company(r) for r in rows}
 
     def list_changed(self, since: dt.datetime) -> Iterator[ChangePage]:
         filters = {">=updatedTime": listing.since_filter(since)}

@@ -256,6 +256,15 @@ def contact(raw: Wire) -> Contact:
     )
 
 
+def company(raw: Wire) -> Company:
+    return Company(
+        name=text(raw.get("TITLE")) or "",
+        phones=multifield(raw, "PHONE"),
+        emails=multifield(raw, "EMAIL"),
+        id=str(raw["ID"]),
+    )
+
+
 def note(raw: Wire) -> Note:
     created = raw.get("CREATED")
     return Note(

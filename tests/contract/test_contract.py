@@ -104,6 +104,16 @@ def test_contact_travels_with_the_deal(backend: Backend) -> None:
     assert "ivan7@example.ru" in contact.emails
 
 
+def test_company_travels_with_the_deal(backend: Backend) -> None:
+    (deal_id,) = _create(backend, 1, start=8)
+    deal = backend.crm.fetch_deals([deal_id])[deal_id]
+    assert deal.company_id, "the client's company is linked to the new deal"
+    companies = backend.crm.fetch_companies([deal.company_id, "999999994"])
+    assert set(companies) == {deal.company_id}
+    assert companies[deal.company_id].name == "ООО «Ромашка 8»"
+    assert backend.crm.fetch_companies([]) == {}
+
+
 def test_fetch_skips_missing_ids(backend: Backend) -> None:
     (deal_id,) = _create(backend, 1)
     deals = backend.crm.fetch_deals([deal_id, "999999991"])

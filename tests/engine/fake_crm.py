@@ -157,6 +157,10 @@ class FakeCrm:
             contact_id = f"c{next(self._ids)}"
             self.contacts[contact_id] = dataclasses.replace(draft.contact, id=contact_id)
             contact_ids = (contact_id,)
+        company_id = None
+        if draft.company is not None:
+            company_id = f"co{next(self._ids)}"
+            self.companies[company_id] = dataclasses.replace(draft.company, id=company_id)
         deal = Deal(
             id=str(next(self._ids)),
             title=draft.title,
@@ -167,12 +171,11 @@ class FakeCrm:
             updated_at=now,
             responsible_id=draft.responsible_id,
             contact_ids=contact_ids,
+            company_id=company_id,
             stamp=draft.stamp,
             fields=draft.fields,
         )
         self.deals[deal.id] = deal
-        if draft.company is not None:
-            self.companies[deal.id] = draft.company
         return WriteResult(key=draft.key, deal_id=deal.id)
 
     def update_deals(self, patches: Sequence[DealPatch]) -> list[WriteResult]:
@@ -199,6 +202,10 @@ class FakeCrm:
     def fetch_contacts(self, ids: Sequence[str]) -> dict[str, Contact]:
         self._count("fetch_contacts", self._batches(len(ids)))
         return {i: self.contacts[i] for i in ids if i in self.contacts}
+
+    def fetch_companies(self, ids: Sequence[str]) -> dict[str, Company]:
+        self._count("fetch_companies", self._batches(len(ids)))
+        return {i: self.companies[i] for i in ids if i in self.companies}
 
     def add_notes(self, notes: Sequence[Note]) -> list[WriteResult]:
         self._count("add_notes", self._batches(len(notes)))

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import dataclasses
 from decimal import Decimal
 
 from bridge.model import Money
@@ -68,3 +69,17 @@ def test_partner_stage_and_amount_reach_the_agency(world: World) -> None:
     world.amo.user_edit(partner_deal.id, stage_id="142")
     engine.sync()
     assert world.agency.deals[deal.id].stage_id == "C7:WON"
+
+
+def test_the_client_company_travels_with_a_new_partner_deal(world: World) -> None:
+    from bridge.model import Company
+
+    deal = world.agency_deal(1, ("amo",))
+    world.agency.companies["firm1"] = Company(name="ООО «Вектор»", id="firm1")
+    world.agency.deals[deal.id] = dataclasses.replace(deal, company_id="firm1")
+
+    world.engine().sync()
+
+    (created,) = world.amo.deals.values()
+    assert created.company_id is not None
+    assert world.amo.companies[created.company_id].name == "ООО «Вектор»"
