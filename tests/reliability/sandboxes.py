@@ -16,6 +16,7 @@ from bridge.crm import Crm
 from bridge.mapping.compiled import CompiledMapping
 from bridge.mapping.connect import open_crm
 from bridge.mapping.watch import MappingWatcher
+from bridge.model import Semantics
 from sync.crm_pool import CrmPool
 from sync.sandbox_world import SandboxWorld
 
@@ -117,12 +118,26 @@ class Workload:
             self.changes += 1
             return
 
-    def random_step(self, crms: dict[str, Crm]) -> None:
+    def win(self, agency: Crm) -> None:
+        """The agency closes a mirrored deal as won: the ledger accrues commission."""
+        if not self.editable():
+            return
+        wanted = self.mapping.agency.pipeline_id
+        pipeline = next(p for p in agency.pipelines() if p.id == wanted)
+        won = next(st.id for st in pipeline.stages if st.semantics is Semantics.WON)
+        money = f"{self.rng.randrange(5_000, 50_000)}.00|RUB"
+        fields = {"STAGE_ID": won, "UF_CRM_AGENCY_FEE": money, "UF_CRM_PAID": money}
+        self.world.agency.update_deal(self.rng.choice(self.editable()), fields)
+        self.changes += 1
+
+    def random_step(self, crms: dict[str, Crm], agency: Crm | None = None) -> None:
         roll = self.rng.random()
         if roll < 0.4 or not self.editable():
             self.new_deal()
-        elif roll < 0.7:
+        elif roll < 0.6:
             self.edit_agency()
+        elif roll < 0.75 and agency is not None:
+            self.win(agency)
         else:
             self.edit_partner(crms)
 

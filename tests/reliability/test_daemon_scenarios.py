@@ -100,7 +100,7 @@ def test_mangled_webhooks_and_polling_lose_nothing(world: SandboxWorld, logs: Li
         with checker_view(world) as view:
             work = Workload(world, view.mapping, seed=3)
             for _ in range(12):
-                work.random_step(view.partners)
+                work.random_step(view.partners, view.agency)
             report = _quiet(
                 world,
                 view,
@@ -127,7 +127,7 @@ def test_long_outage_then_restart_restores_every_invariant(
         daemon.stop()  # down: both sides keep changing, every webhook is lost
         work.editable_ids = None
         for _ in range(15):
-            work.random_step(view.partners)
+            work.random_step(view.partners, view.agency)
         daemon = _start(world)
         try:
             report = _quiet(

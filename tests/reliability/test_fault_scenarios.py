@@ -75,7 +75,7 @@ def _base(b: Bench, deals: int = 6) -> None:
 
 def _churn(b: Bench, steps: int = 6) -> None:
     for _ in range(steps):
-        b.work.random_step(b.view.partners)
+        b.work.random_step(b.view.partners, b.view.agency)
 
 
 # --- scenarios: inject → (churn, passes) → clear -------------------------------------------
