@@ -29,6 +29,7 @@ from bridge.crm import Crm
 from bridge.logs import log_event
 from bridge.mapping.compiled import CompiledMapping, Side
 from bridge.mapping.connect import open_crm
+from bridge.mapping.texts import notice_overrides
 from bridge.mapping.watch import MappingWatcher
 from bridge.model import Hint
 from bridge.secrets import Secret
@@ -328,7 +329,10 @@ class Daemon:
                 book.accrue_membership(session, code, partner.commission, now.date(), now)
         crms = self._pool.current()
         partners = {code: crm for code, crm in crms.items() if code in mapping.partners}
-        report = run_digest(self.store, mapping, partners, now, post_notes=True, due_only=True)
+        overrides = notice_overrides(mapping.texts)
+        report = run_digest(
+            self.store, mapping, partners, now, post_notes=True, due_only=True, overrides=overrides
+        )
         log_event(log, "digest.done", partners=len(report.partners))
 
     def _oauth_callback(self, code: str, state: str) -> str:

@@ -18,6 +18,7 @@ from collections.abc import Sequence
 from bridge.channels import Draft, screen_new_handovers
 from bridge.crm import Crm, CrmError
 from bridge.mapping.compiled import CompiledMapping, Policies
+from bridge.mapping.texts import notice_overrides
 from bridge.model import Note
 from bridge.notices import Notices
 from bridge.store import Store
@@ -48,8 +49,9 @@ def screen_creates(
     names = {code: p.name for code, p in mapping.partners.items()}
     with store.transaction() as session:
         for (window, hold, language), drafts in groups.items():
+            notices = Notices(language, notice_overrides(mapping.texts).get(language))
             result = screen_new_handovers(
-                session, drafts, now, window, hold, notices=Notices(language), partner_names=names
+                session, drafts, now, window, hold, notices=notices, partner_names=names
             )
             held |= result.held
             comments += result.comments

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 from decimal import Decimal, InvalidOperation
 from enum import StrEnum
 from pathlib import Path
@@ -19,6 +20,7 @@ from bridge.ledger.locale import Texts
 from bridge.ledger.rules import payout_entry
 from bridge.ledger.statement import Period, Statement, build_statement
 from bridge.mapping.compiled import Side
+from bridge.mapping.texts import statement_overrides
 from bridge.model import Money
 from bridge.store import Store
 
@@ -136,7 +138,7 @@ def statement(
     db_url: DbUrl = DEFAULT_DB,
 ) -> None:
     """PARTNER's statement: opening balance, the period's entries, closing balance, overdue."""
-    known_name, known_lang = _from_mapping(mapping, partner) if mapping else (None, None)
+    known_name, known_lang, texts = _from_mapping(mapping, partner) if mapping else (None, None, {})
     now = _now()
     try:
         chosen = Period.parse(period) if period else Period.containing(now.date())
@@ -152,11 +154,14 @@ def statement(
     built = build_statement(
         entries, partner, chosen, now, partner_name=name, agency_name=agency_name
     )
-    emit(built, Texts(lang.value if lang else known_lang or "ru"), fmt, out)
+    language = lang.value if lang else known_lang or "ru"
+    emit(built, Texts(language, statement_overrides(texts, language)), fmt, out)
 
 
-def _from_mapping(path: Path, partner: str) -> tuple[str | None, str | None]:
-    """The partner's display name and statement language from a valid mapping.yaml."""
+def _from_mapping(
+    path: Path, partner: str
+) -> tuple[str | None, str | None, Mapping[str, Mapping[str, str]]]:
+    """The partner's display name, statement language and ``texts:`` from mapping.yaml."""
     from bridge.mapping.errors import MappingInvalid
     from bridge.mapping.validate import load_mapping
 
@@ -167,7 +172,7 @@ def _from_mapping(path: Path, partner: str) -> tuple[str | None, str | None]:
     found = spec.partners.get(partner)
     if found is None:
         raise _fail(f"partner {partner!r} is not in {path}; known: {sorted(spec.partners)}")
-    return found.name, found.policies.language
+    return found.name, found.policies.language, spec.texts
 
 
 def emit(

@@ -220,6 +220,7 @@ class CompiledMapping:
     agency: AgencyConfig
     partners: Mapping[str, PartnerConfig]
     policies: Policies = field(default_factory=Policies)
+    texts: Mapping[str, Mapping[str, str]] = field(default_factory=dict)  # language → key → text
 
     def routed_partners(self, routing_value: FieldValue) -> tuple[PartnerConfig, ...]:
         """Partners a deal goes to, given its routing field's value (one or many ids)."""

@@ -90,7 +90,7 @@ def resolve(spec: MappingSpec, crms: Mapping[str, Crm], *, fix: bool = False) ->
         config, summary = _partner(partner, crms.get(code), agency, out, fix=fix)
         partners[code] = config
         summaries.append(_count(summary, out.problems[before:]))
-    compiled = CompiledMapping(spec.version, agency.config, partners, spec.policies)
+    compiled = CompiledMapping(spec.version, agency.config, partners, spec.policies, spec.texts)
     return _report(compiled, out, tuple(summaries))
 
 

@@ -150,3 +150,7 @@ class MappingFile(_Spec):
     agency: AgencySpec
     defaults: DefaultsSpec = Field(default_factory=DefaultsSpec)
     partners: dict[str, PartnerSpec]
+    texts: dict[Literal["ru", "en"], dict[str, StrictStr]] = Field(
+        default_factory=dict,
+        description="Partner-facing wording per language: notice/statement key → template",
+    )

@@ -113,3 +113,4 @@ class MappingSpec:
     partners: Mapping[str, PartnerSpecMerged]
     policies: Policies
     loaded: LoadedYaml  # node positions, for resolution messages
+    texts: Mapping[str, Mapping[str, str]] = field(default_factory=dict)  # language → key → text

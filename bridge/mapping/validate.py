@@ -21,6 +21,7 @@ from bridge.mapping.policy import build_policies, build_rules, build_stages, che
 from bridge.mapping.report import Reporter
 from bridge.mapping.schema import FORMAT_VERSION, MappingFile, PartnerSpec
 from bridge.mapping.spec import AgencySpecMerged, MappingSpec, PartnerSpecMerged
+from bridge.mapping.texts import check_texts
 from bridge.mapping.yaml_loader import load_yaml
 
 _CODE = re.compile(r"^[a-z][a-z0-9_-]{0,19}$")
@@ -98,12 +99,14 @@ def _build(raw: MappingFile, env: Environment, out: Reporter) -> MappingSpec | N
         if merged is not None:
             partners[code] = merged
     _check_partner_set(raw, out)
+    texts: dict[str, dict[str, str]] = {lang: dict(found) for lang, found in raw.texts.items()}
+    check_texts(texts, out)
     if connection is None or out.errors:
         return None
     agency = AgencySpecMerged(
         connection, str(raw.agency.pipeline), raw.agency.routing_field, raw.agency.currency
     )
-    return MappingSpec(out.file, raw.version, agency, partners, policies, out.loaded)
+    return MappingSpec(out.file, raw.version, agency, partners, policies, out.loaded, texts)
 
 
 def _partner(
