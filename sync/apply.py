@@ -21,7 +21,7 @@ from typing import TypeVar
 
 from bridge.crm import Crm, CrmError, OutcomeUnknown, WriteResult
 from bridge.mapping.compiled import Side
-from bridge.model import DealDraft
+from bridge.model import DealDraft, DealPatch
 from bridge.store import Store, intents
 from sync.plan_types import AddNote, CreatePartnerDeal, LinkKey, LinkPlan, UpdateDeal
 
@@ -99,8 +99,30 @@ class Applier:
         self.crash("after_remote_create")
         for key, deal_id in adopted.items():
             outcomes[key].created_id = deal_id
+        self._refresh_adopted(crm, adopted, dict(drafts), outcomes)
         for (key, _), result in zip(fresh, results, strict=True):
             self._record(outcomes[key], result)
+
+    def _refresh_adopted(
+        self,
+        crm: Crm,
+        adopted: dict[LinkKey, str],
+        drafts: dict[LinkKey, DealDraft],
+        outcomes: dict[LinkKey, Outcome],
+    ) -> None:
+        """A deal found by stamp after a crash holds the values of the *first* attempt;
+        the agency deal may have changed since, so bring it to the current draft."""
+        if not adopted:
+            return
+        keys = list(adopted)
+        patches = [_draft_patch(adopted[k], drafts[k]) for k in keys]
+        try:
+            results = crm.update_deals(patches)
+        except CrmError as exc:
+            results = [WriteResult(key=p.key, error=exc) for p in patches]
+        for key, result in zip(keys, results, strict=True):
+            if result.error is not None:
+                outcomes[key].errors.append(result.error)
 
     def _send_creates(self, crm: Crm, drafts: list[tuple[LinkKey, DealDraft]]) -> list[WriteResult]:
         """Create; whatever came back as "outcome unknown" is looked up by stamp at once."""
@@ -171,6 +193,18 @@ class Applier:
         for op, result in zip(ops, results, strict=True):
             if result.error is not None:
                 outcomes[op.link_key].errors.append(result.error)
+
+
+def _draft_patch(deal_id: str, draft: DealDraft) -> DealPatch:
+    # Stage moves stay inside the pipeline the deal was created in (same link, same map).
+    return DealPatch(
+        deal_id,
+        title=draft.title,
+        stage_id=draft.stage_id,
+        amount=draft.amount,
+        responsible_id=draft.responsible_id,
+        fields=draft.fields,
+    )
 
 
 def _stamp(key: LinkKey, draft: DealDraft) -> str:

@@ -36,11 +36,6 @@ def _world(tmp_path: Path) -> World:
 
 
 @pytest.mark.parametrize("point", ["after_remote_create", "before_local_commit"])
-@pytest.mark.xfail(
-    strict=True,
-    reason="sync/apply.py adopts a deal found by stamp as if the current draft were written; "
-    "the partner keeps the values of the first create (fix: patch the adopted deal)",
-)
 def test_an_edit_while_down_after_a_crash_mid_create_still_reaches_the_partner(
     tmp_path: Path, point: str
 ) -> None:
