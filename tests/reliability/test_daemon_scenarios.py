@@ -93,19 +93,22 @@ def _quiet(
 
 def test_mangled_webhooks_and_polling_lose_nothing(world: SandboxWorld, logs: Lines) -> None:
     mangle = OutboxPolicy(drop=0.3, duplicate=0.3, reorder=0.3, delay=0.05, seed=5)
-    world.agency.outbox.policy = mangle
-    world.beta.outbox.policy = mangle
     daemon = _start(world)
     try:
         with checker_view(world) as view:
             work = Workload(world, view.mapping, seed=3)
+            world.agency.outbox.policy = OutboxPolicy(drop=1.0)  # these three are surely lost
+            for _ in range(3):
+                work.new_deal()
+            world.agency.outbox.policy = mangle
+            world.beta.outbox.policy = mangle
             for _ in range(12):
                 work.random_step(view.partners, view.agency)
             report = _quiet(
                 world,
                 view,
                 "webhooks dropped/duplicated/reordered/delayed, poll every 2 s",
-                "outbox drop 30 %, duplicate 30 %, reorder 30 %, delay 50 ms",
+                "3 events dropped, then drop/duplicate/reorder 30 % each, delay 50 ms",
                 work,
                 logs,
             )
