@@ -66,7 +66,7 @@ class Bridge:
         if failed:
             raise SystemExit(f"cannot open: {sorted(failed)}")
         report = resolve(spec, crms, fix=False)
-        if report.compiled is None:
+        if report.compiled is None or not report.ok:
             raise SystemExit(f"mapping does not resolve: {report.problems}")
         self.crms = crms
         self.store = Store.open(db_url)

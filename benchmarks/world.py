@@ -285,7 +285,7 @@ def _resolve(path: Path, env: dict[str, str], stack: ExitStack) -> CompiledMappi
     for crm in crms.values():
         stack.callback(crm.close)
     report = resolve(spec, crms, fix=True)
-    if report.compiled is None:
+    if report.compiled is None or not report.ok:  # compiled can come back with problems
         raise RuntimeError(f"the generated mapping does not resolve: {report.problems}")
     return report.compiled
 
