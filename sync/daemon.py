@@ -34,6 +34,7 @@ from bridge.mapping.watch import MappingWatcher
 from bridge.model import Hint
 from bridge.secrets import Secret
 from bridge.store import Store, hooks, inbox
+from bridge.store.db import make_engine
 from sync import reconcile as reconciler
 from sync.crm_pool import CrmPool, Opener
 from sync.engine import Engine
@@ -48,6 +49,7 @@ from sync.single import DaemonLock
 from sync.web import HookRejected, HookRoutes, Readiness, create_app
 
 log = logging.getLogger(__name__)
+HOOK_LOCK_MS = 1_500  # how long a webhook waits for a locked SQLite store before a 503
 PASS_LANE = "sync-pass"  # noqa: S105 - a runner lane name, not a credential
 
 
@@ -135,6 +137,7 @@ class Daemon:
         self._routes = HookRoutes()
         self._usage = AdapterUsage(self.metrics)
         self.store: Store | None = None
+        self._hook_store: Store | None = None
         self.engine: Engine | None = None
         self.watcher: MappingWatcher | None = None
         self.runner: EmbeddedRunner | None = None
@@ -163,8 +166,11 @@ class Daemon:
         self.engine = Engine(self.store, mapping, crms["agency"], partners, clock=self.clock)
         self._routes = build_routes(mapping, {label: crm.system for label, crm in crms.items()})
         self.runner = EmbeddedRunner(self.options.workers, on_error=self._job_failed)
+        # Hooks get their own connections with a short lock wait: a locked store must
+        # answer 503 within amoCRM's 2 s, not after the engine's 30 s busy timeout.
+        self._hook_store = Store(make_engine(self.settings.db_url, busy_timeout_ms=HOOK_LOCK_MS))
         app = create_app(
-            sink=InboxSink(self.store, self.options.debounce),
+            sink=InboxSink(self._hook_store, self.options.debounce),
             routes=lambda: self._routes,
             readiness=self.readiness,
             metrics=self.metrics,
@@ -196,8 +202,9 @@ class Daemon:
         if self.server is not None:
             self.server.stop()
         self._pool.close()
-        if self.store is not None:
-            self.store.close()
+        for store in (self.store, self._hook_store):
+            if store is not None:
+                store.close()
         self._lock.release()
         log_event(log, "daemon.stopped")
 
