@@ -20,6 +20,8 @@ from sync.web import HookRejected, HookRoutes, Parser
 
 # Bitrix24 rejection reasons → the status that tells the sender the truth.
 _BITRIX_STATUS = {"forbidden": 403, "too_large": 413}
+# Older events are replays: Bitrix24 delivers once, immediately (reference §11.3).
+EVENT_MAX_AGE = dt.timedelta(hours=1)
 
 
 def _now() -> dt.datetime:
@@ -35,6 +37,7 @@ def bitrix_parser(token: Secret, system: str) -> Parser:
                 application_token=token,
                 system=system,
                 received_at=_now(),
+                max_age=EVENT_MAX_AGE,
             )
         except bitrix_webhook.WebhookRejected as exc:
             raise HookRejected(exc.reason, _BITRIX_STATUS.get(exc.reason, 400)) from None

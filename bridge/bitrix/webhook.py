@@ -31,11 +31,14 @@ EVENT_KINDS: Final = {
 }
 
 
+FUTURE_SKEW = dt.timedelta(minutes=10)  # clocks drift; an event from further ahead is forged
+
+
 class WebhookRejected(Exception):
     """The request is not an authentic deal event. Answer 4xx and drop it.
 
     ``reason`` is one of ``too_large``, ``malformed``, ``unsupported_event``,
-    ``forbidden``; safe to log and to send back.
+    ``forbidden``, ``stale``; safe to log and to send back.
     """
 
     def __init__(self, reason: str) -> None:
@@ -79,6 +82,15 @@ def _check_token(payload: Mapping[str, Any], expected: Secret) -> None:
         raise WebhookRejected("forbidden")
 
 
+def _check_fresh(payload: Mapping[str, Any], now: dt.datetime, max_age: dt.timedelta) -> None:
+    raw = _dig(payload, "ts")
+    if not raw.isdigit():
+        raise WebhookRejected("malformed")
+    sent = dt.datetime.fromtimestamp(int(raw), tz=dt.UTC)
+    if not now - max_age <= sent <= now + FUTURE_SKEW:
+        raise WebhookRejected("stale")
+
+
 def parse_event(
     body: bytes,
     *,
@@ -86,12 +98,20 @@ def parse_event(
     application_token: Secret,
     system: str,
     received_at: dt.datetime,
+    max_age: dt.timedelta | None = None,
 ) -> Hint:
-    """One event POST → a hint that deal ``data[FIELDS][ID]`` may have changed."""
+    """One event POST → a hint that deal ``data[FIELDS][ID]`` may have changed.
+
+    With ``max_age``, an event whose ``ts`` is older than that (or far in the future)
+    is refused as ``stale``: Bitrix24 sends events once, at once, so an old body is a
+    replay. Within the window a repeat is harmless — it is only a hint, folded per deal.
+    """
     if len(body) > MAX_BODY:
         raise WebhookRejected("too_large")
     payload = _decode(body, content_type)
     _check_token(payload, application_token)
+    if max_age is not None:
+        _check_fresh(payload, received_at, max_age)
     kind = EVENT_KINDS.get(_dig(payload, "event").upper())
     if kind is None:
         raise WebhookRejected("unsupported_event")

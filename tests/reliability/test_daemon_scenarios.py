@@ -186,6 +186,7 @@ def test_a_locked_sqlite_file_makes_hooks_answer_503_and_writes_nothing(
             body = {
                 "event": "ONCRMDEALUPDATE",
                 "data[FIELDS][ID]": "987654",
+                "ts": str(int(time.time())),
                 "auth[application_token]": world.env["AGENCY_B24_APP_TOKEN"],
             }
             started = time.monotonic()

@@ -144,3 +144,38 @@ def test_token_check_comes_before_anything_is_believed() -> None:
     payload = _with(event="ONCRMCONTACTADD", auth={"application_token": "nope"})
     with pytest.raises(WebhookRejected, match="forbidden"):
         _parse(urlencode(_form(payload)).encode())
+
+
+@pytest.mark.parametrize(
+    ("sent", "verdict"),
+    [
+        (NOW - dt.timedelta(minutes=59), "ok"),
+        (NOW - dt.timedelta(hours=2), "stale"),  # a captured body replayed later
+        (NOW + dt.timedelta(minutes=30), "stale"),  # claims to come from the future
+    ],
+)
+def test_with_a_max_age_old_or_future_events_are_replays(sent: dt.datetime, verdict: str) -> None:
+    body = urlencode(_form(_with(ts=str(int(sent.timestamp()))))).encode()
+
+    def parse() -> object:
+        return parse_event(
+            body, content_type=FORM, application_token=Secret(TOKEN), system="b24",
+            received_at=NOW, max_age=dt.timedelta(hours=1),
+        )  # fmt: skip
+
+    if verdict == "ok":
+        assert parse() is not None
+    else:
+        with pytest.raises(WebhookRejected) as caught:
+            parse()
+        assert caught.value.reason == "stale"
+
+
+def test_a_forged_event_is_refused_before_its_age_is_even_read() -> None:
+    body = urlencode(_form(_with(ts="1"))).encode()
+    with pytest.raises(WebhookRejected) as caught:
+        parse_event(
+            body, content_type=FORM, application_token=Secret("other"), system="b24",
+            received_at=NOW, max_age=dt.timedelta(hours=1),
+        )  # fmt: skip
+    assert caught.value.reason == "forbidden"
