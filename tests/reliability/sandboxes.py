@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import random
-import threading
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import closing, contextmanager
 from dataclasses import dataclass
 from decimal import Decimal
@@ -44,17 +42,6 @@ def checker_view(world: SandboxWorld) -> Iterator[Checked]:
         yield Checked(crms["agency"], {c: crms[c] for c in mapping.partners if c in crms}, mapping)
     finally:
         pool.close()
-
-
-def wait_for(probe: Callable[[], T | None], timeout: float, every: float = 0.05) -> T | None:
-    deadline = time.monotonic() + timeout
-    tick = threading.Event()
-    while time.monotonic() < deadline:
-        value = probe()
-        if value is not None:
-            return value
-        tick.wait(every)
-    return None
 
 
 class Workload:

@@ -24,8 +24,9 @@ from bridge.store import Store
 from sync.daemon import Daemon, DaemonOptions
 from sync.sandbox_world import SandboxWorld, sandbox_world
 from sync.single import AlreadyRunning
+from tests.daemon.helpers import wait_for
 from tests.reliability.invariants import InvariantReport, check_invariants, secrets_of
-from tests.reliability.sandboxes import Checked, Workload, checker_view, wait_for
+from tests.reliability.sandboxes import Checked, Workload, checker_view
 
 OPTIONS = DaemonOptions(
     poll_interval=dt.timedelta(seconds=2),
