@@ -28,7 +28,15 @@ from sync.plan_types import AddNote, CreatePartnerDeal, LinkKey, LinkPlan, Updat
 _T = TypeVar("_T")
 
 CRASH_ENV = "BRIDGE_CRASH_AT"
-CRASH_POINTS = ("after_intent", "after_remote_create", "before_local_commit", "after_local_commit")
+CRASH_POINTS = (
+    "after_page_fetch",
+    "after_intent",
+    "after_remote_create",
+    "before_local_commit",
+    "mid_ledger_write",
+    "before_cursor_commit",
+    "after_local_commit",
+)
 
 
 def crash_point(name: str) -> None:

@@ -128,6 +128,7 @@ class Engine:
         except CrmError as exc:
             self._rest(AGENCY, exc, now)
             return self._agency_down(report, exc, now)
+        self.crash("after_page_fetch")
         self._partner_pipelines(codes, got)
         report.errors.update({c: str(e) for c, e in got.down.items()})
         self.progress("plan")
@@ -195,7 +196,9 @@ class Engine:
         outcomes = Applier(self.store, self.agency, self.partners, now, self.crash).run(writing)
         self.crash("before_local_commit")
         ledger = LedgerHook(self.mapping, self._pipeline(self.agency, None))
-        recorder = Recorder(self.store, self.agency.system, now, ledger, self.retry_delay)
+        recorder = Recorder(
+            self.store, self.agency.system, now, ledger, self.retry_delay, crash=self.crash
+        )
         for done, plan in enumerate(report.plans, 1):
             self.progress("record", done, len(report.plans))
             aid, code = plan.link_key
@@ -217,6 +220,7 @@ class Engine:
         windows = [w for c, w in got.partner_windows.items() if c not in got.down]
         if all_partners and got.agency_window is not None:
             windows.append(got.agency_window)
+        self.crash("before_cursor_commit")
         for window in windows:
             self._advance(window, now)
         down = {self.partners[c].system for c in got.down}

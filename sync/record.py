@@ -12,7 +12,7 @@ import dataclasses
 import datetime as dt
 import json
 import logging
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from sqlmodel import Session
@@ -78,7 +78,9 @@ class Recorder:
         now: dt.datetime,
         ledger: LedgerHook | None = None,
         retry_delay: dt.timedelta = dt.timedelta(seconds=30),
+        crash: Callable[[str], None] | None = None,
     ) -> None:
+        self.crash = crash or (lambda _point: None)
         self.retry_delay = retry_delay
         self.store = store
         self.agency_system = agency_system
@@ -115,6 +117,7 @@ class Recorder:
                 if self.ledger is not None and verdict == APPLIED:
                     seen = max(d.updated_at for d in (*snapshots, after[0]) if d is not None)
                     self.ledger(session, plan.link_key[1], state.status, after[0], seen, self.now)
+                    self.crash("mid_ledger_write")  # inside the transaction: all or nothing
             if verdict == FAILED:
                 hint = Hint(
                     self.agency_system, plan.link_key[0], HintKind.UPDATED, self.now, "retry"

@@ -23,11 +23,10 @@ from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 
-import sync.ledger_hook
-import sync.poll
 from bridge.model import Hint, HintKind, Money
 from bridge.store import Store
 from bridge.store import inbox as inbox_store
+from sync.apply import CRASH_POINTS
 from tests.engine.world import (
     AGENCY_STAGES,
     AMO_STAGES,
@@ -39,12 +38,12 @@ from tests.engine.world import (
 from tests.reliability.conftest import PROFILE
 from tests.reliability.invariants import REPORTS, InvariantReport, check_invariants
 
-ENGINE_POINTS = ("after_intent", "after_remote_create", "before_local_commit", "after_local_commit")
-EXTRA_POINTS = ("mid_ledger_write", "before_cursor_commit")
+ENGINE_POINTS = CRASH_POINTS  # the engine's own BRIDGE_CRASH_AT points, raised in-process
 PARTNER_STAGES = {"amo": AMO_STAGES, "b24": B24_STAGES}
 TOTAL = InvariantReport(
     "state machine (engine + fake CRMs, SQLite)",
-    faults="crashes at 6 points, duplicated/dropped hints, clock jumps, stage renamed",
+    faults=f"crashes at {len(CRASH_POINTS)} points, duplicated/dropped hints, clock jumps, "
+    "stage renamed",
 )
 _TEMPLATE: dict[str, Path] = {}
 
@@ -60,28 +59,6 @@ def _template() -> Path:
         Store.open(f"sqlite:///{path}").close()
         _TEMPLATE["db"] = path
     return _TEMPLATE["db"]
-
-
-@contextmanager
-def _patched(module: Any, name: str, replacement: Any) -> Iterator[None]:
-    original = getattr(module, name)
-    setattr(module, name, replacement)
-    try:
-        yield
-    finally:
-        setattr(module, name, original)
-
-
-def _crashing_observe(original: Callable[..., Any]) -> Callable[..., Any]:
-    def observe(*args: Any, **kwargs: Any) -> Any:
-        original(*args, **kwargs)  # the observation and entries are written…
-        raise Crashed("mid_ledger_write")  # …and the transaction never commits
-
-    return observe
-
-
-def _crashing_commit(*args: Any, **kwargs: Any) -> Any:
-    raise Crashed("before_cursor_commit")
 
 
 class BridgeMachine(RuleBasedStateMachine):
@@ -146,7 +123,7 @@ class BridgeMachine(RuleBasedStateMachine):
     def drain_hints(self) -> None:
         self.engine.sync(poll=False)
 
-    @rule(point=st.sampled_from(ENGINE_POINTS + EXTRA_POINTS), polling=st.booleans())
+    @rule(point=st.sampled_from(ENGINE_POINTS), polling=st.booleans())
     def crash_and_restart(self, point: str, polling: bool) -> None:
         try:
             with self._crash_at(point):
@@ -209,15 +186,8 @@ class BridgeMachine(RuleBasedStateMachine):
 
     @contextmanager
     def _crash_at(self, point: str) -> Iterator[None]:
-        if point == "mid_ledger_write":
-            with _patched(sync.ledger_hook, "observe", _crashing_observe(sync.ledger_hook.observe)):
-                yield
-        elif point == "before_cursor_commit":
-            with _patched(sync.poll, "commit", _crashing_commit):
-                yield
-        else:
-            self.engine.crash = _raise_at(point)
-            yield
+        self.engine.crash = _raise_at(point)
+        yield
 
 
 class _Crms:
