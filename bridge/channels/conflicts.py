@@ -168,7 +168,9 @@ def screen_new_handovers(
     :func:`confirm`. Drafts earlier in the same batch count as handed over ``now``.
     """
     result = ScreenResult()
-    batch: list[tuple[Handover, Fingerprint]] = []
+    # Earlier drafts of this batch, by fingerprint: each draft looks up only its own
+    # identifiers, so a first pass of thousands of deals stays linear.
+    batch: dict[Fingerprint, list[Handover]] = {}
     texts = notices or Notices()
     for draft in drafts:
         prints = fingerprints_of(draft.contact, draft.company, draft.website)
@@ -183,7 +185,7 @@ def screen_new_handovers(
                 agency_deal_id=draft.agency_deal_id,
             )
             conflicts += _conflicts(
-                [(h, f) for h, f in batch if f in prints],
+                [(h, f) for f in prints for h in batch.get(f, ())],
                 draft.agency_deal_id,
                 draft.partner_code,
                 now,
@@ -196,7 +198,9 @@ def screen_new_handovers(
         if flag is not None and flag.held and flag.confirmed_at is None:
             result.held.add((draft.agency_deal_id, draft.partner_code))
             continue
-        batch += [(Handover(draft.partner_code, draft.agency_deal_id, now), f) for f in prints]
+        handover = Handover(draft.partner_code, draft.agency_deal_id, now)
+        for fingerprint in prints:
+            batch.setdefault(fingerprint, []).append(handover)
     return result
 
 
