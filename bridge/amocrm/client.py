@@ -142,6 +142,11 @@ class AmoCrm:
             self._load_fields()
         return self._stamp_id
 
+    def find_stamp_field(self) -> str | None:
+        """The stamp field's id if it exists (read fresh; never creates it)."""
+        self._load_fields()
+        return self._stamp_id
+
     def ensure_stamp_field(self) -> str:
         """The stamp field's id; the field is created (text, on leads) if missing."""
         known = self._stamp_field()

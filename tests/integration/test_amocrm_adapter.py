@@ -138,3 +138,14 @@ def test_notes_of_an_unknown_lead(crm: AmoCrm) -> None:
         crm.list_notes("999999994")
     with pytest.raises(NotFound):
         crm.list_notes("../account")
+
+
+def test_find_stamp_field_reports_without_creating(sandbox: AmoSandbox, crm: AmoCrm) -> None:
+    assert crm.find_stamp_field() is None
+    assert crm.find_stamp_field() is None, "looking never creates it"
+    created = crm.ensure_stamp_field()
+    other = _adapter(sandbox)
+    try:
+        assert other.find_stamp_field() == created
+    finally:
+        other.close()
