@@ -128,7 +128,13 @@ def daemon(mapping: Path, db_url: str) -> None:
     from bridge.config import load_settings
     from sync.daemon import Daemon, DaemonOptions
 
-    environ = dict(os.environ) | {"BRIDGE_MAPPING": str(mapping), "BRIDGE_DB_URL": db_url}
+    environ = dict(os.environ) | {
+        "BRIDGE_MAPPING": str(mapping),
+        "BRIDGE_DB_URL": db_url,
+        # The sandboxes' clocks are simulated and run ahead (idle polls advance them), so
+        # their events' ts would look like replays from the future.
+        "BRIDGE_EVENT_MAX_AGE": "0",
+    }
     settings = load_settings(env_file=None, environ=environ)
     debounce = float(os.environ.get("BENCH_DEBOUNCE", "2"))
     options = DaemonOptions(

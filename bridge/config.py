@@ -8,6 +8,7 @@ listens. Secrets come back as :class:`Secret`. A bad value raises
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -40,6 +41,8 @@ class Settings:
     public_url: str | None
     admin_token: Secret | None
     env_file: Path | None
+    # Bitrix24 events older than this (by their ``ts``) are refused as replays; None: off.
+    event_max_age: dt.timedelta | None = dt.timedelta(hours=1)
 
 
 def _source(env_file: Path | None, environ: Mapping[str, str] | None) -> dict[str, str]:
@@ -61,6 +64,7 @@ def load_settings(
     if log_level not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
         problems.append(f"BRIDGE_LOG_LEVEL={log_level!r} — use DEBUG, INFO, WARNING or ERROR")
     port = _port(values.get("BRIDGE_HTTP_PORT", "8080"), problems)
+    max_age = _seconds(values.get("BRIDGE_EVENT_MAX_AGE", "3600"), "BRIDGE_EVENT_MAX_AGE", problems)
     log_json = _flag(values.get("BRIDGE_LOG_JSON"), "BRIDGE_LOG_JSON", problems)
     if problems:
         searched = f"the process environment and {path}" if path else "the process environment"
@@ -76,7 +80,15 @@ def load_settings(
         public_url=values.get("BRIDGE_PUBLIC_URL") or None,
         admin_token=Secret(token) if token else None,
         env_file=path,
+        event_max_age=dt.timedelta(seconds=max_age) if max_age else None,
     )
+
+
+def _seconds(raw: str, name: str, problems: list[str]) -> int:
+    if raw.strip().isdigit():
+        return int(raw)
+    problems.append(f"{name}={raw!r} — use a whole number of seconds (0 turns the check off)")
+    return 0
 
 
 def _port(raw: str, problems: list[str]) -> int:

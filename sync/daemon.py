@@ -164,7 +164,11 @@ class Daemon:
         crms = self._pool.current()
         partners = {c: crm for c, crm in crms.items() if c in mapping.partners}
         self.engine = Engine(self.store, mapping, crms["agency"], partners, clock=self.clock)
-        self._routes = build_routes(mapping, {label: crm.system for label, crm in crms.items()})
+        self._routes = build_routes(
+            mapping,
+            {label: crm.system for label, crm in crms.items()},
+            self.settings.event_max_age,
+        )
         self.runner = EmbeddedRunner(self.options.workers, on_error=self._job_failed)
         # Hooks get their own connections with a short lock wait: a locked store must
         # answer 503 within amoCRM's 2 s, not after the engine's 30 s busy timeout.
@@ -319,7 +323,11 @@ class Daemon:
         self.engine.agency = crms["agency"]
         self.engine.partners = {c: crm for c, crm in crms.items() if c in mapping.partners}
         self.engine.update_mapping(mapping)
-        self._routes = build_routes(mapping, {label: crm.system for label, crm in crms.items()})
+        self._routes = build_routes(
+            mapping,
+            {label: crm.system for label, crm in crms.items()},
+            self.settings.event_max_age,
+        )
         self._poll_wanted.set()
         self._submit_pass()
 

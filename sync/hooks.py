@@ -28,7 +28,9 @@ def _now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
-def bitrix_parser(token: Secret, system: str) -> Parser:
+def bitrix_parser(
+    token: Secret, system: str, max_age: dt.timedelta | None = EVENT_MAX_AGE
+) -> Parser:
     def parse(body: bytes, content_type: str) -> list[Hint]:
         try:
             hint = bitrix_webhook.parse_event(
@@ -37,7 +39,7 @@ def bitrix_parser(token: Secret, system: str) -> Parser:
                 application_token=token,
                 system=system,
                 received_at=_now(),
-                max_age=EVENT_MAX_AGE,
+                max_age=max_age,
             )
         except bitrix_webhook.WebhookRejected as exc:
             raise HookRejected(exc.reason, _BITRIX_STATUS.get(exc.reason, 400)) from None
@@ -64,10 +66,14 @@ def amocrm_parser(secret: Secret, system: str) -> Parser:
     return parse
 
 
-def build_routes(mapping: CompiledMapping, systems: Mapping[str, str]) -> HookRoutes:
+def build_routes(
+    mapping: CompiledMapping,
+    systems: Mapping[str, str],
+    max_age: dt.timedelta | None = EVENT_MAX_AGE,
+) -> HookRoutes:
     """``systems`` maps ``agency`` and each partner code to its adapter's ``system`` label."""
     agency_token = mapping.agency.connection.application_token
-    agency = bitrix_parser(agency_token, systems["agency"]) if agency_token else None
+    agency = bitrix_parser(agency_token, systems["agency"], max_age) if agency_token else None
     amocrm: dict[str, tuple[Secret, Parser]] = {}
     bitrix: dict[str, Parser] = {}
     for code, partner in mapping.partners.items():
@@ -77,7 +83,7 @@ def build_routes(mapping: CompiledMapping, systems: Mapping[str, str]) -> HookRo
         if partner.connection.kind is CrmKind.AMOCRM and secret is not None:
             amocrm[code] = (secret, amocrm_parser(secret, systems[code]))
         elif partner.connection.kind is CrmKind.BITRIX24 and secret is not None:
-            bitrix[code] = bitrix_parser(secret, systems[code])
+            bitrix[code] = bitrix_parser(secret, systems[code], max_age)
     return HookRoutes(agency=agency, amocrm=amocrm, bitrix_partners=bitrix)
 
 

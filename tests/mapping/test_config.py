@@ -24,3 +24,12 @@ def test_every_bad_value_is_reported(tmp_path: Path) -> None:
         "BRIDGE_HTTP_PORT",
         "BRIDGE_LOG_JSON",
     ]
+
+
+def test_event_max_age_defaults_to_an_hour_and_zero_turns_it_off() -> None:
+    import datetime as dt
+
+    assert load_settings(None, {}).event_max_age == dt.timedelta(hours=1)
+    assert load_settings(None, {"BRIDGE_EVENT_MAX_AGE": "0"}).event_max_age is None
+    with pytest.raises(SettingsInvalid, match="BRIDGE_EVENT_MAX_AGE='an hour'"):
+        load_settings(None, {"BRIDGE_EVENT_MAX_AGE": "an hour"})
