@@ -81,11 +81,10 @@ class InboxSink:
 
     def put(self, hints: Sequence[Hint]) -> int:
         with self._store.transaction() as session:
-            before = sum(inbox.pending_count(session).values())
+            folded = inbox.waiting(session, hints)
             inbox.add(session, hints, self._debounce)
-            after = sum(inbox.pending_count(session).values())
             hooks.delivered(session, hints, utcnow())
-        return after - before
+        return len({(h.system, h.deal_id) for h in hints} - folded)
 
 
 class AdapterUsage:

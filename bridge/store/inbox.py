@@ -80,6 +80,17 @@ def due(
     return list(session.exec(query))
 
 
+def waiting(session: Session, hints: Sequence[Hint]) -> set[tuple[str, str]]:
+    """Which of these hints' deals already wait in the inbox (they will fold into it)."""
+    if not hints:
+        return set()
+    query = select(HintRow.system, HintRow.deal_id).where(
+        col(HintRow.system).in_({h.system for h in hints}),
+        col(HintRow.deal_id).in_({h.deal_id for h in hints}),
+    )
+    return {(system, deal) for system, deal in session.exec(query)}
+
+
 def pending_count(session: Session) -> dict[str, int]:
     from sqlalchemy import func
 

@@ -88,8 +88,12 @@ def test_a_webhook_storm_costs_about_one_fetch_per_deal(world: SandboxWorld) -> 
         assert wait_for(lambda: daemon.inbox_empty() or None, timeout=30)
         assert daemon.runner.wait_idle(30)
         fetches = world.agency.server.calls.requests - before
+        folded = daemon.metrics.registry.get_sample_value(
+            "bridge_hints_deduplicated_total", {"system": daemon.crms()["agency"].system}
+        )
     finally:
         daemon.stop()
+    assert folded is not None and folded >= 900, "most of the storm folds into waiting hints"
     print(f"storm: 1000 events on 50 deals → {fetches} agency requests")
     assert fetches <= 10, "a storm must be folded and read in bulk, not per event"
 
