@@ -114,6 +114,18 @@ class AdapterUsage:
             counter.labels(account).inc(delta)
 
 
+def _reconcile_quietly(engine: Engine) -> None:
+    report = reconciler.reconcile(engine)
+    log_event(
+        log,
+        "reconcile.done",
+        missing={code: len(ids) for code, ids in report.missing.items()},
+        unlinked=len(report.unlinked),
+        agency_missing=len(report.agency_missing),
+        errors=report.errors or None,
+    )
+
+
 class Daemon:
     def __init__(
         self,
@@ -300,8 +312,10 @@ class Daemon:
             self.metrics.ledger_balance.labels(*labels).set(float(row.balance))
 
     def _reconcile(self) -> None:
-        assert self.engine is not None
-        self.runner.submit(PASS_LANE, lambda: reconciler.reconcile(self.engine))  # type: ignore[union-attr, arg-type]
+        """Nightly, on the pass lane: a reconcile never overlaps a sync pass."""
+        engine, runner = self.engine, self.runner
+        assert engine is not None and runner is not None
+        runner.submit(PASS_LANE, functools.partial(_reconcile_quietly, engine))
 
     def _watch_mapping(self) -> None:
         assert self.watcher is not None

@@ -114,3 +114,25 @@ def test_the_daily_job_books_membership_once_and_runs_the_digest(world: SandboxW
         daemon.stop()
     assert len(fees) == 1
     assert str(fees[0].amount) == "60000.00"
+
+
+def test_the_nightly_reconcile_finds_a_partner_deal_deleted_behind_our_back(
+    world: SandboxWorld,
+) -> None:
+    from bridge.store import LinkStatus, links
+
+    daemon = _start(world)
+    assert daemon.runner is not None and daemon.store is not None
+    try:
+        deal_id = route_new_deal(world, daemon, "alfa", 301)
+        lead = wait_for(lambda: partner_deal_id(daemon, "alfa", deal_id), timeout=30)
+        assert lead is not None and daemon.runner.wait_idle(30)
+        world.alfa.outbox.policy.drop = 1.0  # the partner's delete webhook is lost
+        world.alfa.delete_lead(int(lead))
+        daemon._reconcile()
+        assert daemon.runner.wait_idle(60)
+        with daemon.store.transaction() as session:
+            (row,) = links.by_agency_ids(session, [deal_id])
+    finally:
+        daemon.stop()
+    assert row.status == LinkStatus.ORPHANED.value, row.park_reason
