@@ -33,6 +33,7 @@ from bridge.model import (
     FieldDef,
     Note,
     Pipeline,
+    User,
 )
 
 
@@ -95,6 +96,15 @@ class WriteResult:
     @property
     def ok(self) -> bool:
         return self.error is None
+
+
+@runtime_checkable
+class UserDirectory(Protocol):
+    """A CRM that lists its users, so mapping.yaml can name them instead of giving ids."""
+
+    def users(self) -> Sequence[User]:
+        """Every user of the account (active or not), in the CRM's order."""
+        ...
 
 
 @runtime_checkable

@@ -124,6 +124,15 @@ def _frozen_mapping(values: Mapping[str, FieldValue]) -> Mapping[str, FieldValue
 
 
 @dataclass(frozen=True, slots=True)
+class User:
+    """A person with a login in a CRM (deals' responsible users)."""
+
+    id: str
+    name: str
+    email: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class Contact:
     """The client person. ``id`` is None for a contact not yet created."""
 

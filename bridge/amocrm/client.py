@@ -32,6 +32,7 @@ from bridge.model import (
     FieldDef,
     Note,
     Pipeline,
+    User,
 )
 from bridge.ratelimit import Pacer
 
@@ -223,6 +224,18 @@ class AmoCrm:
 
     def fetch_contacts(self, ids: Sequence[str]) -> dict[str, Contact]:
         return self._fetch_parties("contacts", ids, codec.decode_contact)
+
+    def users(self) -> list[User]:
+        found: list[User] = []
+        page = 1
+        while True:
+            reply = self.http.request("GET", "/api/v4/users", params={"limit": PAGE, "page": page})
+            rows = _embedded(reply, "users")
+            found += [codec.decode_user(row) for row in rows]
+            links = reply.payload.get("_links", {}) if isinstance(reply.payload, dict) else {}
+            if len(rows) < PAGE or "next" not in links:
+                return found
+            page += 1
 
     def fetch_companies(self, ids: Sequence[str]) -> dict[str, Company]:
         return self._fetch_parties("companies", ids, codec.decode_company)

@@ -35,6 +35,7 @@ from bridge.model import (
     Pipeline,
     Semantics,
     Stage,
+    User,
 )
 
 Json = dict[str, Any]
@@ -272,6 +273,13 @@ def decode_contact(raw: Mapping[str, Any]) -> Contact:
         phones=_multitext_values(custom, PHONE_CODE),
         emails=_multitext_values(custom, EMAIL_CODE),
         id=str(raw["id"]),
+    )
+
+
+def decode_user(raw: Mapping[str, Any]) -> User:
+    email = raw.get("email")
+    return User(
+        id=str(raw["id"]), name=str(raw.get("name") or ""), email=str(email) if email else None
     )
 
 

@@ -30,6 +30,7 @@ from bridge.model import (
     FieldDef,
     Note,
     Pipeline,
+    User,
 )
 from bridge.ratelimit import Pacer
 from bridge.secrets import Secret
@@ -208,6 +209,15 @@ class BitrixCrm:
         base: dict[str, Any] = {"select": list(CONTACT_SELECT)}
         rows = self._list_by("crm.contact.list", "ID", ids, base, _plain_rows)
         return {str(r["ID"]): codec.contact(r) for r in rows}
+
+    def users(self) -> list[User]:
+        found: list[User] = []
+        start: Any = 0
+        while start is not None:
+            reply = self._http.call("user.get", {"start": start})
+            found += [codec.user(row) for row in reply.get("result") or ()]
+            start = reply.get("next")
+        return found
 
     def fetch_companies(self, ids: Sequence[str]) -> dict[str, Company]:
         if not ids:

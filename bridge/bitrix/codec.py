@@ -43,6 +43,7 @@ from bridge.model import (
     Pipeline,
     Semantics,
     Stage,
+    User,
 )
 
 # The scalar converters of :mod:`bridge.bitrix.scalars` are part of this interface.
@@ -254,6 +255,12 @@ def contact(raw: Wire) -> Contact:
         emails=multifield(raw, "EMAIL"),
         id=str(raw["ID"]),
     )
+
+
+def user(raw: Wire) -> User:
+    parts = (text(raw.get(k)) for k in ("NAME", "LAST_NAME"))
+    name = " ".join(p for p in parts if p) or text(raw.get("EMAIL")) or str(raw["ID"])
+    return User(id=str(raw["ID"]), name=name, email=text(raw.get("EMAIL")) or None)
 
 
 def company(raw: Wire) -> Company:

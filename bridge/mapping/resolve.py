@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from bridge.crm import Crm, CrmError
+from bridge.crm import Crm, CrmError, UserDirectory
 from bridge.mapping.compiled import (
     AgencyConfig,
     Broken,
@@ -30,7 +30,7 @@ from bridge.mapping.resolve_fields import Side, resolve_field_maps
 from bridge.mapping.resolve_stages import StageResult, resolve_stages
 from bridge.mapping.spec import MappingSpec, PartnerSpecMerged
 from bridge.mapping.stamp import stamp_field
-from bridge.model import FieldDef, FieldKind, Pipeline
+from bridge.model import FieldDef, FieldKind, Pipeline, User
 
 AGENCY = "agency"
 
@@ -67,6 +67,7 @@ class ResolveReport:
 class _Catalog:
     pipelines: Sequence[Pipeline]
     fields: Sequence[FieldDef]
+    users: Sequence[User] | None = None
 
 
 @dataclass(frozen=True)
@@ -110,7 +111,8 @@ def _catalog(crm: Crm | None, path: KeyPath, out: Reporter) -> _Catalog | None:
         out.error(path, "no connection was opened for this CRM")
         return None
     try:
-        return _Catalog(tuple(crm.pipelines()), tuple(crm.custom_fields()))
+        users = tuple(crm.users()) if isinstance(crm, UserDirectory) else None
+        return _Catalog(tuple(crm.pipelines()), tuple(crm.custom_fields()), users)
     except CrmError as exc:
         out.error(path, f"cannot read the CRM: {exc} — check the URL and credentials")
         return None
@@ -139,7 +141,7 @@ def _agency(spec: MappingSpec, crm: Crm | None, out: Reporter) -> _AgencyView | 
         routing.multiple,
         spec.agency.currency,
     )
-    return _AgencyView(config, pipeline, routing, Side("agency", catalog.fields))
+    return _AgencyView(config, pipeline, routing, Side("agency", catalog.fields, catalog.users))
 
 
 def _routing_value(partner: PartnerSpecMerged, routing: FieldDef, out: Reporter) -> str | None:
@@ -164,7 +166,7 @@ def _partner(
     if catalog is None or pipeline is None or crm is None:
         return _unavailable(spec, routing, "its CRM or pipeline could not be resolved")
     stages = resolve_stages(spec.stages, agency.pipeline, pipeline, out)
-    partner_side = Side("partner", catalog.fields)
+    partner_side = Side("partner", catalog.fields, catalog.users)
     fields, broken = resolve_field_maps(spec.fields, agency.side, partner_side, spec.currency, out)
     config = PartnerConfig(
         code=spec.code,

@@ -21,7 +21,7 @@ from bridge.mapping.errors import KeyPath
 from bridge.mapping.names import find_field, find_option, not_found
 from bridge.mapping.report import Reporter
 from bridge.mapping.spec import STANDARD_TARGETS, FieldMapSpec
-from bridge.model import FieldDef, FieldKind
+from bridge.model import FieldDef, FieldKind, User
 
 _KIND_CONVERTERS: dict[FieldKind, frozenset[ConverterKind]] = {
     FieldKind.ENUM: frozenset({ConverterKind.ENUM, ConverterKind.TEXT}),
@@ -39,6 +39,7 @@ class Side:
 
     label: str  # "agency" / "partner"
     fields: Sequence[FieldDef]
+    users: Sequence[User] | None = None  # None: the CRM cannot list them (ids pass through)
 
 
 def resolve_end(target: str, side: Side, path: KeyPath, out: Reporter) -> FieldEnd | None:
@@ -92,10 +93,41 @@ def _converter(
             )
             out.error((*spec.path, "converter"), message)
             return None
+    if spec.converter is ConverterKind.USER:
+        return _user_converter(spec, sides, out)
     if spec.converter is not ConverterKind.ENUM:
         table = dict(spec.values)
         return Converter(spec.converter, table, _invert(table), spec.currency or currency)
     return _enum_converter(spec, defs[0], defs[1], out)
+
+
+def _user_converter(
+    spec: FieldMapSpec, sides: tuple[Side, Side], out: Reporter
+) -> Converter | None:
+    """A responsible-user table; each side's user by id, login e-mail or full name."""
+    to_partner: dict[str, str] = {}
+    ok = True
+    for agency_user, partner_user in spec.values.items():
+        path = (*spec.path, "values", agency_user)
+        left = _user_id(sides[0], agency_user, path, out, at_key=True)
+        right = _user_id(sides[1], partner_user, path, out, at_key=False)
+        if left is None or right is None:
+            ok = False
+            continue
+        to_partner[left] = right
+    return Converter(ConverterKind.USER, to_partner, _invert(to_partner)) if ok else None
+
+
+def _user_id(side: Side, wanted: str, path: KeyPath, out: Reporter, *, at_key: bool) -> str | None:
+    if side.users is None:
+        return wanted
+    folded = wanted.strip().casefold()
+    for user in side.users:
+        if folded in (user.id, (user.email or "").casefold(), user.name.strip().casefold()):
+            return user.id
+    names = [u.name for u in side.users]
+    out.error(path, not_found(f"{side.label} user", wanted, names), at_key=at_key)
+    return None
 
 
 def _def(end: FieldEnd, side: Side) -> FieldDef | None:

@@ -114,6 +114,16 @@ def test_company_travels_with_the_deal(backend: Backend) -> None:
     assert backend.crm.fetch_companies([]) == {}
 
 
+def test_users_are_listed_with_names(backend: Backend) -> None:
+    from bridge.crm import UserDirectory
+
+    assert isinstance(backend.crm, UserDirectory), "mapping.yaml may name users"
+    users = backend.crm.users()
+    assert users, "every account has at least its admin"
+    assert len({u.id for u in users}) == len(users)
+    assert all(u.id and u.name for u in users)
+
+
 def test_fetch_skips_missing_ids(backend: Backend) -> None:
     (deal_id,) = _create(backend, 1)
     deals = backend.crm.fetch_deals([deal_id, "999999991"])

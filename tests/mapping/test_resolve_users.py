@@ -1,0 +1,71 @@
+"""Responsible-user tables name people; `bridge check` turns names into each CRM's ids."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from bridge.mapping import resolve
+from bridge.mapping.validate import validate_text
+from bridge.model import User
+from tests.fakes import FakeCrm
+from tests.mapping.conftest import EXAMPLE, fixed_env
+
+OWNER = """      owner:
+        agency: responsible
+        partner: responsible
+        direction: to_partner
+        converter: user
+        values:
+          Анна Смирнова: oleg@alfa.example
+          "7": Мария Иванова
+"""
+
+
+@dataclass
+class PeopleCrm(FakeCrm):
+    people: list[User] = field(default_factory=list)
+
+    def users(self) -> Sequence[User]:
+        return list(self.people)
+
+
+def _with_people(crm: FakeCrm, people: list[User]) -> PeopleCrm:
+    return PeopleCrm(**{k: getattr(crm, k) for k in crm.__dataclass_fields__}, people=people)
+
+
+def _spec(owner: str = OWNER):  # type: ignore[no-untyped-def]
+    anchor = "    fields:\n      paid:"  # partner alfa's own field maps
+    text = EXAMPLE.read_text("utf-8").replace(anchor, "    fields:\n" + owner + "      paid:", 1)
+    spec, problems = validate_text(text, "mapping.yaml", fixed_env())
+    assert spec is not None, problems
+    return spec
+
+
+def _crms(crms: dict[str, FakeCrm]) -> dict[str, FakeCrm]:
+    agency = [User("1", "Анна Смирнова", "anna@agency.example"), User("7", "Пётр Орлов")]
+    alfa = [User("501", "Олег Ковалёв", "Oleg@Alfa.example"), User("502", "Мария Иванова")]
+    return crms | {
+        "agency": _with_people(crms["agency"], agency),
+        "alfa": _with_people(crms["alfa"], alfa),
+    }
+
+
+def test_users_are_resolved_by_name_email_or_id(crms: dict[str, FakeCrm]) -> None:
+    report = resolve(_spec(), _crms(crms), fix=True)
+    assert report.problems == ()
+    assert report.compiled is not None
+    owner = next(f for f in report.compiled.partners["alfa"].fields if f.name == "owner")
+    assert dict(owner.converter.to_partner) == {"1": "501", "7": "502"}
+    assert dict(owner.converter.to_agency) == {"501": "1", "502": "7"}
+
+
+def test_an_unknown_user_is_named_with_the_closest_existing_ones(crms: dict[str, FakeCrm]) -> None:
+    typo = OWNER.replace("Мария Иванова", "Мария Иваново")
+    report = resolve(_spec(typo), _crms(crms), fix=True)
+    (problem,) = report.problems
+    assert problem.path.startswith("partners.alfa.fields.owner.values")
+    assert (
+        "partner user 'Мария Иваново' does not exist — existing, closest first: 'Мария Иванова'"
+        in (problem.message)
+    )
