@@ -61,6 +61,9 @@ class HttpWorld:
         for box in (self.agency_box, self.alfa_box, self.beta_box):
             box.clock.advance(seconds)
 
+    def env_values(self) -> dict[str, str]:
+        return example_env(self.agency_box, self.alfa_box, self.beta_box)
+
     def requests(self) -> dict[str, int]:
         return {
             "agency": self.agency_box.server.calls.requests,
@@ -106,6 +109,19 @@ class HttpWorld:
         return ids
 
 
+def example_env(agency: BitrixSandbox, alfa: AmoSandbox, beta: BitrixSandbox) -> dict[str, str]:
+    """The variables the example mapping.yaml refers to, pointing at these sandboxes."""
+    return {
+        "AGENCY_B24_WEBHOOK": agency.webhook_url,
+        "AGENCY_B24_APP_TOKEN": agency.application_token,
+        "ALFA_AMO_URL": alfa.base_url,
+        "ALFA_AMO_TOKEN": alfa.long_lived_token,
+        "BETA_B24_WEBHOOK": beta.webhook_url,
+        "BETA_B24_APP_TOKEN": beta.application_token,
+        "ALFA_AMO_HOOK_SECRET": "alfa-hook-path-secret-for-tests",
+    }
+
+
 def _opener(fast: bool):  # type: ignore[no-untyped-def]
     def open_crm(label: str, connection: Connection) -> Crm:
         if connection.kind is CrmKind.BITRIX24:
@@ -136,17 +152,7 @@ def http_world(db_url: str, *, fast: bool = True) -> Iterator[HttpWorld]:
         beta = stack.enter_context(
             BitrixSandbox(seed="partner", secret="beta-secret", plan=plan, rate_limit=not fast)
         )
-        env = Environment(
-            process={
-                "AGENCY_B24_WEBHOOK": agency.webhook_url,
-                "AGENCY_B24_APP_TOKEN": agency.application_token,
-                "ALFA_AMO_URL": alfa.base_url,
-                "ALFA_AMO_TOKEN": alfa.long_lived_token,
-                "BETA_B24_WEBHOOK": beta.webhook_url,
-                "BETA_B24_APP_TOKEN": beta.application_token,
-                "ALFA_AMO_HOOK_SECRET": "alfa-hook-path-secret-for-tests",
-            }
-        )
+        env = Environment(process=example_env(agency, alfa, beta))
         spec = load_mapping(EXAMPLE, env)
         crms, failed = open_all(spec, _opener(fast))
         assert not failed, failed

@@ -22,17 +22,7 @@ def hw(tmp_path: Path) -> Iterator[HttpWorld]:
 
 
 def _bridge_sync(hw: HttpWorld, db_url: str, crash_at: str | None) -> int:
-    env = {
-        **os.environ,
-        "AGENCY_B24_WEBHOOK": hw.agency_box.webhook_url,
-        "AGENCY_B24_APP_TOKEN": hw.agency_box.application_token,
-        "ALFA_AMO_URL": hw.alfa_box.base_url,
-        "ALFA_AMO_TOKEN": hw.alfa_box.long_lived_token,
-        "BETA_B24_WEBHOOK": hw.beta_box.webhook_url,
-        "BETA_B24_APP_TOKEN": hw.beta_box.application_token,
-        "ALFA_AMO_HOOK_SECRET": "alfa-hook-path-secret-for-tests",
-        "BRIDGE_CRASH_AT": crash_at or "",
-    }
+    env = {**os.environ, **hw.env_values(), "BRIDGE_CRASH_AT": crash_at or ""}
     done = subprocess.run(
         [BRIDGE, "sync", "--mapping", str(EXAMPLE), "--db-url", db_url],
         env=env,
@@ -81,15 +71,7 @@ def test_bridge_sync_dry_run_and_partner_filter_in_process(
 
     from bridge.cli import app
 
-    for name, value in {
-        "AGENCY_B24_WEBHOOK": hw.agency_box.webhook_url,
-        "AGENCY_B24_APP_TOKEN": hw.agency_box.application_token,
-        "ALFA_AMO_URL": hw.alfa_box.base_url,
-        "ALFA_AMO_TOKEN": hw.alfa_box.long_lived_token,
-        "BETA_B24_WEBHOOK": hw.beta_box.webhook_url,
-        "BETA_B24_APP_TOKEN": hw.beta_box.application_token,
-        "ALFA_AMO_HOOK_SECRET": "alfa-hook-path-secret-for-tests",
-    }.items():
+    for name, value in hw.env_values().items():
         monkeypatch.setenv(name, value)
     hw.add_agency_deals(4, ("alfa", "beta"))
     alfa_before, beta_before = len(hw.alfa_box.lead_ids()), len(hw.beta_box.deal_ids())

@@ -114,17 +114,7 @@ def test_crash_between_remote_create_and_commit_leaves_one_partner_deal(
 
 
 def _remap(hw: HttpWorld, engine: object) -> None:
-    env = Environment(
-        process={
-            "AGENCY_B24_WEBHOOK": hw.agency_box.webhook_url,
-            "AGENCY_B24_APP_TOKEN": hw.agency_box.application_token,
-            "ALFA_AMO_URL": hw.alfa_box.base_url,
-            "ALFA_AMO_TOKEN": hw.alfa_box.long_lived_token,
-            "BETA_B24_WEBHOOK": hw.beta_box.webhook_url,
-            "BETA_B24_APP_TOKEN": hw.beta_box.application_token,
-            "ALFA_AMO_HOOK_SECRET": "alfa-hook-path-secret-for-tests",
-        }
-    )
+    env = Environment(process=hw.env_values())
     report = resolve(load_mapping(EXAMPLE, env), hw.crms)
     assert report.compiled is not None
     engine.update_mapping(report.compiled)  # type: ignore[attr-defined]
