@@ -22,10 +22,10 @@ from decimal import Decimal
 from bridge.amocrm.client import AmoCrm
 from bridge.amocrm.listing import PAGE
 from bridge.amocrm.oauth import LongLivedToken
-from bridge.amocrm.sandbox import AmoSandbox
 from bridge.amocrm.writes import COMPLEX_BATCH
 from bridge.crm import WriteResult
 from bridge.model import Contact, DealDraft, Money, Semantics
+from bridge.sandbox.amocrm.account import AmoSandbox
 from bridge.secrets import Secret
 
 EPOCH = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)

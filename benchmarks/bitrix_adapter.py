@@ -18,8 +18,8 @@ from dataclasses import dataclass
 
 from bridge.bitrix.batch import MAX_COMMANDS, PAGE_SIZE
 from bridge.bitrix.client import BitrixCrm
-from bridge.bitrix.sandbox import BitrixSandbox
 from bridge.model import DealPatch
+from bridge.sandbox.bitrix.portal import BitrixSandbox
 from bridge.secrets import Secret
 
 

@@ -28,8 +28,8 @@ from bridge.mapping.connect import open_all
 from bridge.mapping.env import Environment
 from bridge.model import Hint, HintKind
 from bridge.store import Store
-from sync import inbox
 from sync.engine import Engine
+from sync.sources import inbox
 
 
 def rss_kb() -> tuple[int, int]:
@@ -126,7 +126,7 @@ def daemon(mapping: Path, db_url: str) -> None:
     """``bridge run`` as the daemon does it: webhooks in, inbox ticks, ``poll=False`` passes."""
     from benchmarks.world import opener
     from bridge.config import load_settings
-    from sync.daemon import Daemon, DaemonOptions
+    from sync.runtime.daemon import Daemon, DaemonOptions
 
     environ = dict(os.environ) | {
         "BRIDGE_MAPPING": str(mapping),

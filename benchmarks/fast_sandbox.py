@@ -8,7 +8,7 @@ the filter itself implies (``>id`` → rows after that id, ``@ID`` → those ids
 and stop after one page when the order is by id ascending with ``start=-1``;
 the full filter, order and paging of the original still run on the candidates,
 so the answers are the same (``same_answers`` checks it; the quick suite runs
-it). The proper fix belongs in ``bridge/bitrix/sandbox_methods_deals.py``
+it). The proper fix belongs in ``bridge/sandbox/bitrix/methods_deals.py``
 (``item_list``) and ``sandbox_methods_crm.py`` (``_party_list``).
 """
 
@@ -18,11 +18,12 @@ import bisect
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
-from bridge.bitrix import sandbox_app, sandbox_methods_deals
-from bridge.bitrix.sandbox_core import PAGE_SIZE, Result, parse_int
-from bridge.bitrix.sandbox_methods_deals import _entity, _original
-from bridge.bitrix.sandbox_query import page, parse_filter, parse_order, sort_records
-from bridge.bitrix.sandbox_render import item_resolver, render_item_deal
+from bridge.sandbox.bitrix import app as sandbox_app
+from bridge.sandbox.bitrix import methods_deals as sandbox_methods_deals
+from bridge.sandbox.bitrix.core import PAGE_SIZE, Result, parse_int
+from bridge.sandbox.bitrix.methods_deals import _entity, _original
+from bridge.sandbox.bitrix.query import page, parse_filter, parse_order, sort_records
+from bridge.sandbox.bitrix.render import item_resolver, render_item_deal
 
 Record = dict[str, Any]
 ORIGINAL: dict[str, Callable[..., Any]] = {
@@ -99,8 +100,8 @@ def same_answers(deals: int = 300) -> list[str]:
     import datetime as dt
 
     from bridge.bitrix.client import BitrixCrm
-    from bridge.bitrix.sandbox import BitrixSandbox
     from bridge.ratelimit import Pacer
+    from bridge.sandbox.bitrix.portal import BitrixSandbox
     from bridge.secrets import Secret
 
     answers: list[Any] = []

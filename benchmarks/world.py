@@ -20,15 +20,15 @@ from typing import Any
 
 from bridge.amocrm.client import AmoCrm
 from bridge.amocrm.oauth import LongLivedToken
-from bridge.amocrm.sandbox import AmoSandbox
 from bridge.bitrix.client import BitrixCrm
-from bridge.bitrix.sandbox import BitrixSandbox
 from bridge.crm import Crm
 from bridge.mapping import load_mapping, resolve
 from bridge.mapping.compiled import CompiledMapping, Connection, CrmKind
 from bridge.mapping.connect import open_all
 from bridge.mapping.env import Environment
 from bridge.ratelimit import Pacer
+from bridge.sandbox.amocrm.account import AmoSandbox
+from bridge.sandbox.bitrix.portal import BitrixSandbox
 
 AMO, B24 = "amocrm", "bitrix24"
 AGENCY_TOKEN = "agency-app-token"  # noqa: S105 - a sandbox value

@@ -23,7 +23,7 @@ from bridge.crm import Crm, CrmError, OutcomeUnknown, WriteResult
 from bridge.mapping.compiled import Side
 from bridge.model import DealDraft, DealPatch
 from bridge.store import Store, intents
-from sync.plan_types import AddNote, CreatePartnerDeal, LinkKey, LinkPlan, UpdateDeal
+from sync.plan.types import AddNote, CreatePartnerDeal, LinkKey, LinkPlan, UpdateDeal
 
 _T = TypeVar("_T")
 

@@ -21,14 +21,14 @@ from bridge.mapping.compiled import CompiledMapping
 from bridge.model import Deal, Hint, HintKind
 from bridge.store import LinkRow, Store, health, links
 from bridge.store.cursors import CursorConflict
-from sync import inbox, poll
 from sync.apply import Applier, Outcome, crash_point
 from sync.gather import Gathered, Gatherer
 from sync.ledger_hook import LedgerHook
-from sync.plan_types import LinkPlan
+from sync.plan.types import LinkPlan
 from sync.planning import Planner, Planning, default_planner
 from sync.record import APPLIED, FAILED, PARKED, Recorder
 from sync.screening import post_comments, screen_creates
+from sync.sources import inbox, poll
 
 log = logging.getLogger(__name__)
 AGENCY = "agency"

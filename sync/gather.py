@@ -19,8 +19,8 @@ from bridge.crm import Crm, CrmError
 from bridge.mapping.compiled import CompiledMapping
 from bridge.model import Company, Contact, Deal, HintKind, Note
 from bridge.store import HintRow, LinkRow, LinkStatus, Store, links
-from sync import inbox, poll
-from sync.poll import Window
+from sync.sources import inbox, poll
+from sync.sources.poll import Window
 
 log = logging.getLogger(__name__)
 

@@ -17,7 +17,7 @@ from bridge.ledger import DealObservation
 from bridge.ledger.observations import observe
 from bridge.mapping.compiled import CommissionRule, CompiledMapping, FieldEnd, RuleKind, Target
 from bridge.model import Deal, FieldValue, Money, Pipeline, Semantics
-from sync.plan_types import LinkStatus
+from sync.plan.types import LinkStatus
 
 FEE_KINDS = {RuleKind.PERCENT_OF_FEE: "fee", RuleKind.PERCENT_OF_PAYMENTS: "paid"}
 

@@ -14,7 +14,7 @@ from bridge.mapping.compiled import CompiledMapping
 from bridge.model import Deal, Pipeline
 from bridge.store import LinkRow
 from sync.gather import Gathered
-from sync.plan_types import AgencyExtras, LinkPlan, LinkState, PartnerExtras
+from sync.plan.types import AgencyExtras, LinkPlan, LinkState, PartnerExtras
 from sync.state import to_state
 
 

@@ -25,7 +25,7 @@ from bridge.model import Deal, DealPatch, Hint, HintKind
 from bridge.store import AuditRow, IntentState, LinkRow, Store, audit, inbox, intents, links
 from sync.apply import Outcome
 from sync.ledger_hook import LedgerHook
-from sync.plan_types import (
+from sync.plan.types import (
     AddNote,
     CanonicalValue,
     CloseLink,

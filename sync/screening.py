@@ -22,7 +22,7 @@ from bridge.mapping.texts import notice_overrides
 from bridge.model import Note
 from bridge.notices import Notices
 from bridge.store import Store
-from sync.plan_types import CreatePartnerDeal, LinkPlan, LinkStatus, Park
+from sync.plan.types import CreatePartnerDeal, LinkPlan, LinkStatus, Park
 
 log = logging.getLogger(__name__)
 

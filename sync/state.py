@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from bridge.model import Deal
 from bridge.store import LinkRow
-from sync.plan_json import synced_from_json, synced_to_json
-from sync.plan_types import LinkState, LinkStatus
+from sync.plan.types import LinkState, LinkStatus
+from sync.plan.values import synced_from_json, synced_to_json
 
 
 def to_state(row: LinkRow) -> LinkState:

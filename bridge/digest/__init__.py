@@ -1,13 +1,12 @@
 """Stale deals and the weekly digest.
 
 * :mod:`~bridge.digest.select` — pure: which links are stale, the digest's wording;
-* :mod:`~bridge.digest.run` — :func:`run_digest` over the store, posting
+* :mod:`~sync.jobs.digest` — :func:`run_digest` over the store, posting
   status-request notes at most once per deal per week (table ``digest_note``).
 """
 
 from __future__ import annotations
 
-from bridge.digest.run import build_digest, notices_for, run_digest
 from bridge.digest.select import (
     DigestReport,
     PartnerDigest,
@@ -20,6 +19,7 @@ from bridge.digest.select import (
     without_stage_change,
 )
 from bridge.digest.tables import DigestNoteRow
+from sync.jobs.digest import build_digest, notices_for, run_digest
 
 __all__ = [
     "DigestNoteRow",

@@ -9,11 +9,11 @@ from dataclasses import dataclass, field
 
 from bridge.amocrm.client import AmoCrm
 from bridge.amocrm.oauth import LongLivedToken
-from bridge.amocrm.sandbox import AmoSandbox
 from bridge.crm import Crm
-from bridge.emulator import Fault
 from bridge.model import FieldDef, Pipeline
 from bridge.ratelimit import Pacer
+from bridge.sandbox.amocrm.account import AmoSandbox
+from bridge.sandbox.emulator import Fault
 from bridge.secrets import Secret
 
 PIPELINE = "Партнёрские лиды"

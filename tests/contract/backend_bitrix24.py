@@ -13,9 +13,9 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from bridge.bitrix.client import BitrixCrm, pacer_for
-from bridge.bitrix.sandbox import BitrixSandbox
-from bridge.emulator import Fault
 from bridge.model import FieldDef, FieldKind, Pipeline
+from bridge.sandbox.bitrix.portal import BitrixSandbox
+from bridge.sandbox.emulator import Fault
 from bridge.secrets import Secret
 
 SECRET = "contract-webhook-s3cret"

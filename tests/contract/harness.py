@@ -12,8 +12,8 @@ import datetime as dt
 from typing import Protocol
 
 from bridge.crm import Crm
-from bridge.emulator import Fault
 from bridge.model import FieldDef, Pipeline
+from bridge.sandbox.emulator import Fault
 
 
 class Backend(Protocol):

@@ -8,8 +8,8 @@ from decimal import Decimal
 import pytest
 
 from bridge.crm import AuthError, Crm, NotFound, PermanentError, TransientError
-from bridge.emulator import Fault, FaultKind
 from bridge.model import Company, Contact, DealDraft, DealPatch, Money, Note, Semantics, Stage
+from bridge.sandbox.emulator import Fault, FaultKind
 from tests.contract.harness import Backend
 
 

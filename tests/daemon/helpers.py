@@ -9,8 +9,8 @@ from collections.abc import Callable
 from decimal import Decimal
 from typing import TypeVar
 
-from sync.daemon import Daemon
-from sync.sandbox_world import SandboxWorld
+from bridge.sandbox.world import SandboxWorld
+from sync.runtime.daemon import Daemon
 
 T = TypeVar("T")
 

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import requests
 
-from sync.sandbox_world import SandboxWorld
+from bridge.sandbox.world import SandboxWorld
 from tests.daemon.helpers import wait_for
 
 BRIDGE = str(Path(sys.executable).with_name("bridge"))

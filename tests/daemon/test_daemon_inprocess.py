@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 import requests
 
-from sync.daemon import Daemon, DaemonOptions
-from sync.sandbox_world import SandboxWorld, sandbox_world
+from bridge.sandbox.world import SandboxWorld, sandbox_world
+from sync.runtime.daemon import Daemon, DaemonOptions
 from tests.daemon.helpers import partner_deal_id, route_new_deal, wait_for
 
 FAST = DaemonOptions(

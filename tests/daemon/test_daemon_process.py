@@ -15,8 +15,8 @@ from bridge.amocrm.client import AmoCrm
 from bridge.amocrm.oauth import LongLivedToken
 from bridge.bitrix.client import BitrixCrm
 from bridge.crm import Crm
+from bridge.sandbox.world import EXAMPLE_MAPPING, SandboxWorld, sandbox_world
 from bridge.secrets import Secret
-from sync.sandbox_world import EXAMPLE_MAPPING, SandboxWorld, sandbox_world
 from tests.daemon.helpers import wait_for
 from tests.daemon.process import ADMIN_TOKEN, daemon_process
 

@@ -6,7 +6,7 @@ import io
 
 from rich.console import Console
 
-from sync.demo import run_demo
+from sync.cli.demo import run_demo
 
 
 def test_the_demo_story_completes() -> None:

@@ -10,9 +10,9 @@ import pytest
 
 from bridge.mapping import load_mapping
 from bridge.mapping.compiled import Connection
-from sync.daemon import Daemon, DaemonOptions
-from sync.hooks_admin import install, status
-from sync.sandbox_world import SandboxWorld, sandbox_world
+from bridge.sandbox.world import SandboxWorld, sandbox_world
+from sync.runtime.daemon import Daemon, DaemonOptions
+from sync.sources.subscriptions import install, status
 from tests.daemon.helpers import route_new_deal, wait_for
 
 OPTIONS = DaemonOptions(

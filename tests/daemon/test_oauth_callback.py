@@ -11,9 +11,9 @@ import requests
 
 from bridge.amocrm.oauth import OAuthApp, SqlTokenStore
 from bridge.amocrm.onboarding import signed_state
+from bridge.sandbox.world import EXAMPLE_MAPPING, SandboxWorld, sandbox_world
 from bridge.secrets import Secret
-from sync.daemon import Daemon, DaemonOptions
-from sync.sandbox_world import EXAMPLE_MAPPING, SandboxWorld, sandbox_world
+from sync.runtime.daemon import Daemon, DaemonOptions
 
 OAUTH = """      client_id: ${ALFA_CLIENT_ID}
       client_secret: ${ALFA_CLIENT_SECRET}

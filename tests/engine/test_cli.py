@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from typer.testing import CliRunner
 
-from bridge.cli import app
+from sync.cli.main import app
 from tests.engine.world import World, with_broken_partner_stage
 
 

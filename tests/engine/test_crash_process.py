@@ -69,7 +69,7 @@ def test_bridge_sync_dry_run_and_partner_filter_in_process(
 ) -> None:
     from typer.testing import CliRunner
 
-    from bridge.cli import app
+    from sync.cli.main import app
 
     for name, value in hw.env_values().items():
         monkeypatch.setenv(name, value)

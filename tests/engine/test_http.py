@@ -12,7 +12,7 @@ from bridge.mapping import load_mapping, resolve
 from bridge.mapping.env import Environment
 from bridge.model import Money
 from bridge.store import LinkStatus, audit, links
-from sync.reconcile import reconcile
+from sync.sources.reconcile import reconcile
 from tests.engine.http_world import EXAMPLE, HttpWorld, http_world
 
 
@@ -166,7 +166,7 @@ def test_deleted_partner_deal_is_found_by_reconcile(hw: HttpWorld) -> None:
 
 
 def test_lost_create_answer_is_resolved_by_stamp_not_by_a_second_create(hw: HttpWorld) -> None:
-    from bridge.emulator import Fault, FaultKind
+    from bridge.sandbox.emulator import Fault, FaultKind
 
     engine = hw.engine()
     engine.sync()  # the daemon is running; the partner's pipelines are known
@@ -193,7 +193,7 @@ def _partner_links(hw: HttpWorld, code: str) -> list[links.LinkRow]:
 def test_partner_5xx_burst_isolated_then_recovered(hw: HttpWorld) -> None:
     import datetime as dt
 
-    from bridge.emulator import Fault, FaultKind
+    from bridge.sandbox.emulator import Fault, FaultKind
 
     engine = hw.engine(retry_delay=dt.timedelta(0))
     engine.sync()
@@ -214,7 +214,7 @@ def test_partner_5xx_burst_isolated_then_recovered(hw: HttpWorld) -> None:
 
 
 def test_lost_amocrm_complex_answer_is_resolved_by_stamp(hw: HttpWorld) -> None:
-    from bridge.emulator import Fault, FaultKind
+    from bridge.sandbox.emulator import Fault, FaultKind
 
     engine = hw.engine()
     engine.sync()

@@ -3,7 +3,7 @@ from __future__ import annotations
 import datetime as dt
 
 from bridge.store import Store, cursors
-from sync import poll
+from sync.sources import poll
 from tests.engine.fake_crm import FakeClock, FakeCrm
 from tests.engine.world import AGENCY_PIPELINE, T0
 

@@ -7,7 +7,7 @@ from decimal import Decimal
 
 from bridge.mapping.compiled import Side
 from bridge.model import Deal, DealPatch, Money
-from sync.plan_types import LinkPlan, LinkState, UpdateDeal
+from sync.plan.types import LinkPlan, LinkState, UpdateDeal
 from sync.record import _after_writes
 
 T = dt.datetime(2026, 11, 24, 12, 0, tzinfo=dt.UTC)

@@ -161,7 +161,7 @@ def test_edits_while_paging_are_never_missed(world: World) -> None:
 
 
 def test_reconcile_detects_a_deleted_partner_deal(world: World) -> None:
-    from sync.reconcile import reconcile
+    from sync.sources.reconcile import reconcile
 
     deal = world.agency_deal(1, ("amo",))
     keep = world.agency_deal(2, ("amo",))
@@ -206,7 +206,7 @@ def test_a_webhook_pass_handles_due_hints_without_listing(world: World) -> None:
     import datetime as dt
 
     from bridge.model import Hint, HintKind
-    from sync import inbox as sync_inbox
+    from sync.sources import inbox as sync_inbox
 
     hinted = world.agency_deal(1, ("amo",))
     world.agency_deal(2, ("amo",))  # changed too, but nobody hinted it
@@ -229,7 +229,7 @@ def test_hints_of_a_partner_that_fails_mid_pass_are_kept(world: World) -> None:
     import datetime as dt
 
     from bridge.model import Hint, HintKind
-    from sync import inbox as sync_inbox
+    from sync.sources import inbox as sync_inbox
 
     deal = world.agency_deal(1, ("amo",))
     engine = world.engine()
@@ -247,7 +247,7 @@ def test_hints_of_a_partner_that_fails_mid_pass_are_kept(world: World) -> None:
 
 
 def test_reconcile_closes_links_of_a_deleted_agency_deal(world: World) -> None:
-    from sync.reconcile import reconcile
+    from sync.sources.reconcile import reconcile
 
     deal = world.agency_deal(1, ("amo",))
     missed = world.agency_deal(2, ("b24",))
@@ -286,7 +286,7 @@ def test_notes_are_mirrored_once_each_way_when_enabled(world: World) -> None:
     import datetime as dt
 
     from bridge.model import Hint, HintKind, Note
-    from sync import inbox as sync_inbox
+    from sync.sources import inbox as sync_inbox
 
     deal = world.agency_deal(1, ("amo",))
     engine = world.engine(mirror_notes=True)

@@ -9,10 +9,10 @@ import pytest
 
 from bridge.amocrm.client import AmoCrm
 from bridge.amocrm.oauth import LongLivedToken
-from bridge.amocrm.sandbox import AmoSandbox
 from bridge.crm import NotFound
 from bridge.model import DealPatch, FieldKind, Money, Semantics
 from bridge.ratelimit import Pacer
+from bridge.sandbox.amocrm.account import AmoSandbox
 from bridge.secrets import Secret
 
 

@@ -11,11 +11,11 @@ import pytest
 
 from bridge.amocrm.client import AmoCrm
 from bridge.amocrm.oauth import LongLivedToken
-from bridge.amocrm.sandbox import AmoSandbox
 from bridge.crm import AccountBlocked, AuthError, OutcomeUnknown, RateLimited
-from bridge.emulator import Fault, FaultKind
 from bridge.model import Contact, DealDraft, Money
 from bridge.ratelimit import Pacer
+from bridge.sandbox.amocrm.account import AmoSandbox
+from bridge.sandbox.emulator import Fault, FaultKind
 from bridge.secrets import Secret
 
 COMPLEX = "post /api/v4/leads/complex"

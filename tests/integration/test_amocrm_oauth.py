@@ -17,12 +17,12 @@ from typer.testing import CliRunner
 from bridge.amocrm.client import AmoCrm
 from bridge.amocrm.oauth import OAuthApp, OAuthTokens, SqlTokenStore, StoredTokens
 from bridge.amocrm.onboarding import consent_url, new_state
-from bridge.amocrm.sandbox import AmoSandbox
-from bridge.cli import app as cli_app
 from bridge.crm import AuthError
 from bridge.ratelimit import Pacer
+from bridge.sandbox.amocrm.account import AmoSandbox
 from bridge.secrets import Secret
 from bridge.store.db import make_engine, migrate
+from sync.cli.main import app as cli_app
 
 PARTNER = "romashka"
 CLIENT_ID = "sandbox-client"

@@ -12,7 +12,7 @@ import pytest
 
 from bridge.amocrm.client import AmoCrm
 from bridge.amocrm.oauth import LongLivedToken
-from bridge.amocrm.sandbox import AmoSandbox
+from bridge.sandbox.amocrm.account import AmoSandbox
 from bridge.secrets import Secret
 
 WORKERS = 10

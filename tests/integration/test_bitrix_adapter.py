@@ -11,11 +11,11 @@ from decimal import Decimal
 import pytest
 
 from bridge.bitrix.client import BitrixCrm
-from bridge.bitrix.sandbox import BitrixSandbox
 from bridge.crm import AuthError, Crm, NotFound, OutcomeUnknown, RateLimited, TransientError
-from bridge.emulator import EmulatorServer, Fault, FaultKind, Request, Response
 from bridge.model import Contact, DealDraft, DealPatch, Money, Note
 from bridge.ratelimit import Pacer
+from bridge.sandbox.bitrix.portal import BitrixSandbox
+from bridge.sandbox.emulator import EmulatorServer, Fault, FaultKind, Request, Response
 from bridge.secrets import Secret
 
 SECRET = "integration-webhook-s3cret"

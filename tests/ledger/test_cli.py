@@ -9,13 +9,13 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from bridge.cli import app
 from bridge.ledger import book
 from bridge.ledger.example import TITLES, example_statement
 from bridge.ledger.html import to_html
 from bridge.ledger.locale import Texts
 from bridge.ledger.rules import entries_for
 from bridge.store import Store
+from sync.cli.main import app
 from tests.ledger.factories import WON, commission, obs, of_amount
 
 DOCS = Path(__file__).resolve().parents[2] / "docs"

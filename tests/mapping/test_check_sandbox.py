@@ -10,11 +10,11 @@ from pathlib import Path
 import pytest
 from rich.console import Console
 
-from bridge.amocrm.sandbox import AmoSandbox
-from bridge.amocrm.sandbox_seed import PARTNER_PIPELINE
-from bridge.bitrix.sandbox import BitrixSandbox
-from bridge.mapping.cli_check import run_check
-from bridge.mapping.cli_init import run_init
+from bridge.sandbox.amocrm.account import AmoSandbox
+from bridge.sandbox.amocrm.seed import PARTNER_PIPELINE
+from bridge.sandbox.bitrix.portal import BitrixSandbox
+from sync.cli.check import run_check
+from sync.cli.init import run_init
 from tests.mapping.conftest import EXAMPLE
 
 

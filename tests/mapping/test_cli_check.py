@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from bridge.cli import app
+from sync.cli.main import app
 from tests.mapping.conftest import ENV_VALUES, EXAMPLE
 
 BROKEN = Path(__file__).parent / "broken"

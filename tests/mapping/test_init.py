@@ -8,9 +8,9 @@ from rich.console import Console
 
 from bridge.crm import Crm
 from bridge.mapping import load_mapping, resolve
-from bridge.mapping.cli_init import run_init
 from bridge.mapping.compiled import Connection
 from bridge.mapping.env import Environment
+from sync.cli.init import run_init
 from tests.fakes import FakeCrm
 from tests.mapping.conftest import ENV_VALUES
 

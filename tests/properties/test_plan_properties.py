@@ -23,11 +23,11 @@ from hypothesis import strategies as st
 
 from bridge.mapping.compiled import Side
 from bridge.model import Deal, Money, Note
-from sync.convert import phone_e164
-from sync.plan_json import synced_from_json, synced_to_json, written_hash
-from sync.plan_notes import is_mirrored, mirrored_text
-from sync.plan_slots import slots_for
-from sync.plan_types import CanonicalValue, LinkStatus
+from sync.plan.convert import phone_e164
+from sync.plan.notes import is_mirrored, mirrored_text
+from sync.plan.slots import slots_for
+from sync.plan.types import CanonicalValue, LinkStatus
+from sync.plan.values import synced_from_json, synced_to_json, written_hash
 from tests.unit.test_plan_helpers import (
     AGENCY,
     PARTNERS,

@@ -38,7 +38,7 @@ from bridge.mapping.compiled import CompiledMapping, Side
 from bridge.model import Deal
 from bridge.store import AuditRow, HintRow, LinkRow, LinkStatus, PartnerHealthRow, Store
 from bridge.store import cursors as cursor_store
-from sync.plan_types import AMOUNT_KEY, STAGE_KEY
+from sync.plan.types import AMOUNT_KEY, STAGE_KEY
 from sync.record import previous_of
 
 EPOCH = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)
@@ -228,7 +228,7 @@ def _fanout_problem(
     """A deal handed to several partners: the agency can agree with only one of them.
 
     A value one partner's link wrote into the agency deal is deliberately not pushed
-    on to the other partners (sync/plan_sync.py ``_unless_sibling_echo``). So: the
+    on to the other partners (sync/plan/mirror.py ``_unless_sibling_echo``). So: the
     partner's values must be the ones this link last synced (nothing of the partner's
     is unmirrored), and the agency's must be the synced ones or a sibling link's write.
     """

@@ -15,8 +15,8 @@ from bridge.mapping.compiled import CompiledMapping
 from bridge.mapping.connect import open_crm
 from bridge.mapping.watch import MappingWatcher
 from bridge.model import Semantics
-from sync.crm_pool import CrmPool
-from sync.sandbox_world import SandboxWorld
+from bridge.sandbox.world import SandboxWorld
+from sync.runtime.crm_pool import CrmPool
 
 T = TypeVar("T")
 

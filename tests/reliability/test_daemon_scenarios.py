@@ -19,11 +19,11 @@ from pathlib import Path
 import pytest
 import requests
 
-from bridge.emulator.outbox import OutboxPolicy
+from bridge.sandbox.emulator.outbox import OutboxPolicy
+from bridge.sandbox.world import SandboxWorld, sandbox_world
 from bridge.store import Store
-from sync.daemon import Daemon, DaemonOptions
-from sync.sandbox_world import SandboxWorld, sandbox_world
-from sync.single import AlreadyRunning
+from sync.runtime.daemon import Daemon, DaemonOptions
+from sync.runtime.single import AlreadyRunning
 from tests.daemon.helpers import wait_for
 from tests.reliability.invariants import InvariantReport, check_invariants, secrets_of
 from tests.reliability.sandboxes import Checked, Workload, checker_view

@@ -16,11 +16,11 @@ from pathlib import Path
 
 import pytest
 
-from bridge.emulator.faults import Fault, FaultKind
+from bridge.sandbox.emulator.faults import Fault, FaultKind
+from bridge.sandbox.world import SandboxWorld, sandbox_world
 from bridge.store import Store
 from sync.engine import Engine
-from sync.reconcile import reconcile
-from sync.sandbox_world import SandboxWorld, sandbox_world
+from sync.sources.reconcile import reconcile
 from tests.reliability.invariants import check_invariants, secrets_of
 from tests.reliability.sandboxes import Checked, Workload, checker_view
 

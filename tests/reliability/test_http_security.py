@@ -21,10 +21,10 @@ from sqlmodel import select
 
 from bridge.amocrm import webhook as amo_webhook
 from bridge.bitrix import webhook as bitrix_webhook
+from bridge.sandbox.world import SandboxWorld, sandbox_world
 from bridge.secrets import Secret
 from bridge.store import HintRow
-from sync.daemon import Daemon, DaemonOptions
-from sync.sandbox_world import SandboxWorld, sandbox_world
+from sync.runtime.daemon import Daemon, DaemonOptions
 from tests.reliability.invariants import NAMES, REPORTS, InvariantReport, secrets_of
 
 ADMIN = "adm-" + "x7Qp2LmN9vRt4WzY"  # the test's own admin token, grepped for like the others

@@ -25,9 +25,9 @@ from pathlib import Path
 
 import pytest
 
+from bridge.sandbox.world import SandboxWorld, sandbox_world
 from sync.apply import CRASH_POINTS
-from sync.daemon import Daemon, DaemonOptions
-from sync.sandbox_world import SandboxWorld, sandbox_world
+from sync.runtime.daemon import Daemon, DaemonOptions
 from tests.reliability.conftest import LONG
 from tests.reliability.invariants import check_invariants, secrets_of
 from tests.reliability.sandboxes import Workload, checker_view, committed_links
@@ -46,8 +46,8 @@ def world(tmp_path: Path) -> Iterator[SandboxWorld]:
 
 ZYGOTE = """
 import os, sys
-from bridge.cli import app  # the heavy imports happen once, before any fork
-import sync.daemon, sync.engine, bridge.amocrm.client, bridge.bitrix.client  # noqa: F401
+from sync.cli.main import app  # the heavy imports happen once, before any fork
+import sync.runtime.daemon, sync.engine, bridge.amocrm.client, bridge.bitrix.client  # noqa: F401
 
 for line in sys.stdin:
     point, port, log, env_file = line.rstrip("\\n").split("\\t")

@@ -6,9 +6,9 @@ from pathlib import Path
 from typer.testing import CliRunner
 
 from bridge.channels import Draft, fingerprints_of, record_handover, screen_new_handovers
-from bridge.cli import app
 from bridge.model import Contact
 from bridge.store import Store, inbox
+from sync.cli.main import app
 
 NOW = dt.datetime.now(dt.UTC)
 IVAN = Contact("Иван", phones=("+7 912 345-67-89",))

@@ -7,7 +7,6 @@ from pathlib import Path
 
 from typer.testing import CliRunner
 
-from bridge.cli import app
 from bridge.kpi import load_facts, outcome
 from bridge.kpi.report import build_report
 from bridge.ledger import DealObservation, book
@@ -15,6 +14,7 @@ from bridge.ledger.observations import store_observation
 from bridge.ledger.statement import Period
 from bridge.model import Money, Semantics
 from bridge.store import AuditRow, LinkRow, LinkStatus, Store, audit, links
+from sync.cli.main import app
 from tests.reports.kpi_data import ENTRIES, NOW, at, rub
 
 

@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from bridge.cli import app
 from bridge.notices import Notices
 from bridge.store import LinkRow, LinkStatus, Store, links
+from sync.cli.main import app
 from tests.mapping.conftest import ENV_VALUES, EXAMPLE
 
 

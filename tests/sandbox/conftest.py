@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 import requests
 
-from bridge.amocrm.sandbox import AmoSandbox
-from bridge.bitrix.sandbox import BitrixSandbox
+from bridge.sandbox.amocrm.account import AmoSandbox
+from bridge.sandbox.bitrix.portal import BitrixSandbox
 
 # --- amoCRM ------------------------------------------------------------------------------
 

@@ -13,8 +13,8 @@ from typing import Any
 
 import pytest
 
-from bridge.amocrm.sandbox import AmoSandbox
 from bridge.phpform import parse
+from bridge.sandbox.amocrm.account import AmoSandbox
 from tests.sandbox.conftest import AmoApi, HookReceiver
 
 FIXTURES = Path(__file__).parents[1] / "fixtures" / "amocrm"

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 import requests
 
-from bridge.amocrm.sandbox import AmoSandbox
-from bridge.emulator import Fault, FaultKind
 from bridge.phpform import parse
+from bridge.sandbox.amocrm.account import AmoSandbox
+from bridge.sandbox.emulator import Fault, FaultKind
 from tests.sandbox.conftest import AmoApi, HookReceiver
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from bridge.amocrm.sandbox import AmoSandbox
+from bridge.sandbox.amocrm.account import AmoSandbox
 from tests.sandbox.conftest import AmoApi
 
 

@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from bridge.amocrm.sandbox import AmoSandbox
+from bridge.sandbox.amocrm.account import AmoSandbox
 from tests.sandbox.conftest import AmoApi
 
 

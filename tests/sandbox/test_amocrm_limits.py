@@ -7,7 +7,7 @@ from email.utils import formatdate
 
 import pytest
 
-from bridge.amocrm.sandbox import AmoSandbox
+from bridge.sandbox.amocrm.account import AmoSandbox
 from tests.sandbox.conftest import AmoApi
 
 

@@ -12,8 +12,8 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 import requests
 
-from bridge.amocrm.sandbox import AmoSandbox
-from bridge.emulator import SimClock
+from bridge.sandbox.amocrm.account import AmoSandbox
+from bridge.sandbox.emulator import SimClock
 
 REDIRECT = "https://bridge.example/oauth/amocrm"
 

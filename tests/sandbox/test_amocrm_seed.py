@@ -12,7 +12,7 @@ from email.utils import formatdate
 import pytest
 import requests
 
-from bridge.amocrm.sandbox import AmoSandbox
+from bridge.sandbox.amocrm.account import AmoSandbox
 from tests.sandbox.conftest import AmoApi
 
 
@@ -81,7 +81,7 @@ def test_if_modified_since_narrows_the_list(amo: AmoSandbox, amo_api: AmoApi) ->
 
 def test_cli_prints_how_to_connect_and_stops_on_ctrl_c() -> None:
     code = (
-        "import bridge.amocrm.sandbox as s\n"
+        "import bridge.sandbox.amocrm.account as s\n"
         "s.serve_cli(port=0, subdomain='atwinta', token='llt-demo', client_id=None,"
         " client_secret=None, seed='demo')\n"
     )

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from bridge.amocrm.sandbox import AmoSandbox
 from bridge.phpform import parse
+from bridge.sandbox.amocrm.account import AmoSandbox
 from tests.sandbox.conftest import AmoApi, HookReceiver
 
 ALL = ["add_lead", "update_lead", "status_lead", "delete_lead", "note_lead"]

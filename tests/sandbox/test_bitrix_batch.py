@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from urllib.parse import quote
 
-from bridge.bitrix.sandbox import BitrixSandbox
 from bridge.phpform import build
+from bridge.sandbox.bitrix.portal import BitrixSandbox
 from tests.sandbox.conftest import BitrixApi
 
 

@@ -17,8 +17,8 @@ from typing import Any
 
 import pytest
 
-from bridge.bitrix.sandbox import BitrixSandbox
 from bridge.phpform import parse
+from bridge.sandbox.bitrix.portal import BitrixSandbox
 from tests.sandbox.conftest import BitrixApi, HookReceiver
 
 FIXTURES = Path(__file__).parents[1] / "fixtures" / "bitrix24"

@@ -6,9 +6,9 @@ from typing import Any
 
 import pytest
 
-from bridge.bitrix.sandbox import BitrixSandbox
-from bridge.bitrix.sandbox_fields import to_camel
-from bridge.emulator import SimClock
+from bridge.sandbox.bitrix.fields import to_camel
+from bridge.sandbox.bitrix.portal import BitrixSandbox
+from bridge.sandbox.emulator import SimClock
 from tests.sandbox.conftest import BitrixApi
 
 # ---- deals through both APIs -------------------------------------------------------------

@@ -6,8 +6,8 @@ from typing import Any
 
 import requests
 
-from bridge.bitrix.sandbox import BitrixSandbox
 from bridge.phpform import parse
+from bridge.sandbox.bitrix.portal import BitrixSandbox
 from tests.sandbox.conftest import BitrixApi, HookReceiver
 
 WEBHOOK_AUTH = {"domain", "client_endpoint", "server_endpoint", "member_id", "application_token"}

@@ -14,8 +14,8 @@ import pytest
 import requests
 from fast_bitrix24 import Bitrix
 
-from bridge.bitrix.sandbox import BitrixSandbox
-from bridge.emulator import Fault, FaultKind
+from bridge.sandbox.bitrix.portal import BitrixSandbox
+from bridge.sandbox.emulator import Fault, FaultKind
 
 
 @pytest.fixture(autouse=True)
@@ -146,7 +146,7 @@ def test_a_lost_response_after_commit_duplicates_a_retried_add(
 
 
 def test_cli_serves_until_interrupted() -> None:
-    command = [sys.executable, "-c", "from bridge.cli import app; app()", "sandbox", "bitrix24"]
+    command = [sys.executable, "-c", "from sync.cli.main import app; app()", "sandbox", "bitrix24"]
     command += ["--seed", "demo", "--secret", "cli-secret"]
     # Without PYTHONUNBUFFERED the banner must still arrive: the CLI flushes it.
     env = {k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"}

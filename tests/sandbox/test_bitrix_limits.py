@@ -11,7 +11,7 @@ import aiohttp
 import pytest
 from fast_bitrix24 import Bitrix
 
-from bridge.bitrix.sandbox import BitrixSandbox
+from bridge.sandbox.bitrix.portal import BitrixSandbox
 from tests.sandbox.conftest import BitrixApi
 
 TIME_KEYS = {

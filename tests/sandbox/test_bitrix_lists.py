@@ -7,11 +7,11 @@ import datetime as dt
 import pytest
 import requests
 
-from bridge.bitrix.sandbox import BitrixSandbox
-from bridge.bitrix.sandbox_app import METHODS
-from bridge.bitrix.sandbox_call import Call
-from bridge.bitrix.sandbox_core import Result
 from bridge.phpform import build
+from bridge.sandbox.bitrix.app import METHODS
+from bridge.sandbox.bitrix.call import Call
+from bridge.sandbox.bitrix.core import Result
+from bridge.sandbox.bitrix.portal import BitrixSandbox
 from tests.sandbox.conftest import BitrixApi
 
 # ---- routing and inputs -------------------------------------------------------------

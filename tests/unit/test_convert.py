@@ -9,7 +9,7 @@ import pytest
 
 from bridge.mapping.compiled import Converter, ConverterKind, Side
 from bridge.model import Money
-from sync.convert import (
+from sync.plan.convert import (
     Ok,
     Refused,
     Unset,

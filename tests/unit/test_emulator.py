@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 import requests
 
-from bridge.emulator import (
+from bridge.sandbox.emulator import (
     EmulatorServer,
     EventOutbox,
     Fault,

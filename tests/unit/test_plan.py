@@ -9,8 +9,7 @@ from decimal import Decimal
 from bridge.mapping.compiled import Broken, CrmKind, Policies, Side, UnmappedStage
 from bridge.model import Money, Note
 from sync.plan import plan_agency_deal, plan_partner_change
-from sync.plan_json import written_hash
-from sync.plan_types import (
+from sync.plan.types import (
     AMOUNT_KEY,
     STAGE_KEY,
     AddNote,
@@ -23,6 +22,7 @@ from sync.plan_types import (
     UpdateDeal,
     pending_link,
 )
+from sync.plan.values import written_hash
 from tests.unit.test_plan_helpers import (
     AGENCY,
     PARTNERS,

@@ -43,8 +43,7 @@ from bridge.model import (
 )
 from bridge.secrets import Secret
 from sync.plan import plan_agency_deal
-from sync.plan_json import synced_from_json, synced_to_json
-from sync.plan_types import (
+from sync.plan.types import (
     AddNote,
     AgencyExtras,
     CreatePartnerDeal,
@@ -53,6 +52,7 @@ from sync.plan_types import (
     PartnerExtras,
     UpdateDeal,
 )
+from sync.plan.values import synced_from_json, synced_to_json
 
 T0 = dt.datetime(2026, 3, 2, 9, 0, tzinfo=dt.UTC)
 ROUTING = "UF_CRM_PARTNER"

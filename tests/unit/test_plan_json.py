@@ -8,8 +8,8 @@ from decimal import Decimal
 import pytest
 
 from bridge.model import Money
-from sync.plan_json import synced_from_json, synced_to_json, written_hash
-from sync.plan_types import LinkState, LinkStatus
+from sync.plan.types import LinkState, LinkStatus
+from sync.plan.values import synced_from_json, synced_to_json, written_hash
 
 
 def test_synced_round_trips_exactly() -> None:

@@ -7,8 +7,8 @@ import threading
 
 import pytest
 
-from sync.health import HealthTracker
-from sync.runner import EmbeddedRunner
+from sync.runtime.health import HealthTracker
+from sync.runtime.runner import EmbeddedRunner
 
 
 def test_a_lane_runs_one_job_at_a_time_and_coalesces_waiters() -> None:
@@ -88,7 +88,7 @@ def test_shutdown_finishes_in_flight_work_and_refuses_new() -> None:
 
 def test_health_logs_transitions_only(caplog: pytest.LogCaptureFixture) -> None:
     tracker = HealthTracker()
-    with caplog.at_level(logging.INFO, logger="sync.health"):
+    with caplog.at_level(logging.INFO, logger="sync.runtime.health"):
         for _ in range(5):
             tracker.failed("amocrm:alfa", ConnectionError("refused"))
         tracker.succeeded("amocrm:alfa")

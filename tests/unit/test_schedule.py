@@ -5,8 +5,8 @@ from __future__ import annotations
 import datetime as dt
 import threading
 
-from sync.runner import EmbeddedRunner
-from sync.schedule import Plan, PollTarget, build_scheduler, job_ids
+from sync.runtime.runner import EmbeddedRunner
+from sync.runtime.schedule import Plan, PollTarget, build_scheduler, job_ids
 
 
 def _noop() -> None:

@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from sync.single import AlreadyRunning, DaemonLock
+from sync.runtime.single import AlreadyRunning, DaemonLock
 
 HOLD = """
 import sys, time
-from sync.single import DaemonLock
+from sync.runtime.single import DaemonLock
 lock = DaemonLock(sys.argv[1]).acquire()
 print("locked", flush=True)
 sys.stdin.read()

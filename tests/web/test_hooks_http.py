@@ -13,9 +13,9 @@ import requests
 
 from bridge.model import Hint, HintKind
 from bridge.secrets import Secret
-from sync.metrics import Metrics
-from sync.serve import ServerThread
-from sync.web import HookRejected, HookRoutes, Readiness, create_app
+from sync.runtime.app import HookRejected, HookRoutes, Readiness, create_app
+from sync.runtime.metrics import Metrics
+from sync.runtime.serve import ServerThread
 
 ADMIN = "admin-token-for-tests-0123456789"
 AMO_SECRET = "path-secret-abcdefghijklmnopqrstuvwxyz"

@@ -1,0 +1,126 @@
+"""``bridge sync``, ``status``, ``deal``, ``parked``, ``retry``: the engine from the command line.
+
+``sync`` opens the CRMs named in mapping.yaml, resolves the mapping against
+them and runs one pass, with a progress display. The other commands read or
+queue work in the store only, so they answer even while a CRM is down.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from pathlib import Path
+
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    SpinnerColumn,
+    TextColumn,
+    TimeElapsedColumn,
+)
+
+from bridge.crm import Crm
+from bridge.mapping.compiled import CompiledMapping
+from bridge.model import Hint, HintKind
+from bridge.store import Store, links
+from sync.cli.views import deal_view, parked_table, status_table
+from sync.engine import Engine, PassReport
+from sync.engine import Progress as EngineProgress
+from sync.sources import inbox
+
+AGENCY_SYSTEM = "bitrix24:agency"  # how bridge.mapping.connect labels the agency portal
+STEPS = {"gather": "reading changes", "plan": "planning", "apply": "writing", "record": "recording"}
+
+
+class SetupFailed(Exception):
+    """The mapping or a CRM connection is not usable; the message says what to fix."""
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def open_engine(
+    mapping_path: Path, store: Store, progress: EngineProgress | None = None
+) -> tuple[Engine, list[Crm]]:
+    from bridge.mapping import load_mapping, resolve
+    from bridge.mapping.connect import open_all
+
+    spec = load_mapping(mapping_path)
+    crms, failed = open_all(spec)
+    if "agency" not in crms:
+        raise SetupFailed(f"cannot open the agency portal: {failed.get('agency')}")
+    report = resolve(spec, crms)
+    if report.compiled is None:
+        problems = "\n".join(f"  {p}" for p in report.problems)
+        raise SetupFailed(f"mapping.yaml does not resolve:\n{problems}")
+    compiled: CompiledMapping = report.compiled
+    partners = {code: crm for code, crm in crms.items() if code in compiled.partners}
+    engine = Engine(store, compiled, crms["agency"], partners, clock=utcnow, progress=progress)
+    return engine, list(crms.values())
+
+
+def run_sync(
+    mapping_path: Path, store: Store, console: Console, *, partner: str | None, dry_run: bool
+) -> PassReport:
+    columns = (
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+    )
+    with Progress(*columns, console=console, transient=True) as progress:
+        task = progress.add_task("connecting", total=None)
+
+        def show(step: str, done: int = 0, total: int = 0) -> None:
+            label = STEPS.get(step, step)
+            progress.update(task, description=label, completed=done, total=total or None)
+
+        engine, crms = open_engine(mapping_path, store, show)
+        try:
+            report = engine.sync(partner, dry_run=dry_run)
+        finally:
+            for crm in crms:
+                crm.close()
+    print_report(report, console, dry_run=dry_run)
+    return report
+
+
+def print_report(report: PassReport, console: Console, *, dry_run: bool) -> None:
+    if dry_run:
+        for plan in report.plans:
+            names = ", ".join(type(op).__name__ for op in plan.operations) or "state only"
+            console.print(f"{plan.link_key[0]} → {plan.link_key[1]}: {names}")
+        console.print(f"[bold]{len(report.plans)} plan(s); nothing written (dry run)[/]")
+        return
+    verdicts = ", ".join(f"{k}: {v}" for k, v in sorted(report.verdicts.items())) or "no changes"
+    console.print(f"[bold]pass done[/] — {verdicts}; {report.writes} write(s)")
+    for code, message in sorted(report.errors.items()):
+        console.print(f"[red]{code}[/]: {message}")
+
+
+def show_status(store: Store, console: Console) -> None:
+    console.print(status_table(store, utcnow()))
+
+
+def show_deal(store: Store, agency_deal_id: str, console: Console) -> bool:
+    return deal_view(store, agency_deal_id, console)
+
+
+def show_parked(store: Store, console: Console) -> None:
+    console.print(parked_table(store))
+
+
+def queue_retry(store: Store, link_ids: Sequence[int] | None) -> int:
+    """Queue parked links (all or these ids) for the next pass; returns how many."""
+    with store.transaction() as session:
+        rows = links.parked(session)
+    wanted = None if link_ids is None else set(link_ids)
+    chosen = [r for r in rows if wanted is None or r.id in wanted]
+    now = utcnow()
+    hints = [Hint(AGENCY_SYSTEM, r.agency_deal_id, HintKind.UPDATED, now, "retry") for r in chosen]
+    inbox.record(store, hints, dt.timedelta(0))
+    return len(chosen)

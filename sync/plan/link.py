@@ -1,0 +1,252 @@
+"""One link, one pass: the decisions of :mod:`sync.plan` for a single partner.
+
+:class:`LinkInputs` bundles what is known about the link; :func:`plan_link` walks
+the decision order documented in :mod:`sync.plan` and returns a
+:class:`~sync.plan.types.LinkPlan`, or None for a link that never existed and
+has nothing to do.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from bridge.mapping.compiled import CompiledMapping, CrmKind, PartnerConfig, Side
+from bridge.model import Deal, Note
+from sync.plan.draft import build_draft
+from sync.plan.mirror import SyncOutcome, sync_slots
+from sync.plan.notes import agency_notes_to_mirror, orphan_notice, partner_notes_to_mirror
+from sync.plan.slots import slots_for
+from sync.plan.types import (
+    AGENCY_WRITES_KEY,
+    AddNote,
+    AgencyExtras,
+    AuditEntry,
+    CanonicalValue,
+    CloseLink,
+    CreatePartnerDeal,
+    LinkKey,
+    LinkPlan,
+    LinkState,
+    LinkStatus,
+    Operation,
+    OrphanLink,
+    Park,
+    PartnerExtras,
+    Skip,
+    UpdateDeal,
+    pending_link,
+)
+from sync.plan.values import written_hash
+
+_DORMANT = (LinkStatus.ORPHANED, LinkStatus.CLOSED)
+
+
+@dataclass(frozen=True, slots=True)
+class LinkInputs:
+    """Everything known about one link for one planning pass."""
+
+    key: LinkKey
+    partner: PartnerConfig
+    state: LinkState | None
+    deal: Deal | None
+    partner_deal: Deal | None
+    partner_fetched: bool
+    mapping: CompiledMapping
+    now: dt.datetime
+    agency: AgencyExtras
+    extras: PartnerExtras
+    sibling_writes: Mapping[str, tuple[CanonicalValue, ...]] = dataclasses.field(
+        default_factory=dict
+    )
+
+    @property
+    def current(self) -> LinkState:
+        return self.state or pending_link(*self.key)
+
+    def routed(self) -> bool:
+        if self.deal is None or self.deal.pipeline_id != self.mapping.agency.pipeline_id:
+            return False
+        value = self.deal.fields.get(self.mapping.agency.routing_field_id)
+        return any(p.code == self.partner.code for p in self.mapping.routed_partners(value))
+
+
+def make_plan(
+    key: LinkKey,
+    ops: tuple[Operation, ...],
+    audit: tuple[AuditEntry, ...],
+    state: LinkState,
+    previous: LinkState | None,
+) -> LinkPlan:
+    return LinkPlan(key, ops, audit, state, previous)
+
+
+def unknown_partner(deal_id: str, code: str, state: LinkState | None) -> list[LinkPlan]:
+    if state is None or state.status in _DORMANT:
+        return []
+    reason = f"partner '{code}' is no longer in mapping.yaml"
+    closed = dataclasses.replace(state, status=LinkStatus.CLOSED)
+    return [make_plan((deal_id, code), (CloseLink((deal_id, code), reason),), (), closed, state)]
+
+
+def plan_link(inputs: LinkInputs) -> LinkPlan | None:
+    state, previous = inputs.current, inputs.state
+    if state.status is LinkStatus.ORPHANED:
+        return make_plan(inputs.key, (), (), state, previous)
+    if not inputs.routed():
+        return _close(inputs)
+    skip = _skip_reason(inputs, state)
+    if skip is not None:
+        return make_plan(inputs.key, (Skip(inputs.key, skip),), (), state, previous)
+    return _act(inputs, state)
+
+
+def _act(inputs: LinkInputs, state: LinkState) -> LinkPlan:
+    """A routed, unpaused link with its snapshots: orphan, park, create or mirror."""
+    partner_deal = inputs.partner_deal
+    if partner_deal is None and state.partner_deal_id is not None:
+        return _orphan(inputs)
+    broken = _broken_fields(inputs.partner)
+    if broken:
+        bound = partner_deal.id if partner_deal else state.partner_deal_id
+        return _park(inputs, dataclasses.replace(state, partner_deal_id=bound), broken)
+    if partner_deal is None:
+        return _create(inputs)
+    return _sync(inputs, partner_deal)
+
+
+def _broken_fields(partner: PartnerConfig) -> tuple[str, ...]:
+    """Field maps that did not resolve: every deal of the partner needs them, so park.
+
+    Syncing the rest would let changes of that field go neither mirrored nor
+    parked — a lost change (DESIGN §9).
+    """
+    return tuple(f"field '{b.label}' does not resolve: {b.reason}" for b in partner.broken_fields)
+
+
+def _skip_reason(inputs: LinkInputs, state: LinkState) -> str | None:
+    if inputs.partner.paused:
+        return f"partner '{inputs.partner.code}' is paused in mapping.yaml"
+    if state.partner_deal_id is not None and not inputs.partner_fetched:
+        return f"partner deal {state.partner_deal_id} was not fetched in this pass"
+    recorded_intent = inputs.state is not None and state.status is LinkStatus.PENDING_CREATE
+    if recorded_intent and state.partner_deal_id is None and not inputs.partner_fetched:
+        # A create may have happened with its answer lost: only a stamp search may say no.
+        return "a create was attempted before: search the partner CRM by stamp first"
+    return None
+
+
+def _close(inputs: LinkInputs) -> LinkPlan | None:
+    state = inputs.state
+    if state is None:
+        return None
+    if state.status is LinkStatus.CLOSED:
+        return make_plan(inputs.key, (), (), state, state)
+    if inputs.deal is None:
+        reason = "the agency deal was deleted or is unreachable"
+    elif inputs.deal.pipeline_id != inputs.mapping.agency.pipeline_id:
+        reason = (
+            f"the agency deal left the partner pipeline '{inputs.mapping.agency.pipeline_name}'"
+        )
+    else:
+        reason = f"the agency deal is no longer routed to partner '{inputs.partner.code}'"
+    closed = dataclasses.replace(state, status=LinkStatus.CLOSED, park_reason=None)
+    return make_plan(inputs.key, (CloseLink(inputs.key, reason),), (), closed, state)
+
+
+def _orphan(inputs: LinkInputs) -> LinkPlan:
+    state = inputs.current
+    deal_id = state.partner_deal_id or ""
+    reason = f"partner deal {deal_id} at '{inputs.partner.code}' is missing (deleted?)"
+    text = orphan_notice(inputs.partner.name, deal_id, inputs.partner.policies.language)
+    note = Note(deal_id=state.agency_deal_id, text=text, created_at=inputs.now)
+    ops: tuple[Operation, ...] = (
+        OrphanLink(inputs.key, reason),
+        AddNote(inputs.key, Side.AGENCY, note),
+    )
+    orphaned = dataclasses.replace(state, status=LinkStatus.ORPHANED, park_reason=reason)
+    return make_plan(inputs.key, ops, (), orphaned, inputs.state)
+
+
+def _park(inputs: LinkInputs, state: LinkState, reasons: tuple[str, ...]) -> LinkPlan:
+    reason = "; ".join(reasons)
+    if state.status is LinkStatus.PARKED and state.park_reason == reason:
+        return make_plan(inputs.key, (), (), state, inputs.state)
+    parked = dataclasses.replace(state, status=LinkStatus.PARKED, park_reason=reason)
+    return make_plan(inputs.key, (Park(inputs.key, reason),), (), parked, inputs.state)
+
+
+def _create(inputs: LinkInputs) -> LinkPlan:
+    assert inputs.deal is not None  # routed() is False without a deal
+    state = inputs.current
+    slots = slots_for(inputs.mapping, inputs.partner, inputs.agency, inputs.extras)
+    parties = (inputs.agency.contact, inputs.agency.company)
+    outcome = build_draft(slots, inputs.deal, inputs.partner, inputs.key, parties)
+    if outcome.draft is None:
+        return _park(inputs, state, outcome.reasons)
+    created = dataclasses.replace(
+        state,
+        status=LinkStatus.ACTIVE,
+        synced=dict(outcome.pairs),
+        written_agency=written_hash({k: v[0] for k, v in outcome.pairs.items()}),
+        written_partner=written_hash({k: v[1] for k, v in outcome.pairs.items()}),
+        park_reason=None,
+        agency_updated_at=inputs.deal.updated_at,
+    )
+    ops = (CreatePartnerDeal(inputs.key, outcome.draft),)
+    return make_plan(inputs.key, ops, (), created, inputs.state)
+
+
+def _sync(inputs: LinkInputs, partner_deal: Deal) -> LinkPlan:
+    assert inputs.deal is not None
+    state = dataclasses.replace(inputs.current, partner_deal_id=partner_deal.id)
+    slots = slots_for(inputs.mapping, inputs.partner, inputs.agency, inputs.extras)
+    pipelines = _stage_pipelines(inputs.partner)
+    outcome: SyncOutcome = sync_slots(
+        slots, inputs.deal, partner_deal, state, pipelines, inputs.sibling_writes
+    )
+    if outcome.reasons:
+        return _park(inputs, state, outcome.reasons)
+    ops: list[Operation] = [UpdateDeal(inputs.key, side, patch) for side, patch in outcome.patches]
+    ops += _notes(inputs, partner_deal)
+    synced_values: dict[str, CanonicalValue] = dict(outcome.pairs)
+    if outcome.agency_writes:
+        synced_values[AGENCY_WRITES_KEY] = outcome.agency_writes
+    synced = dataclasses.replace(
+        state,
+        status=LinkStatus.ACTIVE,
+        synced=synced_values,
+        written_agency=written_hash({k: v[0] for k, v in outcome.pairs.items()}),
+        written_partner=written_hash({k: v[1] for k, v in outcome.pairs.items()}),
+        park_reason=None,
+        agency_updated_at=inputs.deal.updated_at,
+        partner_updated_at=partner_deal.updated_at,
+    )
+    return make_plan(inputs.key, tuple(ops), outcome.audit, synced, inputs.state)
+
+
+def _stage_pipelines(partner: PartnerConfig) -> dict[Side, str | None]:
+    """Which pipeline id to send with a stage move, per side.
+
+    amoCRM needs it (won/lost ids 142/143 exist in every pipeline); Bitrix24 refuses
+    to change ``CATEGORY_ID`` through a deal update, so it gets none.
+    """
+    amo = partner.connection.kind is CrmKind.AMOCRM
+    return {Side.AGENCY: None, Side.PARTNER: partner.pipeline_id if amo else None}
+
+
+def _notes(inputs: LinkInputs, partner_deal: Deal) -> list[Operation]:
+    if not inputs.partner.policies.mirror_notes:
+        return []
+    agency_notes, partner_notes = inputs.agency.notes, inputs.extras.notes
+    label = "Агентство" if inputs.partner.policies.language == "ru" else "Agency"
+    ops: list[Operation] = []
+    for text in partner_notes_to_mirror(partner_notes, agency_notes, inputs.partner.name):
+        note = Note(deal_id=inputs.key[0], text=text, created_at=inputs.now)
+        ops.append(AddNote(inputs.key, Side.AGENCY, note))
+    for text in agency_notes_to_mirror(agency_notes, partner_notes, label):
+        note = Note(deal_id=partner_deal.id, text=text, created_at=inputs.now)
+        ops.append(AddNote(inputs.key, Side.PARTNER, note))
+    return ops

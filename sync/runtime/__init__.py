@@ -1,0 +1,1 @@
+"""How sync runs: daemon lifecycle, readiness, scheduler, runners, the HTTP app."""

@@ -1,0 +1,132 @@
+"""``bridge hooks install`` and ``bridge hooks status``.
+
+amoCRM hooks are registered through its API; Bitrix24 outgoing webhooks can
+only be created in the portal's UI, so for those the command prints what to
+paste. Status shows, per account, whether its hook is registered and when it
+last delivered — and flags a hook that went quiet while the partner's deals
+kept changing (amoCRM silently disables hooks after repeated failures).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from sqlalchemy import func
+from sqlmodel import Session, col, select
+
+from bridge.amocrm.client import AmoCrm
+from bridge.amocrm.subscriptions import LEAD_EVENTS, subscribe, subscriptions
+from bridge.crm import Crm, CrmError
+from bridge.mapping.compiled import Connection, CrmKind
+from bridge.store import LinkRow, Store, hooks
+from sync.sources.webhooks import hook_urls
+
+BITRIX_EVENTS = ("ONCRMDEALADD", "ONCRMDEALUPDATE", "ONCRMDEALDELETE")
+QUIET_AFTER = dt.timedelta(hours=1)
+
+
+@dataclass(frozen=True, slots=True)
+class HookStatus:
+    label: str
+    system: str
+    registered: str  # "yes", "no", "disabled", "set up in the portal", or an error
+    last_delivery: dt.datetime | None
+    deliveries: int
+    last_change: dt.datetime | None  # newest change the bridge saw on that side, any path
+    warning: str = ""
+
+
+def install(
+    public_url: str, connections: Mapping[str, Connection], crms: Mapping[str, Crm]
+) -> list[str]:
+    """Register every amoCRM hook; return the lines to show the admin."""
+    lines: list[str] = []
+    for label, url in hook_urls(public_url, connections).items():
+        crm = crms.get(label)
+        if connections[label].kind is CrmKind.AMOCRM and isinstance(crm, AmoCrm):
+            try:
+                lines.append(
+                    f"{label}: amoCRM webhook {subscribe(crm, url)} ({', '.join(LEAD_EVENTS)})"
+                )
+            except CrmError as exc:
+                lines.append(f"{label}: amoCRM webhook NOT registered: {exc}")
+        else:
+            lines += _bitrix_instructions(label, url)
+    return lines
+
+
+def _bitrix_instructions(label: str, url: str) -> list[str]:
+    token = "AGENCY_B24_APP_TOKEN" if label == "agency" else f"{label.upper()}_B24_APP_TOKEN"
+    return [
+        f"{label}: Bitrix24 → Developer resources → Other → Outgoing webhook:",
+        f"    handler URL: {url}",
+        f"    events: {', '.join(BITRIX_EVENTS)}",
+        f"    then put its application token into .env as {token}",
+    ]
+
+
+def status(
+    store: Store,
+    connections: Mapping[str, Connection],
+    crms: Mapping[str, Crm],
+    public_url: str | None,
+    now: dt.datetime,
+) -> list[HookStatus]:
+    urls = hook_urls(public_url, connections) if public_url else {}
+    with store.transaction() as session:
+        deliveries = hooks.all_rows(session)
+        changes = _last_changes(session)
+    rows = []
+    for label, crm in crms.items():
+        seen = deliveries.get(crm.system)
+        registered = _registered(crm, connections[label], urls.get(label))
+        last = seen.last_at if seen else None
+        change = changes.get(label)
+        rows.append(
+            HookStatus(
+                label,
+                crm.system,
+                registered,
+                last,
+                seen.count if seen else 0,
+                change,
+                _warning(registered, last, change, now),
+            )
+        )
+    return rows
+
+
+def _registered(crm: Crm, connection: Connection, url: str | None) -> str:
+    if connection.kind is not CrmKind.AMOCRM or not isinstance(crm, AmoCrm):
+        return "set up in the portal"
+    try:
+        found = {s.destination: s for s in subscriptions(crm)}
+    except CrmError as exc:
+        return f"unknown ({exc})"
+    mine = [s for d, s in found.items() if url is None or d == url]
+    if not mine:
+        return "no"
+    return "disabled" if all(s.disabled for s in mine) else "yes"
+
+
+def _warning(
+    registered: str, last: dt.datetime | None, change: dt.datetime | None, now: dt.datetime
+) -> str:
+    if registered == "disabled":
+        return "amoCRM disabled this hook: run `bridge hooks install` to re-register it"
+    if change is not None and (last is None or change - last > QUIET_AFTER):
+        return "the hook is quiet while polling still finds changes: check the hook"
+    return ""
+
+
+def _last_changes(session: Session) -> dict[str, dt.datetime]:
+    """Newest modification time the bridge saw per partner (and the agency), any path."""
+    newest = func.max(col(LinkRow.partner_updated_at))
+    rows = session.exec(select(LinkRow.partner_code, newest).group_by(col(LinkRow.partner_code)))
+    result = {code: when for code, when in rows if when is not None}
+    agency = session.exec(select(func.max(col(LinkRow.agency_updated_at)))).first()
+    if agency is not None:
+        result["agency"] = agency
+    return result
