@@ -20,7 +20,7 @@ from bridge.sandbox.amocrm.account import AmoSandbox
 from bridge.sandbox.bitrix.portal import BitrixSandbox
 from bridge.secrets import Secret
 
-EXAMPLE_MAPPING = Path(__file__).resolve().parents[1] / "mapping.yaml"
+EXAMPLE_MAPPING = Path(__file__).resolve().parents[2] / "mapping.yaml"
 AGENCY_EVENTS = ("ONCRMDEALADD", "ONCRMDEALUPDATE", "ONCRMDEALDELETE")
 AMO_HOOK_SETTINGS = ["add_lead", "update_lead", "status_lead", "delete_lead", "note_lead"]
 
