@@ -19,7 +19,7 @@ per-command batch error) into exactly one of these at a single boundary.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
@@ -134,7 +134,22 @@ class Crm(Protocol):
         ...
 
     def find_by_stamp(self, stamps: Sequence[str]) -> dict[str, Deal]:
-        """Deals carrying the bridge's stamp, keyed by stamp (for idempotent creation)."""
+        """Deals carrying the bridge's stamp, keyed by stamp (for idempotent creation).
+
+        Should two deals carry one stamp, the oldest (lowest id) is the one returned.
+        """
+        ...
+
+    def find_stamped(
+        self, stamps: Sequence[str], *, pipeline_id: str | None = None
+    ) -> dict[str, tuple[Deal, ...]]:
+        """Every deal carrying one of these stamps, oldest first, keyed by stamp.
+
+        The bulk identity lookup made before any create: the CRM, not the local
+        store, says which partner deal belongs to which agency deal. ``pipeline_id``
+        is where the bridge creates; an adapter may use it to read in pages instead
+        of searching stamp by stamp, and then also sees only that pipeline.
+        """
         ...
 
     def list_changed(self, since: dt.datetime) -> Iterator[ChangePage]:
@@ -172,3 +187,17 @@ class Crm(Protocol):
     def close(self) -> None:
         """Release connections."""
         ...
+
+
+def group_by_stamp(deals: Iterable[Deal], stamps: Iterable[str]) -> dict[str, tuple[Deal, ...]]:
+    """The deals carrying each wanted stamp, oldest (lowest id) first; one entry per deal id."""
+    wanted = set(stamps)
+    unique = {d.id: d for d in deals if d.stamp and d.stamp in wanted}
+    found: dict[str, list[Deal]] = {}
+    for deal in sorted(unique.values(), key=_age):
+        found.setdefault(deal.stamp or "", []).append(deal)
+    return {stamp: tuple(group) for stamp, group in found.items()}
+
+
+def _age(deal: Deal) -> tuple[int, str]:
+    return (int(deal.id), "") if deal.id.isdigit() else (1 << 62, deal.id)

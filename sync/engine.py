@@ -10,11 +10,14 @@ may still advance.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
+
+from sqlmodel import Session
 
 from bridge.crm import Crm, CrmError, RateLimited
 from bridge.mapping.compiled import CompiledMapping
@@ -24,11 +27,12 @@ from bridge.store.cursors import CursorConflict
 from sync.apply import Applier, Outcome, crash_point
 from sync.gather import Gathered, Gatherer
 from sync.ledger_hook import LedgerHook
-from sync.plan.types import LinkPlan
+from sync.plan.types import HOLD_KEY, LinkPlan
 from sync.planning import Planner, Planning, default_planner
 from sync.record import APPLIED, FAILED, PARKED, Recorder
 from sync.screening import post_comments, screen_creates
 from sync.sources import inbox, poll
+from sync.state import apply_state, to_state
 
 log = logging.getLogger(__name__)
 AGENCY = "agency"
@@ -261,16 +265,28 @@ class Engine:
     # --- by hand -----------------------------------------------------------------
     def retry(self, link_ids: Sequence[int] | None = None) -> int:
         """Queue parked links (all, or these ids) for the next pass; how many were queued."""
+        now = self.clock()
         with self.store.transaction() as session:
             rows = links.parked(session)
-        chosen = [r for r in rows if link_ids is None or r.id in set(link_ids)]
-        now = self.clock()
+            chosen = [r for r in rows if link_ids is None or r.id in set(link_ids)]
+            for row in chosen:
+                _release_hold(session, row, now)
         hints = [
             Hint(self.agency.system, r.agency_deal_id, HintKind.UPDATED, now, "retry")
             for r in chosen
         ]
         inbox.record(self.store, hints, dt.timedelta(0))
         return len(chosen)
+
+
+def _release_hold(session: Session, row: LinkRow, now: dt.datetime) -> None:
+    """A person asked to retry: a hold (e.g. duplicate stamps) is lifted; the planner
+    decides afresh on the next pass."""
+    state = to_state(row)
+    if state.hold is None:
+        return
+    synced = {k: v for k, v in state.synced.items() if k != HOLD_KEY}
+    links.save(session, apply_state(row, dataclasses.replace(state, synced=synced)), now)
 
 
 def _partner_snapshot(got: Gathered, code: str, row: LinkRow | None) -> Deal | None:

@@ -39,6 +39,11 @@ class Gathered:
     companies: dict[str, Company] = field(default_factory=dict)
     agency_notes: dict[str, tuple[Note, ...]] = field(default_factory=dict)  # by agency deal
     partner_notes: dict[tuple[str, str], tuple[Note, ...]] = field(default_factory=dict)
+    # The identity lookup before creates: per partner, the agency ids searched by stamp
+    # and the stamped partner deals found (oldest first). An id searched and not found
+    # has no partner deal anywhere; one not searched must not be created this pass.
+    searched: dict[str, frozenset[str]] = field(default_factory=dict)
+    stamped: dict[str, dict[str, tuple[Deal, ...]]] = field(default_factory=dict)
 
 
 class Gatherer:
@@ -84,6 +89,7 @@ class Gatherer:
         agency_ids = self._agency_ids(got, live, parked=parked)
         self._agency_snapshots(got, agency_ids)
         self._partner_snapshots(got, live)
+        self._stamps(got, [c for c in live if c not in got.down])
         self._contacts(got, live)
         if self.notes:
             self._notes(got, [c for c in live if c not in got.down])
@@ -146,6 +152,27 @@ class Gatherer:
                 got.down[code] = exc
                 continue
             have.update({i: fetched.get(i) for i in ids})
+
+    def _stamps(self, got: Gathered, live: Sequence[str]) -> None:
+        """Search each partner CRM for the stamps of the deals about to be created there.
+
+        The CRMs, not the store, know which partner deal belongs to which agency deal:
+        an empty or restored store, another store, or another process may have
+        created it. One bulk lookup per partner and pass; a stamped deal is adopted.
+        """
+        for code in live:
+            ids = sorted(
+                d.id for d in got.agency_deals.values() if self._needs_create(d, code, got)
+            )
+            if not ids:
+                continue
+            pipeline = self.mapping.partners[code].pipeline_id
+            try:
+                got.stamped[code] = self.partners[code].find_stamped(ids, pipeline_id=pipeline)
+            except CrmError as exc:
+                got.down[code] = exc
+                continue
+            got.searched[code] = frozenset(ids)
 
     def _contacts(self, got: Gathered, live: Sequence[str]) -> None:
         """The client contact and company travel with a new partner deal: read only those."""

@@ -6,6 +6,7 @@ commits nothing. A link of a partner that is down this pass is left alone.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from collections.abc import Mapping, Sequence
 from typing import Protocol
@@ -99,7 +100,7 @@ class Planning:
             self.mapping,
             now=self.now,
             agency=agency,
-            partners=_with_notes(extras, rows, got),
+            partners=_with_notes(extras, rows, got, deal.id),
         )
 
     def _partner_deals(
@@ -112,7 +113,9 @@ class Planning:
         for code in codes & set(live):
             row = rows.get(code)
             if row is None or row.partner_deal_id is None:
-                result[code] = None
+                if deal.id in got.searched.get(code, ()):
+                    found = got.stamped.get(code, {}).get(deal.id, ())
+                    result[code] = found[0] if found else None  # adopt the oldest
             elif row.partner_deal_id in got.partner_deals.get(code, {}):
                 result[code] = got.partner_deals[code][row.partner_deal_id]
         return result
@@ -143,12 +146,20 @@ class Planning:
 
 
 def _with_notes(
-    extras: Mapping[str, PartnerExtras], rows: Mapping[str, LinkRow], got: Gathered
+    extras: Mapping[str, PartnerExtras],
+    rows: Mapping[str, LinkRow],
+    got: Gathered,
+    deal_id: str,
 ) -> Mapping[str, PartnerExtras]:
-    """Each partner's extras with that link's partner-deal notes, when they were read."""
+    """Each partner's extras with that link's partner-deal notes, when they were read, and
+    the other partner deals found carrying this deal's stamp (duplicates)."""
     result = dict(extras)
     for code, row in rows.items():
         notes = got.partner_notes.get((code, row.partner_deal_id or ""))
         if notes is not None and code in result:
-            result[code] = PartnerExtras(pipeline=result[code].pipeline, notes=notes)
+            result[code] = dataclasses.replace(result[code], notes=notes)
+    for code, found in got.stamped.items():
+        others = tuple(d.id for d in found.get(deal_id, ())[1:])
+        if others and code in result:
+            result[code] = dataclasses.replace(result[code], stamped_others=others)
     return result

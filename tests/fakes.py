@@ -15,7 +15,7 @@ import itertools
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, replace
 
-from bridge.crm import NotFound, PermanentError, WriteResult
+from bridge.crm import NotFound, PermanentError, WriteResult, group_by_stamp
 from bridge.model import (
     ChangePage,
     Company,
@@ -92,6 +92,12 @@ class FakeCrm:
             if deal.stamp in wanted and deal.stamp not in found:
                 found[deal.stamp] = deal
         return found
+
+    def find_stamped(
+        self, stamps: Sequence[str], *, pipeline_id: str | None = None
+    ) -> dict[str, tuple[Deal, ...]]:
+        self.calls.append("find_stamped")
+        return group_by_stamp(self.deals.values(), stamps)
 
     def list_changed(self, since: dt.datetime) -> Iterator[ChangePage]:
         watermark = self.now

@@ -21,7 +21,7 @@ from bridge.amocrm.listing import PAGE, ChangeFeed, Window
 from bridge.amocrm.oauth import TokenSource
 from bridge.amocrm.transport import AmoTransport, Reply, shared_pacer
 from bridge.amocrm.writes import BatchWriter
-from bridge.crm import NotFound, PermanentError, WriteResult
+from bridge.crm import NotFound, PermanentError, WriteResult, group_by_stamp
 from bridge.model import (
     ChangePage,
     Company,
@@ -84,6 +84,7 @@ class AmoCrm:
         self._lock = threading.Lock()
         self._defs: dict[str, FieldDef] | None = None
         self._stamp_id: str | None = None
+        self._pipeline_pages: dict[str, int] = {}  # pages of a pipeline, as last read
         self._writer = BatchWriter(self.http)
 
     def __repr__(self) -> str:
@@ -184,23 +185,56 @@ class AmoCrm:
         return deals
 
     def find_by_stamp(self, stamps: Sequence[str]) -> dict[str, Deal]:
+        return {stamp: deals[0] for stamp, deals in self.find_stamped(stamps).items()}
+
+    def find_stamped(
+        self, stamps: Sequence[str], *, pipeline_id: str | None = None
+    ) -> dict[str, tuple[Deal, ...]]:
+        """Stamped leads, by the cheaper of two reads.
+
+        amoCRM filters leads by a custom field's value only on accounts enrolled in
+        its API-filtering programme, so the portable reads are a full-text ``query``
+        per stamp (every pipeline, one request each) or the pipeline the bridge
+        creates in, 250 leads a page. With ``pipeline_id`` and more stamps than that
+        pipeline has pages (as last seen), the pipeline is read; otherwise each
+        stamp is searched. A first mirror into an empty pipeline costs one request.
+        """
+        unique = list(dict.fromkeys(s for s in stamps if s))
+        if not unique or self._stamp_field_now() is None:
+            return {}  # no stamp field yet, so no stamped lead either
+        if pipeline_id is not None and len(unique) > self._pipeline_pages.get(pipeline_id, 1):
+            return group_by_stamp(self._pipeline_leads(pipeline_id), unique)
+        found: list[Deal] = []
+        for stamp in unique:
+            found += self._all_pages({"query": stamp})
+        return group_by_stamp(found, unique)
+
+    def _stamp_field_now(self) -> str | None:
         field_id = self._stamp_field()
         if field_id is None:
             # Never trust a cached "no stamp field" here: another process (a second
             # worker, `bridge check --fix`) may have created it and stamped leads since.
             self._load_fields()
             field_id = self._stamp_id
-        if field_id is None:
-            return {}  # no stamp field yet, so no stamped lead either
-        found: dict[str, Deal] = {}
-        for stamp in dict.fromkeys(stamps):
-            params = {"query": stamp, "with": "contacts", "limit": PAGE}
-            reply = self.http.request("GET", LEADS, params=params)
-            matches = [self._decode(r) for r in _embedded(reply, "leads")]
-            exact = sorted((d for d in matches if d.stamp == stamp), key=lambda d: int(d.id))
-            if exact:
-                found[stamp] = exact[0]  # the oldest wins should a duplicate ever exist
-        return found
+        return field_id
+
+    def _pipeline_leads(self, pipeline_id: str) -> list[Deal]:
+        leads = self._all_pages({"filter[pipeline_id][]": [pipeline_id]})
+        self._pipeline_pages[pipeline_id] = max(1, -(-len(leads) // PAGE))
+        return leads
+
+    def _all_pages(self, params: dict[str, Any]) -> list[Deal]:
+        found: list[Deal] = []
+        page = 1
+        while True:
+            query = {**params, "with": "contacts", "limit": PAGE, "page": page}
+            reply = self.http.request("GET", LEADS, params=query)
+            rows = _embedded(reply, "leads")
+            found += [self._decode(r) for r in rows]
+            links = reply.payload.get("_links") if isinstance(reply.payload, dict) else None
+            if len(rows) < PAGE or not isinstance(links, dict) or "next" not in links:
+                return found
+            page += 1
 
     def _fetch_window(self, window: Window) -> tuple[list[dict[str, Any]], dt.datetime | None]:
         params: dict[str, Any] = {

@@ -19,7 +19,14 @@ from bridge.bitrix import codec, listing, writes
 from bridge.bitrix.batch import MAX_COMMANDS, PAGE_SIZE, command
 from bridge.bitrix.errors import classify
 from bridge.bitrix.transport import Transport
-from bridge.crm import AuthError, CrmError, PermanentError, TransientError, WriteResult
+from bridge.crm import (
+    AuthError,
+    CrmError,
+    PermanentError,
+    TransientError,
+    WriteResult,
+    group_by_stamp,
+)
 from bridge.model import (
     ChangePage,
     Company,
@@ -191,17 +198,21 @@ class BitrixCrm:
         return {d.id: d for d in self._deals_by("id", ids)}
 
     def find_by_stamp(self, stamps: Sequence[str]) -> dict[str, Deal]:
+        return {stamp: deals[0] for stamp, deals in self.find_stamped(stamps).items()}
+
+    def find_stamped(
+        self, stamps: Sequence[str], *, pipeline_id: str | None = None
+    ) -> dict[str, tuple[Deal, ...]]:
+        """One filtered list per 50 stamps, 50 lists per batch: 1 request per 2,500 stamps.
+
+        The stamp is an indexed filter, so every pipeline is searched at that price.
+        """
         if not stamps:
             return {}
         ours = self._stamp_field == "ORIGIN_ID"
         extra = {"=originatorId": codec.ORIGINATOR} if ours else {}
         deals = self._deals_by(codec.item_name(self._stamp_field), stamps, **extra)
-        wanted = set(stamps)
-        found: dict[str, Deal] = {}
-        for deal in sorted(deals, key=lambda d: int(d.id)):
-            if deal.stamp in wanted:
-                found.setdefault(deal.stamp, deal)
-        return found
+        return group_by_stamp(deals, stamps)
 
     def fetch_contacts(self, ids: Sequence[str]) -> dict[str, Contact]:
         if not ids:

@@ -21,6 +21,7 @@ from sync.plan.notes import agency_notes_to_mirror, orphan_notice, partner_notes
 from sync.plan.slots import slots_for
 from sync.plan.types import (
     AGENCY_WRITES_KEY,
+    HOLD_KEY,
     AddNote,
     AgencyExtras,
     AuditEntry,
@@ -108,6 +109,10 @@ def _act(inputs: LinkInputs, state: LinkState) -> LinkPlan:
     partner_deal = inputs.partner_deal
     if partner_deal is None and state.partner_deal_id is not None:
         return _orphan(inputs)
+    if state.hold is not None:
+        return _park(inputs, state, (state.hold,))
+    if partner_deal is not None and state.partner_deal_id is None and inputs.extras.stamped_others:
+        return _duplicates(inputs, state, partner_deal)
     broken = _broken_fields(inputs.partner)
     if broken:
         bound = partner_deal.id if partner_deal else state.partner_deal_id
@@ -131,10 +136,11 @@ def _skip_reason(inputs: LinkInputs, state: LinkState) -> str | None:
         return f"partner '{inputs.partner.code}' is paused in mapping.yaml"
     if state.partner_deal_id is not None and not inputs.partner_fetched:
         return f"partner deal {state.partner_deal_id} was not fetched in this pass"
-    recorded_intent = inputs.state is not None and state.status is LinkStatus.PENDING_CREATE
-    if recorded_intent and state.partner_deal_id is None and not inputs.partner_fetched:
-        # A create may have happened with its answer lost: only a stamp search may say no.
-        return "a create was attempted before: search the partner CRM by stamp first"
+    if state.partner_deal_id is None and not inputs.partner_fetched:
+        # The CRM, not the store, says whether this deal is already there (an empty or
+        # restored store, another process, a create whose answer was lost): only a
+        # stamp search may say no.
+        return "the partner CRM was not searched for this deal's stamp in this pass"
     return None
 
 
@@ -176,6 +182,24 @@ def _park(inputs: LinkInputs, state: LinkState, reasons: tuple[str, ...]) -> Lin
         return make_plan(inputs.key, (), (), state, inputs.state)
     parked = dataclasses.replace(state, status=LinkStatus.PARKED, park_reason=reason)
     return make_plan(inputs.key, (Park(inputs.key, reason),), (), parked, inputs.state)
+
+
+def _duplicates(inputs: LinkInputs, state: LinkState, oldest: Deal) -> LinkPlan:
+    """Several partner deals carry this deal's stamp: bind the oldest, hold the link.
+
+    The bridge deletes nothing; a person removes the others (or their stamp) and lifts
+    the hold with ``bridge retry``.
+    """
+    others = ", ".join(inputs.extras.stamped_others)
+    reason = (
+        f"partner deals {others} at '{inputs.partner.code}' carry the same stamp as "
+        f"{oldest.id} (agency deal {inputs.key[0]}); the bridge kept the oldest, {oldest.id}, "
+        "and deletes nothing — remove the others or their stamp, then run 'bridge retry'"
+    )
+    held = dataclasses.replace(
+        state, partner_deal_id=oldest.id, synced={**state.synced, HOLD_KEY: reason}
+    )
+    return _park(inputs, held, (reason,))
 
 
 def _create(inputs: LinkInputs) -> LinkPlan:

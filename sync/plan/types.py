@@ -51,6 +51,7 @@ AMOUNT_KEY = "@amount"
 # (kept in ``synced`` so it persists with it). Fan-out siblings use it to tell this
 # link's write to the shared agency deal from a person's edit.
 AGENCY_WRITES_KEY = "@agency_writes"
+HOLD_KEY = "@hold"  # a park only a person lifts (`bridge retry`): the reason, as text
 
 
 class LinkStatus(StrEnum):
@@ -100,6 +101,12 @@ class LinkState:
         if not isinstance(names, tuple):
             return {}
         return {str(n): pair[0] for n in names if (pair := self.pair(str(n))) is not None}
+
+    @property
+    def hold(self) -> str | None:
+        """The reason of a park only a person lifts (``bridge retry``), if any."""
+        value = self.synced.get(HOLD_KEY)
+        return value if isinstance(value, str) else None
 
     def bound_to(self, partner_deal_id: str) -> LinkState:
         """This state with the id of the partner deal just created (or found by stamp)."""
@@ -239,7 +246,10 @@ class AgencyExtras:
 
 @dataclass(frozen=True, slots=True)
 class PartnerExtras:
-    """Per partner: its pipeline (stage semantics) and the partner deal's notes."""
+    """Per partner: its pipeline (stage semantics), the partner deal's notes, and the ids
+    of other partner deals found carrying the same stamp (duplicates made before the
+    bridge looked stamps up before every create)."""
 
     pipeline: Pipeline | None = None
     notes: tuple[Note, ...] = ()
+    stamped_others: tuple[str, ...] = ()

@@ -15,7 +15,7 @@ from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
-from bridge.crm import CrmError, WriteResult
+from bridge.crm import CrmError, WriteResult, group_by_stamp
 from bridge.model import (
     ChangePage,
     Company,
@@ -128,6 +128,12 @@ class FakeCrm:
         self._count("find_by_stamp", self._batches(len(stamps)))
         wanted = set(stamps)
         return {d.stamp: d for d in self.deals.values() if d.stamp in wanted and d.stamp}
+
+    def find_stamped(
+        self, stamps: Sequence[str], *, pipeline_id: str | None = None
+    ) -> dict[str, tuple[Deal, ...]]:
+        self._count("find_stamped", self._batches(len(stamps)))
+        return group_by_stamp(self.deals.values(), stamps)
 
     def list_changed(self, since: dt.datetime) -> Iterator[ChangePage]:
         watermark = self.clock()

@@ -22,7 +22,7 @@ from sync.plan.types import (
     UpdateDeal,
     pending_link,
 )
-from sync.plan.values import written_hash
+from sync.plan.values import synced_from_json, synced_to_json, written_hash
 from tests.unit.test_plan_helpers import (
     AGENCY,
     PARTNERS,
@@ -51,7 +51,7 @@ def _only(plans: list, kind: type) -> list:  # type: ignore[type-arg]
 
 def test_create_carries_contact_company_stamp_stage_and_mapped_fields() -> None:
     plans = plan_agency_deal(
-        agency_deal(), {}, {}, world(), now=T0, agency=AGENCY, partners=PARTNERS
+        agency_deal(), {}, {"atwinta": None}, world(), now=T0, agency=AGENCY, partners=PARTNERS
     )
     assert [p.link_key for p in plans] == [("4242", "atwinta")]
     (create,) = plans[0].operations
@@ -76,7 +76,8 @@ def test_create_carries_contact_company_stamp_stage_and_mapped_fields() -> None:
 
 def test_multi_value_routing_fans_out_one_link_per_partner() -> None:
     deal = agency_deal(fields={"UF_CRM_PARTNER": ("11", "12")})
-    plans = plan_agency_deal(deal, {}, {}, world(), now=T0, agency=AGENCY, partners=PARTNERS)
+    searched = {"atwinta": None, "kodix": None}
+    plans = plan_agency_deal(deal, {}, searched, world(), now=T0, agency=AGENCY, partners=PARTNERS)
     assert [p.link_key for p in plans] == [("4242", "atwinta"), ("4242", "kodix")]
     drafts = [op.draft for op in _only(plans, CreatePartnerDeal)]
     assert [d.key for d in drafts] == ["4242:atwinta", "4242:kodix"]
@@ -103,6 +104,47 @@ def test_partner_deal_found_by_stamp_is_bound_not_created_again() -> None:
     )
     assert writes(plans) == []
     assert plans[0].next_state.partner_deal_id == found.id
+
+
+def test_a_new_link_whose_stamp_was_not_searched_is_not_created() -> None:
+    # An empty or restored store knows no link: only the CRM may say "no deal there".
+    (plan,) = plan_agency_deal(agency_deal(), {}, {}, world(), now=T0, agency=AGENCY)
+    (skip,) = plan.operations
+    assert isinstance(skip, Skip) and "stamp" in skip.reason
+
+
+def test_a_stamped_deal_found_for_a_link_the_store_never_knew_is_adopted() -> None:
+    sides = _created()
+    found = partner_deal(sides)
+    plans = plan_agency_deal(
+        sides.agency, {}, {"atwinta": found}, world(), now=T0, agency=AGENCY, partners=PARTNERS
+    )
+    assert not _only(plans, CreatePartnerDeal)
+    assert plans[0].next_state.partner_deal_id == found.id
+    assert plans[0].next_state.status is LinkStatus.ACTIVE
+
+
+def test_duplicate_stamps_bind_the_oldest_and_hold_the_link_until_a_person_retries() -> None:
+    sides = _created()
+    oldest = partner_deal(sides)
+    extras = {"atwinta": dataclasses.replace(PARTNERS["atwinta"], stamped_others=("91", "97"))}
+    (plan,) = plan_agency_deal(
+        sides.agency, {}, {"atwinta": oldest}, world(), now=T0, agency=AGENCY, partners=extras
+    )
+    (park,) = plan.operations
+    assert isinstance(park, Park)
+    assert "91, 97" in park.reason and oldest.id in park.reason and "bridge retry" in park.reason
+    held = plan.next_state
+    assert held.partner_deal_id == oldest.id and held.status is LinkStatus.PARKED
+    assert held.hold == park.reason
+    # Later passes keep it held without writing anything, duplicates seen or not.
+    (again,) = plan_agency_deal(
+        sides.agency, {"atwinta": held}, {"atwinta": oldest}, world(), now=T0, agency=AGENCY
+    )
+    assert again.operations == () and again.next_state == held
+    # The hold survives the store's JSON round trip.
+    stored = synced_from_json(synced_to_json(held.synced))
+    assert dataclasses.replace(held, synced=stored).hold == park.reason
 
 
 # --- echo suppression -----------------------------------------------------------------
@@ -253,7 +295,8 @@ def test_enum_value_missing_from_table_parks_with_reason() -> None:
 
 def test_money_currency_mismatch_parks_rather_than_converting() -> None:
     deal = agency_deal(amount=Money(Decimal("5000"), "USD"))
-    plans = plan_agency_deal(deal, {}, {}, world(), now=T0, agency=AGENCY, partners=PARTNERS)
+    searched = {"atwinta": None}
+    plans = plan_agency_deal(deal, {}, searched, world(), now=T0, agency=AGENCY, partners=PARTNERS)
     (park,) = plans[0].operations
     assert isinstance(park, Park)
     assert "USD" in park.reason and "RUB" in park.reason
@@ -490,7 +533,9 @@ def test_partner_removed_from_mapping_closes_its_links() -> None:
 
 def test_every_refusal_is_named_when_a_create_parks() -> None:
     deal = agency_deal(stage_id="C5:HOLD", fields={"UF_CRM_KIND": "63"})
-    (plan,) = plan_agency_deal(deal, {}, {}, world(), now=T0, agency=AGENCY, partners=PARTNERS)
+    (plan,) = plan_agency_deal(
+        deal, {}, {"atwinta": None}, world(), now=T0, agency=AGENCY, partners=PARTNERS
+    )
     (park,) = plan.operations
     assert isinstance(park, Park)
     assert "'kind'" in park.reason and "'Пауза'" in park.reason
@@ -544,7 +589,7 @@ def test_a_field_map_that_no_longer_resolves_parks_every_link_of_the_partner() -
     (park,) = _only(sides.run(mapping), Park)
     assert "'Бюджет'" in park.reason and "not found" in park.reason
     assert sides.links["atwinta"].partner_deal_id == partner_deal(sides).id
-    new_deal = plan_agency_deal(agency_deal(id="77"), {}, {}, mapping, now=T0)
+    new_deal = plan_agency_deal(agency_deal(id="77"), {}, {"atwinta": None}, mapping, now=T0)
     assert isinstance(new_deal[0].operations[0], Park)
     (resumed,) = writes(sides.run(world()))  # admin fixed mapping.yaml
     assert resumed.patch.stage_id == "102"

@@ -253,10 +253,12 @@ class Sides:
             code: dataclasses.replace(extras, notes=tuple(self.partner_notes.get(code, ())))
             for code, extras in PARTNERS.items()
         }
+        # The engine searched every partner by stamp: None = "no deal there".
+        searched: dict[str, Deal | None] = {code: None for code in mapping.partners}
         return plan_agency_deal(
             self.agency,
             self.links,
-            self.partners,
+            {**searched, **self.partners},
             mapping,
             now=self.tick(),
             agency=agency,
