@@ -128,7 +128,17 @@ class Recorder:
     def _resolve_intent(
         self, session: Session, plan: LinkPlan, outcome: Outcome | None, verdict: str
     ) -> None:
-        if outcome is None or not any(isinstance(o, CreatePartnerDeal) for o in plan.writes):
+        before = plan.previous.partner_deal_id if plan.previous else None
+        adopted = plan.next_state.partner_deal_id if before is None else None
+        creates = any(isinstance(o, CreatePartnerDeal) for o in plan.writes)
+        if adopted is not None and not creates and verdict != FAILED:
+            # Found by stamp and bound without a create: an intent left by a crashed
+            # or lost create is settled by that deal.
+            intents.resolve(
+                session, plan.link_key[1], plan.link_key[0], IntentState.DONE, self.now, adopted
+            )
+            return
+        if outcome is None or not creates:
             return
         if outcome.created_id is not None:
             state = IntentState.DONE

@@ -20,12 +20,14 @@ class Fault:
     status: int = 500
     delay: float = 0.0
     method: str | None = None  # only requests for this API method (lower case); None = any
+    skip: int = 0  # let this many matching requests through first
 
 
 @dataclass(slots=True)
 class _Armed:
     fault: Fault
     remaining: int
+    to_skip: int = 0
 
 
 class FaultPlan:
@@ -39,7 +41,7 @@ class FaultPlan:
         if fault.times < 1:
             raise ValueError("a fault must fire at least once")
         with self._lock:
-            self._armed.append(_Armed(fault, fault.times))
+            self._armed.append(_Armed(fault, fault.times, fault.skip))
 
     def take(self, method: str) -> Fault | None:
         """The fault to apply to a request for ``method``, if one is armed."""
@@ -47,6 +49,9 @@ class FaultPlan:
             for slot in self._armed:
                 if slot.fault.method is not None and slot.fault.method != method.lower():
                     continue
+                if slot.to_skip:
+                    slot.to_skip -= 1
+                    return None
                 slot.remaining -= 1
                 if slot.remaining == 0:
                     self._armed.remove(slot)
