@@ -265,18 +265,22 @@ class Engine:
     # --- by hand -----------------------------------------------------------------
     def retry(self, link_ids: Sequence[int] | None = None) -> int:
         """Queue parked links (all, or these ids) for the next pass; how many were queued."""
-        now = self.clock()
-        with self.store.transaction() as session:
-            rows = links.parked(session)
-            chosen = [r for r in rows if link_ids is None or r.id in set(link_ids)]
-            for row in chosen:
-                _release_hold(session, row, now)
-        hints = [
-            Hint(self.agency.system, r.agency_deal_id, HintKind.UPDATED, now, "retry")
-            for r in chosen
-        ]
-        inbox.record(self.store, hints, dt.timedelta(0))
-        return len(chosen)
+        return retry_parked(self.store, self.agency.system, self.clock(), link_ids)
+
+
+def retry_parked(
+    store: Store, agency_system: str, now: dt.datetime, link_ids: Sequence[int] | None = None
+) -> int:
+    """A person asks to retry parked links (all, or these ids): lift their holds and queue
+    their agency deals for the next pass. Returns how many were queued."""
+    wanted = None if link_ids is None else set(link_ids)
+    with store.transaction() as session:
+        chosen = [r for r in links.parked(session) if wanted is None or r.id in wanted]
+        for row in chosen:
+            _release_hold(session, row, now)
+    hints = [Hint(agency_system, r.agency_deal_id, HintKind.UPDATED, now, "retry") for r in chosen]
+    inbox.record(store, hints, dt.timedelta(0))
+    return len(chosen)
 
 
 def _release_hold(session: Session, row: LinkRow, now: dt.datetime) -> None:

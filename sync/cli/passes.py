@@ -23,12 +23,10 @@ from rich.progress import (
 
 from bridge.crm import Crm
 from bridge.mapping.compiled import CompiledMapping
-from bridge.model import Hint, HintKind
-from bridge.store import Store, links
+from bridge.store import Store
 from sync.cli.views import deal_view, parked_table, status_table
-from sync.engine import Engine, PassReport
+from sync.engine import Engine, PassReport, retry_parked
 from sync.engine import Progress as EngineProgress
-from sync.sources import inbox
 
 AGENCY_SYSTEM = "bitrix24:agency"  # how bridge.mapping.connect labels the agency portal
 STEPS = {"gather": "reading changes", "plan": "planning", "apply": "writing", "record": "recording"}
@@ -116,11 +114,4 @@ def show_parked(store: Store, console: Console) -> None:
 
 def queue_retry(store: Store, link_ids: Sequence[int] | None) -> int:
     """Queue parked links (all or these ids) for the next pass; returns how many."""
-    with store.transaction() as session:
-        rows = links.parked(session)
-    wanted = None if link_ids is None else set(link_ids)
-    chosen = [r for r in rows if wanted is None or r.id in wanted]
-    now = utcnow()
-    hints = [Hint(AGENCY_SYSTEM, r.agency_deal_id, HintKind.UPDATED, now, "retry") for r in chosen]
-    inbox.record(store, hints, dt.timedelta(0))
-    return len(chosen)
+    return retry_parked(store, AGENCY_SYSTEM, utcnow(), link_ids)
