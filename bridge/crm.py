@@ -77,6 +77,11 @@ class NotFound(PermanentError):
     """The record does not exist in the CRM (deleted, or never existed)."""
 
 
+class Unavailable(CrmError):
+    """The account cannot be used now: its connection did not open, its mapping did not
+    resolve, or the bridge paused it after repeated failures. Its work waits."""
+
+
 class AuthError(CrmError):
     """Credentials were rejected or revoked. Stop syncing this account and alert an admin."""
 

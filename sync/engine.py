@@ -19,11 +19,13 @@ from typing import Any, Protocol
 
 from sqlmodel import Session
 
-from bridge.crm import Crm, CrmError, RateLimited
+from bridge.crm import Crm, CrmError, RateLimited, Unavailable
+from bridge.logs import log_event
 from bridge.mapping.compiled import CompiledMapping
 from bridge.model import Deal, Hint, HintKind
 from bridge.store import LinkRow, Store, health, links
 from bridge.store.cursors import CursorConflict
+from bridge.store.tables import PartnerHealthRow
 from sync.apply import Applier, Outcome, crash_point
 from sync.gather import Gathered, Gatherer
 from sync.ledger_hook import LedgerHook
@@ -37,6 +39,13 @@ from sync.state import apply_state, to_state
 log = logging.getLogger(__name__)
 AGENCY = "agency"
 RETRY_DELAY = dt.timedelta(seconds=30)
+BREAKER_AFTER = 5  # failed passes in a row before a partner is paused by the bridge
+BREAKER_BASE = dt.timedelta(seconds=30)
+BREAKER_MAX = dt.timedelta(minutes=10)
+
+
+class Paused(Unavailable):
+    """Not called this pass on purpose: paused in mapping.yaml, or by the circuit breaker."""
 
 
 @dataclass
@@ -101,10 +110,41 @@ class Engine:
         self._pipelines.clear()  # a stage may have been recreated or renamed
 
     def codes(self, partner: str | None = None) -> list[str]:
+        """The partners a pass covers: every partner of the mapping (or the one asked for),
+        including those that cannot be called now — their work waits in the inbox."""
         if partner is not None and partner not in self.mapping.partners:
             raise KeyError(f"unknown partner {partner!r}; known: {sorted(self.mapping.partners)}")
-        chosen = [partner] if partner else sorted(self.mapping.partners)
-        return [c for c in chosen if c in self.partners and not self.mapping.partners[c].paused]
+        return [partner] if partner else sorted(self.mapping.partners)
+
+    def reachable(self, partner: str | None = None) -> list[str]:
+        """The partners a pass would call now (:meth:`codes` less those set aside)."""
+        codes = self.codes(partner)
+        aside = self._set_aside(codes, self.clock())
+        return [c for c in codes if c not in aside]
+
+    def _set_aside(self, codes: Sequence[str], now: dt.datetime) -> dict[str, CrmError]:
+        """Partners not called this pass, each with why: paused in mapping.yaml, not
+        opened or not resolved, or paused by the bridge after repeated failures."""
+        with self.store.transaction() as session:
+            rows = health.all_rows(session)
+        aside: dict[str, CrmError] = {}
+        for code in codes:
+            config = self.mapping.partners[code]
+            if config.unavailable is not None:
+                reason = f"partner '{code}' is not available: {config.unavailable.reason}"
+                aside[code] = Unavailable(reason, system=code)
+            elif config.paused:
+                aside[code] = Paused(f"partner '{code}' is paused in mapping.yaml", system=code)
+            elif code not in self.partners:
+                reason = f"partner '{code}': its CRM connection could not be opened"
+                aside[code] = Unavailable(reason, system=code)
+            elif (row := rows.get(code)) is not None and (until := breaker_open(row, now)):
+                aside[code] = Paused(
+                    f"partner '{code}' paused by the bridge after {row.consecutive_failures} "
+                    f"failed passes ({row.last_error}); next try at {until:%H:%M:%S} UTC",
+                    system=code,
+                )
+        return aside
 
     # --- the pass ----------------------------------------------------------------
     def sync(
@@ -115,7 +155,7 @@ class Engine:
         report = PassReport(started_at=now)
         codes = self.codes(partner)
         self.progress("gather")
-        resting = self._resting(now)
+        resting = {**self._set_aside(codes, now), **self._resting(now)}
         if AGENCY in resting:
             return self._agency_down(report, resting[AGENCY], now)
         try:
@@ -134,7 +174,7 @@ class Engine:
             return self._agency_down(report, exc, now)
         self.crash("after_page_fetch")
         self._partner_pipelines(codes, got)
-        report.errors.update({c: str(e) for c, e in got.down.items()})
+        report.errors.update({c: str(e) for c, e in got.down.items() if _failing(e)})
         self.progress("plan")
         live = [c for c in codes if c not in got.down]
         report.plans = self._plan(got, live, now)
@@ -231,12 +271,27 @@ class Engine:
         inbox.finish(self.store, [h for h in got.hints if h.system not in down])
         with self.store.transaction() as session:
             for code in codes:
-                if code in got.down:
-                    exc = got.down[code]
-                    health.failure(session, code, type(exc).__name__, str(exc), now)
-                else:
+                exc = got.down.get(code)
+                if exc is None:
                     health.success(session, code, now)
+                elif not isinstance(exc, Paused):  # a paused partner was not even tried
+                    health.failure(session, code, type(exc).__name__, str(exc), now)
+                    self._notice_breaker(session, code, now)
             health.success(session, AGENCY, now)
+
+    def _notice_breaker(self, session: Session, code: str, now: dt.datetime) -> None:
+        row = health.all_rows(session).get(code)
+        if row is not None and row.consecutive_failures == BREAKER_AFTER:
+            until = breaker_open(row, now)
+            log_event(
+                log,
+                "partner.paused",
+                logging.WARNING,
+                partner=code,
+                failures=row.consecutive_failures,
+                error=row.last_error,
+                next_try=until.isoformat() if until else None,
+            )
 
     def _advance(self, window: poll.Window, now: dt.datetime) -> None:
         try:
@@ -281,6 +336,27 @@ def retry_parked(
     hints = [Hint(agency_system, r.agency_deal_id, HintKind.UPDATED, now, "retry") for r in chosen]
     inbox.record(store, hints, dt.timedelta(0))
     return len(chosen)
+
+
+def breaker_open(row: PartnerHealthRow, now: dt.datetime) -> dt.datetime | None:
+    """Until when a partner that failed :data:`BREAKER_AFTER` passes in a row is not called.
+
+    The pause doubles with every failed probe (30 s, 1 min, … at most 10 min); the first
+    pass that succeeds closes it, and the partner catches up from its cursor and the
+    inbox. None while the breaker is closed or its pause is over (time to probe).
+    """
+    extra = row.consecutive_failures - BREAKER_AFTER
+    if extra < 0 or row.last_error_at is None:
+        return None
+    pause = min(BREAKER_BASE * (2**extra), BREAKER_MAX)
+    last = row.last_error_at
+    until = (last if last.tzinfo else last.replace(tzinfo=dt.UTC)) + pause
+    return until if until > now else None
+
+
+def _failing(exc: CrmError) -> bool:
+    """A partner failing now (reported, exit 1) — not one an admin paused on purpose."""
+    return not isinstance(exc, Paused) or "by the bridge" in str(exc)
 
 
 def _release_hold(session: Session, row: LinkRow, now: dt.datetime) -> None:

@@ -160,11 +160,14 @@ def _routing_value(partner: PartnerSpecMerged, routing: FieldDef, out: Reporter)
 def _partner(
     spec: PartnerSpecMerged, crm: Crm | None, agency: _AgencyView, out: Reporter, *, fix: bool
 ) -> tuple[PartnerConfig, PartnerSummary]:
+    before = len(out.errors)
     catalog = _catalog(crm, (*spec.path, "connection"), out)
     routing = _routing_value(spec, agency.routing, out)
     pipeline = _partner_pipeline(spec, catalog, out)
     if catalog is None or pipeline is None or crm is None:
-        return _unavailable(spec, routing, "its CRM or pipeline could not be resolved")
+        found = [p.message for p in out.errors[before:]]
+        reason = "; ".join(found) or "its CRM or pipeline could not be resolved"
+        return _unavailable(spec, routing, reason)
     stages = resolve_stages(spec.stages, agency.pipeline, pipeline, out)
     partner_side = Side("partner", catalog.fields, catalog.users)
     fields, broken = resolve_field_maps(spec.fields, agency.side, partner_side, spec.currency, out)

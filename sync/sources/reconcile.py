@@ -40,7 +40,7 @@ def reconcile(engine: Engine, partner: str | None = None, *, apply: bool = True)
     report = ReconcileReport()
     now = engine.clock()
     hints: list[Hint] = []
-    for code in engine.codes(partner):
+    for code in engine.reachable(partner):
         try:
             hints.extend(_partner_side(engine, code, report, now))
         except CrmError as exc:
