@@ -1,4 +1,9 @@
-"""The one check command: lint, format, types, Dockerfile lint, tests. Same locally and in CI.
+"""The one check command: lint, format, types, import contracts, Dockerfile lint, tests.
+
+Same locally and in CI. The import contracts (``[tool.importlinter]`` in
+``pyproject.toml``) keep the layering honest: ``sync`` above ``bridge``, no product
+module on the CRM emulators, the two adapters independent, the planner free of I/O
+libraries.
 
 Usage: python scripts/check.py [pytest args...]
 """
@@ -16,6 +21,7 @@ STEPS: list[tuple[str, list[str]]] = [
     ("ruff lint", [PY, "-m", "ruff", "check", "."]),
     ("ruff format", [PY, "-m", "ruff", "format", "--check", "."]),
     ("mypy --strict", [PY, "-m", "mypy", "bridge", "sync"]),
+    ("import contracts", [str(Path(PY).parent / "lint-imports"), "--no-cache"]),
     ("hadolint", [str(Path(PY).parent / "hadolint"), "Dockerfile"]),
 ]
 
