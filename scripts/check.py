@@ -1,4 +1,10 @@
-"""The one check command: lint, format, types, Dockerfile lint, tests. Same locally and in CI.
+"""The one check command: lint, format, types, import contracts, Dockerfile lint, tests.
+
+Same locally and in CI. The import contracts (``[tool.importlinter]`` in
+``pyproject.toml``) keep the layering honest: ``sync`` above ``bridge``, no product
+module on the CRM emulators, the two adapters independent, the planner free of I/O
+libraries. deptry (``[tool.deptry]``) checks that every package the code imports is
+declared: the product's in [project] dependencies, the tests' in those or the dev extra.
 
 Usage: python scripts/check.py [pytest args...]
 """
@@ -11,12 +17,19 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 PY = sys.executable
+BIN = Path(PY).parent
+# Tests may import the dev extra (DEP004) and need not import every dependency (DEP002);
+# deptry skips tests/ unless --exclude replaces its default list.
+DEV_CODE = ["tests", "benchmarks", "scripts", "--exclude", r"\.venv", "--ignore", "DEP002,DEP004"]
 
 STEPS: list[tuple[str, list[str]]] = [
     ("ruff lint", [PY, "-m", "ruff", "check", "."]),
     ("ruff format", [PY, "-m", "ruff", "format", "--check", "."]),
     ("mypy --strict", [PY, "-m", "mypy", "bridge", "sync"]),
-    ("hadolint", [str(Path(PY).parent / "hadolint"), "Dockerfile"]),
+    ("import contracts", [str(BIN / "lint-imports"), "--no-cache"]),
+    ("declared imports: product", [str(BIN / "deptry"), "bridge", "sync"]),
+    ("declared imports: tests, benchmarks, scripts", [str(BIN / "deptry"), *DEV_CODE]),
+    ("hadolint", [str(BIN / "hadolint"), "Dockerfile"]),
 ]
 
 

@@ -12,7 +12,6 @@ or unauthorised fails only the items sent to it.
 from __future__ import annotations
 
 import datetime as dt
-import os
 from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -27,7 +26,8 @@ from sync.plan.types import AddNote, CreatePartnerDeal, LinkKey, LinkPlan, Updat
 
 _T = TypeVar("_T")
 
-CRASH_ENV = "BRIDGE_CRASH_AT"
+# The places where a sync pass announces "a crash here would hurt": the engine and the
+# applier call their ``crash`` callable with one of these names.
 CRASH_POINTS = (
     "after_page_fetch",
     "after_intent",
@@ -38,11 +38,24 @@ CRASH_POINTS = (
     "after_local_commit",
 )
 
+_crash_hook: Callable[[str], None] | None = None
+
+
+def install_crash_hook(hook: Callable[[str], None] | None) -> None:
+    """Set (or with None, remove) what :func:`crash_point` does in this process.
+
+    Only the reliability harness calls this (``tests/crash_switch.py`` kills the
+    process at a named point); nothing in the product does, so in the product a
+    crash point is a no-op whatever the environment says.
+    """
+    global _crash_hook  # noqa: PLW0603 — one process-wide seam, set before a pass starts
+    _crash_hook = hook
+
 
 def crash_point(name: str) -> None:
-    """Die on the spot when ``BRIDGE_CRASH_AT`` names this point (reliability tests only)."""
-    if os.environ.get(CRASH_ENV) == name:
-        os._exit(137)
+    """The default ``crash`` of the engine and the applier: calls the installed hook, if any."""
+    if _crash_hook is not None:
+        _crash_hook(name)
 
 
 @dataclass

@@ -1,8 +1,10 @@
 """Stale deals and the weekly digest.
 
 * :mod:`~bridge.digest.select` — pure: which links are stale, the digest's wording;
-* :mod:`~sync.jobs.digest` — :func:`run_digest` over the store, posting
-  status-request notes at most once per deal per week (table ``digest_note``).
+* :mod:`~bridge.digest.tables` — the ``digest_note`` table.
+
+Running the digest over the store (posting status-request notes at most once per
+deal per week) is a sync job: :mod:`sync.jobs.digest`.
 """
 
 from __future__ import annotations
@@ -19,7 +21,6 @@ from bridge.digest.select import (
     without_stage_change,
 )
 from bridge.digest.tables import DigestNoteRow
-from sync.jobs.digest import build_digest, notices_for, run_digest
 
 __all__ = [
     "DigestNoteRow",
@@ -27,11 +28,8 @@ __all__ = [
     "PartnerDigest",
     "StaleDeal",
     "Waiting",
-    "build_digest",
     "is_digest_day",
-    "notices_for",
     "render",
-    "run_digest",
     "stale_links",
     "week_key",
     "without_stage_change",

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
@@ -11,26 +10,16 @@ import typer
 from bridge import __version__
 from sync.cli.channels import app as channels_app
 from sync.cli.ledger import app as ledger_app
+from sync.cli.sandbox import app as sandbox_app
 
 app = typer.Typer(
     help="partner-bridge: mirror partner deals between Bitrix24 and partner CRMs.",
     no_args_is_help=True,
     add_completion=False,
 )
-sandbox_app = typer.Typer(help="Run a CRM emulator over HTTP on 127.0.0.1.", no_args_is_help=True)
 app.add_typer(sandbox_app, name="sandbox")
 app.add_typer(ledger_app, name="ledger")
 app.add_typer(channels_app, name="channels")
-
-
-class Seed(StrEnum):
-    demo = "demo"
-    empty = "empty"
-
-
-class Plan(StrEnum):
-    standard = "standard"
-    enterprise = "enterprise"
 
 
 @app.callback()
@@ -127,42 +116,6 @@ def demo() -> None:
     from sync.cli.demo import run_demo
 
     raise typer.Exit(run_demo())
-
-
-@sandbox_app.command("bitrix24")
-def sandbox_bitrix24(
-    port: Annotated[int, typer.Option(help="TCP port on 127.0.0.1 (0 = any free port)")] = 0,
-    user: Annotated[int, typer.Option(help="User id in the webhook URL")] = 1,
-    secret: Annotated[str, typer.Option(help="Webhook secret in the URL")] = "sandbox",  # noqa: S107
-    seed: Annotated[Seed, typer.Option(help="Initial data")] = Seed.demo,
-    plan: Annotated[Plan, typer.Option(help="Rate-limit plan")] = Plan.standard,
-) -> None:
-    """Serve an emulated Bitrix24 portal until interrupted."""
-    from bridge.sandbox.bitrix.portal import serve_cli
-
-    serve_cli(port=port, user=user, secret=secret, seed=seed.value, plan=plan.value)
-
-
-@sandbox_app.command("amocrm")
-def sandbox_amocrm(
-    port: Annotated[int, typer.Option(help="TCP port on 127.0.0.1 (0 = any free port)")] = 0,
-    subdomain: Annotated[str, typer.Option(help="Account subdomain")] = "partner",
-    token: Annotated[str | None, typer.Option(help="Long-lived token to accept")] = None,
-    client_id: Annotated[str | None, typer.Option(help="OAuth integration id")] = None,
-    client_secret: Annotated[str | None, typer.Option(help="OAuth integration secret")] = None,
-    seed: Annotated[Seed, typer.Option(help="Initial data")] = Seed.demo,
-) -> None:
-    """Serve an emulated amoCRM account until interrupted."""
-    from bridge.sandbox.amocrm.account import serve_cli
-
-    serve_cli(
-        port=port,
-        subdomain=subdomain,
-        token=token,
-        client_id=client_id,
-        client_secret=client_secret,
-        seed=seed.value,
-    )
 
 
 auth_app = typer.Typer(help="Connect the bridge to a partner's CRM account.", no_args_is_help=True)

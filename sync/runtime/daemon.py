@@ -348,8 +348,8 @@ class Daemon:
         """Once a day: this year's membership fees (booked once a year), then the digest
         of every partner whose digest day it is (with its status-request notes)."""
         assert self.store is not None
-        from bridge.digest import run_digest
         from bridge.ledger import book
+        from sync.jobs.digest import run_digest
 
         mapping, now = self._mapping(), self.clock()
         with self.store.transaction() as session:

@@ -6,8 +6,11 @@ one more waits behind it, because a second "poll alfa" queued behind a running
 one would do the same work twice (the queueing lock of a distributed queue).
 A slow or failing lane never blocks the others while the pool has free workers.
 
-The distributed runner (procrastinate on PostgreSQL) implements the same
-:class:`Runner` protocol; nothing else in ``sync/`` knows which one runs.
+:class:`EmbeddedRunner` is the only :class:`Runner` so far, and the daemon builds it
+directly; the scheduler already sees only the protocol. A distributed runner
+(procrastinate on PostgreSQL, so that several bridge processes share one store) is
+planned but not built (issue 15, DESIGN §7 "Scale-out"): it is to live beside this
+one in ``sync/runtime/`` and implement the same protocol.
 """
 
 from __future__ import annotations

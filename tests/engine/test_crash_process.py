@@ -1,4 +1,9 @@
-"""A real process death (``BRIDGE_CRASH_AT`` → ``os._exit(137)``) between create and commit."""
+"""A real process death (``BRIDGE_CRASH_AT`` → ``os._exit(137)``) between create and commit.
+
+The dying run is ``python -m tests.crash_switch sync ...`` (``bridge sync`` with the
+test kill switch armed); the restart is the real ``bridge sync``, with the same
+``BRIDGE_CRASH_AT`` still set, which the product ignores.
+"""
 
 from __future__ import annotations
 
@@ -12,7 +17,9 @@ import pytest
 
 from tests.engine.http_world import EXAMPLE, HttpWorld, http_world
 
-BRIDGE = str(Path(sys.executable).with_name("bridge"))
+BRIDGE = [str(Path(sys.executable).with_name("bridge"))]
+ARMED_BRIDGE = [sys.executable, "-m", "tests.crash_switch"]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture
@@ -21,10 +28,12 @@ def hw(tmp_path: Path) -> Iterator[HttpWorld]:
         yield built
 
 
-def _bridge_sync(hw: HttpWorld, db_url: str, crash_at: str | None) -> int:
-    env = {**os.environ, **hw.env_values(), "BRIDGE_CRASH_AT": crash_at or ""}
+def _bridge_sync(hw: HttpWorld, db_url: str, crash_at: str, *, armed: bool) -> int:
+    env = {**os.environ, **hw.env_values(), "BRIDGE_CRASH_AT": crash_at}
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
+    bridge = ARMED_BRIDGE if armed else BRIDGE
     done = subprocess.run(
-        [BRIDGE, "sync", "--mapping", str(EXAMPLE), "--db-url", db_url],
+        [*bridge, "sync", "--mapping", str(EXAMPLE), "--db-url", db_url],
         env=env,
         capture_output=True,
         timeout=120,
@@ -41,9 +50,9 @@ def test_killed_process_then_restart_leaves_exactly_one_partner_deal(
 ) -> None:
     ids = hw.add_agency_deals(20, ("alfa", "beta"))
     db_url = f"sqlite:///{tmp_path / 'daemon.db'}"
-    assert _bridge_sync(hw, db_url, point) == 137
+    assert _bridge_sync(hw, db_url, point, armed=True) == 137
     created_before_restart = len(hw.alfa_box.lead_ids()) + len(hw.beta_box.deal_ids())
-    assert _bridge_sync(hw, db_url, None) == 0
+    assert _bridge_sync(hw, db_url, point, armed=False) == 0  # the product has no kill switch
     for code, half in (("alfa", ids[0::2]), ("beta", ids[1::2])):
         found = hw.crms[code].find_by_stamp(half)
         assert sorted(found) == sorted(half)

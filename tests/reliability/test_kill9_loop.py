@@ -1,10 +1,10 @@
 """``bridge run`` as a real process, killed 50 times, restarted, then checked.
 
 Each iteration makes a few random changes on either side, starts the daemon with
-``BRIDGE_CRASH_AT`` naming a random crash point (its first pass dies there with
-``os._exit``), or with none and a ``SIGKILL`` at a random moment of its first
-second. After the loop, one clean daemon run catches up and the invariant
-checker reads both CRMs and the store.
+the test kill switch (:mod:`tests.crash_switch`) armed at a random crash point (its
+first pass dies there with ``os._exit``), or unarmed and a ``SIGKILL`` at a random
+moment of its first second. After the loop, one clean daemon run catches up and the
+invariant checker reads both CRMs and the store.
 """
 
 from __future__ import annotations
@@ -35,6 +35,7 @@ from tests.reliability.sandboxes import Workload, checker_view, committed_links
 ITERATIONS = 200 if LONG else 50
 SIGKILL = "sigkill"
 TIMES: list[float] = []
+ROOT = Path(__file__).resolve().parents[2]  # so the forked Python finds tests.crash_switch
 REACH_TIMEOUT = 8.0  # seconds; a first pass reaches its crash point in about one
 
 
@@ -48,6 +49,7 @@ ZYGOTE = """
 import os, sys
 from sync.cli.main import app  # the heavy imports happen once, before any fork
 import sync.runtime.daemon, sync.engine, bridge.amocrm.client, bridge.bitrix.client  # noqa: F401
+from tests.crash_switch import arm
 
 for line in sys.stdin:
     point, port, log, env_file = line.rstrip("\\n").split("\\t")
@@ -56,7 +58,7 @@ for line in sys.stdin:
         fd = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
         os.dup2(fd, 1)
         os.dup2(fd, 2)
-        os.environ["BRIDGE_CRASH_AT"] = point
+        arm(point)
         os.environ["BRIDGE_HTTP_PORT"] = port
         try:
             app(["run", "--env-file", env_file], prog_name="bridge")
@@ -78,6 +80,7 @@ class Launcher:
             **os.environ,
             "BRIDGE_DB_URL": f"sqlite:///{world.directory / 'bridge.db'}",
             "BRIDGE_MAPPING": str(world.mapping_path),
+            "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
         }
         self.world = world
         self.proc = subprocess.Popen(

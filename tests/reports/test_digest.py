@@ -11,7 +11,6 @@ from bridge.digest import (
     DigestNoteRow,
     is_digest_day,
     render,
-    run_digest,
     stale_links,
     week_key,
     without_stage_change,
@@ -22,6 +21,7 @@ from bridge.mapping.compiled import Policies
 from bridge.model import Deal
 from bridge.notices import Notices
 from bridge.store import AuditRow, LinkRow, LinkStatus, Store, links
+from sync.jobs.digest import run_digest
 from tests.fakes import FakeCrm
 
 NOW = dt.datetime(2026, 11, 23, 9, 0, tzinfo=dt.UTC)  # a Monday
