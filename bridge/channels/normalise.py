@@ -2,7 +2,8 @@
 
 Pure functions; each returns ``None`` for input that cannot be a valid identifier
 (a 7-digit phone, an ИНН with a wrong check digit, an e-mail without a domain), so
-garbage never produces a match.
+garbage never produces a match. Phones are read by :mod:`bridge.phones` (the same
+reading that mirrors them); the ИНН check digits are python-stdnum's.
 """
 
 from __future__ import annotations
@@ -11,11 +12,11 @@ import re
 from dataclasses import dataclass
 from enum import StrEnum
 
-_EXTENSION = re.compile(r"(доб\.?|добавочный|ext\.?|extension|x|#).*$", re.IGNORECASE)
+from stdnum.ru import inn as ru_inn
+
+from bridge import phones
+
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
-_INN10 = (2, 4, 10, 3, 5, 9, 4, 6, 8)
-_INN11 = (7, 2, 4, 10, 3, 5, 9, 4, 6, 8)
-_INN12 = (3, 7, 2, 4, 10, 3, 5, 9, 4, 6, 8)
 
 
 class Kind(StrEnum):
@@ -34,28 +35,12 @@ class Fingerprint:
 
 
 def phone(raw: str) -> str | None:
-    """E.164 with Russian numbering: ``8 912 …``, ``+7 912 …`` and ``912 …`` → ``+7912…``.
+    """E.164 of a valid number (extension dropped), as :func:`bridge.phones.e164` reads it.
 
-    An extension (``доб. 12``) is dropped: it reaches the same client. ``8 10 …`` is the
-    old Russian international prefix. Other countries keep their ``+`` code.
+    The same reading mirrors the number (:func:`bridge.phones.mirrored`), so a client
+    is screened by exactly the number the deal was mirrored with.
     """
-    text = _EXTENSION.sub("", raw.strip())
-    digits = re.sub(r"\D", "", text)
-    if text.startswith("+"):
-        return _e164(digits)
-    if digits.startswith("810") and len(digits) > 11:
-        return _e164(digits[3:])
-    if len(digits) == 11 and digits[0] in "78":
-        return "+7" + digits[1:]
-    if len(digits) == 10:
-        return "+7" + digits
-    return None
-
-
-def _e164(digits: str) -> str | None:
-    if digits.startswith("7"):
-        return "+" + digits if len(digits) == 11 else None
-    return "+" + digits if 8 <= len(digits) <= 15 else None
+    return phones.e164(raw)
 
 
 def email(raw: str) -> str | None:
@@ -71,18 +56,7 @@ def email(raw: str) -> str | None:
 def inn(raw: str) -> str | None:
     """A Russian taxpayer number (ИНН), 10 digits (company) or 12 (person), checksum valid."""
     digits = re.sub(r"[\s-]", "", raw.strip())
-    if not digits.isdigit() or len(digits) not in (10, 12):
-        return None
-    numbers = [int(d) for d in digits]
-    if len(numbers) == 10:
-        ok = _check(numbers, _INN10) == numbers[9]
-    else:
-        ok = _check(numbers, _INN11) == numbers[10] and _check(numbers, _INN12) == numbers[11]
-    return digits if ok else None
-
-
-def _check(numbers: list[int], weights: tuple[int, ...]) -> int:
-    return sum(n * w for n, w in zip(numbers, weights, strict=False)) % 11 % 10
+    return digits if ru_inn.is_valid(digits) else None
 
 
 def domain(raw: str) -> str | None:

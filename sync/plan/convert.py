@@ -3,8 +3,9 @@
 Two steps, both pure:
 
 * :func:`normalize` turns a raw :data:`~bridge.model.FieldValue` read from one side
-  into a :data:`~sync.plan.types.CanonicalValue` *in that side's terms* (a phone in
-  E.164, an e-mail lower-cased, a bare number as ``Money`` in the side's currency).
+  into a :data:`~sync.plan.types.CanonicalValue` *in that side's terms* (a phone as
+  :func:`bridge.phones.mirrored` writes it, an e-mail lower-cased, a bare number as
+  ``Money`` in the side's currency).
   Normalising twice changes nothing, so comparing normalised values is stable.
 * :func:`translate` maps a normalised value to the other side's terms. It returns
   :class:`Ok`, :class:`Unset` (leave the target alone) or :class:`Refused` (park
@@ -19,17 +20,14 @@ who works it. ``money`` never converts currencies: a mismatch refuses.
 from __future__ import annotations
 
 import datetime as dt
-import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 
 from bridge.mapping.compiled import Converter, ConverterKind, Side
 from bridge.model import FieldValue, Money
+from bridge.phones import mirrored as mirrored_phone
 from sync.plan.types import CanonicalValue
-
-_NON_DIGIT = re.compile(r"\D")
-_RU_NATIONAL_LENGTH = 10
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,23 +74,6 @@ def to_decimal(value: object) -> Decimal | None:
             return None
         return canonical_decimal(parsed) if parsed.is_finite() else None
     return None
-
-
-def phone_e164(raw: str) -> str:
-    """Russian rules: ``8XXXXXXXXXX`` and ``7XXXXXXXXXX`` → ``+7…``; 10 digits → ``+7…``.
-
-    Other numbers with a leading ``+`` keep their digits; anything else is kept as
-    typed (stripped) rather than guessed at.
-    """
-    text = raw.strip()
-    digits = _NON_DIGIT.sub("", text)
-    if len(digits) == _RU_NATIONAL_LENGTH + 1 and digits[0] in "78" and not text.startswith("+"):
-        return "+7" + digits[1:]
-    if len(digits) == _RU_NATIONAL_LENGTH and not text.startswith("+"):
-        return "+7" + digits
-    if text.startswith("+") and digits:
-        return "+" + digits
-    return text
 
 
 def _strings(value: FieldValue, each: Callable[[str], str]) -> CanonicalValue:
@@ -143,7 +124,7 @@ def _norm_money(conv: Converter, value: FieldValue, currency: str) -> CanonicalV
 
 
 def _norm_phone(conv: Converter, value: FieldValue, currency: str) -> CanonicalValue:
-    return _strings(value, phone_e164)
+    return _strings(value, mirrored_phone)
 
 
 def _norm_email(conv: Converter, value: FieldValue, currency: str) -> CanonicalValue:

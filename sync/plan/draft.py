@@ -15,7 +15,8 @@ from dataclasses import dataclass, field
 
 from bridge.mapping.compiled import Direction, FieldEnd, PartnerConfig, Target
 from bridge.model import Company, Contact, Deal, DealDraft, FieldValue, Money
-from sync.plan.convert import Ok, Refused, Result, phone_e164
+from bridge.phones import mirrored as mirrored_phone
+from sync.plan.convert import Ok, Refused, Result
 from sync.plan.fields import Pair
 from sync.plan.slots import Slot, to_field_value
 from sync.plan.types import CanonicalValue, LinkKey
@@ -37,7 +38,7 @@ def _texts(value: CanonicalValue) -> tuple[str, ...]:
 def _base_contact(contact: Contact | None) -> Contact | None:
     if contact is None:
         return None
-    phones = tuple(dict.fromkeys(phone_e164(p) for p in contact.phones if p.strip()))
+    phones = tuple(dict.fromkeys(mirrored_phone(p) for p in contact.phones if p.strip()))
     emails = tuple(dict.fromkeys(e.strip().lower() for e in contact.emails if e.strip()))
     return Contact(name=contact.name.strip(), phones=phones, emails=emails)
 
@@ -45,7 +46,7 @@ def _base_contact(contact: Contact | None) -> Contact | None:
 def _base_company(company: Company | None) -> Company | None:
     if company is None:
         return None
-    phones = tuple(dict.fromkeys(phone_e164(p) for p in company.phones if p.strip()))
+    phones = tuple(dict.fromkeys(mirrored_phone(p) for p in company.phones if p.strip()))
     emails = tuple(dict.fromkeys(e.strip().lower() for e in company.emails if e.strip()))
     return Company(company.name.strip(), phones, emails, company.tax_id)
 

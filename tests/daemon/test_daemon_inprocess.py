@@ -102,10 +102,10 @@ def test_the_daily_job_books_membership_once_and_runs_the_digest(world: SandboxW
     from bridge.ledger import book
 
     daemon = _start(world)
-    assert daemon.store is not None
+    assert daemon.store is not None and daemon.jobs is not None
     try:
-        daemon._daily()
-        daemon._daily()  # a second run the same year books nothing more
+        daemon.jobs.daily()
+        daemon.jobs.daily()  # a second run the same year books nothing more
         with daemon.store.transaction() as session:
             fees = [
                 e for e in book.read(session, partner="alfa") if e.cause.startswith("membership")
@@ -122,14 +122,14 @@ def test_the_nightly_reconcile_finds_a_partner_deal_deleted_behind_our_back(
     from bridge.store import LinkStatus, links
 
     daemon = _start(world)
-    assert daemon.runner is not None and daemon.store is not None
+    assert daemon.runner is not None and daemon.store is not None and daemon.jobs is not None
     try:
         deal_id = route_new_deal(world, daemon, "alfa", 301)
         lead = wait_for(lambda: partner_deal_id(daemon, "alfa", deal_id), timeout=30)
         assert lead is not None and daemon.runner.wait_idle(30)
         world.alfa.outbox.policy.drop = 1.0  # the partner's delete webhook is lost
         world.alfa.delete_lead(int(lead))
-        daemon._reconcile()
+        daemon.jobs.reconcile()
         assert daemon.runner.wait_idle(60)
         with daemon.store.transaction() as session:
             (row,) = links.by_agency_ids(session, [deal_id])

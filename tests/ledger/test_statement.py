@@ -142,6 +142,23 @@ def test_html_statement_is_russian_with_locale_formatted_amounts() -> None:
     assert "DejaVu Sans" in html and "size: A4" in html
 
 
+def test_html_escapes_every_value_the_template_shows() -> None:
+    statement = build_statement(
+        ledger(), "alfa", Period.parse("2026-11"), at(40), partner_name="<i>P</i>"
+    )
+    html = to_html(statement, Texts("ru", {"title": "A & <B>"}), {"101": '<script>x("1")</script>'})
+    assert "<script>" not in html and "&lt;script&gt;" in html
+    assert "<h1>A &amp; &lt;B&gt;</h1>" in html and "<title>A &amp; &lt;B&gt; — &lt;i&gt;P" in html
+    assert "<i>" not in html
+
+
+def test_html_says_so_when_a_period_has_no_entries_and_nothing_is_overdue() -> None:
+    statement = build_statement(ledger(), "alfa", Period.parse("2025-01"), at(40))
+    html = to_html(statement, Texts("en"))
+    assert statement.lines == () and statement.overdue == ()
+    assert html.count('<p class="empty">') == 2 and 'class="entries"' not in html
+
+
 def test_english_on_request_and_texts_overridable() -> None:
     statement = build_statement(ledger(), "alfa", Period.parse("2026-11"), at(40))
     english = to_html(statement, Texts("en"))

@@ -15,7 +15,6 @@ from sync.plan.convert import (
     Unset,
     canonical_decimal,
     normalize,
-    phone_e164,
     translate,
 )
 
@@ -33,12 +32,15 @@ def _conv(kind: ConverterKind, **kw: object) -> Converter:
         ("+7 (916) 123-45-67", "+79161234567"),
         ("9161234567", "+79161234567"),
         ("+375 29 123-45-67", "+375291234567"),
+        ("8 912 345-67-89 доб. 12", "+79123456789 ext. 12"),  # the extension travels
+        ("+7 912 345", "+7 912 345"),  # not a valid number: kept as typed
         ("доб. 12", "доб. 12"),  # not a number we can place: kept as typed
     ],
 )
 def test_phone_russian_rules(raw: str, e164: str) -> None:
-    assert phone_e164(raw) == e164
-    assert phone_e164(e164) == e164
+    phone = _conv(ConverterKind.PHONE)
+    assert normalize(phone, raw, "RUB") == e164
+    assert normalize(phone, e164, "RUB") == e164
 
 
 def test_phone_and_email_lists_normalise_and_deduplicate() -> None:

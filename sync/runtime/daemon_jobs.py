@@ -1,0 +1,171 @@
+"""The daemon's scheduled jobs: the sync pass and what asks for it, the mapping
+reload, the nightly reconcile and the daily membership fees and digest.
+
+Every sync pass runs on one runner lane (:data:`PASS_LANE`). A poll tick and an
+inbox tick both ask for "a pass"; the pass itself decides whether to poll (a poll
+was requested since the last one) or only to drain due hints. So coalescing two
+requests into one never loses a poll.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import logging
+import threading
+from collections.abc import Callable, Mapping
+
+from bridge.crm import Crm
+from bridge.logs import log_event
+from bridge.mapping.compiled import CompiledMapping
+from bridge.mapping.texts import notice_overrides
+from bridge.mapping.watch import MappingWatcher
+from bridge.store import Store, inbox
+from sync.engine import Engine
+from sync.runtime.app import HookRoutes
+from sync.runtime.pass_metrics import PassMetrics
+from sync.runtime.runner import EmbeddedRunner
+from sync.runtime.schedule import Plan, PollTarget
+from sync.sources import reconcile as reconciler
+from sync.sources.webhooks import build_routes
+
+log = logging.getLogger(__name__)
+PASS_LANE = "sync-pass"  # noqa: S105 - a runner lane name, not a credential
+
+
+def _reconcile_quietly(engine: Engine) -> None:
+    report = reconciler.reconcile(engine)
+    log_event(
+        log,
+        "reconcile.done",
+        missing={code: len(ids) for code, ids in report.missing.items()},
+        unlinked=len(report.unlinked),
+        agency_missing=len(report.agency_missing),
+        errors=report.errors or None,
+    )
+
+
+class DaemonJobs:
+    """The jobs of one running daemon, over the parts its lifecycle opened."""
+
+    def __init__(
+        self,
+        *,
+        store: Store,
+        engine: Engine,
+        runner: EmbeddedRunner,
+        watcher: MappingWatcher,
+        mapping: Callable[[], CompiledMapping],
+        crms: Callable[[], Mapping[str, Crm]],
+        observer: PassMetrics,
+        stopping: threading.Event,
+        clock: Callable[[], dt.datetime],
+        event_max_age: dt.timedelta | None,
+    ) -> None:
+        self._store = store
+        self._engine = engine
+        self._runner = runner
+        self._watcher = watcher
+        self._mapping = mapping
+        self._crms = crms
+        self._observer = observer
+        self._stopping = stopping
+        self._clock = clock
+        self._event_max_age = event_max_age
+        self._poll_wanted = threading.Event()
+        self.routes = self._build_routes(mapping())
+
+    def plan(self, poll_interval: dt.timedelta | None, drain_every: dt.timedelta) -> Plan:
+        """The schedule: poll, inbox drain, mapping re-resolve, reconcile and the daily job."""
+        mapping = self._mapping()
+        interval = poll_interval or mapping.policies.poll_interval
+        return Plan(
+            polls=(PollTarget("poll", interval, self.want_poll),),
+            drain_inbox=self.drain,
+            reconcile=self.reconcile,
+            resolve_mapping=self.reresolve,
+            digest=self.daily,
+            drain_every=drain_every,
+            reconcile_at=mapping.policies.reconcile_at,
+        )
+
+    def first_pass(self) -> None:
+        """The first pass polls: catch up on what happened while the daemon was down."""
+        self._poll_wanted.set()
+        self._runner.submit(PASS_LANE, self.run_pass)
+
+    def want_poll(self) -> None:
+        self._poll_wanted.set()
+        self.submit_pass()
+
+    def drain(self) -> None:
+        """Cheap check on the scheduler's lane: ask for a pass only when hints are due."""
+        self.watch_mapping()
+        if self._hints_due():
+            self.submit_pass()
+
+    def submit_pass(self) -> None:
+        if not self._stopping.is_set():
+            self._runner.submit(PASS_LANE, self.run_pass)
+
+    def _hints_due(self) -> bool:
+        with self._store.transaction() as session:
+            return bool(inbox.due(session, self._clock(), limit=1))
+
+    def run_pass(self) -> None:
+        polling = self._poll_wanted.is_set()
+        self._poll_wanted.clear()
+        started = self._clock()
+        report = self._engine.sync(poll=polling)
+        self._observer.count_writes(report.plans)
+        self._observer.observe(report.errors, report.writes, started, polling)
+
+    def reconcile(self) -> None:
+        """Nightly, on the pass lane: a reconcile never overlaps a sync pass."""
+        self._runner.submit(PASS_LANE, functools.partial(_reconcile_quietly, self._engine))
+
+    def watch_mapping(self) -> None:
+        if self._watcher.poll():
+            self._mapping_changed()
+
+    def reresolve(self) -> None:
+        before = self._watcher.compiled
+        self._watcher.reresolve()
+        if self._watcher.compiled is not before:
+            self._mapping_changed()
+
+    def reresolve_soon(self) -> None:
+        """A new grant may make an unavailable partner usable: resolve again."""
+        self._runner.submit("resolve-mapping", self.reresolve)
+
+    def _mapping_changed(self) -> None:
+        mapping = self._mapping()
+        crms = self._crms()
+        self._engine.agency = crms["agency"]
+        self._engine.partners = {c: crm for c, crm in crms.items() if c in mapping.partners}
+        self._engine.update_mapping(mapping)
+        self.routes = self._build_routes(mapping)
+        self._poll_wanted.set()
+        self.submit_pass()
+
+    def _build_routes(self, mapping: CompiledMapping) -> HookRoutes:
+        systems = {label: crm.system for label, crm in self._crms().items()}
+        return build_routes(mapping, systems, self._event_max_age)
+
+    def daily(self) -> None:
+        """Once a day: this year's membership fees (booked once a year), then the digest
+        of every partner whose digest day it is (with its status-request notes)."""
+        from bridge.ledger import book
+        from sync.jobs.digest import run_digest
+
+        mapping, now = self._mapping(), self._clock()
+        with self._store.transaction() as session:
+            for code, partner in mapping.partners.items():
+                book.accrue_membership(session, code, partner.commission, now.date(), now)
+        crms = self._crms()
+        partners = {code: crm for code, crm in crms.items() if code in mapping.partners}
+        overrides = notice_overrides(mapping.texts)
+        report = run_digest(
+            self._store, mapping, partners, now, post_notes=True, due_only=True, overrides=overrides
+        )
+        log_event(log, "digest.done", partners=len(report.partners))
