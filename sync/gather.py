@@ -15,10 +15,12 @@ from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
-from bridge.crm import Crm, CrmError
+from sqlmodel import Session
+
+from bridge.crm import Crm, CrmError, group_by_stamp
 from bridge.mapping.compiled import CompiledMapping
 from bridge.model import Company, Contact, Deal, HintKind, Note
-from bridge.store import HintRow, LinkRow, LinkStatus, Store, links
+from bridge.store import HintRow, LinkRow, LinkStatus, Store, links, stamps
 from sync.sources import inbox, poll
 from sync.sources.poll import Window
 
@@ -117,7 +119,10 @@ class Gatherer:
             got.partner_deals[code] = {d.id: d for d in window.deals}
         with self.store.transaction() as session:
             for code, deal_ids in partner_ids.items():
-                ids.update(r.agency_deal_id for r in links.by_partner_ids(session, code, deal_ids))
+                linked = links.by_partner_ids(session, code, deal_ids)
+                ids.update(r.agency_deal_id for r in linked)
+                if code in got.partner_windows:
+                    self._census(session, code, got.partner_windows[code], linked)
             if parked:
                 ids.update(
                     r.agency_deal_id for r in links.parked(session) if r.partner_code in live
@@ -153,26 +158,51 @@ class Gatherer:
                 continue
             have.update({i: fetched.get(i) for i in ids})
 
+    def _census(
+        self, session: Session, code: str, window: Window, linked: Sequence[LinkRow]
+    ) -> None:
+        """Stamped deals in a partner's window that no link of this store names: another
+        store or process made them. Remembered, so a later create finds them."""
+        named = {r.partner_deal_id for r in linked}
+        foreign = [(d.stamp, d.id) for d in window.deals if d.stamp and d.id not in named]
+        stamps.record(session, code, foreign, window.watermark)
+
     def _stamps(self, got: Gathered, live: Sequence[str]) -> None:
-        """Search each partner CRM for the stamps of the deals about to be created there.
+        """Which partner deals already carry the stamps of the deals about to be created.
 
         The CRMs, not the store, know which partner deal belongs to which agency deal:
-        an empty or restored store, another store, or another process may have
-        created it. One bulk lookup per partner and pass; a stamped deal is adopted.
+        an empty or restored store, another store, or another process may have created
+        it. A pass that polled the partner knows from the store's census and its window
+        (:mod:`bridge.store.stamps`) at no cost; any other pass asks the CRM in bulk.
         """
         for code in live:
-            ids = sorted(
-                d.id for d in got.agency_deals.values() if self._needs_create(d, code, got)
-            )
+            deals = got.agency_deals.values()
+            ids = sorted(d.id for d in deals if self._needs_create(d, code, got))
             if not ids:
                 continue
-            pipeline = self.mapping.partners[code].pipeline_id
             try:
-                got.stamped[code] = self.partners[code].find_stamped(ids, pipeline_id=pipeline)
+                if code in got.partner_windows:
+                    got.stamped[code] = self._from_census(code, ids, got)
+                else:
+                    pipeline = self.mapping.partners[code].pipeline_id
+                    crm = self.partners[code]
+                    got.stamped[code] = crm.find_stamped(ids, pipeline_id=pipeline)
             except CrmError as exc:
                 got.down[code] = exc
                 continue
             got.searched[code] = frozenset(ids)
+
+    def _from_census(
+        self, code: str, ids: Sequence[str], got: Gathered
+    ) -> dict[str, tuple[Deal, ...]]:
+        window = got.partner_windows[code].deals
+        with self.store.transaction() as session:
+            recorded = stamps.lookup(session, code, ids)
+        known = {d.id: d for d in window}
+        missing = sorted({i for found in recorded.values() for i in found} - known.keys())
+        if missing:
+            known.update(self.partners[code].fetch_deals(missing))
+        return group_by_stamp(known.values(), ids)
 
     def _contacts(self, got: Gathered, live: Sequence[str]) -> None:
         """The client contact and company travel with a new partner deal: read only those."""

@@ -8,6 +8,8 @@
 * ``hint`` — the inbox, one row per (system, deal): bursts fold into a count.
 * ``audit`` — append-only record of every applied change.
 * ``partner_health`` — last success and last error per partner, for ``bridge status``.
+* ``stamp_seen`` — stamped partner deals a poll listed that no link of this store names
+  (created by another store or process): with the links, the store's census of stamps.
 """
 
 from __future__ import annotations
@@ -149,6 +151,17 @@ class PartnerHealthRow(SQLModel, table=True):
     last_error: str | None = Field(default=None)
     error_kind: str | None = Field(default=None, max_length=32)
     consecutive_failures: int = Field(default=0)
+
+
+class StampSeenRow(SQLModel, table=True):
+    """A partner deal carrying the bridge's stamp that a poll listed and no link named."""
+
+    __tablename__ = "stamp_seen"
+
+    partner_code: str = Field(primary_key=True, max_length=64)
+    partner_deal_id: str = Field(primary_key=True, max_length=64)
+    stamp: str = Field(max_length=128, index=True)
+    seen_at: dt.datetime = _utc(nullable=False)
 
 
 class HookDeliveryRow(SQLModel, table=True):
