@@ -120,7 +120,7 @@ class AmoCrm:
             page += 1
 
     def _load_fields(self) -> dict[str, FieldDef]:
-        defs = {d.id: d for d in (codec.field_def(f) for f in self._all_fields())}
+        defs = {d.id: d for d in (codec.decode_field_def(f) for f in self._all_fields())}
         stamp = next((d.id for d in defs.values() if d.name == self.stamp_field_name), None)
         with self._lock:
             self._defs = defs
@@ -170,7 +170,7 @@ class AmoCrm:
     # --- reads -------------------------------------------------------------
 
     def _decode(self, raw: dict[str, Any]) -> Deal:
-        return codec.decode_lead(raw, currency=self.currency, stamp_field_id=self._stamp_field())
+        return codec.decode_deal(raw, currency=self.currency, stamp_field_id=self._stamp_field())
 
     def fetch_deals(self, ids: Sequence[str]) -> dict[str, Deal]:
         deals: dict[str, Deal] = {}

@@ -70,7 +70,7 @@ _MULTIPLE = frozenset({"multiselect", "category"})
 # --- custom fields -----------------------------------------------------------
 
 
-def field_def(raw: Mapping[str, Any]) -> FieldDef:
+def decode_field_def(raw: Mapping[str, Any]) -> FieldDef:
     kind_name = str(raw.get("type", ""))
     options = tuple(EnumOption(str(e["id"]), str(e["value"])) for e in raw.get("enums") or ())
     return FieldDef(
@@ -144,7 +144,7 @@ def _embedded_ids(raw: Mapping[str, Any], key: str) -> tuple[str, ...]:
     return tuple(str(item["id"]) for item in (raw.get("_embedded") or {}).get(key) or ())
 
 
-def decode_lead(raw: Mapping[str, Any], *, currency: str, stamp_field_id: str | None) -> Deal:
+def decode_deal(raw: Mapping[str, Any], *, currency: str, stamp_field_id: str | None) -> Deal:
     fields = decode_fields(raw.get("custom_fields_values"))
     stamp = fields.pop(stamp_field_id, None) if stamp_field_id else None
     companies = _embedded_ids(raw, "companies")

@@ -14,9 +14,8 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any, TypeVar
 
 from bridge.amocrm.codec import Json, encode_note
-from bridge.amocrm.scalars import CodecError
 from bridge.amocrm.transport import AmoTransport, BatchRejected
-from bridge.crm import AuthError, CrmError, NotFound, PermanentError, WriteResult
+from bridge.crm import AuthError, CodecError, CrmError, NotFound, PermanentError, WriteResult
 from bridge.model import DealDraft, DealPatch, Note
 
 COMPLEX_BATCH = 50  # the complex endpoint's own cap (reference §5.5)

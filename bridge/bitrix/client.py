@@ -19,7 +19,14 @@ from bridge.bitrix import codec, listing, writes
 from bridge.bitrix.batch import MAX_COMMANDS, PAGE_SIZE, command
 from bridge.bitrix.errors import classify
 from bridge.bitrix.transport import Transport
-from bridge.crm import AuthError, CrmError, PermanentError, TransientError, WriteResult
+from bridge.crm import (
+    AuthError,
+    CodecError,
+    CrmError,
+    PermanentError,
+    TransientError,
+    WriteResult,
+)
 from bridge.model import (
     ChangePage,
     Company,
@@ -123,13 +130,13 @@ class BitrixCrm:
             }
             found = self._read_batch(commands)
             stage_rows.update({key[1:]: list(rows or ()) for key, rows in found.items()})
-        return [codec.pipeline(c, stage_rows.get(str(c["id"]), ())) for c in categories]
+        return [codec.decode_pipeline(c, stage_rows.get(str(c["id"]), ())) for c in categories]
 
     def custom_fields(self) -> list[FieldDef]:
         # Labels only come back when a language is asked for (reference §8).
         params = {"filter": {"LANG": self._lang}, "order": {"SORT": "ASC", "ID": "ASC"}}
         rows = self._list_all("crm.deal.userfield.list", params)
-        defs = [codec.field_def(row) for row in rows]
+        defs = [codec.decode_field_def(row) for row in rows]
         with self._fields_lock:
             self._fields = {d.id: d for d in defs}
         return defs
@@ -148,8 +155,8 @@ class BitrixCrm:
     def _decode(self, rows: Iterable[dict[str, Any]]) -> list[Deal]:
         fields = self._catalogue()
         try:
-            return [codec.item_deal(r, fields, stamp_field=self._stamp_field) for r in rows]
-        except (codec.CodecError, KeyError, ValueError) as exc:
+            return [codec.decode_deal(r, fields, stamp_field=self._stamp_field) for r in rows]
+        except (CodecError, KeyError, ValueError) as exc:
             raise PermanentError(f"unreadable deal: {exc}", system=self._system) from None
 
     def _read_batch(self, commands: dict[str, str]) -> dict[str, Any]:
@@ -208,14 +215,14 @@ class BitrixCrm:
             return {}
         base: dict[str, Any] = {"select": list(CONTACT_SELECT)}
         rows = self._list_by("crm.contact.list", "ID", ids, base, _plain_rows)
-        return {str(r["ID"]): codec.contact(r) for r in rows}
+        return {str(r["ID"]): codec.decode_contact(r) for r in rows}
 
     def users(self) -> list[User]:
         found: list[User] = []
         start: Any = 0
         while start is not None:
             reply = self._http.call("user.get", {"start": start})
-            found += [codec.user(row) for row in reply.get("result") or ()]
+            found += [codec.decode_user(row) for row in reply.get("result") or ()]
             start = reply.get("next")
         return found
 
@@ -224,7 +231,7 @@ class BitrixCrm:
             return {}
         base: dict[str, Any] = {"select": list(COMPANY_SELECT)}
         rows = self._list_by("crm.company.list", "ID", ids, base, _plain_rows)
-        return {str(r["ID"]): codec.company(r) for r in rows}
+        return {str(r["ID"]): codec.decode_company(r) for r in rows}
 
     def list_changed(self, since: dt.datetime) -> Iterator[ChangePage]:
         filters = {">=updatedTime": listing.since_filter(since)}
@@ -250,7 +257,7 @@ class BitrixCrm:
             "crm.timeline.comment.list",
             {"filter": {"ENTITY_ID": deal_id, "ENTITY_TYPE": "deal"}, "order": {"ID": "ASC"}},
         )
-        return sorted((codec.note(r) for r in rows), key=lambda n: int(n.id or 0))
+        return sorted((codec.decode_note(r) for r in rows), key=lambda n: int(n.id or 0))
 
     def _list_all(self, method: str, params: dict[str, Any]) -> list[dict[str, Any]]:
         """Offset paging for small lists (catalogues, one deal's notes)."""

@@ -33,12 +33,12 @@ class ItemCommands:
 def create_item(n: int, draft: DealDraft, *, stamp_field: str) -> ItemCommands:
     """Contact, company, then the deal linking both through ``$result[...]``."""
     cmds: dict[str, str] = {}
-    fields: dict[str, Any] = dict(codec.draft_fields(draft, stamp_field=stamp_field))
+    fields: dict[str, Any] = dict(codec.encode_draft(draft, stamp_field=stamp_field))
     if draft.contact is not None:
-        cmds[f"p{n}"] = command("crm.contact.add", {"fields": codec.contact_fields(draft.contact)})
+        cmds[f"p{n}"] = command("crm.contact.add", {"fields": codec.encode_contact(draft.contact)})
         fields["CONTACT_IDS"] = [ref(f"p{n}")]
     if draft.company is not None:
-        cmds[f"o{n}"] = command("crm.company.add", {"fields": codec.company_fields(draft.company)})
+        cmds[f"o{n}"] = command("crm.company.add", {"fields": codec.encode_company(draft.company)})
         fields["COMPANY_ID"] = ref(f"o{n}")
     cmds[f"d{n}"] = command(
         "crm.deal.add", {"fields": fields, "params": {"REGISTER_SONET_EVENT": "N"}}
@@ -49,19 +49,18 @@ def create_item(n: int, draft: DealDraft, *, stamp_field: str) -> ItemCommands:
 def update_item(n: int, patch: DealPatch) -> ItemCommands:
     """A pipeline move (``crm.item.update``) and/or a field update (``crm.deal.update``)."""
     cmds: dict[str, str] = {}
-    move = codec.move_fields(patch)
+    move = codec.encode_move(patch)
     if move is not None:
         params = {"entityTypeId": "2", "id": patch.deal_id, "fields": move}
         cmds[f"m{n}"] = command("crm.item.update", params)
-    fields = codec.patch_fields(patch)
+    fields = codec.encode_patch(patch)
     if fields:
         cmds[f"u{n}"] = command("crm.deal.update", {"id": patch.deal_id, "fields": fields})
     return ItemCommands(patch.key, cmds, required=tuple(cmds), known_id=patch.deal_id)
 
 
 def note_item(n: int, note: Note) -> ItemCommands:
-    fields = {"ENTITY_ID": note.deal_id, "ENTITY_TYPE": "deal", "COMMENT": note.text}
-    cmds = {f"n{n}": command("crm.timeline.comment.add", {"fields": fields})}
+    cmds = {f"n{n}": command("crm.timeline.comment.add", {"fields": codec.encode_note(note)})}
     return ItemCommands(note.deal_id, cmds, required=(f"n{n}",), known_id=note.deal_id)
 
 
