@@ -19,7 +19,7 @@ from typing import Any, TypeVar
 from bridge.amocrm import codec
 from bridge.amocrm.listing import PAGE, ChangeFeed, Window
 from bridge.amocrm.oauth import TokenSource
-from bridge.amocrm.transport import AmoTransport, Reply, shared_pacer
+from bridge.amocrm.transport import Reply, Transport, shared_pacer
 from bridge.amocrm.writes import BatchWriter
 from bridge.crm import NotFound, PermanentError, WriteResult
 from bridge.model import (
@@ -72,7 +72,7 @@ class AmoCrm:
         self._system = system
         self.currency = currency
         self.stamp_field_name = stamp_field_name
-        self.http = AmoTransport(
+        self.transport = Transport(
             base_url,
             auth,
             system=system,
@@ -84,10 +84,10 @@ class AmoCrm:
         self._lock = threading.Lock()
         self._defs: dict[str, FieldDef] | None = None
         self._stamp_id: str | None = None
-        self._writer = BatchWriter(self.http)
+        self._writer = BatchWriter(self.transport)
 
     def __repr__(self) -> str:
-        return f"AmoCrm(system={self._system!r}, base_url={self.http.base_url!r})"
+        return f"AmoCrm(system={self._system!r}, base_url={self.transport.base_url!r})"
 
     @property
     def system(self) -> str:
@@ -96,15 +96,15 @@ class AmoCrm:
     @property
     def requests(self) -> int:
         """HTTP requests this adapter has sent (for metrics and benchmarks)."""
-        return self.http.requests
+        return self.transport.requests
 
     def close(self) -> None:
-        self.http.close()
+        self.transport.close()
 
     # --- definitions -----------------------------------------------------------
 
     def pipelines(self) -> Sequence[Pipeline]:
-        reply = self.http.request("GET", f"{LEADS}/pipelines")
+        reply = self.transport.request("GET", f"{LEADS}/pipelines")
         return [codec.decode_pipeline(p) for p in _embedded(reply, "pipelines")]
 
     def _all_fields(self) -> list[dict[str, Any]]:
@@ -112,7 +112,7 @@ class AmoCrm:
         page = 1
         while True:
             params = {"limit": PAGE, "page": page}
-            reply = self.http.request("GET", f"{LEADS}/custom_fields", params=params)
+            reply = self.transport.request("GET", f"{LEADS}/custom_fields", params=params)
             rows = _embedded(reply, "custom_fields")
             found.extend(rows)
             if not rows or "next" not in (reply.payload.get("_links") or {}):
@@ -158,7 +158,9 @@ class AmoCrm:
 
     def _create_stamp_field(self) -> str:
         body = [{"name": self.stamp_field_name, "type": "text", "sort": 10000}]
-        reply = self.http.request("POST", f"{LEADS}/custom_fields", body=body, idempotent=False)
+        reply = self.transport.request(
+            "POST", f"{LEADS}/custom_fields", body=body, idempotent=False
+        )
         created = _embedded(reply, "custom_fields")
         self._load_fields()
         if self._stamp_id is None and created:
@@ -177,7 +179,7 @@ class AmoCrm:
         numeric = [i for i in dict.fromkeys(ids) if i.isdigit()]
         for chunk in _chunks(numeric, PAGE):
             params = {"filter[id][]": list(chunk), "with": "contacts", "limit": PAGE}
-            reply = self.http.request("GET", LEADS, params=params)
+            reply = self.transport.request("GET", LEADS, params=params)
             for raw in _embedded(reply, "leads"):
                 deal = self._decode(raw)
                 deals[deal.id] = deal
@@ -195,7 +197,7 @@ class AmoCrm:
         found: dict[str, Deal] = {}
         for stamp in dict.fromkeys(stamps):
             params = {"query": stamp, "with": "contacts", "limit": PAGE}
-            reply = self.http.request("GET", LEADS, params=params)
+            reply = self.transport.request("GET", LEADS, params=params)
             matches = [self._decode(r) for r in _embedded(reply, "leads")]
             exact = sorted((d for d in matches if d.stamp == stamp), key=lambda d: int(d.id))
             if exact:
@@ -212,7 +214,7 @@ class AmoCrm:
         if window.end is not None:
             params["filter[updated_at][to]"] = window.end
         params["order[id]" if window.by_id else "order[updated_at]"] = "asc"
-        reply = self.http.request("GET", LEADS, params=params)
+        reply = self.transport.request("GET", LEADS, params=params)
         return _embedded(reply, "leads"), reply.server_time
 
     def list_changed(self, since: dt.datetime) -> Iterator[ChangePage]:
@@ -229,7 +231,9 @@ class AmoCrm:
         found: list[User] = []
         page = 1
         while True:
-            reply = self.http.request("GET", "/api/v4/users", params={"limit": PAGE, "page": page})
+            reply = self.transport.request(
+                "GET", "/api/v4/users", params={"limit": PAGE, "page": page}
+            )
             rows = _embedded(reply, "users")
             found += [codec.decode_user(row) for row in rows]
             links = reply.payload.get("_links", {}) if isinstance(reply.payload, dict) else {}
@@ -247,7 +251,7 @@ class AmoCrm:
         numeric = [i for i in dict.fromkeys(ids) if i.isdigit()]
         for chunk in _chunks(numeric, PAGE):
             params = {"filter[id][]": list(chunk), "limit": PAGE}
-            reply = self.http.request("GET", f"/api/v4/{entity}", params=params)
+            reply = self.transport.request("GET", f"/api/v4/{entity}", params=params)
             for raw in _embedded(reply, entity):
                 party = decode(raw)
                 found[str(party.id)] = party
@@ -260,7 +264,7 @@ class AmoCrm:
         page = 1
         while True:
             params = {"filter[note_type]": "common", "limit": PAGE, "page": page}
-            reply = self.http.request("GET", f"{LEADS}/{deal_id}/notes", params=params)
+            reply = self.transport.request("GET", f"{LEADS}/{deal_id}/notes", params=params)
             rows = _embedded(reply, "notes")
             notes.extend(codec.decode_note(r) for r in rows)
             if len(rows) < PAGE:

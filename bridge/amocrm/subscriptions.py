@@ -23,7 +23,7 @@ class Subscription:
 
 
 def subscriptions(crm: AmoCrm) -> list[Subscription]:
-    reply = crm.http.request("GET", HOOKS)
+    reply = crm.transport.request("GET", HOOKS)
     payload: Any = reply.payload or {}
     hooks = payload.get("_embedded", {}).get("webhooks", []) if isinstance(payload, dict) else []
     return [
@@ -47,9 +47,9 @@ def subscribe(crm: AmoCrm, destination: str) -> str:
     ):
         return "already registered"
     if existing is not None:
-        crm.http.request("DELETE", HOOKS, body={"destination": destination}, idempotent=False)
+        crm.transport.request("DELETE", HOOKS, body={"destination": destination}, idempotent=False)
     body = {"destination": destination, "settings": list(LEAD_EVENTS), "sort": 10}
-    crm.http.request("POST", HOOKS, body=body, idempotent=False)
+    crm.transport.request("POST", HOOKS, body=body, idempotent=False)
     return (
         "re-registered (was disabled)"
         if existing is not None and existing.disabled

@@ -14,7 +14,8 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any, TypeVar
 
 from bridge.amocrm.codec import Json, encode_note
-from bridge.amocrm.transport import AmoTransport, BatchRejected
+from bridge.amocrm.errors import BatchRejected
+from bridge.amocrm.transport import Transport
 from bridge.crm import AuthError, CodecError, CrmError, NotFound, PermanentError, WriteResult
 from bridge.model import DealDraft, DealPatch, Note
 
@@ -45,7 +46,7 @@ def _rejected(exc: BatchRejected, entries: Sequence[Entry], positional: bool) ->
 
 
 class BatchWriter:
-    def __init__(self, http: AmoTransport) -> None:
+    def __init__(self, http: Transport) -> None:
         self.http = http
 
     def _error(self, message: str, cls: type[CrmError] = PermanentError) -> CrmError:

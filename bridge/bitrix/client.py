@@ -90,7 +90,7 @@ class BitrixCrm:
         self._system = system
         self._lang = label_lang
         self._stamp_field = stamp_field
-        self._http = Transport(
+        self.transport = Transport(
             webhook_url,
             system=system,
             pacer=pacer or pacer_for("standard"),
@@ -109,12 +109,12 @@ class BitrixCrm:
     @property
     def requests(self) -> int:
         """HTTP requests this adapter has sent (for metrics and benchmarks)."""
-        return self._http.requests
+        return self.transport.requests
 
     # --- catalogue ------------------------------------------------------------------
 
     def pipelines(self) -> list[Pipeline]:
-        answer = self._http.call("crm.category.list", {"entityTypeId": 2})
+        answer = self.transport.request("crm.category.list", {"entityTypeId": 2})
         result = answer.get("result") or {}
         categories = sorted(
             result.get("categories") or [], key=lambda c: (int(c.get("sort") or 0), int(c["id"]))
@@ -161,7 +161,7 @@ class BitrixCrm:
 
     def _read_batch(self, commands: dict[str, str]) -> dict[str, Any]:
         """Results of read commands (≤ 50); any failed command fails the read."""
-        reply, _ = self._http.batch(commands)
+        reply, _ = self.transport.batch(commands)
         for key in commands:
             _, error = reply.outcome(key)
             if error is not None:
@@ -221,7 +221,7 @@ class BitrixCrm:
         found: list[User] = []
         start: Any = 0
         while start is not None:
-            reply = self._http.call("user.get", {"start": start})
+            reply = self.transport.request("user.get", {"start": start})
             found += [codec.decode_user(row) for row in reply.get("result") or ()]
             start = reply.get("next")
         return found
@@ -236,7 +236,7 @@ class BitrixCrm:
     def list_changed(self, since: dt.datetime) -> Iterator[ChangePage]:
         filters = {">=updatedTime": listing.since_filter(since)}
         select = self._deal_select()
-        first = self._http.call(listing.METHOD, listing.page_params(filters, select, "0"))
+        first = self.transport.request(listing.METHOD, listing.page_params(filters, select, "0"))
         watermark = listing.portal_time(first.get("time") or {})
         if watermark is None:
             raise TransientError("the portal's answer had no time block", system=self._system)
@@ -245,7 +245,7 @@ class BitrixCrm:
         more = len(rows) == PAGE_SIZE
         while more:
             commands = listing.chain(filters, select, str(rows[-1]["id"]), MAX_COMMANDS)
-            reply, _ = self._http.batch(commands, halt=True)
+            reply, _ = self.transport.batch(commands, halt=True)
             rows, more, error = listing.walk(reply, len(commands))
             if error is not None:
                 raise classify(error, system=self._system)
@@ -264,7 +264,7 @@ class BitrixCrm:
         rows: list[dict[str, Any]] = []
         start: Any = 0
         while start is not None:
-            answer = self._http.call(method, {**params, "start": start})
+            answer = self.transport.request(method, {**params, "start": start})
             rows.extend(r for r in answer.get("result") or () if isinstance(r, dict))
             start = answer.get("next")
         return rows
@@ -302,7 +302,7 @@ class BitrixCrm:
         if stop is not None:
             return writes.failed(batch, stop)
         try:
-            reply, _ = self._http.batch(writes.commands_of(batch), write=True)
+            reply, _ = self.transport.batch(writes.commands_of(batch), write=True)
         except CrmError as exc:
             return writes.failed(batch, exc)
         return [writes.item_result(item, reply, system=self._system) for item in batch]
@@ -315,7 +315,7 @@ class BitrixCrm:
         return None
 
     def close(self) -> None:
-        self._http.close()
+        self.transport.close()
 
     def __enter__(self) -> BitrixCrm:
         return self
