@@ -16,11 +16,10 @@ import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any, TypeVar
 
-from bridge.amocrm import codec
-from bridge.amocrm.listing import PAGE, ChangeFeed, Window
+from bridge.amocrm import codec, listing, writes
+from bridge.amocrm.listing import LEADS, PAGE
 from bridge.amocrm.oauth import TokenSource
 from bridge.amocrm.transport import Reply, Transport, shared_pacer
-from bridge.amocrm.writes import BatchWriter
 from bridge.crm import NotFound, PermanentError, WriteResult
 from bridge.model import (
     ChangePage,
@@ -37,7 +36,6 @@ from bridge.model import (
 from bridge.ratelimit import Pacer
 
 DEFAULT_STAMP_FIELD = "partner-bridge: ID сделки агентства"
-LEADS = "/api/v4/leads"
 
 Party = TypeVar("Party", Contact, Company)
 
@@ -84,7 +82,6 @@ class AmoCrm:
         self._lock = threading.Lock()
         self._defs: dict[str, FieldDef] | None = None
         self._stamp_id: str | None = None
-        self._writer = BatchWriter(self.transport)
 
     def __repr__(self) -> str:
         return f"AmoCrm(system={self._system!r}, base_url={self.transport.base_url!r})"
@@ -204,23 +201,9 @@ class AmoCrm:
                 found[stamp] = exact[0]  # the oldest wins should a duplicate ever exist
         return found
 
-    def _fetch_window(self, window: Window) -> tuple[list[dict[str, Any]], dt.datetime | None]:
-        params: dict[str, Any] = {
-            "filter[updated_at][from]": window.start,
-            "with": "contacts",
-            "limit": PAGE,
-            "page": window.page,
-        }
-        if window.end is not None:
-            params["filter[updated_at][to]"] = window.end
-        params["order[id]" if window.by_id else "order[updated_at]"] = "asc"
-        reply = self.transport.request("GET", LEADS, params=params)
-        return _embedded(reply, "leads"), reply.server_time
-
     def list_changed(self, since: dt.datetime) -> Iterator[ChangePage]:
         self._stamp_field()
-        feed = ChangeFeed(self._fetch_window, now=lambda: dt.datetime.now(dt.UTC))
-        for rows, watermark in feed.pages(since):
+        for rows, watermark in listing.changes(self.transport, since):
             deals = tuple(self._decode(r) for r in rows)
             yield ChangePage(deals=deals, watermark=watermark)
 
@@ -280,7 +263,8 @@ class AmoCrm:
     def create_deals(self, drafts: Sequence[DealDraft]) -> list[WriteResult]:
         stamp_id = self.ensure_stamp_field() if any(d.stamp for d in drafts) else None
         defs = self._field_defs(f for d in drafts for f in d.fields)
-        return self._writer.create(
+        return writes.create(
+            self.transport,
             drafts,
             lambda draft, rid: codec.encode_draft(
                 draft, request_id=rid, currency=self.currency, defs=defs, stamp_field_id=stamp_id
@@ -300,7 +284,8 @@ class AmoCrm:
     def update_deals(self, patches: Sequence[DealPatch]) -> list[WriteResult]:
         pipelines = self._closing_pipelines(patches)
         defs = self._field_defs(f for p in patches for f in p.fields)
-        return self._writer.update(
+        return writes.update(
+            self.transport,
             patches,
             lambda patch: codec.encode_patch(
                 patch, currency=self.currency, defs=defs, pipeline_id=pipelines.get(patch.deal_id)
@@ -308,4 +293,4 @@ class AmoCrm:
         )
 
     def add_notes(self, notes: Sequence[Note]) -> list[WriteResult]:
-        return self._writer.notes(notes)
+        return writes.notes(self.transport, notes)

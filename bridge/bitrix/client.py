@@ -20,11 +20,8 @@ from bridge.bitrix.batch import MAX_COMMANDS, PAGE_SIZE, command
 from bridge.bitrix.errors import classify
 from bridge.bitrix.transport import Transport
 from bridge.crm import (
-    AuthError,
     CodecError,
-    CrmError,
     PermanentError,
-    TransientError,
     WriteResult,
 )
 from bridge.model import (
@@ -234,23 +231,8 @@ class BitrixCrm:
         return {str(r["ID"]): codec.decode_company(r) for r in rows}
 
     def list_changed(self, since: dt.datetime) -> Iterator[ChangePage]:
-        filters = {">=updatedTime": listing.since_filter(since)}
-        select = self._deal_select()
-        first = self.transport.request(listing.METHOD, listing.page_params(filters, select, "0"))
-        watermark = listing.portal_time(first.get("time") or {})
-        if watermark is None:
-            raise TransientError("the portal's answer had no time block", system=self._system)
-        rows = listing.rows_of(first.get("result"))
-        yield ChangePage(tuple(self._decode(rows)), watermark)
-        more = len(rows) == PAGE_SIZE
-        while more:
-            commands = listing.chain(filters, select, str(rows[-1]["id"]), MAX_COMMANDS)
-            reply, _ = self.transport.batch(commands, halt=True)
-            rows, more, error = listing.walk(reply, len(commands))
-            if error is not None:
-                raise classify(error, system=self._system)
-            if rows:
-                yield ChangePage(tuple(self._decode(rows)), watermark)
+        for rows, watermark in listing.changes(self.transport, since, self._deal_select()):
+            yield ChangePage(tuple(self._decode(rows)), watermark)
 
     def list_notes(self, deal_id: str) -> list[Note]:
         rows = self._list_all(
@@ -272,47 +254,13 @@ class BitrixCrm:
     # --- writes -----------------------------------------------------------------------
 
     def create_deals(self, drafts: Sequence[DealDraft]) -> list[WriteResult]:
-        items = [
-            writes.create_item(n, d, stamp_field=self._stamp_field) for n, d in enumerate(drafts)
-        ]
-        return self._write(items)
+        return writes.create(self.transport, drafts, stamp_field=self._stamp_field)
 
     def update_deals(self, patches: Sequence[DealPatch]) -> list[WriteResult]:
-        return self._write([writes.update_item(n, p) for n, p in enumerate(patches)])
+        return writes.update(self.transport, patches)
 
     def add_notes(self, notes: Sequence[Note]) -> list[WriteResult]:
-        return self._write([writes.note_item(n, note) for n, note in enumerate(notes)])
-
-    def _write(self, items: list[writes.ItemCommands]) -> list[WriteResult]:
-        """Send items in packed batches; results in input order, never a re-send."""
-        outcome: dict[int, WriteResult] = {}
-        position = {id(item): n for n, item in enumerate(items)}
-        stop: CrmError | None = None
-        for batch in writes.pack(items):
-            outcome.update(
-                zip((position[id(i)] for i in batch), self._send(batch, stop), strict=True)
-            )
-            stop = stop or self._fatal(outcome)
-        return [
-            outcome.get(n) or WriteResult(item.key, deal_id=item.known_id)
-            for n, item in enumerate(items)
-        ]
-
-    def _send(self, batch: list[writes.ItemCommands], stop: CrmError | None) -> list[WriteResult]:
-        if stop is not None:
-            return writes.failed(batch, stop)
-        try:
-            reply, _ = self.transport.batch(writes.commands_of(batch), write=True)
-        except CrmError as exc:
-            return writes.failed(batch, exc)
-        return [writes.item_result(item, reply, system=self._system) for item in batch]
-
-    def _fatal(self, outcome: dict[int, WriteResult]) -> CrmError | None:
-        """After a whole-request failure, later batches are not sent at all."""
-        for result in outcome.values():
-            if isinstance(result.error, AuthError):
-                return result.error
-        return None
+        return writes.notes(self.transport, notes)
 
     def close(self) -> None:
         self.transport.close()

@@ -1,22 +1,27 @@
-"""Bulk writes as ``batch`` commands, and their per-command answers as results. Pure.
+"""Bulk writes as ``batch`` commands, one result per input item: ``create``, ``update``, ``notes``.
 
 Each input item (a draft, a patch, a note) becomes a few commands with keys
-unique in the batch; items are packed whole into batches of at most 50
+unique in the batch (pure: :func:`create_item`, :func:`update_item`,
+:func:`note_item`); items are packed whole into batches of at most 50
 commands, and each item's outcome is read back from its own commands only, so
-one failed command never fails (or re-sends) its neighbours.
+one failed command never fails (or re-sends) its neighbours. The three writes
+send the batches through the adapter's :class:`~bridge.bitrix.transport.Transport`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bridge.bitrix import codec
 from bridge.bitrix.batch import MAX_COMMANDS, BatchReply, command, ref
 from bridge.bitrix.errors import WireError, classify
-from bridge.crm import CrmError, WriteResult
+from bridge.crm import AuthError, CrmError, WriteResult
 from bridge.model import DealDraft, DealPatch, Note
+
+if TYPE_CHECKING:  # the transport pulls in aiohttp; the pure half of this module does not
+    from bridge.bitrix.transport import Transport
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,3 +119,60 @@ def item_result(item: ItemCommands, reply: BatchReply, *, system: str) -> WriteR
 def failed(batch: Iterable[ItemCommands], error: CrmError) -> list[WriteResult]:
     """Every item of a batch whose HTTP request failed as a whole."""
     return [WriteResult(item.key, deal_id=item.known_id, error=error) for item in batch]
+
+
+# --- the three writes ---------------------------------------------------------------
+
+
+def create(
+    transport: Transport, drafts: Sequence[DealDraft], *, stamp_field: str
+) -> list[WriteResult]:
+    """Deals with their contact and company; one result per draft, same order."""
+    return _write(
+        transport, [create_item(n, d, stamp_field=stamp_field) for n, d in enumerate(drafts)]
+    )
+
+
+def update(transport: Transport, patches: Sequence[DealPatch]) -> list[WriteResult]:
+    return _write(transport, [update_item(n, p) for n, p in enumerate(patches)])
+
+
+def notes(transport: Transport, notes: Sequence[Note]) -> list[WriteResult]:
+    """Timeline comments; ``WriteResult.key`` is the note's deal id."""
+    return _write(transport, [note_item(n, note) for n, note in enumerate(notes)])
+
+
+def _write(transport: Transport, items: list[ItemCommands]) -> list[WriteResult]:
+    """Send items in packed batches; results in input order, never a re-send."""
+    outcome: dict[int, WriteResult] = {}
+    position = {id(item): n for n, item in enumerate(items)}
+    stop: CrmError | None = None
+    for batch in pack(items):
+        outcome.update(
+            zip((position[id(i)] for i in batch), _send(transport, batch, stop), strict=True)
+        )
+        stop = stop or _fatal(outcome)
+    return [
+        outcome.get(n) or WriteResult(item.key, deal_id=item.known_id)
+        for n, item in enumerate(items)
+    ]
+
+
+def _send(
+    transport: Transport, batch: list[ItemCommands], stop: CrmError | None
+) -> list[WriteResult]:
+    if stop is not None:
+        return failed(batch, stop)
+    try:
+        reply, _ = transport.batch(commands_of(batch), write=True)
+    except CrmError as exc:
+        return failed(batch, exc)
+    return [item_result(item, reply, system=transport.system) for item in batch]
+
+
+def _fatal(outcome: dict[int, WriteResult]) -> CrmError | None:
+    """After a whole-request failure, later batches are not sent at all."""
+    for result in outcome.values():
+        if isinstance(result.error, AuthError):
+            return result.error
+    return None
