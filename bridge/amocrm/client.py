@@ -16,11 +16,11 @@ import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any, TypeVar
 
-from bridge.amocrm import codec, listing, writes
+from bridge.amocrm import codec, listing, subscriptions, writes
 from bridge.amocrm.listing import LEADS, PAGE
 from bridge.amocrm.oauth import TokenSource
 from bridge.amocrm.transport import Reply, Transport, shared_pacer
-from bridge.crm import NotFound, PermanentError, WriteResult
+from bridge.crm import HookSubscription, NotFound, PermanentError, WriteResult
 from bridge.model import (
     ChangePage,
     Company,
@@ -257,6 +257,18 @@ class AmoCrm:
             notes,
             key=lambda n: (n.created_at or dt.datetime.min.replace(tzinfo=dt.UTC), int(n.id or 0)),
         )
+
+    # --- webhook subscriptions (the WebhookSubscriptions capability) ---------
+
+    @property
+    def hook_events(self) -> tuple[str, ...]:
+        return subscriptions.LEAD_EVENTS
+
+    def hook_subscriptions(self) -> list[HookSubscription]:
+        return subscriptions.subscriptions(self.transport)
+
+    def subscribe_hook(self, destination: str) -> str:
+        return subscriptions.subscribe(self.transport, destination)
 
     # --- writes ------------------------------------------------------------
 

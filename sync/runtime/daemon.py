@@ -32,7 +32,6 @@ from bridge.mapping.connect import open_crm
 from bridge.mapping.texts import notice_overrides
 from bridge.mapping.watch import MappingWatcher
 from bridge.model import Hint
-from bridge.secrets import Secret
 from bridge.store import Store, hooks, inbox
 from bridge.store.db import make_engine
 from sync.engine import Engine
@@ -363,31 +362,17 @@ class Daemon:
 
     def _oauth_callback(self, code: str, state: str) -> str:
         """Complete a partner's amoCRM grant started by ``bridge auth amocrm``."""
-        from bridge.amocrm.oauth import OAuthApp, SqlTokenStore
-        from bridge.amocrm.onboarding import complete_grant, state_partner
         from bridge.crm import CrmError
+        from bridge.mapping.connect import oauth_grant
 
         assert self.store is not None
-        partners = self._mapping().partners
-
-        def secret_of(code: str) -> Secret | None:
-            partner = partners.get(code)
-            return partner.connection.client_secret if partner is not None else None
-
-        partner_code = state_partner(state, secret_of)
-        if partner_code is None:
+        connections = {c: p.connection for c, p in self._mapping().partners.items()}
+        grant = oauth_grant(state, connections, self.store.engine)
+        if grant is None:
             raise HookRejected("unknown grant", 400)
-        conn = partners[partner_code].connection
-        assert conn.client_id is not None and conn.client_secret is not None
-        app = OAuthApp(
-            partner_code,
-            conn.url.reveal(),
-            conn.client_id,
-            conn.client_secret,
-            conn.redirect_uri or "",
-        )
+        partner_code = grant.account
         try:
-            complete_grant(app, code, SqlTokenStore(self.store.engine, partner_code))
+            grant.complete(code)
         except CrmError as exc:
             log_event(
                 log, "oauth.grant_failed", logging.WARNING, partner=partner_code, error=str(exc)
