@@ -82,6 +82,7 @@ class AmoCrm:
         self._lock = threading.Lock()
         self._defs: dict[str, FieldDef] | None = None
         self._stamp_id: str | None = None
+        self._stage_homes: dict[str, str] | None = None  # status id -> its only pipeline
 
     def __repr__(self) -> str:
         return f"AmoCrm(system={self._system!r}, base_url={self.transport.base_url!r})"
@@ -102,7 +103,10 @@ class AmoCrm:
 
     def pipelines(self) -> Sequence[Pipeline]:
         reply = self.transport.request("GET", f"{LEADS}/pipelines")
-        return [codec.decode_pipeline(p) for p in _embedded(reply, "pipelines")]
+        found = [codec.decode_pipeline(p) for p in _embedded(reply, "pipelines")]
+        with self._lock:
+            self._stage_homes = codec.stage_homes(found)
+        return found
 
     def _all_fields(self) -> list[dict[str, Any]]:
         found: list[dict[str, Any]] = []
@@ -283,18 +287,29 @@ class AmoCrm:
             ),
         )
 
-    def _closing_pipelines(self, patches: Sequence[DealPatch]) -> dict[str, str]:
-        # 142/143 exist in every pipeline, so amoCRM needs the pipeline to move there.
-        wanted = [
-            p.deal_id
-            for p in patches
-            if p.pipeline_id is None
-            and p.stage_id in {str(codec.WON_STATUS), str(codec.LOST_STATUS)}
-        ]
-        return {i: d.pipeline_id for i, d in self.fetch_deals(wanted).items()} if wanted else {}
+    def _stage_pipelines(self, patches: Sequence[DealPatch]) -> dict[str, str]:
+        """The pipeline each stage move must name (amoCRM wants it with ``status_id``).
+
+        A status id belongs to one pipeline, except won/lost (142/143), which exist in
+        every pipeline: those stay in the lead's current pipeline, read fresh.
+        """
+        moves = [p for p in patches if p.stage_id is not None and p.pipeline_id is None]
+        if not moves:
+            return {}
+        closing = [p.deal_id for p in moves if codec.is_closing(p.stage_id)]
+        homes = self._stage_homes
+        if homes is None or any(
+            p.stage_id not in homes for p in moves if not codec.is_closing(p.stage_id)
+        ):
+            self.pipelines()  # a stage created since the catalogue was read
+            homes = self._stage_homes or {}
+        found = {p.deal_id: homes[p.stage_id] for p in moves if p.stage_id in homes}
+        if closing:
+            found.update({i: d.pipeline_id for i, d in self.fetch_deals(closing).items()})
+        return found
 
     def update_deals(self, patches: Sequence[DealPatch]) -> list[WriteResult]:
-        pipelines = self._closing_pipelines(patches)
+        pipelines = self._stage_pipelines(patches)
         defs = self._field_defs(f for p in patches for f in p.fields)
         return writes.update(
             self.transport,

@@ -241,7 +241,12 @@ def encode_draft(
 def encode_patch(
     patch: DealPatch, *, currency: str, defs: Mapping[str, FieldDef], pipeline_id: str | None
 ) -> Json:
-    """One element of ``PATCH /api/v4/leads``; 142/143 need the pipeline, so pass it in."""
+    """One element of ``PATCH /api/v4/leads``.
+
+    amoCRM wants the pipeline with every stage move (and 142/143 exist in every
+    pipeline), so the adapter passes in ``pipeline_id``: the one pipeline holding the
+    stage, or for won/lost the lead's current one. The planner never sends it.
+    """
     body = _common(
         title=patch.title,
         pipeline_id=patch.pipeline_id or pipeline_id,
@@ -299,6 +304,21 @@ def stage_semantics(status_id: int) -> Semantics:
     if status_id == LOST_STATUS:
         return Semantics.LOST
     return Semantics.OPEN
+
+
+def is_closing(status_id: str | None) -> bool:
+    """Won or lost: ids that exist in every pipeline, so a move there must name one."""
+    return status_id in {str(WON_STATUS), str(LOST_STATUS)}
+
+
+def stage_homes(pipelines: Sequence[Pipeline]) -> dict[str, str]:
+    """Status id → the one pipeline holding it (won/lost, held by all, are left out)."""
+    return {
+        stage.id: pipeline.id
+        for pipeline in pipelines
+        for stage in pipeline.stages
+        if not is_closing(stage.id)
+    }
 
 
 def decode_pipeline(raw: Mapping[str, Any]) -> Pipeline:

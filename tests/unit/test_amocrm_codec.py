@@ -22,7 +22,9 @@ from bridge.model import (
     FieldKind,
     Money,
     Note,
+    Pipeline,
     Semantics,
+    Stage,
 )
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "amocrm"
@@ -195,3 +197,17 @@ def test_notes_decode_from_official_page() -> None:
     notes = [codec.decode_note(n) for n in _load("lead_notes_list_page.json")["_embedded"]["notes"]]
     assert [n.text for n in notes] == ["Текст примечания 2", "Текст примечания"]
     assert all(n.deal_id == "26050861" and n.created_at for n in notes)
+
+
+def test_stage_homes_leave_out_won_and_lost_which_every_pipeline_has() -> None:
+    def pipeline(pid: str, *stages: str) -> Pipeline:
+        return Pipeline(
+            pid,
+            pid,
+            tuple(Stage(s, s, pid, codec.stage_semantics(int(s)), n) for n, s in enumerate(stages)),
+        )
+
+    found = codec.stage_homes([pipeline("1", "11", "142", "143"), pipeline("2", "21", "142")])
+    assert found == {"11": "1", "21": "2"}
+    assert codec.is_closing("142") and codec.is_closing("143")
+    assert not codec.is_closing("11") and not codec.is_closing(None)
