@@ -172,6 +172,7 @@ def _multitext(code: str, values: Sequence[str], enum_code: str) -> list[Json]:
 
 
 def encode_contact(contact: Contact | Company) -> Json:
+    """A contact (or company: the same shape) embedded in a complex add."""
     body: Json = {"name": contact.name}
     custom = [
         *_multitext(PHONE_CODE, contact.phones, DEFAULT_PHONE_ENUM),
@@ -180,6 +181,10 @@ def encode_contact(contact: Contact | Company) -> Json:
     if custom:
         body["custom_fields_values"] = custom
     return body
+
+
+def encode_company(company: Company) -> Json:
+    return encode_contact(company)
 
 
 def _common(
@@ -231,7 +236,7 @@ def encode_draft(
     if draft.contact is not None:
         embedded["contacts"] = [{**encode_contact(draft.contact), "is_main": True}]
     if draft.company is not None:
-        embedded["companies"] = [encode_contact(draft.company)]
+        embedded["companies"] = [encode_company(draft.company)]
     if embedded:
         body["_embedded"] = embedded
     body["request_id"] = request_id

@@ -18,7 +18,7 @@ from typing import Any
 from bridge.bitrix import codec, listing, writes
 from bridge.bitrix.batch import MAX_COMMANDS, PAGE_SIZE, command
 from bridge.bitrix.errors import classify
-from bridge.bitrix.transport import Transport
+from bridge.bitrix.transport import Transport, pacer_for
 from bridge.crm import (
     CodecError,
     PermanentError,
@@ -40,19 +40,6 @@ from bridge.ratelimit import Pacer
 from bridge.secrets import Secret
 
 log = logging.getLogger(__name__)
-
-# Bitrix24's leaky bucket per plan: (drain per second, burst) — reference §3.1.
-PLANS = {"standard": (2.0, 50), "enterprise": (5.0, 250)}
-# The portal counts arrivals, the Pacer counts departures; a few slots of headroom
-# absorb network jitter so a full bucket is never overrun by an early arrival.
-JITTER_SLOTS = 2
-
-
-def pacer_for(plan: str = "standard") -> Pacer:
-    """A Pacer mirroring one portal plan's request budget, with jitter headroom."""
-    rate, burst = PLANS[plan]
-    return Pacer(rate=rate, burst=burst - JITTER_SLOTS)
-
 
 CONTACT_SELECT = ("ID", "NAME", "SECOND_NAME", "LAST_NAME", "PHONE", "EMAIL")
 COMPANY_SELECT = ("ID", "TITLE", "PHONE", "EMAIL")

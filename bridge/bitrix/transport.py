@@ -64,6 +64,19 @@ _LIBRARY_OPERATING_LIMIT: Final = 10**9  # see the module docstring
 _LIBRARY_RATE_SLACK: Final = 4.0
 
 
+# Bitrix24's leaky bucket per plan: (drain per second, burst) — reference §3.1.
+PLANS = {"standard": (2.0, 50), "enterprise": (5.0, 250)}
+# The portal counts arrivals, the Pacer counts departures; a few slots of headroom
+# absorb network jitter so a full bucket is never overrun by an early arrival.
+JITTER_SLOTS = 2
+
+
+def pacer_for(plan: str = "standard") -> Pacer:
+    """A Pacer mirroring one portal plan's request budget, with jitter headroom."""
+    rate, burst = PLANS[plan]
+    return Pacer(rate=rate, burst=burst - JITTER_SLOTS)
+
+
 class _HttpFailure(Exception):
     """Raised inside the session; not one of the errors fast-bitrix24 retries."""
 
