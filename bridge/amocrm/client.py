@@ -1,9 +1,11 @@
 """``AmoCrm``: the :class:`bridge.crm.Crm` protocol over amoCRM API v4.
 
-HTTP, pacing, retries and error mapping live in :mod:`bridge.amocrm.transport`,
-JSON ⇄ model in :mod:`bridge.amocrm.codec`, the gap-free change feed in
-:mod:`bridge.amocrm.listing`, batch writes in :mod:`bridge.amocrm.writes`.
-This module says which endpoint answers which question.
+HTTP, pacing and retries live in :mod:`bridge.amocrm.transport`, error mapping
+in :mod:`bridge.amocrm.errors`, JSON ⇄ model in :mod:`bridge.amocrm.codec`, the
+gap-free change feed in :mod:`bridge.amocrm.listing`, batch writes in
+:mod:`bridge.amocrm.writes` — the same modules as the Bitrix24 adapter
+(``docs/adapters.md``). This module says which endpoint answers which question,
+and offers the :class:`bridge.crm.WebhookSubscriptions` capability.
 
 The bridge's idempotency stamp (the agency deal id) is a text custom field on
 leads named ``stamp_field_name``; :meth:`AmoCrm.ensure_stamp_field` creates it.

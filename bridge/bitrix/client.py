@@ -2,9 +2,12 @@
 
 Reads and writes go in the largest units the API allows: ``batch`` requests of
 50 commands, list commands of 50 rows or 50 ids each (2 500 deals per HTTP
-request). All HTTP goes through :class:`bridge.bitrix.transport.Transport`,
-which maps every failure to one error of :mod:`bridge.crm`; wire ⇄ model
-conversion is :mod:`bridge.bitrix.codec`.
+request). All HTTP goes through :meth:`bridge.bitrix.transport.Transport.request`,
+which maps every failure to one error of :mod:`bridge.crm`
+(:func:`bridge.bitrix.errors.classify`); wire ⇄ model conversion is
+:mod:`bridge.bitrix.codec`, the change feed :mod:`bridge.bitrix.listing`, batch
+writes :mod:`bridge.bitrix.writes`. The amoCRM adapter has the same modules
+(``docs/adapters.md``).
 """
 
 from __future__ import annotations
