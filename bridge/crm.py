@@ -14,6 +14,17 @@ Errors are grouped by what the caller should do next::
 
 Adapters translate every lower-level failure (HTTP status, library exception,
 per-command batch error) into exactly one of these at a single boundary.
+
+Beside the tree live the two errors of pure wire code, shared by both adapters:
+:class:`CodecError` (a value that cannot cross the wire) and
+:class:`WebhookRejected` (a webhook body that must not be acted on), and the
+capability protocols a CRM may implement on top of :class:`Crm`
+(:class:`UserDirectory`, :class:`WebhookSubscriptions`, :class:`OAuthGrant`).
+
+Both adapters, ``bridge/bitrix/`` and ``bridge/amocrm/``, have the same modules
+with the same function names (``transport.request``, ``errors.classify``,
+``codec.decode_deal`` …, ``webhook.Webhook.parse``); the table is in
+``docs/adapters.md``.
 """
 
 from __future__ import annotations
@@ -31,6 +42,7 @@ from bridge.model import (
     DealDraft,
     DealPatch,
     FieldDef,
+    Hint,
     Note,
     Pipeline,
     User,
@@ -90,6 +102,24 @@ class AccountBlocked(AuthError):
     """The CRM blocked the account (e.g. amoCRM's 403 after abuse). Stop until an admin acts."""
 
 
+class CodecError(ValueError):
+    """A wire value does not have the shape the CRM documents, or a model value cannot
+    be expressed on that CRM's wire. Raised by the pure codecs of both adapters."""
+
+
+class WebhookRejected(ValueError):
+    """The request is not an authentic, well-formed event of that CRM. Answer 4xx, do nothing.
+
+    ``reason`` is short and safe to log and send back (it never echoes the body or a
+    secret); ``status`` is the 4xx that tells the sender the truth.
+    """
+
+    def __init__(self, reason: str, status: int = 400) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.status = status
+
+
 @dataclass(frozen=True, slots=True)
 class WriteResult:
     """Outcome of one item of a bulk write, matched to its input by ``key``."""
@@ -101,6 +131,55 @@ class WriteResult:
     @property
     def ok(self) -> bool:
         return self.error is None
+
+
+class WebhookParser(Protocol):
+    """One CRM account's webhook endpoint: credentials bound, bytes in, hints out. Pure."""
+
+    def parse(self, body: bytes, content_type: str, *, now: dt.datetime) -> list[Hint]:
+        """Hints for the deals the event names; :class:`WebhookRejected` for anything else."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class HookSubscription:
+    """One webhook the CRM delivers to; a ``disabled`` one was switched off by the CRM."""
+
+    destination: str
+    disabled: bool
+    settings: tuple[str, ...]
+
+
+@runtime_checkable
+class WebhookSubscriptions(Protocol):
+    """A CRM whose webhooks are registered through its API (amoCRM), not in its UI."""
+
+    @property
+    def hook_events(self) -> tuple[str, ...]:
+        """The events a subscription asks for."""
+        ...
+
+    def hook_subscriptions(self) -> list[HookSubscription]:
+        """Every webhook the account currently delivers to."""
+        ...
+
+    def subscribe_hook(self, destination: str) -> str:
+        """Make sure ``destination`` receives deal events; returns what was done."""
+        ...
+
+
+@runtime_checkable
+class OAuthGrant(Protocol):
+    """An account reached through OAuth: the admin's consent code becomes stored tokens."""
+
+    @property
+    def account(self) -> str:
+        """The label (partner code) the tokens are stored under."""
+        ...
+
+    def complete(self, code: str) -> None:
+        """Exchange ``code`` and store the tokens; :class:`AuthError` if it is refused."""
+        ...
 
 
 @runtime_checkable

@@ -1,9 +1,11 @@
 """``AmoCrm``: the :class:`bridge.crm.Crm` protocol over amoCRM API v4.
 
-HTTP, pacing, retries and error mapping live in :mod:`bridge.amocrm.transport`,
-JSON ⇄ model in :mod:`bridge.amocrm.codec`, the gap-free change feed in
-:mod:`bridge.amocrm.listing`, batch writes in :mod:`bridge.amocrm.writes`.
-This module says which endpoint answers which question.
+HTTP, pacing and retries live in :mod:`bridge.amocrm.transport`, error mapping
+in :mod:`bridge.amocrm.errors`, JSON ⇄ model in :mod:`bridge.amocrm.codec`, the
+gap-free change feed in :mod:`bridge.amocrm.listing`, batch writes in
+:mod:`bridge.amocrm.writes` — the same modules as the Bitrix24 adapter
+(``docs/adapters.md``). This module says which endpoint answers which question,
+and offers the :class:`bridge.crm.WebhookSubscriptions` capability.
 
 The bridge's idempotency stamp (the agency deal id) is a text custom field on
 leads named ``stamp_field_name``; :meth:`AmoCrm.ensure_stamp_field` creates it.
@@ -16,12 +18,11 @@ import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any, TypeVar
 
-from bridge.amocrm import codec
-from bridge.amocrm.listing import PAGE, ChangeFeed, Window
+from bridge.amocrm import codec, listing, subscriptions, writes
+from bridge.amocrm.listing import LEADS, PAGE
 from bridge.amocrm.oauth import TokenSource
-from bridge.amocrm.transport import AmoTransport, Reply, shared_pacer
-from bridge.amocrm.writes import BatchWriter
-from bridge.crm import NotFound, PermanentError, WriteResult, group_by_stamp
+from bridge.amocrm.transport import Reply, Transport, shared_pacer
+from bridge.crm import HookSubscription, NotFound, PermanentError, WriteResult, group_by_stamp
 from bridge.model import (
     ChangePage,
     Company,
@@ -37,7 +38,6 @@ from bridge.model import (
 from bridge.ratelimit import Pacer
 
 DEFAULT_STAMP_FIELD = "partner-bridge: ID сделки агентства"
-LEADS = "/api/v4/leads"
 
 Party = TypeVar("Party", Contact, Company)
 
@@ -72,7 +72,7 @@ class AmoCrm:
         self._system = system
         self.currency = currency
         self.stamp_field_name = stamp_field_name
-        self.http = AmoTransport(
+        self.transport = Transport(
             base_url,
             auth,
             system=system,
@@ -85,10 +85,10 @@ class AmoCrm:
         self._defs: dict[str, FieldDef] | None = None
         self._stamp_id: str | None = None
         self._pipeline_pages: dict[str, int] = {}  # pages of a pipeline, as last read
-        self._writer = BatchWriter(self.http)
+        self._stage_homes: dict[str, str] | None = None  # status id -> its only pipeline
 
     def __repr__(self) -> str:
-        return f"AmoCrm(system={self._system!r}, base_url={self.http.base_url!r})"
+        return f"AmoCrm(system={self._system!r}, base_url={self.transport.base_url!r})"
 
     @property
     def system(self) -> str:
@@ -97,23 +97,26 @@ class AmoCrm:
     @property
     def requests(self) -> int:
         """HTTP requests this adapter has sent (for metrics and benchmarks)."""
-        return self.http.requests
+        return self.transport.requests
 
     def close(self) -> None:
-        self.http.close()
+        self.transport.close()
 
     # --- definitions -----------------------------------------------------------
 
     def pipelines(self) -> Sequence[Pipeline]:
-        reply = self.http.request("GET", f"{LEADS}/pipelines")
-        return [codec.decode_pipeline(p) for p in _embedded(reply, "pipelines")]
+        reply = self.transport.request("GET", f"{LEADS}/pipelines")
+        found = [codec.decode_pipeline(p) for p in _embedded(reply, "pipelines")]
+        with self._lock:
+            self._stage_homes = codec.stage_homes(found)
+        return found
 
     def _all_fields(self) -> list[dict[str, Any]]:
         found: list[dict[str, Any]] = []
         page = 1
         while True:
             params = {"limit": PAGE, "page": page}
-            reply = self.http.request("GET", f"{LEADS}/custom_fields", params=params)
+            reply = self.transport.request("GET", f"{LEADS}/custom_fields", params=params)
             rows = _embedded(reply, "custom_fields")
             found.extend(rows)
             if not rows or "next" not in (reply.payload.get("_links") or {}):
@@ -121,7 +124,7 @@ class AmoCrm:
             page += 1
 
     def _load_fields(self) -> dict[str, FieldDef]:
-        defs = {d.id: d for d in (codec.field_def(f) for f in self._all_fields())}
+        defs = {d.id: d for d in (codec.decode_field_def(f) for f in self._all_fields())}
         stamp = next((d.id for d in defs.values() if d.name == self.stamp_field_name), None)
         with self._lock:
             self._defs = defs
@@ -159,7 +162,9 @@ class AmoCrm:
 
     def _create_stamp_field(self) -> str:
         body = [{"name": self.stamp_field_name, "type": "text", "sort": 10000}]
-        reply = self.http.request("POST", f"{LEADS}/custom_fields", body=body, idempotent=False)
+        reply = self.transport.request(
+            "POST", f"{LEADS}/custom_fields", body=body, idempotent=False
+        )
         created = _embedded(reply, "custom_fields")
         self._load_fields()
         if self._stamp_id is None and created:
@@ -171,14 +176,14 @@ class AmoCrm:
     # --- reads -------------------------------------------------------------
 
     def _decode(self, raw: dict[str, Any]) -> Deal:
-        return codec.decode_lead(raw, currency=self.currency, stamp_field_id=self._stamp_field())
+        return codec.decode_deal(raw, currency=self.currency, stamp_field_id=self._stamp_field())
 
     def fetch_deals(self, ids: Sequence[str]) -> dict[str, Deal]:
         deals: dict[str, Deal] = {}
         numeric = [i for i in dict.fromkeys(ids) if i.isdigit()]
         for chunk in _chunks(numeric, PAGE):
             params = {"filter[id][]": list(chunk), "with": "contacts", "limit": PAGE}
-            reply = self.http.request("GET", LEADS, params=params)
+            reply = self.transport.request("GET", LEADS, params=params)
             for raw in _embedded(reply, "leads"):
                 deal = self._decode(raw)
                 deals[deal.id] = deal
@@ -228,7 +233,7 @@ class AmoCrm:
         page = 1
         while True:
             query = {**params, "with": "contacts", "limit": PAGE, "page": page}
-            reply = self.http.request("GET", LEADS, params=query)
+            reply = self.transport.request("GET", LEADS, params=query)
             rows = _embedded(reply, "leads")
             found += [self._decode(r) for r in rows]
             links = reply.payload.get("_links") if isinstance(reply.payload, dict) else None
@@ -236,23 +241,9 @@ class AmoCrm:
                 return found
             page += 1
 
-    def _fetch_window(self, window: Window) -> tuple[list[dict[str, Any]], dt.datetime | None]:
-        params: dict[str, Any] = {
-            "filter[updated_at][from]": window.start,
-            "with": "contacts",
-            "limit": PAGE,
-            "page": window.page,
-        }
-        if window.end is not None:
-            params["filter[updated_at][to]"] = window.end
-        params["order[id]" if window.by_id else "order[updated_at]"] = "asc"
-        reply = self.http.request("GET", LEADS, params=params)
-        return _embedded(reply, "leads"), reply.server_time
-
     def list_changed(self, since: dt.datetime) -> Iterator[ChangePage]:
         self._stamp_field()
-        feed = ChangeFeed(self._fetch_window, now=lambda: dt.datetime.now(dt.UTC))
-        for rows, watermark in feed.pages(since):
+        for rows, watermark in listing.changes(self.transport, since):
             deals = tuple(self._decode(r) for r in rows)
             yield ChangePage(deals=deals, watermark=watermark)
 
@@ -263,7 +254,9 @@ class AmoCrm:
         found: list[User] = []
         page = 1
         while True:
-            reply = self.http.request("GET", "/api/v4/users", params={"limit": PAGE, "page": page})
+            reply = self.transport.request(
+                "GET", "/api/v4/users", params={"limit": PAGE, "page": page}
+            )
             rows = _embedded(reply, "users")
             found += [codec.decode_user(row) for row in rows]
             links = reply.payload.get("_links", {}) if isinstance(reply.payload, dict) else {}
@@ -281,7 +274,7 @@ class AmoCrm:
         numeric = [i for i in dict.fromkeys(ids) if i.isdigit()]
         for chunk in _chunks(numeric, PAGE):
             params = {"filter[id][]": list(chunk), "limit": PAGE}
-            reply = self.http.request("GET", f"/api/v4/{entity}", params=params)
+            reply = self.transport.request("GET", f"/api/v4/{entity}", params=params)
             for raw in _embedded(reply, entity):
                 party = decode(raw)
                 found[str(party.id)] = party
@@ -294,7 +287,7 @@ class AmoCrm:
         page = 1
         while True:
             params = {"filter[note_type]": "common", "limit": PAGE, "page": page}
-            reply = self.http.request("GET", f"{LEADS}/{deal_id}/notes", params=params)
+            reply = self.transport.request("GET", f"{LEADS}/{deal_id}/notes", params=params)
             rows = _embedded(reply, "notes")
             notes.extend(codec.decode_note(r) for r in rows)
             if len(rows) < PAGE:
@@ -305,32 +298,57 @@ class AmoCrm:
             key=lambda n: (n.created_at or dt.datetime.min.replace(tzinfo=dt.UTC), int(n.id or 0)),
         )
 
+    # --- webhook subscriptions (the WebhookSubscriptions capability) ---------
+
+    @property
+    def hook_events(self) -> tuple[str, ...]:
+        return subscriptions.LEAD_EVENTS
+
+    def hook_subscriptions(self) -> list[HookSubscription]:
+        return subscriptions.subscriptions(self.transport)
+
+    def subscribe_hook(self, destination: str) -> str:
+        return subscriptions.subscribe(self.transport, destination)
+
     # --- writes ------------------------------------------------------------
 
     def create_deals(self, drafts: Sequence[DealDraft]) -> list[WriteResult]:
         stamp_id = self.ensure_stamp_field() if any(d.stamp for d in drafts) else None
         defs = self._field_defs(f for d in drafts for f in d.fields)
-        return self._writer.create(
+        return writes.create(
+            self.transport,
             drafts,
             lambda draft, rid: codec.encode_draft(
                 draft, request_id=rid, currency=self.currency, defs=defs, stamp_field_id=stamp_id
             ),
         )
 
-    def _closing_pipelines(self, patches: Sequence[DealPatch]) -> dict[str, str]:
-        # 142/143 exist in every pipeline, so amoCRM needs the pipeline to move there.
-        wanted = [
-            p.deal_id
-            for p in patches
-            if p.pipeline_id is None
-            and p.stage_id in {str(codec.WON_STATUS), str(codec.LOST_STATUS)}
-        ]
-        return {i: d.pipeline_id for i, d in self.fetch_deals(wanted).items()} if wanted else {}
+    def _stage_pipelines(self, patches: Sequence[DealPatch]) -> dict[str, str]:
+        """The pipeline each stage move must name (amoCRM wants it with ``status_id``).
+
+        A status id belongs to one pipeline, except won/lost (142/143), which exist in
+        every pipeline: those stay in the lead's current pipeline, read fresh.
+        """
+        moves = [p for p in patches if p.stage_id is not None and p.pipeline_id is None]
+        if not moves:
+            return {}
+        closing = [p.deal_id for p in moves if codec.is_closing(p.stage_id)]
+        homes = self._stage_homes
+        if homes is None or any(
+            p.stage_id not in homes for p in moves if not codec.is_closing(p.stage_id)
+        ):
+            self.pipelines()  # a stage created since the catalogue was read
+            homes = self._stage_homes or {}
+        found = {p.deal_id: homes[p.stage_id] for p in moves if p.stage_id in homes}
+        if closing:
+            found.update({i: d.pipeline_id for i, d in self.fetch_deals(closing).items()})
+        return found
 
     def update_deals(self, patches: Sequence[DealPatch]) -> list[WriteResult]:
-        pipelines = self._closing_pipelines(patches)
+        pipelines = self._stage_pipelines(patches)
         defs = self._field_defs(f for p in patches for f in p.fields)
-        return self._writer.update(
+        return writes.update(
+            self.transport,
             patches,
             lambda patch: codec.encode_patch(
                 patch, currency=self.currency, defs=defs, pipeline_id=pipelines.get(patch.deal_id)
@@ -338,4 +356,4 @@ class AmoCrm:
         )
 
     def add_notes(self, notes: Sequence[Note]) -> list[WriteResult]:
-        return self._writer.notes(notes)
+        return writes.notes(self.transport, notes)

@@ -70,7 +70,7 @@ _MULTIPLE = frozenset({"multiselect", "category"})
 # --- custom fields -----------------------------------------------------------
 
 
-def field_def(raw: Mapping[str, Any]) -> FieldDef:
+def decode_field_def(raw: Mapping[str, Any]) -> FieldDef:
     kind_name = str(raw.get("type", ""))
     options = tuple(EnumOption(str(e["id"]), str(e["value"])) for e in raw.get("enums") or ())
     return FieldDef(
@@ -144,7 +144,7 @@ def _embedded_ids(raw: Mapping[str, Any], key: str) -> tuple[str, ...]:
     return tuple(str(item["id"]) for item in (raw.get("_embedded") or {}).get(key) or ())
 
 
-def decode_lead(raw: Mapping[str, Any], *, currency: str, stamp_field_id: str | None) -> Deal:
+def decode_deal(raw: Mapping[str, Any], *, currency: str, stamp_field_id: str | None) -> Deal:
     fields = decode_fields(raw.get("custom_fields_values"))
     stamp = fields.pop(stamp_field_id, None) if stamp_field_id else None
     companies = _embedded_ids(raw, "companies")
@@ -172,6 +172,7 @@ def _multitext(code: str, values: Sequence[str], enum_code: str) -> list[Json]:
 
 
 def encode_contact(contact: Contact | Company) -> Json:
+    """A contact (or company: the same shape) embedded in a complex add."""
     body: Json = {"name": contact.name}
     custom = [
         *_multitext(PHONE_CODE, contact.phones, DEFAULT_PHONE_ENUM),
@@ -180,6 +181,10 @@ def encode_contact(contact: Contact | Company) -> Json:
     if custom:
         body["custom_fields_values"] = custom
     return body
+
+
+def encode_company(company: Company) -> Json:
+    return encode_contact(company)
 
 
 def _common(
@@ -231,7 +236,7 @@ def encode_draft(
     if draft.contact is not None:
         embedded["contacts"] = [{**encode_contact(draft.contact), "is_main": True}]
     if draft.company is not None:
-        embedded["companies"] = [encode_contact(draft.company)]
+        embedded["companies"] = [encode_company(draft.company)]
     if embedded:
         body["_embedded"] = embedded
     body["request_id"] = request_id
@@ -241,7 +246,12 @@ def encode_draft(
 def encode_patch(
     patch: DealPatch, *, currency: str, defs: Mapping[str, FieldDef], pipeline_id: str | None
 ) -> Json:
-    """One element of ``PATCH /api/v4/leads``; 142/143 need the pipeline, so pass it in."""
+    """One element of ``PATCH /api/v4/leads``.
+
+    amoCRM wants the pipeline with every stage move (and 142/143 exist in every
+    pipeline), so the adapter passes in ``pipeline_id``: the one pipeline holding the
+    stage, or for won/lost the lead's current one. The planner never sends it.
+    """
     body = _common(
         title=patch.title,
         pipeline_id=patch.pipeline_id or pipeline_id,
@@ -299,6 +309,21 @@ def stage_semantics(status_id: int) -> Semantics:
     if status_id == LOST_STATUS:
         return Semantics.LOST
     return Semantics.OPEN
+
+
+def is_closing(status_id: str | None) -> bool:
+    """Won or lost: ids that exist in every pipeline, so a move there must name one."""
+    return status_id in {str(WON_STATUS), str(LOST_STATUS)}
+
+
+def stage_homes(pipelines: Sequence[Pipeline]) -> dict[str, str]:
+    """Status id → the one pipeline holding it (won/lost, held by all, are left out)."""
+    return {
+        stage.id: pipeline.id
+        for pipeline in pipelines
+        for stage in pipeline.stages
+        if not is_closing(stage.id)
+    }
 
 
 def decode_pipeline(raw: Mapping[str, Any]) -> Pipeline:

@@ -1,4 +1,4 @@
-"""The change feed over ``GET /api/v4/leads`` without gaps while leads change. No I/O here.
+"""The change feed over ``GET /api/v4/leads`` without gaps while leads change.
 
 amoCRM pages by number only (``page``/``limit``), and numbered pages over a
 set that changes underneath shift: a lead edited during the listing jumps to
@@ -18,6 +18,9 @@ have shifted, and then the second is walked again until a pass adds nothing.
 The watermark is the server's clock at the first response, and the query starts
 ``OVERLAP`` seconds before ``since``: updated_at has one-second resolution, and
 a write can land in the second before the clock reading that answers us.
+
+:func:`changes` reads through the adapter's transport; :func:`pages` is the pure
+walk over any ``fetch`` (what the tests drive with a simulated lead list).
 """
 
 from __future__ import annotations
@@ -25,8 +28,12 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+if TYPE_CHECKING:  # the transport pulls in requests; the walk itself does not
+    from bridge.amocrm.transport import Transport
+
+LEADS = "/api/v4/leads"
 PAGE = 250
 OVERLAP = 1
 MAX_BUCKET_PASSES = 4
@@ -64,7 +71,7 @@ class _State:
         return any(self.seen[i] != second for i in self.buckets.get(second, ()))
 
 
-class ChangeFeed:
+class _Feed:
     """Yields lists of raw lead rows changed at or after ``since``, and the watermark."""
 
     def __init__(self, fetch: Fetch, *, now: Callable[[], dt.datetime]) -> None:
@@ -129,3 +136,38 @@ class ChangeFeed:
             yield from self._bucket(state, second)
             if len(state.seen) == before:
                 return
+
+
+def pages(
+    fetch: Fetch, since: dt.datetime, *, now: Callable[[], dt.datetime]
+) -> Iterator[tuple[list[Row], dt.datetime]]:
+    """Raw lead rows changed at or after ``since``, page by page, each with the watermark.
+
+    ``now`` is the fallback clock, used only when the server sends no ``Date``.
+    """
+    return _Feed(fetch, now=now).pages(since)
+
+
+def _utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def changes(transport: Transport, since: dt.datetime) -> Iterator[tuple[list[Row], dt.datetime]]:
+    """:func:`pages` over ``GET /api/v4/leads`` (with contacts) through ``transport``."""
+
+    def fetch(window: Window) -> tuple[list[Row], dt.datetime | None]:
+        params: dict[str, Any] = {
+            "filter[updated_at][from]": window.start,
+            "with": "contacts",
+            "limit": PAGE,
+            "page": window.page,
+        }
+        if window.end is not None:
+            params["filter[updated_at][to]"] = window.end
+        params["order[id]" if window.by_id else "order[updated_at]"] = "asc"
+        reply = transport.request("GET", LEADS, params=params)
+        payload = reply.payload if isinstance(reply.payload, dict) else {}
+        rows = list((payload.get("_embedded") or {}).get("leads") or [])
+        return rows, reply.server_time
+
+    return pages(fetch, since, now=_utcnow)

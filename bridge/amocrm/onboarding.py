@@ -5,6 +5,7 @@ admin; after they click "Allow", amoCRM redirects to our ``redirect_uri`` with
 ``?code=...`` (valid 20 minutes, reference §2.1). The code is pasted back (or
 the daemon's ``/oauth/amocrm/callback`` receives it) and :func:`complete_grant`
 exchanges it and stores the pair, replacing any pair stored before.
+:class:`StoredGrant` offers that as the :class:`bridge.crm.OAuthGrant` capability.
 """
 
 from __future__ import annotations
@@ -75,6 +76,24 @@ def complete_grant(
     tokens = token_request(app, grant, now=now or dt.datetime.now(dt.UTC))
     store.save(tokens)
     return tokens
+
+
+class StoredGrant:
+    """The :class:`bridge.crm.OAuthGrant` of one partner's integration: code → stored pair."""
+
+    def __init__(self, app: OAuthApp, store: TokenStore) -> None:
+        self._app = app
+        self._store = store
+
+    def __repr__(self) -> str:
+        return f"StoredGrant(account={self._app.partner!r})"
+
+    @property
+    def account(self) -> str:
+        return self._app.partner
+
+    def complete(self, code: str) -> None:
+        complete_grant(self._app, code, self._store)
 
 
 def run_auth(

@@ -13,12 +13,8 @@ from collections.abc import Mapping
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from bridge.crm import CodecError
 from bridge.model import FieldValue, Money
-
-
-class CodecError(ValueError):
-    """A value cannot be expressed on amoCRM's wire (or a response is malformed)."""
-
 
 # --- scalars -----------------------------------------------------------------
 

@@ -2,32 +2,27 @@
 
 amoCRM disables a hook after many failed deliveries (reference §11.3) and says so
 only in the ``disabled`` flag; the remedy is to delete and subscribe again.
+:class:`~bridge.amocrm.client.AmoCrm` offers these as the
+:class:`bridge.crm.WebhookSubscriptions` capability.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
-from bridge.amocrm.client import AmoCrm
+from bridge.amocrm.transport import Transport
+from bridge.crm import HookSubscription
 
 HOOKS = "/api/v4/webhooks"
 LEAD_EVENTS = ("add_lead", "update_lead", "status_lead", "delete_lead", "note_lead")
 
 
-@dataclass(frozen=True, slots=True)
-class Subscription:
-    destination: str
-    disabled: bool
-    settings: tuple[str, ...]
-
-
-def subscriptions(crm: AmoCrm) -> list[Subscription]:
-    reply = crm.http.request("GET", HOOKS)
+def subscriptions(transport: Transport) -> list[HookSubscription]:
+    reply = transport.request("GET", HOOKS)
     payload: Any = reply.payload or {}
     hooks = payload.get("_embedded", {}).get("webhooks", []) if isinstance(payload, dict) else []
     return [
-        Subscription(
+        HookSubscription(
             str(h.get("destination", "")),
             bool(h.get("disabled")),
             tuple(str(s) for s in h.get("settings") or ()),
@@ -36,9 +31,9 @@ def subscriptions(crm: AmoCrm) -> list[Subscription]:
     ]
 
 
-def subscribe(crm: AmoCrm, destination: str) -> str:
+def subscribe(transport: Transport, destination: str) -> str:
     """Make sure ``destination`` receives lead events; returns what was done."""
-    current = {s.destination: s for s in subscriptions(crm)}
+    current = {s.destination: s for s in subscriptions(transport)}
     existing = current.get(destination)
     if (
         existing is not None
@@ -47,9 +42,9 @@ def subscribe(crm: AmoCrm, destination: str) -> str:
     ):
         return "already registered"
     if existing is not None:
-        crm.http.request("DELETE", HOOKS, body={"destination": destination}, idempotent=False)
+        transport.request("DELETE", HOOKS, body={"destination": destination}, idempotent=False)
     body = {"destination": destination, "settings": list(LEAD_EVENTS), "sort": 10}
-    crm.http.request("POST", HOOKS, body=body, idempotent=False)
+    transport.request("POST", HOOKS, body=body, idempotent=False)
     return (
         "re-registered (was disabled)"
         if existing is not None and existing.disabled

@@ -1,20 +1,18 @@
 """The one place the amoCRM adapter touches HTTP.
 
-:meth:`AmoTransport.request` paces the call, sets the bearer token and the
+:meth:`Transport.request` paces the call, sets the bearer token and the
 timeout, refreshes once after a 401, retries only what is safe to retry, and
-turns every failure into exactly one :mod:`bridge.crm` error:
+turns every failure into exactly one :mod:`bridge.crm` error through
+:func:`bridge.amocrm.errors.classify`:
 
 * timeouts / connection failures — reads: :class:`TransientError` (retried);
   non-idempotent writes: :class:`OutcomeUnknown` (never retried: the write may
   have happened; the caller looks the record up by its stamp);
 * 429 — :meth:`Pacer.pause` for everyone, then :class:`RateLimited` (retried
   after the wait, if the wait is reasonable);
-* 403 — :class:`AccountBlocked` (amoCRM blocks the API after repeated 429s;
-  retrying only prolongs the block);
-* 401 after one refresh, 402 — :class:`AuthError`;
-* 404 — :class:`NotFound`; other 4xx — :class:`PermanentError` (400 validation
-  errors come as :class:`BatchRejected` with the failing batch positions);
-* 5xx — reads: :class:`TransientError` (retried); writes: :class:`OutcomeUnknown`.
+* 403 — :class:`AccountBlocked`, logged as an error (never retried);
+* 5xx — reads: :class:`TransientError` (retried); writes: :class:`OutcomeUnknown`;
+* any other status — what :func:`~bridge.amocrm.errors.classify` says (never retried).
 """
 
 from __future__ import annotations
@@ -33,19 +31,11 @@ from requests.adapters import HTTPAdapter
 from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_attempt
 from tenacity.wait import wait_exponential_jitter
 
+from bridge.amocrm.errors import WireError, classify, lost
 from bridge.amocrm.oauth import TokenSource
-from bridge.crm import (
-    AccountBlocked,
-    AuthError,
-    CrmError,
-    NotFound,
-    OutcomeUnknown,
-    PermanentError,
-    RateLimited,
-    TransientError,
-)
+from bridge.crm import AccountBlocked, CrmError, OutcomeUnknown, RateLimited, TransientError
 from bridge.ratelimit import Pacer
-from bridge.secrets import Secret, redact
+from bridge.secrets import Secret
 
 log = logging.getLogger(__name__)
 
@@ -55,12 +45,8 @@ log = logging.getLogger(__name__)
 # between the two must not squeeze an eighth request into one second.
 RATE = 6.6
 BURST = 1
-DEFAULT_RETRY_AFTER = 5.0
 POOL = 32
 _DATE = re.compile(r"[A-Z][a-z]{2}, \d{2} [A-Z][a-z]{2} \d{4} \d{2}:\d{2}:\d{2} GMT")
-
-# 401 arrives here only after one refresh failed to help; 402 = account unpaid.
-_BY_STATUS: dict[int, type[CrmError]] = {401: AuthError, 402: AuthError, 404: NotFound}
 
 _pacers: dict[str, Pacer] = {}
 _pacers_lock = threading.Lock()
@@ -73,14 +59,6 @@ def shared_pacer(account: str, rate: float = RATE, burst: int = BURST) -> Pacer:
         if pacer is None:
             pacer = _pacers[account] = Pacer(rate, burst)
         return pacer
-
-
-class BatchRejected(PermanentError):
-    """A 400 naming the batch elements it refused; the others were not written either."""
-
-    def __init__(self, message: str, *, items: Mapping[str, str], system: str = "") -> None:
-        super().__init__(message, system=system, code="validation")
-        self.items = dict(items)  # request_id (or position) -> what was wrong
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,18 +84,7 @@ def _problem(response: requests.Response) -> dict[str, Any]:
     return body if isinstance(body, dict) else {}
 
 
-def _validation_items(problem: Mapping[str, Any]) -> dict[str, str]:
-    items: dict[str, str] = {}
-    for entry in problem.get("validation-errors") or ():
-        details = "; ".join(
-            f"{e.get('path', '')}: {e.get('detail') or e.get('code', '')}"
-            for e in entry.get("errors") or ()
-        )
-        items[str(entry.get("request_id", ""))] = details or "rejected"
-    return items
-
-
-class AmoTransport:
+class Transport:
     """requests + tenacity for one amoCRM account. Thread-safe."""
 
     def __init__(
@@ -149,7 +116,7 @@ class AmoTransport:
         self.requests = 0  # HTTP requests sent, for metrics and benchmarks
 
     def __repr__(self) -> str:
-        return f"AmoTransport(system={self.system!r}, base_url={self.base_url!r})"
+        return f"Transport(system={self.system!r}, base_url={self.base_url!r})"
 
     def close(self) -> None:
         self._session.close()
@@ -229,12 +196,7 @@ class AmoTransport:
             raise self._lost(f"{method} {path}: {type(exc).__name__}", idempotent) from None
 
     def _lost(self, what: str, idempotent: bool) -> TransientError:
-        if idempotent:
-            return TransientError(f"amoCRM gave no usable answer ({what})", system=self.system)
-        return OutcomeUnknown(
-            f"amoCRM gave no usable answer to a write ({what}); look the records up by stamp",
-            system=self.system,
-        )
+        return lost(what, system=self.system, write=not idempotent)
 
     def _interpret(self, response: requests.Response, idempotent: bool) -> Reply:
         status = response.status_code
@@ -251,42 +213,18 @@ class AmoTransport:
         raise self._error(response, idempotent)
 
     def _error(self, response: requests.Response, idempotent: bool) -> CrmError:
-        status = response.status_code
-        problem = _problem(response)
-        detail = redact(str(problem.get("detail") or problem.get("title") or f"HTTP {status}"))
-        code = f"http_{status}"
-        if status == 429:
-            return self._rate_limited(response, problem)
-        if status == 403:
-            return self._blocked(code)
-        if status >= 500:
-            return self._lost(f"HTTP {status}", idempotent)
-        if status == 400 and problem.get("validation-errors"):
-            return BatchRejected(detail, items=_validation_items(problem), system=self.system)
-        kind = _BY_STATUS.get(status, PermanentError)
-        return kind(f"amoCRM refused the call: {detail}", system=self.system, code=code)
-
-    def _blocked(self, code: str) -> AccountBlocked:
-        log.error("amocrm.blocked system=%s: stop this account until an admin acts", self.system)
-        return AccountBlocked(
-            "amoCRM refuses every API call (HTTP 403: API blocked, IP not whitelisted or "
-            "rights removed); this account is stopped until an admin acts",
-            system=self.system,
-            code=code,
+        wire = WireError(
+            response.status_code, _problem(response), response.headers.get("Retry-After")
         )
-
-    def _rate_limited(self, response: requests.Response, problem: Mapping[str, Any]) -> RateLimited:
-        self.rate_limited += 1
-        raw = response.headers.get("Retry-After") or problem.get("retry_after")
-        try:
-            wait = float(raw) if raw is not None else DEFAULT_RETRY_AFTER
-        except ValueError:
-            wait = DEFAULT_RETRY_AFTER
-        self.pacer.pause(wait)
-        log.warning("amocrm.rate_limited system=%s retry_after=%.1f", self.system, wait)
-        return RateLimited(
-            "amoCRM rate limit hit (HTTP 429)",
-            retry_after=wait,
-            system=self.system,
-            code="http_429",
-        )
+        failure = classify(wire, system=self.system, write=not idempotent)
+        if isinstance(failure, RateLimited):
+            self.rate_limited += 1
+            self.pacer.pause(failure.retry_after)
+            log.warning(
+                "amocrm.rate_limited system=%s retry_after=%.1f", self.system, failure.retry_after
+            )
+        elif isinstance(failure, AccountBlocked):
+            log.error(
+                "amocrm.blocked system=%s: stop this account until an admin acts", self.system
+            )
+        return failure

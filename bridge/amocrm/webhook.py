@@ -5,6 +5,10 @@ long random secret of its own, compared in constant time before the body is
 even parsed. The body is a PHP-style form, ``leads[{action}][{n}][{field}]``,
 possibly several entities and actions per POST (§11.2). Only the lead id and the
 action are taken: a webhook is a hint to re-read the lead, never its data.
+
+:class:`Webhook` binds the account; its ``parse`` has the shape every adapter's
+webhook module shares (``docs/adapters.md``), raising the shared
+:class:`bridge.crm.WebhookRejected`.
 """
 
 from __future__ import annotations
@@ -12,12 +16,15 @@ from __future__ import annotations
 import datetime as dt
 import hmac
 from collections.abc import Mapping
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Final
 
+from bridge.crm import WebhookRejected
 from bridge.model import Hint, HintKind
 from bridge.phpform import PhpFormError, parse
 from bridge.secrets import Secret
 
+FORM: Final = "application/x-www-form-urlencoded"
 MAX_BODY = 1024 * 1024
 MAX_HINTS = 1000
 
@@ -31,17 +38,6 @@ _ACTIONS: Mapping[str, HintKind] = {
     "delete": HintKind.DELETED,
     "note": HintKind.UPDATED,
 }
-
-
-class WebhookRejected(ValueError):
-    """The request is not an authentic, well-formed amoCRM webhook. Answer 4xx, do nothing.
-
-    ``reason`` is short and safe to show the sender: it never echoes the body or secret.
-    """
-
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
 
 
 def authentic(expected: Secret, presented: str) -> bool:
@@ -71,12 +67,11 @@ def _items(entries: Any) -> list[Any]:
     raise WebhookRejected("malformed lead list")
 
 
-def _decode(body: bytes | str) -> dict[str, Any]:
+def _decode(body: bytes) -> dict[str, Any]:
     if len(body) > MAX_BODY:
         raise WebhookRejected("body too large")
     try:
-        text = body.decode("utf-8") if isinstance(body, bytes) else body
-        return parse(text)
+        return parse(body.decode("utf-8"))
     except (UnicodeDecodeError, PhpFormError):
         raise WebhookRejected("body is not a form") from None
 
@@ -90,38 +85,41 @@ def _check_account(form: Mapping[str, Any], subdomain: str | None) -> None:
         raise WebhookRejected("wrong account")
 
 
-def parse_webhook(
-    body: bytes | str,
-    *,
-    expected_secret: Secret,
-    presented_secret: str,
-    system: str,
-    received_at: dt.datetime,
-    subdomain: str | None = None,
-) -> list[Hint]:
-    """Hints for every lead the webhook mentions; events on other entities are ignored.
+@dataclass(frozen=True, slots=True)
+class Webhook:
+    """One partner account's webhook: the adapter's ``system`` and, if known, its subdomain.
 
-    Raises :class:`WebhookRejected` for a wrong secret, a body that is not a
-    form, a lead entry without a numeric id, or (if ``subdomain`` is given) a
-    webhook from another account. Duplicate (lead, kind) pairs collapse to one.
+    The path secret is checked by the route before the body is read (:func:`authentic`).
     """
-    if not authentic(expected_secret, presented_secret):
-        raise WebhookRejected("unknown webhook")
-    form = _decode(body)
-    if not form:
-        raise WebhookRejected("empty body")
-    _check_account(form, subdomain)
-    leads = form.get("leads", {})
-    if not isinstance(leads, dict):
-        raise WebhookRejected("malformed leads")
-    hints: dict[tuple[str, HintKind], Hint] = {}
-    for action, entries in leads.items():
-        kind = _ACTIONS.get(action)
-        if kind is None:
-            continue  # an action we have no use for; amoCRM adds new ones over time
-        for item in _items(entries):
-            lead = _lead_id(action, item)
-            hints.setdefault((lead, kind), Hint(system, lead, kind, received_at))
-    if len(hints) > MAX_HINTS:
-        raise WebhookRejected("too many leads in one webhook")
-    return list(hints.values())
+
+    system: str
+    subdomain: str | None = None
+
+    def parse(self, body: bytes, content_type: str, *, now: dt.datetime) -> list[Hint]:
+        """Hints for every lead the webhook mentions; events on other entities are ignored.
+
+        Raises :class:`WebhookRejected` for a body that is not a form (415 when it
+        does not even say it is one), a lead entry without a numeric id, or (if
+        ``subdomain`` is given) a webhook from another account. Duplicate (lead,
+        kind) pairs collapse to one.
+        """
+        if content_type != FORM:
+            raise WebhookRejected("amoCRM webhooks are form-encoded", 415)
+        form = _decode(body)
+        if not form:
+            raise WebhookRejected("empty body")
+        _check_account(form, self.subdomain)
+        leads = form.get("leads", {})
+        if not isinstance(leads, dict):
+            raise WebhookRejected("malformed leads")
+        hints: dict[tuple[str, HintKind], Hint] = {}
+        for action, entries in leads.items():
+            kind = _ACTIONS.get(action)
+            if kind is None:
+                continue  # an action we have no use for; amoCRM adds new ones over time
+            for item in _items(entries):
+                lead = _lead_id(action, item)
+                hints.setdefault((lead, kind), Hint(self.system, lead, kind, now))
+        if len(hints) > MAX_HINTS:
+            raise WebhookRejected("too many leads in one webhook")
+        return list(hints.values())

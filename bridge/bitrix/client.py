@@ -2,9 +2,12 @@
 
 Reads and writes go in the largest units the API allows: ``batch`` requests of
 50 commands, list commands of 50 rows or 50 ids each (2 500 deals per HTTP
-request). All HTTP goes through :class:`bridge.bitrix.transport.Transport`,
-which maps every failure to one error of :mod:`bridge.crm`; wire ⇄ model
-conversion is :mod:`bridge.bitrix.codec`.
+request). All HTTP goes through :meth:`bridge.bitrix.transport.Transport.request`,
+which maps every failure to one error of :mod:`bridge.crm`
+(:func:`bridge.bitrix.errors.classify`); wire ⇄ model conversion is
+:mod:`bridge.bitrix.codec`, the change feed :mod:`bridge.bitrix.listing`, batch
+writes :mod:`bridge.bitrix.writes`. The amoCRM adapter has the same modules
+(``docs/adapters.md``).
 """
 
 from __future__ import annotations
@@ -18,12 +21,10 @@ from typing import Any
 from bridge.bitrix import codec, listing, writes
 from bridge.bitrix.batch import MAX_COMMANDS, PAGE_SIZE, command
 from bridge.bitrix.errors import classify
-from bridge.bitrix.transport import Transport
+from bridge.bitrix.transport import Transport, pacer_for
 from bridge.crm import (
-    AuthError,
-    CrmError,
+    CodecError,
     PermanentError,
-    TransientError,
     WriteResult,
     group_by_stamp,
 )
@@ -43,19 +44,6 @@ from bridge.ratelimit import Pacer
 from bridge.secrets import Secret
 
 log = logging.getLogger(__name__)
-
-# Bitrix24's leaky bucket per plan: (drain per second, burst) — reference §3.1.
-PLANS = {"standard": (2.0, 50), "enterprise": (5.0, 250)}
-# The portal counts arrivals, the Pacer counts departures; a few slots of headroom
-# absorb network jitter so a full bucket is never overrun by an early arrival.
-JITTER_SLOTS = 2
-
-
-def pacer_for(plan: str = "standard") -> Pacer:
-    """A Pacer mirroring one portal plan's request budget, with jitter headroom."""
-    rate, burst = PLANS[plan]
-    return Pacer(rate=rate, burst=burst - JITTER_SLOTS)
-
 
 CONTACT_SELECT = ("ID", "NAME", "SECOND_NAME", "LAST_NAME", "PHONE", "EMAIL")
 COMPANY_SELECT = ("ID", "TITLE", "PHONE", "EMAIL")
@@ -90,7 +78,7 @@ class BitrixCrm:
         self._system = system
         self._lang = label_lang
         self._stamp_field = stamp_field
-        self._http = Transport(
+        self.transport = Transport(
             webhook_url,
             system=system,
             pacer=pacer or pacer_for("standard"),
@@ -109,12 +97,12 @@ class BitrixCrm:
     @property
     def requests(self) -> int:
         """HTTP requests this adapter has sent (for metrics and benchmarks)."""
-        return self._http.requests
+        return self.transport.requests
 
     # --- catalogue ------------------------------------------------------------------
 
     def pipelines(self) -> list[Pipeline]:
-        answer = self._http.call("crm.category.list", {"entityTypeId": 2})
+        answer = self.transport.request("crm.category.list", {"entityTypeId": 2})
         result = answer.get("result") or {}
         categories = sorted(
             result.get("categories") or [], key=lambda c: (int(c.get("sort") or 0), int(c["id"]))
@@ -130,13 +118,13 @@ class BitrixCrm:
             }
             found = self._read_batch(commands)
             stage_rows.update({key[1:]: list(rows or ()) for key, rows in found.items()})
-        return [codec.pipeline(c, stage_rows.get(str(c["id"]), ())) for c in categories]
+        return [codec.decode_pipeline(c, stage_rows.get(str(c["id"]), ())) for c in categories]
 
     def custom_fields(self) -> list[FieldDef]:
         # Labels only come back when a language is asked for (reference §8).
         params = {"filter": {"LANG": self._lang}, "order": {"SORT": "ASC", "ID": "ASC"}}
         rows = self._list_all("crm.deal.userfield.list", params)
-        defs = [codec.field_def(row) for row in rows]
+        defs = [codec.decode_field_def(row) for row in rows]
         with self._fields_lock:
             self._fields = {d.id: d for d in defs}
         return defs
@@ -155,13 +143,13 @@ class BitrixCrm:
     def _decode(self, rows: Iterable[dict[str, Any]]) -> list[Deal]:
         fields = self._catalogue()
         try:
-            return [codec.item_deal(r, fields, stamp_field=self._stamp_field) for r in rows]
-        except (codec.CodecError, KeyError, ValueError) as exc:
+            return [codec.decode_deal(r, fields, stamp_field=self._stamp_field) for r in rows]
+        except (CodecError, KeyError, ValueError) as exc:
             raise PermanentError(f"unreadable deal: {exc}", system=self._system) from None
 
     def _read_batch(self, commands: dict[str, str]) -> dict[str, Any]:
         """Results of read commands (≤ 50); any failed command fails the read."""
-        reply, _ = self._http.batch(commands)
+        reply, _ = self.transport.batch(commands)
         for key in commands:
             _, error = reply.outcome(key)
             if error is not None:
@@ -219,14 +207,14 @@ class BitrixCrm:
             return {}
         base: dict[str, Any] = {"select": list(CONTACT_SELECT)}
         rows = self._list_by("crm.contact.list", "ID", ids, base, _plain_rows)
-        return {str(r["ID"]): codec.contact(r) for r in rows}
+        return {str(r["ID"]): codec.decode_contact(r) for r in rows}
 
     def users(self) -> list[User]:
         found: list[User] = []
         start: Any = 0
         while start is not None:
-            reply = self._http.call("user.get", {"start": start})
-            found += [codec.user(row) for row in reply.get("result") or ()]
+            reply = self.transport.request("user.get", {"start": start})
+            found += [codec.decode_user(row) for row in reply.get("result") or ()]
             start = reply.get("next")
         return found
 
@@ -235,40 +223,25 @@ class BitrixCrm:
             return {}
         base: dict[str, Any] = {"select": list(COMPANY_SELECT)}
         rows = self._list_by("crm.company.list", "ID", ids, base, _plain_rows)
-        return {str(r["ID"]): codec.company(r) for r in rows}
+        return {str(r["ID"]): codec.decode_company(r) for r in rows}
 
     def list_changed(self, since: dt.datetime) -> Iterator[ChangePage]:
-        filters = {">=updatedTime": listing.since_filter(since)}
-        select = self._deal_select()
-        first = self._http.call(listing.METHOD, listing.page_params(filters, select, "0"))
-        watermark = listing.portal_time(first.get("time") or {})
-        if watermark is None:
-            raise TransientError("the portal's answer had no time block", system=self._system)
-        rows = listing.rows_of(first.get("result"))
-        yield ChangePage(tuple(self._decode(rows)), watermark)
-        more = len(rows) == PAGE_SIZE
-        while more:
-            commands = listing.chain(filters, select, str(rows[-1]["id"]), MAX_COMMANDS)
-            reply, _ = self._http.batch(commands, halt=True)
-            rows, more, error = listing.walk(reply, len(commands))
-            if error is not None:
-                raise classify(error, system=self._system)
-            if rows:
-                yield ChangePage(tuple(self._decode(rows)), watermark)
+        for rows, watermark in listing.changes(self.transport, since, self._deal_select()):
+            yield ChangePage(tuple(self._decode(rows)), watermark)
 
     def list_notes(self, deal_id: str) -> list[Note]:
         rows = self._list_all(
             "crm.timeline.comment.list",
             {"filter": {"ENTITY_ID": deal_id, "ENTITY_TYPE": "deal"}, "order": {"ID": "ASC"}},
         )
-        return sorted((codec.note(r) for r in rows), key=lambda n: int(n.id or 0))
+        return sorted((codec.decode_note(r) for r in rows), key=lambda n: int(n.id or 0))
 
     def _list_all(self, method: str, params: dict[str, Any]) -> list[dict[str, Any]]:
         """Offset paging for small lists (catalogues, one deal's notes)."""
         rows: list[dict[str, Any]] = []
         start: Any = 0
         while start is not None:
-            answer = self._http.call(method, {**params, "start": start})
+            answer = self.transport.request(method, {**params, "start": start})
             rows.extend(r for r in answer.get("result") or () if isinstance(r, dict))
             start = answer.get("next")
         return rows
@@ -276,50 +249,16 @@ class BitrixCrm:
     # --- writes -----------------------------------------------------------------------
 
     def create_deals(self, drafts: Sequence[DealDraft]) -> list[WriteResult]:
-        items = [
-            writes.create_item(n, d, stamp_field=self._stamp_field) for n, d in enumerate(drafts)
-        ]
-        return self._write(items)
+        return writes.create(self.transport, drafts, stamp_field=self._stamp_field)
 
     def update_deals(self, patches: Sequence[DealPatch]) -> list[WriteResult]:
-        return self._write([writes.update_item(n, p) for n, p in enumerate(patches)])
+        return writes.update(self.transport, patches)
 
     def add_notes(self, notes: Sequence[Note]) -> list[WriteResult]:
-        return self._write([writes.note_item(n, note) for n, note in enumerate(notes)])
-
-    def _write(self, items: list[writes.ItemCommands]) -> list[WriteResult]:
-        """Send items in packed batches; results in input order, never a re-send."""
-        outcome: dict[int, WriteResult] = {}
-        position = {id(item): n for n, item in enumerate(items)}
-        stop: CrmError | None = None
-        for batch in writes.pack(items):
-            outcome.update(
-                zip((position[id(i)] for i in batch), self._send(batch, stop), strict=True)
-            )
-            stop = stop or self._fatal(outcome)
-        return [
-            outcome.get(n) or WriteResult(item.key, deal_id=item.known_id)
-            for n, item in enumerate(items)
-        ]
-
-    def _send(self, batch: list[writes.ItemCommands], stop: CrmError | None) -> list[WriteResult]:
-        if stop is not None:
-            return writes.failed(batch, stop)
-        try:
-            reply, _ = self._http.batch(writes.commands_of(batch), write=True)
-        except CrmError as exc:
-            return writes.failed(batch, exc)
-        return [writes.item_result(item, reply, system=self._system) for item in batch]
-
-    def _fatal(self, outcome: dict[int, WriteResult]) -> CrmError | None:
-        """After a whole-request failure, later batches are not sent at all."""
-        for result in outcome.values():
-            if isinstance(result.error, AuthError):
-                return result.error
-        return None
+        return writes.notes(self.transport, notes)
 
     def close(self) -> None:
-        self._http.close()
+        self.transport.close()
 
     def __enter__(self) -> BitrixCrm:
         return self

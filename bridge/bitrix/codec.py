@@ -15,7 +15,6 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from bridge.bitrix.scalars import (
-    CodecError,
     WireValue,
     day,
     decimal,
@@ -28,6 +27,7 @@ from bridge.bitrix.scalars import (
     wire_scalar,
     wire_time,
 )
+from bridge.crm import CodecError
 from bridge.model import (
     Company,
     Contact,
@@ -50,32 +50,32 @@ from bridge.model import (
 __all__ = [
     "ITEM_SELECT",
     "ORIGINATOR",
-    "CodecError",
     "Wire",
     "WireValue",
-    "company_fields",
-    "contact",
-    "contact_fields",
     "day",
-    "deal",
     "deal_amount",
     "deal_stamp",
     "decimal",
-    "draft_fields",
-    "field_def",
+    "decode_contact",
+    "decode_deal",
+    "decode_field_def",
+    "decode_legacy_deal",
+    "decode_note",
+    "decode_pipeline",
+    "decode_stage",
+    "encode_company",
+    "encode_contact",
+    "encode_draft",
+    "encode_move",
+    "encode_note",
+    "encode_patch",
     "field_value",
     "flag",
-    "item_deal",
     "item_name",
     "legacy_keys",
     "link_id",
     "money",
-    "move_fields",
     "multifield",
-    "note",
-    "patch_fields",
-    "pipeline",
-    "stage",
     "stage_entity",
     "stage_semantics",
     "text",
@@ -138,7 +138,7 @@ def deal_amount(raw: Wire) -> Money | None:
 # --- custom fields -------------------------------------------------------------
 
 
-def field_def(raw: Wire) -> FieldDef:
+def decode_field_def(raw: Wire) -> FieldDef:
     """One ``crm.deal.userfield.list`` row."""
     name = str(raw["FIELD_NAME"])
     options = tuple(
@@ -196,11 +196,11 @@ def item_name(legacy: str) -> str:
     return _LEGACY_KEYS.get(legacy, legacy)
 
 
-def item_deal(
+def decode_deal(
     item: Wire, fields: Mapping[str, FieldDef], *, stamp_field: str = "ORIGIN_ID"
 ) -> Deal:
     """A ``crm.item.list`` deal (numbers, camelCase, original UF names) → :class:`Deal`."""
-    return deal(legacy_keys(item), fields, stamp_field=stamp_field)
+    return decode_legacy_deal(legacy_keys(item), fields, stamp_field=stamp_field)
 
 
 def _contact_ids(raw: Wire) -> tuple[str, ...]:
@@ -218,7 +218,9 @@ def deal_stamp(raw: Wire, stamp_field: str = "ORIGIN_ID") -> str | None:
     return text(raw.get(stamp_field))
 
 
-def deal(raw: Wire, fields: Mapping[str, FieldDef], *, stamp_field: str = "ORIGIN_ID") -> Deal:
+def decode_legacy_deal(
+    raw: Wire, fields: Mapping[str, FieldDef], *, stamp_field: str = "ORIGIN_ID"
+) -> Deal:
     """A ``crm.deal.get/list`` row (or a :func:`legacy_keys` item) → :class:`Deal`."""
     custom = {
         key: field_value(fields.get(key), value)
@@ -247,7 +249,7 @@ def multifield(raw: Wire, kind: str) -> tuple[str, ...]:
     return tuple(str(r["VALUE"]) for r in rows if isinstance(r, Mapping) and r.get("VALUE"))
 
 
-def contact(raw: Wire) -> Contact:
+def decode_contact(raw: Wire) -> Contact:
     parts = (text(raw.get(k)) for k in ("NAME", "SECOND_NAME", "LAST_NAME"))
     return Contact(
         name=" ".join(p for p in parts if p),
@@ -257,13 +259,13 @@ def contact(raw: Wire) -> Contact:
     )
 
 
-def user(raw: Wire) -> User:
+def decode_user(raw: Wire) -> User:
     parts = (text(raw.get(k)) for k in ("NAME", "LAST_NAME"))
     name = " ".join(p for p in parts if p) or text(raw.get("EMAIL")) or str(raw["ID"])
     return User(id=str(raw["ID"]), name=name, email=text(raw.get("EMAIL")) or None)
 
 
-def company(raw: Wire) -> Company:
+def decode_company(raw: Wire) -> Company:
     return Company(
         name=text(raw.get("TITLE")) or "",
         phones=multifield(raw, "PHONE"),
@@ -272,7 +274,7 @@ def company(raw: Wire) -> Company:
     )
 
 
-def note(raw: Wire) -> Note:
+def decode_note(raw: Wire) -> Note:
     created = raw.get("CREATED")
     return Note(
         deal_id=str(raw["ENTITY_ID"]),
@@ -293,7 +295,7 @@ def stage_semantics(raw: Wire) -> Semantics:
     return found
 
 
-def stage(raw: Wire, pipeline_id: str) -> Stage:
+def decode_stage(raw: Wire, pipeline_id: str) -> Stage:
     return Stage(
         id=str(raw["STATUS_ID"]),
         name=str(raw.get("NAME") or raw["STATUS_ID"]),
@@ -308,10 +310,10 @@ def stage_entity(pipeline_id: str) -> str:
     return "DEAL_STAGE" if pipeline_id == "0" else f"DEAL_STAGE_{pipeline_id}"
 
 
-def pipeline(category: Wire, stage_rows: Iterable[Wire]) -> Pipeline:
+def decode_pipeline(category: Wire, stage_rows: Iterable[Wire]) -> Pipeline:
     """A ``crm.category.list`` row plus its ``crm.status.list`` rows."""
     pid = str(category["id"])
-    stages = sorted((stage(r, pid) for r in stage_rows), key=lambda s: s.sort)
+    stages = sorted((decode_stage(r, pid) for r in stage_rows), key=lambda s: s.sort)
     return Pipeline(
         id=pid,
         name=str(category.get("name") or pid),
@@ -342,7 +344,7 @@ def _common(
     return out
 
 
-def draft_fields(draft: DealDraft, *, stamp_field: str = "ORIGIN_ID") -> dict[str, WireValue]:
+def encode_draft(draft: DealDraft, *, stamp_field: str = "ORIGIN_ID") -> dict[str, WireValue]:
     """``crm.deal.add`` fields (contact/company links are added by the caller)."""
     out = _common(draft.title, draft.amount, draft.responsible_id, draft.fields)
     out["CATEGORY_ID"] = draft.pipeline_id
@@ -353,7 +355,7 @@ def draft_fields(draft: DealDraft, *, stamp_field: str = "ORIGIN_ID") -> dict[st
     return out
 
 
-def patch_fields(patch: DealPatch) -> dict[str, WireValue]:
+def encode_patch(patch: DealPatch) -> dict[str, WireValue]:
     """``crm.deal.update`` fields: only what the patch names (stage in-pipeline only)."""
     out = _common(patch.title, patch.amount, patch.responsible_id, patch.fields)
     if patch.stage_id is not None and patch.pipeline_id is None:
@@ -361,7 +363,7 @@ def patch_fields(patch: DealPatch) -> dict[str, WireValue]:
     return out
 
 
-def move_fields(patch: DealPatch) -> dict[str, WireValue] | None:
+def encode_move(patch: DealPatch) -> dict[str, WireValue] | None:
     """``crm.item.update`` fields for a pipeline move, which ``crm.deal.update`` ignores."""
     if patch.pipeline_id is None:
         return None
@@ -371,11 +373,16 @@ def move_fields(patch: DealPatch) -> dict[str, WireValue] | None:
     return out
 
 
+def encode_note(note: Note) -> dict[str, WireValue]:
+    """``crm.timeline.comment.add`` fields: a comment on the deal's timeline."""
+    return {"ENTITY_ID": note.deal_id, "ENTITY_TYPE": "deal", "COMMENT": note.text}
+
+
 def _multi(values: Sequence[str]) -> list[dict[str, str]]:
     return [{"VALUE": v, "VALUE_TYPE": "WORK"} for v in values]
 
 
-def contact_fields(person: Contact) -> dict[str, Any]:
+def encode_contact(person: Contact) -> dict[str, Any]:
     out: dict[str, Any] = {"NAME": person.name, "OPENED": "Y"}
     if person.phones:
         out["PHONE"] = _multi(person.phones)
@@ -384,7 +391,7 @@ def contact_fields(person: Contact) -> dict[str, Any]:
     return out
 
 
-def company_fields(firm: Company) -> dict[str, Any]:
+def encode_company(firm: Company) -> dict[str, Any]:
     out: dict[str, Any] = {"TITLE": firm.name, "OPENED": "Y"}
     if firm.phones:
         out["PHONE"] = _multi(firm.phones)

@@ -1,4 +1,4 @@
-"""Keyset listing of deals (``>ID`` + ``start=-1``), chained inside ``batch``. Pure.
+"""Keyset listing of deals (``>ID`` + ``start=-1``), chained inside ``batch``.
 
 Offset paging with a modification-time filter skips rows when deals change
 mid-listing (they leave earlier pages and shift later ones). Paging by id does
@@ -11,17 +11,24 @@ read through ``crm.item.list``, which returns ``contactIds`` with each deal.
 Once a page comes back short, the pages after it had nothing to refer to (the
 portal sends an unresolved placeholder as literal text), so their answers are
 ignored.
+
+:func:`changes` walks the listing through the adapter's transport; everything
+else here is pure.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping, Sequence
-from typing import Any
+from collections.abc import Iterator, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
 from bridge.bitrix import codec
 from bridge.bitrix.batch import MAX_COMMANDS, PAGE_SIZE, BatchReply, command, ref
-from bridge.bitrix.errors import WireError
+from bridge.bitrix.errors import WireError, classify
+from bridge.crm import TransientError
+
+if TYPE_CHECKING:  # the transport pulls in aiohttp; the pure half of this module does not
+    from bridge.bitrix.transport import Transport
 
 
 def since_filter(since: dt.datetime) -> str:
@@ -82,3 +89,29 @@ def portal_time(time_block: Mapping[str, Any]) -> dt.datetime | None:
     if time_block.get("start") is not None:
         return dt.datetime.fromtimestamp(int(float(time_block["start"])), tz=dt.UTC)
     return None
+
+
+def changes(
+    transport: Transport, since: dt.datetime, select: Sequence[str]
+) -> Iterator[tuple[list[dict[str, Any]], dt.datetime]]:
+    """Raw deal rows modified at or after ``since``, page by page, each with the watermark.
+
+    The first page is one plain request (its ``time`` block is the watermark, and it
+    is yielded even when empty); the rest travel 50 pages per ``batch``.
+    """
+    filters = {">=updatedTime": since_filter(since)}
+    first = transport.request(METHOD, page_params(filters, select, "0"))
+    watermark = portal_time(first.get("time") or {})
+    if watermark is None:
+        raise TransientError("the portal's answer had no time block", system=transport.system)
+    rows = rows_of(first.get("result"))
+    yield rows, watermark
+    more = len(rows) == PAGE_SIZE
+    while more:
+        commands = chain(filters, select, str(rows[-1]["id"]), MAX_COMMANDS)
+        reply, _ = transport.batch(commands, halt=True)
+        rows, more, error = walk(reply, len(commands))
+        if error is not None:
+            raise classify(error, system=transport.system)
+        if rows:
+            yield rows, watermark

@@ -13,13 +13,10 @@ from collections.abc import Callable
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from bridge.crm import CodecError
 from bridge.model import FieldValue, Money
 
 WireValue = str | list[str]
-
-
-class CodecError(ValueError):
-    """A wire value does not have the shape Bitrix24 documents."""
 
 
 # --- scalars: wire → model ---------------------------------------------------

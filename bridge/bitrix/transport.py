@@ -11,8 +11,9 @@ Decisions, each answering a trap in reference §13:
 * **Error bodies are read.** fast-bitrix24's own session raises before reading
   the body; the middleware reads it, so codes like ``INVALID_CREDENTIALS`` and
   ``OPERATION_TIME_LIMIT`` are told apart by code, not by status.
-* **Always ``call(raw=True)``** (list methods and ``batch``): one JSON POST, the
-  whole answer back, no hidden batching, no bool-to-``"True"`` rewriting.
+* **Always ``call(raw=True)``** (list methods and ``batch``): :meth:`Transport.request`
+  makes one JSON POST through the library, the whole answer back, no hidden
+  batching, no bool-to-``"True"`` rewriting.
 * **No sync wrapper.** ``fast_bitrix24.Bitrix`` returns a Task instead of a result
   inside a running loop; we drive ``BitrixAsync`` on a private event-loop thread,
   so blocking callers work the same from any thread, with or without a loop.
@@ -61,6 +62,19 @@ _LIBRARY_OPERATING_LIMIT: Final = 10**9  # see the module docstring
 # adds the round-trip time to every paced interval; as a backstop behind the Pacer
 # (which mirrors the portal's bucket) it runs looser so it never binds first.
 _LIBRARY_RATE_SLACK: Final = 4.0
+
+
+# Bitrix24's leaky bucket per plan: (drain per second, burst) — reference §3.1.
+PLANS = {"standard": (2.0, 50), "enterprise": (5.0, 250)}
+# The portal counts arrivals, the Pacer counts departures; a few slots of headroom
+# absorb network jitter so a full bucket is never overrun by an early arrival.
+JITTER_SLOTS = 2
+
+
+def pacer_for(plan: str = "standard") -> Pacer:
+    """A Pacer mirroring one portal plan's request budget, with jitter headroom."""
+    rate, burst = PLANS[plan]
+    return Pacer(rate=rate, burst=burst - JITTER_SLOTS)
 
 
 class _HttpFailure(Exception):
@@ -161,7 +175,7 @@ class Transport:
 
     # --- the choke point ---------------------------------------------------------
 
-    def call(
+    def request(
         self, method: str, params: Mapping[str, Any], *, write: bool = False
     ) -> dict[str, Any]:
         """One API call (``batch`` included): the whole answer, or one ``CrmError``."""
@@ -229,7 +243,9 @@ class Transport:
         """One ``batch`` request of at most 50 commands: per-command results and ``time``."""
         if not 0 < len(commands) <= MAX_COMMANDS:
             raise ValueError(f"a batch holds 1..{MAX_COMMANDS} commands, got {len(commands)}")
-        answer = self.call("batch", {"halt": 1 if halt else 0, "cmd": dict(commands)}, write=write)
+        answer = self.request(
+            "batch", {"halt": 1 if halt else 0, "cmd": dict(commands)}, write=write
+        )
         reply = BatchReply.parse(answer)
         self.budget.record_batch(commands, reply.times)
         time_block = answer.get("time")

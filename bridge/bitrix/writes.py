@@ -1,22 +1,27 @@
-"""Bulk writes as ``batch`` commands, and their per-command answers as results. Pure.
+"""Bulk writes as ``batch`` commands, one result per input item: ``create``, ``update``, ``notes``.
 
 Each input item (a draft, a patch, a note) becomes a few commands with keys
-unique in the batch; items are packed whole into batches of at most 50
+unique in the batch (pure: :func:`create_item`, :func:`update_item`,
+:func:`note_item`); items are packed whole into batches of at most 50
 commands, and each item's outcome is read back from its own commands only, so
-one failed command never fails (or re-sends) its neighbours.
+one failed command never fails (or re-sends) its neighbours. The three writes
+send the batches through the adapter's :class:`~bridge.bitrix.transport.Transport`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bridge.bitrix import codec
 from bridge.bitrix.batch import MAX_COMMANDS, BatchReply, command, ref
 from bridge.bitrix.errors import WireError, classify
-from bridge.crm import CrmError, WriteResult
+from bridge.crm import AuthError, CrmError, WriteResult
 from bridge.model import DealDraft, DealPatch, Note
+
+if TYPE_CHECKING:  # the transport pulls in aiohttp; the pure half of this module does not
+    from bridge.bitrix.transport import Transport
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,12 +38,12 @@ class ItemCommands:
 def create_item(n: int, draft: DealDraft, *, stamp_field: str) -> ItemCommands:
     """Contact, company, then the deal linking both through ``$result[...]``."""
     cmds: dict[str, str] = {}
-    fields: dict[str, Any] = dict(codec.draft_fields(draft, stamp_field=stamp_field))
+    fields: dict[str, Any] = dict(codec.encode_draft(draft, stamp_field=stamp_field))
     if draft.contact is not None:
-        cmds[f"p{n}"] = command("crm.contact.add", {"fields": codec.contact_fields(draft.contact)})
+        cmds[f"p{n}"] = command("crm.contact.add", {"fields": codec.encode_contact(draft.contact)})
         fields["CONTACT_IDS"] = [ref(f"p{n}")]
     if draft.company is not None:
-        cmds[f"o{n}"] = command("crm.company.add", {"fields": codec.company_fields(draft.company)})
+        cmds[f"o{n}"] = command("crm.company.add", {"fields": codec.encode_company(draft.company)})
         fields["COMPANY_ID"] = ref(f"o{n}")
     cmds[f"d{n}"] = command(
         "crm.deal.add", {"fields": fields, "params": {"REGISTER_SONET_EVENT": "N"}}
@@ -49,19 +54,18 @@ def create_item(n: int, draft: DealDraft, *, stamp_field: str) -> ItemCommands:
 def update_item(n: int, patch: DealPatch) -> ItemCommands:
     """A pipeline move (``crm.item.update``) and/or a field update (``crm.deal.update``)."""
     cmds: dict[str, str] = {}
-    move = codec.move_fields(patch)
+    move = codec.encode_move(patch)
     if move is not None:
         params = {"entityTypeId": "2", "id": patch.deal_id, "fields": move}
         cmds[f"m{n}"] = command("crm.item.update", params)
-    fields = codec.patch_fields(patch)
+    fields = codec.encode_patch(patch)
     if fields:
         cmds[f"u{n}"] = command("crm.deal.update", {"id": patch.deal_id, "fields": fields})
     return ItemCommands(patch.key, cmds, required=tuple(cmds), known_id=patch.deal_id)
 
 
 def note_item(n: int, note: Note) -> ItemCommands:
-    fields = {"ENTITY_ID": note.deal_id, "ENTITY_TYPE": "deal", "COMMENT": note.text}
-    cmds = {f"n{n}": command("crm.timeline.comment.add", {"fields": fields})}
+    cmds = {f"n{n}": command("crm.timeline.comment.add", {"fields": codec.encode_note(note)})}
     return ItemCommands(note.deal_id, cmds, required=(f"n{n}",), known_id=note.deal_id)
 
 
@@ -115,3 +119,60 @@ def item_result(item: ItemCommands, reply: BatchReply, *, system: str) -> WriteR
 def failed(batch: Iterable[ItemCommands], error: CrmError) -> list[WriteResult]:
     """Every item of a batch whose HTTP request failed as a whole."""
     return [WriteResult(item.key, deal_id=item.known_id, error=error) for item in batch]
+
+
+# --- the three writes ---------------------------------------------------------------
+
+
+def create(
+    transport: Transport, drafts: Sequence[DealDraft], *, stamp_field: str
+) -> list[WriteResult]:
+    """Deals with their contact and company; one result per draft, same order."""
+    return _write(
+        transport, [create_item(n, d, stamp_field=stamp_field) for n, d in enumerate(drafts)]
+    )
+
+
+def update(transport: Transport, patches: Sequence[DealPatch]) -> list[WriteResult]:
+    return _write(transport, [update_item(n, p) for n, p in enumerate(patches)])
+
+
+def notes(transport: Transport, notes: Sequence[Note]) -> list[WriteResult]:
+    """Timeline comments; ``WriteResult.key`` is the note's deal id."""
+    return _write(transport, [note_item(n, note) for n, note in enumerate(notes)])
+
+
+def _write(transport: Transport, items: list[ItemCommands]) -> list[WriteResult]:
+    """Send items in packed batches; results in input order, never a re-send."""
+    outcome: dict[int, WriteResult] = {}
+    position = {id(item): n for n, item in enumerate(items)}
+    stop: CrmError | None = None
+    for batch in pack(items):
+        outcome.update(
+            zip((position[id(i)] for i in batch), _send(transport, batch, stop), strict=True)
+        )
+        stop = stop or _fatal(outcome)
+    return [
+        outcome.get(n) or WriteResult(item.key, deal_id=item.known_id)
+        for n, item in enumerate(items)
+    ]
+
+
+def _send(
+    transport: Transport, batch: list[ItemCommands], stop: CrmError | None
+) -> list[WriteResult]:
+    if stop is not None:
+        return failed(batch, stop)
+    try:
+        reply, _ = transport.batch(commands_of(batch), write=True)
+    except CrmError as exc:
+        return failed(batch, exc)
+    return [item_result(item, reply, system=transport.system) for item in batch]
+
+
+def _fatal(outcome: dict[int, WriteResult]) -> CrmError | None:
+    """After a whole-request failure, later batches are not sent at all."""
+    for result in outcome.values():
+        if isinstance(result.error, AuthError):
+            return result.error
+    return None

@@ -2,19 +2,24 @@
 
 Kept apart from resolution so that tests and the daemon can pass their own
 CRMs; only ``bridge check`` and ``bridge init`` open them from the spec.
+:func:`oauth_grant` is the daemon's way to an :class:`~bridge.crm.OAuthGrant`
+without knowing which CRM grants through OAuth.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING
 
-from bridge.crm import Crm
+from bridge.crm import Crm, OAuthGrant
 from bridge.mapping.compiled import Connection, CrmKind
 from bridge.mapping.spec import MappingSpec
 
 if TYPE_CHECKING:
-    from bridge.amocrm.oauth import TokenSource
+    from sqlalchemy.engine import Engine
+
+    from bridge.amocrm.oauth import OAuthApp, TokenSource
+    from bridge.secrets import Secret
 
 Opener = Callable[[str, Connection], Crm]
 
@@ -44,22 +49,52 @@ def open_crm(label: str, connection: Connection, *, db_url: str | None = None) -
     return AmoCrm(connection.url.reveal(), auth, system=f"amocrm:{label}")
 
 
-def _oauth(label: str, connection: Connection, db_url: str | None) -> TokenSource:
-    from bridge.amocrm.oauth import OAuthApp, OAuthTokens, SqlTokenStore
-    from bridge.config import load_settings
-    from bridge.store.db import make_engine
+def _oauth_app(label: str, connection: Connection) -> OAuthApp | None:
+    from bridge.amocrm.oauth import OAuthApp
 
     if connection.client_id is None or connection.client_secret is None:
-        raise CannotConnect("no token and no OAuth client_id/client_secret")
-    app = OAuthApp(
+        return None
+    return OAuthApp(
         label,
         connection.url.reveal(),
         connection.client_id,
         connection.client_secret,
         connection.redirect_uri or "",
     )
+
+
+def _oauth(label: str, connection: Connection, db_url: str | None) -> TokenSource:
+    from bridge.amocrm.oauth import OAuthTokens, SqlTokenStore
+    from bridge.config import load_settings
+    from bridge.store.db import make_engine
+
+    app = _oauth_app(label, connection)
+    if app is None:
+        raise CannotConnect("no token and no OAuth client_id/client_secret")
     engine = make_engine(db_url or load_settings().db_url)
     return OAuthTokens(app, SqlTokenStore(engine, label))
+
+
+def oauth_grant(
+    state: str, connections: Mapping[str, Connection], engine: Engine
+) -> OAuthGrant | None:
+    """The grant a consent redirect completes, or None when ``state`` is not one we signed.
+
+    ``state`` comes from ``bridge auth amocrm`` and names the partner (``connections``
+    is keyed by partner code); the tokens go to the store behind ``engine``.
+    """
+    from bridge.amocrm.oauth import SqlTokenStore
+    from bridge.amocrm.onboarding import StoredGrant, state_partner
+
+    def secret_of(code: str) -> Secret | None:
+        connection = connections.get(code)
+        return connection.client_secret if connection is not None else None
+
+    label = state_partner(state, secret_of)
+    app = _oauth_app(label, connections[label]) if label is not None else None
+    if label is None or app is None:
+        return None
+    return StoredGrant(app, SqlTokenStore(engine, label))
 
 
 def open_all(spec: MappingSpec, opener: Opener = open_crm) -> tuple[dict[str, Crm], dict[str, str]]:

@@ -13,7 +13,7 @@ import datetime as dt
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from bridge.mapping.compiled import CompiledMapping, CrmKind, PartnerConfig, Side
+from bridge.mapping.compiled import CompiledMapping, PartnerConfig, Side
 from bridge.model import Deal, Note
 from sync.plan.draft import build_draft
 from sync.plan.mirror import SyncOutcome, sync_slots
@@ -227,9 +227,8 @@ def _sync(inputs: LinkInputs, partner_deal: Deal) -> LinkPlan:
     assert inputs.deal is not None
     state = dataclasses.replace(inputs.current, partner_deal_id=partner_deal.id)
     slots = slots_for(inputs.mapping, inputs.partner, inputs.agency, inputs.extras)
-    pipelines = _stage_pipelines(inputs.partner)
     outcome: SyncOutcome = sync_slots(
-        slots, inputs.deal, partner_deal, state, pipelines, inputs.sibling_writes
+        slots, inputs.deal, partner_deal, state, inputs.sibling_writes
     )
     if outcome.reasons:
         return _park(inputs, state, outcome.reasons)
@@ -249,16 +248,6 @@ def _sync(inputs: LinkInputs, partner_deal: Deal) -> LinkPlan:
         partner_updated_at=partner_deal.updated_at,
     )
     return make_plan(inputs.key, tuple(ops), outcome.audit, synced, inputs.state)
-
-
-def _stage_pipelines(partner: PartnerConfig) -> dict[Side, str | None]:
-    """Which pipeline id to send with a stage move, per side.
-
-    amoCRM needs it (won/lost ids 142/143 exist in every pipeline); Bitrix24 refuses
-    to change ``CATEGORY_ID`` through a deal update, so it gets none.
-    """
-    amo = partner.connection.kind is CrmKind.AMOCRM
-    return {Side.AGENCY: None, Side.PARTNER: partner.pipeline_id if amo else None}
 
 
 def _notes(inputs: LinkInputs, partner_deal: Deal) -> list[Operation]:

@@ -41,9 +41,8 @@ def is_own_echo(slots: tuple[Slot, ...], side: Side, deal: Deal, state: LinkStat
 
 
 class _Patches:
-    def __init__(self, deal_ids: Mapping[Side, str], pipelines: Mapping[Side, str | None]) -> None:
+    def __init__(self, deal_ids: Mapping[Side, str]) -> None:
         self._ids = deal_ids
-        self._pipelines = pipelines
         self._values: dict[Side, dict[str, object]] = {Side.AGENCY: {}, Side.PARTNER: {}}
         self._fields: dict[Side, dict[str, object]] = {Side.AGENCY: {}, Side.PARTNER: {}}
 
@@ -53,8 +52,6 @@ class _Patches:
                 self._fields[side].update(value)
             else:
                 self._values[side][name] = value
-                if name == "stage_id" and self._pipelines[side] is not None:
-                    self._values[side]["pipeline_id"] = self._pipelines[side]
 
     def build(self) -> tuple[tuple[Side, DealPatch], ...]:
         out: list[tuple[Side, DealPatch]] = []
@@ -71,7 +68,6 @@ def sync_slots(
     deal: Deal,
     partner_deal: Deal,
     state: LinkState,
-    pipelines: Mapping[Side, str | None],
     sibling_writes: Mapping[str, tuple[CanonicalValue, ...]] | None = None,
 ) -> SyncOutcome:
     """Decide every non-create-only slot of an existing link.
@@ -84,7 +80,7 @@ def sync_slots(
     echo = is_own_echo(live, Side.AGENCY, deal, state) and is_own_echo(
         live, Side.PARTNER, partner_deal, state
     )
-    tally = _Tally(_Patches({Side.AGENCY: deal.id, Side.PARTNER: partner_deal.id}, pipelines))
+    tally = _Tally(_Patches({Side.AGENCY: deal.id, Side.PARTNER: partner_deal.id}))
     for slot in live:
         now = (slot.rule.read_agency(deal), slot.rule.read_partner(partner_deal))
         base = _unless_sibling_echo(state.pair(slot.rule.name), now, slot, sibling_writes)

@@ -8,7 +8,6 @@ from collections.abc import Callable, Mapping
 
 from bridge.logs import log_event
 from bridge.mapping.compiled import PartnerConfig
-from bridge.secrets import Secret
 from bridge.store import Store
 from sync.runtime.app import HookRejected
 
@@ -29,28 +28,16 @@ def complete_amocrm_grant(
     ``on_granted`` runs after the tokens are saved (the mapping is resolved again:
     the partner may have been unavailable until now).
     """
-    from bridge.amocrm.oauth import OAuthApp, SqlTokenStore
-    from bridge.amocrm.onboarding import complete_grant, state_partner
     from bridge.crm import CrmError
+    from bridge.mapping.connect import oauth_grant
 
-    def secret_of(code: str) -> Secret | None:
-        partner = partners.get(code)
-        return partner.connection.client_secret if partner is not None else None
-
-    partner_code = state_partner(state, secret_of)
-    if partner_code is None:
+    connections = {c: p.connection for c, p in partners.items()}
+    grant = oauth_grant(state, connections, store.engine)
+    if grant is None:
         raise HookRejected("unknown grant", 400)
-    conn = partners[partner_code].connection
-    assert conn.client_id is not None and conn.client_secret is not None
-    app = OAuthApp(
-        partner_code,
-        conn.url.reveal(),
-        conn.client_id,
-        conn.client_secret,
-        conn.redirect_uri or "",
-    )
+    partner_code = grant.account
     try:
-        complete_grant(app, code, SqlTokenStore(store.engine, partner_code))
+        grant.complete(code)
     except CrmError as exc:
         log_event(log, "oauth.grant_failed", logging.WARNING, partner=partner_code, error=str(exc))
         raise HookRejected("the grant could not be completed; run bridge auth again", 400) from None

@@ -28,9 +28,7 @@ class AdapterUsage:
     def observe(self, crms: Mapping[str, Crm]) -> None:
         for crm in crms.values():
             self._add(crm.system, "requests", getattr(crm, "requests", None))
-            pacer = getattr(
-                getattr(crm, "http", None) or getattr(crm, "_http", None), "pacer", None
-            )
+            pacer = getattr(getattr(crm, "transport", None), "pacer", None)
             self._add(crm.system, "waited", getattr(pacer, "waited", None))
 
     def _add(self, account: str, what: str, total: object) -> None:

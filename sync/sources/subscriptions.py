@@ -1,8 +1,9 @@
 """``bridge hooks install`` and ``bridge hooks status``.
 
-amoCRM hooks are registered through its API; Bitrix24 outgoing webhooks can
-only be created in the portal's UI, so for those the command prints what to
-paste. Status shows, per account, whether its hook is registered and when it
+amoCRM hooks are registered through its API (the adapter's
+:class:`~bridge.crm.WebhookSubscriptions` capability); Bitrix24 outgoing
+webhooks can only be created in the portal's UI, so for those the command
+prints what to paste. Status shows, per account, whether its hook is registered and when it
 last delivered — and flags a hook that went quiet while the partner's deals
 kept changing (amoCRM silently disables hooks after repeated failures).
 """
@@ -16,9 +17,7 @@ from dataclasses import dataclass
 from sqlalchemy import func
 from sqlmodel import Session, col, select
 
-from bridge.amocrm.client import AmoCrm
-from bridge.amocrm.subscriptions import LEAD_EVENTS, subscribe, subscriptions
-from bridge.crm import Crm, CrmError
+from bridge.crm import Crm, CrmError, WebhookSubscriptions
 from bridge.mapping.compiled import Connection, CrmKind
 from bridge.store import LinkRow, Store, hooks
 from sync.sources.webhooks import hook_urls
@@ -44,17 +43,21 @@ def install(
     """Register every amoCRM hook; return the lines to show the admin."""
     lines: list[str] = []
     for label, url in hook_urls(public_url, connections).items():
-        crm = crms.get(label)
-        if connections[label].kind is CrmKind.AMOCRM and isinstance(crm, AmoCrm):
+        hooks = _subscriptions(crms.get(label))
+        if connections[label].kind is CrmKind.AMOCRM and hooks is not None:
             try:
-                lines.append(
-                    f"{label}: amoCRM webhook {subscribe(crm, url)} ({', '.join(LEAD_EVENTS)})"
-                )
+                done = hooks.subscribe_hook(url)
+                lines.append(f"{label}: amoCRM webhook {done} ({', '.join(hooks.hook_events)})")
             except CrmError as exc:
                 lines.append(f"{label}: amoCRM webhook NOT registered: {exc}")
         else:
             lines += _bitrix_instructions(label, url)
     return lines
+
+
+def _subscriptions(crm: object) -> WebhookSubscriptions | None:
+    """The CRM's webhook-subscription capability, if it has one (amoCRM does)."""
+    return crm if isinstance(crm, WebhookSubscriptions) else None
 
 
 def _bitrix_instructions(label: str, url: str) -> list[str]:
@@ -99,10 +102,11 @@ def status(
 
 
 def _registered(crm: Crm, connection: Connection, url: str | None) -> str:
-    if connection.kind is not CrmKind.AMOCRM or not isinstance(crm, AmoCrm):
+    hooks = _subscriptions(crm)
+    if connection.kind is not CrmKind.AMOCRM or hooks is None:
         return "set up in the portal"
     try:
-        found = {s.destination: s for s in subscriptions(crm)}
+        found = {s.destination: s for s in hooks.hook_subscriptions()}
     except CrmError as exc:
         return f"unknown ({exc})"
     mine = [s for d, s in found.items() if url is None or d == url]

@@ -12,7 +12,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
-from bridge.bitrix.client import BitrixCrm, pacer_for
+from bridge.bitrix.client import BitrixCrm
+from bridge.bitrix.transport import pacer_for
 from bridge.model import FieldDef, FieldKind, Pipeline
 from bridge.sandbox.bitrix.portal import BitrixSandbox
 from bridge.sandbox.emulator import Fault

@@ -149,3 +149,27 @@ def test_find_stamp_field_reports_without_creating(sandbox: AmoSandbox, crm: Amo
         assert other.find_stamp_field() == created
     finally:
         other.close()
+
+
+def test_a_stage_move_names_the_pipeline_that_holds_the_stage(
+    sandbox: AmoSandbox, crm: AmoCrm, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    lead = _lead(sandbox)
+    before = crm.fetch_deals([lead])[lead]
+    others = [p for p in crm.pipelines() if p.id != before.pipeline_id] or list(crm.pipelines())
+    target = others[0]
+    stage = next(s for s in target.stages if s.semantics is Semantics.OPEN)
+    sent: list[object] = []
+    request = crm.transport.request
+
+    def recording(method: str, path: str, **kwargs: object) -> object:
+        if method == "PATCH":
+            sent.append(kwargs.get("body"))
+        return request(method, path, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(crm.transport, "request", recording)
+    (result,) = crm.update_deals([DealPatch(lead, stage_id=stage.id)])
+    assert result.ok, result.error
+    assert sent == [[{"id": int(lead), "pipeline_id": int(target.id), "status_id": int(stage.id)}]]
+    after = crm.fetch_deals([lead])[lead]
+    assert (after.pipeline_id, after.stage_id) == (target.id, stage.id)

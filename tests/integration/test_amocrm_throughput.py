@@ -60,5 +60,5 @@ def test_ten_workers_flat_out_never_hit_429_and_stay_near_the_limit(mode: str) -
     print(f"statuses {statuses}")
     assert failures == []
     assert statuses.get(429, 0) == 0, statuses
-    assert crm.http.rate_limited == 0
+    assert crm.transport.rate_limited == 0
     assert abs(rate - LIMIT) <= LIMIT * 0.10, f"{rate:.2f} req/s is not within 10 % of {LIMIT}"

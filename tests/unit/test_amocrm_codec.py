@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from bridge.amocrm import codec, scalars
+from bridge.crm import CodecError
 from bridge.model import (
     Company,
     Contact,
@@ -21,7 +22,9 @@ from bridge.model import (
     FieldKind,
     Money,
     Note,
+    Pipeline,
     Semantics,
+    Stage,
 )
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "amocrm"
@@ -32,7 +35,7 @@ def _load(name: str) -> Any:
 
 
 def test_official_lead_decodes_with_aware_times_and_decimal_money() -> None:
-    deal = codec.decode_lead(_load("lead_single.json"), currency="RUB", stamp_field_id=None)
+    deal = codec.decode_deal(_load("lead_single.json"), currency="RUB", stamp_field_id=None)
     assert deal.id == "17657"
     assert deal.title == "Тестовая сделка"
     assert (deal.pipeline_id, deal.stage_id) == ("1113", "2030")
@@ -50,14 +53,14 @@ def test_stamp_field_becomes_deal_stamp_not_a_field() -> None:
     raw["custom_fields_values"].append(
         {"field_id": 77, "field_type": "text", "values": [{"value": "agency-42"}]}
     )
-    deal = codec.decode_lead(raw, currency="RUB", stamp_field_id="77")
+    deal = codec.decode_deal(raw, currency="RUB", stamp_field_id="77")
     assert deal.stamp == "agency-42"
     assert "77" not in deal.fields
 
 
 def test_null_custom_fields_and_null_price() -> None:
     raw = {**_load("lead_single.json"), "custom_fields_values": None, "price": None}
-    deal = codec.decode_lead(raw, currency="EUR", stamp_field_id="1")
+    deal = codec.decode_deal(raw, currency="EUR", stamp_field_id="1")
     assert deal.fields == {}
     assert deal.amount is None
     assert deal.stamp is None
@@ -70,16 +73,16 @@ def test_price_with_minor_units_wins_over_price() -> None:
 
 def test_money_to_price_refuses_fractions_and_foreign_currency() -> None:
     assert scalars.money_to_price(Money(Decimal("150000.00"), "RUB"), "RUB") == 150000
-    with pytest.raises(scalars.CodecError):
+    with pytest.raises(CodecError):
         scalars.money_to_price(Money(Decimal("1.5"), "RUB"), "RUB")
-    with pytest.raises(scalars.CodecError):
+    with pytest.raises(CodecError):
         scalars.money_to_price(Money(Decimal(1), "USD"), "RUB")
 
 
 def test_unix_round_trip_and_naive_refused() -> None:
     moment = dt.datetime(2026, 11, 24, 23, 0, tzinfo=dt.UTC)
     assert scalars.from_unix(scalars.to_unix(moment)) == moment
-    with pytest.raises(scalars.CodecError):
+    with pytest.raises(CodecError):
         scalars.to_unix(dt.datetime(2026, 1, 1))
 
 
@@ -132,7 +135,7 @@ def test_pipelines_map_won_lost_and_keep_unsorted_open() -> None:
 
 
 def test_field_definition_with_enum_options() -> None:
-    field = codec.field_def(_load("custom_field_select_created.json"))
+    field = codec.decode_field_def(_load("custom_field_select_created.json"))
     assert field.kind is FieldKind.ENUM and not field.multiple
     assert field.option_by_value("vip") == EnumOption("867972", "VIP")
 
@@ -194,3 +197,17 @@ def test_notes_decode_from_official_page() -> None:
     notes = [codec.decode_note(n) for n in _load("lead_notes_list_page.json")["_embedded"]["notes"]]
     assert [n.text for n in notes] == ["Текст примечания 2", "Текст примечания"]
     assert all(n.deal_id == "26050861" and n.created_at for n in notes)
+
+
+def test_stage_homes_leave_out_won_and_lost_which_every_pipeline_has() -> None:
+    def pipeline(pid: str, *stages: str) -> Pipeline:
+        return Pipeline(
+            pid,
+            pid,
+            tuple(Stage(s, s, pid, codec.stage_semantics(int(s)), n) for n, s in enumerate(stages)),
+        )
+
+    found = codec.stage_homes([pipeline("1", "11", "142", "143"), pipeline("2", "21", "142")])
+    assert found == {"11": "1", "21": "2"}
+    assert codec.is_closing("142") and codec.is_closing("143")
+    assert not codec.is_closing("11") and not codec.is_closing(None)

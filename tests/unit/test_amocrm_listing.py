@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable, Sequence
 
-from bridge.amocrm.listing import PAGE, ChangeFeed, Row, Window
+from bridge.amocrm.listing import PAGE, Row, Window, pages
 
 T0 = 1_800_000_000
 SERVER_NOW = dt.datetime.fromtimestamp(T0 + 100, tz=dt.UTC)
@@ -39,10 +39,12 @@ class FakeLeads:
 
 
 def _listing(leads: FakeLeads, since: int) -> tuple[dict[int, int], set[dt.datetime]]:
-    feed = ChangeFeed(leads.fetch, now=lambda: dt.datetime(2000, 1, 1, tzinfo=dt.UTC))
+    epoch = dt.datetime.fromtimestamp(since, tz=dt.UTC)
     seen: dict[int, int] = {}
     marks: set[dt.datetime] = set()
-    for rows, watermark in feed.pages(dt.datetime.fromtimestamp(since, tz=dt.UTC)):
+    for rows, watermark in pages(
+        leads.fetch, epoch, now=lambda: dt.datetime(2000, 1, 1, tzinfo=dt.UTC)
+    ):
         seen.update({int(r["id"]): int(r["updated_at"]) for r in rows})
         marks.add(watermark)
     return seen, marks
@@ -88,9 +90,9 @@ def test_a_quiet_crowded_second_is_walked_once() -> None:
 
 def test_nothing_changed_is_one_empty_page_with_the_server_watermark() -> None:
     leads = FakeLeads({1: T0})
-    feed = ChangeFeed(leads.fetch, now=lambda: dt.datetime(2000, 1, 1, tzinfo=dt.UTC))
-    pages = list(feed.pages(dt.datetime.fromtimestamp(T0 + 50, tz=dt.UTC)))
-    assert pages == [([], SERVER_NOW)]
+    since = dt.datetime.fromtimestamp(T0 + 50, tz=dt.UTC)
+    found = list(pages(leads.fetch, since, now=lambda: dt.datetime(2000, 1, 1, tzinfo=dt.UTC)))
+    assert found == [([], SERVER_NOW)]
 
 
 def test_listing_starts_one_second_early_and_returns_each_version_once() -> None:

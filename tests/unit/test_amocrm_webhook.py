@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from bridge.amocrm.webhook import WebhookRejected, authentic, parse_webhook
+from bridge.amocrm.webhook import FORM, Webhook, authentic
+from bridge.crm import WebhookRejected
 from bridge.model import Hint, HintKind
 from bridge.secrets import Secret
 
@@ -16,15 +17,9 @@ SECRET = Secret("Zp8rQ2vX9kLmN4tY7wB1cD6fH3jK5sA0")
 NOW = dt.datetime(2026, 11, 24, 23, 0, tzinfo=dt.UTC)
 
 
-def _parse(body: bytes | str, presented: str = SECRET.reveal(), **kwargs: str) -> list[Hint]:
-    return parse_webhook(
-        body,
-        expected_secret=SECRET,
-        presented_secret=presented,
-        system="amocrm:partner",
-        received_at=NOW,
-        **kwargs,
-    )
+def _parse(body: bytes | str, subdomain: str | None = None) -> list[Hint]:
+    raw = body.encode() if isinstance(body, str) else body
+    return Webhook("amocrm:partner", subdomain).parse(raw, FORM, now=NOW)
 
 
 def test_status_capture_becomes_a_moved_hint() -> None:
@@ -65,26 +60,34 @@ def test_cyrillic_fields_are_no_obstacle() -> None:
 
 
 @pytest.mark.parametrize(
-    ("body", "presented", "reason"),
+    ("body", "reason"),
     [
-        ("leads[update][0][id]=1", "wrong-secret", "unknown webhook"),
-        ("leads[update][0][id]=1", "", "unknown webhook"),
-        ("", None, "empty body"),
-        ("leads[update][0][id]=abc", None, "lead id missing or not a number"),
-        ("leads[update][0][name]=x", None, "lead id missing or not a number"),
-        ("leads=1", None, "malformed leads"),
-        ("leads[update]=1", None, "malformed lead list"),
-        ("[broken=1", None, "body is not a form"),
-        (b"leads[update][0][id]=\xff\xfe", None, "body is not a form"),
+        ("", "empty body"),
+        ("leads[update][0][id]=abc", "lead id missing or not a number"),
+        ("leads[update][0][name]=x", "lead id missing or not a number"),
+        ("leads=1", "malformed leads"),
+        ("leads[update]=1", "malformed lead list"),
+        ("[broken=1", "body is not a form"),
+        (b"leads[update][0][id]=\xff\xfe", "body is not a form"),
     ],
 )
-def test_rejections_are_specific_and_do_not_echo_input(
-    body: str | bytes, presented: str | None, reason: str
-) -> None:
+def test_rejections_are_specific_and_do_not_echo_input(body: str | bytes, reason: str) -> None:
     with pytest.raises(WebhookRejected) as caught:
-        _parse(body, SECRET.reveal() if presented is None else presented)
-    assert caught.value.reason == reason
+        _parse(body)
+    assert (caught.value.reason, caught.value.status) == (reason, 400)
     assert SECRET.reveal() not in str(caught.value)
+
+
+@pytest.mark.parametrize("presented", ["wrong-secret", ""])
+def test_a_wrong_or_missing_path_secret_is_not_authentic(presented: str) -> None:
+    # The route compares the path secret before the body is parsed at all.
+    assert not authentic(SECRET, presented)
+
+
+def test_a_body_that_does_not_say_it_is_a_form_is_refused_as_415() -> None:
+    with pytest.raises(WebhookRejected) as caught:
+        Webhook("amocrm:partner").parse(b"leads[update][0][id]=1", "application/json", now=NOW)
+    assert (caught.value.reason, caught.value.status) == ("amoCRM webhooks are form-encoded", 415)
 
 
 def test_webhook_from_another_account_is_rejected() -> None:

@@ -15,6 +15,7 @@ from bridge.bitrix.errors import WireError, classify
 from bridge.crm import (
     AccountBlocked,
     AuthError,
+    CodecError,
     NotFound,
     OutcomeUnknown,
     PermanentError,
@@ -104,7 +105,7 @@ CONTACT = {
 
 
 def test_legacy_deal_decodes_strings_dates_and_custom_fields() -> None:
-    deal = codec.deal(DEAL_GET, FIELDS)
+    deal = codec.decode_legacy_deal(DEAL_GET, FIELDS)
     assert deal.id == "410"
     assert deal.amount == Money(Decimal("1000000.00"), "EUR")
     assert deal.updated_at == dt.datetime(2024, 8, 30, 12, 29, tzinfo=dt.UTC)
@@ -122,10 +123,10 @@ def test_legacy_deal_decodes_strings_dates_and_custom_fields() -> None:
 def test_stamp_counts_only_on_deals_the_bridge_created() -> None:
     ours = {**DEAL_GET, "ORIGINATOR_ID": "partner-bridge", "ORIGIN_ID": "agency-7"}
     theirs = {**DEAL_GET, "ORIGINATOR_ID": "1c-sync", "ORIGIN_ID": "agency-7"}
-    assert codec.deal(ours, FIELDS).stamp == "agency-7"
-    assert codec.deal(theirs, FIELDS).stamp is None
+    assert codec.decode_legacy_deal(ours, FIELDS).stamp == "agency-7"
+    assert codec.decode_legacy_deal(theirs, FIELDS).stamp is None
     custom = {**DEAL_GET, "UF_CRM_STAMP": "agency-8"}
-    assert codec.deal(custom, FIELDS, stamp_field="UF_CRM_STAMP").stamp == "agency-8"
+    assert codec.decode_legacy_deal(custom, FIELDS, stamp_field="UF_CRM_STAMP").stamp == "agency-8"
 
 
 def test_universal_item_shape_folds_into_the_legacy_decoder() -> None:
@@ -141,7 +142,7 @@ def test_universal_item_shape_folds_into_the_legacy_decoder() -> None:
         "companyId": 0,
         "contactIds": [5, 7],
     }
-    deal = codec.deal(codec.legacy_keys(item), {})
+    deal = codec.decode_legacy_deal(codec.legacy_keys(item), {})
     assert (deal.id, deal.pipeline_id, deal.company_id) == ("351", "9", None)
     assert deal.contact_ids == ("5", "7")
     assert deal.amount == Money(Decimal(10000), "USD")
@@ -165,18 +166,18 @@ def test_money_user_field(wire: str | None, expected: Money | None) -> None:
 
 def test_scalars() -> None:
     assert codec.flag("Y") is True and codec.flag("N") is False and codec.flag("1") is True
-    with pytest.raises(codec.CodecError):
+    with pytest.raises(CodecError):
         codec.flag("maybe")
-    with pytest.raises(codec.CodecError):
+    with pytest.raises(CodecError):
         codec.timestamp("2024-04-24T10:00:00")  # no offset: refused, never guessed
-    with pytest.raises(codec.CodecError):
+    with pytest.raises(CodecError):
         codec.decimal("NaN")
     assert codec.day("2024-08-30T02:00:00+02:00") == dt.date(2024, 8, 30)
     assert codec.link_id("0") is None and codec.link_id(None) is None
 
 
 def test_field_definitions_and_enum_options() -> None:
-    enum = codec.field_def(USERFIELD_ENUM)
+    enum = codec.decode_field_def(USERFIELD_ENUM)
     assert (enum.id, enum.name, enum.kind, enum.multiple) == (
         "UF_CRM_1724077760",
         "Radio",
@@ -185,12 +186,12 @@ def test_field_definitions_and_enum_options() -> None:
     )
     assert [o.id for o in enum.options] == ["3157", "3159"]
     assert enum.option_by_value("shanson radio") == enum.options[1]
-    status = codec.field_def({"FIELD_NAME": "UF_CRM_X", "USER_TYPE_ID": "crm_status"})
+    status = codec.decode_field_def({"FIELD_NAME": "UF_CRM_X", "USER_TYPE_ID": "crm_status"})
     assert (status.kind, status.name) == (FieldKind.OTHER, "UF_CRM_X")
 
 
 def test_stage_semantics_and_pipeline() -> None:
-    pipe = codec.pipeline({"id": 10, "name": "Лиды", "isDefault": "N"}, STAGES_10)
+    pipe = codec.decode_pipeline({"id": 10, "name": "Лиды", "isDefault": "N"}, STAGES_10)
     assert [s.semantics for s in pipe.stages] == [
         Semantics.OPEN,
         Semantics.WON,
@@ -200,22 +201,22 @@ def test_stage_semantics_and_pipeline() -> None:
     assert pipe.stage_by_id("C10:WON") is not None
     assert all(s.pipeline_id == "10" for s in pipe.stages)
     assert codec.stage_entity("0") == "DEAL_STAGE" and codec.stage_entity("10") == "DEAL_STAGE_10"
-    with pytest.raises(codec.CodecError):
+    with pytest.raises(CodecError):
         codec.stage_semantics({"SEMANTICS": "Q"})
 
 
 def test_contact_multifields_and_name() -> None:
-    person = codec.contact(CONTACT)
+    person = codec.decode_contact(CONTACT)
     assert person.name == "John Doe Smith"
     assert person.phones == ("+13333333555", "+15599888666")
     assert person.emails == ("js@example.org",)
-    assert codec.contact({"ID": "1", "NAME": "Иван"}).phones == ()
+    assert codec.decode_contact({"ID": "1", "NAME": "Иван"}).phones == ()
 
 
 def test_note_from_timeline_comment() -> None:
     row = {"ID": "999", "ENTITY_ID": "2", "ENTITY_TYPE": "deal",
            "CREATED": "2020-03-02T12:00:00+03:00", "COMMENT": "Перезвонить ☎"}  # fmt: skip
-    note = codec.note(row)
+    note = codec.decode_note(row)
     assert (note.id, note.deal_id, note.text) == ("999", "2", "Перезвонить ☎")
     assert note.created_at == dt.datetime(2020, 3, 2, 9, 0, tzinfo=dt.UTC)
 
@@ -229,7 +230,7 @@ def test_model_values_become_batch_strings_never_python_literals() -> None:
     moment = dt.datetime(2024, 4, 24, 10, 0, 0, 500, tzinfo=dt.timezone(dt.timedelta(hours=3)))
     assert codec.wire_scalar(moment) == "2024-04-24T07:00:00+00:00"
     assert codec.wire_field(("1", "2")) == ["1", "2"]
-    with pytest.raises(codec.CodecError):
+    with pytest.raises(CodecError):
         codec.wire_time(dt.datetime(2024, 1, 1))
 
 

@@ -8,8 +8,9 @@ from urllib.parse import urlencode
 
 import pytest
 
-from bridge.bitrix.webhook import MAX_BODY, WebhookRejected, parse_event
-from bridge.model import HintKind
+from bridge.bitrix.webhook import MAX_BODY, Webhook
+from bridge.crm import WebhookRejected
+from bridge.model import Hint, HintKind
 from bridge.secrets import Secret
 
 TOKEN = "51856fefc120afa4b628cc82d3935cce"
@@ -48,11 +49,9 @@ def _form(payload: dict[str, object], prefix: str = "") -> list[tuple[str, str]]
     return pairs
 
 
-def _parse(body: bytes, content_type: str = FORM, token: str = TOKEN):  # type: ignore[no-untyped-def]
-    return parse_event(
-        body, content_type=content_type, application_token=Secret(token), system="b24",
-        received_at=NOW,
-    )  # fmt: skip
+def _parse(body: bytes, content_type: str = FORM, token: str = TOKEN) -> Hint:
+    (hint,) = Webhook(Secret(token), "b24").parse(body, content_type, now=NOW)
+    return hint
 
 
 def _with(**changes: object) -> dict[str, object]:
@@ -158,10 +157,7 @@ def test_with_a_max_age_old_or_future_events_are_replays(sent: dt.datetime, verd
     body = urlencode(_form(_with(ts=str(int(sent.timestamp()))))).encode()
 
     def parse() -> object:
-        return parse_event(
-            body, content_type=FORM, application_token=Secret(TOKEN), system="b24",
-            received_at=NOW, max_age=dt.timedelta(hours=1),
-        )  # fmt: skip
+        return Webhook(Secret(TOKEN), "b24", dt.timedelta(hours=1)).parse(body, FORM, now=NOW)
 
     if verdict == "ok":
         assert parse() is not None
@@ -174,8 +170,17 @@ def test_with_a_max_age_old_or_future_events_are_replays(sent: dt.datetime, verd
 def test_a_forged_event_is_refused_before_its_age_is_even_read() -> None:
     body = urlencode(_form(_with(ts="1"))).encode()
     with pytest.raises(WebhookRejected) as caught:
-        parse_event(
-            body, content_type=FORM, application_token=Secret("other"), system="b24",
-            received_at=NOW, max_age=dt.timedelta(hours=1),
-        )  # fmt: skip
+        Webhook(Secret("other"), "b24", dt.timedelta(hours=1)).parse(body, FORM, now=NOW)
     assert caught.value.reason == "forbidden"
+
+
+@pytest.mark.parametrize(
+    ("body", "status"),
+    [(b"x" * (MAX_BODY + 1), 413), (b"", 403), (b"\xff\xfe\x00", 400)],
+)
+def test_rejections_carry_the_status_that_tells_the_sender_the_truth(
+    body: bytes, status: int
+) -> None:
+    with pytest.raises(WebhookRejected) as caught:
+        _parse(body)
+    assert caught.value.status == status
