@@ -10,8 +10,8 @@ from bridge.crm import Crm
 from bridge.mapping import load_mapping, resolve
 from bridge.mapping.compiled import Connection
 from bridge.mapping.env import Environment
-from sync.cli.init import run_init
 from bridge.sandbox.memory import MemoryCrm
+from sync.cli.init import run_init
 from tests.mapping.conftest import ENV_VALUES
 
 

@@ -21,8 +21,8 @@ from bridge.kpi.history import partner_stage_changes
 from bridge.mapping.compiled import Policies
 from bridge.model import Deal
 from bridge.notices import Notices
-from bridge.store import AuditRow, LinkRow, LinkStatus, Store, links
 from bridge.sandbox.memory import ManualClock, MemoryCrm
+from bridge.store import AuditRow, LinkRow, LinkStatus, Store, links
 
 NOW = dt.datetime(2026, 11, 23, 9, 0, tzinfo=dt.UTC)  # a Monday
 DAY = dt.timedelta(days=1)
