@@ -172,7 +172,7 @@ class MemoryCrm:
         self.notes: dict[str, list[Note]] = {}
         self.calls: Counter[str] = Counter()
         self.faults = Faults()
-        self.between_pages: Callable[[int], None] | None = None
+        self.between_pages: Callable[[int], object] | None = None
         self.closed = False
         self.stamp_field_id: str | None = None
         self._ids = itertools.count(id_start)
