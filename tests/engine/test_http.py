@@ -61,10 +61,10 @@ def test_routed_deals_appear_once_with_contact_stage_amount_and_quiet_second_pas
     echo = engine.sync()
     assert echo.writes == 0  # our own creates come back as changes: recognised, not re-written
     hw.world.advance(60)
-    before = hw.world.requests()
+    served = hw.world.requests()
     quiet = engine.sync()
     assert quiet.writes == 0
-    assert hw.world.requests() == {k: v + 1 for k, v in before.items()}  # one listing call per CRM
+    assert hw.world.requests() == {k: v + 1 for k, v in served.items()}  # one listing call per CRM
 
 
 def test_partner_changes_and_conflicts_reach_the_agency(hw: HttpWorld) -> None:
