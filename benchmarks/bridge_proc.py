@@ -59,7 +59,7 @@ def utcnow() -> dt.datetime:
 
 class Bridge:
     def __init__(self, mapping: Path, db_url: str, lifted: bool) -> None:
-        from benchmarks.world import lifted_opener, opener
+        from benchmarks.sandboxes import lifted_opener, opener
 
         spec = load_mapping(mapping, Environment(process=dict(os.environ)))
         crms, failed = open_all(spec, lifted_opener if lifted else opener)
@@ -124,7 +124,7 @@ class Bridge:
 
 def daemon(mapping: Path, db_url: str) -> None:
     """``bridge run`` as the daemon does it: webhooks in, inbox ticks, ``poll=False`` passes."""
-    from benchmarks.world import opener
+    from benchmarks.sandboxes import opener
     from bridge.config import load_settings
     from sync.runtime.daemon import Daemon, DaemonOptions
 

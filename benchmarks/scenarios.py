@@ -21,7 +21,9 @@ from typing import Any
 from benchmarks import bounds
 from benchmarks.baseline import NaiveSync
 from benchmarks.child import BridgeProcess
-from benchmarks.world import AMO, World, world
+from benchmarks.sandboxes import world
+from bridge.sandbox.world import SandboxWorld
+from bridge.sandbox.world_mapping import AMO
 
 POLL = 60.0  # simulated seconds between two passes (the mapping's poll_interval)
 AGENCY_SYSTEM = "bitrix24:agency"
@@ -32,7 +34,9 @@ def _delta(before: dict[str, int], after: dict[str, int]) -> dict[str, int]:
     return {k: after[k] - before[k] for k in after}
 
 
-def _pass(w: World, bridge: BridgeProcess, *, poll: bool = True, advance: bool = True) -> Result:
+def _pass(
+    w: SandboxWorld, bridge: BridgeProcess, *, poll: bool = True, advance: bool = True
+) -> Result:
     if advance:
         w.advance(POLL)
     before, began = w.requests(), time.perf_counter()
@@ -42,7 +46,7 @@ def _pass(w: World, bridge: BridgeProcess, *, poll: bool = True, advance: bool =
     return answer
 
 
-def _kinds(w: World) -> dict[str, str]:
+def _kinds(w: SandboxWorld) -> dict[str, str]:
     return {"agency": "bitrix24", **w.kinds}
 
 
@@ -60,7 +64,7 @@ def _accounts(requests: dict[str, int], minimum: dict[str, int]) -> dict[str, An
 
 
 # --- 1. first mirror -------------------------------------------------------------------
-def first_mirror(w: World, bridge: BridgeProcess, deals: int, latency: float) -> Result:
+def first_mirror(w: SandboxWorld, bridge: BridgeProcess, deals: int, latency: float) -> Result:
     listed = len(w.agency.deal_ids())
     per_partner = {c: 0 for c in w.kinds}
     for n in range(deals):
@@ -87,7 +91,7 @@ def first_mirror(w: World, bridge: BridgeProcess, deals: int, latency: float) ->
 
 
 # --- 2. steady state -------------------------------------------------------------------
-def steady_state(w: World, bridge: BridgeProcess, db: Path, changes: int) -> Result:
+def steady_state(w: SandboxWorld, bridge: BridgeProcess, db: Path, changes: int) -> Result:
     links = _links(db)
     rng = random.Random(2)
     chosen = rng.sample(sorted(links), min(changes, len(links)))
@@ -118,7 +122,7 @@ def steady_state(w: World, bridge: BridgeProcess, db: Path, changes: int) -> Res
     }
 
 
-def _edit_partner_amount(w: World, code: str, pid: str, amount: int) -> None:
+def _edit_partner_amount(w: SandboxWorld, code: str, pid: str, amount: int) -> None:
     box = w.partners[code]
     if w.kinds[code] == AMO:
         box.update_lead(int(pid), {"price": amount})  # type: ignore[union-attr]
@@ -126,7 +130,7 @@ def _edit_partner_amount(w: World, code: str, pid: str, amount: int) -> None:
         box.update_deal(pid, {"OPPORTUNITY": str(amount)})  # type: ignore[union-attr]
 
 
-def _partner_title(w: World, code: str, pid: str) -> str:
+def _partner_title(w: SandboxWorld, code: str, pid: str) -> str:
     box = w.partners[code]
     if w.kinds[code] == AMO:
         return str((box.get_lead(int(pid)) or {}).get("name"))  # type: ignore[union-attr]
@@ -134,7 +138,10 @@ def _partner_title(w: World, code: str, pid: str) -> str:
 
 
 def _unmirrored(
-    w: World, links: dict[str, tuple[str, str]], agency_side: list[str], partner_side: list[str]
+    w: SandboxWorld,
+    links: dict[str, tuple[str, str]],
+    agency_side: list[str],
+    partner_side: list[str],
 ) -> int:
     lost = 0
     for aid in agency_side:
@@ -147,14 +154,14 @@ def _unmirrored(
 
 
 # --- 3. idle ---------------------------------------------------------------------------
-def idle(w: World, bridge: BridgeProcess, polls: int) -> Result:
+def idle(w: SandboxWorld, bridge: BridgeProcess, polls: int) -> Result:
     passes = [_pass(w, bridge) for _ in range(polls)]
     per_crm = {a: sum(p["requests"][a] for p in passes) / polls for a in passes[0]["requests"]}
     return {"polls": polls, "per_poll": per_crm, "worst": max(per_crm.values())}
 
 
 # --- 4. webhook storm ------------------------------------------------------------------
-def storm(w: World, bridge: BridgeProcess, db: Path, events: int, deals: int) -> Result:
+def storm(w: SandboxWorld, bridge: BridgeProcess, db: Path, events: int, deals: int) -> Result:
     links = _links(db)
     chosen = random.Random(4).sample(sorted(links), min(deals, len(links)))
     for aid in chosen:
@@ -179,7 +186,7 @@ def storm(w: World, bridge: BridgeProcess, db: Path, events: int, deals: int) ->
 
 
 # --- 5. latency ------------------------------------------------------------------------
-def latency(w: World, bridge: BridgeProcess, db: Path, changes: int, drain: float) -> Result:
+def latency(w: SandboxWorld, bridge: BridgeProcess, db: Path, changes: int, drain: float) -> Result:
     """Single agency edits, one at a time, each waited for on the partner side.
 
     Webhook path: the hint is recorded the moment the edit is made, the daemon's
@@ -219,7 +226,7 @@ def latency(w: World, bridge: BridgeProcess, db: Path, changes: int, drain: floa
     }
 
 
-def _arrived(w: World, link: tuple[str, str], title: str) -> bool:
+def _arrived(w: SandboxWorld, link: tuple[str, str], title: str) -> bool:
     return _partner_title(w, *link) == title
 
 
@@ -288,14 +295,14 @@ def _each(handler: Callable[[str], None], ids: list[str]) -> None:
         handler(deal_id)
 
 
-def _counted(w: World, work: Callable[[], object]) -> dict[str, int]:
+def _counted(w: SandboxWorld, work: Callable[[], object]) -> dict[str, int]:
     before = w.requests()
     work()
     return _delta(before, w.requests())
 
 
 # --- 5b. latency through the daemon ------------------------------------------------------
-def daemon_latency(w: World, db: Path, changes: int, debounce: float) -> Result:
+def daemon_latency(w: SandboxWorld, db: Path, changes: int, debounce: float) -> Result:
     """The real webhook path: sandbox event → POST /hooks/bitrix24 → inbox → tick → pass."""
     links = _links(db)
     chosen = random.Random(7).sample(sorted(links), min(changes, len(links)))
@@ -321,7 +328,7 @@ def _free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-def _quiet(w: World, still: float = 1.0, timeout: float = 60.0) -> None:
+def _quiet(w: SandboxWorld, still: float = 1.0, timeout: float = 60.0) -> None:
     """Wait until no sandbox has served a request for ``still`` seconds."""
     deadline = time.monotonic() + timeout
     seen, since = w.requests(), time.monotonic()
@@ -335,7 +342,7 @@ def _quiet(w: World, still: float = 1.0, timeout: float = 60.0) -> None:
 
 
 # --- 4b. the storm through the daemon ----------------------------------------------------
-def daemon_storm(w: World, db: Path, events: int, deals: int, debounce: float) -> Result:
+def daemon_storm(w: SandboxWorld, db: Path, events: int, deals: int, debounce: float) -> Result:
     """``events`` real portal edits on ``deals`` deals; each fires ONCRMDEALUPDATE at the daemon."""
     links = _links(db)
     chosen = random.Random(8).sample(sorted(links), min(deals, len(links)))

@@ -21,7 +21,8 @@ from typing import Any
 
 from benchmarks import fast_sandbox, scenarios
 from benchmarks.child import BridgeProcess
-from benchmarks.world import World, world
+from benchmarks.sandboxes import sandbox_seconds, world
+from bridge.sandbox.world import SandboxWorld
 
 REAL_MAX = 10_000
 SCENARIOS = ("first_mirror", "steady", "idle", "storm", "latency", "scale", "baseline")
@@ -138,7 +139,7 @@ def _rate_limited(tmp: Path, params: Params, out: dict[str, Any], log: Any) -> N
                 w.set_latency(params.latency)
                 log(f"first mirror: {size} deals, real limits, latency {params.latency}s")
                 mirrors.append(scenarios.first_mirror(w, bridge, size, params.latency))
-                mirrors[-1]["sandbox_seconds"] = w.sandbox_seconds()
+                mirrors[-1]["sandbox_seconds"] = sandbox_seconds(w)
                 if n == 0:
                     _after_mirror(w, bridge, db, params, out, log)
             if n == 0 and "latency" in params.scenarios:
@@ -150,7 +151,7 @@ def _rate_limited(tmp: Path, params: Params, out: dict[str, Any], log: Any) -> N
 
 
 def _after_mirror(
-    w: World, bridge: BridgeProcess, db: Path, params: Params, out: dict[str, Any], log: Any
+    w: SandboxWorld, bridge: BridgeProcess, db: Path, params: Params, out: dict[str, Any], log: Any
 ) -> None:
     scenarios._pass(w, bridge)  # the echoes of the first mirror settle first
     if "steady" in params.scenarios:
@@ -167,7 +168,7 @@ def _after_mirror(
         out["latency"] = scenarios.latency(w, bridge, db, params.trickle, params.drain)
 
 
-def _through_daemon(w: World, db: Path, params: Params, log: Any) -> list[dict[str, Any]]:
+def _through_daemon(w: SandboxWorld, db: Path, params: Params, log: Any) -> list[dict[str, Any]]:
     runs = []
     for debounce in params.debounces:
         log(f"latency through the daemon: {params.trickle // 2} changes, debounce {debounce:g}s")
@@ -175,7 +176,9 @@ def _through_daemon(w: World, db: Path, params: Params, log: Any) -> list[dict[s
     return runs
 
 
-def _storm_through_daemon(w: World, db: Path, params: Params, log: Any) -> list[dict[str, Any]]:
+def _storm_through_daemon(
+    w: SandboxWorld, db: Path, params: Params, log: Any
+) -> list[dict[str, Any]]:
     runs = []
     for debounce in params.debounces:
         log(f"storm through the daemon: {params.storm_events} edits, debounce {debounce:g}s")
@@ -196,5 +199,5 @@ def _scale(tmp: Path, params: Params, out: dict[str, Any], log: Any) -> None:
             with BridgeProcess(w.mapping_path, w.env, directory / "bridge.db", lifted=True) as b:
                 log(f"scale: first mirror of {size} deals, limits lifted, no latency")
                 runs.append(scenarios.first_mirror(w, b, size, 0.0))
-                runs[-1] |= {"sandbox_seconds": w.sandbox_seconds(), "scale": True}
+                runs[-1] |= {"sandbox_seconds": sandbox_seconds(w), "scale": True}
     out["scale"] = runs

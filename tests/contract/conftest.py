@@ -1,4 +1,4 @@
-"""Runs the contract suite once per CRM implementation, each against its sandbox."""
+"""Runs the contract suite once per CRM implementation: two adapters and the in-memory fake."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from tests.contract.harness import Backend
 BACKENDS = {
     "bitrix24": ("tests.contract.backend_bitrix24", "bitrix24_backend"),
     "amocrm": ("tests.contract.backend_amocrm", "amocrm_backend"),
+    "memory": ("tests.contract.backend_memory", "memory_backend"),
 }
 
 

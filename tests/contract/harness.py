@@ -1,7 +1,8 @@
 """What a contract-suite backend provides: a ``Crm`` plus out-of-band controls.
 
 Each CRM implementation supplies one factory (``tests/contract/backend_<name>.py``)
-yielding a :class:`Backend` wired to its sandbox over real HTTP. The suite in
+yielding a :class:`Backend`: the adapters wired to their sandbox over real HTTP,
+and the in-memory ``MemoryCrm`` the other tests use. The suite in
 ``test_contract.py`` uses nothing else, so every implementation passes the
 same tests.
 """
@@ -46,7 +47,7 @@ class Backend(Protocol):
 
     @property
     def requests(self) -> int:
-        """HTTP requests the sandbox has served so far."""
+        """Requests the backend has served so far (HTTP requests; calls for the fake)."""
         ...
 
     def now(self) -> dt.datetime:

@@ -1,4 +1,4 @@
-"""Behaviours every ``Crm`` implementation must have, checked against its sandbox over HTTP."""
+"""Behaviours every ``Crm`` implementation must have: the adapters over HTTP, and the fake."""
 
 from __future__ import annotations
 

@@ -31,12 +31,11 @@ def _delta(before: dict[str, int], after: dict[str, int]) -> dict[str, int]:
 
 
 def _pass(hw: HttpWorld, engine: Engine, label: str, deals: int, minimum: int) -> None:
-    for box in (hw.agency_box, hw.alfa_box, hw.beta_box):
-        box.clock.advance(POLL_INTERVAL)  # passes run one poll interval apart
-    before, started = hw.requests(), time.perf_counter()
+    hw.world.advance(POLL_INTERVAL)  # passes run one poll interval apart
+    before, started = hw.world.requests(), time.perf_counter()
     report = engine.sync()
     took = time.perf_counter() - started
-    used = _delta(before, hw.requests())
+    used = _delta(before, hw.world.requests())
     total = sum(used.values())
     per = f"{total / deals:.3f}" if deals else "-"
     print(
@@ -44,7 +43,7 @@ def _pass(hw: HttpWorld, engine: Engine, label: str, deals: int, minimum: int) -
         f"  writes {report.writes}  {took:.1f}s  errors {report.errors or 'none'}"
     )
     if VERBOSE:
-        for name, box in (("agency", hw.agency_box), ("alfa", hw.alfa_box), ("beta", hw.beta_box)):
+        for name, box in hw.world.boxes().items():
             print(f"    {name}: {box.server.calls.methods()}")
 
 
@@ -54,7 +53,7 @@ def _change(hw: HttpWorld, ids: list[str], count: int) -> None:
 
     with hw.store.transaction() as session:
         rows = [r for r in links.by_agency_ids(session, ids) if r.partner_deal_id]
-    box = hw.alfa_box
+    box = hw.world.alfa
     pipeline = box.pipeline_id("Партнёрские лиды")
     contract = box.status_id(pipeline, "Договор")
     alfa = [r for r in rows if r.partner_code == "alfa"][: count // 2]
@@ -62,7 +61,7 @@ def _change(hw: HttpWorld, ids: list[str], count: int) -> None:
     for n, row in enumerate(alfa):
         box.update_lead(int(row.partner_deal_id or 0), {"status_id": contract, "price": 5000 + n})
     for n, row in enumerate(beta):
-        hw.beta_box.update_deal(row.partner_deal_id or "", {"OPPORTUNITY": str(7000 + n)})
+        hw.world.beta.update_deal(row.partner_deal_id or "", {"OPPORTUNITY": str(7000 + n)})
 
 
 def main() -> None:
@@ -76,10 +75,10 @@ def main() -> None:
     VERBOSE = args.verbose
     with (
         tempfile.TemporaryDirectory() as tmp,
-        http_world(f"sqlite:///{Path(tmp) / 'bridge.db'}", fast=args.fast) as hw,
+        http_world(Path(tmp), fast=args.fast) as hw,
     ):
-        seeded = len(hw.agency_box.deal_ids())
-        ids = hw.add_agency_deals(args.deals, ("alfa", "beta"))
+        seeded = len(hw.world.agency.deal_ids())
+        ids = hw.world.add_agency_deals(args.deals, ("alfa", "beta"))
         listed = seeded + args.deals
         half = math.ceil(args.deals / 2)
         first_min = (

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.engine.http_world import EXAMPLE, HttpWorld, http_world
+from tests.engine.http_world import HttpWorld, http_world
 
 BRIDGE = [str(Path(sys.executable).with_name("bridge"))]
 ARMED_BRIDGE = [sys.executable, "-m", "tests.crash_switch"]
@@ -24,16 +24,16 @@ ROOT = Path(__file__).resolve().parents[2]
 
 @pytest.fixture
 def hw(tmp_path: Path) -> Iterator[HttpWorld]:
-    with http_world(f"sqlite:///{tmp_path / 'fixture.db'}") as built:
+    with http_world(tmp_path / "world") as built:
         yield built
 
 
 def _bridge_sync(hw: HttpWorld, db_url: str, crash_at: str, *, armed: bool) -> int:
-    env = {**os.environ, **hw.env_values(), "BRIDGE_CRASH_AT": crash_at}
+    env = {**os.environ, **hw.world.env, "BRIDGE_CRASH_AT": crash_at}
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
     bridge = ARMED_BRIDGE if armed else BRIDGE
     done = subprocess.run(
-        [*bridge, "sync", "--mapping", str(EXAMPLE), "--db-url", db_url],
+        [*bridge, "sync", "--mapping", str(hw.world.mapping_path), "--db-url", db_url],
         env=env,
         capture_output=True,
         timeout=120,
@@ -48,16 +48,18 @@ def _bridge_sync(hw: HttpWorld, db_url: str, crash_at: str, *, armed: bool) -> i
 def test_killed_process_then_restart_leaves_exactly_one_partner_deal(
     hw: HttpWorld, tmp_path: Path, point: str
 ) -> None:
-    ids = hw.add_agency_deals(20, ("alfa", "beta"))
+    ids = hw.world.add_agency_deals(20, ("alfa", "beta"))
     db_url = f"sqlite:///{tmp_path / 'daemon.db'}"
     assert _bridge_sync(hw, db_url, point, armed=True) == 137
-    created_before_restart = len(hw.alfa_box.lead_ids()) + len(hw.beta_box.deal_ids())
+    created_before_restart = len(hw.world.alfa.lead_ids()) + len(hw.world.beta.deal_ids())
     assert _bridge_sync(hw, db_url, point, armed=False) == 0  # the product has no kill switch
     for code, half in (("alfa", ids[0::2]), ("beta", ids[1::2])):
         found = hw.crms[code].find_by_stamp(half)
         assert sorted(found) == sorted(half)
     if point == "before_local_commit":  # every create had happened: nothing new after restart
-        assert len(hw.alfa_box.lead_ids()) + len(hw.beta_box.deal_ids()) == created_before_restart
+        assert (
+            len(hw.world.alfa.lead_ids()) + len(hw.world.beta.deal_ids()) == created_before_restart
+        )
     stamps = [
         d.stamp
         for code in ("alfa", "beta")
@@ -69,8 +71,8 @@ def test_killed_process_then_restart_leaves_exactly_one_partner_deal(
 
 def _all_ids(hw: HttpWorld, code: str) -> list[str]:
     if code == "alfa":
-        return [str(i) for i in hw.alfa_box.lead_ids()]
-    return hw.beta_box.deal_ids()
+        return [str(i) for i in hw.world.alfa.lead_ids()]
+    return hw.world.beta.deal_ids()
 
 
 def test_bridge_sync_dry_run_and_partner_filter_in_process(
@@ -80,19 +82,25 @@ def test_bridge_sync_dry_run_and_partner_filter_in_process(
 
     from sync.cli.main import app
 
-    for name, value in hw.env_values().items():
+    for name, value in hw.world.env.items():
         monkeypatch.setenv(name, value)
-    hw.add_agency_deals(4, ("alfa", "beta"))
-    alfa_before, beta_before = len(hw.alfa_box.lead_ids()), len(hw.beta_box.deal_ids())
+    hw.world.add_agency_deals(4, ("alfa", "beta"))
+    alfa_before, beta_before = len(hw.world.alfa.lead_ids()), len(hw.world.beta.deal_ids())
     runner = CliRunner(env={"COLUMNS": "200"})
-    base = ["sync", "--mapping", str(EXAMPLE), "--db-url", f"sqlite:///{tmp_path / 'c.db'}"]
+    base = [
+        "sync",
+        "--mapping",
+        str(hw.world.mapping_path),
+        "--db-url",
+        f"sqlite:///{tmp_path / 'c.db'}",
+    ]
     dry = runner.invoke(app, [*base, "--dry-run"])
     assert dry.exit_code == 0, dry.output
     assert "CreatePartnerDeal" in dry.output and "nothing written" in dry.output
-    assert len(hw.alfa_box.lead_ids()) == alfa_before
+    assert len(hw.world.alfa.lead_ids()) == alfa_before
     unknown = runner.invoke(app, [*base, "--partner", "nope"])
     assert unknown.exit_code == 2 and "unknown partner" in unknown.output
     only_alfa = runner.invoke(app, [*base, "--partner", "alfa"])
     assert only_alfa.exit_code == 0, only_alfa.output
-    assert len(hw.alfa_box.lead_ids()) > alfa_before
-    assert len(hw.beta_box.deal_ids()) == beta_before  # only the chosen partner was synced
+    assert len(hw.world.alfa.lead_ids()) > alfa_before
+    assert len(hw.world.beta.deal_ids()) == beta_before  # only the chosen partner was synced

@@ -1,4 +1,4 @@
-"""Engine integration over real HTTP against the sandboxes (see http_world)."""
+"""Engine integration over real HTTP against the example sandbox world (see http_world)."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from bridge.mapping.env import Environment
 from bridge.model import Money
 from bridge.store import LinkStatus, audit, links
 from sync.sources.reconcile import reconcile
-from tests.engine.http_world import EXAMPLE, HttpWorld, http_world
+from tests.engine.http_world import HttpWorld, http_world
 
 
 class Crashed(BaseException):
@@ -22,7 +22,7 @@ class Crashed(BaseException):
 
 @pytest.fixture
 def hw(tmp_path: Path) -> Iterator[HttpWorld]:
-    with http_world(f"sqlite:///{tmp_path / 'bridge.db'}") as built:
+    with http_world(tmp_path) as built:
         yield built
 
 
@@ -34,16 +34,16 @@ def _links(hw: HttpWorld, ids: list[str]) -> dict[tuple[str, str], links.LinkRow
 def test_routed_deals_appear_once_with_contact_stage_amount_and_quiet_second_pass(
     hw: HttpWorld,
 ) -> None:
-    ids = hw.add_agency_deals(500, ("alfa", "beta"))
-    alfa_before, beta_before = len(hw.alfa_box.lead_ids()), len(hw.beta_box.deal_ids())
+    ids = hw.world.add_agency_deals(500, ("alfa", "beta"))
+    alfa_before, beta_before = len(hw.world.alfa.lead_ids()), len(hw.world.beta.deal_ids())
     engine = hw.engine()
     report = engine.sync()
     assert report.errors == {}
     rows = _links(hw, ids)
     assert {r.status for r in rows.values()} == {LinkStatus.ACTIVE.value}
     for code, crm, before, now in (
-        ("alfa", hw.crms["alfa"], alfa_before, len(hw.alfa_box.lead_ids())),
-        ("beta", hw.crms["beta"], beta_before, len(hw.beta_box.deal_ids())),
+        ("alfa", hw.crms["alfa"], alfa_before, len(hw.world.alfa.lead_ids())),
+        ("beta", hw.crms["beta"], beta_before, len(hw.world.beta.deal_ids())),
     ):
         mine = [i for i in ids if (i, code) in rows]
         assert len(mine) == 250
@@ -57,32 +57,32 @@ def test_routed_deals_appear_once_with_contact_stage_amount_and_quiet_second_pas
         assert sample.stage_id == rows[(mine[7], code)].partner_stage
         contacts = crm.fetch_contacts(list(sample.contact_ids))
         assert next(c.name for c in contacts.values()).startswith("Клиент")
-    hw.tick(60)  # passes run one poll interval apart
+    hw.world.advance(60)  # passes run one poll interval apart
     echo = engine.sync()
     assert echo.writes == 0  # our own creates come back as changes: recognised, not re-written
-    hw.tick(60)
-    before = hw.requests()
+    hw.world.advance(60)
+    served = hw.world.requests()
     quiet = engine.sync()
     assert quiet.writes == 0
-    assert hw.requests() == {k: v + 1 for k, v in before.items()}  # one listing call per CRM
+    assert hw.world.requests() == {k: v + 1 for k, v in served.items()}  # one listing call per CRM
 
 
 def test_partner_changes_and_conflicts_reach_the_agency(hw: HttpWorld) -> None:
-    (a, b) = hw.add_agency_deals(2, ("alfa", "beta"))
+    (a, b) = hw.world.add_agency_deals(2, ("alfa", "beta"))
     engine = hw.engine()
     engine.sync()
     rows = _links(hw, [a, b])
     lead = int(rows[(a, "alfa")].partner_deal_id or 0)
-    pipeline = hw.alfa_box.pipeline_id("Партнёрские лиды")
-    hw.alfa_box.update_lead(
-        lead, {"status_id": hw.alfa_box.status_id(pipeline, "Договор"), "price": 777_000}
+    pipeline = hw.world.alfa.pipeline_id("Партнёрские лиды")
+    hw.world.alfa.update_lead(
+        lead, {"status_id": hw.world.alfa.status_id(pipeline, "Договор"), "price": 777_000}
     )
     beta_deal = rows[(b, "beta")].partner_deal_id or ""
-    hw.agency_box.update_deal(b, {"OPPORTUNITY": "111"})  # conflicts with the partner's edit
-    hw.beta_box.update_deal(beta_deal, {"OPPORTUNITY": "222"})
+    hw.world.agency.update_deal(b, {"OPPORTUNITY": "111"})  # conflicts with the partner's edit
+    hw.world.beta.update_deal(beta_deal, {"OPPORTUNITY": "222"})
     engine.sync()
     agency = hw.crms["agency"].fetch_deals([a, b])
-    assert agency[a].stage_id == hw.stage("Договор подписан")
+    assert agency[a].stage_id == hw.world.stage("Договор подписан")
     assert agency[a].amount == Money(Decimal(777_000), "RUB")
     assert agency[b].amount == Money(Decimal(222), "RUB")
     with hw.store.transaction() as session:
@@ -94,7 +94,7 @@ def test_partner_changes_and_conflicts_reach_the_agency(hw: HttpWorld) -> None:
 def test_crash_between_remote_create_and_commit_leaves_one_partner_deal(
     hw: HttpWorld, point: str
 ) -> None:
-    ids = hw.add_agency_deals(60, ("alfa", "beta"))
+    ids = hw.world.add_agency_deals(60, ("alfa", "beta"))
 
     def crash(name: str) -> None:
         if name == point:
@@ -102,9 +102,9 @@ def test_crash_between_remote_create_and_commit_leaves_one_partner_deal(
 
     with pytest.raises(Crashed):
         hw.engine(crash=crash).sync()
-    alfa_after_crash = len(hw.alfa_box.lead_ids())
+    alfa_after_crash = len(hw.world.alfa.lead_ids())
     hw.engine().sync()  # the restarted daemon
-    assert len(hw.alfa_box.lead_ids()) == alfa_after_crash
+    assert len(hw.world.alfa.lead_ids()) == alfa_after_crash
     rows = _links(hw, ids)
     assert len(rows) == 60 and all(r.partner_deal_id for r in rows.values())
     for code in ("alfa", "beta"):
@@ -114,18 +114,18 @@ def test_crash_between_remote_create_and_commit_leaves_one_partner_deal(
 
 
 def _remap(hw: HttpWorld, engine: object) -> None:
-    env = Environment(process=hw.env_values())
-    report = resolve(load_mapping(EXAMPLE, env), hw.crms)
+    env = Environment(process=hw.world.env)
+    report = resolve(load_mapping(hw.world.mapping_path, env), hw.crms)
     assert report.compiled is not None
     engine.update_mapping(report.compiled)  # type: ignore[attr-defined]
 
 
 def test_renamed_partner_stage_parks_only_its_deals_until_fixed(hw: HttpWorld) -> None:
-    (a, b) = hw.add_agency_deals(2, ("alfa",))
+    (a, b) = hw.world.add_agency_deals(2, ("alfa",))
     engine = hw.engine()
     engine.sync()
     rows = _links(hw, [a, b])
-    box = hw.alfa_box
+    box = hw.world.alfa
     pipeline = box.pipeline_id("Партнёрские лиды")
     renamed = box.status_id(pipeline, "Квалификация")
     box.rename_status(pipeline, renamed, "Квалификация (новая)")
@@ -145,15 +145,15 @@ def test_renamed_partner_stage_parks_only_its_deals_until_fixed(hw: HttpWorld) -
     engine.sync()
     rows = _links(hw, [a, b])
     assert rows[(a, "alfa")].status == LinkStatus.ACTIVE.value
-    assert hw.crms["agency"].fetch_deals([a])[a].stage_id == hw.stage("В работе у партнёра")
+    assert hw.crms["agency"].fetch_deals([a])[a].stage_id == hw.world.stage("В работе у партнёра")
 
 
 def test_deleted_partner_deal_is_found_by_reconcile(hw: HttpWorld) -> None:
-    (a, b) = hw.add_agency_deals(2, ("beta",))
+    (a, b) = hw.world.add_agency_deals(2, ("beta",))
     engine = hw.engine()
     engine.sync()
     gone = _links(hw, [a])[(a, "beta")].partner_deal_id or ""
-    hw.beta_box.delete_deal(gone)
+    hw.world.beta.delete_deal(gone)
     engine.sync()
     assert _links(hw, [a])[(a, "beta")].status == LinkStatus.ACTIVE.value  # polling can't tell
     report = reconcile(engine)
@@ -170,16 +170,16 @@ def test_lost_create_answer_is_resolved_by_stamp_not_by_a_second_create(hw: Http
 
     engine = hw.engine()
     engine.sync()  # the daemon is running; the partner's pipelines are known
-    ids = hw.add_agency_deals(6, ("beta",))
-    before, linked = len(hw.beta_box.deal_ids()), len(_partner_links(hw, "beta"))
+    ids = hw.world.add_agency_deals(6, ("beta",))
+    before, linked = len(hw.world.beta.deal_ids()), len(_partner_links(hw, "beta"))
     # The partner portal runs the batch of creates, then the answer is lost.
-    hw.beta_box.server.faults.arm(Fault(FaultKind.DROP_AFTER_COMMIT, method="batch"))
-    hw.tick(60)
+    hw.world.beta.server.faults.arm(Fault(FaultKind.DROP_AFTER_COMMIT, method="batch"))
+    hw.world.advance(60)
     engine.sync()
-    assert hw.beta_box.server.faults.pending == 0  # the answer was indeed lost
-    hw.tick(60)
+    assert hw.world.beta.server.faults.pending == 0  # the answer was indeed lost
+    hw.world.advance(60)
     engine.sync()
-    assert len(hw.beta_box.deal_ids()) - before == 6 == len(_partner_links(hw, "beta")) - linked
+    assert len(hw.world.beta.deal_ids()) - before == 6 == len(_partner_links(hw, "beta")) - linked
     found = hw.crms["beta"].find_by_stamp(ids)
     rows = _links(hw, ids)
     assert {d.id for d in found.values()} == {rows[(i, "beta")].partner_deal_id for i in ids}
@@ -197,19 +197,19 @@ def test_partner_5xx_burst_isolated_then_recovered(hw: HttpWorld) -> None:
 
     engine = hw.engine(retry_delay=dt.timedelta(0))
     engine.sync()
-    ids = hw.add_agency_deals(10, ("alfa", "beta"))
-    alfa_before, beta_before = len(hw.alfa_box.lead_ids()), len(hw.beta_box.deal_ids())
-    hw.alfa_box.server.faults.arm(Fault(FaultKind.SERVER_ERROR, times=50, status=503))
-    hw.tick(60)
+    ids = hw.world.add_agency_deals(10, ("alfa", "beta"))
+    alfa_before, beta_before = len(hw.world.alfa.lead_ids()), len(hw.world.beta.deal_ids())
+    hw.world.alfa.server.faults.arm(Fault(FaultKind.SERVER_ERROR, times=50, status=503))
+    hw.world.advance(60)
     report = engine.sync()
     assert "alfa" in report.errors and "beta" not in report.errors
-    assert len(hw.beta_box.deal_ids()) - beta_before == 5
-    assert len(hw.alfa_box.lead_ids()) == alfa_before
-    hw.alfa_box.server.faults.clear()
-    hw.tick(60)
+    assert len(hw.world.beta.deal_ids()) - beta_before == 5
+    assert len(hw.world.alfa.lead_ids()) == alfa_before
+    hw.world.alfa.server.faults.clear()
+    hw.world.advance(60)
     report = engine.sync()
     assert report.errors == {}
-    assert len(hw.alfa_box.lead_ids()) - alfa_before == 5
+    assert len(hw.world.alfa.lead_ids()) - alfa_before == 5
     assert sorted(hw.crms["alfa"].find_by_stamp(ids[0::2])) == sorted(ids[0::2])
 
 
@@ -218,14 +218,14 @@ def test_lost_amocrm_complex_answer_is_resolved_by_stamp(hw: HttpWorld) -> None:
 
     engine = hw.engine()
     engine.sync()
-    ids = hw.add_agency_deals(6, ("alfa",))
-    before = len(hw.alfa_box.lead_ids())
-    method = hw.alfa_box.app.api_method_of("POST", "/api/v4/leads/complex")
-    hw.alfa_box.server.faults.arm(Fault(FaultKind.DROP_AFTER_COMMIT, method=method))
-    hw.tick(60)
+    ids = hw.world.add_agency_deals(6, ("alfa",))
+    before = len(hw.world.alfa.lead_ids())
+    method = hw.world.alfa.app.api_method_of("POST", "/api/v4/leads/complex")
+    hw.world.alfa.server.faults.arm(Fault(FaultKind.DROP_AFTER_COMMIT, method=method))
+    hw.world.advance(60)
     engine.sync()
-    assert hw.alfa_box.server.faults.pending == 0  # the answer was indeed lost
-    assert len(hw.alfa_box.lead_ids()) - before == 6
+    assert hw.world.alfa.server.faults.pending == 0  # the answer was indeed lost
+    assert len(hw.world.alfa.lead_ids()) - before == 6
     rows = _links(hw, ids)
     found = hw.crms["alfa"].find_by_stamp(ids)
     assert {d.id for d in found.values()} == {rows[(i, "alfa")].partner_deal_id for i in ids}
@@ -242,19 +242,19 @@ def test_revoked_partner_credentials_stop_only_that_partner(hw: HttpWorld) -> No
     engine.sync()
     good = engine.partners["alfa"]
     engine.partners["alfa"] = AmoCrm(
-        hw.alfa_box.base_url,
+        hw.world.alfa.base_url,
         LongLivedToken(Secret("revoked-token-0000000000")),
         system=good.system,
         pacer=Pacer(rate=10_000, burst=10_000),
         retry_wait=0.01,
     )
-    hw.add_agency_deals(4, ("alfa", "beta"))
-    beta_before = len(hw.beta_box.deal_ids())
-    hw.tick(60)
+    hw.world.add_agency_deals(4, ("alfa", "beta"))
+    beta_before = len(hw.world.beta.deal_ids())
+    hw.world.advance(60)
     report = engine.sync()
     assert set(report.errors) == {"alfa"}
     assert "revoked-token" not in report.errors["alfa"]
-    assert len(hw.beta_box.deal_ids()) - beta_before == 2
+    assert len(hw.world.beta.deal_ids()) - beta_before == 2
     with hw.store.transaction() as session:
         row = health.all_rows(session)["alfa"]
     assert row.error_kind is not None and "Auth" in row.error_kind

@@ -2,19 +2,19 @@ from __future__ import annotations
 
 import datetime as dt
 
+from bridge.sandbox.memory import ManualClock, MemoryCrm
 from bridge.store import Store, cursors
 from sync.sources import poll
-from tests.engine.fake_crm import FakeClock, FakeCrm
 from tests.engine.world import AGENCY_PIPELINE, T0
 
 OVERLAP = dt.timedelta(seconds=5)
 
 
-def _crm() -> FakeCrm:
-    return FakeCrm("bitrix24:agency", [AGENCY_PIPELINE], FakeClock(T0), page_size=2)
+def _crm() -> MemoryCrm:
+    return MemoryCrm("bitrix24:agency", [AGENCY_PIPELINE], clock=ManualClock(T0), page_size=2)
 
 
-def _seed(crm: FakeCrm, n: int) -> list[str]:
+def _seed(crm: MemoryCrm, n: int) -> list[str]:
     return [
         crm.seed(title=f"d{i}", pipeline_id="7", stage_id="C7:NEW", amount=None).id
         for i in range(n)

@@ -4,10 +4,9 @@ from decimal import Decimal
 
 import pytest
 
-from bridge.crm import AuthError, OutcomeUnknown, TransientError
+from bridge.crm import AuthError, CrmError, OutcomeUnknown, TransientError
 from bridge.model import Money
 from bridge.store import IntentState, LinkStatus, audit, health, inbox, intents, links
-from tests.engine.fake_crm import fail_with
 from tests.engine.world import World, with_broken_partner_stage
 
 
@@ -43,10 +42,10 @@ def test_crash_around_create_then_restart_leaves_one_partner_deal(
 
 def test_lost_create_response_is_resolved_by_stamp(world: World) -> None:
     deals = [world.agency_deal(n, ("b24",)) for n in range(1, 4)]
-    world.b24.lose_create_response = True
+    world.b24.faults.lose_response("create_deals", times=None)
     engine = world.engine()
     engine.sync()
-    world.b24.lose_create_response = False
+    world.b24.faults.clear()
     engine.sync()
     assert sorted(d.stamp or "" for d in world.b24.deals.values()) == sorted(d.id for d in deals)
     assert world.b24.calls["find_by_stamp"] >= 1
@@ -115,9 +114,9 @@ def test_parked_deal_retried_by_hand(world: World) -> None:
 
 
 @pytest.mark.parametrize("error", [TransientError("down"), AuthError("token revoked")])
-def test_one_partner_failing_never_stalls_the_others(world: World, error: Exception) -> None:
+def test_one_partner_failing_never_stalls_the_others(world: World, error: CrmError) -> None:
     deals = [world.agency_deal(n, ("amo", "b24")) for n in range(1, 6)]
-    world.amo.faults["list_changed"] = fail_with(error)  # type: ignore[arg-type]
+    world.amo.faults.fail("list_changed", error, times=None)
     engine = world.engine()
     report = engine.sync()
     assert "amo" in report.errors
@@ -125,7 +124,7 @@ def test_one_partner_failing_never_stalls_the_others(world: World, error: Except
     with world.store.transaction() as session:
         rows = health.all_rows(session)
     assert rows["amo"].consecutive_failures == 1 and rows["b24"].consecutive_failures == 0
-    del world.amo.faults["list_changed"]
+    world.amo.faults.clear()
     world.clock.advance(60)  # past the retry debounce
     engine.sync()
     assert sorted(d.stamp or "" for d in world.amo.deals.values()) == sorted(d.id for d in deals)
@@ -134,10 +133,10 @@ def test_one_partner_failing_never_stalls_the_others(world: World, error: Except
 
 def test_partner_write_failure_requeues_the_deal(world: World) -> None:
     deal = world.agency_deal(1, ("amo",))
-    world.amo.faults["create_deals"] = fail_with(OutcomeUnknown("timeout"))
+    world.amo.faults.fail("create_deals", OutcomeUnknown("timeout"), times=None)
     engine = world.engine()
     engine.sync()
-    del world.amo.faults["create_deals"]
+    world.amo.faults.clear()
     world.clock.advance(60)
     engine.sync()
     assert [d.stamp for d in world.amo.deals.values()] == [deal.id]
@@ -197,7 +196,7 @@ def test_intent_is_recorded_before_the_create_call(sqlite_world: World) -> None:
         with world.store.transaction() as session:
             seen.extend(r.state for r in intents.pending(session, "amo"))
 
-    world.amo.faults["create_deals"] = spy
+    world.amo.faults.before("create_deals", spy)
     world.engine().sync()
     assert seen == [IntentState.PENDING.value]
 
@@ -238,10 +237,10 @@ def test_hints_of_a_partner_that_fails_mid_pass_are_kept(world: World) -> None:
     world.amo.user_edit(partner_deal.id, stage_id="102")
     hint = Hint(world.amo.system, partner_deal.id, HintKind.UPDATED, world.clock())
     sync_inbox.record(world.store, [hint], dt.timedelta(0))
-    world.amo.faults["fetch_deals"] = fail_with(TransientError("502"))
+    world.amo.faults.fail("fetch_deals", TransientError("502"), times=None)
     report = engine.sync(poll=False)
     assert "amo" in report.errors
-    del world.amo.faults["fetch_deals"]
+    world.amo.faults.clear()
     engine.sync(poll=False)
     assert world.agency.deals[deal.id].stage_id == "C7:WORK"
 
@@ -268,9 +267,9 @@ def test_a_rate_limited_partner_rests_without_holding_up_the_others(world: World
 
     engine = world.engine()
     engine.sync()
-    world.amo.faults["list_changed"] = fail_with(RateLimited("429", retry_after=120))
+    world.amo.faults.fail("list_changed", RateLimited("429", retry_after=120))
     engine.sync()
-    del world.amo.faults["list_changed"]
+    assert world.amo.faults.pending == 0
     calls = world.amo.total_calls
     world.agency_deal(1, ("amo", "b24"))
     world.clock.advance(60)

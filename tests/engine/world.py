@@ -1,4 +1,9 @@
-"""A small agency + two partners world for engine tests, on the in-memory fake CRM."""
+"""A small agency + two partners world for engine tests, on the in-memory ``MemoryCrm``.
+
+The mapping is built by hand (no resolve, no HTTP); the three accounts share one
+:class:`~bridge.sandbox.memory.ManualClock` with the engine. Worlds over HTTP
+against the sandboxes come from :mod:`bridge.sandbox.world`.
+"""
 
 from __future__ import annotations
 
@@ -21,10 +26,10 @@ from bridge.mapping.compiled import (
     StageMap,
 )
 from bridge.model import Contact, Deal, Money, Pipeline, Semantics, Stage
+from bridge.sandbox.memory import ManualClock, MemoryCrm
 from bridge.secrets import Secret
 from bridge.store import Store
 from sync.engine import Engine
-from tests.engine.fake_crm import FakeClock, FakeCrm
 
 T0 = dt.datetime(2026, 11, 24, 9, 0, tzinfo=dt.UTC)
 ROUTING = "UF_CRM_PARTNER"
@@ -102,10 +107,10 @@ def with_broken_partner_stage(base: CompiledMapping, code: str, stage_id: str) -
 
 @dataclasses.dataclass
 class World:
-    clock: FakeClock
-    agency: FakeCrm
-    amo: FakeCrm
-    b24: FakeCrm
+    clock: ManualClock
+    agency: MemoryCrm
+    amo: MemoryCrm
+    b24: MemoryCrm
     store: Store
     mapping: CompiledMapping
 
@@ -152,12 +157,12 @@ class World:
 
 
 def make_world(db_url: str) -> World:
-    clock = FakeClock(T0)
+    clock = ManualClock(T0)
     return World(
         clock=clock,
-        agency=FakeCrm("bitrix24:agency", [AGENCY_PIPELINE], clock, page_size=50),
-        amo=FakeCrm("amocrm:amo", [AMO_PIPELINE], clock, page_size=250, id_start=10_000),
-        b24=FakeCrm("bitrix24:b24", [B24_PIPELINE], clock, page_size=50, id_start=50_000),
+        agency=MemoryCrm("bitrix24:agency", [AGENCY_PIPELINE], clock=clock, page_size=50),
+        amo=MemoryCrm("amocrm:amo", [AMO_PIPELINE], clock=clock, page_size=250, id_start=10_000),
+        b24=MemoryCrm("bitrix24:b24", [B24_PIPELINE], clock=clock, page_size=50, id_start=50_000),
         store=Store.open(db_url),
         mapping=mapping(),
     )

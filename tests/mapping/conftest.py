@@ -8,7 +8,7 @@ import pytest
 
 from bridge.mapping.env import Environment
 from bridge.model import EnumOption, FieldDef, FieldKind, Pipeline, Semantics, Stage
-from tests.fakes import FakeAmoCrm, FakeCrm
+from bridge.sandbox.memory import MemoryCrm
 
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLE = REPO / "mapping.yaml"
@@ -36,7 +36,7 @@ def _pipeline(pid: str, name: str, stages: list[tuple[str, str, str]]) -> Pipeli
     return Pipeline(pid, name, built)
 
 
-def agency_fake() -> FakeCrm:
+def agency_fake() -> MemoryCrm:
     """Like the agency Bitrix24 demo seed."""
     pipeline = _pipeline(
         "1",
@@ -63,10 +63,10 @@ def agency_fake() -> FakeCrm:
         FieldDef("UF_CRM_PAID", "Оплачено", FieldKind.MONEY, code="UF_CRM_PAID"),
         FieldDef("UF_CRM_BRIEF", "Бриф", FieldKind.STRING, code="UF_CRM_BRIEF"),
     ]
-    return FakeCrm("bitrix24:agency", [pipeline], fields)
+    return MemoryCrm("bitrix24:agency", [pipeline], fields)
 
 
-def amo_fake() -> FakeCrm:
+def amo_fake() -> MemoryCrm:
     """Like the partner amoCRM demo seed."""
     pipeline = _pipeline(
         "7001",
@@ -87,10 +87,10 @@ def amo_fake() -> FakeCrm:
         FieldDef("9002", "Источник", FieldKind.ENUM, options=source),
         FieldDef("9003", "Оплачено клиентом", FieldKind.NUMBER),
     ]
-    return FakeAmoCrm("amocrm:alfa", [pipeline], fields)
+    return MemoryCrm("amocrm:alfa", [pipeline], fields, stamp_in_field=True)
 
 
-def partner_b24_fake() -> FakeCrm:
+def partner_b24_fake() -> MemoryCrm:
     pipeline = _pipeline(
         "3",
         "Лиды от агентства",
@@ -104,9 +104,9 @@ def partner_b24_fake() -> FakeCrm:
         ],
     )
     fields = [FieldDef("UF_CRM_BRIEF", "Бриф", FieldKind.STRING, code="UF_CRM_BRIEF")]
-    return FakeCrm("bitrix24:beta", [pipeline], fields)
+    return MemoryCrm("bitrix24:beta", [pipeline], fields)
 
 
 @pytest.fixture
-def crms() -> dict[str, FakeCrm]:
+def crms() -> dict[str, MemoryCrm]:
     return {"agency": agency_fake(), "alfa": amo_fake(), "beta": partner_b24_fake()}

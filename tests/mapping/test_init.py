@@ -10,19 +10,21 @@ from bridge.crm import Crm
 from bridge.mapping import load_mapping, resolve
 from bridge.mapping.compiled import Connection
 from bridge.mapping.env import Environment
+from bridge.sandbox.memory import MemoryCrm
 from sync.cli.init import run_init
-from tests.fakes import FakeCrm
 from tests.mapping.conftest import ENV_VALUES
 
 
-def _opener(crms: dict[str, FakeCrm]):  # type: ignore[no-untyped-def]
+def _opener(crms: dict[str, MemoryCrm]):  # type: ignore[no-untyped-def]
     def open_fake(label: str, connection: Connection) -> Crm:
         return crms[label]
 
     return open_fake
 
 
-def test_init_writes_a_mapping_that_checks_clean(tmp_path: Path, crms: dict[str, FakeCrm]) -> None:
+def test_init_writes_a_mapping_that_checks_clean(
+    tmp_path: Path, crms: dict[str, MemoryCrm]
+) -> None:
     env = Environment(dict(ENV_VALUES), {}, tmp_path / ".env")
     output = tmp_path / "mapping.yaml"
     console = Console(record=True, width=200)
@@ -44,7 +46,7 @@ def test_init_writes_a_mapping_that_checks_clean(tmp_path: Path, crms: dict[str,
 
 
 def test_init_names_missing_variables_and_refuses_to_overwrite(
-    tmp_path: Path, crms: dict[str, FakeCrm]
+    tmp_path: Path, crms: dict[str, MemoryCrm]
 ) -> None:
     env = Environment({"AGENCY_B24_WEBHOOK": "http://127.0.0.1:9/rest/1/x/"}, {}, tmp_path / ".env")
     console = Console(record=True, width=200)

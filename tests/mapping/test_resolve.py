@@ -8,11 +8,11 @@ from bridge.crm import AuthError
 from bridge.mapping import load_mapping, resolve
 from bridge.mapping.compiled import ConverterKind, Target
 from bridge.model import FieldDef, FieldKind
-from tests.fakes import FakeCrm
+from bridge.sandbox.memory import MemoryCrm
 from tests.mapping.conftest import EXAMPLE, fixed_env
 
 
-def test_example_compiles_with_every_name_resolved(crms: dict[str, FakeCrm]) -> None:
+def test_example_compiles_with_every_name_resolved(crms: dict[str, MemoryCrm]) -> None:
     report = resolve(load_mapping(EXAMPLE, fixed_env()), crms, fix=True)
     assert report.problems == ()
     compiled = report.compiled
@@ -40,7 +40,7 @@ def test_example_compiles_with_every_name_resolved(crms: dict[str, FakeCrm]) -> 
     assert str(alfa.commission.membership_fee) == "60000 RUB"
 
 
-def test_deleted_partner_stage_breaks_only_that_stage(crms: dict[str, FakeCrm]) -> None:
+def test_deleted_partner_stage_breaks_only_that_stage(crms: dict[str, MemoryCrm]) -> None:
     crms["alfa"].delete_stage("Квалификация")
     report = resolve(load_mapping(EXAMPLE, fixed_env()), crms)
     assert report.compiled is not None
@@ -51,13 +51,13 @@ def test_deleted_partner_stage_breaks_only_that_stage(crms: dict[str, FakeCrm]) 
     assert not report.compiled.partners["beta"].paused
 
 
-def test_renamed_stage_is_suggested_first(crms: dict[str, FakeCrm]) -> None:
+def test_renamed_stage_is_suggested_first(crms: dict[str, MemoryCrm]) -> None:
     crms["alfa"].rename_stage("Квалификация", "Квалификация клиента")
     report = resolve(load_mapping(EXAMPLE, fixed_env()), crms)
     assert "existing, closest first: 'Квалификация клиента', " in report.problems[0].message
 
 
-def test_missing_custom_field_drops_only_that_field_map(crms: dict[str, FakeCrm]) -> None:
+def test_missing_custom_field_drops_only_that_field_map(crms: dict[str, MemoryCrm]) -> None:
     crms["alfa"].field_list = [f for f in crms["alfa"].field_list if f.name != "Бриф"]
     report = resolve(load_mapping(EXAMPLE, fixed_env()), crms)
     assert report.compiled is not None
@@ -67,7 +67,7 @@ def test_missing_custom_field_drops_only_that_field_map(crms: dict[str, FakeCrm]
     assert report.problems[0].message.startswith("partner field 'Бриф' does not exist")
 
 
-def test_missing_pipeline_makes_the_partner_unavailable(crms: dict[str, FakeCrm]) -> None:
+def test_missing_pipeline_makes_the_partner_unavailable(crms: dict[str, MemoryCrm]) -> None:
     crms["beta"].pipeline_list = [replace(p, name="Другое") for p in crms["beta"].pipeline_list]
     report = resolve(load_mapping(EXAMPLE, fixed_env()), crms)
     assert report.compiled is not None
@@ -79,21 +79,16 @@ def test_missing_pipeline_makes_the_partner_unavailable(crms: dict[str, FakeCrm]
     assert not report.compiled.partners["alfa"].paused
 
 
-class _Refusing(FakeCrm):
-    def pipelines(self):  # type: ignore[no-untyped-def]
-        raise AuthError("token rejected", system=self.name)
-
-
-def test_unreachable_agency_compiles_nothing(crms: dict[str, FakeCrm]) -> None:
+def test_unreachable_agency_compiles_nothing(crms: dict[str, MemoryCrm]) -> None:
     agency = crms["agency"]
-    crms["agency"] = _Refusing(agency.name, agency.pipeline_list, agency.field_list)
+    agency.faults.fail("pipelines", AuthError("token rejected", system=agency.system), times=None)
     report = resolve(load_mapping(EXAMPLE, fixed_env()), crms)
     assert report.compiled is None
     assert report.problems[0].path == "agency.webhook"
     assert "token rejected" in report.problems[0].message
 
 
-def test_enum_values_resolve_to_option_ids(crms: dict[str, FakeCrm], tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_enum_values_resolve_to_option_ids(crms: dict[str, MemoryCrm], tmp_path) -> None:  # type: ignore[no-untyped-def]
     crms["agency"].field_list.append(
         FieldDef("UF_CRM_SOURCE", "Источник", FieldKind.STRING, code="UF_CRM_SOURCE")
     )
@@ -116,7 +111,7 @@ def test_enum_values_resolve_to_option_ids(crms: dict[str, FakeCrm], tmp_path) -
     assert source.partner.target is Target.CUSTOM
 
 
-def test_converter_must_fit_the_custom_field_kind(crms: dict[str, FakeCrm], tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_converter_must_fit_the_custom_field_kind(crms: dict[str, MemoryCrm], tmp_path) -> None:  # type: ignore[no-untyped-def]
     text = EXAMPLE.read_text(encoding="utf-8").replace(
         "        converter: money\n    commission:", "        converter: date\n    commission:"
     )
@@ -128,7 +123,7 @@ def test_converter_must_fit_the_custom_field_kind(crms: dict[str, FakeCrm], tmp_
     ]
 
 
-def test_won_mapped_to_an_open_stage_is_refused(crms: dict[str, FakeCrm], tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_won_mapped_to_an_open_stage_is_refused(crms: dict[str, MemoryCrm], tmp_path) -> None:  # type: ignore[no-untyped-def]
     text = EXAMPLE.read_text(encoding="utf-8").replace(
         "Сделка успешна: Успешно реализовано", "Сделка успешна: Неразобранное"
     )

@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass, field
-
 from bridge.mapping import resolve
 from bridge.mapping.validate import validate_text
 from bridge.model import User
-from tests.fakes import FakeCrm
+from bridge.sandbox.memory import MemoryCrm
 from tests.mapping.conftest import EXAMPLE, fixed_env
 
 OWNER = """      owner:
@@ -22,18 +19,6 @@ OWNER = """      owner:
 """
 
 
-@dataclass
-class PeopleCrm(FakeCrm):
-    people: list[User] = field(default_factory=list)
-
-    def users(self) -> Sequence[User]:
-        return list(self.people)
-
-
-def _with_people(crm: FakeCrm, people: list[User]) -> PeopleCrm:
-    return PeopleCrm(**{k: getattr(crm, k) for k in crm.__dataclass_fields__}, people=people)
-
-
 def _spec(owner: str = OWNER):  # type: ignore[no-untyped-def]
     anchor = "    fields:\n      paid:"  # partner alfa's own field maps
     text = EXAMPLE.read_text("utf-8").replace(anchor, "    fields:\n" + owner + "      paid:", 1)
@@ -42,16 +27,19 @@ def _spec(owner: str = OWNER):  # type: ignore[no-untyped-def]
     return spec
 
 
-def _crms(crms: dict[str, FakeCrm]) -> dict[str, FakeCrm]:
-    agency = [User("1", "Анна Смирнова", "anna@agency.example"), User("7", "Пётр Орлов")]
-    alfa = [User("501", "Олег Ковалёв", "Oleg@Alfa.example"), User("502", "Мария Иванова")]
-    return crms | {
-        "agency": _with_people(crms["agency"], agency),
-        "alfa": _with_people(crms["alfa"], alfa),
-    }
+def _crms(crms: dict[str, MemoryCrm]) -> dict[str, MemoryCrm]:
+    crms["agency"].user_list = [
+        User("1", "Анна Смирнова", "anna@agency.example"),
+        User("7", "Пётр Орлов"),
+    ]
+    crms["alfa"].user_list = [
+        User("501", "Олег Ковалёв", "Oleg@Alfa.example"),
+        User("502", "Мария Иванова"),
+    ]
+    return crms
 
 
-def test_users_are_resolved_by_name_email_or_id(crms: dict[str, FakeCrm]) -> None:
+def test_users_are_resolved_by_name_email_or_id(crms: dict[str, MemoryCrm]) -> None:
     report = resolve(_spec(), _crms(crms), fix=True)
     assert report.problems == ()
     assert report.compiled is not None
@@ -60,7 +48,9 @@ def test_users_are_resolved_by_name_email_or_id(crms: dict[str, FakeCrm]) -> Non
     assert dict(owner.converter.to_agency) == {"501": "1", "502": "7"}
 
 
-def test_an_unknown_user_is_named_with_the_closest_existing_ones(crms: dict[str, FakeCrm]) -> None:
+def test_an_unknown_user_is_named_with_the_closest_existing_ones(
+    crms: dict[str, MemoryCrm],
+) -> None:
     typo = OWNER.replace("Мария Иванова", "Мария Иваново")
     report = resolve(_spec(typo), _crms(crms), fix=True)
     (problem,) = report.problems

@@ -7,18 +7,18 @@ import pytest
 
 from bridge.mapping.spec import MappingSpec
 from bridge.mapping.watch import MappingWatcher
-from tests.fakes import FakeCrm
+from bridge.sandbox.memory import MemoryCrm
 from tests.mapping.conftest import EXAMPLE, fixed_env
 
 
-def _watcher(path: Path, crms: dict[str, FakeCrm]) -> MappingWatcher:
-    def crms_for(spec: MappingSpec) -> dict[str, FakeCrm]:
+def _watcher(path: Path, crms: dict[str, MemoryCrm]) -> MappingWatcher:
+    def crms_for(spec: MappingSpec) -> dict[str, MemoryCrm]:
         return crms
 
     return MappingWatcher(path, crms_for, env_for=lambda _: fixed_env())
 
 
-def test_changed_file_is_picked_up(tmp_path: Path, crms: dict[str, FakeCrm]) -> None:
+def test_changed_file_is_picked_up(tmp_path: Path, crms: dict[str, MemoryCrm]) -> None:
     path = tmp_path / "mapping.yaml"
     path.write_text(EXAMPLE.read_text(encoding="utf-8"), encoding="utf-8")
     watcher = _watcher(path, crms)
@@ -32,7 +32,7 @@ def test_changed_file_is_picked_up(tmp_path: Path, crms: dict[str, FakeCrm]) -> 
 
 
 def test_invalid_new_version_keeps_the_last_good_one(
-    tmp_path: Path, crms: dict[str, FakeCrm], caplog: pytest.LogCaptureFixture
+    tmp_path: Path, crms: dict[str, MemoryCrm], caplog: pytest.LogCaptureFixture
 ) -> None:
     path = tmp_path / "mapping.yaml"
     path.write_text(EXAMPLE.read_text(encoding="utf-8"), encoding="utf-8")
@@ -48,7 +48,7 @@ def test_invalid_new_version_keeps_the_last_good_one(
 
 
 def test_reresolve_picks_up_drift_without_a_file_change(
-    tmp_path: Path, crms: dict[str, FakeCrm]
+    tmp_path: Path, crms: dict[str, MemoryCrm]
 ) -> None:
     path = tmp_path / "mapping.yaml"
     path.write_text(EXAMPLE.read_text(encoding="utf-8"), encoding="utf-8")
@@ -61,7 +61,7 @@ def test_reresolve_picks_up_drift_without_a_file_change(
     assert "C1:FINAL_INVOICE" in watcher.compiled.partners["alfa"].stages.broken_agency
 
 
-def test_unreadable_file_keeps_nothing_active(tmp_path: Path, crms: dict[str, FakeCrm]) -> None:
+def test_unreadable_file_keeps_nothing_active(tmp_path: Path, crms: dict[str, MemoryCrm]) -> None:
     watcher = _watcher(tmp_path / "missing.yaml", crms)
     assert watcher.poll() is False
     assert watcher.compiled is None

@@ -1,6 +1,6 @@
 """A stateful property test: random edits, webhooks, polls, crashes and mapping edits.
 
-The world is the engine's in-memory one (an agency and two partner fake CRMs on
+The world is the engine's in-memory one (an agency and two partner ``MemoryCrm`` accounts on
 a real SQLite store), driven directly: a crash raises out of the engine at one of
 its crash points (or mid-ledger write, or before the cursor commit), and a
 restart is a fresh ``Engine`` on the same store. After every step the invariants

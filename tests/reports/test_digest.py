@@ -20,9 +20,9 @@ from bridge.kpi.history import partner_stage_changes
 from bridge.mapping.compiled import Policies
 from bridge.model import Deal
 from bridge.notices import Notices
+from bridge.sandbox.memory import ManualClock, MemoryCrm
 from bridge.store import AuditRow, LinkRow, LinkStatus, Store, links
 from sync.jobs.digest import run_digest
-from tests.fakes import FakeCrm
 
 NOW = dt.datetime(2026, 11, 23, 9, 0, tzinfo=dt.UTC)  # a Monday
 DAY = dt.timedelta(days=1)
@@ -122,8 +122,8 @@ class _Mapping:
     partners: Mapping[str, _Partner] = field(default_factory=dict)
 
 
-def _crm(*deal_ids: str) -> FakeCrm:
-    crm = FakeCrm(name="amocrm:alfa", now=NOW)
+def _crm(*deal_ids: str) -> MemoryCrm:
+    crm = MemoryCrm("amocrm:alfa", clock=ManualClock(NOW))
     for deal_id in deal_ids:
         crm.deals[deal_id] = Deal(deal_id, "Сайт", "1", "10", None, NOW - 40 * DAY, NOW - 9 * DAY)
     return crm
