@@ -22,10 +22,11 @@ from bridge.amocrm.client import AmoCrm
 from bridge.amocrm.oauth import LongLivedToken
 from bridge.bitrix.client import BitrixCrm
 from bridge.crm import Crm
-from bridge.mapping import load_mapping, resolve
 from bridge.mapping.compiled import CompiledMapping, Connection, CrmKind
 from bridge.mapping.connect import open_all
 from bridge.mapping.env import Environment
+from bridge.mapping.resolve import resolve
+from bridge.mapping.validate import load_mapping
 from bridge.ratelimit import Pacer
 from bridge.sandbox.amocrm.account import AmoSandbox
 from bridge.sandbox.bitrix.portal import BitrixSandbox

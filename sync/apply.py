@@ -22,7 +22,8 @@ from typing import TypeVar
 from bridge.crm import Crm, CrmError, OutcomeUnknown, WriteResult
 from bridge.mapping.compiled import Side
 from bridge.model import DealDraft, DealPatch
-from bridge.store import Store, intents
+from bridge.store import intents
+from bridge.store.db import Store
 from sync.plan.types import AddNote, CreatePartnerDeal, LinkKey, LinkPlan, UpdateDeal
 
 _T = TypeVar("_T")

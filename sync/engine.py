@@ -19,8 +19,10 @@ from typing import Any, Protocol
 from bridge.crm import Crm, CrmError, RateLimited
 from bridge.mapping.compiled import CompiledMapping
 from bridge.model import Deal, Hint, HintKind
-from bridge.store import LinkRow, Store, health, links
+from bridge.store import health, links
 from bridge.store.cursors import CursorConflict
+from bridge.store.db import Store
+from bridge.store.tables import LinkRow
 from sync.apply import Applier, Outcome, crash_point
 from sync.gather import Gathered, Gatherer
 from sync.ledger_hook import LedgerHook

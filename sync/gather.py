@@ -18,7 +18,9 @@ from dataclasses import dataclass, field
 from bridge.crm import Crm, CrmError
 from bridge.mapping.compiled import CompiledMapping
 from bridge.model import Company, Contact, Deal, HintKind, Note
-from bridge.store import HintRow, LinkRow, LinkStatus, Store, links
+from bridge.store import links
+from bridge.store.db import Store
+from bridge.store.tables import HintRow, LinkRow, LinkStatus
 from sync.sources import inbox, poll
 from sync.sources.poll import Window
 

@@ -13,8 +13,8 @@ from decimal import Decimal, InvalidOperation
 
 from sqlmodel import Session
 
-from bridge.ledger import DealObservation
 from bridge.ledger.observations import observe
+from bridge.ledger.rules import DealObservation
 from bridge.mapping.compiled import CommissionRule, CompiledMapping, FieldEnd, RuleKind, Target
 from bridge.model import Deal, FieldValue, Money, Pipeline, Semantics
 from sync.plan.types import LinkStatus

@@ -12,7 +12,7 @@ from typing import Protocol
 
 from bridge.mapping.compiled import CompiledMapping
 from bridge.model import Deal, Pipeline
-from bridge.store import LinkRow
+from bridge.store.tables import LinkRow
 from sync.gather import Gathered
 from sync.plan.types import AgencyExtras, LinkPlan, LinkState, PartnerExtras
 from sync.state import to_state

@@ -17,12 +17,14 @@ from typing import Any
 
 from sqlmodel import Session
 
-from bridge.channels import fingerprints_of, record_handover
+from bridge.channels.conflicts import fingerprints_of, record_handover
 from bridge.crm import PermanentError
 from bridge.logs import log_event
 from bridge.mapping.compiled import Side
 from bridge.model import Deal, DealPatch, Hint, HintKind
-from bridge.store import AuditRow, IntentState, LinkRow, Store, audit, inbox, intents, links
+from bridge.store import audit, inbox, intents, links
+from bridge.store.db import Store
+from bridge.store.tables import AuditRow, IntentState, LinkRow
 from sync.apply import Outcome
 from sync.ledger_hook import LedgerHook
 from sync.plan.types import (

@@ -15,13 +15,13 @@ import logging
 from collections import defaultdict
 from collections.abc import Sequence
 
-from bridge.channels import Draft, screen_new_handovers
+from bridge.channels.conflicts import Draft, screen_new_handovers
 from bridge.crm import Crm, CrmError
 from bridge.mapping.compiled import CompiledMapping, Policies
 from bridge.mapping.texts import notice_overrides
 from bridge.model import Note
 from bridge.notices import Notices
-from bridge.store import Store
+from bridge.store.db import Store
 from sync.plan.types import CreatePartnerDeal, LinkPlan, LinkStatus, Park
 
 log = logging.getLogger(__name__)

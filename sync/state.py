@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from bridge.model import Deal
-from bridge.store import LinkRow
+from bridge.store.tables import LinkRow
 from sync.plan.types import LinkState, LinkStatus
 from sync.plan.values import synced_from_json, synced_to_json
 

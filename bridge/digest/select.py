@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 
 from bridge.notices import Notices
-from bridge.store import LinkRow, LinkStatus
+from bridge.store.tables import LinkRow, LinkStatus
 
 LinkKey = tuple[str, str]
 

@@ -105,7 +105,7 @@ def hooks_status(
     """Which hooks are registered, when each last delivered, which went quiet."""
     from rich.console import Console
 
-    from bridge.store import Store
+    from bridge.store.db import Store
     from sync.cli.hooks import run_status
 
     store = Store.open(db_url)
@@ -245,7 +245,7 @@ def sync_command(
     """Run one sync pass now: changes → plan → bulk writes → store."""
     from rich.console import Console
 
-    from bridge.store import Store
+    from bridge.store.db import Store
     from sync.cli.passes import SetupFailed, run_sync
 
     store = Store.open(db_url)
@@ -264,7 +264,7 @@ def status_command(db_url: DbUrlOpt = SYNC_DB) -> None:
     """Per partner: links by state, last successful sync, cursor lag, parked, errors."""
     from rich.console import Console
 
-    from bridge.store import Store
+    from bridge.store.db import Store
     from sync.cli.passes import show_status
 
     show_status(Store.open(db_url), Console())
@@ -277,7 +277,7 @@ def deal_command(
     """Both sides' values of an agency deal's links, and its audit trail."""
     from rich.console import Console
 
-    from bridge.store import Store
+    from bridge.store.db import Store
     from sync.cli.passes import show_deal
 
     if not show_deal(Store.open(db_url), agency_id, Console()):
@@ -290,7 +290,7 @@ def parked_command(db_url: DbUrlOpt = SYNC_DB) -> None:
     """Parked links with the reason each one waits for."""
     from rich.console import Console
 
-    from bridge.store import Store
+    from bridge.store.db import Store
     from sync.cli.passes import show_parked
 
     show_parked(Store.open(db_url), Console())
@@ -303,7 +303,7 @@ def retry_command(
     db_url: DbUrlOpt = SYNC_DB,
 ) -> None:
     """Queue parked links for the next pass (after you fixed what they wait for)."""
-    from bridge.store import Store
+    from bridge.store.db import Store
     from sync.cli.passes import queue_retry
 
     if (link_id is None) == (not all_parked):
@@ -359,7 +359,7 @@ def kpi_command(
     from rich.console import Console
 
     from bridge.kpi.report import build_report, parse_period, partners_from_mapping, print_report
-    from bridge.store import Store
+    from bridge.store.db import Store
 
     if language not in ("ru", "en"):
         typer.echo("error: --language is ru or en", err=True)
@@ -399,7 +399,7 @@ def digest_command(
     """Stale deals, deals without a stage change and what the agency waits for, per partner."""
     import datetime as dt
 
-    from bridge.store import Store
+    from bridge.store.db import Store
     from sync.cli.digest import DigestFailed
     from sync.cli.digest import digest_command as run
 

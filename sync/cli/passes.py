@@ -24,7 +24,8 @@ from rich.progress import (
 from bridge.crm import Crm
 from bridge.mapping.compiled import CompiledMapping
 from bridge.model import Hint, HintKind
-from bridge.store import Store, links
+from bridge.store import links
+from bridge.store.db import Store
 from sync.cli.views import deal_view, parked_table, status_table
 from sync.engine import Engine, PassReport
 from sync.engine import Progress as EngineProgress
@@ -45,8 +46,9 @@ def utcnow() -> dt.datetime:
 def open_engine(
     mapping_path: Path, store: Store, progress: EngineProgress | None = None
 ) -> tuple[Engine, list[Crm]]:
-    from bridge.mapping import load_mapping, resolve
     from bridge.mapping.connect import open_all
+    from bridge.mapping.resolve import resolve
+    from bridge.mapping.validate import load_mapping
 
     spec = load_mapping(mapping_path)
     crms, failed = open_all(spec)

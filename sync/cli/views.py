@@ -8,17 +8,9 @@ from collections import Counter
 from rich.console import Console
 from rich.table import Table
 
-from bridge.store import (
-    LinkRow,
-    LinkStatus,
-    PartnerHealthRow,
-    Store,
-    audit,
-    cursors,
-    health,
-    inbox,
-    links,
-)
+from bridge.store import audit, cursors, health, inbox, links
+from bridge.store.db import Store
+from bridge.store.tables import LinkRow, LinkStatus, PartnerHealthRow
 
 STATUSES = [s.value for s in LinkStatus]
 

@@ -36,7 +36,9 @@ from bridge.ledger.balances import open_items
 from bridge.mapping.compiled import Policies, Side
 from bridge.model import Note
 from bridge.notices import Notices
-from bridge.store import AuditRow, LinkStatus, Store, links
+from bridge.store import links
+from bridge.store.db import Store
+from bridge.store.tables import AuditRow, LinkStatus
 
 Overrides = Mapping[str, Mapping[str, str]]  # language → notice key → template
 

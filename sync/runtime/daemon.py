@@ -33,8 +33,8 @@ from bridge.mapping.texts import notice_overrides
 from bridge.mapping.watch import MappingWatcher
 from bridge.model import Hint
 from bridge.secrets import Secret
-from bridge.store import Store, hooks, inbox
-from bridge.store.db import make_engine
+from bridge.store import hooks, inbox
+from bridge.store.db import Store, make_engine
 from sync.engine import Engine
 from sync.plan.types import AddNote, LinkPlan, UpdateDeal
 from sync.runtime.app import HookRejected, HookRoutes, Readiness, create_app
@@ -348,8 +348,8 @@ class Daemon:
         """Once a day: this year's membership fees (booked once a year), then the digest
         of every partner whose digest day it is (with its status-request notes)."""
         assert self.store is not None
-        from bridge.digest import run_digest
         from bridge.ledger import book
+        from sync.jobs.digest import run_digest
 
         mapping, now = self._mapping(), self.clock()
         with self.store.transaction() as session:

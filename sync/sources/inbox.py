@@ -6,7 +6,9 @@ import datetime as dt
 from collections.abc import Iterable, Sequence
 
 from bridge.model import Hint
-from bridge.store import HintRow, Store, inbox
+from bridge.store import inbox
+from bridge.store.db import Store
+from bridge.store.tables import HintRow
 
 DEFAULT_DEBOUNCE = dt.timedelta(seconds=2)
 

@@ -17,7 +17,8 @@ from dataclasses import dataclass, field
 
 from bridge.crm import CrmError
 from bridge.model import Deal, Hint, HintKind
-from bridge.store import LinkRow, LinkStatus, links
+from bridge.store import links
+from bridge.store.tables import LinkRow, LinkStatus
 from sync.engine import Engine, PassReport
 from sync.sources import inbox, poll
 

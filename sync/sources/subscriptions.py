@@ -20,7 +20,9 @@ from bridge.amocrm.client import AmoCrm
 from bridge.amocrm.subscriptions import LEAD_EVENTS, subscribe, subscriptions
 from bridge.crm import Crm, CrmError
 from bridge.mapping.compiled import Connection, CrmKind
-from bridge.store import LinkRow, Store, hooks
+from bridge.store import hooks
+from bridge.store.db import Store
+from bridge.store.tables import LinkRow
 from sync.sources.webhooks import hook_urls
 
 BITRIX_EVENTS = ("ONCRMDEALADD", "ONCRMDEALUPDATE", "ONCRMDEALDELETE")

@@ -4,7 +4,8 @@ import dataclasses
 from decimal import Decimal
 
 from bridge.model import Money
-from bridge.store import LinkStatus, audit, links
+from bridge.store import audit, links
+from bridge.store.tables import LinkStatus
 from tests.engine.world import World
 
 

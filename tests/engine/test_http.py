@@ -8,10 +8,12 @@ from pathlib import Path
 
 import pytest
 
-from bridge.mapping import load_mapping, resolve
 from bridge.mapping.env import Environment
+from bridge.mapping.resolve import resolve
+from bridge.mapping.validate import load_mapping
 from bridge.model import Money
-from bridge.store import LinkStatus, audit, links
+from bridge.store import audit, links
+from bridge.store.tables import LinkStatus
 from sync.sources.reconcile import reconcile
 from tests.engine.http_world import EXAMPLE, HttpWorld, http_world
 

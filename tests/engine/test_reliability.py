@@ -6,7 +6,8 @@ import pytest
 
 from bridge.crm import AuthError, OutcomeUnknown, TransientError
 from bridge.model import Money
-from bridge.store import IntentState, LinkStatus, audit, health, inbox, intents, links
+from bridge.store import audit, health, inbox, intents, links
+from bridge.store.tables import IntentState, LinkStatus
 from tests.engine.fake_crm import fail_with
 from tests.engine.world import World, with_broken_partner_stage
 

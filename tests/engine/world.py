@@ -22,7 +22,7 @@ from bridge.mapping.compiled import (
 )
 from bridge.model import Contact, Deal, Money, Pipeline, Semantics, Stage
 from bridge.secrets import Secret
-from bridge.store import Store
+from bridge.store.db import Store
 from sync.engine import Engine
 from tests.engine.fake_crm import FakeClock, FakeCrm
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from bridge.mapping import resolve
+from bridge.mapping.resolve import resolve
 from bridge.mapping.validate import validate_text
 from bridge.model import User
 from tests.fakes import FakeCrm

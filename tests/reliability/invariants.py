@@ -36,8 +36,9 @@ from bridge.ledger.rules import entries_for
 from bridge.ledger.tables import LedgerObservationRow
 from bridge.mapping.compiled import CompiledMapping, Side
 from bridge.model import Deal
-from bridge.store import AuditRow, HintRow, LinkRow, LinkStatus, PartnerHealthRow, Store
 from bridge.store import cursors as cursor_store
+from bridge.store.db import Store
+from bridge.store.tables import AuditRow, HintRow, LinkRow, LinkStatus, PartnerHealthRow
 from sync.plan.types import AMOUNT_KEY, STAGE_KEY
 from sync.record import previous_of
 

@@ -18,7 +18,7 @@ import pytest
 
 from bridge.sandbox.emulator.faults import Fault, FaultKind
 from bridge.sandbox.world import SandboxWorld, sandbox_world
-from bridge.store import Store
+from bridge.store.db import Store
 from sync.engine import Engine
 from sync.sources.reconcile import reconcile
 from tests.reliability.invariants import check_invariants, secrets_of
