@@ -18,11 +18,10 @@ from typing import Any, Protocol
 
 from bridge.crm import Crm, CrmError, RateLimited
 from bridge.mapping.compiled import CompiledMapping
-from bridge.model import Deal, Hint, HintKind
+from bridge.model import Deal, Hint, HintKind, LinkState
 from bridge.store import health, links
 from bridge.store.cursors import CursorConflict
 from bridge.store.db import Store
-from bridge.store.tables import LinkRow
 from sync.apply import Applier, Outcome, crash_point
 from sync.gather import Gathered, Gatherer
 from sync.ledger_hook import LedgerHook
@@ -131,18 +130,21 @@ class Engine:
             self._rest(AGENCY, exc, now)
             return self._agency_down(report, exc, now)
         self.crash("after_page_fetch")
-        self._partner_pipelines(codes, got)
-        report.errors.update({c: str(e) for c, e in got.down.items()})
+        # Partners failing this pass: those set aside while gathering, then any that fail
+        # later (the gathered snapshot itself is never changed).
+        down = {**got.down, **self._partner_pipelines(codes, got)}
+        report.errors.update({c: str(e) for c, e in down.items()})
         self.progress("plan")
-        live = [c for c in codes if c not in got.down]
+        live = [c for c in codes if c not in down]
         report.plans = self._plan(got, live, now)
         if dry_run:
             return report
-        self._apply_and_record(report, got, now)
-        for code, error in got.down.items():
+        failed = self._apply_and_record(report, got, now)
+        down.update({c: e for c, e in failed.items() if c not in down})
+        for code, error in down.items():
             if code not in resting:
                 self._rest(code, error, now)
-        self._finish(got, codes, partner is None, now)
+        self._finish(got, down, codes, partner is None, now)
         self.crash("after_local_commit")
         self.retry_parked = False
         return report
@@ -171,15 +173,17 @@ class Engine:
         pipelines = {c: self._pipeline(self.partners[c], c) for c in live}
         return step.run(got, live, pipelines)
 
-    def _partner_pipelines(self, codes: Sequence[str], got: Gathered) -> None:
-        """Read (once) each live partner's pipeline; a failure sets only that partner aside."""
+    def _partner_pipelines(self, codes: Sequence[str], got: Gathered) -> dict[str, CrmError]:
+        """Read (once) each live partner's pipeline; the partners whose read failed."""
+        failed: dict[str, CrmError] = {}
         for code in codes:
             if code in got.down:
                 continue
             try:
                 self._pipeline(self.partners[code], code)
             except CrmError as exc:
-                got.down[code] = exc
+                failed[code] = exc
+        return failed
 
     def _pipeline(self, crm: Crm, code: str | None) -> Any:
         key = code or AGENCY
@@ -189,7 +193,10 @@ class Engine:
         return self._pipelines[key]
 
     # --- apply and record --------------------------------------------------------
-    def _apply_and_record(self, report: PassReport, got: Gathered, now: dt.datetime) -> None:
+    def _apply_and_record(
+        self, report: PassReport, got: Gathered, now: dt.datetime
+    ) -> dict[str, CrmError]:
+        """Apply and record every plan; the partners whose writes failed transiently."""
         report.plans, comments = screen_creates(self.store, self.mapping, report.plans, now)
         post_comments(self.agency, comments)
         writing = [p for p in report.plans if p.writes]
@@ -201,36 +208,43 @@ class Engine:
         recorder = Recorder(
             self.store, self.agency.system, now, ledger, self.retry_delay, crash=self.crash
         )
+        failed: dict[str, CrmError] = {}
         for done, plan in enumerate(report.plans, 1):
             self.progress("record", done, len(report.plans))
             aid, code = plan.link_key
             outcome = outcomes.get(plan.link_key)
-            row = got.links.get(aid, {}).get(code)
-            partner = _partner_snapshot(got, code, row)
-            verdict = recorder.commit(plan, outcome, row, (got.agency_deals.get(aid), partner))
+            stored = got.links.get(aid, {}).get(code)
+            partner = _partner_snapshot(got, code, stored)
+            verdict = recorder.commit(plan, outcome, stored, (got.agency_deals.get(aid), partner))
             report.count(verdict)
             if verdict in (FAILED, PARKED) and outcome is not None and outcome.errors:
                 report.errors.setdefault(code, str(outcome.errors[0]))
             if verdict == FAILED and outcome is not None:
-                got.down.setdefault(code, outcome.errors[0])
+                failed.setdefault(code, outcome.errors[0])
         log.info("pass applied: %s", report.verdicts or {APPLIED: 0})
+        return failed
 
     def _finish(
-        self, got: Gathered, codes: Sequence[str], all_partners: bool, now: dt.datetime
+        self,
+        got: Gathered,
+        down: Mapping[str, CrmError],
+        codes: Sequence[str],
+        all_partners: bool,
+        now: dt.datetime,
     ) -> None:
-        self._requeue_for_down(got)
-        windows = [w for c, w in got.partner_windows.items() if c not in got.down]
+        self._requeue_for_down(got, down)
+        windows = [w for c, w in got.partner_windows.items() if c not in down]
         if all_partners and got.agency_window is not None:
             windows.append(got.agency_window)
         self.crash("before_cursor_commit")
         for window in windows:
             self._advance(window, now)
-        down = {self.partners[c].system for c in got.down}
-        inbox.finish(self.store, [h for h in got.hints if h.system not in down])
+        systems_down = {self.partners[c].system for c in down}
+        inbox.finish(self.store, [h for h in got.hints if h.hint.system not in systems_down])
         with self.store.transaction() as session:
             for code in codes:
-                if code in got.down:
-                    exc = got.down[code]
+                if code in down:
+                    exc = down[code]
                     health.failure(session, code, type(exc).__name__, str(exc), now)
                 else:
                     health.success(session, code, now)
@@ -244,9 +258,9 @@ class Engine:
             # window covers ours, so nothing is lost by keeping its value.
             log.info("cursor not advanced: %s", exc)
 
-    def _requeue_for_down(self, got: Gathered) -> None:
+    def _requeue_for_down(self, got: Gathered, down: Mapping[str, CrmError]) -> None:
         """Agency deals a failed partner could not take go back to the inbox, durably."""
-        if not got.down:
+        if not down:
             return
         ids = set()
         for deal in got.agency_deals.values():
@@ -254,7 +268,7 @@ class Engine:
                 deal.fields.get(self.mapping.agency.routing_field_id)
             )
             codes = {p.code for p in routed} | set(got.links.get(deal.id, {}))
-            if codes & set(got.down):
+            if codes & set(down):
                 ids.add(deal.id)
         now = self.clock()
         hints = [Hint(self.agency.system, i, HintKind.UPDATED, now, "retry") for i in sorted(ids)]
@@ -264,21 +278,21 @@ class Engine:
     def retry(self, link_ids: Sequence[int] | None = None) -> int:
         """Queue parked links (all, or these ids) for the next pass; how many were queued."""
         with self.store.transaction() as session:
-            rows = links.parked(session)
-        chosen = [r for r in rows if link_ids is None or r.id in set(link_ids)]
+            parked = links.parked_links(session)
+        chosen = [p for p in parked if link_ids is None or p.id in set(link_ids)]
         now = self.clock()
         hints = [
-            Hint(self.agency.system, r.agency_deal_id, HintKind.UPDATED, now, "retry")
-            for r in chosen
+            Hint(self.agency.system, p.state.agency_deal_id, HintKind.UPDATED, now, "retry")
+            for p in chosen
         ]
         inbox.record(self.store, hints, dt.timedelta(0))
         return len(chosen)
 
 
-def _partner_snapshot(got: Gathered, code: str, row: LinkRow | None) -> Deal | None:
-    if row is None or row.partner_deal_id is None:
+def _partner_snapshot(got: Gathered, code: str, link: LinkState | None) -> Deal | None:
+    if link is None or link.partner_deal_id is None:
         return None
-    return got.partner_deals.get(code, {}).get(row.partner_deal_id)
+    return got.partner_deals.get(code, {}).get(link.partner_deal_id)
 
 
 __all__ = ["AGENCY", "Engine", "Outcome", "PassReport", "Planner"]

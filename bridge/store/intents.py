@@ -50,6 +50,16 @@ def record(
     return rows
 
 
+def begin(
+    session: Session, partner_code: str, stamps: Iterable[tuple[str, str]], now: dt.datetime
+) -> set[str]:
+    """:func:`record` these create intents; the agency deal ids tried before (a retry:
+    the partner CRM may already hold the deal, so search it by stamp first)."""
+    return {
+        row.agency_deal_id for row in record(session, partner_code, stamps, now) if row.attempts > 1
+    }
+
+
 def pending(session: Session, partner_code: str) -> list[WriteIntentRow]:
     query = select(WriteIntentRow).where(
         WriteIntentRow.partner_code == partner_code,

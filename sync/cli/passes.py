@@ -119,10 +119,12 @@ def show_parked(store: Store, console: Console) -> None:
 def queue_retry(store: Store, link_ids: Sequence[int] | None) -> int:
     """Queue parked links (all or these ids) for the next pass; returns how many."""
     with store.transaction() as session:
-        rows = links.parked(session)
+        parked = links.parked_links(session)
     wanted = None if link_ids is None else set(link_ids)
-    chosen = [r for r in rows if wanted is None or r.id in wanted]
+    chosen = [p for p in parked if wanted is None or p.id in wanted]
     now = utcnow()
-    hints = [Hint(AGENCY_SYSTEM, r.agency_deal_id, HintKind.UPDATED, now, "retry") for r in chosen]
+    hints = [
+        Hint(AGENCY_SYSTEM, p.state.agency_deal_id, HintKind.UPDATED, now, "retry") for p in chosen
+    ]
     inbox.record(store, hints, dt.timedelta(0))
     return len(chosen)

@@ -25,8 +25,7 @@ from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 
 from bridge.mapping.compiled import Converter, ConverterKind, Side
-from bridge.model import FieldValue, Money
-from sync.plan.types import CanonicalValue
+from bridge.model import CanonicalValue, FieldValue, Money
 
 _NON_DIGIT = re.compile(r"\D")
 _RU_NATIONAL_LENGTH = 10

@@ -115,7 +115,10 @@ class AdapterUsage:
 
 
 def _reconcile_quietly(engine: Engine) -> None:
-    report = reconciler.reconcile(engine)
+    partners = {code: engine.partners[code] for code in engine.codes()}
+    report = reconciler.reconcile(
+        engine.store, engine.mapping, engine.agency, partners, engine.clock(), then=engine.sync
+    )
     log_event(
         log,
         "reconcile.done",

@@ -5,8 +5,8 @@ from __future__ import annotations
 import dataclasses
 
 from bridge.channels.conflicts import confirm
+from bridge.model import LinkStatus
 from bridge.store import links
-from bridge.store.tables import LinkStatus
 from tests.engine.world import World
 
 

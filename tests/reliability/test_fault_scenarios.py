@@ -53,7 +53,15 @@ class Bench:
             self.clock.ahead += dt.timedelta(minutes=2)  # re-queued hints come due
             self.pass_()
             if n == 1:
-                reconcile(self.engine)
+                engine = self.engine
+                reconcile(
+                    engine.store,
+                    engine.mapping,
+                    engine.agency,
+                    {c: engine.partners[c] for c in engine.codes()},
+                    engine.clock(),
+                    then=engine.sync,
+                )
 
 
 @pytest.fixture

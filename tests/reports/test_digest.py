@@ -18,11 +18,11 @@ from bridge.digest.select import (
 from bridge.digest.tables import DigestNoteRow
 from bridge.kpi.history import partner_stage_changes
 from bridge.mapping.compiled import Policies
-from bridge.model import Deal
+from bridge.model import Deal, LinkStatus
 from bridge.notices import Notices
 from bridge.store import links
 from bridge.store.db import Store
-from bridge.store.tables import AuditRow, LinkRow, LinkStatus
+from bridge.store.tables import AuditRow, LinkRow
 from sync.jobs.digest import run_digest
 from tests.fakes import FakeCrm
 

@@ -13,10 +13,10 @@ from bridge.ledger import book
 from bridge.ledger.observations import store_observation
 from bridge.ledger.rules import DealObservation
 from bridge.ledger.statement import Period
-from bridge.model import Money, Semantics
+from bridge.model import LinkStatus, Money, Semantics
 from bridge.store import audit, links
 from bridge.store.db import Store
-from bridge.store.tables import AuditRow, LinkRow, LinkStatus
+from bridge.store.tables import AuditRow, LinkRow
 from sync.cli.main import app
 from tests.reports.kpi_data import ENTRIES, NOW, at, rub
 

@@ -25,6 +25,7 @@ ALLOWED = {
     "typing",
     "bridge.model",
     "bridge.mapping.compiled",
+    "bridge.canonical",
 }
 
 
