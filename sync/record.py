@@ -30,7 +30,7 @@ from bridge.store import applied
 from bridge.store.applied import AppliedLink
 from bridge.store.audit import AuditEvent
 from bridge.store.db import Store
-from bridge.store.tables import IntentState
+from bridge.store.intents import IntentState
 from sync.apply import Outcome
 from sync.ledger_hook import LedgerHook
 from sync.plan.types import (

@@ -15,7 +15,7 @@ from sqlmodel import Session
 from bridge.model import Deal, Hint, LinkKey, LinkState
 from bridge.store import audit, inbox, intents, links
 from bridge.store.audit import AuditEvent
-from bridge.store.tables import IntentState
+from bridge.store.intents import IntentState
 
 
 @dataclass(frozen=True, slots=True)

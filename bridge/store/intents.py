@@ -9,12 +9,19 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable
+from enum import StrEnum
 
 from sqlmodel import Session, col, select
 
-from bridge.store.tables import IntentState, WriteIntentRow
+from bridge.store.tables import WriteIntentRow
 
 CREATE = "create"
+
+
+class IntentState(StrEnum):
+    PENDING = "pending"
+    DONE = "done"
+    FAILED = "failed"
 
 
 def record(

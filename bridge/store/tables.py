@@ -15,19 +15,12 @@ from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal
-from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import Column, Index, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from bridge.store.types import DecimalText, JsonText, UtcDateTime
-
-
-class IntentState(StrEnum):
-    PENDING = "pending"
-    DONE = "done"
-    FAILED = "failed"
 
 
 def _utc(nullable: bool = True) -> Any:

@@ -7,7 +7,7 @@ import pytest
 from bridge.crm import AuthError, OutcomeUnknown, TransientError
 from bridge.model import LinkStatus, Money
 from bridge.store import audit, health, inbox, intents, links
-from bridge.store.tables import IntentState
+from bridge.store.intents import IntentState
 from tests.engine.fake_crm import fail_with
 from tests.engine.world import World, with_broken_partner_stage
 

@@ -15,7 +15,7 @@ from bridge.store import applied, audit, inbox, intents, links
 from bridge.store.applied import AppliedLink
 from bridge.store.audit import AuditEvent
 from bridge.store.db import Store
-from bridge.store.tables import IntentState
+from bridge.store.intents import IntentState
 
 NOW = dt.datetime(2026, 12, 1, 9, 0, tzinfo=dt.UTC)
 LATER = NOW + dt.timedelta(hours=1)
