@@ -23,11 +23,12 @@ import tracemalloc
 from pathlib import Path
 from typing import Any
 
-from bridge.mapping import load_mapping, resolve
 from bridge.mapping.connect import open_all
 from bridge.mapping.env import Environment
+from bridge.mapping.resolve import resolve
+from bridge.mapping.validate import load_mapping
 from bridge.model import Hint, HintKind
-from bridge.store import Store
+from bridge.store.db import Store
 from sync.engine import Engine
 from sync.sources import inbox
 

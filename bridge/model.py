@@ -8,6 +8,7 @@ amoCRM ids as numbers; the model does not care).
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import re
 from collections.abc import Mapping
@@ -267,3 +268,81 @@ class ChangePage:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "watermark", require_utc(self.watermark, "watermark"))
+
+
+# --- links -----------------------------------------------------------------------
+# The sync state of one agency deal ↔ partner deal link: the planner reads and
+# returns it, the store (bridge.store.links) loads and saves it.
+
+# A normalised value the planner compares and the store persists. Integers become
+# Decimal, option lists become tuples; ``None`` is "empty".
+CanonicalValue: TypeAlias = (
+    str | bool | Decimal | Money | dt.date | dt.datetime | tuple["CanonicalValue", ...] | None
+)
+
+LinkKey: TypeAlias = tuple[str, str]  # (agency deal id, partner code)
+
+# Slots whose agency value the bridge wrote from this link and nobody changed since
+# (kept in ``synced`` so it persists with it). Fan-out siblings use it to tell this
+# link's write to the shared agency deal from a person's edit.
+AGENCY_WRITES_KEY = "@agency_writes"
+HOLD_KEY = "@hold"  # a park only a person lifts (`bridge retry`): the reason, as text
+
+
+class LinkStatus(StrEnum):
+    PENDING_CREATE = "pending_create"  # routed; the partner deal is being (or will be) created
+    ACTIVE = "active"  # both deals exist and are mirrored
+    PARKED = "parked"  # sync stopped for this link until the reason is fixed
+    ORPHANED = "orphaned"  # the partner deal was deleted; the agency was told
+    CLOSED = "closed"  # un-routed or left the partner pipeline; kept, no longer synced
+
+
+@dataclass(frozen=True, slots=True)
+class LinkState:
+    """What the store knows about one agency deal ↔ partner deal link."""
+
+    agency_deal_id: str
+    partner_code: str
+    partner_deal_id: str | None = None
+    status: LinkStatus = LinkStatus.PENDING_CREATE
+    synced: Mapping[str, CanonicalValue] = field(default_factory=dict)
+    written_agency: str | None = None  # written_hash of the agency image we last left
+    written_partner: str | None = None  # written_hash of the partner image we last left
+    park_reason: str | None = None
+    agency_updated_at: dt.datetime | None = None
+    partner_updated_at: dt.datetime | None = None
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "synced", MappingProxyType(dict(self.synced)))
+        for name in ("agency_updated_at", "partner_updated_at"):
+            value = getattr(self, name)
+            if value is not None:
+                object.__setattr__(self, name, require_utc(value, f"LinkState.{name}"))
+
+    @property
+    def key(self) -> LinkKey:
+        return (self.agency_deal_id, self.partner_code)
+
+    def pair(self, name: str) -> tuple[CanonicalValue, CanonicalValue] | None:
+        """The (agency, partner) values of ``name`` at the last sync, if any."""
+        value = self.synced.get(name)
+        if isinstance(value, tuple) and len(value) == 2:
+            return (value[0], value[1])
+        return None
+
+    def agency_writes(self) -> dict[str, CanonicalValue]:
+        """Agency values this link wrote and that still stand, by slot name."""
+        names = self.synced.get(AGENCY_WRITES_KEY)
+        if not isinstance(names, tuple):
+            return {}
+        return {str(n): pair[0] for n in names if (pair := self.pair(str(n))) is not None}
+
+    @property
+    def hold(self) -> str | None:
+        """The reason of a park only a person lifts (``bridge retry``), if any."""
+        value = self.synced.get(HOLD_KEY)
+        return value if isinstance(value, str) else None
+
+    def bound_to(self, partner_deal_id: str) -> LinkState:
+        """This state with the id of the partner deal just created (or found by stamp)."""
+        return dataclasses.replace(self, partner_deal_id=partner_deal_id)

@@ -20,9 +20,10 @@ from typing import TypeVar
 
 from bridge.crm import Crm, CrmError, OutcomeUnknown, WriteResult
 from bridge.mapping.compiled import Side
-from bridge.model import DealDraft, DealPatch
-from bridge.store import Store, intents
-from sync.plan.types import AddNote, CreatePartnerDeal, LinkKey, LinkPlan, UpdateDeal
+from bridge.model import DealDraft, DealPatch, LinkKey
+from bridge.store import intents
+from bridge.store.db import Store
+from sync.plan.types import AddNote, CreatePartnerDeal, LinkPlan, UpdateDeal
 
 _T = TypeVar("_T")
 
@@ -104,11 +105,10 @@ class Applier:
     ) -> None:
         crm = self.partners[code]
         with self.store.transaction() as session:
-            rows = intents.record(
+            retried = intents.begin(
                 session, code, [(k[0], _stamp(k, d)) for k, d in drafts], self.now
             )
         self.crash("after_intent")
-        retried = {r.agency_deal_id for r in rows if r.attempts > 1}
         try:
             adopted = self._search(crm, [(k, d) for k, d in drafts if k[0] in retried])
             fresh = [(k, d) for k, d in drafts if k not in adopted]

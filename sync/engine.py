@@ -22,19 +22,19 @@ from sqlmodel import Session
 from bridge.crm import Crm, CrmError, RateLimited, Unavailable
 from bridge.logs import log_event
 from bridge.mapping.compiled import CompiledMapping
-from bridge.model import Deal, Hint, HintKind
-from bridge.store import LinkRow, Store, health, links
+from bridge.model import HOLD_KEY, Deal, Hint, HintKind, LinkState
+from bridge.store import health, links
 from bridge.store.cursors import CursorConflict
-from bridge.store.tables import PartnerHealthRow
+from bridge.store.db import Store
+from bridge.store.health import PartnerHealth
 from sync.apply import Applier, Outcome, crash_point
 from sync.gather import Gathered, Gatherer
 from sync.ledger_hook import LedgerHook
-from sync.plan.types import HOLD_KEY, LinkPlan
+from sync.plan.types import LinkPlan
 from sync.planning import Planner, Planning, default_planner
 from sync.record import APPLIED, FAILED, PARKED, Recorder
 from sync.screening import post_comments, screen_creates
 from sync.sources import inbox, poll
-from sync.state import apply_state, to_state
 
 log = logging.getLogger(__name__)
 AGENCY = "agency"
@@ -126,7 +126,7 @@ class Engine:
         """Partners not called this pass, each with why: paused in mapping.yaml, not
         opened or not resolved, or paused by the bridge after repeated failures."""
         with self.store.transaction() as session:
-            rows = health.all_rows(session)
+            rows = health.partners(session)
         aside: dict[str, CrmError] = {}
         for code in codes:
             config = self.mapping.partners[code]
@@ -173,18 +173,21 @@ class Engine:
             self._rest(AGENCY, exc, now)
             return self._agency_down(report, exc, now)
         self.crash("after_page_fetch")
-        self._partner_pipelines(codes, got)
-        report.errors.update({c: str(e) for c, e in got.down.items() if _failing(e)})
+        # Partners failing this pass: those set aside while gathering, then any that fail
+        # later (the gathered snapshot itself is never changed).
+        down = {**got.down, **self._partner_pipelines(codes, got)}
+        report.errors.update({c: str(e) for c, e in down.items() if _failing(e)})
         self.progress("plan")
-        live = [c for c in codes if c not in got.down]
+        live = [c for c in codes if c not in down]
         report.plans = self._plan(got, live, now)
         if dry_run:
             return report
-        self._apply_and_record(report, got, now)
-        for code, error in got.down.items():
+        failed = self._apply_and_record(report, got, now)
+        down.update({c: e for c, e in failed.items() if c not in down})
+        for code, error in down.items():
             if code not in resting:
                 self._rest(code, error, now)
-        self._finish(got, codes, partner is None, now)
+        self._finish(got, down, codes, partner is None, now)
         self.crash("after_local_commit")
         self.retry_parked = False
         return report
@@ -213,15 +216,17 @@ class Engine:
         pipelines = {c: self._pipeline(self.partners[c], c) for c in live}
         return step.run(got, live, pipelines)
 
-    def _partner_pipelines(self, codes: Sequence[str], got: Gathered) -> None:
-        """Read (once) each live partner's pipeline; a failure sets only that partner aside."""
+    def _partner_pipelines(self, codes: Sequence[str], got: Gathered) -> dict[str, CrmError]:
+        """Read (once) each live partner's pipeline; the partners whose read failed."""
+        failed: dict[str, CrmError] = {}
         for code in codes:
             if code in got.down:
                 continue
             try:
                 self._pipeline(self.partners[code], code)
             except CrmError as exc:
-                got.down[code] = exc
+                failed[code] = exc
+        return failed
 
     def _pipeline(self, crm: Crm, code: str | None) -> Any:
         key = code or AGENCY
@@ -231,7 +236,10 @@ class Engine:
         return self._pipelines[key]
 
     # --- apply and record --------------------------------------------------------
-    def _apply_and_record(self, report: PassReport, got: Gathered, now: dt.datetime) -> None:
+    def _apply_and_record(
+        self, report: PassReport, got: Gathered, now: dt.datetime
+    ) -> dict[str, CrmError]:
+        """Apply and record every plan; the partners whose writes failed transiently."""
         report.plans, comments = screen_creates(self.store, self.mapping, report.plans, now)
         post_comments(self.agency, comments)
         writing = [p for p in report.plans if p.writes]
@@ -243,35 +251,42 @@ class Engine:
         recorder = Recorder(
             self.store, self.agency.system, now, ledger, self.retry_delay, crash=self.crash
         )
+        failed: dict[str, CrmError] = {}
         for done, plan in enumerate(report.plans, 1):
             self.progress("record", done, len(report.plans))
             aid, code = plan.link_key
             outcome = outcomes.get(plan.link_key)
-            row = got.links.get(aid, {}).get(code)
-            partner = _partner_snapshot(got, code, row)
-            verdict = recorder.commit(plan, outcome, row, (got.agency_deals.get(aid), partner))
+            stored = got.links.get(aid, {}).get(code)
+            partner = _partner_snapshot(got, code, stored)
+            verdict = recorder.commit(plan, outcome, stored, (got.agency_deals.get(aid), partner))
             report.count(verdict)
             if verdict in (FAILED, PARKED) and outcome is not None and outcome.errors:
                 report.errors.setdefault(code, str(outcome.errors[0]))
             if verdict == FAILED and outcome is not None:
-                got.down.setdefault(code, outcome.errors[0])
+                failed.setdefault(code, outcome.errors[0])
         log.info("pass applied: %s", report.verdicts or {APPLIED: 0})
+        return failed
 
     def _finish(
-        self, got: Gathered, codes: Sequence[str], all_partners: bool, now: dt.datetime
+        self,
+        got: Gathered,
+        down: Mapping[str, CrmError],
+        codes: Sequence[str],
+        all_partners: bool,
+        now: dt.datetime,
     ) -> None:
-        self._requeue_for_down(got)
-        windows = [w for c, w in got.partner_windows.items() if c not in got.down]
+        self._requeue_for_down(got, down)
+        windows = [w for c, w in got.partner_windows.items() if c not in down]
         if all_partners and got.agency_window is not None:
             windows.append(got.agency_window)
         self.crash("before_cursor_commit")
         for window in windows:
             self._advance(window, now)
-        down = {self.partners[c].system for c in got.down}
-        inbox.finish(self.store, [h for h in got.hints if h.system not in down])
+        systems_down = {self.partners[c].system for c in down if c in self.partners}
+        inbox.finish(self.store, [h for h in got.hints if h.hint.system not in systems_down])
         with self.store.transaction() as session:
             for code in codes:
-                exc = got.down.get(code)
+                exc = down.get(code)
                 if exc is None:
                     health.success(session, code, now)
                 elif not isinstance(exc, Paused):  # a paused partner was not even tried
@@ -280,7 +295,7 @@ class Engine:
             health.success(session, AGENCY, now)
 
     def _notice_breaker(self, session: Session, code: str, now: dt.datetime) -> None:
-        row = health.all_rows(session).get(code)
+        row = health.partners(session).get(code)
         if row is not None and row.consecutive_failures == BREAKER_AFTER:
             until = breaker_open(row, now)
             log_event(
@@ -301,9 +316,9 @@ class Engine:
             # window covers ours, so nothing is lost by keeping its value.
             log.info("cursor not advanced: %s", exc)
 
-    def _requeue_for_down(self, got: Gathered) -> None:
+    def _requeue_for_down(self, got: Gathered, down: Mapping[str, CrmError]) -> None:
         """Agency deals a failed partner could not take go back to the inbox, durably."""
-        if not got.down:
+        if not down:
             return
         ids = set()
         for deal in got.agency_deals.values():
@@ -311,7 +326,7 @@ class Engine:
                 deal.fields.get(self.mapping.agency.routing_field_id)
             )
             codes = {p.code for p in routed} | set(got.links.get(deal.id, {}))
-            if codes & set(got.down):
+            if codes & set(down):
                 ids.add(deal.id)
         now = self.clock()
         hints = [Hint(self.agency.system, i, HintKind.UPDATED, now, "retry") for i in sorted(ids)]
@@ -330,26 +345,31 @@ def retry_parked(
     their agency deals for the next pass. Returns how many were queued."""
     wanted = None if link_ids is None else set(link_ids)
     with store.transaction() as session:
-        chosen = [r for r in links.parked(session) if wanted is None or r.id in wanted]
-        for row in chosen:
-            _release_hold(session, row, now)
-    hints = [Hint(agency_system, r.agency_deal_id, HintKind.UPDATED, now, "retry") for r in chosen]
+        chosen = [p for p in links.parked_links(session) if wanted is None or p.id in wanted]
+        for link in chosen:
+            if link.state.hold is not None:  # lifted: the planner decides afresh
+                synced = {k: v for k, v in link.state.synced.items() if k != HOLD_KEY}
+                lifted = dataclasses.replace(link.state, synced=synced)
+                links.save_state(session, lifted, (None, None), now, new=False)
+    hints = [
+        Hint(agency_system, p.state.agency_deal_id, HintKind.UPDATED, now, "retry") for p in chosen
+    ]
     inbox.record(store, hints, dt.timedelta(0))
     return len(chosen)
 
 
-def breaker_open(row: PartnerHealthRow, now: dt.datetime) -> dt.datetime | None:
+def breaker_open(health_: PartnerHealth, now: dt.datetime) -> dt.datetime | None:
     """Until when a partner that failed :data:`BREAKER_AFTER` passes in a row is not called.
 
     The pause doubles with every failed probe (30 s, 1 min, … at most 10 min); the first
     pass that succeeds closes it, and the partner catches up from its cursor and the
     inbox. None while the breaker is closed or its pause is over (time to probe).
     """
-    extra = row.consecutive_failures - BREAKER_AFTER
-    if extra < 0 or row.last_error_at is None:
+    extra = health_.consecutive_failures - BREAKER_AFTER
+    if extra < 0 or health_.last_error_at is None:
         return None
     pause = min(BREAKER_BASE * (2**extra), BREAKER_MAX)
-    last = row.last_error_at
+    last = health_.last_error_at
     until = (last if last.tzinfo else last.replace(tzinfo=dt.UTC)) + pause
     return until if until > now else None
 
@@ -359,20 +379,10 @@ def _failing(exc: CrmError) -> bool:
     return not isinstance(exc, Paused) or "by the bridge" in str(exc)
 
 
-def _release_hold(session: Session, row: LinkRow, now: dt.datetime) -> None:
-    """A person asked to retry: a hold (e.g. duplicate stamps) is lifted; the planner
-    decides afresh on the next pass."""
-    state = to_state(row)
-    if state.hold is None:
-        return
-    synced = {k: v for k, v in state.synced.items() if k != HOLD_KEY}
-    links.save(session, apply_state(row, dataclasses.replace(state, synced=synced)), now)
-
-
-def _partner_snapshot(got: Gathered, code: str, row: LinkRow | None) -> Deal | None:
-    if row is None or row.partner_deal_id is None:
+def _partner_snapshot(got: Gathered, code: str, link: LinkState | None) -> Deal | None:
+    if link is None or link.partner_deal_id is None:
         return None
-    return got.partner_deals.get(code, {}).get(row.partner_deal_id)
+    return got.partner_deals.get(code, {}).get(link.partner_deal_id)
 
 
 __all__ = ["AGENCY", "Engine", "Outcome", "PassReport", "Planner"]

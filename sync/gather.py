@@ -5,6 +5,9 @@ window, the due hints in the inbox, and (when asked) every parked link. The
 result holds each affected agency deal, its links, and the partner deals of
 those links — each list read with as few calls as the batch sizes allow. A
 partner whose CRM fails is set aside in ``down`` and its links are not touched.
+
+:class:`Gathered` is frozen once returned: the steps after it (planning, apply,
+record) read it and keep what they learn (e.g. partners failing later) themselves.
 """
 
 from __future__ import annotations
@@ -12,40 +15,88 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from collections import defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping, Sequence, Set
 from dataclasses import dataclass, field
+from types import MappingProxyType
 
 from sqlmodel import Session
 
 from bridge.crm import Crm, CrmError, group_by_stamp
 from bridge.mapping.compiled import CompiledMapping
-from bridge.model import Company, Contact, Deal, HintKind, Note
-from bridge.store import HintRow, LinkRow, LinkStatus, Store, links, stamps
+from bridge.model import Company, Contact, Deal, LinkState, LinkStatus, Note
+from bridge.store import links, stamps
+from bridge.store.db import Store
+from bridge.store.inbox import DueHint
 from sync.sources import inbox, poll
 from sync.sources.poll import Window
 
 log = logging.getLogger(__name__)
 
 
-@dataclass
+@dataclass(frozen=True)
 class Gathered:
+    """What one pass starts from: windows, hints, snapshots and the stored links."""
+
+    agency_window: Window | None
+    partner_windows: Mapping[str, Window]
+    down: Mapping[str, CrmError]  # partners set aside while gathering
+    hints: tuple[DueHint, ...]
+    agency_deals: Mapping[str, Deal]
+    agency_missing: Set[str]
+    links: Mapping[str, Mapping[str, LinkState]]  # agency id → code → state
+    partner_deals: Mapping[str, Mapping[str, Deal | None]]  # None: gone
+    contacts: Mapping[str, Contact]
+    companies: Mapping[str, Company]
+    agency_notes: Mapping[str, tuple[Note, ...]]  # by agency deal
+    partner_notes: Mapping[tuple[str, str], tuple[Note, ...]]
+    # The identity lookup before creates: per partner, the agency ids searched by stamp
+    # and the stamped partner deals found (oldest first). An id searched and not found
+    # has no partner deal anywhere; one not searched must not be created this pass.
+    searched: Mapping[str, frozenset[str]]
+    stamped: Mapping[str, Mapping[str, tuple[Deal, ...]]]
+
+
+@dataclass
+class _Gathering:
+    """:class:`Gathered` while it is being filled in."""
+
     agency_window: Window | None = None
     partner_windows: dict[str, Window] = field(default_factory=dict)
     down: dict[str, CrmError] = field(default_factory=dict)
-    hints: list[HintRow] = field(default_factory=list)
+    hints: list[DueHint] = field(default_factory=list)
     agency_deals: dict[str, Deal] = field(default_factory=dict)
     agency_missing: set[str] = field(default_factory=set)
-    links: dict[str, dict[str, LinkRow]] = field(default_factory=dict)  # agency id → code → row
-    partner_deals: dict[str, dict[str, Deal | None]] = field(default_factory=dict)  # None: gone
+    links: dict[str, dict[str, LinkState]] = field(default_factory=dict)
+    partner_deals: dict[str, dict[str, Deal | None]] = field(default_factory=dict)
     contacts: dict[str, Contact] = field(default_factory=dict)
     companies: dict[str, Company] = field(default_factory=dict)
-    agency_notes: dict[str, tuple[Note, ...]] = field(default_factory=dict)  # by agency deal
+    agency_notes: dict[str, tuple[Note, ...]] = field(default_factory=dict)
     partner_notes: dict[tuple[str, str], tuple[Note, ...]] = field(default_factory=dict)
     # The identity lookup before creates: per partner, the agency ids searched by stamp
     # and the stamped partner deals found (oldest first). An id searched and not found
     # has no partner deal anywhere; one not searched must not be created this pass.
     searched: dict[str, frozenset[str]] = field(default_factory=dict)
     stamped: dict[str, dict[str, tuple[Deal, ...]]] = field(default_factory=dict)
+
+    def freeze(self) -> Gathered:
+        return Gathered(
+            agency_window=self.agency_window,
+            partner_windows=MappingProxyType(self.partner_windows),
+            down=MappingProxyType(self.down),
+            hints=tuple(self.hints),
+            agency_deals=MappingProxyType(self.agency_deals),
+            agency_missing=frozenset(self.agency_missing),
+            links=MappingProxyType({k: MappingProxyType(v) for k, v in self.links.items()}),
+            partner_deals=MappingProxyType(
+                {k: MappingProxyType(v) for k, v in self.partner_deals.items()}
+            ),
+            contacts=MappingProxyType(self.contacts),
+            companies=MappingProxyType(self.companies),
+            agency_notes=MappingProxyType(self.agency_notes),
+            partner_notes=MappingProxyType(self.partner_notes),
+            searched=MappingProxyType(self.searched),
+            stamped=MappingProxyType({k: MappingProxyType(v) for k, v in self.stamped.items()}),
+        )
 
 
 class Gatherer:
@@ -79,7 +130,7 @@ class Gatherer:
 
         Partners in ``resting`` (rate limited a moment ago) are not called at all.
         """
-        got = Gathered(down=dict(resting or {}))
+        got = _Gathering(down=dict(resting or {}))
         if polling:
             got.agency_window = poll.fetch(self.store, self.agency, self.overlap)
             for code in codes:
@@ -95,9 +146,9 @@ class Gatherer:
         self._contacts(got, live)
         if self.notes:
             self._notes(got, [c for c in live if c not in got.down])
-        return got
+        return got.freeze()
 
-    def _poll_partner(self, code: str, got: Gathered) -> None:
+    def _poll_partner(self, code: str, got: _Gathering) -> None:
         try:
             got.partner_windows[code] = poll.fetch(self.store, self.partners[code], self.overlap)
         except CrmError as exc:
@@ -105,11 +156,11 @@ class Gatherer:
             log.debug("partner %s: polling failed: %s", code, exc)
             got.down[code] = exc
 
-    def _agency_ids(self, got: Gathered, live: Sequence[str], *, parked: bool) -> set[str]:
+    def _agency_ids(self, got: _Gathering, live: Sequence[str], *, parked: bool) -> set[str]:
         ids = {d.id for d in got.agency_window.deals} if got.agency_window else set()
         by_system = {self.partners[c].system: c for c in live}
         partner_ids: dict[str, set[str]] = defaultdict(set)
-        for hint in got.hints:
+        for hint in (due.hint for due in got.hints):
             if hint.system == self.agency.system:
                 ids.add(hint.deal_id)
             elif hint.system in by_system:
@@ -119,17 +170,18 @@ class Gatherer:
             got.partner_deals[code] = {d.id: d for d in window.deals}
         with self.store.transaction() as session:
             for code, deal_ids in partner_ids.items():
-                linked = links.by_partner_ids(session, code, deal_ids)
-                ids.update(r.agency_deal_id for r in linked)
+                ids.update(links.agency_ids_of(session, code, deal_ids))
                 if code in got.partner_windows:
-                    self._census(session, code, got.partner_windows[code], linked)
+                    self._census(session, code, got.partner_windows[code])
             if parked:
                 ids.update(
-                    r.agency_deal_id for r in links.parked(session) if r.partner_code in live
+                    p.state.agency_deal_id
+                    for p in links.parked_links(session)
+                    if p.state.partner_code in live
                 )
         return ids
 
-    def _agency_snapshots(self, got: Gathered, ids: set[str]) -> None:
+    def _agency_snapshots(self, got: _Gathering, ids: set[str]) -> None:
         listed = got.agency_window.deals if got.agency_window else ()
         known = {d.id: d for d in listed if d.id in ids}
         missing = sorted(ids - known.keys())
@@ -137,15 +189,15 @@ class Gatherer:
         got.agency_deals = {**known, **fetched}
         got.agency_missing = set(missing) - fetched.keys()
         with self.store.transaction() as session:
-            for row in links.by_agency_ids(session, ids):
-                got.links.setdefault(row.agency_deal_id, {})[row.partner_code] = row
+            for state in links.states(session, ids):
+                got.links.setdefault(state.agency_deal_id, {})[state.partner_code] = state
 
-    def _partner_snapshots(self, got: Gathered, live: Sequence[str]) -> None:
+    def _partner_snapshots(self, got: _Gathering, live: Sequence[str]) -> None:
         wanted: dict[str, set[str]] = defaultdict(set)
         for per_code in got.links.values():
-            for code, row in per_code.items():
-                if code in live and row.partner_deal_id and _syncable(row):
-                    wanted[code].add(row.partner_deal_id)
+            for code, link in per_code.items():
+                if code in live and link.partner_deal_id and _syncable(link):
+                    wanted[code].add(link.partner_deal_id)
         for code in live:
             have = got.partner_deals.setdefault(code, {})
             ids = sorted(wanted[code] - have.keys())
@@ -158,16 +210,14 @@ class Gatherer:
                 continue
             have.update({i: fetched.get(i) for i in ids})
 
-    def _census(
-        self, session: Session, code: str, window: Window, linked: Sequence[LinkRow]
-    ) -> None:
+    def _census(self, session: Session, code: str, window: Window) -> None:
         """Stamped deals in a partner's window that no link of this store names: another
         store or process made them. Remembered, so a later create finds them."""
-        named = {r.partner_deal_id for r in linked}
+        named = links.linked_partner_ids(session, code, [d.id for d in window.deals])
         foreign = [(d.stamp, d.id) for d in window.deals if d.stamp and d.id not in named]
         stamps.record(session, code, foreign, window.watermark)
 
-    def _stamps(self, got: Gathered, live: Sequence[str]) -> None:
+    def _stamps(self, got: _Gathering, live: Sequence[str]) -> None:
         """Which partner deals already carry the stamps of the deals about to be created.
 
         The CRMs, not the store, know which partner deal belongs to which agency deal:
@@ -193,7 +243,7 @@ class Gatherer:
             got.searched[code] = frozenset(ids)
 
     def _from_census(
-        self, code: str, ids: Sequence[str], got: Gathered
+        self, code: str, ids: Sequence[str], got: _Gathering
     ) -> dict[str, tuple[Deal, ...]]:
         window = got.partner_windows[code].deals
         with self.store.transaction() as session:
@@ -204,7 +254,7 @@ class Gatherer:
             known.update(self.partners[code].fetch_deals(missing))
         return group_by_stamp(known.values(), ids)
 
-    def _contacts(self, got: Gathered, live: Sequence[str]) -> None:
+    def _contacts(self, got: _Gathering, live: Sequence[str]) -> None:
         """The client contact and company travel with a new partner deal: read only those."""
         contacts: set[str] = set()
         companies: set[str] = set()
@@ -217,42 +267,38 @@ class Gatherer:
         if companies:
             got.companies = self.agency.fetch_companies(sorted(companies))
 
-    def _needs_create(self, deal: Deal, code: str, got: Gathered) -> bool:
+    def _needs_create(self, deal: Deal, code: str, got: _Gathering) -> bool:
         routed = self.mapping.routed_partners(deal.fields.get(self.mapping.agency.routing_field_id))
         if code not in {p.code for p in routed}:
             return False
-        row = got.links.get(deal.id, {}).get(code)
-        return row is None or row.partner_deal_id is None
+        link = got.links.get(deal.id, {}).get(code)
+        return link is None or link.partner_deal_id is None
 
-    def _notes(self, got: Gathered, live: Sequence[str]) -> None:
+    def _notes(self, got: _Gathering, live: Sequence[str]) -> None:
         """Both sides' notes of active links whose partner mirrors notes (one call per deal:
         the ``Crm`` protocol has no bulk note read)."""
-        for agency_id, rows in got.links.items():
-            mirrored = [r for c, r in rows.items() if c in live and self._mirrors(r)]
+        for agency_id, links_of in got.links.items():
+            mirrored = [r for c, r in links_of.items() if c in live and self._mirrors(r)]
             if not mirrored or agency_id not in got.agency_deals:
                 continue
             got.agency_notes[agency_id] = tuple(self.agency.list_notes(agency_id))
-            for row in mirrored:
+            for link in mirrored:
                 try:
-                    found = self.partners[row.partner_code].list_notes(row.partner_deal_id or "")
+                    found = self.partners[link.partner_code].list_notes(link.partner_deal_id or "")
                 except CrmError as exc:
-                    got.down[row.partner_code] = exc
+                    got.down[link.partner_code] = exc
                     continue
-                got.partner_notes[(row.partner_code, row.partner_deal_id or "")] = tuple(found)
+                got.partner_notes[(link.partner_code, link.partner_deal_id or "")] = tuple(found)
 
-    def _mirrors(self, row: LinkRow) -> bool:
-        partner = self.mapping.partners.get(row.partner_code)
+    def _mirrors(self, link: LinkState) -> bool:
+        partner = self.mapping.partners.get(link.partner_code)
         return bool(
             partner
             and partner.policies.mirror_notes
-            and row.partner_deal_id
-            and row.status == LinkStatus.ACTIVE
+            and link.partner_deal_id
+            and link.status == LinkStatus.ACTIVE
         )
 
 
-def _syncable(row: LinkRow) -> bool:
-    return row.status in (LinkStatus.ACTIVE, LinkStatus.PARKED, LinkStatus.PENDING_CREATE)
-
-
-def hinted_deletion(hint: HintRow) -> bool:
-    return hint.kind == HintKind.DELETED.value
+def _syncable(link: LinkState) -> bool:
+    return link.status in (LinkStatus.ACTIVE, LinkStatus.PARKED, LinkStatus.PENDING_CREATE)

@@ -13,11 +13,10 @@ from decimal import Decimal, InvalidOperation
 
 from sqlmodel import Session
 
-from bridge.ledger import DealObservation
 from bridge.ledger.observations import observe
+from bridge.ledger.rules import DealObservation
 from bridge.mapping.compiled import CommissionRule, CompiledMapping, FieldEnd, RuleKind, Target
-from bridge.model import Deal, FieldValue, Money, Pipeline, Semantics
-from sync.plan.types import LinkStatus
+from bridge.model import Deal, FieldValue, LinkStatus, Money, Pipeline, Semantics
 
 FEE_KINDS = {RuleKind.PERCENT_OF_FEE: "fee", RuleKind.PERCENT_OF_PAYMENTS: "paid"}
 

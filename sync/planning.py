@@ -1,4 +1,4 @@
-"""The planning step of a pass: gathered snapshots and link rows → the pure planner → plans.
+"""The planning step of a pass: gathered snapshots and link states → the pure planner → plans.
 
 Only plans that write or change the stored link state are kept, so a quiet pass
 commits nothing. A link of a partner that is down this pass is left alone.
@@ -12,11 +12,9 @@ from collections.abc import Mapping, Sequence
 from typing import Protocol
 
 from bridge.mapping.compiled import CompiledMapping
-from bridge.model import Deal, Pipeline
-from bridge.store import LinkRow
+from bridge.model import Deal, LinkState, Pipeline
 from sync.gather import Gathered
-from sync.plan.types import AgencyExtras, LinkPlan, LinkState, PartnerExtras
-from sync.state import to_state
+from sync.plan.types import AgencyExtras, LinkPlan, PartnerExtras
 
 
 class Planner(Protocol):
@@ -85,8 +83,7 @@ class Planning:
         live: Sequence[str],
         extras: Mapping[str, PartnerExtras],
     ) -> list[LinkPlan]:
-        rows = got.links.get(deal.id, {})
-        states = {code: to_state(row) for code, row in rows.items()}
+        states = got.links.get(deal.id, {})
         contact = got.contacts.get(deal.contact_ids[0]) if deal.contact_ids else None
         notes = got.agency_notes.get(deal.id, ())
         company = got.companies.get(deal.company_id) if deal.company_id else None
@@ -96,28 +93,28 @@ class Planning:
         return self.planner.plan_agency_deal(
             deal,
             states,
-            self._partner_deals(deal, rows, got, live),
+            self._partner_deals(deal, states, got, live),
             self.mapping,
             now=self.now,
             agency=agency,
-            partners=_with_notes(extras, rows, got, deal.id),
+            partners=_with_notes(extras, states, got, deal.id),
         )
 
     def _partner_deals(
-        self, deal: Deal, rows: Mapping[str, LinkRow], got: Gathered, live: Sequence[str]
+        self, deal: Deal, states: Mapping[str, LinkState], got: Gathered, live: Sequence[str]
     ) -> dict[str, Deal | None]:
         """Per partner: the deal, None for "none there", absent for "not fetched"."""
         routing = deal.fields.get(self.mapping.agency.routing_field_id)
-        codes = {p.code for p in self.mapping.routed_partners(routing)} | set(rows)
+        codes = {p.code for p in self.mapping.routed_partners(routing)} | set(states)
         result: dict[str, Deal | None] = {}
         for code in codes & set(live):
-            row = rows.get(code)
-            if row is None or row.partner_deal_id is None:
+            link = states.get(code)
+            if link is None or link.partner_deal_id is None:
                 if deal.id in got.searched.get(code, ()):
                     found = got.stamped.get(code, {}).get(deal.id, ())
                     result[code] = found[0] if found else None  # adopt the oldest
-            elif row.partner_deal_id in got.partner_deals.get(code, {}):
-                result[code] = got.partner_deals[code][row.partner_deal_id]
+            elif link.partner_deal_id in got.partner_deals.get(code, {}):
+                result[code] = got.partner_deals[code][link.partner_deal_id]
         return result
 
     def _agency_gone(
@@ -128,14 +125,15 @@ class Planning:
         extras: Mapping[str, PartnerExtras],
     ) -> list[LinkPlan]:
         plans = []
-        for code, row in got.links.get(agency_id, {}).items():
+        for code, link in got.links.get(agency_id, {}).items():
             fetched = got.partner_deals.get(code, {})
-            if code not in live or row.partner_deal_id not in fetched:
+            deal_id = link.partner_deal_id
+            if code not in live or deal_id is None or deal_id not in fetched:
                 continue
             plan = self.planner.plan_partner_change(
                 code,
-                fetched[row.partner_deal_id],
-                to_state(row),
+                fetched[deal_id],
+                link,
                 None,
                 self.mapping,
                 now=self.now,
@@ -147,15 +145,15 @@ class Planning:
 
 def _with_notes(
     extras: Mapping[str, PartnerExtras],
-    rows: Mapping[str, LinkRow],
+    states: Mapping[str, LinkState],
     got: Gathered,
     deal_id: str,
 ) -> Mapping[str, PartnerExtras]:
     """Each partner's extras with that link's partner-deal notes, when they were read, and
     the other partner deals found carrying this deal's stamp (duplicates)."""
     result = dict(extras)
-    for code, row in rows.items():
-        notes = got.partner_notes.get((code, row.partner_deal_id or ""))
+    for code, link in states.items():
+        notes = got.partner_notes.get((code, link.partner_deal_id or ""))
         if notes is not None and code in result:
             result[code] = dataclasses.replace(result[code], notes=notes)
     for code, found in got.stamped.items():

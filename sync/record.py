@@ -1,4 +1,8 @@
-"""The last step of a pass: one transaction per applied plan (link, audit, intent).
+"""The last step of a pass: one transaction per applied plan (link, audit, intent, ledger).
+
+What a plan leaves in the store is decided here and handed over in one call
+(:func:`bridge.store.applied.record`); the channel handover and the ledger join
+the same transaction.
 
 A plan whose writes all succeeded commits its ``next_state``. A permanent error
 parks the link with the CRM's reason. A transient or auth error commits nothing
@@ -17,27 +21,27 @@ from typing import Any
 
 from sqlmodel import Session
 
-from bridge.channels import fingerprints_of, record_handover
+from bridge.channels.conflicts import fingerprints_of, record_handover
 from bridge.crm import PermanentError
 from bridge.logs import log_event
 from bridge.mapping.compiled import Side
-from bridge.model import Deal, DealPatch, Hint, HintKind
-from bridge.store import AuditRow, IntentState, LinkRow, Store, audit, inbox, intents, links
+from bridge.model import CanonicalValue, Deal, DealPatch, Hint, HintKind, LinkState, LinkStatus
+from bridge.store import applied
+from bridge.store.applied import AppliedLink
+from bridge.store.audit import AuditEvent
+from bridge.store.db import Store
+from bridge.store.intents import IntentState
 from sync.apply import Outcome
 from sync.ledger_hook import LedgerHook
 from sync.plan.types import (
     AddNote,
-    CanonicalValue,
     CloseLink,
     CreatePartnerDeal,
     LinkPlan,
-    LinkState,
-    LinkStatus,
     OrphanLink,
     Park,
     UpdateDeal,
 )
-from sync.state import apply_state, note_snapshot, to_state
 
 APPLIED, PARKED, FAILED = "applied", "parked", "failed"
 
@@ -91,9 +95,11 @@ class Recorder:
         self,
         plan: LinkPlan,
         outcome: Outcome | None,
-        row: LinkRow | None,
+        stored: LinkState | None,
         snapshots: tuple[Deal | None, Deal | None],
     ) -> str:
+        """Record ``plan`` given what its writes did; ``stored`` is the link as the pass
+        read it (None: not stored yet). Returns the verdict."""
         state, verdict = outcome_state(plan, outcome)
         if plan.writes or verdict != APPLIED:
             log_event(
@@ -105,59 +111,32 @@ class Recorder:
                 writes=",".join(type(op).__name__ for op in plan.writes),
                 reason=(state.park_reason if state else None),
             )
+        after = _after_writes(plan, outcome, snapshots)
+        retry = Hint(self.agency_system, plan.link_key[0], HintKind.UPDATED, self.now, "retry")
+        done = AppliedLink(
+            key=plan.link_key,
+            state=state,
+            new=stored is None,
+            seen=after,
+            audit=tuple(self._audit(plan, state, verdict, outcome)) if state is not None else (),
+            intent=_intent_end(plan, outcome, verdict),
+            created_id=(outcome.created_id if outcome else None) or _adopted(plan),
+            retry=retry if verdict == FAILED else None,
+            retry_delay=self.retry_delay,
+        )
         with self.store.transaction() as session:
+            applied.record(session, done, self.now)
             if state is not None:
-                target = apply_state(row, state)
-                after = _after_writes(plan, outcome, snapshots)
-                note_snapshot(target, *after)
-                links.save(session, target, self.now)
-                audit.append(session, self._audit(plan, state, verdict, outcome))
-                self._resolve_intent(session, plan, outcome, verdict)
                 _record_handover(session, plan, outcome, self.now)
                 if self.ledger is not None and verdict == APPLIED:
                     seen = max(d.updated_at for d in (*snapshots, after[0]) if d is not None)
                     self.ledger(session, plan.link_key[1], state.status, after[0], seen, self.now)
                     self.crash("mid_ledger_write")  # inside the transaction: all or nothing
-            if verdict == FAILED:
-                hint = Hint(
-                    self.agency_system, plan.link_key[0], HintKind.UPDATED, self.now, "retry"
-                )
-                inbox.add(session, [hint], self.retry_delay)
         return verdict
-
-    def _resolve_intent(
-        self, session: Session, plan: LinkPlan, outcome: Outcome | None, verdict: str
-    ) -> None:
-        before = plan.previous.partner_deal_id if plan.previous else None
-        adopted = plan.next_state.partner_deal_id if before is None else None
-        creates = any(isinstance(o, CreatePartnerDeal) for o in plan.writes)
-        if adopted is not None and not creates and verdict != FAILED:
-            # Found by stamp and bound without a create: an intent left by a crashed
-            # or lost create is settled by that deal.
-            intents.resolve(
-                session, plan.link_key[1], plan.link_key[0], IntentState.DONE, self.now, adopted
-            )
-            return
-        if outcome is None or not creates:
-            return
-        if outcome.created_id is not None:
-            state = IntentState.DONE
-        elif verdict == PARKED:
-            state = IntentState.FAILED
-        else:
-            return
-        intents.resolve(
-            session,
-            plan.link_key[1],
-            plan.link_key[0],
-            state,
-            self.now,
-            outcome.created_id,
-        )
 
     def _audit(
         self, plan: LinkPlan, state: LinkState, verdict: str, outcome: Outcome | None
-    ) -> list[AuditRow]:
+    ) -> list[AuditEvent]:
         rows = [*self._write_rows(plan, verdict, outcome), *self._conflict_rows(plan)]
         rows.extend(self._change_rows(plan.previous, state, _changed_by(plan)))
         previous = plan.previous.status if plan.previous else None
@@ -174,12 +153,12 @@ class Recorder:
             )
         return rows
 
-    def _row(self, plan: LinkPlan, action: str, **values: object) -> AuditRow:
+    def _row(self, plan: LinkPlan, action: str, **values: object) -> AuditEvent:
         renamed = {"old": "old_value", "new": "new_value"}
         data: dict[str, Any] = {
             renamed.get(k, k): (None if v is None else str(v)) for k, v in values.items()
         }
-        return AuditRow(
+        return AuditEvent(
             at=self.now,
             agency_deal_id=plan.link_key[0],
             partner_code=plan.link_key[1],
@@ -189,7 +168,7 @@ class Recorder:
 
     def _write_rows(
         self, plan: LinkPlan, verdict: str, outcome: Outcome | None
-    ) -> Iterable[AuditRow]:
+    ) -> Iterable[AuditEvent]:
         if verdict != APPLIED:
             return
         for op in plan.writes:
@@ -216,7 +195,7 @@ class Recorder:
                     plan, "note", side=op.side.value, changed_by="bridge", detail=op.note.text[:500]
                 )
 
-    def _conflict_rows(self, plan: LinkPlan) -> Iterable[AuditRow]:
+    def _conflict_rows(self, plan: LinkPlan) -> Iterable[AuditEvent]:
         for entry in plan.audit:
             yield self._row(
                 plan,
@@ -231,12 +210,12 @@ class Recorder:
 
     def _change_rows(
         self, previous: LinkState | None, state: LinkState, changed_by: str | None
-    ) -> Iterable[AuditRow]:
+    ) -> Iterable[AuditEvent]:
         before = previous.synced if previous else {}
         for name in sorted(set(before) | set(state.synced)):
             old, new = before.get(name), state.synced.get(name)
             if old != new:
-                yield AuditRow(
+                yield AuditEvent(
                     at=self.now,
                     agency_deal_id=state.agency_deal_id,
                     partner_code=state.partner_code,
@@ -246,6 +225,28 @@ class Recorder:
                     old_value=_text(old),
                     new_value=_text(new),
                 )
+
+
+def _intent_end(plan: LinkPlan, outcome: Outcome | None, verdict: str) -> IntentState | None:
+    """How this plan's create intent ended: done (a deal exists), failed (parked), or not yet.
+
+    A deal found by stamp and bound without a create also settles an intent a crashed or
+    lost create left behind (``record`` then names the adopted deal).
+    """
+    creates = any(isinstance(o, CreatePartnerDeal) for o in plan.writes)
+    if _adopted(plan) is not None and not creates and verdict != FAILED:
+        return IntentState.DONE
+    if outcome is None or not creates:
+        return None
+    if outcome.created_id is not None:
+        return IntentState.DONE
+    return IntentState.FAILED if verdict == PARKED else None
+
+
+def _adopted(plan: LinkPlan) -> str | None:
+    """The partner deal this plan binds a link to without creating it (found by stamp)."""
+    before = plan.previous.partner_deal_id if plan.previous else None
+    return plan.next_state.partner_deal_id if before is None else None
 
 
 def _changed_by(plan: LinkPlan) -> str | None:
@@ -320,7 +321,3 @@ def _drafted(op: CreatePartnerDeal, deal_id: str, agency: Deal | None) -> Deal |
     return dataclasses.replace(
         agency, id=deal_id, stage_id=draft.stage_id, amount=draft.amount, fields={}
     )
-
-
-def previous_of(row: LinkRow | None) -> LinkState | None:
-    return None if row is None else to_state(row)

@@ -15,14 +15,14 @@ import logging
 from collections import defaultdict
 from collections.abc import Sequence
 
-from bridge.channels import Draft, screen_new_handovers
+from bridge.channels.conflicts import Draft, screen_new_handovers
 from bridge.crm import Crm, CrmError
 from bridge.mapping.compiled import CompiledMapping, Policies
 from bridge.mapping.texts import notice_overrides
-from bridge.model import Note
+from bridge.model import LinkStatus, Note
 from bridge.notices import Notices
-from bridge.store import Store
-from sync.plan.types import CreatePartnerDeal, LinkPlan, LinkStatus, Park
+from bridge.store.db import Store
+from sync.plan.types import CreatePartnerDeal, LinkPlan, Park
 
 log = logging.getLogger(__name__)
 

@@ -6,42 +6,6 @@
 * :mod:`~bridge.channels.conflicts` — the store side: record handovers, check,
   screen a batch of new partner deals (flag, comment, hold until confirmed).
 
-Importing this package registers ``channel_handover`` and ``channel_flag`` on
-``SQLModel.metadata``.
+The tables (``channel_handover``, ``channel_flag``) are in :mod:`~bridge.channels.tables`;
+this package imports nothing, so the pure normaliser loads without the database libraries.
 """
-
-from __future__ import annotations
-
-from bridge.channels.conflicts import (
-    Conflict,
-    Draft,
-    Handover,
-    ScreenResult,
-    check_conflicts,
-    confirm,
-    conflict_comment,
-    fingerprints_of,
-    held,
-    record_handover,
-    screen_new_handovers,
-)
-from bridge.channels.normalise import Fingerprint, Kind
-from bridge.channels.tables import ChannelFlagRow, ChannelHandoverRow
-
-__all__ = [
-    "ChannelFlagRow",
-    "ChannelHandoverRow",
-    "Conflict",
-    "Draft",
-    "Fingerprint",
-    "Handover",
-    "Kind",
-    "ScreenResult",
-    "check_conflicts",
-    "confirm",
-    "conflict_comment",
-    "fingerprints_of",
-    "held",
-    "record_handover",
-    "screen_new_handovers",
-]

@@ -6,31 +6,3 @@
 Running the digest over the store (posting status-request notes at most once per
 deal per week) is a sync job: :mod:`sync.jobs.digest`.
 """
-
-from __future__ import annotations
-
-from bridge.digest.select import (
-    DigestReport,
-    PartnerDigest,
-    StaleDeal,
-    Waiting,
-    is_digest_day,
-    render,
-    stale_links,
-    week_key,
-    without_stage_change,
-)
-from bridge.digest.tables import DigestNoteRow
-
-__all__ = [
-    "DigestNoteRow",
-    "DigestReport",
-    "PartnerDigest",
-    "StaleDeal",
-    "Waiting",
-    "is_digest_day",
-    "render",
-    "stale_links",
-    "week_key",
-    "without_stage_change",
-]

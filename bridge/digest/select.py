@@ -14,8 +14,9 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 
+from bridge.model import LinkStatus
 from bridge.notices import Notices
-from bridge.store import LinkRow, LinkStatus
+from bridge.store.tables import LinkRow
 
 LinkKey = tuple[str, str]
 

@@ -13,7 +13,7 @@ import datetime as dt
 import json
 from collections.abc import Iterable
 
-from bridge.store import AuditRow
+from bridge.store.tables import AuditRow
 
 STAGE_SLOT = "@stage"
 LinkKey = tuple[str, str]  # (agency deal id, partner code)

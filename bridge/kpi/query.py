@@ -19,8 +19,8 @@ from bridge.kpi.compute import LinkFacts
 from bridge.kpi.history import LinkKey, partner_stage_changes
 from bridge.ledger.rules import DealObservation
 from bridge.ledger.tables import LedgerObservationRow
-from bridge.model import Money, Semantics
-from bridge.store import AuditRow, LinkRow, LinkStatus
+from bridge.model import LinkStatus, Money, Semantics
+from bridge.store.tables import AuditRow, LinkRow
 
 StageSemantics = Mapping[tuple[str, str], Semantics]
 _LIVE = {LinkStatus.ACTIVE.value, LinkStatus.PARKED.value, LinkStatus.PENDING_CREATE.value}

@@ -24,7 +24,7 @@ from bridge.kpi.svg import LOCALES, render_chart
 from bridge.ledger import book
 from bridge.ledger.statement import Period
 from bridge.mapping.compiled import Side
-from bridge.store import Store
+from bridge.store.db import Store
 
 DEFAULT_STALE = dt.timedelta(days=7)
 

@@ -7,25 +7,6 @@
 * :mod:`~bridge.ledger.statement` — a partner's statement for a period;
 * :mod:`~bridge.ledger.render` — Rich table, CSV, printable HTML (Russian by default).
 
-Importing this package registers the ``ledger_entry`` and ``ledger_observation`` tables
-on ``SQLModel.metadata``.
+The tables (``ledger_entry``, ``ledger_observation``) are in :mod:`~bridge.ledger.tables`;
+this package imports nothing, so the pure rules load without the database libraries.
 """
-
-from __future__ import annotations
-
-from bridge.ledger.entries import PARTNER_LEVEL, Entry, EntryKind, quantize
-from bridge.ledger.rules import DealObservation, entries_for, membership_entries, payout_entry
-from bridge.ledger.tables import LedgerEntryRow, LedgerObservationRow
-
-__all__ = [
-    "PARTNER_LEVEL",
-    "DealObservation",
-    "Entry",
-    "EntryKind",
-    "LedgerEntryRow",
-    "LedgerObservationRow",
-    "entries_for",
-    "membership_entries",
-    "payout_entry",
-    "quantize",
-]

@@ -116,7 +116,7 @@ def _others() -> list[Entry]:
 
 def example_statement() -> Statement:
     """Book the demo histories into a fresh store and build November's statement."""
-    from bridge.store import Store
+    from bridge.store.db import Store
 
     with tempfile.TemporaryDirectory() as tmp:
         store = Store.open(f"sqlite:///{Path(tmp) / 'example.db'}")

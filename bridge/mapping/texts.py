@@ -1,7 +1,7 @@
 """``texts:`` in mapping.yaml: the partner-facing wording an agency may rephrase.
 
 Keys are those of the notices (:mod:`bridge.notices`) and of the statements
-(:mod:`bridge.ledger.locale`); a template may use only the placeholders of the
+(:mod:`bridge.wording`); a template may use only the placeholders of the
 text it replaces, so a typo is caught here, with its line, not in a partner's CRM.
 """
 
@@ -10,10 +10,10 @@ from __future__ import annotations
 import difflib
 from collections.abc import Mapping
 
-from bridge.ledger.locale import MESSAGES as STATEMENT_TEXTS
 from bridge.mapping.report import Reporter
 from bridge.notices import MESSAGES as NOTICE_TEXTS
 from bridge.notices import placeholders
+from bridge.wording import MESSAGES as STATEMENT_TEXTS
 
 Texts = Mapping[str, Mapping[str, str]]  # language → key → template
 

@@ -29,10 +29,11 @@ from typing import Any
 
 from bridge.config import Settings
 from bridge.crm import Crm
-from bridge.mapping import load_mapping, resolve
 from bridge.mapping.compiled import CompiledMapping
 from bridge.mapping.connect import Opener, open_all
 from bridge.mapping.env import Environment
+from bridge.mapping.resolve import resolve
+from bridge.mapping.validate import load_mapping
 from bridge.sandbox.amocrm.account import AmoSandbox
 from bridge.sandbox.bitrix.portal import BitrixSandbox
 from bridge.sandbox.world_mapping import AMO, B24, mapping_yaml, partner_kinds

@@ -2,11 +2,37 @@
 
 from __future__ import annotations
 
+import dataclasses
+import datetime as dt
 from collections.abc import Iterable
+from dataclasses import dataclass
 
 from sqlmodel import Session, col, select
 
 from bridge.store.tables import AuditRow
+
+
+@dataclass(frozen=True, slots=True)
+class AuditEvent:
+    """One entry of the trail as its writer states it (the store adds the id)."""
+
+    at: dt.datetime
+    agency_deal_id: str
+    partner_code: str
+    action: str
+    side: str | None = None
+    field: str | None = None
+    old_value: str | None = None
+    new_value: str | None = None
+    changed_by: str | None = None
+    winner: str | None = None
+    loser_value: str | None = None
+    detail: str | None = None
+
+
+def add(session: Session, events: Iterable[AuditEvent]) -> int:
+    """Append ``events`` to the trail; how many."""
+    return append(session, (AuditRow(**dataclasses.asdict(e)) for e in events))
 
 
 def append(session: Session, rows: Iterable[AuditRow]) -> int:
@@ -17,6 +43,17 @@ def append(session: Session, rows: Iterable[AuditRow]) -> int:
         session.add(row)
         count += 1
     return count
+
+
+def events(
+    session: Session, agency_deal_id: str, partner_code: str | None = None
+) -> list[AuditEvent]:
+    """:func:`trail` as events, oldest first."""
+    names = [f.name for f in dataclasses.fields(AuditEvent)]
+    return [
+        AuditEvent(**{n: getattr(row, n) for n in names})
+        for row in trail(session, agency_deal_id, partner_code)
+    ]
 
 
 def trail(session: Session, agency_deal_id: str, partner_code: str | None = None) -> list[AuditRow]:

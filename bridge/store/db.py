@@ -1,4 +1,7 @@
-"""Opening the database: engine settings per dialect and Alembic migrations.
+"""Opening the database: the :class:`Store` handle, engine settings per dialect, migrations.
+
+Open it with :meth:`Store.open` (migrates to the newest schema); do every
+applied plan inside one :meth:`Store.transaction`.
 
 SQLite (the embedded default) runs in WAL mode with a busy timeout, and every
 transaction starts with ``BEGIN IMMEDIATE`` so two writers queue on the lock up
@@ -8,6 +11,8 @@ event hooks SQLAlchemy documents for pysqlite's broken transaction handling.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +20,9 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
+from sqlmodel import Session
 
+DEFAULT_URL = "sqlite:///bridge.db"
 BUSY_TIMEOUT_MS = 30_000
 MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
 
@@ -69,3 +76,26 @@ def current_revision(engine: Engine) -> str | None:
 
     with engine.connect() as connection:
         return MigrationContext.configure(connection).get_current_revision()
+
+
+class Store:
+    """A handle on the database. Thread-safe; each transaction gets its own session."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    @classmethod
+    def open(cls, url: str = DEFAULT_URL, *, upgrade: bool = True) -> Store:
+        engine = make_engine(url)
+        if upgrade:
+            migrate(engine)
+        return cls(engine)
+
+    @contextmanager
+    def transaction(self) -> Iterator[Session]:
+        """One unit of work: committed on success, rolled back on any exception."""
+        with Session(self.engine, expire_on_commit=False) as session, session.begin():
+            yield session
+
+    def close(self) -> None:
+        self.engine.dispose()

@@ -3,10 +3,23 @@
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 
 from sqlmodel import Session, col, select
 
 from bridge.store.tables import PartnerHealthRow
+
+
+@dataclass(frozen=True, slots=True)
+class PartnerHealth:
+    """One partner's (or the agency's) record of passes: last success, last error."""
+
+    partner_code: str
+    last_success_at: dt.datetime | None
+    last_error_at: dt.datetime | None
+    last_error: str | None
+    error_kind: str | None
+    consecutive_failures: int
 
 
 def _row(session: Session, partner_code: str) -> PartnerHealthRow:
@@ -28,6 +41,21 @@ def failure(session: Session, partner_code: str, kind: str, message: str, now: d
     row.error_kind = kind
     row.consecutive_failures += 1
     session.add(row)
+
+
+def partners(session: Session) -> dict[str, PartnerHealth]:
+    """Every partner's health (and the agency's, under ``"agency"``), by code."""
+    return {
+        code: PartnerHealth(
+            row.partner_code,
+            row.last_success_at,
+            row.last_error_at,
+            row.last_error,
+            row.error_kind,
+            row.consecutive_failures,
+        )
+        for code, row in all_rows(session).items()
+    }
 
 
 def all_rows(session: Session) -> dict[str, PartnerHealthRow]:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import delete, or_
@@ -16,6 +17,15 @@ from sqlmodel import Session, col, select
 
 from bridge.model import Hint, HintKind
 from bridge.store.tables import HintRow
+
+
+@dataclass(frozen=True, slots=True)
+class DueHint:
+    """A hint taken from the inbox; ``id`` and ``count`` let :func:`done` remove exactly it."""
+
+    id: int
+    count: int
+    hint: Hint
 
 
 def _insert(session: Session) -> Any:
@@ -80,6 +90,18 @@ def due(
     return list(session.exec(query))
 
 
+def take(
+    session: Session,
+    now: dt.datetime,
+    *,
+    systems: Sequence[str] | None = None,
+    limit: int = 1000,
+) -> list[DueHint]:
+    """:func:`due`, as hints (they stay in the inbox until :func:`done`)."""
+    rows = due(session, now, systems=systems, limit=limit)
+    return [DueHint(row.id, row.count, as_hint(row)) for row in rows if row.id is not None]
+
+
 def waiting(session: Session, hints: Sequence[Hint]) -> set[tuple[str, str]]:
     """Which of these hints' deals already wait in the inbox (they will fold into it)."""
     if not hints:
@@ -98,7 +120,7 @@ def pending_count(session: Session) -> dict[str, int]:
     return {system: count for system, count in session.exec(query)}
 
 
-def done(session: Session, handled: Iterable[HintRow]) -> int:
+def done(session: Session, handled: Iterable[HintRow | DueHint]) -> int:
     """Remove handled hints unless a newer hint for the same deal arrived meanwhile."""
     removed = 0
     for row in handled:

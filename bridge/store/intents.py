@@ -9,12 +9,19 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable
+from enum import StrEnum
 
 from sqlmodel import Session, col, select
 
-from bridge.store.tables import IntentState, WriteIntentRow
+from bridge.store.tables import WriteIntentRow
 
 CREATE = "create"
+
+
+class IntentState(StrEnum):
+    PENDING = "pending"
+    DONE = "done"
+    FAILED = "failed"
 
 
 def record(
@@ -48,6 +55,16 @@ def record(
         rows.append(row)
     session.flush()
     return rows
+
+
+def begin(
+    session: Session, partner_code: str, stamps: Iterable[tuple[str, str]], now: dt.datetime
+) -> set[str]:
+    """:func:`record` these create intents; the agency deal ids tried before (a retry:
+    the partner CRM may already hold the deal, so search it by stamp first)."""
+    return {
+        row.agency_deal_id for row in record(session, partner_code, stamps, now) if row.attempts > 1
+    }
 
 
 def pending(session: Session, partner_code: str) -> list[WriteIntentRow]:

@@ -1,31 +1,49 @@
 """The full metadata the migrations must produce: the store's tables plus its neighbours'.
 
-The amoCRM token table, the ledger and the reports' tables live in their own modules;
-importing them registers their tables on the shared ``SQLModel.metadata``.
+Every table the Alembic migrations manage is imported here by name, so the list
+is explicit and complete wherever :func:`target_metadata` is called; nothing
+depends on some other module having been imported first.
 """
 
 from __future__ import annotations
 
-import importlib
-
 from sqlalchemy import MetaData
 from sqlmodel import SQLModel
 
-import bridge.store.tables  # noqa: F401  (registers the store's tables)
+from bridge.amocrm.oauth import OAuthToken
+from bridge.channels.tables import ChannelFlagRow, ChannelHandoverRow
+from bridge.digest.tables import DigestNoteRow
+from bridge.ledger.tables import LedgerEntryRow, LedgerObservationRow
+from bridge.store.tables import (
+    AuditRow,
+    CursorRow,
+    HintRow,
+    HookDeliveryRow,
+    LinkRow,
+    PartnerHealthRow,
+    WriteIntentRow,
+)
 
-NEIGHBOURS = (
-    "bridge.amocrm.oauth",
-    "bridge.ledger",
-    "bridge.channels.tables",
-    "bridge.digest.tables",
+TABLES: tuple[type[SQLModel], ...] = (
+    LinkRow,
+    WriteIntentRow,
+    CursorRow,
+    HintRow,
+    AuditRow,
+    PartnerHealthRow,
+    HookDeliveryRow,
+    OAuthToken,
+    LedgerEntryRow,
+    LedgerObservationRow,
+    ChannelHandoverRow,
+    ChannelFlagRow,
+    DigestNoteRow,
 )
 
 
 def target_metadata() -> MetaData:
-    for module in NEIGHBOURS:
-        try:
-            importlib.import_module(module)
-        except ModuleNotFoundError as exc:
-            if exc.name != module:
-                raise
+    """The shared ``SQLModel.metadata``, holding (at least) every table in :data:`TABLES`."""
+    missing = [t.__name__ for t in TABLES if t.__tablename__ not in SQLModel.metadata.tables]
+    if missing:  # a table class built on another MetaData would silently drop out of migrations
+        raise RuntimeError(f"tables not on SQLModel.metadata: {missing}")
     return SQLModel.metadata

@@ -1,7 +1,8 @@
 """The store's tables. Schema changes go through Alembic (``bridge/migrations``), never create_all.
 
-* ``link`` — one agency deal ↔ one partner deal with its sync state; parking is
-  a status plus a reason, so a parked deal keeps everything needed to retry it.
+* ``link`` — one agency deal ↔ one partner deal with its sync state
+  (:class:`~bridge.model.LinkState`, read and written by :mod:`bridge.store.links`);
+  parking is a status plus a reason, so a parked deal keeps everything needed to retry it.
 * ``write_intent`` — recorded *before* a partner deal is created, resolved after;
   an unresolved intent means "search by stamp before creating again".
 * ``sync_cursor`` — per CRM account: how far polling has applied every change.
@@ -16,27 +17,12 @@ from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal
-from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import Column, Index, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from bridge.store.types import DecimalText, JsonText, UtcDateTime
-
-
-class LinkStatus(StrEnum):
-    PENDING_CREATE = "pending_create"
-    ACTIVE = "active"
-    PARKED = "parked"
-    ORPHANED = "orphaned"
-    CLOSED = "closed"
-
-
-class IntentState(StrEnum):
-    PENDING = "pending"
-    DONE = "done"
-    FAILED = "failed"
 
 
 def _utc(nullable: bool = True) -> Any:

@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from bridge.channels.conflicts import confirm, held
-from bridge.store import Store
+from bridge.store.db import Store
 
 # How bridge.mapping.connect labels the agency portal (the hint inbox is keyed by it).
 AGENCY_SYSTEM = "bitrix24:agency"

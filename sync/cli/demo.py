@@ -157,9 +157,7 @@ class Story:
         assert store is not None
         ids = [d.agency_id for d in self.state.deals]
         with store.transaction() as session:
-            rows = {
-                (r.agency_deal_id, r.partner_code): r for r in links.by_agency_ids(session, ids)
-            }
+            rows = {s.key: s for s in links.states(session, ids)}
             entries = book.read(session)
         for deal in self.state.deals:
             self._observe_deal(deal, rows.get((deal.agency_id, deal.partner)))

@@ -13,7 +13,7 @@ from pathlib import Path
 from bridge.crm import Crm
 from bridge.digest.select import DigestReport, render
 from bridge.mapping.spec import MappingSpec
-from bridge.store import Store
+from bridge.store.db import Store
 from sync.jobs.digest import notices_for, run_digest
 
 

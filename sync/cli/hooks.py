@@ -9,10 +9,10 @@ from rich.console import Console
 from rich.table import Table
 
 from bridge.crm import Crm
-from bridge.mapping import load_mapping
 from bridge.mapping.compiled import Connection
 from bridge.mapping.connect import close_all, open_all
-from bridge.store import Store
+from bridge.mapping.validate import load_mapping
+from bridge.store.db import Store
 from sync.sources.subscriptions import install, status
 
 

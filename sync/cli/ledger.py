@@ -22,7 +22,7 @@ from bridge.ledger.statement import Period, Statement, build_statement
 from bridge.mapping.compiled import Side
 from bridge.mapping.texts import statement_overrides
 from bridge.model import Money
-from bridge.store import Store
+from bridge.store.db import Store
 
 app = typer.Typer(
     help="The commission ledger: payouts, statements, balances.", no_args_is_help=True

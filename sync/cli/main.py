@@ -94,7 +94,7 @@ def hooks_status(
     """Which hooks are registered, when each last delivered, which went quiet."""
     from rich.console import Console
 
-    from bridge.store import Store
+    from bridge.store.db import Store
     from sync.cli.hooks import run_status
 
     store = Store.open(db_url)
@@ -198,7 +198,7 @@ def sync_command(
     """Run one sync pass now: changes → plan → bulk writes → store."""
     from rich.console import Console
 
-    from bridge.store import Store
+    from bridge.store.db import Store
     from sync.cli.passes import SetupFailed, run_sync
 
     store = Store.open(db_url)
@@ -217,7 +217,7 @@ def status_command(db_url: DbUrlOpt = SYNC_DB) -> None:
     """Per partner: links by state, last successful sync, cursor lag, parked, errors."""
     from rich.console import Console
 
-    from bridge.store import Store
+    from bridge.store.db import Store
     from sync.cli.passes import show_status
 
     show_status(Store.open(db_url), Console())
@@ -230,7 +230,7 @@ def deal_command(
     """Both sides' values of an agency deal's links, and its audit trail."""
     from rich.console import Console
 
-    from bridge.store import Store
+    from bridge.store.db import Store
     from sync.cli.passes import show_deal
 
     if not show_deal(Store.open(db_url), agency_id, Console()):
@@ -243,7 +243,7 @@ def parked_command(db_url: DbUrlOpt = SYNC_DB) -> None:
     """Parked links with the reason each one waits for."""
     from rich.console import Console
 
-    from bridge.store import Store
+    from bridge.store.db import Store
     from sync.cli.passes import show_parked
 
     show_parked(Store.open(db_url), Console())
@@ -256,7 +256,7 @@ def retry_command(
     db_url: DbUrlOpt = SYNC_DB,
 ) -> None:
     """Queue parked links for the next pass (after you fixed what they wait for)."""
-    from bridge.store import Store
+    from bridge.store.db import Store
     from sync.cli.passes import queue_retry
 
     if (link_id is None) == (not all_parked):
@@ -312,7 +312,7 @@ def kpi_command(
     from rich.console import Console
 
     from bridge.kpi.report import build_report, parse_period, partners_from_mapping, print_report
-    from bridge.store import Store
+    from bridge.store.db import Store
 
     if language not in ("ru", "en"):
         typer.echo("error: --language is ru or en", err=True)
@@ -352,7 +352,7 @@ def digest_command(
     """Stale deals, deals without a stage change and what the agency waits for, per partner."""
     import datetime as dt
 
-    from bridge.store import Store
+    from bridge.store.db import Store
     from sync.cli.digest import DigestFailed
     from sync.cli.digest import digest_command as run
 

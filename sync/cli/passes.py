@@ -23,7 +23,7 @@ from rich.progress import (
 
 from bridge.crm import Crm
 from bridge.mapping.compiled import CompiledMapping
-from bridge.store import Store
+from bridge.store.db import Store
 from sync.cli.views import deal_view, parked_table, status_table
 from sync.engine import Engine, PassReport, retry_parked
 from sync.engine import Progress as EngineProgress
@@ -43,8 +43,9 @@ def utcnow() -> dt.datetime:
 def open_engine(
     mapping_path: Path, store: Store, progress: EngineProgress | None = None
 ) -> tuple[Engine, list[Crm]]:
-    from bridge.mapping import load_mapping, resolve
     from bridge.mapping.connect import open_all
+    from bridge.mapping.resolve import resolve
+    from bridge.mapping.validate import load_mapping
 
     spec = load_mapping(mapping_path)
     crms, failed = open_all(spec)

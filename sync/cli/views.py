@@ -8,17 +8,11 @@ from collections import Counter
 from rich.console import Console
 from rich.table import Table
 
-from bridge.store import (
-    LinkRow,
-    LinkStatus,
-    PartnerHealthRow,
-    Store,
-    audit,
-    cursors,
-    health,
-    inbox,
-    links,
-)
+from bridge.model import LinkStatus, Money
+from bridge.store import audit, cursors, health, inbox, links
+from bridge.store.db import Store
+from bridge.store.health import PartnerHealth
+from bridge.store.links import StoredLink
 
 STATUSES = [s.value for s in LinkStatus]
 
@@ -38,7 +32,7 @@ def status_table(store: Store, now: dt.datetime) -> Table:
     """Per partner: links by state, last success, cursor lag, parked count, last error."""
     with store.transaction() as session:
         counts = links.counts_by_status(session)
-        rows = health.all_rows(session)
+        rows = health.partners(session)
         lags = {c.system.split(":", 1)[-1]: c.value for c in cursors.load_all(session)}
         waiting = inbox.pending_count(session)
     table = Table(title="partner-bridge status")
@@ -53,7 +47,7 @@ def status_table(store: Store, now: dt.datetime) -> Table:
 def _status_row(
     code: str,
     count: Counter[str],
-    rows: dict[str, PartnerHealthRow],
+    rows: dict[str, PartnerHealth],
     lags: dict[str, dt.datetime | None],
     now: dt.datetime,
 ) -> list[str]:
@@ -75,8 +69,8 @@ def _status_row(
 def deal_view(store: Store, agency_deal_id: str, console: Console) -> bool:
     """Both sides' last known values per link and the audit trail; False if unknown."""
     with store.transaction() as session:
-        rows = links.by_agency_ids(session, [agency_deal_id])
-        trail = audit.trail(session, agency_deal_id)
+        rows = links.stored(session, [agency_deal_id])
+        trail = audit.events(session, agency_deal_id)
     if not rows and not trail:
         return False
     for row in rows:
@@ -110,44 +104,41 @@ def deal_view(store: Store, agency_deal_id: str, console: Console) -> bool:
     return True
 
 
-def _link_table(row: LinkRow) -> Table:
-    table = Table(title=f"link #{row.id}: agency {row.agency_deal_id} ↔ {row.partner_code}")
+def _link_table(link: StoredLink) -> Table:
+    state = link.state
+    table = Table(title=f"link #{link.id}: agency {state.agency_deal_id} ↔ {state.partner_code}")
     table.add_column("")
     table.add_column("agency")
     table.add_column("partner")
-    table.add_row("deal id", row.agency_deal_id, row.partner_deal_id or "(not created)")
-    table.add_row("stage", row.agency_stage or "", row.partner_stage or "")
+    table.add_row("deal id", state.agency_deal_id, state.partner_deal_id or "(not created)")
+    table.add_row("stage", link.agency_stage or "", link.partner_stage or "")
+    table.add_row("amount", _money(link.agency_amount), _money(link.partner_amount))
     table.add_row(
-        "amount",
-        _money(row.agency_amount, row.agency_currency),
-        _money(row.partner_amount, row.partner_currency),
+        "last seen change", str(state.agency_updated_at or ""), str(state.partner_updated_at or "")
     )
-    table.add_row(
-        "last seen change", str(row.agency_updated_at or ""), str(row.partner_updated_at or "")
-    )
-    status = row.status + (f" — {row.park_reason}" if row.park_reason else "")
+    status = state.status.value + (f" — {state.park_reason}" if state.park_reason else "")
     table.add_row("status", status, "")
     return table
 
 
-def _money(amount: object, currency: str | None) -> str:
-    return "" if amount is None else f"{amount} {currency or ''}".strip()
+def _money(amount: Money | None) -> str:
+    return "" if amount is None else str(amount)
 
 
 def parked_table(store: Store) -> Table:
     with store.transaction() as session:
-        rows = links.parked(session)
-    table = Table(title=f"parked links: {len(rows)}")
+        parked = links.parked_links(session)
+    table = Table(title=f"parked links: {len(parked)}")
     for column in ("id", "agency deal", "partner", "partner deal", "since", "reason"):
         table.add_column(column)
-    for row in rows:
-        since = row.parked_at.strftime("%Y-%m-%d %H:%M") if row.parked_at else ""
+    for link in parked:
+        since = link.parked_at.strftime("%Y-%m-%d %H:%M") if link.parked_at else ""
         table.add_row(
-            str(row.id),
-            row.agency_deal_id,
-            row.partner_code,
-            row.partner_deal_id or "",
+            str(link.id),
+            link.state.agency_deal_id,
+            link.state.partner_code,
+            link.state.partner_deal_id or "",
             since,
-            row.park_reason or "",
+            link.state.park_reason or "",
         )
     return table

@@ -34,9 +34,11 @@ from bridge.kpi.history import partner_stage_changes
 from bridge.ledger import book
 from bridge.ledger.balances import open_items
 from bridge.mapping.compiled import Policies, Side
-from bridge.model import Note
+from bridge.model import LinkStatus, Note
 from bridge.notices import Notices
-from bridge.store import AuditRow, LinkStatus, Store, links
+from bridge.store import links
+from bridge.store.db import Store
+from bridge.store.tables import AuditRow
 
 Overrides = Mapping[str, Mapping[str, str]]  # language → notice key → template
 

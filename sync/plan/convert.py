@@ -25,9 +25,8 @@ from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 
 from bridge.mapping.compiled import Converter, ConverterKind, Side
-from bridge.model import FieldValue, Money
+from bridge.model import CanonicalValue, FieldValue, Money
 from bridge.phones import mirrored as mirrored_phone
-from sync.plan.types import CanonicalValue
 
 
 @dataclass(frozen=True, slots=True)

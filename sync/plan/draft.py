@@ -14,12 +14,20 @@ import dataclasses
 from dataclasses import dataclass, field
 
 from bridge.mapping.compiled import Direction, FieldEnd, PartnerConfig, Target
-from bridge.model import Company, Contact, Deal, DealDraft, FieldValue, Money
+from bridge.model import (
+    CanonicalValue,
+    Company,
+    Contact,
+    Deal,
+    DealDraft,
+    FieldValue,
+    LinkKey,
+    Money,
+)
 from bridge.phones import mirrored as mirrored_phone
 from sync.plan.convert import Ok, Refused, Result
 from sync.plan.fields import Pair
 from sync.plan.slots import Slot, to_field_value
-from sync.plan.types import CanonicalValue, LinkKey
 
 
 @dataclass(frozen=True, slots=True)

@@ -23,9 +23,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from bridge.mapping.compiled import Direction, Side
-from bridge.model import Deal
+from bridge.model import CanonicalValue, Deal, LinkKey
 from sync.plan.convert import Ok, Refused, Result, Unset
-from sync.plan.types import AuditEntry, CanonicalValue, LinkKey
+from sync.plan.types import AuditEntry
 
 Pair = tuple[CanonicalValue, CanonicalValue]
 Translate = Callable[[CanonicalValue], Result]

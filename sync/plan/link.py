@@ -14,24 +14,27 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from bridge.mapping.compiled import CompiledMapping, PartnerConfig, Side
-from bridge.model import Deal, Note
+from bridge.model import (
+    AGENCY_WRITES_KEY,
+    HOLD_KEY,
+    CanonicalValue,
+    Deal,
+    LinkKey,
+    LinkState,
+    LinkStatus,
+    Note,
+)
 from sync.plan.draft import build_draft
 from sync.plan.mirror import SyncOutcome, sync_slots
 from sync.plan.notes import agency_notes_to_mirror, orphan_notice, partner_notes_to_mirror
 from sync.plan.slots import slots_for
 from sync.plan.types import (
-    AGENCY_WRITES_KEY,
-    HOLD_KEY,
     AddNote,
     AgencyExtras,
     AuditEntry,
-    CanonicalValue,
     CloseLink,
     CreatePartnerDeal,
-    LinkKey,
     LinkPlan,
-    LinkState,
-    LinkStatus,
     Operation,
     OrphanLink,
     Park,

@@ -13,10 +13,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from bridge.mapping.compiled import Side
-from bridge.model import Deal, DealPatch
+from bridge.model import CanonicalValue, Deal, DealPatch, LinkState
 from sync.plan.fields import Decision, Pair, reconcile
 from sync.plan.slots import Slot, patch_entry
-from sync.plan.types import AuditEntry, CanonicalValue, LinkState
+from sync.plan.types import AuditEntry
 from sync.plan.values import written_hash
 
 

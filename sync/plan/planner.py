@@ -46,7 +46,8 @@ refusal parks the link with every reason and writes nothing; the same reason
 again yields no operation. Built-ins: title flows ``to_partner``; amount and stage
 are ``both`` with the partner as owner (the partner works the deal).
 
-Types live in :mod:`sync.plan.types`; JSON and hashes in :mod:`sync.plan.values`.
+Types live in :mod:`sync.plan.types` and :mod:`bridge.model` (link state); hashes in
+:mod:`sync.plan.values`.
 """
 
 from __future__ import annotations
@@ -55,9 +56,9 @@ import datetime as dt
 from collections.abc import Mapping
 
 from bridge.mapping.compiled import CompiledMapping
-from bridge.model import Deal, require_utc
+from bridge.model import CanonicalValue, Deal, LinkState, require_utc
 from sync.plan.link import LinkInputs, make_plan, plan_link, unknown_partner
-from sync.plan.types import AgencyExtras, CanonicalValue, LinkPlan, LinkState, PartnerExtras
+from sync.plan.types import AgencyExtras, LinkPlan, PartnerExtras
 
 _NO_EXTRAS = PartnerExtras()
 _NO_AGENCY = AgencyExtras()

@@ -32,18 +32,11 @@ from bridge.mapping.compiled import (
     Side,
     Target,
 )
-from bridge.model import Company, Contact, Deal, FieldValue, Money
+from bridge.model import CanonicalValue, Company, Contact, Deal, FieldValue, Money
 from sync.plan.convert import Ok, Result, normalize, translate
 from sync.plan.fields import Rule, Translate
 from sync.plan.stages import StageTranslator
-from sync.plan.types import (
-    AMOUNT_KEY,
-    STAGE_KEY,
-    TITLE_KEY,
-    AgencyExtras,
-    CanonicalValue,
-    PartnerExtras,
-)
+from sync.plan.types import AMOUNT_KEY, STAGE_KEY, TITLE_KEY, AgencyExtras, PartnerExtras
 
 CONTACT_TARGETS = frozenset(
     {

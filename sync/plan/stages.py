@@ -18,9 +18,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from bridge.mapping.compiled import Broken, PartnerConfig, Side, UnmappedStage
-from bridge.model import Pipeline, Semantics
+from bridge.model import CanonicalValue, Pipeline, Semantics
 from sync.plan.convert import Ok, Refused, Result, Unset
-from sync.plan.types import CanonicalValue
 
 
 def _stage_label(stage_id: str, pipeline: Pipeline | None) -> str:

@@ -30,8 +30,8 @@ from bridge.mapping.compiled import CompiledMapping
 from bridge.mapping.connect import open_crm
 from bridge.mapping.watch import MappingWatcher
 from bridge.model import Hint
-from bridge.store import Store, hooks, inbox
-from bridge.store.db import make_engine
+from bridge.store import hooks, inbox
+from bridge.store.db import Store, make_engine
 from sync.engine import Engine
 from sync.runtime import readiness as ready
 from sync.runtime.app import Readiness, create_app

@@ -20,7 +20,8 @@ from bridge.logs import log_event
 from bridge.mapping.compiled import CompiledMapping
 from bridge.mapping.texts import notice_overrides
 from bridge.mapping.watch import MappingWatcher
-from bridge.store import Store, inbox
+from bridge.store import inbox
+from bridge.store.db import Store
 from sync.engine import Engine
 from sync.runtime.app import HookRoutes
 from sync.runtime.pass_metrics import PassMetrics
@@ -34,7 +35,10 @@ PASS_LANE = "sync-pass"  # noqa: S105 - a runner lane name, not a credential
 
 
 def _reconcile_quietly(engine: Engine) -> None:
-    report = reconciler.reconcile(engine)
+    partners = {code: engine.partners[code] for code in engine.reachable()}
+    report = reconciler.reconcile(
+        engine.store, engine.mapping, engine.agency, partners, engine.clock(), then=engine.sync
+    )
     log_event(
         log,
         "reconcile.done",

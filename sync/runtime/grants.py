@@ -8,7 +8,7 @@ from collections.abc import Callable, Mapping
 
 from bridge.logs import log_event
 from bridge.mapping.compiled import PartnerConfig
-from bridge.store import Store
+from bridge.store.db import Store
 from sync.runtime.app import HookRejected
 
 log = logging.getLogger(__name__)

@@ -10,7 +10,7 @@ from collections.abc import Callable, Mapping, Sequence
 from bridge.crm import Crm
 from bridge.logs import log_event
 from bridge.mapping.compiled import Side
-from bridge.store import Store
+from bridge.store.db import Store
 from sync.plan.types import AddNote, LinkPlan, UpdateDeal
 from sync.runtime.health import HealthTracker
 from sync.runtime.metrics import Metrics

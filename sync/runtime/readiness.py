@@ -13,7 +13,7 @@ from sqlalchemy import text
 
 from bridge.crm import Crm
 from bridge.mapping.watch import MappingWatcher
-from bridge.store import Store
+from bridge.store.db import Store
 from sync.runtime.app import Readiness
 from sync.runtime.health import HealthTracker
 

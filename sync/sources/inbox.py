@@ -6,7 +6,9 @@ import datetime as dt
 from collections.abc import Iterable, Sequence
 
 from bridge.model import Hint
-from bridge.store import HintRow, Store, inbox
+from bridge.store import inbox
+from bridge.store.db import Store
+from bridge.store.inbox import DueHint
 
 DEFAULT_DEBOUNCE = dt.timedelta(seconds=2)
 
@@ -19,12 +21,12 @@ def record(store: Store, hints: Iterable[Hint], debounce: dt.timedelta = DEFAULT
 
 def take_due(
     store: Store, now: dt.datetime, systems: Sequence[str] | None = None, limit: int = 5000
-) -> list[HintRow]:
+) -> list[DueHint]:
     """Hints ready to handle; they stay in the inbox until :func:`finish` is called."""
     with store.transaction() as session:
-        return inbox.due(session, now, systems=systems, limit=limit)
+        return inbox.take(session, now, systems=systems, limit=limit)
 
 
-def finish(store: Store, handled: Iterable[HintRow]) -> int:
+def finish(store: Store, handled: Iterable[DueHint]) -> int:
     with store.transaction() as session:
         return inbox.done(session, handled)

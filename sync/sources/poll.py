@@ -16,8 +16,9 @@ from dataclasses import dataclass
 
 from bridge.crm import Crm
 from bridge.model import Deal
-from bridge.store import Store, cursors
+from bridge.store import cursors
 from bridge.store.cursors import Cursor
+from bridge.store.db import Store
 
 DEFAULT_OVERLAP = dt.timedelta(seconds=5)
 BEGINNING = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)

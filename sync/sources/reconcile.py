@@ -7,18 +7,24 @@ pipeline is listed once: a deal routed to a partner with no link, or changed
 since its links last saw it, is queued too. The normal pass then does the work
 (orphaning a link whose partner deal was deleted, with a note on the agency
 deal), so reconcile itself never writes to a CRM.
+
+It is handed what it compares (the store, the mapping, the agency CRM and the
+partners' CRMs) and, to run that pass, a callable; it knows nothing of the engine.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import logging
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
-from bridge.crm import CrmError
-from bridge.model import Deal, Hint, HintKind
-from bridge.store import LinkRow, LinkStatus, links
-from sync.engine import Engine, PassReport
+from bridge.crm import Crm, CrmError
+from bridge.mapping.compiled import CompiledMapping
+from bridge.model import Deal, Hint, HintKind, LinkState, LinkStatus
+from bridge.store import links
+from bridge.store.db import Store
+from sync.engine import PassReport
 from sync.sources import inbox, poll
 
 log = logging.getLogger(__name__)
@@ -35,69 +41,76 @@ class ReconcileReport:
     sync: PassReport | None = None
 
 
-def reconcile(engine: Engine, partner: str | None = None, *, apply: bool = True) -> ReconcileReport:
-    """Compare everything, queue what differs, then (with ``apply``) run a pass for it."""
+def reconcile(
+    store: Store,
+    mapping: CompiledMapping,
+    agency: Crm,
+    partners: Mapping[str, Crm],
+    now: dt.datetime,
+    *,
+    then: Callable[[], PassReport] | None = None,
+) -> ReconcileReport:
+    """Compare the agency with ``partners`` (code → CRM), queue what differs in the inbox,
+    then run ``then`` (a sync pass over the same partners), if given."""
     report = ReconcileReport()
-    now = engine.clock()
     hints: list[Hint] = []
-    for code in engine.reachable(partner):
+    for code, crm in partners.items():
         try:
-            hints.extend(_partner_side(engine, code, report, now))
+            hints.extend(_partner_side(store, agency.system, code, crm, report, now))
         except CrmError as exc:
             log.warning("reconcile: partner %s failed: %s", code, exc)
             report.errors[code] = str(exc)
     try:
-        hints.extend(_agency_side(engine, report, now))
+        hints.extend(_agency_side(store, mapping, agency, report, now))
     except CrmError as exc:
         report.errors["agency"] = str(exc)
-    inbox.record(engine.store, hints, dt.timedelta(0))
-    if apply:
-        report.sync = engine.sync(partner)
+    inbox.record(store, hints, dt.timedelta(0))
+    if then is not None:
+        report.sync = then()
     return report
 
 
 def _partner_side(
-    engine: Engine, code: str, report: ReconcileReport, now: dt.datetime
+    store: Store, agency_system: str, code: str, crm: Crm, report: ReconcileReport, now: dt.datetime
 ) -> list[Hint]:
-    with engine.store.transaction() as session:
-        rows = [r for r in links.for_partner(session, code, LIVE) if r.partner_deal_id]
-    found = engine.partners[code].fetch_deals([r.partner_deal_id or "" for r in rows])
+    with store.transaction() as session:
+        states = [s for s in links.states_for(session, code, LIVE) if s.partner_deal_id]
+    found = crm.fetch_deals([s.partner_deal_id or "" for s in states])
     hints = []
-    for row in rows:
-        deal = found.get(row.partner_deal_id or "")
+    for state in states:
+        deal = found.get(state.partner_deal_id or "")
         if deal is None:
-            report.missing.setdefault(code, []).append(row.partner_deal_id or "")
-        elif _newer(deal, row.partner_updated_at):
+            report.missing.setdefault(code, []).append(state.partner_deal_id or "")
+        elif _newer(deal, state.partner_updated_at):
             report.stale.setdefault(code, []).append(deal.id)
         else:
             continue
-        hints.append(
-            Hint(engine.agency.system, row.agency_deal_id, HintKind.UPDATED, now, "reconcile")
-        )
+        hints.append(Hint(agency_system, state.agency_deal_id, HintKind.UPDATED, now, "reconcile"))
     return hints
 
 
-def _agency_side(engine: Engine, report: ReconcileReport, now: dt.datetime) -> list[Hint]:
-    by_deal = _links_by_agency(engine)
+def _agency_side(
+    store: Store, mapping: CompiledMapping, agency: Crm, report: ReconcileReport, now: dt.datetime
+) -> list[Hint]:
+    by_deal = _links_by_agency(store, mapping)
     listed: set[str] = set()
     queued: list[str] = []
-    for page in engine.agency.list_changed(poll.BEGINNING):
+    for page in agency.list_changed(poll.BEGINNING):
         for deal in page.deals:
             listed.add(deal.id)
-            if _agency_differs(engine, deal, by_deal.get(deal.id, {}), report):
+            if _agency_differs(mapping, deal, by_deal.get(deal.id, {}), report):
                 queued.append(deal.id)
-    for agency_id, rows in by_deal.items():
-        if agency_id not in listed and any(r.status in LIVE for r in rows.values()):
+    for agency_id, states in by_deal.items():
+        if agency_id not in listed and any(s.status in LIVE for s in states.values()):
             report.agency_missing.append(agency_id)
             queued.append(agency_id)
-    return [Hint(engine.agency.system, i, HintKind.UPDATED, now, "reconcile") for i in queued]
+    return [Hint(agency.system, i, HintKind.UPDATED, now, "reconcile") for i in queued]
 
 
 def _agency_differs(
-    engine: Engine, deal: Deal, rows: dict[str, LinkRow], report: ReconcileReport
+    mapping: CompiledMapping, deal: Deal, rows: dict[str, LinkState], report: ReconcileReport
 ) -> bool:
     """Routed but not linked, changed since its links last saw it, or left the pipeline."""
-    mapping = engine.mapping
     live = [r for r in rows.values() if r.status in LIVE]
     if deal.pipeline_id != mapping.agency.pipeline_id:
         return bool(live)
@@ -108,12 +121,12 @@ def _agency_differs(
     return bool(unlinked) or any(_newer(deal, r.agency_updated_at) for r in live)
 
 
-def _links_by_agency(engine: Engine) -> dict[str, dict[str, LinkRow]]:
-    result: dict[str, dict[str, LinkRow]] = {}
-    with engine.store.transaction() as session:
-        for code in engine.mapping.partners:
-            for row in links.for_partner(session, code):
-                result.setdefault(row.agency_deal_id, {})[code] = row
+def _links_by_agency(store: Store, mapping: CompiledMapping) -> dict[str, dict[str, LinkState]]:
+    result: dict[str, dict[str, LinkState]] = {}
+    with store.transaction() as session:
+        for code in mapping.partners:
+            for state in links.states_for(session, code):
+                result.setdefault(state.agency_deal_id, {})[code] = state
     return result
 
 

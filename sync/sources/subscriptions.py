@@ -14,12 +14,10 @@ import datetime as dt
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from sqlalchemy import func
-from sqlmodel import Session, col, select
-
 from bridge.crm import Crm, CrmError, WebhookSubscriptions
 from bridge.mapping.compiled import Connection, CrmKind
-from bridge.store import LinkRow, Store, hooks
+from bridge.store import hooks, links
+from bridge.store.db import Store
 from sync.sources.webhooks import hook_urls
 
 BITRIX_EVENTS = ("ONCRMDEALADD", "ONCRMDEALUPDATE", "ONCRMDEALDELETE")
@@ -79,8 +77,8 @@ def status(
 ) -> list[HookStatus]:
     urls = hook_urls(public_url, connections) if public_url else {}
     with store.transaction() as session:
-        deliveries = hooks.all_rows(session)
-        changes = _last_changes(session)
+        deliveries = hooks.deliveries(session)
+        changes = links.newest_seen(session)
     rows = []
     for label, crm in crms.items():
         seen = deliveries.get(crm.system)
@@ -123,14 +121,3 @@ def _warning(
     if change is not None and (last is None or change - last > QUIET_AFTER):
         return "the hook is quiet while polling still finds changes: check the hook"
     return ""
-
-
-def _last_changes(session: Session) -> dict[str, dt.datetime]:
-    """Newest modification time the bridge saw per partner (and the agency), any path."""
-    newest = func.max(col(LinkRow.partner_updated_at))
-    rows = session.exec(select(LinkRow.partner_code, newest).group_by(col(LinkRow.partner_code)))
-    result = {code: when for code, when in rows if when is not None}
-    agency = session.exec(select(func.max(col(LinkRow.agency_updated_at)))).first()
-    if agency is not None:
-        result["agency"] = agency
-    return result

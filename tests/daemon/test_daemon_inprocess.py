@@ -119,7 +119,8 @@ def test_the_daily_job_books_membership_once_and_runs_the_digest(world: SandboxW
 def test_the_nightly_reconcile_finds_a_partner_deal_deleted_behind_our_back(
     world: SandboxWorld,
 ) -> None:
-    from bridge.store import LinkStatus, links
+    from bridge.model import LinkStatus
+    from bridge.store import links
 
     daemon = _start(world)
     assert daemon.runner is not None and daemon.store is not None and daemon.jobs is not None

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from bridge.mapping import load_mapping
 from bridge.mapping.compiled import Connection
+from bridge.mapping.validate import load_mapping
 from bridge.sandbox.world import SandboxWorld, sandbox_world
 from sync.runtime.daemon import Daemon, DaemonOptions
 from sync.sources.subscriptions import install, status

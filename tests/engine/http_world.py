@@ -23,7 +23,7 @@ from bridge.mapping.compiled import CompiledMapping, Connection, CrmKind
 from bridge.mapping.connect import Opener
 from bridge.ratelimit import Pacer
 from bridge.sandbox.world import SandboxWorld, sandbox_world
-from bridge.store import Store
+from bridge.store.db import Store
 from sync.engine import Engine
 
 

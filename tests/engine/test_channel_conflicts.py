@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import dataclasses
 
-from bridge.channels import confirm
-from bridge.store import LinkStatus, links
+from bridge.channels.conflicts import confirm
+from bridge.model import LinkStatus
+from bridge.store import links
 from tests.engine.world import World
 
 

@@ -3,8 +3,8 @@ from __future__ import annotations
 import dataclasses
 from decimal import Decimal
 
-from bridge.model import Money
-from bridge.store import LinkStatus, audit, links
+from bridge.model import LinkStatus, Money
+from bridge.store import audit, links
 from tests.engine.world import World
 
 

@@ -8,10 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from bridge.mapping import load_mapping, resolve
 from bridge.mapping.env import Environment
-from bridge.model import Money
-from bridge.store import LinkStatus, audit, links
+from bridge.mapping.resolve import resolve
+from bridge.mapping.validate import load_mapping
+from bridge.model import LinkStatus, Money
+from bridge.store import audit, links
 from sync.sources.reconcile import reconcile
 from tests.engine.http_world import HttpWorld, http_world
 
@@ -156,7 +157,14 @@ def test_deleted_partner_deal_is_found_by_reconcile(hw: HttpWorld) -> None:
     hw.world.beta.delete_deal(gone)
     engine.sync()
     assert _links(hw, [a])[(a, "beta")].status == LinkStatus.ACTIVE.value  # polling can't tell
-    report = reconcile(engine)
+    report = reconcile(
+        engine.store,
+        engine.mapping,
+        engine.agency,
+        {c: engine.partners[c] for c in engine.codes()},
+        engine.clock(),
+        then=engine.sync,
+    )
     assert report.missing == {"beta": [gone]}
     rows = _links(hw, [a, b])
     assert rows[(a, "beta")].status == LinkStatus.ORPHANED.value

@@ -2,7 +2,8 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from bridge.ledger import EntryKind, book
+from bridge.ledger import book
+from bridge.ledger.entries import EntryKind
 from bridge.model import Money
 from tests.engine.world import World
 

@@ -3,7 +3,8 @@ from __future__ import annotations
 import datetime as dt
 
 from bridge.sandbox.memory import ManualClock, MemoryCrm
-from bridge.store import Store, cursors
+from bridge.store import cursors
+from bridge.store.db import Store
 from sync.sources import poll
 from tests.engine.world import AGENCY_PIPELINE, T0
 

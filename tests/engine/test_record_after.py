@@ -6,8 +6,8 @@ import datetime as dt
 from decimal import Decimal
 
 from bridge.mapping.compiled import Side
-from bridge.model import Deal, DealPatch, Money
-from sync.plan.types import LinkPlan, LinkState, UpdateDeal
+from bridge.model import Deal, DealPatch, LinkState, Money
+from sync.plan.types import LinkPlan, UpdateDeal
 from sync.record import _after_writes
 
 T = dt.datetime(2026, 11, 24, 12, 0, tzinfo=dt.UTC)

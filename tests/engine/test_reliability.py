@@ -5,8 +5,9 @@ from decimal import Decimal
 import pytest
 
 from bridge.crm import AuthError, CrmError, OutcomeUnknown, TransientError
-from bridge.model import Money
-from bridge.store import IntentState, LinkStatus, audit, health, inbox, intents, links
+from bridge.model import LinkStatus, Money
+from bridge.store import audit, health, inbox, intents, links
+from bridge.store.intents import IntentState
 from tests.engine.world import World, with_broken_partner_stage
 
 
@@ -169,7 +170,14 @@ def test_reconcile_detects_a_deleted_partner_deal(world: World) -> None:
     gone = next(d.id for d in world.amo.deals.values() if d.stamp == deal.id)
     world.amo.user_delete(gone)
     engine.sync()  # polling cannot see a deletion
-    report = reconcile(engine)
+    report = reconcile(
+        engine.store,
+        engine.mapping,
+        engine.agency,
+        {c: engine.partners[c] for c in engine.codes()},
+        engine.clock(),
+        then=engine.sync,
+    )
     assert report.missing == {"amo": [gone]}
     with world.store.transaction() as session:
         rows = {r.agency_deal_id: r for r in links.for_partner(session, "amo")}
@@ -253,7 +261,13 @@ def test_reconcile_closes_links_of_a_deleted_agency_deal(world: World) -> None:
     engine = world.engine()
     engine.sync()
     world.agency.user_delete(deal.id)
-    report = reconcile(engine, apply=False)
+    report = reconcile(
+        engine.store,
+        engine.mapping,
+        engine.agency,
+        {c: engine.partners[c] for c in engine.codes()},
+        engine.clock(),
+    )
     assert report.agency_missing == [deal.id]
     engine.sync()
     with world.store.transaction() as session:

@@ -28,7 +28,7 @@ from bridge.mapping.compiled import (
 from bridge.model import Contact, Deal, Money, Pipeline, Semantics, Stage
 from bridge.sandbox.memory import ManualClock, MemoryCrm
 from bridge.secrets import Secret
-from bridge.store import Store
+from bridge.store.db import Store
 from sync.engine import Engine
 
 T0 = dt.datetime(2026, 11, 24, 9, 0, tzinfo=dt.UTC)

@@ -17,7 +17,7 @@ from bridge.ledger.balances import sums
 from bridge.ledger.rules import DealObservation, entries_for, membership_entries, payout_entry
 from bridge.ledger.tables import LedgerEntryRow
 from bridge.mapping.compiled import Side
-from bridge.store import Store
+from bridge.store.db import Store
 from tests.ledger.factories import OPEN, WON, at, commission, obs, of_amount, of_payments, rub
 from tests.ledger.test_replay_property import RULES, histories
 

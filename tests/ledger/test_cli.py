@@ -14,7 +14,7 @@ from bridge.ledger.example import TITLES, example_statement
 from bridge.ledger.html import to_html
 from bridge.ledger.locale import Texts
 from bridge.ledger.rules import entries_for
-from bridge.store import Store
+from bridge.store.db import Store
 from sync.cli.main import app
 from tests.ledger.factories import WON, commission, obs, of_amount
 

@@ -12,7 +12,7 @@ from bridge.ledger.observations import digest, history, observe
 from bridge.ledger.rules import DealObservation, entries_for
 from bridge.mapping.compiled import Side
 from bridge.model import Money
-from bridge.store import Store
+from bridge.store.db import Store
 from tests.ledger.factories import OPEN, WON, commission, obs, of_amount, of_payments
 
 NOW = dt.datetime(2026, 11, 24, 22, 0, tzinfo=dt.UTC)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import re
 
-from bridge.mapping import validate_text
 from bridge.mapping.env import references
+from bridge.mapping.validate import validate_text
 from tests.mapping.conftest import ENV_VALUES, EXAMPLE, REPO, fixed_env
 
 

@@ -7,9 +7,10 @@ from pathlib import Path
 from rich.console import Console
 
 from bridge.crm import Crm
-from bridge.mapping import load_mapping, resolve
 from bridge.mapping.compiled import Connection
 from bridge.mapping.env import Environment
+from bridge.mapping.resolve import resolve
+from bridge.mapping.validate import load_mapping
 from bridge.sandbox.memory import MemoryCrm
 from sync.cli.init import run_init
 from tests.mapping.conftest import ENV_VALUES

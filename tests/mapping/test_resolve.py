@@ -5,8 +5,9 @@ from __future__ import annotations
 from dataclasses import replace
 
 from bridge.crm import AuthError
-from bridge.mapping import load_mapping, resolve
 from bridge.mapping.compiled import ConverterKind, Target
+from bridge.mapping.resolve import resolve
+from bridge.mapping.validate import load_mapping
 from bridge.model import FieldDef, FieldKind
 from bridge.sandbox.memory import MemoryCrm
 from tests.mapping.conftest import EXAMPLE, fixed_env

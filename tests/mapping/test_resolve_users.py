@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bridge.mapping import resolve
+from bridge.mapping.resolve import resolve
 from bridge.mapping.validate import validate_text
 from bridge.model import User
 from bridge.sandbox.memory import MemoryCrm

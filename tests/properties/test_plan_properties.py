@@ -21,13 +21,13 @@ from decimal import Decimal
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
+from bridge.canonical import synced_from_json, synced_to_json
 from bridge.mapping.compiled import Side
-from bridge.model import Deal, Money, Note
+from bridge.model import CanonicalValue, Deal, LinkStatus, Money, Note
 from bridge.phones import mirrored
 from sync.plan.notes import is_mirrored, mirrored_text
 from sync.plan.slots import slots_for
-from sync.plan.types import CanonicalValue, LinkStatus
-from sync.plan.values import synced_from_json, synced_to_json, written_hash
+from sync.plan.values import written_hash
 from tests.unit.test_plan_helpers import (
     AGENCY,
     PARTNERS,

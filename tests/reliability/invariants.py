@@ -35,11 +35,12 @@ from bridge.ledger.observations import history
 from bridge.ledger.rules import entries_for
 from bridge.ledger.tables import LedgerObservationRow
 from bridge.mapping.compiled import CompiledMapping, Side
-from bridge.model import Deal
-from bridge.store import AuditRow, HintRow, LinkRow, LinkStatus, PartnerHealthRow, Store
+from bridge.model import Deal, LinkStatus
 from bridge.store import cursors as cursor_store
+from bridge.store.db import Store
+from bridge.store.links import state_of
+from bridge.store.tables import AuditRow, HintRow, LinkRow, PartnerHealthRow
 from sync.plan.types import AMOUNT_KEY, STAGE_KEY
-from sync.record import previous_of
 
 EPOCH = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)
 NAMES = (
@@ -232,12 +233,10 @@ def _fanout_problem(
     partner's values must be the ones this link last synced (nothing of the partner's
     is unmirrored), and the agency's must be the synced ones or a sibling link's write.
     """
-    state = previous_of(row)
-    assert state is not None
+    state = state_of(row)
     sibling_writes: dict[str, list[object]] = {}
     for other in siblings:
-        other_state = previous_of(other)
-        for name, value in (other_state.agency_writes() if other_state else {}).items():
+        for name, value in state_of(other).agency_writes().items():
             sibling_writes.setdefault(name, []).append(value)
     now = {STAGE_KEY: (deal.stage_id, partner.stage_id), AMOUNT_KEY: (deal.amount, partner.amount)}
     for name, (agency_value, partner_value) in now.items():

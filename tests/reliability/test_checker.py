@@ -13,7 +13,7 @@ from sqlmodel import select
 
 from bridge.ledger.tables import LedgerEntryRow
 from bridge.model import Money
-from bridge.store import AuditRow, CursorRow
+from bridge.store.tables import AuditRow, CursorRow
 from tests.engine.world import World, make_world
 from tests.reliability.invariants import NAMES, Crms, InvariantReport, check_invariants
 

@@ -21,7 +21,7 @@ import requests
 
 from bridge.sandbox.emulator.outbox import OutboxPolicy
 from bridge.sandbox.world import SandboxWorld, sandbox_world
-from bridge.store import Store
+from bridge.store.db import Store
 from sync.runtime.daemon import Daemon, DaemonOptions
 from sync.runtime.single import AlreadyRunning
 from tests.daemon.helpers import wait_for
@@ -200,7 +200,7 @@ def test_a_locked_sqlite_file_makes_hooks_answer_503_and_writes_nothing(
         with daemon.store.transaction() as session:
             from sqlmodel import select
 
-            from bridge.store import HintRow
+            from bridge.store.tables import HintRow
 
             assert not list(session.exec(select(HintRow).where(HintRow.deal_id == "987654")))
     finally:

@@ -18,7 +18,7 @@ import pytest
 
 from bridge.sandbox.emulator.faults import Fault, FaultKind
 from bridge.sandbox.world import SandboxWorld, sandbox_world
-from bridge.store import Store
+from bridge.store.db import Store
 from sync.engine import Engine
 from sync.sources.reconcile import reconcile
 from tests.reliability.invariants import check_invariants, secrets_of
@@ -53,7 +53,15 @@ class Bench:
             self.clock.ahead += dt.timedelta(minutes=2)  # re-queued hints come due
             self.pass_()
             if n == 1:
-                reconcile(self.engine)
+                engine = self.engine
+                reconcile(
+                    engine.store,
+                    engine.mapping,
+                    engine.agency,
+                    {c: engine.partners[c] for c in engine.reachable()},
+                    engine.clock(),
+                    then=engine.sync,
+                )
 
 
 @pytest.fixture

@@ -24,7 +24,7 @@ from bridge.bitrix import webhook as bitrix_webhook
 from bridge.crm import WebhookRejected
 from bridge.sandbox.world import SandboxWorld, sandbox_world
 from bridge.secrets import Secret
-from bridge.store import HintRow
+from bridge.store.tables import HintRow
 from sync.runtime.daemon import Daemon, DaemonOptions
 from tests.reliability.invariants import NAMES, REPORTS, InvariantReport, secrets_of
 

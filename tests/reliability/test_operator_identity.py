@@ -17,9 +17,10 @@ from pathlib import Path
 
 import pytest
 
-from bridge.model import DealDraft
+from bridge.model import DealDraft, LinkStatus
 from bridge.sandbox.world import SandboxWorld, sandbox_world
-from bridge.store import LinkStatus, Store, links
+from bridge.store import links
+from bridge.store.db import Store
 from sync.engine import Engine
 from sync.sources.reconcile import reconcile
 from tests.reliability.invariants import check_invariants, secrets_of
@@ -59,7 +60,15 @@ class Site:
             self.clock.ahead += dt.timedelta(minutes=2)  # re-queued hints come due
             engine.sync()
             if n == 1:
-                reconcile(engine)
+                partners = {c: engine.partners[c] for c in engine.reachable()}
+                reconcile(
+                    engine.store,
+                    engine.mapping,
+                    engine.agency,
+                    partners,
+                    engine.clock(),
+                    then=engine.sync,
+                )
 
     def check(self, store: Store, scenario: str, work: Workload) -> None:
         check_invariants(

@@ -24,8 +24,8 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 
 from bridge.model import Hint, HintKind, Money
-from bridge.store import Store
 from bridge.store import inbox as inbox_store
+from bridge.store.db import Store
 from sync.apply import CRASH_POINTS
 from tests.engine.world import (
     AGENCY_STAGES,

@@ -9,8 +9,8 @@ from __future__ import annotations
 import datetime as dt
 from decimal import Decimal
 
-from bridge.kpi import LinkFacts
-from bridge.ledger import Entry, EntryKind
+from bridge.kpi.compute import LinkFacts
+from bridge.ledger.entries import Entry, EntryKind
 from bridge.mapping.compiled import Side
 from bridge.model import Money, Semantics
 

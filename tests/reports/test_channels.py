@@ -2,10 +2,8 @@ from __future__ import annotations
 
 import datetime as dt
 
-from bridge.channels import (
+from bridge.channels.conflicts import (
     Draft,
-    Fingerprint,
-    Kind,
     check_conflicts,
     confirm,
     conflict_comment,
@@ -14,9 +12,10 @@ from bridge.channels import (
     record_handover,
     screen_new_handovers,
 )
+from bridge.channels.normalise import Fingerprint, Kind
 from bridge.model import Company, Contact
 from bridge.notices import Notices
-from bridge.store import Store
+from bridge.store.db import Store
 
 NOW = dt.datetime(2026, 11, 24, 12, 0, tzinfo=dt.UTC)
 WINDOW = dt.timedelta(days=90)
@@ -134,7 +133,7 @@ def test_screen_sees_earlier_drafts_of_the_same_batch(store: Store) -> None:
 
 
 def test_comment_in_english_and_with_an_override() -> None:
-    from bridge.channels import Conflict, Handover
+    from bridge.channels.conflicts import Conflict, Handover
 
     conflict = Conflict(
         "200",

@@ -5,9 +5,10 @@ from pathlib import Path
 
 from typer.testing import CliRunner
 
-from bridge.channels import Draft, fingerprints_of, record_handover, screen_new_handovers
+from bridge.channels.conflicts import Draft, fingerprints_of, record_handover, screen_new_handovers
 from bridge.model import Contact
-from bridge.store import Store, inbox
+from bridge.store import inbox
+from bridge.store.db import Store
 from sync.cli.main import app
 
 NOW = dt.datetime.now(dt.UTC)

@@ -7,21 +7,23 @@ from dataclasses import dataclass, field
 
 from sqlmodel import select
 
-from bridge.digest import (
-    DigestNoteRow,
+from bridge.digest.select import (
+    PartnerDigest,
     is_digest_day,
     render,
     stale_links,
     week_key,
     without_stage_change,
 )
-from bridge.digest.select import PartnerDigest
+from bridge.digest.tables import DigestNoteRow
 from bridge.kpi.history import partner_stage_changes
 from bridge.mapping.compiled import Policies
-from bridge.model import Deal
+from bridge.model import Deal, LinkStatus
 from bridge.notices import Notices
 from bridge.sandbox.memory import ManualClock, MemoryCrm
-from bridge.store import AuditRow, LinkRow, LinkStatus, Store, links
+from bridge.store import links
+from bridge.store.db import Store
+from bridge.store.tables import AuditRow, LinkRow
 from sync.jobs.digest import run_digest
 
 NOW = dt.datetime(2026, 11, 23, 9, 0, tzinfo=dt.UTC)  # a Monday

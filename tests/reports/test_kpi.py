@@ -4,17 +4,9 @@ import datetime as dt
 import xml.etree.ElementTree as ET
 from decimal import Decimal
 
-from bridge.kpi import (
-    Window,
-    last_months,
-    leaderboard,
-    median_days,
-    months_between,
-    partner_kpi,
-    render_chart,
-    series,
-)
-from bridge.kpi.svg import nice_max
+from bridge.kpi.compute import Window, leaderboard, median_days, partner_kpi
+from bridge.kpi.monthly import last_months, months_between, series
+from bridge.kpi.svg import nice_max, render_chart
 from bridge.ledger.statement import Period
 from bridge.mapping.compiled import Side
 from tests.reports.kpi_data import ENTRIES, FACTS, NOW
@@ -110,7 +102,7 @@ def test_bar_heights_scale_to_round_tops() -> None:
 
 
 def test_a_month_netting_below_zero_draws_no_negative_bar() -> None:
-    from bridge.kpi import Series
+    from bridge.kpi.monthly import Series
 
     line = Series(
         "alfa", "Альфа", ((2026, 10), (2026, 11)), (0, 1), (Decimal("-500.00"), Decimal("1000"))

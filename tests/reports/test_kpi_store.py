@@ -7,13 +7,16 @@ from pathlib import Path
 
 from typer.testing import CliRunner
 
-from bridge.kpi import load_facts, outcome
+from bridge.kpi.query import load_facts, outcome
 from bridge.kpi.report import build_report
-from bridge.ledger import DealObservation, book
+from bridge.ledger import book
 from bridge.ledger.observations import store_observation
+from bridge.ledger.rules import DealObservation
 from bridge.ledger.statement import Period
-from bridge.model import Money, Semantics
-from bridge.store import AuditRow, LinkRow, LinkStatus, Store, audit, links
+from bridge.model import LinkStatus, Money, Semantics
+from bridge.store import audit, links
+from bridge.store.db import Store
+from bridge.store.tables import AuditRow, LinkRow
 from sync.cli.main import app
 from tests.reports.kpi_data import ENTRIES, NOW, at, rub
 

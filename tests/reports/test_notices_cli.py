@@ -7,8 +7,11 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from bridge.model import LinkStatus
 from bridge.notices import Notices
-from bridge.store import LinkRow, LinkStatus, Store, links
+from bridge.store import links
+from bridge.store.db import Store
+from bridge.store.tables import LinkRow
 from sync.cli.main import app
 from tests.mapping.conftest import ENV_VALUES, EXAMPLE
 

@@ -4,7 +4,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from bridge.store import Store
+from bridge.store.db import Store
 
 
 @pytest.fixture

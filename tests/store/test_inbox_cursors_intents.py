@@ -5,7 +5,10 @@ import datetime as dt
 import pytest
 
 from bridge.model import Hint, HintKind
-from bridge.store import AuditRow, IntentState, Store, audit, cursors, inbox, intents
+from bridge.store import audit, cursors, inbox, intents
+from bridge.store.db import Store
+from bridge.store.intents import IntentState
+from bridge.store.tables import AuditRow
 
 T0 = dt.datetime(2026, 11, 24, 21, 0, tzinfo=dt.UTC)
 DEBOUNCE = dt.timedelta(seconds=2)

@@ -10,9 +10,10 @@ from alembic.runtime.migration import MigrationContext
 from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
 
-from bridge.model import Money
-from bridge.store import LinkRow, LinkStatus, Store, current_revision, make_engine, migrate
+from bridge.model import LinkStatus, Money
+from bridge.store.db import Store, current_revision, make_engine, migrate
 from bridge.store.metadata import target_metadata
+from bridge.store.tables import LinkRow
 from bridge.store.types import dump_values, load_values
 
 NOW = dt.datetime(2026, 11, 24, 21, 0, tzinfo=dt.UTC)

@@ -7,7 +7,7 @@ import datetime as dt
 from decimal import Decimal
 
 from bridge.mapping.compiled import Broken, CrmKind, Policies, Side, UnmappedStage
-from bridge.model import Money, Note
+from bridge.model import LinkStatus, Money, Note
 from sync.plan import plan_agency_deal, plan_partner_change
 from sync.plan.types import (
     AMOUNT_KEY,
@@ -15,7 +15,6 @@ from sync.plan.types import (
     AddNote,
     CloseLink,
     CreatePartnerDeal,
-    LinkStatus,
     OrphanLink,
     Park,
     Skip,

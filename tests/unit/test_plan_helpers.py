@@ -12,6 +12,7 @@ import datetime as dt
 from collections.abc import Mapping
 from decimal import Decimal
 
+from bridge.canonical import synced_from_json, synced_to_json
 from bridge.mapping.compiled import (
     AgencyConfig,
     Commission,
@@ -35,6 +36,7 @@ from bridge.model import (
     Deal,
     DealDraft,
     DealPatch,
+    LinkState,
     Money,
     Note,
     Pipeline,
@@ -48,11 +50,9 @@ from sync.plan.types import (
     AgencyExtras,
     CreatePartnerDeal,
     LinkPlan,
-    LinkState,
     PartnerExtras,
     UpdateDeal,
 )
-from sync.plan.values import synced_from_json, synced_to_json
 
 T0 = dt.datetime(2026, 3, 2, 9, 0, tzinfo=dt.UTC)
 ROUTING = "UF_CRM_PARTNER"

@@ -7,9 +7,9 @@ from decimal import Decimal
 
 import pytest
 
-from bridge.model import Money
-from sync.plan.types import LinkState, LinkStatus
-from sync.plan.values import synced_from_json, synced_to_json, written_hash
+from bridge.canonical import synced_from_json, synced_to_json
+from bridge.model import LinkState, LinkStatus, Money
+from sync.plan.values import written_hash
 
 
 def test_synced_round_trips_exactly() -> None:

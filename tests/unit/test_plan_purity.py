@@ -25,6 +25,7 @@ ALLOWED = {
     "typing",
     "bridge.model",
     "bridge.mapping.compiled",
+    "bridge.canonical",
     "bridge.phones",  # phonenumbers: pure metadata, no I/O
 }
 
