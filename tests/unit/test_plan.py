@@ -6,6 +6,7 @@ import dataclasses
 import datetime as dt
 from decimal import Decimal
 
+from bridge.canonical import synced_from_json, synced_to_json
 from bridge.mapping.compiled import Broken, CrmKind, Policies, Side, UnmappedStage
 from bridge.model import LinkStatus, Money, Note
 from sync.plan import plan_agency_deal, plan_partner_change
@@ -21,7 +22,7 @@ from sync.plan.types import (
     UpdateDeal,
     pending_link,
 )
-from sync.plan.values import synced_from_json, synced_to_json, written_hash
+from sync.plan.values import written_hash
 from tests.unit.test_plan_helpers import (
     AGENCY,
     PARTNERS,
