@@ -10,7 +10,9 @@ import typer
 
 from bridge import __version__
 from sync.cli.channels import app as channels_app
+from sync.cli.common import DbUrlOpt, EnvFileOpt, MappingOpt, VerboseOpt, settings, writing
 from sync.cli.ledger import app as ledger_app
+from sync.runtime.settings import Resolved
 
 app = typer.Typer(
     help="partner-bridge: mirror partner deals between Bitrix24 and partner CRMs.",
@@ -36,26 +38,28 @@ class Plan(StrEnum):
 @app.callback()
 def _main(verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False) -> None:
     from bridge.logs import configure_logging
+    from sync.cli.common import set_verbose
 
     # One redacting handler for every logger; fast-bitrix24 held at WARNING (it logs URLs).
     configure_logging(verbose=verbose)
+    set_verbose(verbose)
 
 
 @app.command()
-def run(
-    env_file: Annotated[Path, typer.Option("--env-file", help="Settings file")] = Path(".env"),
-) -> None:
-    """Run the daemon: webhooks, polling, reconcile, digests, until SIGTERM/SIGINT."""
+def run(env_file: EnvFileOpt = None, verbose: VerboseOpt = False) -> None:
+    """Run the daemon: webhooks, polling, reconcile, digests, until SIGTERM/SIGINT.
+
+    On PostgreSQL it also runs a worker of the shared job queue (see ``bridge worker``).
+    """
     import signal
 
-    from bridge.config import SettingsInvalid, load_settings
     from sync.runtime.daemon import Daemon, StartupFailed
     from sync.runtime.single import AlreadyRunning
 
+    resolved = settings(env_file, verbose=verbose)
     try:
-        settings = load_settings(env_file)
-        daemon = Daemon(settings).start()
-    except (SettingsInvalid, StartupFailed, AlreadyRunning) as exc:
+        daemon = Daemon(resolved.settings).start()
+    except (StartupFailed, AlreadyRunning) as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from None
     for signum in (signal.SIGTERM, signal.SIGINT):
@@ -76,31 +80,32 @@ PublicUrlOpt = Annotated[
 
 @hooks_app.command("install")
 def hooks_install(
-    mapping: Annotated[Path, typer.Option("--mapping", "-m", envvar="BRIDGE_MAPPING")] = Path(
-        "mapping.yaml"
-    ),
+    mapping: MappingOpt = None,
     public_url: PublicUrlOpt = None,
+    env_file: EnvFileOpt = None,
+    verbose: VerboseOpt = False,
 ) -> None:
     """Register the bridge with every partner amoCRM; print the Bitrix24 webhook settings."""
     from rich.console import Console
 
     from sync.cli.hooks import run_install
 
+    resolved = settings(env_file, verbose=verbose, mapping=mapping)
+    public_url = public_url or resolved.settings.public_url
+
     if not public_url:
         typer.echo("error: set BRIDGE_PUBLIC_URL or pass --public-url", err=True)
         raise typer.Exit(2)
-    raise typer.Exit(run_install(mapping, public_url, Console()))
+    raise typer.Exit(run_install(resolved.mapping_path, public_url, Console()))
 
 
 @hooks_app.command("status")
 def hooks_status(
-    mapping: Annotated[Path, typer.Option("--mapping", "-m", envvar="BRIDGE_MAPPING")] = Path(
-        "mapping.yaml"
-    ),
-    db_url: Annotated[
-        str, typer.Option("--db-url", envvar="BRIDGE_DB_URL")
-    ] = "sqlite:///bridge.db",
+    mapping: MappingOpt = None,
+    db_url: DbUrlOpt = None,
     public_url: PublicUrlOpt = None,
+    env_file: EnvFileOpt = None,
+    verbose: VerboseOpt = False,
 ) -> None:
     """Which hooks are registered, when each last delivered, which went quiet."""
     from rich.console import Console
@@ -108,9 +113,11 @@ def hooks_status(
     from bridge.store import Store
     from sync.cli.hooks import run_status
 
-    store = Store.open(db_url)
+    resolved = settings(env_file, verbose=verbose, db_url=db_url, mapping=mapping)
+    store = Store.open(resolved.db_url)
     try:
-        raise typer.Exit(run_status(mapping, store, public_url, Console()))
+        public_url = public_url or resolved.settings.public_url
+        raise typer.Exit(run_status(resolved.mapping_path, store, public_url, Console()))
     finally:
         store.close()
 
@@ -178,7 +185,9 @@ def auth_amocrm(
     client_id: Annotated[str, typer.Option(envvar="BRIDGE_AMOCRM_CLIENT_ID")],
     client_secret: Annotated[str, typer.Option(envvar="BRIDGE_AMOCRM_CLIENT_SECRET")],
     redirect_uri: Annotated[str, typer.Option(envvar="BRIDGE_AMOCRM_REDIRECT_URI")],
-    db_url: Annotated[str, typer.Option(envvar="BRIDGE_DB_URL")] = "sqlite:///bridge.db",
+    db_url: DbUrlOpt = None,
+    env_file: EnvFileOpt = None,
+    verbose: VerboseOpt = False,
     code: Annotated[
         str | None, typer.Option(help="Authorization code from the redirect (else asked for)")
     ] = None,
@@ -192,11 +201,12 @@ def auth_amocrm(
     from bridge.crm import CrmError
     from bridge.secrets import Secret
 
+    resolved = settings(env_file, verbose=verbose, db_url=db_url)
     oauth_app = OAuthApp(partner, base_url, client_id, Secret(client_secret), redirect_uri)
     try:
         run_auth(
             oauth_app,
-            db_url=db_url,
+            db_url=resolved.db_url,
             code=code,
             echo=typer.echo,
             ask=lambda text: str(typer.prompt(text)),
@@ -209,9 +219,9 @@ def auth_amocrm(
 
 @app.command()
 def check(
-    mapping: Annotated[
-        Path, typer.Option("--mapping", "-m", envvar="BRIDGE_MAPPING", help="The mapping file")
-    ] = Path("mapping.yaml"),
+    mapping: MappingOpt = None,
+    env_file: EnvFileOpt = None,
+    verbose: VerboseOpt = False,
     offline: Annotated[
         bool, typer.Option("--offline", help="Validate the file and environment only")
     ] = False,
@@ -222,57 +232,70 @@ def check(
     """Validate mapping.yaml and resolve every name against the live CRMs."""
     from sync.cli.check import run_check
 
-    raise typer.Exit(run_check(mapping, offline=offline, fix=fix))
+    path = settings(env_file, verbose=verbose, mapping=mapping).mapping_path
+    raise typer.Exit(run_check(path, offline=offline, fix=fix))
 
 
 # --- sync engine commands (logic in sync/cli/passes.py; imported lazily so bridge stays
 # --- importable without sync, and the CLI starts fast) ------------------------------
 
-MappingOpt = Annotated[
-    Path, typer.Option("--mapping", "-m", envvar="BRIDGE_MAPPING", help="The mapping file")
-]
-DbUrlOpt = Annotated[str, typer.Option("--db-url", envvar="BRIDGE_DB_URL", help="Database URL")]
-SYNC_DB = "sqlite:///bridge.db"
-
 
 @app.command("sync")
 def sync_command(
-    mapping: MappingOpt = Path("mapping.yaml"),
-    db_url: DbUrlOpt = SYNC_DB,
+    mapping: MappingOpt = None,
+    db_url: DbUrlOpt = None,
     partner: Annotated[str | None, typer.Option("--partner", help="Only this partner")] = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Plan, print, write nothing")] = False,
+    env_file: EnvFileOpt = None,
+    verbose: VerboseOpt = False,
 ) -> None:
     """Run one sync pass now: changes → plan → bulk writes → store."""
+    from contextlib import nullcontext
+
     from rich.console import Console
 
     from bridge.store import Store
     from sync.cli.passes import SetupFailed, run_sync
 
-    store = Store.open(db_url)
-    try:
-        report = run_sync(mapping, store, Console(), partner=partner, dry_run=dry_run)
-    except (SetupFailed, KeyError) as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(2) from None
-    finally:
-        store.close()
+    resolved = settings(env_file, verbose=verbose, db_url=db_url, mapping=mapping)
+    with writing(resolved) if not dry_run else nullcontext():
+        store = Store.open(resolved.db_url)
+        try:
+            report = run_sync(
+                resolved.mapping_path, store, Console(), partner=partner, dry_run=dry_run
+            )
+        except (SetupFailed, KeyError) as exc:
+            typer.echo(f"error: {exc}", err=True)
+            raise typer.Exit(2) from None
+        finally:
+            store.close()
     raise typer.Exit(1 if report.errors else 0)
 
 
 @app.command("status")
-def status_command(db_url: DbUrlOpt = SYNC_DB) -> None:
-    """Per partner: links by state, last successful sync, cursor lag, parked, errors."""
+def status_command(
+    db_url: DbUrlOpt = None, env_file: EnvFileOpt = None, verbose: VerboseOpt = False
+) -> None:
+    """Which store and mapping; per partner: links by state, last sync, lag, parked, errors."""
     from rich.console import Console
 
     from bridge.store import Store
     from sync.cli.passes import show_status
 
-    show_status(Store.open(db_url), Console())
+    resolved = settings(env_file, verbose=verbose, db_url=db_url, announce=True)
+    store = Store.open(resolved.db_url)
+    try:
+        show_status(store, Console())
+    finally:
+        store.close()
 
 
 @app.command("deal")
 def deal_command(
-    agency_id: Annotated[str, typer.Argument(help="Agency deal id")], db_url: DbUrlOpt = SYNC_DB
+    agency_id: Annotated[str, typer.Argument(help="Agency deal id")],
+    db_url: DbUrlOpt = None,
+    env_file: EnvFileOpt = None,
+    verbose: VerboseOpt = False,
 ) -> None:
     """Both sides' values of an agency deal's links, and its audit trail."""
     from rich.console import Console
@@ -280,27 +303,33 @@ def deal_command(
     from bridge.store import Store
     from sync.cli.passes import show_deal
 
-    if not show_deal(Store.open(db_url), agency_id, Console()):
+    resolved = settings(env_file, verbose=verbose, db_url=db_url)
+    if not show_deal(Store.open(resolved.db_url), agency_id, Console()):
         typer.echo(f"agency deal {agency_id} has no links and no audit entries", err=True)
         raise typer.Exit(1)
 
 
 @app.command("parked")
-def parked_command(db_url: DbUrlOpt = SYNC_DB) -> None:
+def parked_command(
+    db_url: DbUrlOpt = None, env_file: EnvFileOpt = None, verbose: VerboseOpt = False
+) -> None:
     """Parked links with the reason each one waits for."""
     from rich.console import Console
 
     from bridge.store import Store
     from sync.cli.passes import show_parked
 
-    show_parked(Store.open(db_url), Console())
+    resolved = settings(env_file, verbose=verbose, db_url=db_url)
+    show_parked(Store.open(resolved.db_url), Console())
 
 
 @app.command("retry")
 def retry_command(
     link_id: Annotated[int | None, typer.Argument(help="Parked link id (bridge parked)")] = None,
     all_parked: Annotated[bool, typer.Option("--all", help="Every parked link")] = False,
-    db_url: DbUrlOpt = SYNC_DB,
+    db_url: DbUrlOpt = None,
+    env_file: EnvFileOpt = None,
+    verbose: VerboseOpt = False,
 ) -> None:
     """Queue parked links for the next pass (after you fixed what they wait for)."""
     from bridge.store import Store
@@ -309,7 +338,9 @@ def retry_command(
     if (link_id is None) == (not all_parked):
         typer.echo("error: give one link ID or --all", err=True)
         raise typer.Exit(2)
-    queued = queue_retry(Store.open(db_url), None if all_parked else [link_id or 0])
+    resolved = settings(env_file, verbose=verbose, db_url=db_url)
+    with writing(resolved):
+        queued = queue_retry(Store.open(resolved.db_url), None if all_parked else [link_id or 0])
     typer.echo(f"queued {queued} parked link(s) for the next pass")
     raise typer.Exit(0 if queued else 1)
 
@@ -348,10 +379,12 @@ def kpi_command(
     chart: Annotated[
         Path | None, typer.Option("--chart", help="Write the monthly chart here (SVG)")
     ] = None,
-    mapping: MappingOpt = Path("mapping.yaml"),
-    db_url: DbUrlOpt = SYNC_DB,
+    mapping: MappingOpt = None,
+    db_url: DbUrlOpt = None,
     language: Annotated[str, typer.Option("--language", help="ru or en")] = "ru",
     currency: Annotated[str, typer.Option("--currency", help="Report currency")] = "RUB",
+    env_file: EnvFileOpt = None,
+    verbose: VerboseOpt = False,
 ) -> None:
     """Per partner: leads, won/lost, conversion, amounts, response time, stale, commission."""
     import datetime as dt
@@ -369,13 +402,14 @@ def kpi_command(
     except ValueError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from None
-    store = Store.open(db_url)
+    resolved = settings(env_file, verbose=verbose, db_url=db_url, mapping=mapping)
+    store = Store.open(resolved.db_url)
     try:
         report = build_report(
             store,
             dt.datetime.now(dt.UTC),
             period=chosen,
-            partners=partners_from_mapping(mapping),
+            partners=partners_from_mapping(resolved.mapping_path),
             currency=currency,
             language=language,
         )
@@ -393,20 +427,33 @@ def digest_command(
     post_notes: Annotated[
         bool, typer.Option("--post-notes", help="Ask partners for status updates (once a week)")
     ] = False,
-    mapping: MappingOpt = Path("mapping.yaml"),
-    db_url: DbUrlOpt = SYNC_DB,
+    mapping: MappingOpt = None,
+    db_url: DbUrlOpt = None,
+    env_file: EnvFileOpt = None,
+    verbose: VerboseOpt = False,
 ) -> None:
     """Stale deals, deals without a stage change and what the agency waits for, per partner."""
+    from contextlib import nullcontext
+
+    resolved = settings(env_file, verbose=verbose, db_url=db_url, mapping=mapping)
+    # Posting notes records them in the store: a writing command.
+    with writing(resolved) if post_notes else nullcontext():
+        failed = _digest(resolved, partner=partner, post_notes=post_notes)
+    raise typer.Exit(1 if failed else 0)
+
+
+def _digest(resolved: Resolved, *, partner: str | None, post_notes: bool) -> bool:
+    """Print the digest; True when some status-request note could not be posted."""
     import datetime as dt
 
     from bridge.store import Store
     from sync.cli.digest import DigestFailed
     from sync.cli.digest import digest_command as run
 
-    store = Store.open(db_url)
+    store = Store.open(resolved.db_url)
     try:
         report = run(
-            mapping,
+            resolved.mapping_path,
             store,
             dt.datetime.now(dt.UTC),
             partner=partner,
@@ -418,4 +465,4 @@ def digest_command(
         raise typer.Exit(2) from None
     finally:
         store.close()
-    raise typer.Exit(1 if any(d.notes_failed for d in report.partners) else 0)
+    return any(d.notes_failed for d in report.partners)
