@@ -4,32 +4,21 @@ from __future__ import annotations
 
 import subprocess
 import sys
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import sqlalchemy as sa
 
 from bridge.store import current_revision, make_engine
-from tests.conftest import _pg_base
+from tests.pg import fresh_database
 
 pytestmark = pytest.mark.postgres
 
 
 @pytest.fixture
 def fresh_pg(pg_url: str) -> Iterator[str]:
-    """A database of its own (advisory locks are per database), dropped afterwards."""
-    name = f"pb_config_mig_{uuid.uuid4().hex[:10]}"
-    admin = sa.create_engine(_pg_base(), isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield sa.make_url(_pg_base()).set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as connection:
-            connection.execute(sa.text(f'DROP DATABASE "{name}" WITH (FORCE)'))
-        admin.dispose()
+    with fresh_database("pb_config_mig_") as url:
+        yield url
 
 
 # Each process waits until the start file exists, so all four open the store at once.
