@@ -70,6 +70,40 @@ def run(env_file: EnvFileOpt = None, verbose: VerboseOpt = False) -> None:
         daemon.stop()
 
 
+@app.command()
+def worker(env_file: EnvFileOpt = None, verbose: VerboseOpt = False) -> None:
+    """Run a queue worker only (PostgreSQL): sync passes, reconcile, digests; no HTTP app.
+
+    Start as many as you like on any machine with the same settings; ``bridge run``
+    serves the webhooks and works too.
+    """
+    import signal
+
+    from sync.runtime.daemon import Daemon, DaemonOptions, StartupFailed
+    from sync.runtime.distributed import scale_out
+    from sync.runtime.settings import display_url
+
+    resolved = settings(env_file, verbose=verbose)
+    if not scale_out(resolved.db_url):
+        typer.echo(
+            f"error: bridge worker needs a PostgreSQL BRIDGE_DB_URL, not "
+            f"{display_url(resolved.db_url)}; on SQLite `bridge run` does all the work",
+            err=True,
+        )
+        raise typer.Exit(2)
+    try:
+        daemon = Daemon(resolved.settings, options=DaemonOptions(serve_http=False)).start()
+    except StartupFailed as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: daemon.request_stop())
+    try:
+        daemon.wait()
+    finally:
+        daemon.stop()
+
+
 hooks_app = typer.Typer(help="Register and inspect the CRMs' webhooks.", no_args_is_help=True)
 app.add_typer(hooks_app, name="hooks")
 PublicUrlOpt = Annotated[

@@ -39,8 +39,10 @@ from sync.engine import Engine
 from sync.plan.types import AddNote, LinkPlan, UpdateDeal
 from sync.runtime.app import HookRejected, HookRoutes, Readiness, create_app
 from sync.runtime.crm_pool import CrmPool, Opener
+from sync.runtime.distributed import Clock, Distributed, prepare, scale_out, shared_opener
 from sync.runtime.health import HealthTracker
 from sync.runtime.metrics import Metrics
+from sync.runtime.queue import QueueRunner
 from sync.runtime.runner import EmbeddedRunner
 from sync.runtime.schedule import Plan, PollTarget, build_scheduler
 from sync.runtime.serve import ServerThread
@@ -70,6 +72,7 @@ class DaemonOptions:
     # webhook-to-mirror latency near a second. The inbox's max-wait stops starvation.
     debounce: dt.timedelta = dt.timedelta(milliseconds=500)
     poll_interval: dt.timedelta | None = None  # None: the mapping's policies.poll_interval
+    serve_http: bool = True  # False: ``bridge worker`` (PostgreSQL only) — queue work only
 
 
 class InboxSink:
@@ -141,6 +144,10 @@ class Daemon:
         self.metrics = Metrics()
         self.health = HealthTracker()
         self._lock = DaemonLock(settings.db_url)
+        self._scale_out = scale_out(settings.db_url)  # PostgreSQL: the shared queue
+        self._distributed: Distributed | None = None
+        if opener is None and self._scale_out:
+            opener = shared_opener(settings.db_url)  # rate budgets shared by every process
         # OAuth partners keep their tokens in this daemon's database, not a default one.
         self._pool = CrmPool(opener or functools.partial(open_crm, db_url=settings.db_url))
         self._stopping = threading.Event()
@@ -151,7 +158,7 @@ class Daemon:
         self._hook_store: Store | None = None
         self.engine: Engine | None = None
         self.watcher: MappingWatcher | None = None
-        self.runner: EmbeddedRunner | None = None
+        self.runner: EmbeddedRunner | QueueRunner | None = None
         self.server: ServerThread | None = None
         self._scheduler: BackgroundScheduler | None = None
 
@@ -167,6 +174,8 @@ class Daemon:
 
     def _start_parts(self) -> None:
         self.store = Store.open(self.settings.db_url)
+        if self._scale_out:
+            prepare(self.settings.db_url)
         self.watcher = MappingWatcher(self.settings.mapping_path, self._pool.for_spec)
         if not self.watcher.poll():
             problems = "\n".join(f"  {p}" for p in self.watcher.rejected) or "  (unreadable)"
@@ -180,7 +189,11 @@ class Daemon:
             {label: crm.system for label, crm in crms.items()},
             self.settings.event_max_age,
         )
-        self.runner = EmbeddedRunner(self.options.workers, on_error=self._job_failed)
+        if self._scale_out:
+            self._distributed = Distributed(self, self.settings.db_url, self._clock(mapping))
+            self.runner = self._distributed.runner
+        else:
+            self.runner = EmbeddedRunner(self.options.workers, on_error=self._job_failed)
         # Hooks get their own connections with a short lock wait: a locked store must
         # answer 503 within amoCRM's 2 s, not after the engine's 30 s busy timeout.
         self._hook_store = Store(make_engine(self.settings.db_url, busy_timeout_ms=HOOK_LOCK_MS))
@@ -193,12 +206,18 @@ class Daemon:
             oauth_callback=self._oauth_callback,
         )
         host, port = self.settings.http_host, self.settings.http_port
-        self.server = ServerThread(app, host=host, port=port).start()
-        self._scheduler = build_scheduler(self._plan(mapping), self.runner)
+        if self.options.serve_http:
+            self.server = ServerThread(app, host=host, port=port).start()
+        if self._distributed is not None:
+            self._scheduler = self._distributed.local_scheduler()
+            self._distributed.start_worker()
+        else:
+            self._scheduler = build_scheduler(self._plan(mapping), self.runner)
         self._poll_wanted.set()  # the first pass polls: catch up on what happened while down
         self.runner.submit(PASS_LANE, self._pass)
         self._scheduler.start()
-        log_event(log, "daemon.started", url=self.server.url, partners=len(mapping.partners))
+        url = self.server.url if self.server is not None else None
+        log_event(log, "daemon.started", url=url, partners=len(mapping.partners))
 
     def request_stop(self) -> None:
         self._stopping.set()
@@ -212,6 +231,8 @@ class Daemon:
         self._stopping.set()
         if self._scheduler is not None and self._scheduler.running:
             self._scheduler.shutdown(wait=False)
+        if self._distributed is not None:
+            self._distributed.stop()
         if self.runner is not None:
             self.runner.shutdown(wait=True)
         if self.server is not None:
@@ -417,6 +438,36 @@ class Daemon:
         if compiled is None:
             raise StartupFailed("no valid mapping is active")
         return compiled
+
+    # --- the distributed runner's handlers (sync/runtime/distributed.py) -----------
+    def _clock(self, mapping: CompiledMapping) -> Clock:
+        interval = self.options.poll_interval or mapping.policies.poll_interval
+        return Clock(interval, mapping.policies.reconcile_at, watch_every=self.options.watch_every)
+
+    def first_pass(self) -> Callable[[], None]:
+        return self._pass
+
+    def run_pass(self, *, poll: bool) -> None:
+        if poll:
+            self._poll_wanted.set()
+        self._pass()
+
+    def drain_due(self) -> None:
+        if self._hints_due():
+            self._pass()
+
+    def reconcile_now(self) -> None:
+        assert self.engine is not None
+        _reconcile_quietly(self.engine)
+
+    def daily(self) -> None:
+        self._daily()
+
+    def watch_mapping(self) -> None:
+        self._watch_mapping()
+
+    def reresolve(self) -> None:
+        self._reresolve()
 
     # --- readiness ---------------------------------------------------------------
     def readiness(self) -> Readiness:
