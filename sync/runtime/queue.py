@@ -207,8 +207,10 @@ class QueueWorker:
         *,
         concurrency: int = 4,
         name: str = "bridge",
+        keep_jobs: bool = False,
     ) -> None:
         self._app = app
+        self._delete_jobs = "never" if keep_jobs else "successful"
         self._handlers = dict(handlers)
         self._concurrency = concurrency
         self._name = name
@@ -247,7 +249,7 @@ class QueueWorker:
                 concurrency=self._concurrency,
                 install_signal_handlers=False,
                 additional_context={"handlers": self._handlers},
-                delete_jobs="successful",
+                delete_jobs=self._delete_jobs,
                 update_heartbeat_interval=HEARTBEAT_SECONDS,
                 stalled_worker_timeout=STALLED_AFTER_SECONDS,
                 shutdown_graceful_timeout=120,
