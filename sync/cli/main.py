@@ -292,6 +292,8 @@ def sync_command(
     from sync.cli.passes import SetupFailed, run_sync
 
     resolved = settings(env_file, verbose=verbose, db_url=db_url, mapping=mapping)
+    if not dry_run and _handed_to_workers(resolved.db_url, partner):
+        raise typer.Exit(0)
     with writing(resolved) if not dry_run else nullcontext():
         store = Store.open(resolved.db_url)
         try:
@@ -304,6 +306,29 @@ def sync_command(
         finally:
             store.close()
     raise typer.Exit(1 if report.errors else 0)
+
+
+def _handed_to_workers(db_url: str, partner: str | None) -> bool:
+    """On PostgreSQL with live workers, queue a polling pass for them instead of racing them."""
+    from sync.runtime.distributed import PASS_LANE, scale_out
+    from sync.runtime.queue import QueueRunner, live_workers
+
+    if not scale_out(db_url):
+        return False
+    workers = live_workers(db_url)
+    if not workers:
+        return False
+    from sync.runtime.runner import EmbeddedRunner
+
+    runner = QueueRunner(db_url, {}, EmbeddedRunner(1))
+    try:
+        queued = runner.defer("pass:poll", PASS_LANE)
+    finally:
+        runner.shutdown()
+    scope = "every partner" if partner is None else f"every partner, {partner} included"
+    state = "queued" if queued else "already queued"
+    typer.echo(f"{workers} bridge worker(s) share this store: a pass over {scope} is {state}")
+    return True
 
 
 @app.command("status")

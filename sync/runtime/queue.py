@@ -77,6 +77,22 @@ def apply_schema(db_url: str) -> bool:
     return True
 
 
+def live_workers(db_url: str) -> int:
+    """Queue workers with a recent heartbeat on this database (0 when there is no queue)."""
+    with psycopg.connect(conninfo(db_url)) as connection:
+        row = connection.execute(
+            "SELECT to_regclass('procrastinate_workers') IS NOT NULL"
+        ).fetchone()
+        if row is None or not row[0]:
+            return 0
+        row = connection.execute(
+            "SELECT count(*) FROM procrastinate_workers "
+            "WHERE last_heartbeat > now() - make_interval(secs => %s)",
+            (STALLED_AFTER_SECONDS,),
+        ).fetchone()
+    return int(row[0]) if row else 0
+
+
 def every(seconds: float) -> str:
     """A cron for "every ``seconds``" (whole seconds below a minute, whole minutes above)."""
     whole = max(1, round(seconds))

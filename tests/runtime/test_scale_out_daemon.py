@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import functools
 import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from typer.testing import CliRunner
 
 from bridge.sandbox.world import SandboxWorld, sandbox_world
 from bridge.store import Store, links
+from sync.cli.main import app
 from sync.runtime.daemon import Daemon, DaemonOptions
 from sync.runtime.queue import QueueRunner
 from tests.daemon.helpers import partner_deal_id, route_new_deal, wait_for
@@ -48,10 +51,15 @@ def test_run_and_a_worker_share_the_work_and_mirror_each_deal_once(
         assert run.runner.wait_idle(90), "the first (catch-up) pass did not finish"
         ids = [route_new_deal(sandboxes, run, code, n) for n, code in enumerate(["alfa", "beta"])]
         for code, deal_id in zip(["alfa", "beta"], ids, strict=True):
-            assert wait_for(lambda c=code, d=deal_id: partner_deal_id(run, c, d), timeout=60)
+            assert wait_for(functools.partial(partner_deal_id, run, code, deal_id), timeout=60)
         assert run.runner.wait_idle(60)
         for code in ("alfa", "beta"):
             assert len(run.crms()[code].find_by_stamp(ids)) == 1  # mirrored once, to its partner
+        # a manual `bridge sync` beside the workers hands its pass to them instead of racing
+        manual = CliRunner().invoke(app, ["sync", "--db-url", url])
+        assert manual.exit_code == 0, manual.output
+        assert "bridge worker(s) share this store: a pass over every partner is" in manual.output
+        assert run.runner.wait_idle(60)
     finally:
         for daemon in daemons:
             daemon.stop()

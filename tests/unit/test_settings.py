@@ -70,3 +70,10 @@ def test_absolute_memory_and_server_urls_are_left_alone(url: str) -> None:
 def test_a_bad_url_names_the_variable() -> None:
     with pytest.raises(SettingsInvalid, match="BRIDGE_DB_URL='not a url'"):
         resolve_db_url("not a url", Path("/base"))
+
+
+def test_the_store_is_named_without_its_password(tmp_path: Path) -> None:
+    url = "postgresql+psycopg://bridge:s3cret@db:5432/bridge"
+    resolved = load_settings(None, cwd=tmp_path, environ={"BRIDGE_DB_URL": url})
+    assert resolved.db_url == url  # the real URL is used …
+    assert "s3cret" not in resolved.describe() and "bridge:***@db" in resolved.describe()
