@@ -130,7 +130,7 @@ def hooks_install(
     if not public_url:
         typer.echo("error: set BRIDGE_PUBLIC_URL or pass --public-url", err=True)
         raise typer.Exit(2)
-    raise typer.Exit(run_install(resolved.mapping_path, public_url, Console()))
+    raise typer.Exit(run_install(resolved.mapping_path, public_url, Console(), resolved.db_url))
 
 
 @hooks_app.command("status")
@@ -264,10 +264,15 @@ def check(
     ] = False,
 ) -> None:
     """Validate mapping.yaml and resolve every name against the live CRMs."""
+    import functools
+
+    from bridge.mapping.connect import open_crm
     from sync.cli.check import run_check
 
-    path = settings(env_file, verbose=verbose, mapping=mapping).mapping_path
-    raise typer.Exit(run_check(path, offline=offline, fix=fix))
+    resolved = settings(env_file, verbose=verbose, mapping=mapping)
+    # OAuth partners read their tokens from the configured store, not a default one.
+    opener = functools.partial(open_crm, db_url=resolved.db_url)
+    raise typer.Exit(run_check(resolved.mapping_path, offline=offline, fix=fix, opener=opener))
 
 
 # --- sync engine commands (logic in sync/cli/passes.py; imported lazily so bridge stays
