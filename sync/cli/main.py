@@ -336,6 +336,14 @@ def _handed_to_workers(db_url: str, partner: str | None) -> bool:
     return True
 
 
+def _announce_queue(db_url: str) -> None:
+    from sync.runtime.distributed import scale_out
+    from sync.runtime.queue import live_workers
+
+    if scale_out(db_url):
+        typer.echo(f"queue: {live_workers(db_url)} live worker(s) on this database")
+
+
 @app.command("status")
 def status_command(
     db_url: DbUrlOpt = None, env_file: EnvFileOpt = None, verbose: VerboseOpt = False
@@ -348,6 +356,7 @@ def status_command(
 
     resolved = settings(env_file, verbose=verbose, db_url=db_url, announce=True)
     store = Store.open(resolved.db_url)
+    _announce_queue(resolved.db_url)
     try:
         show_status(store, Console())
     finally:

@@ -485,7 +485,10 @@ class Daemon:
         failing = self.health.failing()
         for crm in self._pool.current().values():
             checks[crm.system] = failing.get(crm.system, "ok")
+        if self._distributed is not None:
+            checks["queue"] = self._distributed.health()
         ready = checks["store"] == "ok" and watcher is not None and watcher.compiled is not None
+        ready = ready and checks.get("queue", "ok") == "ok"
         return Readiness(ready, checks)
 
     def _store_check(self) -> str:

@@ -148,6 +148,13 @@ class Distributed:
             )
         return scheduler
 
+    def health(self) -> str:
+        """``ok`` while this process's queue worker runs, else why it stopped."""
+        worker = self.worker
+        if worker is None or worker.alive():
+            return "ok"
+        return f"worker stopped: {type(worker.error).__name__ if worker.error else 'exited'}"
+
     def stop(self) -> None:
         """Stop taking queue jobs; the job in flight finishes first."""
         if self.worker is not None:

@@ -130,3 +130,16 @@ def test_writing_commands_refuse_beside_a_daemon_and_readers_keep_working(
     # the daemon is gone: the same writing command now runs
     paid = runner.invoke(app, ["ledger", "pay", "alfa", "100", "--payer", "partner"])
     assert paid.exit_code == 0 and "recorded" in paid.output
+
+
+def test_worker_refuses_sqlite_with_one_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("BRIDGE_DB_URL", raising=False)
+    result = CliRunner().invoke(app, ["worker"])
+    assert result.exit_code == 2
+    assert result.output.strip() == (
+        f"error: bridge worker needs a PostgreSQL BRIDGE_DB_URL, not "
+        f"sqlite:///{tmp_path.resolve()}/bridge.db; on SQLite `bridge run` does all the work"
+    )

@@ -59,6 +59,9 @@ def test_run_and_a_worker_share_the_work_and_mirror_each_deal_once(
         manual = CliRunner().invoke(app, ["sync", "--db-url", url])
         assert manual.exit_code == 0, manual.output
         assert "bridge worker(s) share this store: a pass over every partner is" in manual.output
+        status = CliRunner().invoke(app, ["status", "--db-url", url])
+        assert status.exit_code == 0 and "queue: 2 live worker(s)" in status.output
+        assert run.readiness().checks["queue"] == "ok"
         assert run.runner.wait_idle(60)
     finally:
         for daemon in daemons:
