@@ -9,6 +9,7 @@ import threading
 from collections.abc import Iterator
 from pathlib import Path
 
+import psycopg
 import pytest
 from typer.testing import CliRunner
 
@@ -16,7 +17,8 @@ from bridge.sandbox.world import SandboxWorld, sandbox_world
 from bridge.store import Store, links
 from sync.cli.main import app
 from sync.runtime.daemon import Daemon, DaemonOptions
-from sync.runtime.queue import QueueRunner
+from sync.runtime.queue import QueueRunner, conninfo
+from sync.runtime.shared_budget import account_key
 from tests.daemon.helpers import partner_deal_id, route_new_deal, wait_for
 from tests.pg import fresh_database
 
@@ -73,3 +75,8 @@ def test_run_and_a_worker_share_the_work_and_mirror_each_deal_once(
     finally:
         store.close()
     assert sum(sum(c.values()) for c in counted.values()) >= 2
+    # every CRM account was paced through its shared budget row
+    with psycopg.connect(conninfo(url)) as connection:
+        accounts = {r[0] for r in connection.execute("SELECT account FROM bridge_rate_budget")}
+    expected = {sandboxes.agency.webhook_url, sandboxes.alfa.base_url, sandboxes.beta.webhook_url}
+    assert accounts == {account_key(u) for u in expected}
