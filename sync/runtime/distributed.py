@@ -56,9 +56,11 @@ def scale_out(db_url: str) -> bool:
 
 
 def shared_opener(db_url: str) -> Opener:
-    """Open CRMs whose rate budgets are shared with every process on this database."""
+    """Open CRMs whose rate budgets are shared with every process on this database.
+
+    Connects lazily: :func:`prepare` creates the budget table before any CRM is opened.
+    """
     engine = make_engine(db_url, pool_size=2, max_overflow=4)
-    ensure_budget_table(engine)
     return functools.partial(open_crm, db_url=db_url, pacers=SharedBudgets(engine))
 
 
