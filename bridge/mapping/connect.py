@@ -19,25 +19,41 @@ if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
 
     from bridge.amocrm.oauth import OAuthApp, TokenSource
+    from bridge.ratelimit import Pacer
     from bridge.secrets import Secret
 
 Opener = Callable[[str, Connection], Crm]
+# (account URL, requests per second, burst) → the Pacer every request to that account takes.
+PacerSource = Callable[[str, float, int], "Pacer"]
 
 
 class CannotConnect(Exception):
     """This connection cannot be opened by ``bridge check`` (say why, for the admin)."""
 
 
-def open_crm(label: str, connection: Connection, *, db_url: str | None = None) -> Crm:
+def open_crm(
+    label: str,
+    connection: Connection,
+    *,
+    db_url: str | None = None,
+    pacers: PacerSource | None = None,
+) -> Crm:
     """The real adapter for ``connection``; ``label`` is ``agency`` or a partner code.
 
     amoCRM OAuth connections read their tokens from the store at ``db_url`` (default:
-    the ``BRIDGE_DB_URL`` setting), where ``bridge auth amocrm`` put them.
+    the ``BRIDGE_DB_URL`` setting), where ``bridge auth amocrm`` put them. ``pacers``
+    (account URL, rate, burst → Pacer) replaces the in-process rate limiters, e.g. by
+    budgets shared between processes; by default each process paces on its own.
     """
     if connection.kind is CrmKind.BITRIX24:
         from bridge.bitrix.client import BitrixCrm
+        from bridge.bitrix.transport import JITTER_SLOTS, PLANS
 
-        return BitrixCrm(connection.url, system=f"bitrix24:{label}")
+        pacer = None
+        if pacers is not None:
+            rate, burst = PLANS["standard"]
+            pacer = pacers(connection.url.reveal(), rate, burst - JITTER_SLOTS)
+        return BitrixCrm(connection.url, system=f"bitrix24:{label}", pacer=pacer)
     from bridge.amocrm.client import AmoCrm
     from bridge.amocrm.oauth import LongLivedToken
 
@@ -46,7 +62,13 @@ def open_crm(label: str, connection: Connection, *, db_url: str | None = None) -
         auth = LongLivedToken(connection.token)
     else:
         auth = _oauth(label, connection, db_url)
-    return AmoCrm(connection.url.reveal(), auth, system=f"amocrm:{label}")
+    base_url = connection.url.reveal()
+    amo_pacer = None
+    if pacers is not None:
+        from bridge.amocrm.transport import BURST, RATE
+
+        amo_pacer = pacers(base_url, RATE, BURST)
+    return AmoCrm(base_url, auth, system=f"amocrm:{label}", pacer=amo_pacer)
 
 
 def _oauth_app(label: str, connection: Connection) -> OAuthApp | None:

@@ -18,13 +18,15 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlmodel import Session
 
 DEFAULT_URL = "sqlite:///bridge.db"
 BUSY_TIMEOUT_MS = 30_000
 MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
+# The advisory-lock key every bridge process takes around Alembic (any fixed bigint).
+MIGRATION_LOCK = 0x7062_6D69_6772  # "pbmigr"
 
 
 def make_engine(url: str, *, busy_timeout_ms: int = BUSY_TIMEOUT_MS, **kwargs: Any) -> Engine:
@@ -64,9 +66,17 @@ def alembic_config() -> Config:
 
 
 def migrate(engine: Engine, revision: str = "head") -> None:
-    """Upgrade the schema to ``revision`` (default: the newest)."""
+    """Upgrade the schema to ``revision`` (default: the newest).
+
+    On PostgreSQL the upgrade runs under a transaction-scoped advisory lock, so any
+    number of processes may start at once on a fresh database: the first migrates,
+    the others wait for its commit and then find the schema current. (SQLite's
+    ``BEGIN IMMEDIATE`` already serialises writers.)
+    """
     config = alembic_config()
     with engine.begin() as connection:
+        if connection.dialect.name == "postgresql":
+            connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK})
         config.attributes["connection"] = connection
         command.upgrade(config, revision)
 

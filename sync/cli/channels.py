@@ -9,25 +9,26 @@ import typer
 
 from bridge.channels.conflicts import confirm, held
 from bridge.store.db import Store
+from sync.cli.common import DbUrlOpt, EnvFileOpt, VerboseOpt, settings, writing
 
 # How bridge.mapping.connect labels the agency portal (the hint inbox is keyed by it).
 AGENCY_SYSTEM = "bitrix24:agency"
-DEFAULT_DB = "sqlite:///bridge.db"
 
 app = typer.Typer(
     help="Deals held because their client was already handed to another partner.",
     no_args_is_help=True,
 )
-DbUrl = Annotated[str, typer.Option("--db-url", envvar="BRIDGE_DB_URL", help="Database URL")]
 
 
 @app.command("held")
 def held_command(
     partner: Annotated[str | None, typer.Option("--partner", help="Only this partner")] = None,
-    db_url: DbUrl = DEFAULT_DB,
+    db_url: DbUrlOpt = None,
+    env_file: EnvFileOpt = None,
+    verbose: VerboseOpt = False,
 ) -> None:
     """Deals waiting for a manager's confirmation, oldest first."""
-    store = Store.open(db_url)
+    store = Store.open(settings(env_file, verbose=verbose, db_url=db_url).db_url)
     try:
         with store.transaction() as session:
             rows = held(session, partner)
@@ -45,21 +46,25 @@ def held_command(
 def confirm_command(
     agency_deal_id: Annotated[str, typer.Argument(help="Agency deal id")],
     partner: Annotated[str, typer.Argument(help="Partner code")],
-    db_url: DbUrl = DEFAULT_DB,
+    db_url: DbUrlOpt = None,
+    env_file: EnvFileOpt = None,
+    verbose: VerboseOpt = False,
 ) -> None:
     """Let a held deal go to the partner; the next pass creates it."""
-    store = Store.open(db_url)
-    try:
-        with store.transaction() as session:
-            done = confirm(
-                session,
-                agency_deal_id,
-                partner,
-                dt.datetime.now(dt.UTC),
-                agency_system=AGENCY_SYSTEM,
-            )
-    finally:
-        store.close()
+    resolved = settings(env_file, verbose=verbose, db_url=db_url)
+    with writing(resolved):
+        store = Store.open(resolved.db_url)
+        try:
+            with store.transaction() as session:
+                done = confirm(
+                    session,
+                    agency_deal_id,
+                    partner,
+                    dt.datetime.now(dt.UTC),
+                    agency_system=AGENCY_SYSTEM,
+                )
+        finally:
+            store.close()
     if not done:
         typer.echo(f"error: deal {agency_deal_id} is not held for {partner}", err=True)
         raise typer.Exit(1)

@@ -46,9 +46,12 @@ def digest_command(
     spec = load_spec(mapping_path, partner)
     crms: Mapping[str, Crm] = {}
     if post_notes:
-        from bridge.mapping.connect import close_all, open_all
+        import functools
 
-        opened, failed = open_all(spec)
+        from bridge.mapping.connect import close_all, open_all, open_crm
+
+        db_url = store.engine.url.render_as_string(hide_password=False)
+        opened, failed = open_all(spec, functools.partial(open_crm, db_url=db_url))
         for code, reason in sorted(failed.items()):
             echo(f"warning: cannot open {code}: {reason}; no notes for it")
         crms = opened

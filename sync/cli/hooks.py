@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from pathlib import Path
 
 from rich.console import Console
@@ -10,23 +11,26 @@ from rich.table import Table
 
 from bridge.crm import Crm
 from bridge.mapping.compiled import Connection
-from bridge.mapping.connect import close_all, open_all
+from bridge.mapping.connect import close_all, open_all, open_crm
 from bridge.mapping.validate import load_mapping
 from bridge.store.db import Store
 from sync.sources.subscriptions import install, status
 
 
-def _open(mapping_path: Path) -> tuple[dict[str, Connection], dict[str, Crm], dict[str, str]]:
+def _open(
+    mapping_path: Path, db_url: str
+) -> tuple[dict[str, Connection], dict[str, Crm], dict[str, str]]:
     spec = load_mapping(mapping_path)
     connections = {"agency": spec.agency.connection} | {
         code: p.connection for code, p in spec.partners.items()
     }
-    crms, failed = open_all(spec)
+    # OAuth partners read their tokens from the configured store, not a default one.
+    crms, failed = open_all(spec, functools.partial(open_crm, db_url=db_url))
     return connections, crms, failed
 
 
-def run_install(mapping_path: Path, public_url: str, console: Console) -> int:
-    connections, crms, failed = _open(mapping_path)
+def run_install(mapping_path: Path, public_url: str, console: Console, db_url: str) -> int:
+    connections, crms, failed = _open(mapping_path, db_url)
     try:
         for line in install(public_url, connections, crms):
             console.print(line, markup=False)
@@ -38,7 +42,9 @@ def run_install(mapping_path: Path, public_url: str, console: Console) -> int:
 
 
 def run_status(mapping_path: Path, store: Store, public_url: str | None, console: Console) -> int:
-    connections, crms, failed = _open(mapping_path)
+    connections, crms, failed = _open(
+        mapping_path, store.engine.url.render_as_string(hide_password=False)
+    )
     try:
         rows = status(store, connections, crms, public_url, dt.datetime.now(dt.UTC))
     finally:

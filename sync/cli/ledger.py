@@ -23,13 +23,11 @@ from bridge.mapping.compiled import Side
 from bridge.mapping.texts import statement_overrides
 from bridge.model import Money
 from bridge.store.db import Store
+from sync.cli.common import DbUrlOpt, EnvFileOpt, VerboseOpt, settings, writing
 
 app = typer.Typer(
     help="The commission ledger: payouts, statements, balances.", no_args_is_help=True
 )
-
-DbUrl = Annotated[str, typer.Option("--db-url", envvar="BRIDGE_DB_URL", help="Database URL")]
-DEFAULT_DB = "sqlite:///bridge.db"
 
 
 class Format(StrEnum):
@@ -63,8 +61,8 @@ def _amount(text: str) -> Decimal:
     return value
 
 
-def _open(db_url: str) -> Store:
-    return Store.open(db_url)
+def _open(db_url: str | None, env_file: Path | None, verbose: bool) -> Store:
+    return Store.open(settings(env_file, verbose=verbose, db_url=db_url).db_url)
 
 
 @app.command()
@@ -81,12 +79,23 @@ def pay(
     date: Annotated[
         str | None, typer.Option(help="Payment date YYYY-MM-DD (default today)")
     ] = None,
-    db_url: DbUrl = DEFAULT_DB,
+    db_url: DbUrlOpt = None,
+    env_file: EnvFileOpt = None,
+    verbose: VerboseOpt = False,
 ) -> None:
     """Record a payment between the agency and PARTNER (a payout entry)."""
     money = Money(_amount(amount), currency.upper())
     at = _date(date) if date else _now()
-    store = _open(db_url)
+    resolved = settings(env_file, verbose=verbose, db_url=db_url)
+    with writing(resolved):
+        side, added = _record_payout(Store.open(resolved.db_url), partner, money, payer, ref, at)
+    verb = "recorded" if added else "already recorded (same reference), nothing changed"
+    typer.echo(f"payout {money} by {side.value} for {partner}: {verb}")
+
+
+def _record_payout(
+    store: Store, partner: str, money: Money, payer: Side | None, ref: str | None, at: dt.datetime
+) -> tuple[Side, int]:
     try:
         with store.transaction() as session:
             entries = book.read(session, partner=partner)
@@ -97,8 +106,7 @@ def pay(
             )
     finally:
         store.close()
-    verb = "recorded" if added else "already recorded (same reference), nothing changed"
-    typer.echo(f"payout {money} by {side.value} for {partner}: {verb}")
+    return side, added
 
 
 def _date(text: str) -> dt.datetime:
@@ -133,18 +141,25 @@ def statement(
     agency_name: Annotated[str, typer.Option(help="Name printed for the agency")] = "",
     mapping: Annotated[
         Path | None,
-        typer.Option(envvar="BRIDGE_MAPPING", help="mapping.yaml: partner name and language"),
+        typer.Option(help="mapping.yaml: partner name and language (default: BRIDGE_MAPPING)"),
     ] = None,
-    db_url: DbUrl = DEFAULT_DB,
+    db_url: DbUrlOpt = None,
+    env_file: EnvFileOpt = None,
+    verbose: VerboseOpt = False,
 ) -> None:
     """PARTNER's statement: opening balance, the period's entries, closing balance, overdue."""
-    known_name, known_lang, texts = _from_mapping(mapping, partner) if mapping else (None, None, {})
+    resolved = settings(env_file, verbose=verbose, db_url=db_url, mapping=mapping)
+    # The configured mapping is optional here: used when it exists and names the partner;
+    # a mapping given with --mapping must be readable and name it.
+    path, strict = resolved.mapping_path, mapping is not None
+    known = _from_mapping(path, partner, strict=strict) if strict or path.is_file() else None
+    known_name, known_lang, texts = known or (None, None, {})
     now = _now()
     try:
         chosen = Period.parse(period) if period else Period.containing(now.date())
     except ValueError as exc:
         raise _fail(str(exc)) from None
-    store = _open(db_url)
+    store = Store.open(resolved.db_url)
     try:
         with store.transaction() as session:
             entries = book.read(session, partner=partner)
@@ -159,18 +174,25 @@ def statement(
 
 
 def _from_mapping(
-    path: Path, partner: str
-) -> tuple[str | None, str | None, Mapping[str, Mapping[str, str]]]:
-    """The partner's display name, statement language and ``texts:`` from mapping.yaml."""
+    path: Path, partner: str, *, strict: bool = True
+) -> tuple[str | None, str | None, Mapping[str, Mapping[str, str]]] | None:
+    """The partner's display name, statement language and ``texts:`` from mapping.yaml.
+
+    Not ``strict``: None when the file cannot be read or does not name the partner.
+    """
     from bridge.mapping.errors import MappingInvalid
     from bridge.mapping.validate import load_mapping
 
     try:
         spec = load_mapping(path)
     except (MappingInvalid, OSError) as exc:
+        if not strict:
+            return None
         raise _fail(f"{path}: {exc} (run `bridge check` for every problem)") from None
     found = spec.partners.get(partner)
     if found is None:
+        if not strict:
+            return None
         raise _fail(f"partner {partner!r} is not in {path}; known: {sorted(spec.partners)}")
     return found.name, found.policies.language, spec.texts
 
@@ -222,10 +244,12 @@ def _pdf(html: str, out: Path | None) -> None:
 
 
 @app.command("balances")
-def balances_command(db_url: DbUrl = DEFAULT_DB) -> None:
+def balances_command(
+    db_url: DbUrlOpt = None, env_file: EnvFileOpt = None, verbose: VerboseOpt = False
+) -> None:
     """Every partner's balance and overdue amount, per direction and currency."""
     now = _now()
-    store = _open(db_url)
+    store = _open(db_url, env_file, verbose)
     try:
         with store.transaction() as session:
             entries = book.read(session)

@@ -9,8 +9,10 @@ import typer
 
 from bridge import __version__
 from sync.cli.channels import app as channels_app
+from sync.cli.common import DbUrlOpt, EnvFileOpt, MappingOpt, VerboseOpt, settings, writing
 from sync.cli.ledger import app as ledger_app
 from sync.cli.sandbox import app as sandbox_app
+from sync.runtime.settings import Resolved
 
 app = typer.Typer(
     help="partner-bridge: mirror partner deals between Bitrix24 and partner CRMs.",
@@ -25,26 +27,62 @@ app.add_typer(channels_app, name="channels")
 @app.callback()
 def _main(verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False) -> None:
     from bridge.logs import configure_logging
+    from sync.cli.common import set_verbose
 
     # One redacting handler for every logger; fast-bitrix24 held at WARNING (it logs URLs).
     configure_logging(verbose=verbose)
+    set_verbose(verbose)
 
 
 @app.command()
-def run(
-    env_file: Annotated[Path, typer.Option("--env-file", help="Settings file")] = Path(".env"),
-) -> None:
-    """Run the daemon: webhooks, polling, reconcile, digests, until SIGTERM/SIGINT."""
+def run(env_file: EnvFileOpt = None, verbose: VerboseOpt = False) -> None:
+    """Run the daemon: webhooks, polling, reconcile, digests, until SIGTERM/SIGINT.
+
+    On PostgreSQL it also runs a worker of the shared job queue (see ``bridge worker``).
+    """
     import signal
 
-    from bridge.config import SettingsInvalid, load_settings
     from sync.runtime.daemon import Daemon, StartupFailed
     from sync.runtime.single import AlreadyRunning
 
+    resolved = settings(env_file, verbose=verbose)
     try:
-        settings = load_settings(env_file)
-        daemon = Daemon(settings).start()
-    except (SettingsInvalid, StartupFailed, AlreadyRunning) as exc:
+        daemon = Daemon(resolved.settings).start()
+    except (StartupFailed, AlreadyRunning) as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: daemon.request_stop())
+    try:
+        daemon.wait()
+    finally:
+        daemon.stop()
+
+
+@app.command()
+def worker(env_file: EnvFileOpt = None, verbose: VerboseOpt = False) -> None:
+    """Run a queue worker only (PostgreSQL): sync passes, reconcile, digests; no HTTP app.
+
+    Start as many as you like on any machine with the same settings; ``bridge run``
+    serves the webhooks and works too.
+    """
+    import signal
+
+    from sync.runtime.daemon import Daemon, DaemonOptions, StartupFailed
+    from sync.runtime.distributed import scale_out
+    from sync.runtime.settings import display_url
+
+    resolved = settings(env_file, verbose=verbose)
+    if not scale_out(resolved.db_url):
+        typer.echo(
+            f"error: bridge worker needs a PostgreSQL BRIDGE_DB_URL, not "
+            f"{display_url(resolved.db_url)}; on SQLite `bridge run` does all the work",
+            err=True,
+        )
+        raise typer.Exit(2)
+    try:
+        daemon = Daemon(resolved.settings, options=DaemonOptions(serve_http=False)).start()
+    except StartupFailed as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from None
     for signum in (signal.SIGTERM, signal.SIGINT):
@@ -65,31 +103,32 @@ PublicUrlOpt = Annotated[
 
 @hooks_app.command("install")
 def hooks_install(
-    mapping: Annotated[Path, typer.Option("--mapping", "-m", envvar="BRIDGE_MAPPING")] = Path(
-        "mapping.yaml"
-    ),
+    mapping: MappingOpt = None,
     public_url: PublicUrlOpt = None,
+    env_file: EnvFileOpt = None,
+    verbose: VerboseOpt = False,
 ) -> None:
     """Register the bridge with every partner amoCRM; print the Bitrix24 webhook settings."""
     from rich.console import Console
 
     from sync.cli.hooks import run_install
 
+    resolved = settings(env_file, verbose=verbose, mapping=mapping)
+    public_url = public_url or resolved.settings.public_url
+
     if not public_url:
         typer.echo("error: set BRIDGE_PUBLIC_URL or pass --public-url", err=True)
         raise typer.Exit(2)
-    raise typer.Exit(run_install(mapping, public_url, Console()))
+    raise typer.Exit(run_install(resolved.mapping_path, public_url, Console(), resolved.db_url))
 
 
 @hooks_app.command("status")
 def hooks_status(
-    mapping: Annotated[Path, typer.Option("--mapping", "-m", envvar="BRIDGE_MAPPING")] = Path(
-        "mapping.yaml"
-    ),
-    db_url: Annotated[
-        str, typer.Option("--db-url", envvar="BRIDGE_DB_URL")
-    ] = "sqlite:///bridge.db",
+    mapping: MappingOpt = None,
+    db_url: DbUrlOpt = None,
     public_url: PublicUrlOpt = None,
+    env_file: EnvFileOpt = None,
+    verbose: VerboseOpt = False,
 ) -> None:
     """Which hooks are registered, when each last delivered, which went quiet."""
     from rich.console import Console
@@ -97,9 +136,11 @@ def hooks_status(
     from bridge.store.db import Store
     from sync.cli.hooks import run_status
 
-    store = Store.open(db_url)
+    resolved = settings(env_file, verbose=verbose, db_url=db_url, mapping=mapping)
+    store = Store.open(resolved.db_url)
     try:
-        raise typer.Exit(run_status(mapping, store, public_url, Console()))
+        public_url = public_url or resolved.settings.public_url
+        raise typer.Exit(run_status(resolved.mapping_path, store, public_url, Console()))
     finally:
         store.close()
 
@@ -131,7 +172,9 @@ def auth_amocrm(
     client_id: Annotated[str, typer.Option(envvar="BRIDGE_AMOCRM_CLIENT_ID")],
     client_secret: Annotated[str, typer.Option(envvar="BRIDGE_AMOCRM_CLIENT_SECRET")],
     redirect_uri: Annotated[str, typer.Option(envvar="BRIDGE_AMOCRM_REDIRECT_URI")],
-    db_url: Annotated[str, typer.Option(envvar="BRIDGE_DB_URL")] = "sqlite:///bridge.db",
+    db_url: DbUrlOpt = None,
+    env_file: EnvFileOpt = None,
+    verbose: VerboseOpt = False,
     code: Annotated[
         str | None, typer.Option(help="Authorization code from the redirect (else asked for)")
     ] = None,
@@ -145,11 +188,12 @@ def auth_amocrm(
     from bridge.crm import CrmError
     from bridge.secrets import Secret
 
+    resolved = settings(env_file, verbose=verbose, db_url=db_url)
     oauth_app = OAuthApp(partner, base_url, client_id, Secret(client_secret), redirect_uri)
     try:
         run_auth(
             oauth_app,
-            db_url=db_url,
+            db_url=resolved.db_url,
             code=code,
             echo=typer.echo,
             ask=lambda text: str(typer.prompt(text)),
@@ -162,9 +206,9 @@ def auth_amocrm(
 
 @app.command()
 def check(
-    mapping: Annotated[
-        Path, typer.Option("--mapping", "-m", envvar="BRIDGE_MAPPING", help="The mapping file")
-    ] = Path("mapping.yaml"),
+    mapping: MappingOpt = None,
+    env_file: EnvFileOpt = None,
+    verbose: VerboseOpt = False,
     offline: Annotated[
         bool, typer.Option("--offline", help="Validate the file and environment only")
     ] = False,
@@ -173,59 +217,111 @@ def check(
     ] = False,
 ) -> None:
     """Validate mapping.yaml and resolve every name against the live CRMs."""
+    import functools
+
+    from bridge.mapping.connect import open_crm
     from sync.cli.check import run_check
 
-    raise typer.Exit(run_check(mapping, offline=offline, fix=fix))
+    resolved = settings(env_file, verbose=verbose, mapping=mapping)
+    # OAuth partners read their tokens from the configured store, not a default one.
+    opener = functools.partial(open_crm, db_url=resolved.db_url)
+    raise typer.Exit(run_check(resolved.mapping_path, offline=offline, fix=fix, opener=opener))
 
 
 # --- sync engine commands (logic in sync/cli/passes.py; imported lazily so bridge stays
 # --- importable without sync, and the CLI starts fast) ------------------------------
 
-MappingOpt = Annotated[
-    Path, typer.Option("--mapping", "-m", envvar="BRIDGE_MAPPING", help="The mapping file")
-]
-DbUrlOpt = Annotated[str, typer.Option("--db-url", envvar="BRIDGE_DB_URL", help="Database URL")]
-SYNC_DB = "sqlite:///bridge.db"
-
 
 @app.command("sync")
 def sync_command(
-    mapping: MappingOpt = Path("mapping.yaml"),
-    db_url: DbUrlOpt = SYNC_DB,
+    mapping: MappingOpt = None,
+    db_url: DbUrlOpt = None,
     partner: Annotated[str | None, typer.Option("--partner", help="Only this partner")] = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Plan, print, write nothing")] = False,
+    env_file: EnvFileOpt = None,
+    verbose: VerboseOpt = False,
 ) -> None:
     """Run one sync pass now: changes → plan → bulk writes → store."""
+    from contextlib import nullcontext
+
     from rich.console import Console
 
     from bridge.store.db import Store
     from sync.cli.passes import SetupFailed, run_sync
 
-    store = Store.open(db_url)
-    try:
-        report = run_sync(mapping, store, Console(), partner=partner, dry_run=dry_run)
-    except (SetupFailed, KeyError) as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(2) from None
-    finally:
-        store.close()
+    resolved = settings(env_file, verbose=verbose, db_url=db_url, mapping=mapping)
+    if not dry_run and _handed_to_workers(resolved.db_url, partner):
+        raise typer.Exit(0)
+    with writing(resolved) if not dry_run else nullcontext():
+        store = Store.open(resolved.db_url)
+        try:
+            report = run_sync(
+                resolved.mapping_path, store, Console(), partner=partner, dry_run=dry_run
+            )
+        except (SetupFailed, KeyError) as exc:
+            typer.echo(f"error: {exc}", err=True)
+            raise typer.Exit(2) from None
+        finally:
+            store.close()
     raise typer.Exit(1 if report.errors else 0)
 
 
+def _handed_to_workers(db_url: str, partner: str | None) -> bool:
+    """On PostgreSQL with live workers, queue a polling pass for them instead of racing them."""
+    from sync.runtime.distributed import PASS_LANE, scale_out
+    from sync.runtime.queue import QueueRunner, live_workers
+
+    if not scale_out(db_url):
+        return False
+    workers = live_workers(db_url)
+    if not workers:
+        return False
+    from sync.runtime.runner import EmbeddedRunner
+
+    runner = QueueRunner(db_url, {}, EmbeddedRunner(1))
+    try:
+        queued = runner.defer("pass:poll", PASS_LANE)
+    finally:
+        runner.shutdown()
+    scope = "every partner" if partner is None else f"every partner, {partner} included"
+    state = "queued" if queued else "already queued"
+    typer.echo(f"{workers} bridge worker(s) share this store: a pass over {scope} is {state}")
+    return True
+
+
+def _announce_queue(db_url: str) -> None:
+    from sync.runtime.distributed import scale_out
+    from sync.runtime.queue import live_workers
+
+    if scale_out(db_url):
+        typer.echo(f"queue: {live_workers(db_url)} live worker(s) on this database")
+
+
 @app.command("status")
-def status_command(db_url: DbUrlOpt = SYNC_DB) -> None:
-    """Per partner: links by state, last successful sync, cursor lag, parked, errors."""
+def status_command(
+    db_url: DbUrlOpt = None, env_file: EnvFileOpt = None, verbose: VerboseOpt = False
+) -> None:
+    """Which store and mapping; per partner: links by state, last sync, lag, parked, errors."""
     from rich.console import Console
 
     from bridge.store.db import Store
     from sync.cli.passes import show_status
 
-    show_status(Store.open(db_url), Console())
+    resolved = settings(env_file, verbose=verbose, db_url=db_url, announce=True)
+    store = Store.open(resolved.db_url)
+    _announce_queue(resolved.db_url)
+    try:
+        show_status(store, Console())
+    finally:
+        store.close()
 
 
 @app.command("deal")
 def deal_command(
-    agency_id: Annotated[str, typer.Argument(help="Agency deal id")], db_url: DbUrlOpt = SYNC_DB
+    agency_id: Annotated[str, typer.Argument(help="Agency deal id")],
+    db_url: DbUrlOpt = None,
+    env_file: EnvFileOpt = None,
+    verbose: VerboseOpt = False,
 ) -> None:
     """Both sides' values of an agency deal's links, and its audit trail."""
     from rich.console import Console
@@ -233,27 +329,33 @@ def deal_command(
     from bridge.store.db import Store
     from sync.cli.passes import show_deal
 
-    if not show_deal(Store.open(db_url), agency_id, Console()):
+    resolved = settings(env_file, verbose=verbose, db_url=db_url)
+    if not show_deal(Store.open(resolved.db_url), agency_id, Console()):
         typer.echo(f"agency deal {agency_id} has no links and no audit entries", err=True)
         raise typer.Exit(1)
 
 
 @app.command("parked")
-def parked_command(db_url: DbUrlOpt = SYNC_DB) -> None:
+def parked_command(
+    db_url: DbUrlOpt = None, env_file: EnvFileOpt = None, verbose: VerboseOpt = False
+) -> None:
     """Parked links with the reason each one waits for."""
     from rich.console import Console
 
     from bridge.store.db import Store
     from sync.cli.passes import show_parked
 
-    show_parked(Store.open(db_url), Console())
+    resolved = settings(env_file, verbose=verbose, db_url=db_url)
+    show_parked(Store.open(resolved.db_url), Console())
 
 
 @app.command("retry")
 def retry_command(
     link_id: Annotated[int | None, typer.Argument(help="Parked link id (bridge parked)")] = None,
     all_parked: Annotated[bool, typer.Option("--all", help="Every parked link")] = False,
-    db_url: DbUrlOpt = SYNC_DB,
+    db_url: DbUrlOpt = None,
+    env_file: EnvFileOpt = None,
+    verbose: VerboseOpt = False,
 ) -> None:
     """Queue parked links for the next pass (after you fixed what they wait for)."""
     from bridge.store.db import Store
@@ -262,7 +364,9 @@ def retry_command(
     if (link_id is None) == (not all_parked):
         typer.echo("error: give one link ID or --all", err=True)
         raise typer.Exit(2)
-    queued = queue_retry(Store.open(db_url), None if all_parked else [link_id or 0])
+    resolved = settings(env_file, verbose=verbose, db_url=db_url)
+    with writing(resolved):
+        queued = queue_retry(Store.open(resolved.db_url), None if all_parked else [link_id or 0])
     typer.echo(f"queued {queued} parked link(s) for the next pass")
     raise typer.Exit(0 if queued else 1)
 
@@ -301,10 +405,12 @@ def kpi_command(
     chart: Annotated[
         Path | None, typer.Option("--chart", help="Write the monthly chart here (SVG)")
     ] = None,
-    mapping: MappingOpt = Path("mapping.yaml"),
-    db_url: DbUrlOpt = SYNC_DB,
+    mapping: MappingOpt = None,
+    db_url: DbUrlOpt = None,
     language: Annotated[str, typer.Option("--language", help="ru or en")] = "ru",
     currency: Annotated[str, typer.Option("--currency", help="Report currency")] = "RUB",
+    env_file: EnvFileOpt = None,
+    verbose: VerboseOpt = False,
 ) -> None:
     """Per partner: leads, won/lost, conversion, amounts, response time, stale, commission."""
     import datetime as dt
@@ -322,13 +428,14 @@ def kpi_command(
     except ValueError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from None
-    store = Store.open(db_url)
+    resolved = settings(env_file, verbose=verbose, db_url=db_url, mapping=mapping)
+    store = Store.open(resolved.db_url)
     try:
         report = build_report(
             store,
             dt.datetime.now(dt.UTC),
             period=chosen,
-            partners=partners_from_mapping(mapping),
+            partners=partners_from_mapping(resolved.mapping_path),
             currency=currency,
             language=language,
         )
@@ -346,20 +453,33 @@ def digest_command(
     post_notes: Annotated[
         bool, typer.Option("--post-notes", help="Ask partners for status updates (once a week)")
     ] = False,
-    mapping: MappingOpt = Path("mapping.yaml"),
-    db_url: DbUrlOpt = SYNC_DB,
+    mapping: MappingOpt = None,
+    db_url: DbUrlOpt = None,
+    env_file: EnvFileOpt = None,
+    verbose: VerboseOpt = False,
 ) -> None:
     """Stale deals, deals without a stage change and what the agency waits for, per partner."""
+    from contextlib import nullcontext
+
+    resolved = settings(env_file, verbose=verbose, db_url=db_url, mapping=mapping)
+    # Posting notes records them in the store: a writing command.
+    with writing(resolved) if post_notes else nullcontext():
+        failed = _digest(resolved, partner=partner, post_notes=post_notes)
+    raise typer.Exit(1 if failed else 0)
+
+
+def _digest(resolved: Resolved, *, partner: str | None, post_notes: bool) -> bool:
+    """Print the digest; True when some status-request note could not be posted."""
     import datetime as dt
 
     from bridge.store.db import Store
     from sync.cli.digest import DigestFailed
     from sync.cli.digest import digest_command as run
 
-    store = Store.open(db_url)
+    store = Store.open(resolved.db_url)
     try:
         report = run(
-            mapping,
+            resolved.mapping_path,
             store,
             dt.datetime.now(dt.UTC),
             partner=partner,
@@ -371,4 +491,4 @@ def digest_command(
         raise typer.Exit(2) from None
     finally:
         store.close()
-    raise typer.Exit(1 if any(d.notes_failed for d in report.partners) else 0)
+    return any(d.notes_failed for d in report.partners)

@@ -43,12 +43,16 @@ def utcnow() -> dt.datetime:
 def open_engine(
     mapping_path: Path, store: Store, progress: EngineProgress | None = None
 ) -> tuple[Engine, list[Crm]]:
-    from bridge.mapping.connect import open_all
+    import functools
+
+    from bridge.mapping.connect import open_all, open_crm
     from bridge.mapping.resolve import resolve
     from bridge.mapping.validate import load_mapping
 
     spec = load_mapping(mapping_path)
-    crms, failed = open_all(spec)
+    # OAuth partners read their tokens from this store, not from a default one.
+    db_url = store.engine.url.render_as_string(hide_password=False)
+    crms, failed = open_all(spec, functools.partial(open_crm, db_url=db_url))
     if "agency" not in crms:
         raise SetupFailed(f"cannot open the agency portal: {failed.get('agency')}")
     report = resolve(spec, crms)

@@ -36,11 +36,13 @@ from sync.engine import Engine
 from sync.runtime import readiness as ready
 from sync.runtime.app import Readiness, create_app
 from sync.runtime.crm_pool import CrmPool, Opener
-from sync.runtime.daemon_jobs import DaemonJobs
+from sync.runtime.daemon_jobs import DaemonJobs, reconcile_quietly
+from sync.runtime.distributed import Clock, Distributed, prepare, scale_out, shared_opener
 from sync.runtime.grants import complete_amocrm_grant
 from sync.runtime.health import HealthTracker
 from sync.runtime.metrics import Metrics
 from sync.runtime.pass_metrics import PassMetrics
+from sync.runtime.queue import QueueRunner
 from sync.runtime.runner import EmbeddedRunner
 from sync.runtime.schedule import build_scheduler
 from sync.runtime.serve import ServerThread
@@ -67,6 +69,7 @@ class DaemonOptions:
     # webhook-to-mirror latency near a second. The inbox's max-wait stops starvation.
     debounce: dt.timedelta = dt.timedelta(milliseconds=500)
     poll_interval: dt.timedelta | None = None  # None: the mapping's policies.poll_interval
+    serve_http: bool = True  # False: ``bridge worker`` (PostgreSQL only) — queue work only
 
 
 class InboxSink:
@@ -101,6 +104,10 @@ class Daemon:
         self.metrics = Metrics()
         self.health = HealthTracker()
         self._lock = DaemonLock(settings.db_url)
+        self._scale_out = scale_out(settings.db_url)  # PostgreSQL: the shared queue
+        self._distributed: Distributed | None = None
+        if opener is None and self._scale_out:
+            opener = shared_opener(settings.db_url)  # rate budgets shared by every process
         # OAuth partners keep their tokens in this daemon's database, not a default one.
         self._pool = CrmPool(opener or functools.partial(open_crm, db_url=settings.db_url))
         self._stopping = threading.Event()
@@ -108,7 +115,7 @@ class Daemon:
         self._hook_store: Store | None = None
         self.engine: Engine | None = None
         self.watcher: MappingWatcher | None = None
-        self.runner: EmbeddedRunner | None = None
+        self.runner: EmbeddedRunner | QueueRunner | None = None
         self.jobs: DaemonJobs | None = None
         self.server: ServerThread | None = None
         self._scheduler: BackgroundScheduler | None = None
@@ -124,6 +131,8 @@ class Daemon:
 
     def _start_parts(self) -> None:
         self.store = Store.open(self.settings.db_url)
+        if self._scale_out:
+            prepare(self.settings.db_url)
         self.watcher = MappingWatcher(self.settings.mapping_path, self._pool.for_spec)
         if not self.watcher.poll():
             problems = "\n".join(f"  {p}" for p in self.watcher.rejected) or "  (unreadable)"
@@ -132,7 +141,13 @@ class Daemon:
         crms = self._pool.current()
         partners = {c: crm for c, crm in crms.items() if c in mapping.partners}
         self.engine = Engine(self.store, mapping, crms["agency"], partners, clock=self.clock)
-        self.runner = EmbeddedRunner(self.options.workers, on_error=self._job_failed)
+        if self._scale_out:
+            queue_host = _QueueHost(self)
+            clock = self._queue_clock(mapping)
+            self._distributed = Distributed(queue_host, self.settings.db_url, clock)
+            self.runner = self._distributed.runner
+        else:
+            self.runner = EmbeddedRunner(self.options.workers, on_error=self._job_failed)
         jobs = self.jobs = DaemonJobs(
             store=self.store,
             engine=self.engine,
@@ -159,12 +174,19 @@ class Daemon:
             oauth_callback=self._oauth_callback,
         )
         host, port = self.settings.http_host, self.settings.http_port
-        self.server = ServerThread(app, host=host, port=port).start()
-        plan = jobs.plan(self.options.poll_interval, self.options.drain_every)
-        self._scheduler = build_scheduler(plan, self.runner)
+        if self.options.serve_http:
+            self.server = ServerThread(app, host=host, port=port).start()
+        if self._distributed is not None:
+            self._distributed.runner.share(jobs.run_pass, "pass:poll")
+            self._scheduler = self._distributed.local_scheduler()
+            self._distributed.start_worker()
+        else:
+            plan = jobs.plan(self.options.poll_interval, self.options.drain_every)
+            self._scheduler = build_scheduler(plan, self.runner)
         jobs.first_pass()
         self._scheduler.start()
-        log_event(log, "daemon.started", url=self.server.url, partners=len(mapping.partners))
+        url = self.server.url if self.server is not None else None
+        log_event(log, "daemon.started", url=url, partners=len(mapping.partners))
 
     def request_stop(self) -> None:
         self._stopping.set()
@@ -178,6 +200,8 @@ class Daemon:
         self._stopping.set()
         if self._scheduler is not None and self._scheduler.running:
             self._scheduler.shutdown(wait=False)
+        if self._distributed is not None:
+            self._distributed.stop()
         if self.runner is not None:
             self.runner.shutdown(wait=True)
         if self.server is not None:
@@ -190,7 +214,15 @@ class Daemon:
         log_event(log, "daemon.stopped")
 
     def readiness(self) -> Readiness:
-        return ready.readiness(self.store, self.watcher, self.health, self._pool.current())
+        base = ready.readiness(self.store, self.watcher, self.health, self._pool.current())
+        if self._distributed is None:
+            return base
+        checks = {**base.checks, "queue": self._distributed.health()}
+        return Readiness(base.ready and checks["queue"] == "ok", checks)
+
+    def _queue_clock(self, mapping: CompiledMapping) -> Clock:
+        interval = self.options.poll_interval or mapping.policies.poll_interval
+        return Clock(interval, mapping.policies.reconcile_at, watch_every=self.options.watch_every)
 
     def crms(self) -> dict[str, Crm]:
         return self._pool.current()
@@ -220,3 +252,34 @@ class Daemon:
         if compiled is None:
             raise StartupFailed("no valid mapping is active")
         return compiled
+
+
+class _QueueHost:
+    """What the shared queue's handlers run in this process (:class:`~sync.runtime.
+    distributed.QueueHost`): the daemon's jobs, run in place rather than queued again."""
+
+    def __init__(self, daemon: Daemon) -> None:
+        self._daemon = daemon
+
+    def _jobs(self) -> DaemonJobs:
+        assert self._daemon.jobs is not None
+        return self._daemon.jobs
+
+    def run_pass(self, *, poll: bool) -> None:
+        self._jobs().run_pass(poll=poll)
+
+    def drain_due(self) -> None:
+        self._jobs().drain_due()
+
+    def reconcile_now(self) -> None:
+        assert self._daemon.engine is not None
+        reconcile_quietly(self._daemon.engine)
+
+    def daily(self) -> None:
+        self._jobs().daily()
+
+    def watch_mapping(self) -> None:
+        self._jobs().watch_mapping()
+
+    def reresolve(self) -> None:
+        self._jobs().reresolve()

@@ -25,7 +25,7 @@ from bridge.store.db import Store
 from sync.engine import Engine
 from sync.runtime.app import HookRoutes
 from sync.runtime.pass_metrics import PassMetrics
-from sync.runtime.runner import EmbeddedRunner
+from sync.runtime.runner import Runner
 from sync.runtime.schedule import Plan, PollTarget
 from sync.sources import reconcile as reconciler
 from sync.sources.webhooks import build_routes
@@ -34,7 +34,7 @@ log = logging.getLogger(__name__)
 PASS_LANE = "sync-pass"  # noqa: S105 - a runner lane name, not a credential
 
 
-def _reconcile_quietly(engine: Engine) -> None:
+def reconcile_quietly(engine: Engine) -> None:
     partners = {code: engine.partners[code] for code in engine.reachable()}
     report = reconciler.reconcile(
         engine.store, engine.mapping, engine.agency, partners, engine.clock(), then=engine.sync
@@ -57,7 +57,7 @@ class DaemonJobs:
         *,
         store: Store,
         engine: Engine,
-        runner: EmbeddedRunner,
+        runner: Runner,
         watcher: MappingWatcher,
         mapping: Callable[[], CompiledMapping],
         crms: Callable[[], Mapping[str, Crm]],
@@ -116,7 +116,14 @@ class DaemonJobs:
         with self._store.transaction() as session:
             return bool(inbox.due(session, self._clock(), limit=1))
 
-    def run_pass(self) -> None:
+    def drain_due(self) -> None:
+        """Run a pass in place when hints are due (the shared queue's drain job)."""
+        if self._hints_due():
+            self.run_pass()
+
+    def run_pass(self, *, poll: bool = False) -> None:
+        if poll:
+            self._poll_wanted.set()
         polling = self._poll_wanted.is_set()
         self._poll_wanted.clear()
         started = self._clock()
@@ -126,7 +133,7 @@ class DaemonJobs:
 
     def reconcile(self) -> None:
         """Nightly, on the pass lane: a reconcile never overlaps a sync pass."""
-        self._runner.submit(PASS_LANE, functools.partial(_reconcile_quietly, self._engine))
+        self._runner.submit(PASS_LANE, functools.partial(reconcile_quietly, self._engine))
 
     def watch_mapping(self) -> None:
         if self._watcher.poll():

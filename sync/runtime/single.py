@@ -19,6 +19,11 @@ from sqlalchemy.engine import make_url
 class AlreadyRunning(RuntimeError):
     """Another bridge daemon already uses this SQLite file. Stop it, or point this one elsewhere."""
 
+    def __init__(self, message: str, *, pid: str = "unknown", database: Path | None = None) -> None:
+        super().__init__(message)
+        self.pid = pid
+        self.database = database
+
 
 class DaemonLock:
     def __init__(self, db_url: str) -> None:
@@ -40,9 +45,12 @@ class DaemonLock:
             handle.seek(0)
             holder = handle.read().strip() or "unknown"
             handle.close()
+            database = self.path.with_suffix("")
             raise AlreadyRunning(
-                f"another bridge daemon (pid {holder}) is using {self.path.with_suffix('')}; "
-                "stop it first, or give this one its own BRIDGE_DB_URL"
+                f"another bridge daemon (pid {holder}) is using {database}; "
+                "stop it first, or give this one its own BRIDGE_DB_URL",
+                pid=holder,
+                database=database,
             ) from None
         handle.seek(0)
         handle.truncate()
