@@ -12,9 +12,11 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from bridge.store import Store, links
+from bridge.sandbox.world import EXAMPLE_MAPPING as EXAMPLE
+from bridge.store import links
+from bridge.store.db import Store
 from sync.cli.main import app
-from tests.engine.http_world import EXAMPLE, HttpWorld, http_world
+from tests.engine.http_world import HttpWorld, http_world
 
 BRIDGE = str(Path(sys.executable).with_name("bridge"))
 HOLD = """
@@ -28,7 +30,7 @@ sys.stdin.read()
 
 @pytest.fixture
 def hw(tmp_path: Path) -> Iterator[HttpWorld]:
-    with http_world(f"sqlite:///{tmp_path / 'fixture.db'}") as built:
+    with http_world(tmp_path / "world") as built:
         yield built
 
 
@@ -51,17 +53,17 @@ def _bridge(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
 
 
 def _partner_deals(hw: HttpWorld) -> int:
-    return len(hw.alfa_box.lead_ids()) + len(hw.beta_box.deal_ids())
+    return len(hw.world.alfa.lead_ids()) + len(hw.world.beta.deal_ids())
 
 
 def test_sync_and_status_from_another_directory_use_the_env_files_store(
     hw: HttpWorld, tmp_path: Path
 ) -> None:
-    project = _project(tmp_path, hw.env_values())
+    project = _project(tmp_path, dict(hw.world.env))
     elsewhere, third = tmp_path / "elsewhere", tmp_path / "third"
     elsewhere.mkdir()
     third.mkdir()
-    hw.add_agency_deals(6, ("alfa", "beta"))
+    hw.world.add_agency_deals(6, ("alfa", "beta"))
     before = _partner_deals(hw)
 
     first = _bridge(elsewhere, "sync", "--env-file", str(project / ".env"), "--verbose")

@@ -14,7 +14,8 @@ import pytest
 from typer.testing import CliRunner
 
 from bridge.sandbox.world import SandboxWorld, sandbox_world
-from bridge.store import Store, links
+from bridge.store import links
+from bridge.store.db import Store
 from sync.cli.main import app
 from sync.runtime.daemon import Daemon, DaemonOptions
 from sync.runtime.queue import QueueRunner, conninfo

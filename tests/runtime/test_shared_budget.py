@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import Engine
 
 from bridge.ratelimit import Pacer
-from bridge.store import make_engine
+from bridge.store.db import make_engine
 from sync.runtime.shared_budget import SharedBudgets, SharedPacer, account_key, ensure_budget_table
 from tests.pg import fresh_database
 

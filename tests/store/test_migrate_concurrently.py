@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from bridge.store import current_revision, make_engine
+from bridge.store.db import current_revision, make_engine
 from tests.pg import fresh_database
 
 pytestmark = pytest.mark.postgres
@@ -24,7 +24,7 @@ def fresh_pg(pg_url: str) -> Iterator[str]:
 # Each process waits until the start file exists, so all four open the store at once.
 OPEN = """
 import os, sys, time
-from bridge.store import Store
+from bridge.store.db import Store
 deadline = time.monotonic() + 60
 while not os.path.exists(sys.argv[2]) and time.monotonic() < deadline:
     time.sleep(0.001)
