@@ -200,7 +200,39 @@ def _policy_value(key: str, value: Any, path: KeyPath, out: Reporter) -> Any:
         return _days(value, path, out)
     if key == "digest_day":
         return list(Weekday).index(value)
+    if key == "history":
+        return _history(value, path, out)
+    if key == "max_payment_jump":
+        return _jump(value, path, out)
     return value
+
+
+def _history(value: str, path: KeyPath, out: Reporter) -> str | dt.date | None:
+    text = value.strip()
+    if text in ("open", "all"):
+        return text
+    if _ISO_DATE.match(text):
+        try:
+            return dt.date.fromisoformat(text)
+        except ValueError:
+            pass
+    out.error(
+        path,
+        f"'{value}' is not a history policy — write open (hand over open deals only), all, "
+        'or a date "YYYY-MM-DD" (closed deals created on or after it are handed over too)',
+    )
+    return None
+
+
+def _jump(value: int | Decimal, path: KeyPath, out: Reporter) -> Decimal | None:
+    factor = Decimal(value)
+    if not factor.is_finite() or factor <= 0:
+        out.error(path, f"{value} is not a factor — write a positive number, e.g. 2 (× the amount)")
+        return None
+    return factor
+
+
+_ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 
 def _days(value: int, path: KeyPath, out: Reporter) -> dt.timedelta | None:
