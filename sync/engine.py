@@ -23,12 +23,13 @@ from bridge.crm import Crm, CrmError, RateLimited, Unavailable
 from bridge.logs import log_event
 from bridge.mapping.compiled import CompiledMapping
 from bridge.model import Deal, Hint, HintKind
-from bridge.store import LinkRow, Store, health, links
+from bridge.store import AuditRow, LinkRow, Store, audit, health, links, starts
 from bridge.store.cursors import CursorConflict
 from bridge.store.tables import PartnerHealthRow
 from sync.apply import Applier, Outcome, crash_point
 from sync.gather import Gathered, Gatherer
 from sync.ledger_hook import LedgerHook
+from sync.plan.money import CONFIRM_KEY, REFUSED_KEY
 from sync.plan.types import HOLD_KEY, LinkPlan
 from sync.planning import Planner, Planning, default_planner
 from sync.record import APPLIED, FAILED, PARKED, Recorder
@@ -55,6 +56,9 @@ class PassReport:
     verdicts: dict[str, int] = field(default_factory=dict)
     writes: int = 0
     errors: dict[str, str] = field(default_factory=dict)
+    # Per partner covered: when the bridge first synced it (a dry run shows this pass's
+    # time for a partner never synced, and records nothing).
+    starts: dict[str, dt.datetime] = field(default_factory=dict)
 
     def count(self, verdict: str) -> None:
         self.verdicts[verdict] = self.verdicts.get(verdict, 0) + 1
@@ -177,7 +181,8 @@ class Engine:
         report.errors.update({c: str(e) for c, e in got.down.items() if _failing(e)})
         self.progress("plan")
         live = [c for c in codes if c not in got.down]
-        report.plans = self._plan(got, live, now)
+        report.starts = self._starts(live, now, record=not dry_run)
+        report.plans = self._plan(got, live, now, report.starts)
         if dry_run:
             return report
         self._apply_and_record(report, got, now)
@@ -208,10 +213,27 @@ class Engine:
             health.failure(session, AGENCY, type(exc).__name__, str(exc), now)
         return report
 
-    def _plan(self, got: Gathered, live: Sequence[str], now: dt.datetime) -> list[LinkPlan]:
+    def _plan(
+        self,
+        got: Gathered,
+        live: Sequence[str],
+        now: dt.datetime,
+        starts: Mapping[str, dt.datetime],
+    ) -> list[LinkPlan]:
         step = Planning(self.planner, self.mapping, now, self._pipeline(self.agency, None))
         pipelines = {c: self._pipeline(self.partners[c], c) for c in live}
-        return step.run(got, live, pipelines)
+        return step.run(got, live, pipelines, starts)
+
+    def _starts(
+        self, live: Sequence[str], now: dt.datetime, *, record: bool
+    ) -> dict[str, dt.datetime]:
+        """Each live partner's start (its first sync): recorded now if it has none yet,
+        unless this is a dry run, which only shows what a first sync would do."""
+        with self.store.transaction() as session:
+            if record:
+                return starts.ensure(session, live, now)
+            known = starts.read(session)
+        return {c: known.get(c, now) for c in live}
 
     def _partner_pipelines(self, codes: Sequence[str], got: Gathered) -> None:
         """Read (once) each live partner's pipeline; a failure sets only that partner aside."""
@@ -318,21 +340,32 @@ class Engine:
         inbox.record(self.store, hints, self.retry_delay)
 
     # --- by hand -----------------------------------------------------------------
-    def retry(self, link_ids: Sequence[int] | None = None) -> int:
-        """Queue parked links (all, or these ids) for the next pass; how many were queued."""
-        return retry_parked(self.store, self.agency.system, self.clock(), link_ids)
+    def retry(self, link_ids: Sequence[int] | None = None, *, confirm: bool = False) -> int:
+        """Queue parked links (all, or these ids) for the next pass; how many were queued.
+        ``confirm``: also accept the paid value each of them was parked for."""
+        return retry_parked(self.store, self.agency.system, self.clock(), link_ids, confirm=confirm)
 
 
 def retry_parked(
-    store: Store, agency_system: str, now: dt.datetime, link_ids: Sequence[int] | None = None
+    store: Store,
+    agency_system: str,
+    now: dt.datetime,
+    link_ids: Sequence[int] | None = None,
+    *,
+    confirm: bool = False,
 ) -> int:
     """A person asks to retry parked links (all, or these ids): lift their holds and queue
-    their agency deals for the next pass. Returns how many were queued."""
+    their agency deals for the next pass. Returns how many were queued.
+
+    ``confirm`` (``bridge retry ID --confirm``): a person vouches for the paid value a
+    link was parked for as implausible (:mod:`sync.plan.money`); that exact value is let
+    through on the next pass and booked. A different value is checked afresh.
+    """
     wanted = None if link_ids is None else set(link_ids)
     with store.transaction() as session:
         chosen = [r for r in links.parked(session) if wanted is None or r.id in wanted]
         for row in chosen:
-            _release_hold(session, row, now)
+            _release_hold(session, row, now, confirm=confirm)
     hints = [Hint(agency_system, r.agency_deal_id, HintKind.UPDATED, now, "retry") for r in chosen]
     inbox.record(store, hints, dt.timedelta(0))
     return len(chosen)
@@ -359,13 +392,40 @@ def _failing(exc: CrmError) -> bool:
     return not isinstance(exc, Paused) or "by the bridge" in str(exc)
 
 
-def _release_hold(session: Session, row: LinkRow, now: dt.datetime) -> None:
-    """A person asked to retry: a hold (e.g. duplicate stamps) is lifted; the planner
-    decides afresh on the next pass."""
+def _release_hold(session: Session, row: LinkRow, now: dt.datetime, *, confirm: bool) -> None:
+    """A person asked to retry: a hold (e.g. duplicate stamps) is lifted, and with
+    ``confirm`` the refused paid value is confirmed; the planner decides afresh on the
+    next pass."""
     state = to_state(row)
-    if state.hold is None:
+    refused = state.synced.get(REFUSED_KEY)
+    confirming = confirm and isinstance(refused, str) and bool(refused)
+    if state.hold is None and not confirming:
         return
     synced = {k: v for k, v in state.synced.items() if k != HOLD_KEY}
+    if confirming:
+        synced[CONFIRM_KEY] = refused
+        log_event(
+            log,
+            "link.confirmed",
+            partner=row.partner_code,
+            agency_deal=row.agency_deal_id,
+            value=str(refused),
+        )
+        audit.append(
+            session,
+            [
+                AuditRow(
+                    at=now,
+                    agency_deal_id=row.agency_deal_id,
+                    partner_code=row.partner_code,
+                    action="confirm",
+                    field="paid",
+                    changed_by="person",
+                    new_value=str(refused),
+                    detail="a person confirmed the paid value the link was parked for",
+                )
+            ],
+        )
     links.save(session, apply_state(row, dataclasses.replace(state, synced=synced)), now)
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
@@ -192,19 +193,12 @@ def _as_dict(policies: Policies) -> dict[str, Any]:
 def _policy_value(key: str, value: Any, path: KeyPath, out: Reporter) -> Any:
     if value is None:
         return None
-    if key == "poll_interval":
-        return _duration(value, path, out)
-    if key == "reconcile_at":
-        return _clock(value, path, out)
     if key in ("stale_after_days", "channel_conflict_days"):
         return _days(value, path, out)
     if key == "digest_day":
         return list(Weekday).index(value)
-    if key == "history":
-        return _history(value, path, out)
-    if key == "max_payment_jump":
-        return _jump(value, path, out)
-    return value
+    convert = _CONVERTERS.get(key)
+    return convert(value, path, out) if convert is not None else value
 
 
 def _history(value: str, path: KeyPath, out: Reporter) -> str | dt.date | None:
@@ -260,3 +254,11 @@ def _clock(value: str, path: KeyPath, out: Reporter) -> dt.time | None:
         out.error(path, f'\'{value}\' is not a time of day — write "HH:MM" in quotes, e.g. "03:00"')
         return None
     return dt.time(int(match.group(1)), int(match.group(2)))
+
+
+_CONVERTERS: dict[str, Callable[[Any, KeyPath, Reporter], Any]] = {
+    "poll_interval": _duration,
+    "reconcile_at": _clock,
+    "history": _history,
+    "max_payment_jump": _jump,
+}

@@ -8,6 +8,7 @@
 * ``hint`` — the inbox, one row per (system, deal): bursts fold into a count.
 * ``audit`` — append-only record of every applied change.
 * ``partner_health`` — last success and last error per partner, for ``bridge status``.
+* ``partner_start`` — when the bridge first synced each partner (the first connection).
 """
 
 from __future__ import annotations
@@ -149,6 +150,16 @@ class PartnerHealthRow(SQLModel, table=True):
     last_error: str | None = Field(default=None)
     error_kind: str | None = Field(default=None, max_length=32)
     consecutive_failures: int = Field(default=0)
+
+
+class PartnerStartRow(SQLModel, table=True):
+    """When the bridge first synced a partner: agency deals already closed and created
+    before it are recorded, not handed over (DESIGN §5, the first connection)."""
+
+    __tablename__ = "partner_start"
+
+    partner_code: str = Field(primary_key=True, max_length=64)
+    started_at: dt.datetime = _utc(nullable=False)
 
 
 class HookDeliveryRow(SQLModel, table=True):
