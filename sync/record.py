@@ -115,8 +115,21 @@ class Recorder:
                 self._resolve_intent(session, plan, outcome, verdict)
                 _record_handover(session, plan, outcome, self.now)
                 if self.ledger is not None and verdict == APPLIED:
-                    seen = max(d.updated_at for d in (*snapshots, after[0]) if d is not None)
-                    self.ledger(session, plan.link_key[1], state.status, after[0], seen, self.now)
+                    seen = max(
+                        (d.updated_at for d in (*snapshots, after[0]) if d is not None),
+                        default=self.now,
+                    )
+                    ended = _ended_reason(plan, state)
+                    self.ledger(
+                        session,
+                        plan.link_key[1],
+                        state.status,
+                        after[0],
+                        seen,
+                        self.now,
+                        deal_id=plan.link_key[0] if ended is not None else None,
+                        reason=ended,
+                    )
                     self.crash("mid_ledger_write")  # inside the transaction: all or nothing
             if verdict == FAILED:
                 hint = Hint(
@@ -246,6 +259,18 @@ class Recorder:
                     old_value=_text(old),
                     new_value=_text(new),
                 )
+
+
+def _ended_reason(plan: LinkPlan, state: LinkState) -> str | None:
+    """Why the link just stopped being mirrored (orphaned, or closed but not as history),
+    for the ledger's "commission kept" notice; None when it did not just end."""
+    before = plan.previous.status if plan.previous else None
+    if state.status is before or state.status not in (LinkStatus.ORPHANED, LinkStatus.CLOSED):
+        return None
+    for op in plan.operations:
+        if isinstance(op, OrphanLink) or (isinstance(op, CloseLink) and not op.history):
+            return op.reason
+    return None
 
 
 def _changed_by(plan: LinkPlan) -> str | None:

@@ -113,6 +113,9 @@ def amount_reasons(
             money = _money(value)
             if money is None or end is None:
                 continue
+            same_kind = slot.agency is not None and slot.agency.target is end.target
+            if side is Side.PARTNER and same_kind and _money(pair[0]) == money:
+                continue  # the same value on both sides: said once, for the agency
             is_price = end.target is Target.AMOUNT
             where = _where(partner, side, end)
             if is_price and money.amount < 0:
