@@ -124,8 +124,9 @@ def amount_reasons(
                     " — correct it in the CRM"
                 )
                 continue
-            kinds = {CrmKind.BITRIX24, partner.connection.kind}
-            for kind in sorted(kinds, key=lambda k: k.value):
+            own = CrmKind.BITRIX24 if side is Side.AGENCY else partner.connection.kind
+            other = partner.connection.kind if side is Side.AGENCY else CrmKind.BITRIX24
+            for kind in dict.fromkeys((own, other)):  # its own CRM's limit first
                 why = unholdable(money.amount, kind, is_price=is_price)
                 if why is not None:
                     reasons.append(
