@@ -41,6 +41,7 @@ from sync.plan.notes import agency_notes_to_mirror, orphan_notice, partner_notes
 from sync.plan.slots import Slot, read_end, slots_for
 from sync.plan.types import (
     AGENCY_WRITES_KEY,
+    HISTORY_KEY,
     HOLD_KEY,
     AddNote,
     AgencyExtras,
@@ -154,9 +155,11 @@ def _keep_history(inputs: LinkInputs, state: LinkState) -> LinkPlan | None:
     )
     if reason is None:
         return None
-    if state.status is LinkStatus.CLOSED and state.park_reason == reason:
+    if state.status is LinkStatus.CLOSED and state.synced.get(HISTORY_KEY) == reason:
         return make_plan(inputs.key, (), (), state, inputs.state)
-    kept = dataclasses.replace(state, status=LinkStatus.CLOSED, park_reason=reason)
+    kept = dataclasses.replace(
+        state, status=LinkStatus.CLOSED, park_reason=reason, synced={HISTORY_KEY: reason}
+    )
     ops = (CloseLink(inputs.key, reason, history=True),)
     return make_plan(inputs.key, ops, (), kept, inputs.state)
 

@@ -13,7 +13,7 @@ from bridge.mapping.compiled import Policies
 from sync.first_sync import handover_lines
 from sync.plan import plan_agency_deal
 from sync.plan.history import cutoff
-from sync.plan.types import CloseLink, CreatePartnerDeal, LinkStatus, PartnerExtras
+from sync.plan.types import HISTORY_KEY, CloseLink, CreatePartnerDeal, LinkStatus, PartnerExtras
 from tests.unit.test_plan_helpers import (
     AGENCY,
     PARTNER_PIPELINE,
@@ -52,6 +52,7 @@ def test_a_deal_won_before_the_start_is_recorded_not_handed_over() -> None:
     assert isinstance(close, CloseLink) and close.history
     assert plan.next_state.status is LinkStatus.CLOSED
     reason = plan.next_state.park_reason or ""
+    assert plan.next_state.synced[HISTORY_KEY] == reason  # the store keeps it there
     assert reason.startswith("won before the partner's first sync (created 2026-03-02)")
     assert "not handed over to 'atwinta', no commission (policies.history: open)" in reason
 
@@ -101,9 +102,10 @@ def test_recorded_history_plans_nothing_the_next_time_and_editing_it_leaks_nothi
     edited = dataclasses.replace(won, title="Правка", updated_at=START + dt.timedelta(days=3))
     mapping = world()
     extras = {"atwinta": PartnerExtras(pipeline=PARTNER_PIPELINE, started_at=START)}
+    stored = dataclasses.replace(state, park_reason=None)  # the store keeps no closed reason
     (again,) = plan_agency_deal(
         edited,
-        {"atwinta": state},
+        {"atwinta": stored},
         {"atwinta": None},
         mapping,
         now=START,
