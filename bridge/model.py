@@ -287,6 +287,7 @@ LinkKey: TypeAlias = tuple[str, str]  # (agency deal id, partner code)
 # link's write to the shared agency deal from a person's edit.
 AGENCY_WRITES_KEY = "@agency_writes"
 HOLD_KEY = "@hold"  # a park only a person lifts (`bridge retry`): the reason, as text
+HISTORY_KEY = "@history"  # a closed link kept as history (sync.plan.history): the reason
 
 
 class LinkStatus(StrEnum):

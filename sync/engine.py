@@ -23,13 +23,16 @@ from bridge.crm import Crm, CrmError, RateLimited, Unavailable
 from bridge.logs import log_event
 from bridge.mapping.compiled import CompiledMapping
 from bridge.model import HOLD_KEY, Deal, Hint, HintKind, LinkState
-from bridge.store import health, links
+from bridge.store import audit, health, links, starts
+from bridge.store.audit import AuditEvent
 from bridge.store.cursors import CursorConflict
 from bridge.store.db import Store
 from bridge.store.health import PartnerHealth
+from bridge.store.links import StoredLink
 from sync.apply import Applier, Outcome, crash_point
 from sync.gather import Gathered, Gatherer
 from sync.ledger_hook import LedgerHook
+from sync.plan.money import CONFIRM_KEY, REFUSED_KEY
 from sync.plan.types import LinkPlan
 from sync.planning import Planner, Planning, default_planner
 from sync.record import APPLIED, FAILED, PARKED, Recorder
@@ -55,6 +58,9 @@ class PassReport:
     verdicts: dict[str, int] = field(default_factory=dict)
     writes: int = 0
     errors: dict[str, str] = field(default_factory=dict)
+    # Per partner covered: when the bridge first synced it (a dry run shows this pass's
+    # time for a partner never synced, and records nothing).
+    starts: dict[str, dt.datetime] = field(default_factory=dict)
 
     def count(self, verdict: str) -> None:
         self.verdicts[verdict] = self.verdicts.get(verdict, 0) + 1
@@ -179,7 +185,8 @@ class Engine:
         report.errors.update({c: str(e) for c, e in down.items() if _failing(e)})
         self.progress("plan")
         live = [c for c in codes if c not in down]
-        report.plans = self._plan(got, live, now)
+        report.starts = self._starts(live, now, record=not dry_run)
+        report.plans = self._plan(got, live, now, report.starts)
         if dry_run:
             return report
         failed = self._apply_and_record(report, got, now)
@@ -211,10 +218,27 @@ class Engine:
             health.failure(session, AGENCY, type(exc).__name__, str(exc), now)
         return report
 
-    def _plan(self, got: Gathered, live: Sequence[str], now: dt.datetime) -> list[LinkPlan]:
+    def _plan(
+        self,
+        got: Gathered,
+        live: Sequence[str],
+        now: dt.datetime,
+        starts: Mapping[str, dt.datetime],
+    ) -> list[LinkPlan]:
         step = Planning(self.planner, self.mapping, now, self._pipeline(self.agency, None))
         pipelines = {c: self._pipeline(self.partners[c], c) for c in live}
-        return step.run(got, live, pipelines)
+        return step.run(got, live, pipelines, starts)
+
+    def _starts(
+        self, live: Sequence[str], now: dt.datetime, *, record: bool
+    ) -> dict[str, dt.datetime]:
+        """Each live partner's start (its first sync): recorded now if it has none yet,
+        unless this is a dry run, which only shows what a first sync would do."""
+        with self.store.transaction() as session:
+            if record:
+                return starts.ensure(session, live, now)
+            known = starts.read(session)
+        return {c: known.get(c, now) for c in live}
 
     def _partner_pipelines(self, codes: Sequence[str], got: Gathered) -> dict[str, CrmError]:
         """Read (once) each live partner's pipeline; the partners whose read failed."""
@@ -333,24 +357,32 @@ class Engine:
         inbox.record(self.store, hints, self.retry_delay)
 
     # --- by hand -----------------------------------------------------------------
-    def retry(self, link_ids: Sequence[int] | None = None) -> int:
-        """Queue parked links (all, or these ids) for the next pass; how many were queued."""
-        return retry_parked(self.store, self.agency.system, self.clock(), link_ids)
+    def retry(self, link_ids: Sequence[int] | None = None, *, confirm: bool = False) -> int:
+        """Queue parked links (all, or these ids) for the next pass; how many were queued.
+        ``confirm``: also accept the paid value each of them was parked for."""
+        return retry_parked(self.store, self.agency.system, self.clock(), link_ids, confirm=confirm)
 
 
 def retry_parked(
-    store: Store, agency_system: str, now: dt.datetime, link_ids: Sequence[int] | None = None
+    store: Store,
+    agency_system: str,
+    now: dt.datetime,
+    link_ids: Sequence[int] | None = None,
+    *,
+    confirm: bool = False,
 ) -> int:
     """A person asks to retry parked links (all, or these ids): lift their holds and queue
-    their agency deals for the next pass. Returns how many were queued."""
+    their agency deals for the next pass. Returns how many were queued.
+
+    ``confirm`` (``bridge retry ID --confirm``): a person vouches for the paid value a
+    link was parked for as implausible (:mod:`sync.plan.money`); that exact value is let
+    through on the next pass and booked. A different value is checked afresh.
+    """
     wanted = None if link_ids is None else set(link_ids)
     with store.transaction() as session:
         chosen = [p for p in links.parked_links(session) if wanted is None or p.id in wanted]
         for link in chosen:
-            if link.state.hold is not None:  # lifted: the planner decides afresh
-                synced = {k: v for k, v in link.state.synced.items() if k != HOLD_KEY}
-                lifted = dataclasses.replace(link.state, synced=synced)
-                links.save_state(session, lifted, (None, None), now, new=False)
+            _release_hold(session, link, now, confirm=confirm)
     hints = [
         Hint(agency_system, p.state.agency_deal_id, HintKind.UPDATED, now, "retry") for p in chosen
     ]
@@ -377,6 +409,41 @@ def breaker_open(health_: PartnerHealth, now: dt.datetime) -> dt.datetime | None
 def _failing(exc: CrmError) -> bool:
     """A partner failing now (reported, exit 1) — not one an admin paused on purpose."""
     return not isinstance(exc, Paused) or "by the bridge" in str(exc)
+
+
+def _release_hold(session: Session, link: StoredLink, now: dt.datetime, *, confirm: bool) -> None:
+    """A person asked to retry: a hold (e.g. duplicate stamps) is lifted, and with
+    ``confirm`` the refused paid value is confirmed; the planner decides afresh on the
+    next pass."""
+    state = link.state
+    refused = state.synced.get(REFUSED_KEY)
+    confirming = confirm and isinstance(refused, str) and bool(refused)
+    if state.hold is None and not confirming:
+        return
+    synced = {k: v for k, v in state.synced.items() if k != HOLD_KEY}
+    if confirming:
+        synced[CONFIRM_KEY] = refused
+        log_event(
+            log,
+            "link.confirmed",
+            partner=state.partner_code,
+            agency_deal=state.agency_deal_id,
+            value=str(refused),
+        )
+        event = AuditEvent(
+            at=now,
+            agency_deal_id=state.agency_deal_id,
+            partner_code=state.partner_code,
+            action="confirm",
+            field="paid",
+            changed_by="person",
+            new_value=str(refused),
+            detail="a person confirmed the paid value the link was parked for",
+        )
+        audit.add(session, [event])
+    links.save_state(
+        session, dataclasses.replace(state, synced=synced), (None, None), now, new=False
+    )
 
 
 def _partner_snapshot(got: Gathered, code: str, link: LinkState | None) -> Deal | None:

@@ -9,15 +9,20 @@ books whatever entries follow, exactly once per cause.
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from decimal import Decimal, InvalidOperation
 
 from sqlmodel import Session
 
+from bridge.ledger import book
 from bridge.ledger.observations import observe
-from bridge.ledger.rules import DealObservation
+from bridge.ledger.rules import DealObservation, kept_notices
+from bridge.logs import log_event
 from bridge.mapping.compiled import CommissionRule, CompiledMapping, FieldEnd, RuleKind, Target
 from bridge.model import Deal, FieldValue, LinkStatus, Money, Pipeline, Semantics
 
+log = logging.getLogger(__name__)
+_ENDED = (LinkStatus.ORPHANED, LinkStatus.CLOSED)
 FEE_KINDS = {RuleKind.PERCENT_OF_FEE: "fee", RuleKind.PERCENT_OF_PAYMENTS: "paid"}
 
 
@@ -34,15 +39,51 @@ class LedgerHook:
         deal: Deal | None,
         observed_at: dt.datetime,
         now: dt.datetime,
+        *,
+        deal_id: str | None = None,
+        reason: str | None = None,
     ) -> int:
-        """Observe the agency deal of an active link; how many ledger entries were booked."""
+        """Observe the agency deal of an active link; how many ledger entries were booked.
+
+        A link that just ended — orphaned, or closed for any reason but history — with
+        commission booked gets a zero-amount notice that the commission stays
+        (:func:`~bridge.ledger.rules.kept_notices`), logged and shown in statements.
+        """
         partner = self.mapping.partners.get(code)
-        if deal is None or partner is None or status is not LinkStatus.ACTIVE:
+        if partner is None or not partner.commission.rules:
             return 0
-        if not partner.commission.rules:
+        if status in _ENDED and deal_id is not None:
+            return self._kept(session, code, deal_id, status, now, reason)
+        if deal is None or status is not LinkStatus.ACTIVE:
             return 0
         obs = self.observation(deal, code, partner.commission.rules, observed_at)
         return len(observe(session, obs, partner.commission, now))
+
+    def _kept(
+        self,
+        session: Session,
+        code: str,
+        deal_id: str,
+        status: LinkStatus,
+        now: dt.datetime,
+        reason: str | None,
+    ) -> int:
+        partner = self.mapping.partners[code]
+        existing = book.read(session, partner=code, deal_id=deal_id)
+        why = "orphaned" if status is LinkStatus.ORPHANED else "closed"
+        notices = kept_notices(code, deal_id, why, partner.commission, existing, now)
+        for entry in notices:
+            log_event(
+                log,
+                "ledger.commission_kept",
+                logging.WARNING,
+                partner=code,
+                agency_deal=deal_id,
+                rule=entry.rule,
+                booked=f"{entry.base} {entry.currency}",
+                reason=reason,
+            )
+        return book.append(session, notices, now)
 
     def observation(
         self,

@@ -66,9 +66,18 @@ class Planning:
         self.agency_pipeline = agency_pipeline
 
     def run(
-        self, got: Gathered, live: Sequence[str], pipelines: Mapping[str, Pipeline | None]
+        self,
+        got: Gathered,
+        live: Sequence[str],
+        pipelines: Mapping[str, Pipeline | None],
+        starts: Mapping[str, dt.datetime] | None = None,
     ) -> list[LinkPlan]:
-        extras = {c: PartnerExtras(pipeline=pipelines.get(c)) for c in live}
+        """``starts``: each partner's first sync, so closed deals older than it stay
+        history (:mod:`sync.plan.history`)."""
+        begun = starts or {}
+        extras = {
+            c: PartnerExtras(pipeline=pipelines.get(c), started_at=begun.get(c)) for c in live
+        }
         plans: list[LinkPlan] = []
         for deal in got.agency_deals.values():
             plans.extend(self._agency_deal(deal, got, live, extras))

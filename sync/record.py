@@ -129,8 +129,21 @@ class Recorder:
             if state is not None:
                 _record_handover(session, plan, outcome, self.now)
                 if self.ledger is not None and verdict == APPLIED:
-                    seen = max(d.updated_at for d in (*snapshots, after[0]) if d is not None)
-                    self.ledger(session, plan.link_key[1], state.status, after[0], seen, self.now)
+                    seen = max(
+                        (d.updated_at for d in (*snapshots, after[0]) if d is not None),
+                        default=self.now,
+                    )
+                    ended = _ended_reason(plan, state)
+                    self.ledger(
+                        session,
+                        plan.link_key[1],
+                        state.status,
+                        after[0],
+                        seen,
+                        self.now,
+                        deal_id=plan.link_key[0] if ended is not None else None,
+                        reason=ended,
+                    )
                     self.crash("mid_ledger_write")  # inside the transaction: all or nothing
         return verdict
 
@@ -247,6 +260,18 @@ def _adopted(plan: LinkPlan) -> str | None:
     """The partner deal this plan binds a link to without creating it (found by stamp)."""
     before = plan.previous.partner_deal_id if plan.previous else None
     return plan.next_state.partner_deal_id if before is None else None
+
+
+def _ended_reason(plan: LinkPlan, state: LinkState) -> str | None:
+    """Why the link just stopped being mirrored (orphaned, or closed but not as history),
+    for the ledger's "commission kept" notice; None when it did not just end."""
+    before = plan.previous.status if plan.previous else None
+    if state.status is before or state.status not in (LinkStatus.ORPHANED, LinkStatus.CLOSED):
+        return None
+    for op in plan.operations:
+        if isinstance(op, OrphanLink) or (isinstance(op, CloseLink) and not op.history):
+            return op.reason
+    return None
 
 
 def _changed_by(plan: LinkPlan) -> str | None:

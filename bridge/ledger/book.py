@@ -120,16 +120,26 @@ def record_history(
 
 
 def accrue_membership(
-    session: Session, partner_code: str, commission: Commission, today: dt.date, now: dt.datetime
+    session: Session,
+    partner_code: str,
+    commission: Commission,
+    today: dt.date,
+    now: dt.datetime,
+    *,
+    started: dt.date | None = None,
 ) -> list[Entry]:
     """Book this year's membership fee if the partner has one; a no-op once it is booked.
 
     Safe to call from a daily job: the cause ``membership:<year>`` is booked once.
+    ``started``: the partner's start in the programme (its first sync); the first
+    year's fee is payable from that day, never back-dated to 1 January before it.
     """
     if commission.membership_fee is None:
         return []
-    year_start = dt.date(today.year, 1, 1)
-    due = membership_entries(partner_code, commission.membership_fee, since=year_start, until=today)
+    if started is not None and started > today:
+        return []
+    since = max(dt.date(today.year, 1, 1), started or dt.date.min)
+    due = membership_entries(partner_code, commission.membership_fee, since=since, until=today)
     existing = {e.cause for e in read(session, partner=partner_code, deal_id=PARTNER_LEVEL)}
     new = [e for e in due if e.cause not in existing]
     append(session, new, now)

@@ -32,6 +32,10 @@ class EntryKind(StrEnum):
     CLAWBACK = "clawback"
     PAYOUT = "payout"
     MEMBERSHIP = "membership"
+    # Zero amount: the deal's link was orphaned (partner deal deleted) or closed (the
+    # agency deal deleted, moved out of the partner pipeline or un-routed) after
+    # commission was booked; what was booked stays (see bridge.ledger.rules.kept_notices).
+    NOTICE = "notice"
 
 
 def minor_unit(currency: str) -> Decimal:

@@ -32,6 +32,8 @@ def direction_label(d: Direction, texts: Texts) -> str:
 def operation(entry: Entry, texts: Texts) -> str:
     """``Начисление · 25 % от суммы сделки``; a payout shows its reference."""
     text = texts[f"kind_{entry.kind.value}"]
+    if entry.kind is EntryKind.NOTICE and entry.ref and texts.has(f"notice_{entry.ref}"):
+        return f"{text} · {texts[f'notice_{entry.ref}']}"
     rule_key = f"rule_{entry.rule.split('.')[0]}"
     if entry.rate is not None and texts.has(rule_key):
         text += f" · {texts.percent(entry.rate)} {texts[rule_key]}"

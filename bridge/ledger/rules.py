@@ -253,6 +253,62 @@ def _entry(
     )
 
 
+KEPT_WHY = ("orphaned", "closed")
+
+
+def kept_notices(
+    partner_code: str,
+    deal_id: str,
+    why: str,
+    commission: Commission,
+    existing: Sequence[Entry],
+    at: dt.datetime,
+) -> list[Entry]:
+    """Say, in the ledger, that booked commission stays after the deal's link ended.
+
+    The rule (DESIGN §6): a partner deal deleted (``why="orphaned"``) or an agency deal
+    deleted, moved out of the partner pipeline or un-routed (``"closed"``) after
+    accrual does **not** reverse what was booked — a deletion in a CRM is no evidence
+    that the money did not happen, and reversing on it would let a deletion erase a
+    debt. Instead one zero-amount :attr:`EntryKind.NOTICE` per rule with a non-zero
+    booked total records it, so the statement shows the deal's commission was kept and
+    why; a person who knows the deal did not happen corrects it by appending (a void).
+    A notice is booked once per ending: not again while no money moved after it.
+    """
+    if why not in KEPT_WHY:
+        raise ValueError(f"why must be one of {KEPT_WHY}, got {why!r}")
+    out: list[Entry] = []
+    for name, rule in zip(rule_names(commission), commission.rules, strict=True):
+        mine = sorted(
+            (e for e in existing if e.rule == name and e.deal_id == deal_id),
+            key=lambda e: (e.occurred_at, e.cause),
+        )
+        money = [e for e in mine if e.kind is not EntryKind.NOTICE]
+        for currency in sorted({e.currency for e in money}):
+            booked = sum((e.amount for e in money if e.currency == currency), ZERO)
+            last = [e for e in mine if e.currency == currency]
+            if booked == 0 or (last and last[-1].kind is EntryKind.NOTICE):
+                continue
+            count = sum(1 for e in mine if e.kind is EntryKind.NOTICE and e.currency == currency)
+            out.append(
+                Entry(
+                    partner=partner_code,
+                    deal_id=deal_id,
+                    cause=f"{name}:kept#{count + 1}:{why}",
+                    kind=EntryKind.NOTICE,
+                    rule=name,
+                    amount=quantize(ZERO, currency),
+                    currency=currency,
+                    payer=rule.payer,
+                    occurred_at=at,
+                    payable_at=at,
+                    base=booked,
+                    ref=why,
+                )
+            )
+    return out
+
+
 def membership_entries(
     partner_code: str, fee: Money, *, since: dt.date, until: dt.date
 ) -> list[Entry]:

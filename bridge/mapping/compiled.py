@@ -167,6 +167,12 @@ class Policies:
     channel_conflict_window: dt.timedelta = dt.timedelta(days=90)
     hold_on_channel_conflict: bool = False
     language: str = "ru"
+    # What a partner's first sync hands over (DESIGN §5, the first connection): "open",
+    # "all", or a date — closed agency deals created on or after it are handed over too.
+    history: str | dt.date = "open"
+    # A cumulative paid field that grows by more than this × the deal amount in one step
+    # parks the link (DESIGN §6, money that cannot be right).
+    max_payment_jump: Decimal = Decimal(2)
 
 
 @dataclass(frozen=True, slots=True)

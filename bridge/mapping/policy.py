@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
@@ -192,15 +193,40 @@ def _as_dict(policies: Policies) -> dict[str, Any]:
 def _policy_value(key: str, value: Any, path: KeyPath, out: Reporter) -> Any:
     if value is None:
         return None
-    if key == "poll_interval":
-        return _duration(value, path, out)
-    if key == "reconcile_at":
-        return _clock(value, path, out)
     if key in ("stale_after_days", "channel_conflict_days"):
         return _days(value, path, out)
     if key == "digest_day":
         return list(Weekday).index(value)
-    return value
+    convert = _CONVERTERS.get(key)
+    return convert(value, path, out) if convert is not None else value
+
+
+def _history(value: str, path: KeyPath, out: Reporter) -> str | dt.date | None:
+    text = value.strip()
+    if text in ("open", "all"):
+        return text
+    if _ISO_DATE.match(text):
+        try:
+            return dt.date.fromisoformat(text)
+        except ValueError:
+            pass
+    out.error(
+        path,
+        f"'{value}' is not a history policy — write open (hand over open deals only), all, "
+        'or a date "YYYY-MM-DD" (closed deals created on or after it are handed over too)',
+    )
+    return None
+
+
+def _jump(value: int | Decimal, path: KeyPath, out: Reporter) -> Decimal | None:
+    factor = Decimal(value)
+    if not factor.is_finite() or factor <= 0:
+        out.error(path, f"{value} is not a factor — write a positive number, e.g. 2 (× the amount)")
+        return None
+    return factor
+
+
+_ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 
 def _days(value: int, path: KeyPath, out: Reporter) -> dt.timedelta | None:
@@ -228,3 +254,11 @@ def _clock(value: str, path: KeyPath, out: Reporter) -> dt.time | None:
         out.error(path, f'\'{value}\' is not a time of day — write "HH:MM" in quotes, e.g. "03:00"')
         return None
     return dt.time(int(match.group(1)), int(match.group(2)))
+
+
+_CONVERTERS: dict[str, Callable[[Any, KeyPath, Reporter], Any]] = {
+    "poll_interval": _duration,
+    "reconcile_at": _clock,
+    "history": _history,
+    "max_payment_jump": _jump,
+}

@@ -118,6 +118,16 @@ class PoliciesSpec(_Spec):
     channel_conflict_days: StrictInt | None = None
     hold_on_channel_conflict: StrictBool | None = None
     language: Literal["ru", "en"] | None = None
+    history: StrictStr | None = Field(
+        None,
+        description="What a partner's first sync hands over: 'open' (default), 'all', "
+        "or a date 'YYYY-MM-DD' (closed deals created on or after it too)",
+    )
+    max_payment_jump: StrictInt | Decimal | None = Field(
+        None,
+        description="A paid field growing by more than this × the deal amount at once parks "
+        "the link (default 2)",
+    )
 
 
 class DefaultsSpec(_Spec):

@@ -21,6 +21,8 @@ from bridge.store.tables import (
     HookDeliveryRow,
     LinkRow,
     PartnerHealthRow,
+    PartnerStartRow,
+    StampSeenRow,
     WriteIntentRow,
 )
 
@@ -32,6 +34,8 @@ TABLES: tuple[type[SQLModel], ...] = (
     AuditRow,
     PartnerHealthRow,
     HookDeliveryRow,
+    StampSeenRow,
+    PartnerStartRow,
     OAuthToken,
     LedgerEntryRow,
     LedgerObservationRow,

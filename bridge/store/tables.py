@@ -11,6 +11,7 @@
 * ``partner_health`` — last success and last error per partner, for ``bridge status``.
 * ``stamp_seen`` — stamped partner deals a poll listed that no link of this store names
   (created by another store or process): with the links, the store's census of stamps.
+* ``partner_start`` — when the bridge first synced each partner (the first connection).
 """
 
 from __future__ import annotations
@@ -148,6 +149,16 @@ class StampSeenRow(SQLModel, table=True):
     partner_deal_id: str = Field(primary_key=True, max_length=64)
     stamp: str = Field(max_length=128, index=True)
     seen_at: dt.datetime = _utc(nullable=False)
+
+
+class PartnerStartRow(SQLModel, table=True):
+    """When the bridge first synced a partner: agency deals already closed and created
+    before it are recorded, not handed over (DESIGN §5, the first connection)."""
+
+    __tablename__ = "partner_start"
+
+    partner_code: str = Field(primary_key=True, max_length=64)
+    started_at: dt.datetime = _utc(nullable=False)
 
 
 class HookDeliveryRow(SQLModel, table=True):

@@ -353,6 +353,13 @@ def parked_command(
 def retry_command(
     link_id: Annotated[int | None, typer.Argument(help="Parked link id (bridge parked)")] = None,
     all_parked: Annotated[bool, typer.Option("--all", help="Every parked link")] = False,
+    confirm: Annotated[
+        bool,
+        typer.Option(
+            "--confirm",
+            help="The paid value this link was parked for is right: book it (one link ID only)",
+        ),
+    ] = False,
     db_url: DbUrlOpt = None,
     env_file: EnvFileOpt = None,
     verbose: VerboseOpt = False,
@@ -364,9 +371,13 @@ def retry_command(
     if (link_id is None) == (not all_parked):
         typer.echo("error: give one link ID or --all", err=True)
         raise typer.Exit(2)
+    if confirm and all_parked:
+        typer.echo("error: --confirm vouches for one value: give one link ID, not --all", err=True)
+        raise typer.Exit(2)
     resolved = settings(env_file, verbose=verbose, db_url=db_url)
+    ids = None if all_parked else [link_id or 0]
     with writing(resolved):
-        queued = queue_retry(Store.open(resolved.db_url), None if all_parked else [link_id or 0])
+        queued = queue_retry(Store.open(resolved.db_url), ids, confirm=confirm)
     typer.echo(f"queued {queued} parked link(s) for the next pass")
     raise typer.Exit(0 if queued else 1)
 

@@ -27,6 +27,7 @@ from bridge.store.db import Store
 from sync.cli.views import deal_view, parked_table, status_table
 from sync.engine import Engine, PassReport, retry_parked
 from sync.engine import Progress as EngineProgress
+from sync.first_sync import handover_lines
 
 AGENCY_SYSTEM = "bitrix24:agency"  # how bridge.mapping.connect labels the agency portal
 STEPS = {"gather": "reading changes", "plan": "planning", "apply": "writing", "record": "recording"}
@@ -88,15 +89,26 @@ def run_sync(
         finally:
             for crm in crms:
                 crm.close()
-    print_report(report, console, dry_run=dry_run)
+    print_report(report, console, dry_run=dry_run, mapping=engine.mapping)
     return report
 
 
-def print_report(report: PassReport, console: Console, *, dry_run: bool) -> None:
+def print_report(
+    report: PassReport,
+    console: Console,
+    *,
+    dry_run: bool,
+    mapping: CompiledMapping | None = None,
+) -> None:
     if dry_run:
         for plan in report.plans:
             names = ", ".join(type(op).__name__ for op in plan.operations) or "state only"
             console.print(f"{plan.link_key[0]} → {plan.link_key[1]}: {names}")
+        if mapping is not None:
+            codes = sorted(report.starts)
+            first = [c for c, at in report.starts.items() if at == report.started_at]
+            for line in handover_lines(report.plans, mapping, codes, first):
+                console.print(line, markup=False)
         console.print(f"[bold]{len(report.plans)} plan(s); nothing written (dry run)[/]")
         return
     verdicts = ", ".join(f"{k}: {v}" for k, v in sorted(report.verdicts.items())) or "no changes"
@@ -117,6 +129,7 @@ def show_parked(store: Store, console: Console) -> None:
     console.print(parked_table(store))
 
 
-def queue_retry(store: Store, link_ids: Sequence[int] | None) -> int:
-    """Queue parked links (all or these ids) for the next pass; returns how many."""
-    return retry_parked(store, AGENCY_SYSTEM, utcnow(), link_ids)
+def queue_retry(store: Store, link_ids: Sequence[int] | None, *, confirm: bool = False) -> int:
+    """Queue parked links (all or these ids) for the next pass; returns how many.
+    ``confirm``: accept the paid value each was parked for (see sync.plan.money)."""
+    return retry_parked(store, AGENCY_SYSTEM, utcnow(), link_ids, confirm=confirm)

@@ -13,21 +13,42 @@ import datetime as dt
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from bridge.mapping.compiled import CompiledMapping, PartnerConfig, Side
+from bridge.mapping.compiled import (
+    CompiledMapping,
+    Converter,
+    ConverterKind,
+    PartnerConfig,
+    Side,
+    Target,
+)
 from bridge.model import (
     AGENCY_WRITES_KEY,
+    HISTORY_KEY,
     HOLD_KEY,
     CanonicalValue,
     Deal,
     LinkKey,
     LinkState,
     LinkStatus,
+    Money,
     Note,
 )
+from sync.plan.convert import normalize
 from sync.plan.draft import build_draft
+from sync.plan.history import history_reason
 from sync.plan.mirror import SyncOutcome, sync_slots
+from sync.plan.money import (
+    PAID_KEY,
+    REFUSED_KEY,
+    MoneySlot,
+    PaidCheck,
+    amount_reasons,
+    check_paid,
+    paid_rule,
+    paid_token,
+)
 from sync.plan.notes import agency_notes_to_mirror, orphan_notice, partner_notes_to_mirror
-from sync.plan.slots import slots_for
+from sync.plan.slots import Slot, read_end, slots_for
 from sync.plan.types import (
     AddNote,
     AgencyExtras,
@@ -121,8 +142,29 @@ def _act(inputs: LinkInputs, state: LinkState) -> LinkPlan:
         bound = partner_deal.id if partner_deal else state.partner_deal_id
         return _park(inputs, dataclasses.replace(state, partner_deal_id=bound), broken)
     if partner_deal is None:
-        return _create(inputs)
+        return _keep_history(inputs, state) or _create(inputs)
     return _sync(inputs, partner_deal)
+
+
+def _keep_history(inputs: LinkInputs, state: LinkState) -> LinkPlan | None:
+    """A deal closed before the partner's start is recorded, not handed over (DESIGN §5).
+
+    Only a create is held back: a partner deal found by its stamp is adopted (that is
+    the bridge's own earlier work, not history).
+    """
+    assert inputs.deal is not None
+    reason = history_reason(
+        inputs.deal, inputs.agency.pipeline, inputs.partner, inputs.extras.started_at
+    )
+    if reason is None:
+        return None
+    if state.status is LinkStatus.CLOSED and state.synced.get(HISTORY_KEY) == reason:
+        return make_plan(inputs.key, (), (), state, inputs.state)
+    kept = dataclasses.replace(
+        state, status=LinkStatus.CLOSED, park_reason=reason, synced={HISTORY_KEY: reason}
+    )
+    ops = (CloseLink(inputs.key, reason, history=True),)
+    return make_plan(inputs.key, ops, (), kept, inputs.state)
 
 
 def _broken_fields(partner: PartnerConfig) -> tuple[str, ...]:
@@ -213,6 +255,9 @@ def _create(inputs: LinkInputs) -> LinkPlan:
     outcome = build_draft(slots, inputs.deal, inputs.partner, inputs.key, parties)
     if outcome.draft is None:
         return _park(inputs, state, outcome.reasons)
+    refused = amount_reasons(inputs.partner, _money_slots(slots), outcome.pairs)
+    if refused:
+        return _park(inputs, state, refused)
     created = dataclasses.replace(
         state,
         status=LinkStatus.ACTIVE,
@@ -235,11 +280,22 @@ def _sync(inputs: LinkInputs, partner_deal: Deal) -> LinkPlan:
     )
     if outcome.reasons:
         return _park(inputs, state, outcome.reasons)
+    refused = amount_reasons(inputs.partner, _money_slots(slots), outcome.pairs)
+    if refused:
+        return _park(inputs, state, refused)
+    paid = _paid(inputs, slots, outcome, state)
+    if paid.reason is not None:
+        seen = _paid_now(inputs, slots, outcome)
+        token = paid_token(seen) if seen is not None else ""
+        marked = dataclasses.replace(state, synced={**state.synced, REFUSED_KEY: token})
+        return _park(inputs, marked, (paid.reason,))
     ops: list[Operation] = [UpdateDeal(inputs.key, side, patch) for side, patch in outcome.patches]
     ops += _notes(inputs, partner_deal)
     synced_values: dict[str, CanonicalValue] = dict(outcome.pairs)
     if outcome.agency_writes:
         synced_values[AGENCY_WRITES_KEY] = outcome.agency_writes
+    if paid.value is not None:
+        synced_values[PAID_KEY] = paid.value
     synced = dataclasses.replace(
         state,
         status=LinkStatus.ACTIVE,
@@ -251,6 +307,41 @@ def _sync(inputs: LinkInputs, partner_deal: Deal) -> LinkPlan:
         partner_updated_at=partner_deal.updated_at,
     )
     return make_plan(inputs.key, tuple(ops), outcome.audit, synced, inputs.state)
+
+
+def _money_slots(slots: tuple[Slot, ...]) -> list[MoneySlot]:
+    return [MoneySlot(s.rule.name, s.agency, s.partner) for s in slots if s.agency or s.partner]
+
+
+_MONEY = Converter(ConverterKind.MONEY)
+
+
+def _paid_now(inputs: LinkInputs, slots: tuple[Slot, ...], outcome: SyncOutcome) -> Money | None:
+    """The cumulative paid value the agency deal holds once this plan is applied."""
+    rule = paid_rule(inputs.partner)
+    if rule is None or rule.source_field is None or inputs.deal is None:
+        return None
+    end = rule.source_field
+    for slot in slots:
+        if slot.agency == end and (pair := outcome.pairs.get(slot.rule.name)) is not None:
+            value = pair[0]
+            break
+    else:
+        value = normalize(_MONEY, read_end(inputs.deal, end, None, None), rule.currency)
+    return value if isinstance(value, Money) else None
+
+
+def _paid(
+    inputs: LinkInputs, slots: tuple[Slot, ...], outcome: SyncOutcome, state: LinkState
+) -> PaidCheck:
+    if paid_rule(inputs.partner) is None:
+        return PaidCheck(None, None)
+    amount: Money | None = inputs.deal.amount if inputs.deal else None
+    for slot in slots:
+        if slot.agency is not None and slot.agency.target is Target.AMOUNT:
+            pair = outcome.pairs.get(slot.rule.name)
+            amount = pair[0] if pair is not None and isinstance(pair[0], Money) else amount
+    return check_paid(inputs.partner, _paid_now(inputs, slots, outcome), state.synced, amount)
 
 
 def _notes(inputs: LinkInputs, partner_deal: Deal) -> list[Operation]:

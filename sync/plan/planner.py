@@ -39,9 +39,12 @@ Order of decisions for one link: orphaned → nothing; not routed / out of the
 agency partner pipeline / agency deal gone → ``CloseLink`` (once); partner paused
 or snapshot missing → ``Skip``; partner deal gone → ``OrphanLink`` + a marked
 note on the agency deal; a field map of the partner that no longer resolves →
-``Park`` (its changes could otherwise be lost); no partner deal →
-``CreatePartnerDeal``; else mirror
-every slot (:mod:`sync.plan.mirror`) and the notes (:mod:`sync.plan.notes`). Any
+``Park`` (its changes could otherwise be lost); no partner deal → a deal closed
+before the partner's start is kept as history (``CloseLink(history=True)``,
+:mod:`sync.plan.history`), else ``CreatePartnerDeal``; else mirror
+every slot (:mod:`sync.plan.mirror`) and the notes (:mod:`sync.plan.notes`). A create
+or a mirror that would carry an amount a CRM cannot hold exactly, a negative amount
+or an implausible paid total parks instead (:mod:`sync.plan.money`). Any
 refusal parks the link with every reason and writes nothing; the same reason
 again yields no operation. Built-ins: title flows ``to_partner``; amount and stage
 are ``both`` with the partner as owner (the partner works the deal).

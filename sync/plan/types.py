@@ -16,6 +16,7 @@ agency value this link wrote, for fan-out siblings.
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
 from typing import TypeAlias
 
@@ -89,10 +90,15 @@ class Skip:
 
 @dataclass(frozen=True, slots=True)
 class CloseLink:
-    """The deal was un-routed or left the partner pipeline: stop syncing, keep the link."""
+    """The deal was un-routed or left the partner pipeline: stop syncing, keep the link.
+
+    ``history``: the deal was already won or lost before the partner's first sync and is
+    recorded, not handed over (DESIGN §5, the first connection).
+    """
 
     link_key: LinkKey
     reason: str
+    history: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -172,8 +178,12 @@ class AgencyExtras:
 class PartnerExtras:
     """Per partner: its pipeline (stage semantics), the partner deal's notes, and the ids
     of other partner deals found carrying the same stamp (duplicates made before the
-    bridge looked stamps up before every create)."""
+    bridge looked stamps up before every create), and the partner's start."""
 
     pipeline: Pipeline | None = None
     notes: tuple[Note, ...] = ()
     stamped_others: tuple[str, ...] = ()
+    # When the bridge first synced this partner (the store keeps it): agency deals already
+    # closed and created before it are history, not handed over (sync.plan.history).
+    # None: no start known, nothing is held back.
+    started_at: dt.datetime | None = None

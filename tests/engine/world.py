@@ -136,7 +136,7 @@ class World:
             title=f"Сделка {n}",
             pipeline_id="7",
             stage_id="C7:NEW",
-            amount=Money(Decimal(f"{1000 + n}.50"), "RUB"),
+            amount=Money(Decimal(1000 + n), "RUB"),  # whole: amoCRM budgets have no kopecks
             contact_ids=(contact_id,),
             fields={ROUTING: tuple(f"opt-{p}" for p in partners)},
         )

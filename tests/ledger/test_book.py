@@ -143,3 +143,20 @@ def test_membership_is_accrued_once_per_year_however_often_the_job_runs(store: S
         causes = [e.cause for e in book.read(session, partner="alfa")]
         assert book.accrue_membership(session, "beta", commission(of_amount()), days[0], NOW) == []
     assert causes == ["membership:2026", "membership:2027"]
+
+
+def test_membership_starts_from_the_partners_start_not_from_1_january(store: Store) -> None:
+    rules = commission(of_amount(), membership=rub(60000))
+    started = dt.date(2026, 11, 20)  # the partner's first sync
+    with store.transaction() as session:
+        assert (
+            book.accrue_membership(
+                session, "alfa", rules, dt.date(2026, 11, 19), NOW, started=started
+            )
+            == []
+        )  # not started yet: nothing owed
+        (fee,) = book.accrue_membership(
+            session, "alfa", rules, dt.date(2026, 12, 4), NOW, started=started
+        )
+    assert fee.cause == "membership:2026"
+    assert fee.payable_at == dt.datetime(2026, 11, 20, tzinfo=dt.UTC)  # not 1 January

@@ -35,8 +35,9 @@ from bridge.ledger.observations import history
 from bridge.ledger.rules import entries_for
 from bridge.ledger.tables import LedgerObservationRow
 from bridge.mapping.compiled import CompiledMapping, Side
-from bridge.model import Deal, LinkStatus
+from bridge.model import Deal, LinkStatus, Semantics
 from bridge.store import cursors as cursor_store
+from bridge.store import starts
 from bridge.store.db import Store
 from bridge.store.links import state_of
 from bridge.store.tables import AuditRow, HintRow, LinkRow, PartnerHealthRow
@@ -126,7 +127,8 @@ def check_invariants(
     with store.transaction() as session:
         rows = list(session.exec(select(LinkRow)))
         if quiescent:
-            _no_lost_change(report, session, mapping, agency_deals, partner_deals, rows)
+            kept = _History(starts.read(session), _closed_stages(world.agency, mapping))
+            _no_lost_change(report, session, mapping, agency_deals, partner_deals, rows, kept)
         _no_duplicate(report, partner_deals, rows)
         _ledger_exactly_once(report, session, mapping)
         _no_silent_overwrite(report, session, mapping)
@@ -156,6 +158,33 @@ def _routed(mapping: CompiledMapping, deal: Deal) -> set[str]:
     return {p.code for p in mapping.routed_partners(value)}
 
 
+@dataclass(frozen=True)
+class _History:
+    """What the checker needs to tell history from a lost deal: each partner's start (from
+    the store) and the agency's closing stages (from the agency CRM)."""
+
+    starts: Mapping[str, dt.datetime]
+    closed_stages: frozenset[str]
+
+    def allows(self, mapping: CompiledMapping, code: str, deal: Deal, stamped: bool) -> bool:
+        """A deal closed before the partner's start (per policies.history), never stamped
+        on a partner deal, may stay a closed link (DESIGN §5, the first connection)."""
+        start = self.starts.get(code)
+        policy = mapping.partners[code].policies.history
+        if start is None or policy == "all" or stamped or deal.stage_id not in self.closed_stages:
+            return False
+        if isinstance(policy, dt.date):
+            start = min(start, dt.datetime.combine(policy, dt.time(), dt.UTC))
+        return deal.created_at < start
+
+
+def _closed_stages(agency: Crm, mapping: CompiledMapping) -> frozenset[str]:
+    pipeline = next((p for p in agency.pipelines() if p.id == mapping.agency.pipeline_id), None)
+    if pipeline is None:
+        return frozenset()
+    return frozenset(s.id for s in pipeline.stages if s.semantics is not Semantics.OPEN)
+
+
 # --- 1 -------------------------------------------------------------------------------
 def _no_lost_change(
     report: InvariantReport,
@@ -164,6 +193,7 @@ def _no_lost_change(
     agency: Mapping[str, Deal],
     partners: Mapping[str, Mapping[str, Deal]],
     rows: Sequence[LinkRow],
+    kept: _History,
 ) -> None:
     name = NAMES[0]
     by_key = {(r.agency_deal_id, r.partner_code): r for r in rows}
@@ -178,6 +208,10 @@ def _no_lost_change(
                 report.checked["parked"] += 1
                 if not (row.park_reason or "").strip() and not reasons.get((deal.id, code)):
                     report.fail(name, f"{deal.id}→{code} is {row.status} without a reason")
+            elif row.status == LinkStatus.CLOSED and kept.allows(
+                mapping, code, deal, any(p.stamp == deal.id for p in partners[code].values())
+            ):
+                report.checked["history kept"] += 1
             elif row.status != LinkStatus.ACTIVE:
                 report.fail(name, f"{deal.id}→{code} left {row.status} after quiescence")
             else:
