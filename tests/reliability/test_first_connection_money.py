@@ -26,12 +26,12 @@ import pytest
 from sync.state import to_state
 
 from bridge.ledger import book
-from bridge.model import Hint, HintKind
+from bridge.model import HISTORY_KEY, Hint, HintKind, LinkStatus
 from bridge.sandbox.world import SandboxWorld, sandbox_world
-from bridge.store import LinkStatus, Store, links
+from bridge.store import links
+from bridge.store.db import Store
 from sync.engine import Engine
 from sync.first_sync import handover_lines
-from sync.plan.types import HISTORY_KEY
 from sync.sources import inbox
 from tests.reliability.invariants import check_invariants, secrets_of
 from tests.reliability.sandboxes import Checked, Workload, checker_view

@@ -10,10 +10,11 @@ import dataclasses
 import datetime as dt
 
 from bridge.mapping.compiled import Policies
+from bridge.model import HISTORY_KEY, LinkStatus
 from sync.first_sync import handover_lines
 from sync.plan import plan_agency_deal
 from sync.plan.history import cutoff
-from sync.plan.types import HISTORY_KEY, CloseLink, CreatePartnerDeal, LinkStatus, PartnerExtras
+from sync.plan.types import CloseLink, CreatePartnerDeal, PartnerExtras
 from tests.unit.test_plan_helpers import (
     AGENCY,
     PARTNER_PIPELINE,

@@ -23,7 +23,7 @@ from bridge.mapping.compiled import (
     Side,
     Target,
 )
-from bridge.model import Money
+from bridge.model import LinkStatus, Money
 from bridge.secrets import Secret
 from sync.plan.money import (
     CONFIRM_KEY,
@@ -32,7 +32,7 @@ from sync.plan.money import (
     amount_text,
     unholdable,
 )
-from sync.plan.types import CreatePartnerDeal, LinkStatus, Park
+from sync.plan.types import CreatePartnerDeal, Park
 from tests.unit.test_plan_helpers import Sides, agency_deal, edit, partner_deal, world, writes
 
 PAID_RULE = CommissionRule(
