@@ -53,6 +53,9 @@ def run(
         daemon.wait()
     finally:
         daemon.stop()
+    if daemon.exit_message:
+        typer.echo(f"error: {daemon.exit_message}", err=True)
+        raise typer.Exit(1)
 
 
 hooks_app = typer.Typer(help="Register and inspect the CRMs' webhooks.", no_args_is_help=True)
@@ -213,14 +216,19 @@ def sync_command(
 
 
 @app.command("status")
-def status_command(db_url: DbUrlOpt = SYNC_DB) -> None:
-    """Per partner: links by state, last successful sync, cursor lag, parked, errors."""
+def status_command(
+    db_url: DbUrlOpt = SYNC_DB,
+    mapping: Annotated[Path, typer.Option("--mapping", "-m", envvar="BRIDGE_MAPPING")] = Path(
+        "mapping.yaml"
+    ),
+) -> None:
+    """Per partner: links by state, last successful sync, cursor lag, and its state now."""
     from rich.console import Console
 
     from bridge.store import Store
     from sync.cli.passes import show_status
 
-    show_status(Store.open(db_url), Console())
+    show_status(Store.open(db_url), Console(), mapping)
 
 
 @app.command("deal")
