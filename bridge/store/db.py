@@ -85,11 +85,19 @@ def _sqlite_path(url: str) -> Path | None:
     return Path(database).resolve()
 
 
-def make_engine(url: str, *, busy_timeout_ms: int = BUSY_TIMEOUT_MS, **kwargs: Any) -> Engine:
+def make_engine(
+    url: str,
+    *,
+    busy_timeout_ms: int = BUSY_TIMEOUT_MS,
+    pinned: FileIdentity | None = None,
+    **kwargs: Any,
+) -> Engine:
     """An engine for ``url``; SQLite files get WAL, a busy timeout and immediate writes.
 
     A caller that must answer fast (a webhook has 2 s at amoCRM) asks for a short
-    ``busy_timeout_ms`` and fails instead of waiting out another writer.
+    ``busy_timeout_ms`` and fails instead of waiting out another writer. A second
+    engine on a file another engine already opened passes that one's identity as
+    ``pinned``, so even its first connection refuses a file that is no longer it.
     """
     if make_url(url).get_backend_name() != "sqlite":
         return create_engine(url, pool_pre_ping=True, **kwargs)
@@ -98,7 +106,10 @@ def make_engine(url: str, *, busy_timeout_ms: int = BUSY_TIMEOUT_MS, **kwargs: A
     if path is not None:
         _refuse_lost_file(engine)  # first: checked before the BEGIN IMMEDIATE below
     _install_sqlite_hooks(engine, busy_timeout_ms)
-    if path is not None:
+    if path is not None and pinned is not None:
+        with _IDENTITIES_LOCK:
+            _IDENTITIES[engine] = pinned
+    elif path is not None:
         _pin_file(engine, path)
     return engine
 

@@ -36,7 +36,7 @@ from bridge.mapping.connect import open_crm
 from bridge.mapping.watch import MappingWatcher
 from bridge.model import Hint
 from bridge.store import Store, hooks, inbox
-from bridge.store.db import StoreFileLost, file_problem, make_engine
+from bridge.store.db import StoreFileLost, file_identity, file_problem, make_engine
 from sync.engine import Engine
 from sync.runtime import readiness as ready
 from sync.runtime.app import Readiness, SinkRefused, create_app
@@ -175,7 +175,14 @@ class Daemon:
         )
         # Hooks get their own connections with a short lock wait: a locked store must
         # answer 503 within amoCRM's 2 s, not after the engine's 30 s busy timeout.
-        self._hook_store = Store(make_engine(self.settings.db_url, busy_timeout_ms=HOOK_LOCK_MS))
+        # They are pinned to the file the store opened, even before their first connection.
+        self._hook_store = Store(
+            make_engine(
+                self.settings.db_url,
+                busy_timeout_ms=HOOK_LOCK_MS,
+                pinned=file_identity(self.store.engine),
+            )
+        )
         app = create_app(
             sink=InboxSink(self._hook_store, self.options.debounce, self._lost),
             routes=lambda: jobs.routes,

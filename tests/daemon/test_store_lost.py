@@ -44,7 +44,7 @@ def test_a_deleted_store_file_stops_the_daemon_with_a_message(world: SandboxWorl
     with daemon_process(world, log) as daemon:
         ready = requests.get(f"{daemon.url}/readyz", headers=ADMIN, timeout=10)
         assert ready.status_code == 200 and ready.json()["checks"]["store"] == "ok"
-        assert _hook(daemon.url, token, "1").status_code == 200
+        # No hook yet: the hooks' own connections open only now, after the deletion.
         deleted_at = time.monotonic()
         for leftover in world.directory.glob("bridge.db*"):
             leftover.unlink()
