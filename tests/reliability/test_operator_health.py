@@ -286,3 +286,31 @@ def test_a_deleted_mapping_is_logged_once_and_readiness_names_the_file(
     assert len(logged) == 1, f"{len(logged)} log lines for {polls} polls"
     assert check == f"file missing: {world.mapping_path}; last good active"
     print(f"mapping.yaml deleted: {polls} polls → {len(logged)} log line")
+
+
+def test_the_daemon_probes_a_partner_that_did_not_resolve_and_takes_it_back_by_itself(
+    world: SandboxWorld,
+) -> None:
+    token = _revoke_alfa(world)
+    clock = Clock()
+    daemon = Daemon(world.settings(), options=FAST, clock=clock).start()
+    try:
+        assert daemon.runner is not None and daemon.runner.wait_idle(60)
+        assert daemon.engine is not None and daemon.jobs is not None
+        store = daemon.store
+        assert store is not None
+        work = _workload(world, daemon.engine.mapping, seed=24)
+        deal = work.new_deal("alfa")
+        daemon.jobs.want_poll()
+        assert wait_for(lambda: _waiting(store) or None, timeout=30)
+        assert daemon.readiness().checks[ALFA].startswith("failing: ")
+        world.alfa.oauth.long_lived.add(token)  # back, but nobody touches the bridge
+        clock.ahead += dt.timedelta(seconds=31)  # the first probe is due after 30 s
+        assert wait_for(lambda: daemon.readiness().checks[ALFA] == "ok" or None, timeout=30), (
+            daemon.readiness().checks[ALFA]
+        )
+        assert wait_for(lambda: _mirrored(store, "alfa", deal) or None, timeout=60), (
+            "the waiting deal was not mirrored after the probe found the partner"
+        )
+    finally:
+        daemon.stop()
