@@ -87,7 +87,7 @@ def _state_cell(
 ) -> str:
     if mapping is not None and code != "agency" and code not in mapping:
         return "[dim]not in mapping.yaml[/]"
-    state = partner_state(row, now, (mapping or {}).get(code))
+    state = partner_state(row, now, (mapping or {}).get(code), breaker=code != "agency")
     if state == OK:
         return OK
     times = f" (x{row.consecutive_failures})" if row and row.consecutive_failures else ""

@@ -39,9 +39,15 @@ class MappingView:
 
 
 def partner_state(
-    row: PartnerHealthRow | None, now: dt.datetime, mapping: MappingView | None = None
+    row: PartnerHealthRow | None,
+    now: dt.datetime,
+    mapping: MappingView | None = None,
+    *,
+    breaker: bool = True,
 ) -> str:
-    """``"ok"`` or a short text naming what is wrong with this partner now."""
+    """``"ok"`` or a short text naming what is wrong with this partner now.
+
+    ``breaker=False`` for the agency: the bridge never pauses it, it only fails."""
     view = mapping or MappingView()
     if view.paused:
         return "paused in mapping.yaml"
@@ -52,7 +58,7 @@ def partner_state(
     error = row.last_error or row.error_kind or "unknown error"
     if _NOT_AVAILABLE in error:  # the store-only view of a partner that did not resolve
         return _set_aside(error.split(_NOT_AVAILABLE, 1)[1])
-    until = breaker_open(row, now)
+    until = breaker_open(row, now) if breaker else None
     if until is not None:
         return _short(f"paused by the bridge until {until:%H:%M} UTC: {_plain(error)}")
     return _short(f"failing: {_plain(error)}")

@@ -91,7 +91,9 @@ def partner_checks(
 ) -> dict[str, str]:
     """``"<kind>:<code>"`` → state, for the agency and every partner of the mapping."""
     checks = {
-        _key(compiled.agency.connection.kind.value, AGENCY): partner_state(rows.get(AGENCY), now)
+        _key(compiled.agency.connection.kind.value, AGENCY): partner_state(
+            rows.get(AGENCY), now, breaker=False
+        )
     }
     for code, config in sorted(compiled.partners.items()):
         key = _key(config.connection.kind.value, code)

@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import text
 
 from bridge.store import Store
-from bridge.store.db import StoreFileLost, file_problem
+from bridge.store.db import StoreFileLost, file_problem, make_engine
 from sync.runtime.readiness import store_check
 
 
@@ -65,5 +65,22 @@ def test_an_in_memory_store_has_no_file_to_lose() -> None:
     store = Store.open("sqlite://")
     try:
         assert file_problem(store.engine) is None and store_check(store) == "ok"
+    finally:
+        store.close()
+
+
+def test_an_unreachable_postgresql_server_fails_the_check_but_has_no_file_to_lose() -> None:
+    store = Store(make_engine("postgresql+psycopg://postgres@127.0.0.1:1/pb_health_nowhere"))
+    try:
+        assert file_problem(store.engine) is None  # the guard never stops the daemon for it
+        assert store_check(store) == "unavailable: OperationalError"
+    finally:
+        store.close()
+
+
+def test_a_reachable_store_is_ok_on_both_backends(db_url: str) -> None:
+    store = Store.open(db_url)
+    try:
+        assert store_check(store) == "ok"
     finally:
         store.close()

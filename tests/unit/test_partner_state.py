@@ -66,3 +66,8 @@ def test_the_store_only_view_reads_a_set_aside_partner_from_its_health_row() -> 
 def test_the_text_is_short_and_one_line() -> None:
     state = partner_state(_row(1, "x" * 5000 + "\nsecond line"), NOW)
     assert len(state) <= MAX_TEXT and "\n" not in state and state.startswith("failing: x")
+
+
+def test_the_agency_fails_but_is_never_paused_by_the_bridge() -> None:
+    row = _row(BREAKER_AFTER + 2, "[bitrix24:agency] HTTP 503", at=NOW)
+    assert partner_state(row, NOW, breaker=False) == "failing: HTTP 503"
