@@ -4,6 +4,13 @@ The daemon calls :meth:`MappingWatcher.poll` on a schedule (and
 :meth:`MappingWatcher.reresolve` to catch drift in the CRMs). A changed file is
 validated and resolved whole; if it has errors it is rejected, the errors are
 logged, and the last good compiled mapping stays active.
+
+A file that resolves only in part (a partner's CRM unreachable, a stage or
+field that does not exist) is *degraded*, not rejected: it becomes active with
+the affected partners set aside and the affected deals parked, and
+:attr:`MappingWatcher.report` keeps its problems for readiness to name.
+A file that cannot be read (deleted, unreadable) is logged once per distinct
+error, not at every poll; :attr:`MappingWatcher.unreadable` says why meanwhile.
 """
 
 from __future__ import annotations
@@ -43,6 +50,7 @@ class MappingWatcher:
         self._spec: MappingSpec | None = None
         self._report: ResolveReport | None = None
         self.rejected: tuple[MappingProblem, ...] = ()  # why the newest file was refused
+        self.unreadable: str | None = None  # why the file cannot be read now, None if it can
 
     @property
     def compiled(self) -> CompiledMapping | None:
@@ -60,19 +68,26 @@ class MappingWatcher:
             try:
                 data = self.path.read_bytes()
             except OSError as exc:
-                log_event(
-                    log,
-                    "mapping.unreadable",
-                    logging.ERROR,
-                    path=str(self.path),
-                    error=exc.strerror,
-                )
+                self._unreadable(exc.strerror or type(exc).__name__)
                 return False
+            if self.unreadable is not None:
+                self.unreadable = None
+                log_event(log, "mapping.readable", path=str(self.path))
             digest = hashlib.sha256(data).hexdigest()
             if digest == self._digest:
                 return False
             self._digest = digest
             return self._load()
+
+    def _unreadable(self, error: str) -> None:
+        """Log a read failure once per distinct error (the daemon polls twice a second)."""
+        if error == self.unreadable:
+            return
+        self.unreadable = error
+        kept = "the last good mapping stays active" if self._report else "no mapping is active"
+        log_event(
+            log, "mapping.unreadable", logging.ERROR, path=str(self.path), error=error, kept=kept
+        )
 
     def reresolve(self) -> ResolveReport | None:
         """Resolve the active spec again (the CRMs may have drifted); keep it if it compiles."""

@@ -7,12 +7,22 @@ SQLite (the embedded default) runs in WAL mode with a busy timeout, and every
 transaction starts with ``BEGIN IMMEDIATE`` so two writers queue on the lock up
 front instead of failing halfway with "database is locked". This uses the
 event hooks SQLAlchemy documents for pysqlite's broken transaction handling.
+
+A SQLite file is also pinned by identity: the device and inode of the file the
+first connection opened are recorded, and every later connection and every
+transaction first checks that the path still names that file. A file deleted or
+replaced under a running process raises :class:`StoreFileLost` instead of
+writing into an unlinked inode (lost at restart) or into a stranger's database.
 """
 
 from __future__ import annotations
 
+import os
+import threading
+import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -29,17 +39,111 @@ MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
 MIGRATION_LOCK = 0x7062_6D69_6772  # "pbmigr"
 
 
-def make_engine(url: str, *, busy_timeout_ms: int = BUSY_TIMEOUT_MS, **kwargs: Any) -> Engine:
+class StoreFileLost(RuntimeError):
+    """The SQLite file this store opened was deleted, replaced or made read-only."""
+
+
+@dataclass(frozen=True, slots=True)
+class FileIdentity:
+    """Which file a SQLite store opened: its path, device and inode."""
+
+    path: Path
+    device: int
+    inode: int
+
+    @classmethod
+    def of(cls, path: Path) -> FileIdentity:
+        found = os.stat(path)
+        return cls(path, found.st_dev, found.st_ino)
+
+    def problem(self) -> str | None:
+        """None while the path still names this file and it is writable, else what is wrong."""
+        try:
+            found = os.stat(self.path)
+        except FileNotFoundError:
+            return f"file deleted: {self.path}"
+        except OSError as exc:
+            return f"file unreadable: {self.path} ({exc.strerror})"
+        if (found.st_dev, found.st_ino) != (self.device, self.inode):
+            return f"file replaced: {self.path}"
+        if not os.access(self.path, os.W_OK) or not os.access(self.path.parent, os.W_OK):
+            return f"not writable: {self.path}"
+        return None
+
+
+_IDENTITIES: weakref.WeakKeyDictionary[Engine, FileIdentity] = weakref.WeakKeyDictionary()
+_IDENTITIES_LOCK = threading.Lock()
+
+
+def file_identity(engine: Engine) -> FileIdentity | None:
+    """The file a SQLite engine opened (None for PostgreSQL, in-memory or not yet opened)."""
+    with _IDENTITIES_LOCK:
+        return _IDENTITIES.get(engine)
+
+
+def file_problem(engine: Engine) -> str | None:
+    """What is wrong with the engine's SQLite file now (deleted, replaced, read-only), or None."""
+    identity = file_identity(engine)
+    return identity.problem() if identity is not None else None
+
+
+def _sqlite_path(url: str) -> Path | None:
+    database = make_url(url).database
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return None
+    return Path(database).resolve()
+
+
+def make_engine(
+    url: str,
+    *,
+    busy_timeout_ms: int = BUSY_TIMEOUT_MS,
+    pinned: FileIdentity | None = None,
+    **kwargs: Any,
+) -> Engine:
     """An engine for ``url``; SQLite files get WAL, a busy timeout and immediate writes.
 
     A caller that must answer fast (a webhook has 2 s at amoCRM) asks for a short
-    ``busy_timeout_ms`` and fails instead of waiting out another writer.
+    ``busy_timeout_ms`` and fails instead of waiting out another writer. A second
+    engine on a file another engine already opened passes that one's identity as
+    ``pinned``, so even its first connection refuses a file that is no longer it.
     """
     if make_url(url).get_backend_name() != "sqlite":
         return create_engine(url, pool_pre_ping=True, **kwargs)
     engine = create_engine(url, connect_args={"timeout": busy_timeout_ms / 1000}, **kwargs)
+    path = _sqlite_path(url)
+    if path is not None:
+        _refuse_lost_file(engine)  # first: checked before the BEGIN IMMEDIATE below
     _install_sqlite_hooks(engine, busy_timeout_ms)
+    if path is not None and pinned is not None:
+        with _IDENTITIES_LOCK:
+            _IDENTITIES[engine] = pinned
+    elif path is not None:
+        _pin_file(engine, path)
     return engine
+
+
+def _refuse_lost_file(engine: Engine) -> None:
+    """No new connection and no transaction once the pinned file is gone."""
+
+    def check(*_: Any) -> None:
+        problem = file_problem(engine)
+        if problem is not None:
+            raise StoreFileLost(problem)
+
+    # A new connection would create an empty file where the old one was.
+    event.listen(engine, "do_connect", check)
+    event.listen(engine, "begin", check)
+
+
+def _pin_file(engine: Engine, path: Path) -> None:
+    """Record the file the first connection opened (after its pragmas created it)."""
+
+    @event.listens_for(engine, "connect")
+    def _pin(*_: Any) -> None:
+        with _IDENTITIES_LOCK:
+            if engine not in _IDENTITIES:
+                _IDENTITIES[engine] = FileIdentity.of(path)
 
 
 def _install_sqlite_hooks(engine: Engine, busy_timeout_ms: int) -> None:

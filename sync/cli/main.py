@@ -91,6 +91,9 @@ def worker(env_file: EnvFileOpt = None, verbose: VerboseOpt = False) -> None:
         daemon.wait()
     finally:
         daemon.stop()
+    if daemon.exit_message:
+        typer.echo(f"error: {daemon.exit_message}", err=True)
+        raise typer.Exit(1)
 
 
 hooks_app = typer.Typer(help="Register and inspect the CRMs' webhooks.", no_args_is_help=True)
@@ -299,19 +302,22 @@ def _announce_queue(db_url: str) -> None:
 
 @app.command("status")
 def status_command(
-    db_url: DbUrlOpt = None, env_file: EnvFileOpt = None, verbose: VerboseOpt = False
+    db_url: DbUrlOpt = None,
+    mapping: MappingOpt = None,
+    env_file: EnvFileOpt = None,
+    verbose: VerboseOpt = False,
 ) -> None:
-    """Which store and mapping; per partner: links by state, last sync, lag, parked, errors."""
+    """Which store and mapping; per partner: links by state, last sync, lag, and its state now."""
     from rich.console import Console
 
     from bridge.store.db import Store
     from sync.cli.passes import show_status
 
-    resolved = settings(env_file, verbose=verbose, db_url=db_url, announce=True)
+    resolved = settings(env_file, verbose=verbose, db_url=db_url, mapping=mapping, announce=True)
     store = Store.open(resolved.db_url)
     _announce_queue(resolved.db_url)
     try:
-        show_status(store, Console())
+        show_status(store, Console(), resolved.mapping_path)
     finally:
         store.close()
 

@@ -24,7 +24,7 @@ from rich.progress import (
 from bridge.crm import Crm
 from bridge.mapping.compiled import CompiledMapping
 from bridge.store.db import Store
-from sync.cli.views import deal_view, parked_table, status_table
+from sync.cli.views import deal_view, mapping_views, parked_table, status_table
 from sync.engine import Engine, PassReport, retry_parked
 from sync.engine import Progress as EngineProgress
 from sync.first_sync import handover_lines
@@ -117,8 +117,10 @@ def print_report(
         console.print(f"[red]{code}[/]: {message}")
 
 
-def show_status(store: Store, console: Console) -> None:
-    console.print(status_table(store, utcnow()))
+def show_status(store: Store, console: Console, mapping_path: Path | None = None) -> None:
+    """The status table; with ``mapping_path``, every partner of mapping.yaml is listed."""
+    views, note = mapping_views(mapping_path) if mapping_path is not None else (None, None)
+    console.print(status_table(store, utcnow(), views, note))
 
 
 def show_deal(store: Store, agency_deal_id: str, console: Console) -> bool:

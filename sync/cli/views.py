@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import Counter
+from collections.abc import Mapping
+from pathlib import Path
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from bridge.model import LinkStatus, Money
@@ -13,6 +16,7 @@ from bridge.store import audit, cursors, health, inbox, links
 from bridge.store.db import Store
 from bridge.store.health import PartnerHealth
 from bridge.store.links import StoredLink
+from sync.runtime.partner_state import OK, MappingView, partner_state
 
 STATUSES = [s.value for s in LinkStatus]
 
@@ -28,20 +32,60 @@ def _ago(at: dt.datetime | None, now: dt.datetime) -> str:
     return f"{seconds // 3600}h ago"
 
 
-def status_table(store: Store, now: dt.datetime) -> Table:
-    """Per partner: links by state, last success, cursor lag, parked count, last error."""
+def mapping_views(path: Path) -> tuple[dict[str, MappingView] | None, str | None]:
+    """What mapping.yaml says about each partner (paused or not), read without any CRM;
+    or None and why it could not be read (status then shows what the store knows)."""
+    from bridge.mapping.errors import MappingInvalid
+    from bridge.mapping.validate import load_mapping
+
+    try:
+        spec = load_mapping(path)
+    except MappingInvalid as exc:
+        return None, f"{path} has {len(exc.problems)} problem(s); run `bridge check`"
+    except OSError as exc:
+        return None, f"{path} cannot be read: {exc.strerror}"
+    return {code: MappingView(paused=p.paused) for code, p in spec.partners.items()}, None
+
+
+def status_table(
+    store: Store,
+    now: dt.datetime,
+    mapping: Mapping[str, MappingView] | None = None,
+    note: str | None = None,
+) -> Table:
+    """Per partner: links by state, last success, cursor lag, and its state now (the same
+    text as ``/readyz``). ``mapping`` (partner → what mapping.yaml says) adds the partners
+    that never ran and those paused in mapping.yaml."""
     with store.transaction() as session:
         counts = links.counts_by_status(session)
         rows = health.partners(session)
         lags = {c.system.split(":", 1)[-1]: c.value for c in cursors.load_all(session)}
         waiting = inbox.pending_count(session)
     table = Table(title="partner-bridge status")
-    for column in ["partner", *STATUSES, "last sync", "cursor lag", "errors"]:
+    for column in ["partner", *STATUSES, "last sync", "cursor lag", "state"]:
         table.add_column(column)
-    for code in sorted(set(counts) | set(rows) | (set(lags) - {"agency"}) | {"agency"}):
-        table.add_row(*_status_row(code, counts.get(code, Counter()), rows, lags, now))
-    table.caption = f"hints waiting in the inbox: {sum(waiting.values())}"
+    codes = set(counts) | set(rows) | (set(lags) - {"agency"}) | {"agency"} | set(mapping or {})
+    for code in sorted(codes):
+        cells = _status_row(code, counts.get(code, Counter()), rows, lags, now)
+        table.add_row(*cells, _state_cell(code, rows.get(code), now, mapping))
+    caption = f"hints waiting in the inbox: {sum(waiting.values())}"
+    table.caption = caption if note is None else f"{caption}\n{note}"
     return table
+
+
+def _state_cell(
+    code: str,
+    row: PartnerHealth | None,
+    now: dt.datetime,
+    mapping: Mapping[str, MappingView] | None,
+) -> str:
+    if mapping is not None and code != "agency" and code not in mapping:
+        return "[dim]not in mapping.yaml[/]"
+    state = partner_state(row, now, (mapping or {}).get(code), breaker=code != "agency")
+    if state == OK:
+        return OK
+    times = f" (x{row.consecutive_failures})" if row and row.consecutive_failures else ""
+    return f"[red]{escape(state)}[/]{times}"
 
 
 def _status_row(
@@ -52,9 +96,6 @@ def _status_row(
     now: dt.datetime,
 ) -> list[str]:
     row = rows.get(code)
-    error = "-"
-    if row is not None and row.consecutive_failures:
-        error = f"[red]{row.error_kind}: {row.last_error}[/] (x{row.consecutive_failures})"
     cursor = lags.get(code)
     lag = "-" if cursor is None else _ago(cursor, now).replace(" ago", "")
     parked = str(count.get(LinkStatus.PARKED.value, 0))
@@ -63,7 +104,7 @@ def _status_row(
         f"[yellow]{parked}[/]" if parked != "0" else "0"
     )
     last = _ago(row.last_success_at if row else None, now)
-    return [code, *cells, last, lag, error]
+    return [code, *cells, last, lag]
 
 
 def deal_view(store: Store, agency_deal_id: str, console: Console) -> bool:

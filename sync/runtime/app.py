@@ -41,6 +41,13 @@ class HookRejected(ValueError):
         self.status = status
 
 
+class SinkRefused(RuntimeError):
+    """The sink will not take hints now, on purpose (e.g. its store file was lost).
+
+    The message is short and safe to show a caller: it is the 503's body.
+    """
+
+
 class HintSink(Protocol):
     """Where accepted hints go. ``put`` returns only once they are durable."""
 
@@ -150,9 +157,15 @@ class _Receiver:
             return self._reject(route, exc)
         except ValueError as exc:  # the parsers' own rejection types derive from ValueError
             return self._reject(route, HookRejected(_short(exc)))
+        return self._persist(route, hints)
+
+    def _persist(self, route: str, hints: list[Hint]) -> Response:
         started = time.monotonic()
         try:
             fresh = self._sink.put(hints)
+        except SinkRefused as exc:
+            log_event(log, "hook.refused", logging.WARNING, route=route, reason=str(exc))
+            return PlainTextResponse(_short(exc), status_code=503)
         except Exception:
             log.exception("hook.persist_failed", extra={"route": route})
             return PlainTextResponse("try again", status_code=503)

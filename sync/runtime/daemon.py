@@ -3,13 +3,18 @@
 This module is the daemon's lifecycle; its jobs are in
 :mod:`sync.runtime.daemon_jobs`, what a pass reports in
 :mod:`sync.runtime.pass_metrics`, ``/readyz`` in :mod:`sync.runtime.readiness`
-and the OAuth callback in :mod:`sync.runtime.grants`.
+the OAuth callback in :mod:`sync.runtime.grants` and the watch on the store's
+file in :mod:`sync.runtime.store_guard`.
 
 Start order matters: take the SQLite lock, open (and migrate) the store, load
 and resolve mapping.yaml (nothing starts with an invalid file), then the
 engine, the runner, the HTTP app, and last the scheduler. Stop order is the
 reverse, except that the HTTP app stays up until the last pass has committed:
 a hook that arrives during shutdown is still persisted, so nothing is lost.
+
+The one exception to a clean stop: the store's file deleted or replaced under
+the daemon. Hooks then answer 503, readiness fails, the daemon stops and
+:attr:`Daemon.exit_message` says why (``bridge run`` exits 1 with it).
 """
 
 from __future__ import annotations
@@ -31,10 +36,10 @@ from bridge.mapping.connect import open_crm
 from bridge.mapping.watch import MappingWatcher
 from bridge.model import Hint
 from bridge.store import hooks, inbox
-from bridge.store.db import Store, make_engine
+from bridge.store.db import Store, StoreFileLost, file_identity, file_problem, make_engine
 from sync.engine import Engine
 from sync.runtime import readiness as ready
-from sync.runtime.app import Readiness, create_app
+from sync.runtime.app import Readiness, SinkRefused, create_app
 from sync.runtime.crm_pool import CrmPool, Opener
 from sync.runtime.daemon_jobs import DaemonJobs, reconcile_quietly
 from sync.runtime.distributed import Clock, Distributed, prepare, scale_out, shared_opener
@@ -47,6 +52,7 @@ from sync.runtime.runner import EmbeddedRunner
 from sync.runtime.schedule import build_scheduler
 from sync.runtime.serve import ServerThread
 from sync.runtime.single import DaemonLock
+from sync.runtime.store_guard import StoreGuard
 
 log = logging.getLogger(__name__)
 HOOK_LOCK_MS = 1_500  # how long a webhook waits for a locked SQLite store before a 503
@@ -75,16 +81,32 @@ class DaemonOptions:
 class InboxSink:
     """The HTTP app's :class:`~sync.runtime.app.HintSink`: one committed transaction per request."""
 
-    def __init__(self, store: Store, debounce: dt.timedelta) -> None:
+    def __init__(
+        self,
+        store: Store,
+        debounce: dt.timedelta,
+        lost: Callable[[], str | None] = lambda: None,
+    ) -> None:
         self._store = store
         self._debounce = debounce
+        self._lost = lost
 
     def put(self, hints: Sequence[Hint]) -> int:
-        with self._store.transaction() as session:
-            folded = inbox.waiting(session, hints)
-            inbox.add(session, hints, self._debounce)
-            hooks.delivered(session, hints, utcnow())
+        if (problem := self._lost()) is not None:
+            raise SinkRefused(_refusal(problem))
+        try:
+            with self._store.transaction() as session:
+                folded = inbox.waiting(session, hints)
+                inbox.add(session, hints, self._debounce)
+                hooks.delivered(session, hints, utcnow())
+        except StoreFileLost as exc:
+            raise SinkRefused(_refusal(str(exc))) from None
         return len({(h.system, h.deal_id) for h in hints} - folded)
+
+
+def _refusal(problem: str) -> str:
+    """What a hook's sender is told: the kind of problem, never the file's path."""
+    return f"store unavailable: {problem.split(':', 1)[0]}"
 
 
 class Daemon:
@@ -119,6 +141,8 @@ class Daemon:
         self.jobs: DaemonJobs | None = None
         self.server: ServerThread | None = None
         self._scheduler: BackgroundScheduler | None = None
+        self.guard: StoreGuard | None = None
+        self.exit_message: str | None = None  # set when the daemon stopped itself on a fault
 
     def start(self) -> Daemon:
         self._lock.acquire()
@@ -133,6 +157,8 @@ class Daemon:
         self.store = Store.open(self.settings.db_url)
         if self._scale_out:
             prepare(self.settings.db_url)
+        store = self.store
+        self.guard = StoreGuard(lambda: file_problem(store.engine), self._store_lost)
         self.watcher = MappingWatcher(self.settings.mapping_path, self._pool.for_spec)
         if not self.watcher.poll():
             problems = "\n".join(f"  {p}" for p in self.watcher.rejected) or "  (unreadable)"
@@ -164,9 +190,16 @@ class Daemon:
         )
         # Hooks get their own connections with a short lock wait: a locked store must
         # answer 503 within amoCRM's 2 s, not after the engine's 30 s busy timeout.
-        self._hook_store = Store(make_engine(self.settings.db_url, busy_timeout_ms=HOOK_LOCK_MS))
+        # They are pinned to the file the store opened, even before their first connection.
+        self._hook_store = Store(
+            make_engine(
+                self.settings.db_url,
+                busy_timeout_ms=HOOK_LOCK_MS,
+                pinned=file_identity(self.store.engine),
+            )
+        )
         app = create_app(
-            sink=InboxSink(self._hook_store, self.options.debounce),
+            sink=InboxSink(self._hook_store, self.options.debounce, self._lost),
             routes=lambda: jobs.routes,
             readiness=self.readiness,
             metrics=self.metrics,
@@ -183,6 +216,7 @@ class Daemon:
         else:
             plan = jobs.plan(self.options.poll_interval, self.options.drain_every)
             self._scheduler = build_scheduler(plan, self.runner)
+        self.guard.start()
         jobs.first_pass()
         self._scheduler.start()
         url = self.server.url if self.server is not None else None
@@ -198,6 +232,8 @@ class Daemon:
     def stop(self) -> None:
         """Stop taking work, finish the pass in flight, commit, close everything."""
         self._stopping.set()
+        if self.guard is not None:
+            self.guard.stop()
         if self._scheduler is not None and self._scheduler.running:
             self._scheduler.shutdown(wait=False)
         if self._distributed is not None:
@@ -214,7 +250,7 @@ class Daemon:
         log_event(log, "daemon.stopped")
 
     def readiness(self) -> Readiness:
-        base = ready.readiness(self.store, self.watcher, self.health, self._pool.current())
+        base = ready.readiness(self.store, self.watcher, self.clock(), store_lost=self._lost())
         if self._distributed is None:
             return base
         checks = {**base.checks, "queue": self._distributed.health()}
@@ -223,6 +259,16 @@ class Daemon:
     def _queue_clock(self, mapping: CompiledMapping) -> Clock:
         interval = self.options.poll_interval or mapping.policies.poll_interval
         return Clock(interval, mapping.policies.reconcile_at, watch_every=self.options.watch_every)
+
+    def _lost(self) -> str | None:
+        return self.guard.lost if self.guard is not None else None
+
+    def _store_lost(self, problem: str) -> None:
+        """The guard tripped: stop taking work; ``bridge run`` exits 1 with this line."""
+        self.exit_message = (
+            f"store {problem} — the daemon stopped; restore the database file and start again"
+        )
+        self.request_stop()
 
     def crms(self) -> dict[str, Crm]:
         return self._pool.current()

@@ -32,6 +32,10 @@ from sync.sources.webhooks import build_routes
 
 log = logging.getLogger(__name__)
 PASS_LANE = "sync-pass"  # noqa: S105 - a runner lane name, not a credential
+# A partner that did not resolve (down, wrong credentials) is probed by resolving the
+# mapping again: after 30 s, then doubling up to the scheduled re-resolve's 10 min.
+PROBE_FIRST = dt.timedelta(seconds=30)
+PROBE_MAX = dt.timedelta(minutes=10)
 
 
 def reconcile_quietly(engine: Engine) -> None:
@@ -77,6 +81,8 @@ class DaemonJobs:
         self._clock = clock
         self._event_max_age = event_max_age
         self._poll_wanted = threading.Event()
+        self._probe_after = PROBE_FIRST
+        self._next_probe: dt.datetime | None = None
         self.routes = self._build_routes(mapping())
 
     def plan(self, poll_interval: dt.timedelta | None, drain_every: dt.timedelta) -> Plan:
@@ -105,8 +111,24 @@ class DaemonJobs:
     def drain(self) -> None:
         """Cheap check on the scheduler's lane: ask for a pass only when hints are due."""
         self.watch_mapping()
+        self._probe_unresolved()
         if self._hints_due():
             self.submit_pass()
+
+    def _probe_unresolved(self) -> None:
+        """Resolve again, on a back-off, while some partner of the mapping did not resolve:
+        it comes back (and its waiting deals go out) without waiting for the 10-min job."""
+        compiled = self._watcher.compiled
+        if compiled is None or all(p.unavailable is None for p in compiled.partners.values()):
+            self._next_probe, self._probe_after = None, PROBE_FIRST
+            return
+        now = self._clock()
+        if self._next_probe is None:
+            self._next_probe = now + self._probe_after
+        elif now >= self._next_probe:
+            self._probe_after = min(self._probe_after * 2, PROBE_MAX)
+            self._next_probe = now + self._probe_after
+            self.reresolve_soon()
 
     def submit_pass(self) -> None:
         if not self._stopping.is_set():

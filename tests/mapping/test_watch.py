@@ -65,3 +65,30 @@ def test_unreadable_file_keeps_nothing_active(tmp_path: Path, crms: dict[str, Me
     watcher = _watcher(tmp_path / "missing.yaml", crms)
     assert watcher.poll() is False
     assert watcher.compiled is None
+
+
+def test_a_missing_file_is_logged_once_per_change_not_at_every_poll(
+    tmp_path: Path, crms: dict[str, MemoryCrm], caplog: pytest.LogCaptureFixture
+) -> None:
+    path = tmp_path / "mapping.yaml"
+    text = EXAMPLE.read_text(encoding="utf-8")
+    path.write_text(text, encoding="utf-8")
+    watcher = _watcher(path, crms)
+    assert watcher.poll()
+    good = watcher.compiled
+    path.unlink()
+    with caplog.at_level(logging.INFO):
+        for _ in range(50):  # 25 s of the daemon's drain ticks
+            assert watcher.poll() is False
+        unreadable = [r for r in caplog.records if r.getMessage() == "mapping.unreadable"]
+        assert len(unreadable) == 1 and watcher.unreadable is not None
+        assert watcher.compiled is good  # the last good mapping stays active
+        path.write_text(text, encoding="utf-8")  # the same content back: nothing to reload
+        assert watcher.poll() is False
+        assert watcher.unreadable is None
+        path.unlink()
+        watcher.poll()
+        watcher.poll()
+    messages = [r.getMessage() for r in caplog.records]
+    assert messages.count("mapping.unreadable") == 2  # once per disappearance
+    assert messages.count("mapping.readable") == 1
