@@ -7,16 +7,17 @@ from pathlib import Path
 
 from bridge.mapping.spec import MappingSpec
 from bridge.mapping.watch import MappingWatcher
-from bridge.store import Store, health
+from bridge.sandbox.memory import MemoryCrm
+from bridge.store import health
+from bridge.store.db import Store
 from sync.runtime.readiness import mapping_check, readiness
-from tests.fakes import FakeCrm
 from tests.mapping.conftest import EXAMPLE, fixed_env
 
 NOW = dt.datetime(2026, 12, 4, 12, 0, tzinfo=dt.UTC)
 
 
-def _watcher(path: Path, crms: dict[str, FakeCrm]) -> MappingWatcher:
-    def crms_for(spec: MappingSpec) -> dict[str, FakeCrm]:
+def _watcher(path: Path, crms: dict[str, MemoryCrm]) -> MappingWatcher:
+    def crms_for(spec: MappingSpec) -> dict[str, MemoryCrm]:
         return crms
 
     return MappingWatcher(path, crms_for, env_for=lambda _: fixed_env())
@@ -28,14 +29,14 @@ def _written(tmp_path: Path) -> Path:
     return path
 
 
-def test_a_clean_mapping_is_ok(tmp_path: Path, crms: dict[str, FakeCrm]) -> None:
+def test_a_clean_mapping_is_ok(tmp_path: Path, crms: dict[str, MemoryCrm]) -> None:
     watcher = _watcher(_written(tmp_path), crms)
     assert watcher.poll()
     assert mapping_check(watcher) == "ok"
 
 
 def test_a_mapping_naming_a_missing_stage_is_active_but_degraded(
-    tmp_path: Path, crms: dict[str, FakeCrm]
+    tmp_path: Path, crms: dict[str, MemoryCrm]
 ) -> None:
     crms["alfa"].delete_stage("Договор")
     watcher = _watcher(_written(tmp_path), crms)
@@ -46,7 +47,7 @@ def test_a_mapping_naming_a_missing_stage_is_active_but_degraded(
 
 
 def test_a_partner_that_does_not_resolve_degrades_the_mapping_and_fails_its_check(
-    tmp_path: Path, crms: dict[str, FakeCrm]
+    tmp_path: Path, crms: dict[str, MemoryCrm]
 ) -> None:
     del crms["alfa"]  # its connection could not be opened
     watcher = _watcher(_written(tmp_path), crms)
@@ -63,7 +64,7 @@ def test_a_partner_that_does_not_resolve_degrades_the_mapping_and_fails_its_chec
 
 
 def test_a_partner_with_failed_passes_is_failing_in_readiness(
-    tmp_path: Path, crms: dict[str, FakeCrm]
+    tmp_path: Path, crms: dict[str, MemoryCrm]
 ) -> None:
     watcher = _watcher(_written(tmp_path), crms)
     assert watcher.poll()
@@ -79,7 +80,7 @@ def test_a_partner_with_failed_passes_is_failing_in_readiness(
 
 
 def test_a_rejected_newest_file_says_so_and_keeps_the_last_good(
-    tmp_path: Path, crms: dict[str, FakeCrm]
+    tmp_path: Path, crms: dict[str, MemoryCrm]
 ) -> None:
     path = _written(tmp_path)
     watcher = _watcher(path, crms)
@@ -92,7 +93,7 @@ def test_a_rejected_newest_file_says_so_and_keeps_the_last_good(
 
 
 def test_a_missing_file_says_so_and_keeps_the_last_good(
-    tmp_path: Path, crms: dict[str, FakeCrm]
+    tmp_path: Path, crms: dict[str, MemoryCrm]
 ) -> None:
     path = _written(tmp_path)
     watcher = _watcher(path, crms)

@@ -24,8 +24,10 @@ from rich.console import Console
 from bridge.mapping.compiled import CompiledMapping
 from bridge.mapping.connect import open_crm
 from bridge.mapping.watch import MappingWatcher
+from bridge.model import LinkStatus
 from bridge.sandbox.world import SandboxWorld, sandbox_world
-from bridge.store import LinkStatus, Store, inbox, links
+from bridge.store import inbox, links
+from bridge.store.db import Store
 from sync.cli.views import mapping_views, status_table
 from sync.engine import BREAKER_AFTER, Engine
 from sync.runtime.crm_pool import CrmPool

@@ -9,8 +9,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 
-from bridge.store import Store
-from bridge.store.db import StoreFileLost, file_problem, make_engine
+from bridge.store.db import Store, StoreFileLost, file_problem, make_engine
 from sync.runtime.readiness import store_check
 
 
