@@ -211,7 +211,8 @@ class Engine:
                 report.errors.setdefault(code, str(outcome.errors[0]))
             if verdict == FAILED and outcome is not None:
                 got.down.setdefault(code, outcome.errors[0])
-        log.info("pass applied: %s", report.verdicts or {APPLIED: 0})
+        counts = ", ".join(f"{k} {v}" for k, v in sorted(report.verdicts.items()))
+        log.info("pass applied: %s", counts or f"{APPLIED} 0")
 
     def _finish(
         self, got: Gathered, codes: Sequence[str], all_partners: bool, now: dt.datetime

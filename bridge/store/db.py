@@ -13,7 +13,7 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, inspect, text
 from sqlalchemy.engine import make_url
 
 BUSY_TIMEOUT_MS = 30_000
@@ -57,11 +57,26 @@ def alembic_config() -> Config:
 
 
 def migrate(engine: Engine, revision: str = "head") -> None:
-    """Upgrade the schema to ``revision`` (default: the newest)."""
+    """Upgrade the schema to ``revision`` (default: the newest); silent when already there."""
+    from alembic.script import ScriptDirectory
+
     config = alembic_config()
+    if revision == "head":
+        heads = set(ScriptDirectory.from_config(config).get_heads())
+        if heads and _stamped(engine) == heads:
+            return
     with engine.begin() as connection:
         config.attributes["connection"] = connection
         command.upgrade(config, revision)
+
+
+def _stamped(engine: Engine) -> set[str]:
+    """The revisions recorded in ``alembic_version`` (read quietly: Alembic's context logs)."""
+    with engine.connect() as connection:
+        if not inspect(connection).has_table("alembic_version"):
+            return set()
+        rows = connection.execute(text("SELECT version_num FROM alembic_version"))
+        return {str(row[0]) for row in rows}
 
 
 def current_revision(engine: Engine) -> str | None:

@@ -10,12 +10,16 @@ import typer
 
 from bridge import __version__
 from sync.cli.channels import app as channels_app
+from sync.cli.errors import BoundaryGroup, open_store
 from sync.cli.ledger import app as ledger_app
+from sync.cli.output import FormatOpt, OutputFormat, echo_json
 
 app = typer.Typer(
     help="partner-bridge: mirror partner deals between Bitrix24 and partner CRMs.",
     no_args_is_help=True,
     add_completion=False,
+    cls=BoundaryGroup,
+    pretty_exceptions_enable=False,
 )
 sandbox_app = typer.Typer(help="Run a CRM emulator over HTTP on 127.0.0.1.", no_args_is_help=True)
 app.add_typer(sandbox_app, name="sandbox")
@@ -105,10 +109,9 @@ def hooks_status(
     """Which hooks are registered, when each last delivered, which went quiet."""
     from rich.console import Console
 
-    from bridge.store import Store
     from sync.cli.hooks import run_status
 
-    store = Store.open(db_url)
+    store = open_store(db_url)
     try:
         raise typer.Exit(run_status(mapping, store, public_url, Console()))
     finally:
@@ -245,55 +248,81 @@ def sync_command(
     """Run one sync pass now: changes → plan → bulk writes → store."""
     from rich.console import Console
 
-    from bridge.store import Store
-    from sync.cli.passes import SetupFailed, run_sync
+    from sync.cli.errors import CliError
+    from sync.cli.passes import SetupFailed, UnknownPartner, run_sync
 
-    store = Store.open(db_url)
+    store = open_store(db_url)
     try:
         report = run_sync(mapping, store, Console(), partner=partner, dry_run=dry_run)
-    except (SetupFailed, KeyError) as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(2) from None
+    except SetupFailed as exc:
+        raise CliError(str(exc), 2 if isinstance(exc, UnknownPartner) else 1) from None
     finally:
         store.close()
     raise typer.Exit(1 if report.errors else 0)
 
 
 @app.command("status")
-def status_command(db_url: DbUrlOpt = SYNC_DB) -> None:
+def status_command(db_url: DbUrlOpt = SYNC_DB, fmt: FormatOpt = OutputFormat.table) -> None:
     """Per partner: links by state, last successful sync, cursor lag, parked, errors."""
     from rich.console import Console
 
-    from bridge.store import Store
     from sync.cli.passes import show_status
+    from sync.cli.views import status_data
 
-    show_status(Store.open(db_url), Console())
+    store = open_store(db_url)
+    try:
+        if fmt is OutputFormat.json:
+            echo_json(status_data(store))
+        else:
+            show_status(store, Console())
+    finally:
+        store.close()
 
 
 @app.command("deal")
 def deal_command(
-    agency_id: Annotated[str, typer.Argument(help="Agency deal id")], db_url: DbUrlOpt = SYNC_DB
+    agency_id: Annotated[str, typer.Argument(help="Agency deal id")],
+    db_url: DbUrlOpt = SYNC_DB,
+    fmt: FormatOpt = OutputFormat.table,
 ) -> None:
     """Both sides' values of an agency deal's links, and its audit trail."""
     from rich.console import Console
 
-    from bridge.store import Store
+    from sync.cli.errors import CliError
     from sync.cli.passes import show_deal
+    from sync.cli.views import deal_data
 
-    if not show_deal(Store.open(db_url), agency_id, Console()):
-        typer.echo(f"agency deal {agency_id} has no links and no audit entries", err=True)
-        raise typer.Exit(1)
+    store = open_store(db_url)
+    try:
+        if fmt is OutputFormat.json:
+            data = deal_data(store, agency_id)
+            found = data is not None
+            if found:
+                echo_json(data)
+        else:
+            found = show_deal(store, agency_id, Console())
+    finally:
+        store.close()
+    if not found:
+        raise CliError(f"agency deal {agency_id!r} has no links and no audit entries")
 
 
 @app.command("parked")
-def parked_command(db_url: DbUrlOpt = SYNC_DB) -> None:
+def parked_command(db_url: DbUrlOpt = SYNC_DB, fmt: FormatOpt = OutputFormat.table) -> None:
     """Parked links with the reason each one waits for."""
     from rich.console import Console
 
-    from bridge.store import Store
     from sync.cli.passes import show_parked
+    from sync.cli.views import parked_data
 
-    show_parked(Store.open(db_url), Console())
+    store = open_store(db_url)
+    try:
+        if fmt is OutputFormat.json:
+            echo_json(parked_data(store))
+        else:
+            show_parked(store, Console())
+    finally:
+        store.close()
 
 
 @app.command("retry")
@@ -303,15 +332,26 @@ def retry_command(
     db_url: DbUrlOpt = SYNC_DB,
 ) -> None:
     """Queue parked links for the next pass (after you fixed what they wait for)."""
-    from bridge.store import Store
+    from sync.cli.errors import CliError, usage
     from sync.cli.passes import queue_retry
 
     if (link_id is None) == (not all_parked):
-        typer.echo("error: give one link ID or --all", err=True)
-        raise typer.Exit(2)
-    queued = queue_retry(Store.open(db_url), None if all_parked else [link_id or 0])
-    typer.echo(f"queued {queued} parked link(s) for the next pass")
-    raise typer.Exit(0 if queued else 1)
+        raise usage("give one link ID or --all")
+    store = open_store(db_url)
+    try:
+        queued = queue_retry(store, None if all_parked else [link_id or 0])
+    finally:
+        store.close()
+    if link_id is not None and not queued:
+        raise CliError(f"link {link_id} is not parked — `bridge parked` lists the parked links")
+    if not queued:
+        typer.echo("no parked links to queue")
+        return
+    typer.echo(f"queued {len(queued)} parked link(s) for the next pass: {_ids(queued)}")
+
+
+def _ids(ids: list[int]) -> str:
+    return ", ".join(str(i) for i in ids[:20]) + (" …" if len(ids) > 20 else "")
 
 
 @app.command()
@@ -350,8 +390,9 @@ def kpi_command(
     ] = None,
     mapping: MappingOpt = Path("mapping.yaml"),
     db_url: DbUrlOpt = SYNC_DB,
-    language: Annotated[str, typer.Option("--language", help="ru or en")] = "ru",
+    language: Annotated[str, typer.Option("--lang", "--language", help="ru or en")] = "ru",
     currency: Annotated[str, typer.Option("--currency", help="Report currency")] = "RUB",
+    fmt: FormatOpt = OutputFormat.table,
 ) -> None:
     """Per partner: leads, won/lost, conversion, amounts, response time, stale, commission."""
     import datetime as dt
@@ -359,17 +400,15 @@ def kpi_command(
     from rich.console import Console
 
     from bridge.kpi.report import build_report, parse_period, partners_from_mapping, print_report
-    from bridge.store import Store
+    from sync.cli.errors import usage, write_file
 
     if language not in ("ru", "en"):
-        typer.echo("error: --language is ru or en", err=True)
-        raise typer.Exit(2)
+        raise usage(f"--lang {language!r}: choose ru or en")
     try:
         chosen = parse_period(period)
     except ValueError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(2) from None
-    store = Store.open(db_url)
+        raise usage(f"--period {period!r}: {exc}") from None
+    store = open_store(db_url)
     try:
         report = build_report(
             store,
@@ -381,9 +420,13 @@ def kpi_command(
         )
     finally:
         store.close()
-    print_report(report, Console(), language)
     if chart is not None:
-        chart.write_text(report.chart, encoding="utf-8")
+        write_file(chart, report.chart, "chart")
+    if fmt is OutputFormat.json:
+        echo_json({"kpis": report.kpis, "board": report.board, "chart": chart})
+    else:
+        print_report(report, Console(), language)
+    if chart is not None and fmt is OutputFormat.table:
         typer.echo(f"chart: {chart}")
 
 
@@ -395,15 +438,16 @@ def digest_command(
     ] = False,
     mapping: MappingOpt = Path("mapping.yaml"),
     db_url: DbUrlOpt = SYNC_DB,
+    fmt: FormatOpt = OutputFormat.table,
 ) -> None:
     """Stale deals, deals without a stage change and what the agency waits for, per partner."""
     import datetime as dt
 
-    from bridge.store import Store
     from sync.cli.digest import DigestFailed
     from sync.cli.digest import digest_command as run
+    from sync.cli.errors import usage
 
-    store = Store.open(db_url)
+    store = open_store(db_url)
     try:
         report = run(
             mapping,
@@ -411,11 +455,12 @@ def digest_command(
             dt.datetime.now(dt.UTC),
             partner=partner,
             post_notes=post_notes,
-            echo=typer.echo,
+            echo=(lambda _line: None) if fmt is OutputFormat.json else typer.echo,
         )
     except DigestFailed as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(2) from None
+        raise usage(str(exc)) from None
     finally:
         store.close()
+    if fmt is OutputFormat.json:
+        echo_json(report)
     raise typer.Exit(1 if any(d.notes_failed for d in report.partners) else 0)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import Counter
+from collections.abc import Mapping
 
 from rich.console import Console
 from rich.table import Table
@@ -34,20 +35,65 @@ def _ago(at: dt.datetime | None, now: dt.datetime) -> str:
     return f"{seconds // 3600}h ago"
 
 
-def status_table(store: Store, now: dt.datetime) -> Table:
-    """Per partner: links by state, last success, cursor lag, parked count, last error."""
+_StatusInputs = tuple[
+    dict[str, Counter[str]],
+    dict[str, PartnerHealthRow],
+    dict[str, dt.datetime | None],
+    int,
+]
+
+
+def _status_inputs(store: Store) -> _StatusInputs:
     with store.transaction() as session:
         counts = links.counts_by_status(session)
         rows = health.all_rows(session)
         lags = {c.system.split(":", 1)[-1]: c.value for c in cursors.load_all(session)}
         waiting = inbox.pending_count(session)
+    return counts, rows, lags, sum(waiting.values())
+
+
+def _codes(
+    counts: Mapping[str, object], rows: Mapping[str, object], lags: Mapping[str, object]
+) -> list[str]:
+    return sorted(set(counts) | set(rows) | (set(lags) - {"agency"}) | {"agency"})
+
+
+def status_table(store: Store, now: dt.datetime) -> Table:
+    """Per partner: links by state, last success, cursor lag, parked count, last error."""
+    counts, rows, lags, waiting = _status_inputs(store)
     table = Table(title="partner-bridge status")
     for column in ["partner", *STATUSES, "last sync", "cursor lag", "errors"]:
         table.add_column(column)
-    for code in sorted(set(counts) | set(rows) | (set(lags) - {"agency"}) | {"agency"}):
+    for code in _codes(counts, rows, lags):
         table.add_row(*_status_row(code, counts.get(code, Counter()), rows, lags, now))
-    table.caption = f"hints waiting in the inbox: {sum(waiting.values())}"
+    table.caption = f"hints waiting in the inbox: {waiting}"
     return table
+
+
+def status_data(store: Store) -> dict[str, object]:
+    """What :func:`status_table` shows, as plain values (``bridge status --format json``)."""
+    counts, rows, lags, waiting = _status_inputs(store)
+    partners = []
+    for code in _codes(counts, rows, lags):
+        row = rows.get(code)
+        count = counts.get(code, Counter())
+        error = None
+        if row is not None and row.consecutive_failures:
+            error = {
+                "kind": row.error_kind,
+                "message": row.last_error,
+                "consecutive": row.consecutive_failures,
+            }
+        partners.append(
+            {
+                "partner": code,
+                "links": {s: count.get(s, 0) for s in STATUSES},
+                "last_sync": row.last_success_at if row else None,
+                "cursor": lags.get(code),
+                "error": error,
+            }
+        )
+    return {"partners": partners, "inbox_waiting": waiting}
 
 
 def _status_row(
@@ -134,9 +180,38 @@ def _money(amount: object, currency: str | None) -> str:
     return "" if amount is None else f"{amount} {currency or ''}".strip()
 
 
-def parked_table(store: Store) -> Table:
+def parked_rows(store: Store) -> list[LinkRow]:
     with store.transaction() as session:
-        rows = links.parked(session)
+        return links.parked(session)
+
+
+def parked_data(store: Store) -> list[dict[str, object]]:
+    """``bridge parked --format json``: one object per parked link."""
+    return [
+        {
+            "id": row.id,
+            "agency_deal_id": row.agency_deal_id,
+            "partner": row.partner_code,
+            "partner_deal_id": row.partner_deal_id,
+            "parked_at": row.parked_at,
+            "reason": row.park_reason,
+        }
+        for row in parked_rows(store)
+    ]
+
+
+def deal_data(store: Store, agency_deal_id: str) -> dict[str, object] | None:
+    """``bridge deal --format json``: the links and the audit trail; None if unknown."""
+    with store.transaction() as session:
+        rows = links.by_agency_ids(session, [agency_deal_id])
+        trail = audit.trail(session, agency_deal_id)
+    if not rows and not trail:
+        return None
+    return {"agency_deal_id": agency_deal_id, "links": list(rows), "audit": list(trail)}
+
+
+def parked_table(store: Store) -> Table:
+    rows = parked_rows(store)
     table = Table(title=f"parked links: {len(rows)}")
     for column in ("id", "agency deal", "partner", "partner deal", "since", "reason"):
         table.add_column(column)
