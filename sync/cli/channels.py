@@ -8,7 +8,8 @@ from typing import Annotated
 import typer
 
 from bridge.channels.conflicts import confirm, held
-from bridge.store import Store
+from sync.cli.errors import open_store
+from sync.cli.output import FormatOpt, OutputFormat, echo_json
 
 # How bridge.mapping.connect labels the agency portal (the hint inbox is keyed by it).
 AGENCY_SYSTEM = "bitrix24:agency"
@@ -25,14 +26,18 @@ DbUrl = Annotated[str, typer.Option("--db-url", envvar="BRIDGE_DB_URL", help="Da
 def held_command(
     partner: Annotated[str | None, typer.Option("--partner", help="Only this partner")] = None,
     db_url: DbUrl = DEFAULT_DB,
+    fmt: FormatOpt = OutputFormat.table,
 ) -> None:
     """Deals waiting for a manager's confirmation, oldest first."""
-    store = Store.open(db_url)
+    store = open_store(db_url)
     try:
         with store.transaction() as session:
             rows = held(session, partner)
     finally:
         store.close()
+    if fmt is OutputFormat.json:
+        echo_json(rows)
+        return
     for row in rows:
         typer.echo(f"{row.agency_deal_id} → {row.partner_code}  ({row.flagged_at:%Y-%m-%d %H:%M})")
         for line in (row.detail or "").splitlines():
@@ -48,7 +53,7 @@ def confirm_command(
     db_url: DbUrl = DEFAULT_DB,
 ) -> None:
     """Let a held deal go to the partner; the next pass creates it."""
-    store = Store.open(db_url)
+    store = open_store(db_url)
     try:
         with store.transaction() as session:
             done = confirm(

@@ -24,7 +24,7 @@ import typer
 
 # Typer ships its own copy of click; its exception and context types live here.
 from typer._click import Context
-from typer._click.exceptions import NoSuchOption, UsageError
+from typer._click.exceptions import BadParameter, NoSuchOption, UsageError
 from typer._click.utils import echo
 from typer.core import TyperGroup
 
@@ -150,6 +150,17 @@ def _negative_number(args: Sequence[str]) -> str | None:
     return next((a for a in args if _NEGATIVE.match(a)), None)
 
 
+def _name_the_value(exc: BadParameter) -> None:
+    """Put the refused value into a type-conversion message that does not show it."""
+    errors = getattr(exc.__cause__, "errors", None)
+    if not callable(errors):
+        return
+    values = [e.get("input") for e in errors() if isinstance(e, dict)]
+    value = next((v for v in values if isinstance(v, str)), None)
+    if value is not None and repr(value) not in exc.message:
+        exc.message = f"{value!r}: {exc.message}"
+
+
 class BoundaryGroup(TyperGroup):
     """The top-level command group: turns every exception into a short message and exit code."""
 
@@ -166,6 +177,9 @@ class BoundaryGroup(TyperGroup):
                 "positive (to reverse a ledger entry use `bridge ledger void ENTRY_ID`)",
                 exc.ctx,
             ) from None
+        except BadParameter as exc:
+            _name_the_value(exc)
+            raise
         except (typer.Exit, typer.Abort, typer.TyperException):
             raise
         except KeyboardInterrupt:

@@ -62,10 +62,11 @@ def run_init(
     try:
         if output.exists() and not force:
             raise InitFailed(f"{output} exists — pass --force to overwrite it")
+        wanted = [parse_partner(p) for p in partners]  # a typo is refused before any call
         agency_conn = _connection(CrmKind.BITRIX24, {"url": webhook_env}, env)
         agency = _catalog("agency", agency_conn, opener)
         seeds = []
-        for code, kind in (parse_partner(p) for p in partners):
+        for code, kind in wanted:
             conn = _connection(kind, env_names(code, kind), env)
             seeds.append(PartnerSeed(code, kind, _catalog(code, conn, opener)))
     except InitFailed as exc:

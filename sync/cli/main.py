@@ -194,7 +194,11 @@ def auth_amocrm(
     from bridge.amocrm.onboarding import run_auth
     from bridge.crm import CrmError
     from bridge.secrets import Secret
+    from sync.cli.errors import usage
 
+    for option, url in (("--base-url", base_url), ("--redirect-uri", redirect_uri)):
+        if not url.startswith(("https://", "http://")):
+            raise usage(f"{option} {url!r} is not a URL; write it as https://host/...")
     oauth_app = OAuthApp(partner, base_url, client_id, Secret(client_secret), redirect_uri)
     try:
         run_auth(
