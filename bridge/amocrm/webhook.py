@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from bridge.model import Hint, HintKind
-from bridge.phpform import PhpFormError, parse
+from bridge.phpform import PhpFormError, PhpFormLimit, parse
 from bridge.secrets import Secret
 
 MAX_BODY = 1024 * 1024
@@ -77,6 +77,8 @@ def _decode(body: bytes | str) -> dict[str, Any]:
     try:
         text = body.decode("utf-8") if isinstance(body, bytes) else body
         return parse(text)
+    except PhpFormLimit as exc:
+        raise WebhookRejected(str(exc)) from None
     except (UnicodeDecodeError, PhpFormError):
         raise WebhookRejected("body is not a form") from None
 
