@@ -30,7 +30,7 @@ CASES: list[tuple[str, list[str], str]] = [
     ("sync", ["-m", "bad.yaml"], "bogus"),
     ("sync", ["-m", "bad.yaml", "--dry-run"], "bogus"),
     ("sync", ["--partner", "gamma"], "gamma"),
-    ("sync", ["-m", "other.yaml"], "other.yaml"),
+    ("sync", ["-m", "no-such-mapping.yaml"], "no-such-mapping.yaml"),
     ("sync", ["--db-url", "garbage"], "garbage"),
     ("status", ["--db-url", "garbage"], "garbage"),
     ("status", ["--db-url", "postgresql://nobody@127.0.0.1:1/x"], "127.0.0.1:1"),
