@@ -135,7 +135,7 @@ def _describe(exc: BaseException) -> tuple[str, int]:  # noqa: PLR0911 - one bra
         return f"{exc} — check the connection settings and that the CRM is reachable", RUNTIME
     if isinstance(exc, OSError) and exc.errno == errno.EADDRINUSE:
         return (
-            f"the address is already in use ({_first_line(exc)}) — stop the other process "
+            f"{exc.strerror or _first_line(exc)} — stop the other process "
             "or choose another port (BRIDGE_HTTP_PORT)",
             RUNTIME,
         )
