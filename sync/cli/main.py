@@ -398,7 +398,7 @@ def kpi_command(
     ] = None,
     mapping: MappingOpt = Path("mapping.yaml"),
     db_url: DbUrlOpt = SYNC_DB,
-    language: Annotated[str, typer.Option("--lang", "--language", help="ru or en")] = "ru",
+    language: Annotated[str, typer.Option("--lang", help="ru or en")] = "ru",
     currency: Annotated[str, typer.Option("--currency", help="Report currency")] = "RUB",
     fmt: FormatOpt = OutputFormat.table,
 ) -> None:
