@@ -115,12 +115,16 @@ def export(rows: Sequence[Row], fmt: str, out: Path | None, title: str) -> str:
         if out is None:
             raise usage("--format xlsx needs --out FILE.xlsx")
         write_xlsx(rows, out, title)
-        return f"wrote {out} ({len(rows)} entries)"
+        return f"wrote {out} ({_count(rows)})"
     text = to_csv(rows)
     if out is None:
         return text.rstrip("\n")
     write_file(out, text, "export")
-    return f"wrote {out} ({len(rows)} entries)"
+    return f"wrote {out} ({_count(rows)})"
+
+
+def _count(rows: Sequence[Row]) -> str:
+    return f"{len(rows)} entry" if len(rows) == 1 else f"{len(rows)} entries"
 
 
 def void(store: Store, entry_id: int, reason: str, now: dt.datetime) -> tuple[int, Entry, bool]:
