@@ -288,7 +288,8 @@ class Engine:
                 report.errors.setdefault(code, str(outcome.errors[0]))
             if verdict == FAILED and outcome is not None:
                 failed.setdefault(code, outcome.errors[0])
-        log.info("pass applied: %s", report.verdicts or {APPLIED: 0})
+        counts = ", ".join(f"{k} {v}" for k, v in sorted(report.verdicts.items()))
+        log.info("pass applied: %s", counts or f"{APPLIED} 0")
         return failed
 
     def _finish(
@@ -360,7 +361,10 @@ class Engine:
     def retry(self, link_ids: Sequence[int] | None = None, *, confirm: bool = False) -> int:
         """Queue parked links (all, or these ids) for the next pass; how many were queued.
         ``confirm``: also accept the paid value each of them was parked for."""
-        return retry_parked(self.store, self.agency.system, self.clock(), link_ids, confirm=confirm)
+        queued = retry_parked(
+            self.store, self.agency.system, self.clock(), link_ids, confirm=confirm
+        )
+        return len(queued)
 
 
 def retry_parked(
@@ -370,9 +374,9 @@ def retry_parked(
     link_ids: Sequence[int] | None = None,
     *,
     confirm: bool = False,
-) -> int:
+) -> list[int]:
     """A person asks to retry parked links (all, or these ids): lift their holds and queue
-    their agency deals for the next pass. Returns how many were queued.
+    their agency deals for the next pass. Returns the ids of the links queued.
 
     ``confirm`` (``bridge retry ID --confirm``): a person vouches for the paid value a
     link was parked for as implausible (:mod:`sync.plan.money`); that exact value is let
@@ -387,7 +391,7 @@ def retry_parked(
         Hint(agency_system, p.state.agency_deal_id, HintKind.UPDATED, now, "retry") for p in chosen
     ]
     inbox.record(store, hints, dt.timedelta(0))
-    return len(chosen)
+    return [p.id for p in chosen]
 
 
 def breaker_open(health_: PartnerHealth, now: dt.datetime) -> dt.datetime | None:

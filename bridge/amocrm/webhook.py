@@ -21,7 +21,7 @@ from typing import Any, Final
 
 from bridge.crm import WebhookRejected
 from bridge.model import Hint, HintKind
-from bridge.phpform import PhpFormError, parse
+from bridge.phpform import PhpFormError, PhpFormLimit, parse
 from bridge.secrets import Secret
 
 FORM: Final = "application/x-www-form-urlencoded"
@@ -72,6 +72,8 @@ def _decode(body: bytes) -> dict[str, Any]:
         raise WebhookRejected("body too large")
     try:
         return parse(body.decode("utf-8"))
+    except PhpFormLimit as exc:
+        raise WebhookRejected(str(exc)) from None
     except (UnicodeDecodeError, PhpFormError):
         raise WebhookRejected("body is not a form") from None
 

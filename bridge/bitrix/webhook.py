@@ -24,7 +24,7 @@ from typing import Any, Final
 
 from bridge.crm import WebhookRejected
 from bridge.model import Hint, HintKind
-from bridge.phpform import PhpFormError, parse
+from bridge.phpform import PhpFormError, PhpFormLimit, parse
 from bridge.secrets import Secret
 
 MAX_BODY: Final = 16 * 1024  # a deal event is well under 2 KiB
@@ -56,7 +56,7 @@ def _decode(body: bytes, content_type: str) -> Mapping[str, Any]:
         else:
             payload = parse(text)
     except (UnicodeDecodeError, ValueError, PhpFormError, RecursionError) as exc:
-        raise _rejected("malformed") from exc
+        raise _rejected(str(exc) if isinstance(exc, PhpFormLimit) else "malformed") from exc
     if not isinstance(payload, Mapping):
         raise _rejected("malformed")
     return payload

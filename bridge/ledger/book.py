@@ -95,6 +95,30 @@ def read(
     return [to_entry(row) for row in session.exec(query)]
 
 
+def read_with_ids(
+    session: Session,
+    *,
+    partner: str | None = None,
+    since: dt.datetime | None = None,
+    until: dt.datetime | None = None,
+) -> list[tuple[int, Entry]]:
+    """(id, entry) in booking order; ``since``/``until`` bound ``occurred_at`` (half-open)."""
+    query = select(LedgerEntryRow)
+    if partner is not None:
+        query = query.where(col(LedgerEntryRow.partner_code) == partner)
+    if since is not None:
+        query = query.where(col(LedgerEntryRow.occurred_at) >= since)
+    if until is not None:
+        query = query.where(col(LedgerEntryRow.occurred_at) < until)
+    query = query.order_by(col(LedgerEntryRow.id))
+    return [(row.id or 0, to_entry(row)) for row in session.exec(query)]
+
+
+def by_id(session: Session, entry_id: int) -> Entry | None:
+    row = session.get(LedgerEntryRow, entry_id)
+    return None if row is None else to_entry(row)
+
+
 def partners(session: Session) -> list[str]:
     query = select(LedgerEntryRow.partner_code).distinct()
     return sorted(session.exec(query))

@@ -18,6 +18,7 @@ _CURRENCY = re.compile(r"^[A-Z]{3}$")
 _DURATION = re.compile(r"^(\d+)\s*(s|m|h|d)$")
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 _CLOCK = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
+_GENEROUS = Decimal(50)  # above this a commission is more likely a typo
 _HUNDRED = Decimal(100)
 _NEEDS_SOURCE = {RuleKind.PERCENT_OF_FEE: "fee_field", RuleKind.PERCENT_OF_PAYMENTS: "paid_field"}
 
@@ -134,6 +135,11 @@ def _rate(percent: Decimal, path: KeyPath, out: Reporter) -> Decimal | None:
         )
         out.error(path, message)
         return None
+    if percent > _GENEROUS:
+        out.warn(
+            path,
+            f"percent {percent} gives away more than half of the base — check it (25 means 25 %)",
+        )
     if percent < 1:
         out.warn(
             path,

@@ -13,6 +13,10 @@ class Reporter:
     file: str
     loaded: LoadedYaml
     problems: list[MappingProblem] = field(default_factory=list)
+    created: list[str] = field(default_factory=list)  # what ``--fix`` made in a CRM
+
+    def note_created(self, what: str) -> None:
+        self.created.append(what)
 
     def error(self, path: KeyPath, message: str, *, at_key: bool = False) -> None:
         self._add(self._make(path, message, at_key=at_key, warning=False))

@@ -57,6 +57,7 @@ class ResolveReport:
     problems: tuple[MappingProblem, ...]
     warnings: tuple[MappingProblem, ...]
     summaries: tuple[PartnerSummary, ...] = ()
+    created: tuple[str, ...] = ()  # what ``fix=True`` created in the CRMs
 
     @property
     def ok(self) -> bool:
@@ -91,6 +92,7 @@ def resolve(spec: MappingSpec, crms: Mapping[str, Crm], *, fix: bool = False) ->
         config, summary = _partner(partner, crms.get(code), agency, out, fix=fix)
         partners[code] = config
         summaries.append(_count(summary, out.problems[before:]))
+    _check_unrouted(agency.routing, [p.routing_value for p in partners.values()], out)
     compiled = CompiledMapping(spec.version, agency.config, partners, spec.policies, spec.texts)
     return _report(compiled, out, tuple(summaries))
 
@@ -103,7 +105,28 @@ def _report(
         tuple(sort_problems(out.errors)),
         tuple(sort_problems(out.warnings)),
         summaries,
+        tuple(out.created),
     )
+
+
+def _check_unrouted(routing: FieldDef, used: Sequence[str], out: Reporter) -> None:
+    """Routing options no partner claims: their deals are skipped without a word."""
+    if routing.kind is not FieldKind.ENUM:
+        return
+    claimed = {value.casefold() for value in used if value}
+    claimed |= {o.id.casefold() for o in routing.options if o.value.casefold() in claimed}
+    idle = [
+        o.value
+        for o in routing.options
+        if o.value.casefold() not in claimed and o.id.casefold() not in claimed
+    ]
+    if idle:
+        names = ", ".join(f"'{n}'" for n in idle)
+        message = (
+            f"routing options {names} name no partner: deals routed to them are skipped — "
+            "add a partner whose name (or routing_value) is the option, or ignore this"
+        )
+        out.warn(("agency", "routing_field"), message)
 
 
 def _catalog(crm: Crm | None, path: KeyPath, out: Reporter) -> _Catalog | None:

@@ -91,8 +91,32 @@ def resolve_stages(
     result.unmapped_agency = [s.name for s in agency.stages if s.id not in builder.to_partner]
     result.unmapped_partner = [s.name for s in partner.stages if s.id not in builder.to_agency]
     _check_closing(result, agency, spec, out)
+    _check_no_counterpart(result, agency, spec, out)
     _check_parked(result, spec, out)
     return result
+
+
+def _check_no_counterpart(
+    result: StageResult, agency: Pipeline, spec: StagesMapSpec, out: Reporter
+) -> None:
+    """Open agency stages missing from the map park their deals (won/lost: _check_closing)."""
+    if spec.unmapped is UnmappedStage.IGNORE and spec.initial is not None:
+        return
+    open_names = {s.name for s in agency.stages if s.semantics is Semantics.OPEN}
+    missing = [n for n in result.unmapped_agency if n in open_names]
+    if not missing:
+        return
+    names = ", ".join(f"'{n}'" for n in missing)
+    advice = "map them"
+    if spec.initial is None:
+        advice += ", or name the partner stage new deals start in with 'initial:'"
+    if spec.unmapped is UnmappedStage.PARK:
+        advice += ", or set 'unmapped: ignore'"
+    message = (
+        f"agency stages {names} have no counterpart in this map: deals there will be "
+        f"parked — {advice}"
+    )
+    out.warn((*spec.path, "map"), message, at_key=True)
 
 
 def _check_parked(result: StageResult, spec: StagesMapSpec, out: Reporter) -> None:

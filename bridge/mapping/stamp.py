@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Protocol, runtime_checkable
 
 from bridge.crm import Crm, CrmError
-from bridge.mapping.errors import KeyPath
+from bridge.mapping.errors import KeyPath, dotted
 from bridge.mapping.report import Reporter
 
 
@@ -34,9 +34,12 @@ def stamp_field(crm: Crm, path: KeyPath, out: Reporter, *, fix: bool) -> str | N
     if not isinstance(crm, StampFieldHost):
         return None  # the stamp lives in a built-in field
     try:
-        if fix:
-            return crm.ensure_stamp_field()
         found = crm.find_stamp_field() if isinstance(crm, StampFieldProbe) else None
+        if fix and found is None:
+            created = crm.ensure_stamp_field()
+            if isinstance(crm, StampFieldProbe):  # else we cannot tell "found" from "made"
+                out.note_created(f"{dotted(path)}: created the bridge's stamp field (id {created})")
+            return created
     except CrmError as exc:
         out.error((*path, "connection"), f"cannot create the stamp field: {exc}")
         return None

@@ -4,6 +4,12 @@ The admin edits names read from the portal instead of typing ids. Guesses
 (which pipeline, which stages pair up) are marked ``# check``; everything else
 the CRMs offer is listed in comments next to the key that could use it. The
 text is generated from catalogs only, so it is tested without HTTP.
+
+A partner's ``name:`` is the routing option that names it — matched by name
+(``alfa`` ↔ «Веб-Студия Альфа», transliterated), never by position; when no
+single option matches, the file says ``# choose`` and lists the options. The
+secrets the daemon verifies webhooks with (``application_token``,
+``webhook_secret``) are referenced too, so the starter runs once they are set.
 """
 
 from __future__ import annotations
@@ -40,6 +46,42 @@ def env_names(code: str, kind: CrmKind) -> dict[str, str]:
     if kind is CrmKind.BITRIX24:
         return {"url": f"{prefix}_B24_WEBHOOK"}
     return {"url": f"{prefix}_AMO_URL", "token": f"{prefix}_AMO_TOKEN"}
+
+
+def secret_names(code: str, kind: CrmKind) -> dict[str, str]:
+    """The variables holding what the daemon checks a partner's webhooks with."""
+    prefix = code.upper().replace("-", "_")
+    if kind is CrmKind.BITRIX24:
+        return {"application_token": f"{prefix}_B24_APP_TOKEN"}
+    return {"webhook_secret": f"{prefix}_AMO_HOOK_SECRET"}
+
+
+def agency_token_name(webhook_env: str) -> str:
+    """``AGENCY_B24_WEBHOOK`` → ``AGENCY_B24_APP_TOKEN``."""
+    stem = webhook_env.removesuffix("_WEBHOOK")
+    return f"{stem}_APP_TOKEN"
+
+
+_LATIN = {
+    "а": "a", "б": "b", "в": "v", "г": "g", "д": "d", "е": "e", "ё": "e", "ж": "zh",
+    "з": "z", "и": "i", "й": "y", "к": "k", "л": "l", "м": "m", "н": "n", "о": "o",
+    "п": "p", "р": "r", "с": "s", "т": "t", "у": "u", "ф": "f", "х": "h", "ц": "ts",
+    "ч": "ch", "ш": "sh", "щ": "sch", "ъ": "", "ы": "y", "ь": "", "э": "e", "ю": "yu",
+    "я": "ya",
+}  # fmt: skip
+
+
+def _words(text: str) -> list[str]:
+    """Lower-case latin words: «Веб-Студия Альфа» → ``['veb', 'studiya', 'alfa']``."""
+    latin = "".join(_LATIN.get(ch, ch) for ch in text.casefold())
+    return "".join(c if c.isalnum() else " " for c in latin).split()
+
+
+def match_option(code: str, options: Sequence[str]) -> str | None:
+    """The one routing option whose words include ``code`` (Cyrillic transliterated), else None."""
+    wanted = code.casefold()
+    found = [o for o in options if wanted in _words(o)]
+    return found[0] if len(found) == 1 else None
 
 
 def _q(text: str) -> str:
@@ -103,6 +145,7 @@ def _agency_lines(catalog: Catalog, webhook_env: str) -> list[str]:
     lines = [
         "agency:",
         f"  webhook: ${{{webhook_env}}}",
+        f"  application_token: ${{{agency_token_name(webhook_env)}}}  # outgoing webhook token",
         f"  pipeline: {_q(pipeline.name)}  # check; pipelines: {others}",
     ]
     if routing is not None:
@@ -113,13 +156,21 @@ def _agency_lines(catalog: Catalog, webhook_env: str) -> list[str]:
     return [*lines, "  currency: RUB", ""]
 
 
-def _partner_lines(seed: PartnerSeed, agency: Catalog, display: str) -> list[str]:
+def _name_line(seed: PartnerSeed, options: Sequence[str]) -> str:
+    matched = match_option(seed.code, options)
+    if matched is not None:
+        return f"    name: {_q(matched)}  # check: the routing option matched by name"
+    listed = ", ".join(options) or "no routing options found"
+    return f"    name: {_q(seed.code)}  # choose: the routing option naming it — {listed}"
+
+
+def _partner_lines(seed: PartnerSeed, agency: Catalog, options: Sequence[str]) -> list[str]:
     pipeline = _pick_pipeline(seed.catalog.pipelines)
     ours = _pick_pipeline(agency.pipelines)
-    names = env_names(seed.code, seed.kind)
+    names = env_names(seed.code, seed.kind) | secret_names(seed.code, seed.kind)
     lines = [
         f"  {seed.code}:",
-        f"    name: {_q(display)}  # check: must equal the routing option",
+        _name_line(seed, options),
         f"    kind: {seed.kind.value}",
         "    connection:",
         *(f"      {key}: ${{{var}}}" for key, var in names.items()),
@@ -162,14 +213,24 @@ def starter_yaml(agency: Catalog, partners: Sequence[PartnerSeed], webhook_env: 
         "",
         "partners:",
     ]
-    for index, seed in enumerate(partners):
-        display = options[index] if index < len(options) else seed.code
-        lines += _partner_lines(seed, agency, display)
+    for seed in partners:
+        lines += _partner_lines(seed, agency, options)
     return "\n".join(lines) + "\n"
 
 
-def starter_env(partners: Sequence[PartnerSeed], webhook_env: str) -> str:
-    lines = ["# Fill in, save as .env next to mapping.yaml.", f"{webhook_env}="]
+def starter_variables(partners: Sequence[PartnerSeed], webhook_env: str) -> list[str]:
+    """Every variable the starter mapping refers to, in file order."""
+    names = [webhook_env, agency_token_name(webhook_env)]
     for seed in partners:
-        lines += [f"{name}=" for name in env_names(seed.code, seed.kind).values()]
+        names += [*env_names(seed.code, seed.kind).values()]
+        names += [*secret_names(seed.code, seed.kind).values()]
+    return names
+
+
+def starter_env(partners: Sequence[PartnerSeed], webhook_env: str) -> str:
+    lines = [
+        "# Fill in, save as .env next to mapping.yaml. *_HOOK_SECRET: a long random string,",
+        "# e.g. python -c 'import secrets; print(secrets.token_urlsafe(24))'",
+        *(f"{name}=" for name in starter_variables(partners, webhook_env)),
+    ]
     return "\n".join(lines) + "\n"

@@ -98,6 +98,9 @@ def _build(raw: MappingFile, env: Environment, out: Reporter) -> MappingSpec | N
         merged = _partner(raw, code, partner, policies, env, out)
         if merged is not None:
             partners[code] = merged
+    if raw.defaults.commission is not None and all(p.commission for p in raw.partners.values()):
+        # No partner uses the default programme, but a mistake in it is still a mistake.
+        build_rules(raw.defaults.commission, raw.agency.currency, ("defaults", "commission"), out)
     _check_partner_set(raw, out)
     texts: dict[str, dict[str, str]] = {lang: dict(found) for lang, found in raw.texts.items()}
     check_texts(texts, out)

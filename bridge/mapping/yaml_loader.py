@@ -57,6 +57,10 @@ def load_yaml(text: str, file: str) -> LoadedYaml:
     if tabs:
         result.problems.extend(tabs)
         return result
+    bomb = _expansion_problem(text, file)
+    if bomb is not None:
+        result.problems.append(bomb)
+        return result
     try:
         root = yaml.compose(text, Loader=yaml.SafeLoader)
     except yaml.MarkedYAMLError as exc:
@@ -68,6 +72,53 @@ def load_yaml(text: str, file: str) -> LoadedYaml:
     builder = _Builder(file, result)
     result.data = builder.convert(root, ())
     return result
+
+
+MAX_VALUES = 10_000  # a real mapping.yaml has a few hundred; aliases may not multiply past this
+
+
+def _expansion_problem(text: str, file: str) -> MappingProblem | None:
+    """A problem at the alias where expanding anchors passes :data:`MAX_VALUES`, else None.
+
+    Reads the event stream once, keeping each anchor's expanded size, so a
+    "billion laughs" file is refused in linear time instead of being expanded.
+    """
+    sizes: dict[str, int] = {}
+    stack: list[list[Any]] = []  # [anchor, expanded size so far] per open collection
+    done = 0
+    try:
+        for event in yaml.parse(text, Loader=yaml.SafeLoader):
+            if isinstance(event, yaml.CollectionStartEvent):
+                stack.append([event.anchor, 1])
+                continue
+            if isinstance(event, yaml.CollectionEndEvent):
+                anchor, size = stack.pop()
+            elif isinstance(event, yaml.AliasEvent):
+                anchor, size = None, sizes.get(str(event.anchor), 1)
+            elif isinstance(event, yaml.ScalarEvent):
+                anchor, size = event.anchor, 1
+            else:
+                continue
+            if anchor is not None:
+                sizes[str(anchor)] = size
+            if stack:
+                stack[-1][1] += size
+            else:
+                done += size
+            if done + sum(level[1] for level in stack) > MAX_VALUES:
+                mark = event.start_mark
+                line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
+                return MappingProblem(
+                    file,
+                    line,
+                    col,
+                    "(aliases)",
+                    f"anchors and aliases expand to more than {MAX_VALUES} values here — "
+                    "a mapping never needs that many; write the values out or remove the aliases",
+                )
+    except yaml.YAMLError:
+        return None  # compose reports the syntax problem with its line
+    return None
 
 
 _EMPTY = "the file is empty — start with 'version: 1', then 'agency:' and 'partners:'"

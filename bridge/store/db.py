@@ -28,7 +28,7 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy import Engine, create_engine, event, inspect, text
 from sqlalchemy.engine import make_url
 from sqlmodel import Session
 
@@ -170,19 +170,34 @@ def alembic_config() -> Config:
 
 
 def migrate(engine: Engine, revision: str = "head") -> None:
-    """Upgrade the schema to ``revision`` (default: the newest).
+    """Upgrade the schema to ``revision`` (default: the newest); silent when already there.
 
     On PostgreSQL the upgrade runs under a transaction-scoped advisory lock, so any
     number of processes may start at once on a fresh database: the first migrates,
     the others wait for its commit and then find the schema current. (SQLite's
     ``BEGIN IMMEDIATE`` already serialises writers.)
     """
+    from alembic.script import ScriptDirectory
+
     config = alembic_config()
+    if revision == "head":
+        heads = set(ScriptDirectory.from_config(config).get_heads())
+        if heads and _stamped(engine) == heads:
+            return
     with engine.begin() as connection:
         if connection.dialect.name == "postgresql":
             connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK})
         config.attributes["connection"] = connection
         command.upgrade(config, revision)
+
+
+def _stamped(engine: Engine) -> set[str]:
+    """The revisions recorded in ``alembic_version`` (read quietly: Alembic's context logs)."""
+    with engine.connect() as connection:
+        if not inspect(connection).has_table("alembic_version"):
+            return set()
+        rows = connection.execute(text("SELECT version_num FROM alembic_version"))
+        return {str(row[0]) for row in rows}
 
 
 def current_revision(engine: Engine) -> str | None:

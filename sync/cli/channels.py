@@ -8,8 +8,9 @@ from typing import Annotated
 import typer
 
 from bridge.channels.conflicts import confirm, held
-from bridge.store.db import Store
 from sync.cli.common import DbUrlOpt, EnvFileOpt, VerboseOpt, settings, writing
+from sync.cli.errors import open_store
+from sync.cli.output import FormatOpt, OutputFormat, echo_json
 
 # How bridge.mapping.connect labels the agency portal (the hint inbox is keyed by it).
 AGENCY_SYSTEM = "bitrix24:agency"
@@ -26,14 +27,18 @@ def held_command(
     db_url: DbUrlOpt = None,
     env_file: EnvFileOpt = None,
     verbose: VerboseOpt = False,
+    fmt: FormatOpt = OutputFormat.table,
 ) -> None:
     """Deals waiting for a manager's confirmation, oldest first."""
-    store = Store.open(settings(env_file, verbose=verbose, db_url=db_url).db_url)
+    store = open_store(settings(env_file, verbose=verbose, db_url=db_url).db_url)
     try:
         with store.transaction() as session:
             rows = held(session, partner)
     finally:
         store.close()
+    if fmt is OutputFormat.json:
+        echo_json(rows)
+        return
     for row in rows:
         typer.echo(f"{row.agency_deal_id} → {row.partner_code}  ({row.flagged_at:%Y-%m-%d %H:%M})")
         for line in (row.detail or "").splitlines():
@@ -53,7 +58,7 @@ def confirm_command(
     """Let a held deal go to the partner; the next pass creates it."""
     resolved = settings(env_file, verbose=verbose, db_url=db_url)
     with writing(resolved):
-        store = Store.open(resolved.db_url)
+        store = open_store(resolved.db_url)
         try:
             with store.transaction() as session:
                 done = confirm(

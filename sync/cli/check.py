@@ -51,6 +51,9 @@ def run_check(
     _print_problems(console, [*report.problems, *report.warnings])
     for label, reason in failed.items():
         _say(console, f"{label}: not checked online — {reason}")
+    if fix:
+        for line in report.created or ["--fix: nothing to create, every stamp field exists"]:
+            _say(console, line)
     if report.compiled is not None:
         console.print(summary_table(report.summaries))
     _say(console, _verdict(report, path))

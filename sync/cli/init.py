@@ -11,7 +11,14 @@ from bridge.crm import CrmError
 from bridge.mapping.compiled import Connection, CrmKind
 from bridge.mapping.connect import Opener, open_crm
 from bridge.mapping.env import Environment
-from bridge.mapping.starter import Catalog, PartnerSeed, env_names, starter_env, starter_yaml
+from bridge.mapping.starter import (
+    Catalog,
+    PartnerSeed,
+    env_names,
+    starter_env,
+    starter_variables,
+    starter_yaml,
+)
 from bridge.secrets import Secret
 
 
@@ -59,22 +66,34 @@ def run_init(
 ) -> int:
     console = console or Console()
     env = env or Environment.for_mapping(output)
+    env_example = output.parent / ".env.example"
     try:
         if output.exists() and not force:
             raise InitFailed(f"{output} exists — pass --force to overwrite it")
+        wanted = [parse_partner(p) for p in partners]  # a typo is refused before any call
         agency_conn = _connection(CrmKind.BITRIX24, {"url": webhook_env}, env)
         agency = _catalog("agency", agency_conn, opener)
         seeds = []
-        for code, kind in (parse_partner(p) for p in partners):
+        for code, kind in wanted:
             conn = _connection(kind, env_names(code, kind), env)
             seeds.append(PartnerSeed(code, kind, _catalog(code, conn, opener)))
     except InitFailed as exc:
         console.print(f"bridge init: {exc}", markup=False)
         return 1
-    output.write_text(starter_yaml(agency, seeds, webhook_env), encoding="utf-8")
-    env_example = output.parent / ".env.example"
-    env_example.write_text(starter_env(seeds, webhook_env), encoding="utf-8")
-    console.print(
-        f"wrote {output} and {env_example}; review every '# check', then run bridge check"
-    )
+    try:
+        output.write_text(starter_yaml(agency, seeds, webhook_env), encoding="utf-8")
+        console.print(f"wrote {output}", markup=False)
+        if env_example.exists() and not force:
+            missing = ", ".join(starter_variables(seeds, webhook_env))
+            console.print(
+                f"kept {env_example} (it exists; --force replaces it) — it needs: {missing}",
+                markup=False,
+            )
+        else:
+            env_example.write_text(starter_env(seeds, webhook_env), encoding="utf-8")
+            console.print(f"wrote {env_example}", markup=False)
+    except OSError as exc:
+        console.print(f"bridge init: cannot write {exc.filename}: {exc.strerror}", markup=False)
+        return 1
+    console.print("review every '# check' and '# choose', then run bridge check", markup=False)
     return 0

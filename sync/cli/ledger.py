@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping
-from decimal import Decimal, InvalidOperation
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
@@ -23,7 +22,10 @@ from bridge.mapping.compiled import Side
 from bridge.mapping.texts import statement_overrides
 from bridge.model import Money
 from bridge.store.db import Store
+from sync.cli import ledger_checks as checks
 from sync.cli.common import DbUrlOpt, EnvFileOpt, VerboseOpt, settings, writing
+from sync.cli.errors import CliError, open_store, usage, write_file
+from sync.cli.output import FormatOpt, OutputFormat, echo_json, jsonable
 
 app = typer.Typer(
     help="The commission ledger: payouts, statements, balances.", no_args_is_help=True
@@ -46,23 +48,23 @@ def _now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
-def _fail(message: str) -> typer.Exit:
-    typer.echo(f"error: {message}", err=True)
-    return typer.Exit(2)
+def _fail(message: str) -> CliError:
+    return usage(message)
 
 
-def _amount(text: str) -> Decimal:
-    try:
-        value = Decimal(text.replace(" ", "").replace("\u00a0", "").replace(",", "."))
-    except InvalidOperation:
-        raise _fail(f"AMOUNT {text!r} is not a number (e.g. 50000 or 50000.00)") from None
-    if not value.is_finite() or value <= 0:
-        raise _fail(f"AMOUNT must be positive, got {text!r}")
-    return value
+def _open(db_url: str | None, env_file: Path | None = None, verbose: bool = False) -> Store:
+    return open_store(settings(env_file, verbose=verbose, db_url=db_url).db_url)
 
 
-def _open(db_url: str | None, env_file: Path | None, verbose: bool) -> Store:
-    return Store.open(settings(env_file, verbose=verbose, db_url=db_url).db_url)
+MappingOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--mapping",
+        "-m",
+        envvar="BRIDGE_MAPPING",
+        help="mapping.yaml naming the partners (default: ./mapping.yaml, else the ledger's)",
+    ),
+]
 
 
 @app.command()
@@ -79,34 +81,44 @@ def pay(
     date: Annotated[
         str | None, typer.Option(help="Payment date YYYY-MM-DD (default today)")
     ] = None,
+    yes: Annotated[
+        bool, typer.Option("--yes", help="Record it even above the open balance or the ceiling")
+    ] = False,
+    ceiling: Annotated[
+        str | None,
+        typer.Option(
+            envvar="BRIDGE_PAYOUT_CEILING", help="Payouts above this need --yes (e.g. 500000)"
+        ),
+    ] = None,
+    mapping: MappingOpt = None,
     db_url: DbUrlOpt = None,
     env_file: EnvFileOpt = None,
     verbose: VerboseOpt = False,
 ) -> None:
     """Record a payment between the agency and PARTNER (a payout entry)."""
-    money = Money(_amount(amount), currency.upper())
     at = _date(date) if date else _now()
     resolved = settings(env_file, verbose=verbose, db_url=db_url)
     with writing(resolved):
-        side, added = _record_payout(Store.open(resolved.db_url), partner, money, payer, ref, at)
+        store = open_store(resolved.db_url)
+        try:
+            with store.transaction() as session:
+                every = book.read(session)
+                allowed = checks.check_partner(partner, checks.programmes(mapping, every))
+                code = checks.check_currency(currency, allowed, partner)
+                money = Money(checks.parse_amount(amount, code), code)
+                limit = checks.parse_amount(ceiling, code) if ceiling else None
+                entries = [e for e in every if e.partner == partner]
+                side = payer or _sole_debtor(entries, partner, money.currency)
+                reference = ref or f"{side.value}:{at.isoformat()}:{money.amount}"
+                payout = payout_entry(partner, money, payer=side, at=at, ref=reference)
+                if not any(e.key == payout.key for e in entries):
+                    balance = checks.open_balance(entries, partner, side, code)
+                    checks.confirm_size(money.amount, balance, limit, currency=code, yes=yes)
+                added = book.append(session, [payout], _now())
+        finally:
+            store.close()
     verb = "recorded" if added else "already recorded (same reference), nothing changed"
     typer.echo(f"payout {money} by {side.value} for {partner}: {verb}")
-
-
-def _record_payout(
-    store: Store, partner: str, money: Money, payer: Side | None, ref: str | None, at: dt.datetime
-) -> tuple[Side, int]:
-    try:
-        with store.transaction() as session:
-            entries = book.read(session, partner=partner)
-            side = payer or _sole_debtor(entries, partner, money.currency)
-            reference = ref or f"{side.value}:{at.isoformat()}:{money.amount}"
-            added = book.append(
-                session, [payout_entry(partner, money, payer=side, at=at, ref=reference)], _now()
-            )
-    finally:
-        store.close()
-    return side, added
 
 
 def _date(text: str) -> dt.datetime:
@@ -158,8 +170,8 @@ def statement(
     try:
         chosen = Period.parse(period) if period else Period.containing(now.date())
     except ValueError as exc:
-        raise _fail(str(exc)) from None
-    store = Store.open(resolved.db_url)
+        raise _fail(f"--period {period!r}: {exc}") from None
+    store = open_store(resolved.db_url)
     try:
         with store.transaction() as session:
             entries = book.read(session, partner=partner)
@@ -193,7 +205,8 @@ def _from_mapping(
     if found is None:
         if not strict:
             return None
-        raise _fail(f"partner {partner!r} is not in {path}; known: {sorted(spec.partners)}")
+        known = ", ".join(sorted(spec.partners)) or "(none)"
+        raise _fail(f"partner {partner!r} is not in {path}; known partners: {known}")
     return found.name, found.policies.language, spec.texts
 
 
@@ -222,7 +235,7 @@ def _write(text: str, out: Path | None) -> None:
     if out is None:
         typer.echo(text, nl=False)
     else:
-        out.write_text(text, encoding="utf-8")
+        write_file(out, text, "statement")
         typer.echo(f"wrote {out}")
 
 
@@ -245,7 +258,10 @@ def _pdf(html: str, out: Path | None) -> None:
 
 @app.command("balances")
 def balances_command(
-    db_url: DbUrlOpt = None, env_file: EnvFileOpt = None, verbose: VerboseOpt = False
+    db_url: DbUrlOpt = None,
+    env_file: EnvFileOpt = None,
+    verbose: VerboseOpt = False,
+    fmt: FormatOpt = OutputFormat.table,
 ) -> None:
     """Every partner's balance and overdue amount, per direction and currency."""
     now = _now()
@@ -255,7 +271,11 @@ def balances_command(
             entries = book.read(session)
     finally:
         store.close()
-    Console().print(balances_table(balances(entries, now)))
+    rows = balances(entries, now)
+    if fmt is OutputFormat.json:
+        echo_json([{**jsonable(b), "balance": str(b.balance)} for b in rows])
+    else:
+        Console().print(balances_table(rows))
 
 
 def balances_table(rows: list[Balance]) -> Table:
@@ -293,3 +313,108 @@ def example_statement_command(
         except NoBrowserError as exc:
             raise _fail(str(exc)) from None
         typer.echo(f"wrote {out / 'statement-example.png'}")
+
+
+class EntriesFormat(StrEnum):
+    table = "table"
+    csv = "csv"
+    json = "json"
+
+
+class ExportFormat(StrEnum):
+    csv = "csv"
+    xlsx = "xlsx"
+
+
+def _period(text: str | None) -> Period | None:
+    try:
+        return Period.parse(text) if text else None
+    except ValueError as exc:
+        raise _fail(f"--period {text!r}: {exc}") from None
+
+
+def _rows(store: Store, partner: str | None, period: Period | None) -> list[tuple[int, Entry]]:
+    try:
+        with store.transaction() as session:
+            if partner is not None and partner not in book.partners(session):
+                known = ", ".join(book.partners(session)) or "(none yet)"
+                raise _fail(f"--partner {partner!r} has no ledger entries; partners: {known}")
+            return book.read_with_ids(
+                session,
+                partner=partner,
+                since=period.start_at if period else None,
+                until=period.end_at if period else None,
+            )
+    finally:
+        store.close()
+
+
+@app.command("entries")
+def entries_command(
+    partner: Annotated[str | None, typer.Option(help="Only this partner")] = None,
+    period: Annotated[str | None, typer.Option(help="2026-11, 2026-Q4 or 2026")] = None,
+    fmt: Annotated[EntriesFormat, typer.Option("--format")] = EntriesFormat.table,
+    db_url: DbUrlOpt = None,
+    env_file: EnvFileOpt = None,
+    verbose: VerboseOpt = False,
+) -> None:
+    """Booked entries with their ids (what `bridge ledger void` takes), oldest first."""
+    from sync.cli import ledger_entries as listing
+
+    chosen = _period(period)
+    rows = _rows(_open(db_url, env_file, verbose), partner, chosen)
+    if fmt is EntriesFormat.json:
+        echo_json(listing.as_dicts(rows))
+    elif fmt is EntriesFormat.csv:
+        typer.echo(listing.to_csv(rows), nl=False)
+    else:
+        title = f"ledger entries: {len(rows)}" + (f" · {period}" if period else "")
+        Console().print(listing.table(rows, title))
+
+
+@app.command("export")
+def export_command(
+    period: Annotated[str, typer.Option(help="2026-11, 2026-Q4 or 2026")],
+    fmt: Annotated[ExportFormat, typer.Option("--format")] = ExportFormat.csv,
+    out: Annotated[Path | None, typer.Option(help="File to write (xlsx needs it)")] = None,
+    db_url: DbUrlOpt = None,
+    env_file: EnvFileOpt = None,
+    verbose: VerboseOpt = False,
+) -> None:
+    """Every partner's entries of a period, for the accountant (CSV or an Excel workbook)."""
+    from sync.cli import ledger_entries as listing
+
+    chosen = _period(period)
+    typer.echo(
+        listing.export(
+            _rows(_open(db_url, env_file, verbose), None, chosen),
+            fmt.value,
+            out,
+            f"ledger {period}",
+        )
+    )
+
+
+@app.command("void")
+def void_command(
+    entry_id: Annotated[int, typer.Argument(help="Entry id (bridge ledger entries)", min=1)],
+    reason: Annotated[str, typer.Option(help="Why; shown in the statement")],
+    db_url: DbUrlOpt = None,
+    env_file: EnvFileOpt = None,
+    verbose: VerboseOpt = False,
+) -> None:
+    """Cancel a mistaken entry by appending its opposite (nothing is deleted)."""
+    from sync.cli import ledger_entries as listing
+
+    resolved = settings(env_file, verbose=verbose, db_url=db_url)
+    with writing(resolved):
+        store = open_store(resolved.db_url)
+        try:
+            voided, cancel, added = listing.void(store, entry_id, reason, _now())
+        finally:
+            store.close()
+    if not added:
+        typer.echo(f"entry {voided} was already voided; nothing changed")
+        return
+    money = Texts("ru").money(cancel.amount, cancel.currency)
+    typer.echo(f"voided entry {voided} of {cancel.partner}: booked {money} ({cancel.ref})")

@@ -10,7 +10,9 @@ import typer
 from bridge import __version__
 from sync.cli.channels import app as channels_app
 from sync.cli.common import DbUrlOpt, EnvFileOpt, MappingOpt, VerboseOpt, settings, writing
+from sync.cli.errors import BoundaryGroup, open_store
 from sync.cli.ledger import app as ledger_app
+from sync.cli.output import FormatOpt, OutputFormat, echo_json
 from sync.cli.sandbox import app as sandbox_app
 from sync.runtime.settings import Resolved
 
@@ -18,6 +20,8 @@ app = typer.Typer(
     help="partner-bridge: mirror partner deals between Bitrix24 and partner CRMs.",
     no_args_is_help=True,
     add_completion=False,
+    cls=BoundaryGroup,
+    pretty_exceptions_enable=False,
 )
 app.add_typer(sandbox_app, name="sandbox")
 app.add_typer(ledger_app, name="ledger")
@@ -136,11 +140,10 @@ def hooks_status(
     """Which hooks are registered, when each last delivered, which went quiet."""
     from rich.console import Console
 
-    from bridge.store.db import Store
     from sync.cli.hooks import run_status
 
     resolved = settings(env_file, verbose=verbose, db_url=db_url, mapping=mapping)
-    store = Store.open(resolved.db_url)
+    store = open_store(resolved.db_url)
     try:
         public_url = public_url or resolved.settings.public_url
         raise typer.Exit(run_status(resolved.mapping_path, store, public_url, Console()))
@@ -190,7 +193,11 @@ def auth_amocrm(
     from bridge.amocrm.onboarding import run_auth
     from bridge.crm import CrmError
     from bridge.secrets import Secret
+    from sync.cli.errors import usage
 
+    for option, url in (("--base-url", base_url), ("--redirect-uri", redirect_uri)):
+        if not url.startswith(("https://", "http://")):
+            raise usage(f"{option} {url!r} is not a URL; write it as https://host/...")
     resolved = settings(env_file, verbose=verbose, db_url=db_url)
     oauth_app = OAuthApp(partner, base_url, client_id, Secret(client_secret), redirect_uri)
     try:
@@ -249,21 +256,20 @@ def sync_command(
 
     from rich.console import Console
 
-    from bridge.store.db import Store
-    from sync.cli.passes import SetupFailed, run_sync
+    from sync.cli.errors import CliError
+    from sync.cli.passes import SetupFailed, UnknownPartner, run_sync
 
     resolved = settings(env_file, verbose=verbose, db_url=db_url, mapping=mapping)
     if not dry_run and _handed_to_workers(resolved.db_url, partner):
         raise typer.Exit(0)
     with writing(resolved) if not dry_run else nullcontext():
-        store = Store.open(resolved.db_url)
+        store = open_store(resolved.db_url)
         try:
             report = run_sync(
                 resolved.mapping_path, store, Console(), partner=partner, dry_run=dry_run
             )
-        except (SetupFailed, KeyError) as exc:
-            typer.echo(f"error: {exc}", err=True)
-            raise typer.Exit(2) from None
+        except SetupFailed as exc:
+            raise CliError(str(exc), 2 if isinstance(exc, UnknownPartner) else 1) from None
         finally:
             store.close()
     raise typer.Exit(1 if report.errors else 0)
@@ -306,18 +312,24 @@ def status_command(
     mapping: MappingOpt = None,
     env_file: EnvFileOpt = None,
     verbose: VerboseOpt = False,
+    fmt: FormatOpt = OutputFormat.table,
 ) -> None:
     """Which store and mapping; per partner: links by state, last sync, lag, and its state now."""
     from rich.console import Console
 
-    from bridge.store.db import Store
     from sync.cli.passes import show_status
+    from sync.cli.views import status_data
 
-    resolved = settings(env_file, verbose=verbose, db_url=db_url, mapping=mapping, announce=True)
-    store = Store.open(resolved.db_url)
-    _announce_queue(resolved.db_url)
+    table = fmt is not OutputFormat.json
+    resolved = settings(env_file, verbose=verbose, db_url=db_url, mapping=mapping, announce=table)
+    store = open_store(resolved.db_url)
+    if table:
+        _announce_queue(resolved.db_url)
     try:
-        show_status(store, Console(), resolved.mapping_path)
+        if fmt is OutputFormat.json:
+            echo_json(status_data(store, resolved.mapping_path))
+        else:
+            show_status(store, Console(), resolved.mapping_path)
     finally:
         store.close()
 
@@ -328,31 +340,53 @@ def deal_command(
     db_url: DbUrlOpt = None,
     env_file: EnvFileOpt = None,
     verbose: VerboseOpt = False,
+    fmt: FormatOpt = OutputFormat.table,
 ) -> None:
     """Both sides' values of an agency deal's links, and its audit trail."""
     from rich.console import Console
 
-    from bridge.store.db import Store
+    from sync.cli.errors import CliError
     from sync.cli.passes import show_deal
+    from sync.cli.views import deal_data
 
     resolved = settings(env_file, verbose=verbose, db_url=db_url)
-    if not show_deal(Store.open(resolved.db_url), agency_id, Console()):
-        typer.echo(f"agency deal {agency_id} has no links and no audit entries", err=True)
-        raise typer.Exit(1)
+    store = open_store(resolved.db_url)
+    try:
+        if fmt is OutputFormat.json:
+            data = deal_data(store, agency_id)
+            found = data is not None
+            if found:
+                echo_json(data)
+        else:
+            found = show_deal(store, agency_id, Console())
+    finally:
+        store.close()
+    if not found:
+        raise CliError(f"agency deal {agency_id!r} has no links and no audit entries")
 
 
 @app.command("parked")
 def parked_command(
-    db_url: DbUrlOpt = None, env_file: EnvFileOpt = None, verbose: VerboseOpt = False
+    db_url: DbUrlOpt = None,
+    env_file: EnvFileOpt = None,
+    verbose: VerboseOpt = False,
+    fmt: FormatOpt = OutputFormat.table,
 ) -> None:
     """Parked links with the reason each one waits for."""
     from rich.console import Console
 
-    from bridge.store.db import Store
     from sync.cli.passes import show_parked
+    from sync.cli.views import parked_data
 
     resolved = settings(env_file, verbose=verbose, db_url=db_url)
-    show_parked(Store.open(resolved.db_url), Console())
+    store = open_store(resolved.db_url)
+    try:
+        if fmt is OutputFormat.json:
+            echo_json(parked_data(store))
+        else:
+            show_parked(store, Console())
+    finally:
+        store.close()
 
 
 @app.command("retry")
@@ -371,21 +405,31 @@ def retry_command(
     verbose: VerboseOpt = False,
 ) -> None:
     """Queue parked links for the next pass (after you fixed what they wait for)."""
-    from bridge.store.db import Store
+    from sync.cli.errors import CliError, usage
     from sync.cli.passes import queue_retry
 
     if (link_id is None) == (not all_parked):
-        typer.echo("error: give one link ID or --all", err=True)
-        raise typer.Exit(2)
+        raise usage("give one link ID or --all")
     if confirm and all_parked:
-        typer.echo("error: --confirm vouches for one value: give one link ID, not --all", err=True)
-        raise typer.Exit(2)
+        raise usage("--confirm vouches for one value: give one link ID, not --all")
     resolved = settings(env_file, verbose=verbose, db_url=db_url)
     ids = None if all_parked else [link_id or 0]
     with writing(resolved):
-        queued = queue_retry(Store.open(resolved.db_url), ids, confirm=confirm)
-    typer.echo(f"queued {queued} parked link(s) for the next pass")
-    raise typer.Exit(0 if queued else 1)
+        store = open_store(resolved.db_url)
+        try:
+            queued = queue_retry(store, ids, confirm=confirm)
+        finally:
+            store.close()
+    if link_id is not None and not queued:
+        raise CliError(f"link {link_id} is not parked — `bridge parked` lists the parked links")
+    if not queued:
+        typer.echo("no parked links to queue")
+        return
+    typer.echo(f"queued {len(queued)} parked link(s) for the next pass: {_ids(queued)}")
+
+
+def _ids(ids: list[int]) -> str:
+    return ", ".join(str(i) for i in ids[:20]) + (" …" if len(ids) > 20 else "")
 
 
 @app.command()
@@ -424,10 +468,11 @@ def kpi_command(
     ] = None,
     mapping: MappingOpt = None,
     db_url: DbUrlOpt = None,
-    language: Annotated[str, typer.Option("--language", help="ru or en")] = "ru",
+    language: Annotated[str, typer.Option("--lang", help="ru or en")] = "ru",
     currency: Annotated[str, typer.Option("--currency", help="Report currency")] = "RUB",
     env_file: EnvFileOpt = None,
     verbose: VerboseOpt = False,
+    fmt: FormatOpt = OutputFormat.table,
 ) -> None:
     """Per partner: leads, won/lost, conversion, amounts, response time, stale, commission."""
     import datetime as dt
@@ -435,18 +480,16 @@ def kpi_command(
     from rich.console import Console
 
     from bridge.kpi.report import build_report, parse_period, partners_from_mapping, print_report
-    from bridge.store.db import Store
+    from sync.cli.errors import usage, write_file
 
     if language not in ("ru", "en"):
-        typer.echo("error: --language is ru or en", err=True)
-        raise typer.Exit(2)
+        raise usage(f"--lang {language!r}: choose ru or en")
     try:
         chosen = parse_period(period)
     except ValueError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(2) from None
+        raise usage(f"--period {period!r}: {exc}") from None
     resolved = settings(env_file, verbose=verbose, db_url=db_url, mapping=mapping)
-    store = Store.open(resolved.db_url)
+    store = open_store(resolved.db_url)
     try:
         report = build_report(
             store,
@@ -458,9 +501,13 @@ def kpi_command(
         )
     finally:
         store.close()
-    print_report(report, Console(), language)
     if chart is not None:
-        chart.write_text(report.chart, encoding="utf-8")
+        write_file(chart, report.chart, "chart")
+    if fmt is OutputFormat.json:
+        echo_json({"kpis": report.kpis, "board": report.board, "chart": chart})
+    else:
+        print_report(report, Console(), language)
+    if chart is not None and fmt is OutputFormat.table:
         typer.echo(f"chart: {chart}")
 
 
@@ -474,6 +521,7 @@ def digest_command(
     db_url: DbUrlOpt = None,
     env_file: EnvFileOpt = None,
     verbose: VerboseOpt = False,
+    fmt: FormatOpt = OutputFormat.table,
 ) -> None:
     """Stale deals, deals without a stage change and what the agency waits for, per partner."""
     from contextlib import nullcontext
@@ -481,19 +529,21 @@ def digest_command(
     resolved = settings(env_file, verbose=verbose, db_url=db_url, mapping=mapping)
     # Posting notes records them in the store: a writing command.
     with writing(resolved) if post_notes else nullcontext():
-        failed = _digest(resolved, partner=partner, post_notes=post_notes)
+        failed = _digest(resolved, partner=partner, post_notes=post_notes, fmt=fmt)
     raise typer.Exit(1 if failed else 0)
 
 
-def _digest(resolved: Resolved, *, partner: str | None, post_notes: bool) -> bool:
+def _digest(
+    resolved: Resolved, *, partner: str | None, post_notes: bool, fmt: OutputFormat
+) -> bool:
     """Print the digest; True when some status-request note could not be posted."""
     import datetime as dt
 
-    from bridge.store.db import Store
     from sync.cli.digest import DigestFailed
     from sync.cli.digest import digest_command as run
+    from sync.cli.errors import usage
 
-    store = Store.open(resolved.db_url)
+    store = open_store(resolved.db_url)
     try:
         report = run(
             resolved.mapping_path,
@@ -501,11 +551,12 @@ def _digest(resolved: Resolved, *, partner: str | None, post_notes: bool) -> boo
             dt.datetime.now(dt.UTC),
             partner=partner,
             post_notes=post_notes,
-            echo=typer.echo,
+            echo=(lambda _line: None) if fmt is OutputFormat.json else typer.echo,
         )
     except DigestFailed as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(2) from None
+        raise usage(str(exc)) from None
     finally:
         store.close()
+    if fmt is OutputFormat.json:
+        echo_json(report)
     return any(d.notes_failed for d in report.partners)

@@ -37,29 +37,42 @@ class SetupFailed(Exception):
     """The mapping or a CRM connection is not usable; the message says what to fix."""
 
 
+class UnknownPartner(SetupFailed):
+    """``--partner`` names no partner of mapping.yaml; the message lists the known codes."""
+
+
 def utcnow() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
 def open_engine(
-    mapping_path: Path, store: Store, progress: EngineProgress | None = None
+    mapping_path: Path,
+    store: Store,
+    progress: EngineProgress | None = None,
+    *,
+    partner: str | None = None,
 ) -> tuple[Engine, list[Crm]]:
     import functools
 
-    from bridge.mapping.connect import open_all, open_crm
+    from bridge.mapping.connect import close_all, open_all, open_crm
     from bridge.mapping.resolve import resolve
     from bridge.mapping.validate import load_mapping
 
     spec = load_mapping(mapping_path)
+    if partner is not None and partner not in spec.partners:
+        known = ", ".join(sorted(spec.partners)) or "(none)"
+        raise UnknownPartner(f"--partner {partner!r} is not in {mapping_path}; known: {known}")
     # OAuth partners read their tokens from this store, not from a default one.
     db_url = store.engine.url.render_as_string(hide_password=False)
     crms, failed = open_all(spec, functools.partial(open_crm, db_url=db_url))
     if "agency" not in crms:
+        close_all(crms)
         raise SetupFailed(f"cannot open the agency portal: {failed.get('agency')}")
     report = resolve(spec, crms)
     if report.compiled is None:
+        close_all(crms)
         problems = "\n".join(f"  {p}" for p in report.problems)
-        raise SetupFailed(f"mapping.yaml does not resolve:\n{problems}")
+        raise SetupFailed(f"{mapping_path} does not resolve against the CRMs:\n{problems}")
     compiled: CompiledMapping = report.compiled
     partners = {code: crm for code, crm in crms.items() if code in compiled.partners}
     engine = Engine(store, compiled, crms["agency"], partners, clock=utcnow, progress=progress)
@@ -83,7 +96,7 @@ def run_sync(
             label = STEPS.get(step, step)
             progress.update(task, description=label, completed=done, total=total or None)
 
-        engine, crms = open_engine(mapping_path, store, show)
+        engine, crms = open_engine(mapping_path, store, show, partner=partner)
         try:
             report = engine.sync(partner, dry_run=dry_run)
         finally:
@@ -131,7 +144,9 @@ def show_parked(store: Store, console: Console) -> None:
     console.print(parked_table(store))
 
 
-def queue_retry(store: Store, link_ids: Sequence[int] | None, *, confirm: bool = False) -> int:
-    """Queue parked links (all or these ids) for the next pass; returns how many.
+def queue_retry(
+    store: Store, link_ids: Sequence[int] | None, *, confirm: bool = False
+) -> list[int]:
+    """Queue parked links (all or these ids) for the next pass; returns the queued ids.
     ``confirm``: accept the paid value each was parked for (see sync.plan.money)."""
     return retry_parked(store, AGENCY_SYSTEM, utcnow(), link_ids, confirm=confirm)

@@ -47,6 +47,9 @@ def sandbox_amocrm(
     client_id: Annotated[str | None, typer.Option(help="OAuth integration id")] = None,
     client_secret: Annotated[str | None, typer.Option(help="OAuth integration secret")] = None,
     seed: Annotated[Seed, typer.Option(help="Initial data")] = Seed.demo,
+    redirect_uri: Annotated[
+        str | None, typer.Option(help="The integration's registered OAuth redirect URI")
+    ] = None,
 ) -> None:
     """Serve an emulated amoCRM account until interrupted."""
     from bridge.sandbox.amocrm.account import serve_cli
@@ -58,4 +61,5 @@ def sandbox_amocrm(
         client_id=client_id,
         client_secret=client_secret,
         seed=seed.value,
+        redirect_uri=redirect_uri,
     )

@@ -183,3 +183,75 @@ def parked_table(store: Store) -> Table:
             link.state.park_reason or "",
         )
     return table
+
+
+def status_data(store: Store, mapping_path: Path | None = None) -> dict[str, object]:
+    """What :func:`status_table` shows, as plain values (``bridge status --format json``)."""
+    now = dt.datetime.now(dt.UTC)
+    views, note = mapping_views(mapping_path) if mapping_path is not None else (None, None)
+    with store.transaction() as session:
+        counts = links.counts_by_status(session)
+        rows = health.partners(session)
+        lags = {c.system.split(":", 1)[-1]: c.value for c in cursors.load_all(session)}
+        waiting = inbox.pending_count(session)
+    codes = set(counts) | set(rows) | (set(lags) - {"agency"}) | {"agency"} | set(views or {})
+    partners = []
+    for code in sorted(codes):
+        row = rows.get(code)
+        count = counts.get(code, Counter())
+        state = partner_state(row, now, (views or {}).get(code), breaker=code != "agency")
+        partners.append(
+            {
+                "partner": code,
+                "links": {s: count.get(s, 0) for s in STATUSES},
+                "last_sync": row.last_success_at if row else None,
+                "cursor": lags.get(code),
+                "state": state,
+                "failures_in_a_row": row.consecutive_failures if row else 0,
+            }
+        )
+    return {"partners": partners, "inbox_waiting": sum(waiting.values()), "note": note}
+
+
+def parked_data(store: Store) -> list[dict[str, object]]:
+    """``bridge parked --format json``: one object per parked link."""
+    with store.transaction() as session:
+        parked = links.parked_links(session)
+    return [
+        {
+            "id": link.id,
+            "agency_deal_id": link.state.agency_deal_id,
+            "partner": link.state.partner_code,
+            "partner_deal_id": link.state.partner_deal_id,
+            "parked_at": link.parked_at,
+            "reason": link.state.park_reason,
+        }
+        for link in parked
+    ]
+
+
+def deal_data(store: Store, agency_deal_id: str) -> dict[str, object] | None:
+    """``bridge deal --format json``: the links and the audit trail; None if unknown."""
+    with store.transaction() as session:
+        stored = links.stored(session, [agency_deal_id])
+        trail = audit.events(session, agency_deal_id)
+    if not stored and not trail:
+        return None
+    return {
+        "agency_deal_id": agency_deal_id,
+        "links": [
+            {
+                "id": link.id,
+                "partner": link.state.partner_code,
+                "partner_deal_id": link.state.partner_deal_id,
+                "status": link.state.status.value,
+                "park_reason": link.state.park_reason,
+                "agency_stage": link.agency_stage,
+                "agency_amount": link.agency_amount,
+                "partner_stage": link.partner_stage,
+                "partner_amount": link.partner_amount,
+            }
+            for link in stored
+        ],
+        "audit": list(trail),
+    }

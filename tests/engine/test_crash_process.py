@@ -99,7 +99,7 @@ def test_bridge_sync_dry_run_and_partner_filter_in_process(
     assert "CreatePartnerDeal" in dry.output and "nothing written" in dry.output
     assert len(hw.world.alfa.lead_ids()) == alfa_before
     unknown = runner.invoke(app, [*base, "--partner", "nope"])
-    assert unknown.exit_code == 2 and "unknown partner" in unknown.output
+    assert unknown.exit_code == 2 and "--partner 'nope' is not in" in unknown.output
     only_alfa = runner.invoke(app, [*base, "--partner", "alfa"])
     assert only_alfa.exit_code == 0, only_alfa.output
     assert len(hw.world.alfa.lead_ids()) > alfa_before

@@ -36,12 +36,24 @@ def test_init_writes_a_mapping_that_checks_clean(
     text = output.read_text(encoding="utf-8")
     assert '"Сделка успешна": "Успешно реализовано"  # won' in text
     assert "routing_field: UF_CRM_PARTNER" in text
-    assert (tmp_path / ".env.example").read_text().splitlines()[1:] == [
+    assert (tmp_path / ".env.example").read_text().splitlines()[2:] == [
         "AGENCY_B24_WEBHOOK=",
+        "AGENCY_B24_APP_TOKEN=",
         "ALFA_AMO_URL=",
         "ALFA_AMO_TOKEN=",
+        "ALFA_AMO_HOOK_SECRET=",
         "BETA_B24_WEBHOOK=",
+        "BETA_B24_APP_TOKEN=",
     ]
+    # Names come from the routing options by name, never by position ('Атвинта' is first).
+    assert 'name: "Веб-Студия Альфа"  # check: the routing option matched by name' in text
+    assert 'name: "Digital Бета"' in text and 'Атвинта"' not in text
+    for line in ("application_token: ${AGENCY_B24_APP_TOKEN}",
+                 "webhook_secret: ${ALFA_AMO_HOOK_SECRET}",
+                 "application_token: ${BETA_B24_APP_TOKEN}"):  # fmt: skip
+        assert line in text
+    said = console.export_text()
+    assert f"wrote {output}" in said and f"wrote {tmp_path / '.env.example'}" in said
     report = resolve(load_mapping(output, env), crms)
     assert report.problems == ()
 
@@ -57,3 +69,29 @@ def test_init_names_missing_variables_and_refuses_to_overwrite(
     output.write_text("keep me")
     assert run_init(output, [], opener=_opener(crms), env=env, console=console) == 1
     assert output.read_text() == "keep me"
+
+
+def test_init_leaves_unmatched_partners_to_choose_and_never_overwrites(
+    tmp_path: Path, crms: dict[str, MemoryCrm]
+) -> None:
+    values = dict(ENV_VALUES) | {"GAMMA_AMO_URL": "http://127.0.0.1:9", "GAMMA_AMO_TOKEN": "t"}
+    env = Environment(values, {}, tmp_path / ".env")
+    crms = {**crms, "gamma": crms["alfa"]}
+    tracked = tmp_path / ".env.example"
+    tracked.write_text("# the project's own example, 29 lines\n")
+    output = tmp_path / "other.yaml"
+    console = Console(record=True, width=300)
+    assert run_init(output, ["gamma:amocrm"], opener=_opener(crms), env=env, console=console) == 0
+    assert tracked.read_text() == "# the project's own example, 29 lines\n"
+    said = console.export_text()
+    assert f"wrote {output}" in said and f"kept {tracked}" in said
+    assert "GAMMA_AMO_HOOK_SECRET" in said
+    text = output.read_text(encoding="utf-8")
+    assert 'name: "gamma"  # choose: the routing option naming it — Атвинта, ' in text
+
+    assert run_init(output, ["gamma:amocrm"], opener=_opener(crms), env=env, console=console) == 1
+    assert "pass --force" in console.export_text()
+    forced = run_init(
+        output, ["gamma:amocrm"], opener=_opener(crms), env=env, console=console, force=True
+    )
+    assert forced == 0 and "GAMMA_AMO_URL=" in tracked.read_text()

@@ -28,9 +28,13 @@ def test_example_compiles_with_every_name_resolved(crms: dict[str, MemoryCrm]) -
     assert alfa.stages.initial_partner_stage == "71"
     assert alfa.stages.to_partner["C1:EXECUTING"] == "72"  # a list: the first one
     assert alfa.stages.to_agency["73"] == "C1:EXECUTING"  # ... and every one maps back
-    assert [w.message.split(" are ")[0] for w in report.warnings] == [
-        "partner stages 'Неразобранное'"
+    assert [(w.path, w.message.split(":")[0]) for w in report.warnings] == [
+        ("agency.routing_field", "routing options 'Атвинта' name no partner"),
+        ("partners.alfa.stages.map", "partner stages 'Неразобранное' are not mapped back"),
+        ("partners.beta.stages.map", "agency stages 'Новая' have no counterpart in this map"),
     ]
+    assert [w.line for w in report.warnings] == [15, 78, 114]
+    assert report.created == ("partners.alfa: created the bridge's stamp field (id 1)",)
     assert beta.stages.to_partner["C1:LOSE"] == "C3:LOSE"  # the word 'lost'
     assert alfa.stamp_field_id is not None and beta.stamp_field_id is None
     brief = next(f for f in alfa.fields if f.name == "brief")

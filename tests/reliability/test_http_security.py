@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import socket
+import threading
 import time
 from collections.abc import Iterator
 from urllib.parse import urlencode
@@ -25,6 +27,7 @@ from bridge.crm import WebhookRejected
 from bridge.sandbox.world import SandboxWorld, sandbox_world
 from bridge.secrets import Secret
 from bridge.store.tables import HintRow
+from sync.runtime import app as app_module
 from sync.runtime.daemon import Daemon, DaemonOptions
 from tests.reliability.invariants import NAMES, REPORTS, InvariantReport, secrets_of
 
@@ -304,6 +307,197 @@ def test_the_app_over_a_socket_never_answers_500(served) -> None:  # type: ignor
 
         fuzz()
     assert statuses & {400, 403, 404, 415}, statuses
+
+
+# --- hostile clients: deep keys, too many keys, aborted, slow and pipelined bodies ---------
+class _Records(logging.Handler):
+    """Every record logged while a test runs, to assert on log volume, not only on status."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.records: list[logging.LogRecord] = []
+        self._cond = threading.Condition()
+
+    def emit(self, record: logging.LogRecord) -> None:
+        with self._cond:
+            self.records.append(record)
+            self._cond.notify_all()
+
+    def wait_for(self, event: str, count: int, timeout: float = 20) -> list[logging.LogRecord]:
+        def found() -> list[logging.LogRecord]:
+            return [r for r in self.records if r.getMessage() == event]
+
+        with self._cond:
+            self._cond.wait_for(lambda: len(found()) >= count, timeout)
+            return found()
+
+    def text(self) -> str:
+        formatter = logging.Formatter()
+        return "\n".join(formatter.format(r) for r in self.records)
+
+
+@pytest.fixture
+def records() -> Iterator[_Records]:
+    handler = _Records()
+    root = logging.getLogger()
+    level = root.level
+    root.setLevel(logging.INFO)  # what the daemon runs at: the hang-up lines are INFO
+    root.addHandler(handler)
+    try:
+        yield handler
+    finally:
+        root.removeHandler(handler)
+        root.setLevel(level)
+
+
+def _raw(daemon: Daemon, path: str, head_body: bytes, length: int) -> socket.socket:
+    """A connection that sent the headers (declaring ``length``) and ``head_body``."""
+    assert daemon.server is not None
+    sock = socket.create_connection((daemon.server.host, daemon.server.port), timeout=10)
+    sock.sendall(
+        f"POST {path} HTTP/1.1\r\nHost: bridge\r\nContent-Type: {FORM}\r\n"
+        f"Content-Length: {length}\r\n\r\n".encode()
+        + head_body
+    )
+    return sock
+
+
+def _read_responses(sock: socket.socket, count: int) -> list[int]:
+    """Status codes of ``count`` responses read from ``sock`` (bodies are Content-Length)."""
+    data = b""
+    statuses: list[int] = []
+    while len(statuses) < count:
+        head_end = data.find(b"\r\n\r\n")
+        if head_end < 0:
+            chunk = sock.recv(65536)
+            assert chunk, f"connection closed after {statuses}"
+            data += chunk
+            continue
+        head = data[:head_end].decode("latin-1")
+        length = int(
+            next(
+                (
+                    line.split(":", 1)[1]
+                    for line in head.split("\r\n")
+                    if line.lower().startswith("content-length:")
+                ),
+                "0",
+            )
+        )
+        while len(data) < head_end + 4 + length:
+            chunk = sock.recv(65536)
+            assert chunk, "connection closed mid-response"
+            data += chunk
+        statuses.append(int(head.split(" ", 2)[1]))
+        data = data[head_end + 4 + length :]
+    return statuses
+
+
+def _assert_short_lines(found: list[logging.LogRecord], *, most: int = 300) -> None:
+    for record in found:
+        assert record.exc_info is None, record.getMessage()
+        assert len(logging.Formatter().format(record)) < most
+
+
+@pytest.mark.parametrize("route", ["amocrm", "bitrix24", "bitrix24/beta"])
+def test_deeply_nested_keys_are_400_with_the_reason_on_both_routes(  # type: ignore[no-untyped-def]
+    served, records: _Records, route: str
+) -> None:
+    world, daemon = served
+    before = _hints(daemon)
+    path = (
+        f"/hooks/amocrm/alfa/{world.env['ALFA_AMO_HOOK_SECRET']}"
+        if route == "amocrm"
+        else (f"/hooks/{route}")
+    )
+    deep = "leads" + "[x]" * 900 + "=1"  # 2.7 KB: once a RecursionError and a 500
+    reply = _post(daemon, path, deep)
+    _assert_rejected(reply, world, 400)
+    assert "deeper than" in reply.text
+    many = "&".join(f"k{i}=1" for i in range(2000))
+    reply = _post(daemon, path, many)
+    _assert_rejected(reply, world, 400)
+    assert "more than" in reply.text and "keys" in reply.text
+    rejected = records.wait_for("hook.rejected", 2)
+    assert len(rejected) == 2
+    _assert_short_lines(rejected)
+    assert "Traceback" not in records.text()
+    assert _hints(daemon) == before
+
+
+def test_aborted_bodies_leave_one_short_line_each(served, records: _Records) -> None:  # type: ignore[no-untyped-def]
+    world, daemon = served
+    before = _hints(daemon)
+    authentic = f"/hooks/amocrm/alfa/{world.env['ALFA_AMO_HOOK_SECRET']}"
+    clients = 60
+    for i in range(clients):
+        path = authentic if i % 2 == 0 else "/hooks/amocrm/alfa/guess"
+        _raw(daemon, path, b"leads[update][0][id]=5&", 1000).close()
+    gone = records.wait_for("hook.client_gone", clients // 2)
+    refused = records.wait_for("hook.rejected", clients // 2)
+    assert len(gone) == clients // 2 and len(refused) == clients // 2
+    _assert_short_lines(gone + refused)
+    assert all(r.levelno <= logging.INFO for r in gone)
+    text = records.text()
+    assert "Traceback" not in text and "ClientDisconnect" not in text
+    assert len(text) < clients * 300  # was ~5 KB of traceback per client
+    assert _hints(daemon) == before
+
+
+def test_unauthenticated_bodies_are_never_read(served, records: _Records) -> None:  # type: ignore[no-untyped-def]
+    _, daemon = served
+    # Headers promise 60 KB and nothing follows: only a URL check can answer this at once.
+    for path in ("/hooks/amocrm/alfa/guess", "/hooks/amocrm/nobody/x", "/hooks/bitrix24/nobody"):
+        sock = _raw(daemon, path, b"", 60_000)
+        try:
+            assert _read_responses(sock, 1) == [404]
+        finally:
+            sock.close()
+    _assert_short_lines(records.wait_for("hook.rejected", 3))
+
+
+def test_slow_bodies_time_out_with_408(  # type: ignore[no-untyped-def]
+    served, records: _Records, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    world, daemon = served
+    monkeypatch.setattr(app_module, "BODY_TIMEOUT", 0.3)
+    path = f"/hooks/amocrm/alfa/{world.env['ALFA_AMO_HOOK_SECRET']}"
+    sock = _raw(daemon, path, b"leads[update][0]", 500)  # the rest never comes
+    try:
+        assert _read_responses(sock, 1) == [408]
+    finally:
+        sock.close()
+    (line,) = records.wait_for("hook.rejected", 1)
+    _assert_short_lines([line])
+    assert getattr(line, "bridge_fields", {}).get("status") == 408
+
+
+def test_pipelined_requests_each_get_their_answer(served, records: _Records) -> None:  # type: ignore[no-untyped-def]
+    world, daemon = served
+    secret = world.env["ALFA_AMO_HOOK_SECRET"]
+    good = urlencode({"leads[update][0][id]": "9100001", "account[subdomain]": "alfa"}).encode()
+    deep = ("leads" + "[x]" * 100 + "=1").encode()
+
+    def request(path: str, body: bytes) -> bytes:
+        return (
+            f"POST {path} HTTP/1.1\r\nHost: bridge\r\nContent-Type: {FORM}\r\n"
+            f"Content-Length: {len(body)}\r\n\r\n".encode()
+            + body
+        )
+
+    batch = b"".join(
+        [
+            request("/hooks/amocrm/alfa/guess", good),  # refused before its body is read
+            request(f"/hooks/amocrm/alfa/{secret}", deep),
+            request(f"/hooks/amocrm/alfa/{secret}", good),
+        ]
+    )
+    assert daemon.server is not None
+    with socket.create_connection((daemon.server.host, daemon.server.port), timeout=10) as sock:
+        sock.sendall(batch)
+        assert _read_responses(sock, 3) == [404, 400, 200]
+    assert any(h[1] == "9100001" for h in _hints(daemon))
+    _assert_short_lines(records.wait_for("hook.rejected", 2))
 
 
 def test_nothing_printed_or_stored_names_a_secret(served) -> None:  # type: ignore[no-untyped-def]

@@ -36,3 +36,39 @@ def test_malformed_key_is_reported() -> None:
 def test_value_and_container_clash_is_reported() -> None:
     with pytest.raises(phpform.PhpFormError, match="both"):
         phpform.parse("a=1&a[b]=2")
+
+
+def test_deep_keys_are_refused_fast_with_the_reason() -> None:
+    deep = "leads" + "[x]" * 900 + "=1"  # once a RecursionError
+    with pytest.raises(phpform.PhpFormLimit, match="deeper than 32"):
+        phpform.parse(deep)
+    with pytest.raises(phpform.PhpFormLimit, match="deeper than 32"):
+        phpform.parse(deep, php=True)
+    assert phpform.parse("a" + "[x]" * 32 + "=1")  # the limit itself is fine
+
+
+def test_too_many_keys_are_refused() -> None:
+    with pytest.raises(phpform.PhpFormLimit, match="more than 1000 keys"):
+        phpform.parse("&".join(f"k{i}=1" for i in range(1001)))
+    assert len(phpform.parse("&".join(f"k{i}=1" for i in range(1000)))) == 1000
+
+
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        # An unencoded '=' ends the key, as in PHP: the rest is the value.
+        ("filter[>=DATE_MODIFY]=2026-01-01", {"filter_>": "DATE_MODIFY]=2026-01-01"}),
+        ("a.b=1&c d=2& e=3", {"a_b": "1", "c_d": "2", "e": "3"}),
+        ("a[b.c]=1", {"a": {"b.c": "1"}}),  # dots inside brackets stay
+        ("a[b[c]=1", {"a": {"b[c": "1"}}),  # an index runs to the first ']'
+        ("a[b]x=1", {"a": {"b": "1"}}),  # text after ']' is dropped
+        ("a[b][c=1", {"a": {"b": "1"}}),  # an unclosed deeper index ends the path
+        ("[x]=1&=2&ok=3", {"ok": "3"}),  # no name: ignored
+        ("a=1&a[b]=2", {"a": {"b": "2"}}),  # the later key wins, no error
+        ("a[5]=x&a[]=y", {"a": {"5": "x", "6": "y"}}),
+        ("a[ ]=x&a[ b]=y", {"a": {"0": "x", " b": "y"}}),
+        ("filter%5B%3E%3DDATE_MODIFY%5D=2026-01-01", {"filter": {">=DATE_MODIFY": "2026-01-01"}}),
+    ],
+)
+def test_php_mode_reads_keys_as_parse_str_does(query: str, expected: dict[str, object]) -> None:
+    assert phpform.parse(query, php=True) == expected

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import threading
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -130,11 +131,18 @@ def test_wrong_method_is_rejected(server: ServerThread, sink: MemorySink) -> Non
     assert sink.hints == []
 
 
-def test_unpersistable_hint_answers_503(server: ServerThread, sink: MemorySink) -> None:
+def test_unpersistable_hint_answers_503(
+    server: ServerThread, sink: MemorySink, caplog: pytest.LogCaptureFixture
+) -> None:
     sink.fail = True
-    response = requests.post(f"{server.url}/hooks/bitrix24", data="id=1", headers=FORM, timeout=5)
+    with caplog.at_level(logging.INFO, logger="sync.runtime.app"):
+        response = requests.post(
+            f"{server.url}/hooks/bitrix24", data="id=1", headers=FORM, timeout=5
+        )
     assert response.status_code == 503
     assert "locked" not in response.text
+    (line,) = [r for r in caplog.records if r.getMessage() == "hook.persist_failed"]
+    assert line.exc_info is None  # one line with the reason, not a traceback
 
 
 def test_health_is_public_readiness_details_are_admin_only(server: ServerThread) -> None:

@@ -46,6 +46,13 @@ from bridge.sandbox.emulator import EmulatorServer, EventOutbox, SimClock
 ACCOUNT_ID = 29_000_001
 
 
+# Every real integration has a registered redirect URI (the consent page uses it when the
+# URL names none). ``bridge sandbox amocrm`` registers this one unless told another: the
+# bridge's own callback on its default port. (In code, ``redirect_uri=None`` means "not
+# registered": any redirect is accepted, which tests of other things rely on.)
+DEFAULT_REDIRECT = "http://127.0.0.1:8080/oauth/amocrm/callback"
+
+
 class AmoSandbox:
     """One emulated amoCRM account. Use as a context manager or ``start()``/``stop()``."""
 
@@ -311,6 +318,28 @@ def _seed_contact(n: int) -> dict[str, Any]:
     }
 
 
+def cli_sandbox(
+    *,
+    seed: str,
+    subdomain: str,
+    port: int,
+    token: str | None,
+    client_id: str | None,
+    client_secret: str | None,
+    redirect_uri: str | None,
+) -> AmoSandbox:
+    """The sandbox ``bridge sandbox amocrm`` serves: an integration with a registered redirect."""
+    return AmoSandbox(
+        seed=seed,
+        subdomain=subdomain,
+        port=port,
+        long_lived_token=token,
+        client_id=client_id or "sandbox-client",
+        client_secret=client_secret or "sandbox-client-secret",
+        redirect_uri=redirect_uri or DEFAULT_REDIRECT,
+    )
+
+
 def serve_cli(
     *,
     port: int,
@@ -319,15 +348,17 @@ def serve_cli(
     client_id: str | None,
     client_secret: str | None,
     seed: str,
+    redirect_uri: str | None = None,
 ) -> None:
     """``bridge sandbox amocrm``: serve until Ctrl-C, printing how to connect."""
-    sandbox = AmoSandbox(
+    sandbox = cli_sandbox(
         seed=seed,
         subdomain=subdomain,
         port=port,
-        long_lived_token=token,
-        client_id=client_id or "sandbox-client",
-        client_secret=client_secret or "sandbox-client-secret",
+        token=token,
+        client_id=client_id,
+        client_secret=client_secret,
+        redirect_uri=redirect_uri,
     )
     sandbox.start()
     lines = [
@@ -336,7 +367,8 @@ def serve_cli(
         f"  client_id        : {sandbox.client_id}",
         f"  client_secret    : {sandbox.client_secret}",
         f"  token endpoint   : {sandbox.base_url}/oauth2/access_token",
-        f"  consent page     : {sandbox.consent_url(state='demo')}&redirect_uri=<yours>",
+        f"  redirect URI     : {sandbox.oauth.redirect_uri} (registered; --redirect-uri)",
+        f"  consent page     : {sandbox.consent_url(state='demo')}",
         "Press Ctrl-C to stop.",
     ]
     print("\n".join(lines), flush=True)

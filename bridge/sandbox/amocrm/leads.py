@@ -220,8 +220,14 @@ def render(store: Store, lead: Record, with_: Collection[str] = ()) -> Record:
         "companies": [_ref(base, "companies", c) for c in lead["companies"]],
     }
     if "contacts" in with_:
+        # The real API's order: id, is_main, _links (a streaming reader depends on it).
         embedded["contacts"] = [
-            {**_ref(base, "contacts", c["id"]), "is_main": c["is_main"]} for c in lead["contacts"]
+            {
+                "id": c["id"],
+                "is_main": c["is_main"],
+                "_links": _ref(base, "contacts", c["id"])["_links"],
+            }
+            for c in lead["contacts"]
         ]
     body["_embedded"] = embedded
     return body

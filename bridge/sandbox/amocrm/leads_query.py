@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from operator import itemgetter
 from typing import Any
 
 from bridge.sandbox.amocrm import fields as cf
@@ -93,17 +94,23 @@ def _search(store: Store, needle: str) -> Predicate:
 
 
 def ordered(records: list[Record], params: dict[str, Any]) -> list[Record]:
-    """Apply ``order[field]=asc|desc``; default is by id ascending."""
+    """Apply ``order[field]=asc|desc``, several keys in the order sent; default: id ascending.
+
+    Clients that always send ``order[updated_at]=asc&order[id]=asc`` work against the
+    real API, so each key after the first breaks the previous one's ties.
+    """
+    result = sorted(records, key=lambda r: r["id"])
     order = params.get("order")
     if not order:
-        return sorted(records, key=lambda r: r["id"])
-    if not isinstance(order, dict) or len(order) != 1:
+        return result
+    if not isinstance(order, dict):
         raise ApiError(400, "order must be order[<field>]=asc|desc")
-    ((key, direction),) = order.items()
-    if key not in _ORDER_KEYS or str(direction).lower() not in ("asc", "desc"):
-        raise ApiError(400, f"Unsupported order {key}={direction}")
-    reverse = str(direction).lower() == "desc"
-    return sorted(records, key=lambda r: (r[key], r["id"]), reverse=reverse)
+    for key, direction in order.items():
+        if key not in _ORDER_KEYS or str(direction).lower() not in ("asc", "desc"):
+            raise ApiError(400, f"Unsupported order {key}={direction}")
+    for key, direction in reversed(list(order.items())):  # stable sorts: last key first
+        result.sort(key=itemgetter(key), reverse=str(direction).lower() == "desc")
+    return result
 
 
 def select(store: Store, records: Iterable[Record], params: dict[str, Any]) -> list[Record]:

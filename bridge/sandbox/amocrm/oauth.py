@@ -52,7 +52,7 @@ class TokenAuthority:
     clock: SimClock
     client_id: str
     client_secret: str
-    redirect_uri: str | None
+    redirect_uri: str | None  # the integration's registered one
     access_ttl: float
     account_id: int = 0
     api_domain: str = ""

@@ -216,7 +216,9 @@ def _method_name(segment: str) -> str:
 def _params(request: Request) -> dict[str, Any]:
     """Query string, then the body (JSON, multipart or form-encoded) on top."""
     try:
-        params = parse(request.query_string) if request.query_string else {}
+        # The portal is PHP: keys are read the way parse_str reads them (a raw '=' in a
+        # key ends it; an unclosed '[' becomes '_'), never refused as malformed.
+        params = parse(request.query_string, php=True) if request.query_string else {}
         body = request.body.decode("utf-8") if request.body else ""
         if not body.strip():
             return params
@@ -225,9 +227,10 @@ def _params(request: Request) -> dict[str, Any]:
             if isinstance(loaded, dict):
                 params |= loaded
         elif request.content_type == "multipart/form-data":
-            params |= parse(_multipart_as_query(request.header("content-type"), request.body))
+            multipart = _multipart_as_query(request.header("content-type"), request.body)
+            params |= parse(multipart, php=True)
         else:
-            params |= parse(body)
+            params |= parse(body, php=True)
     except (ValueError, PhpFormError) as error:
         raise ApiError(400, "INVALID_REQUEST", f"Malformed request: {error}") from None
     return params

@@ -70,7 +70,7 @@ def _parse_command(command: Any, state: dict[str, dict[str, Any]]) -> tuple[str,
             405, "ERROR_BATCH_METHOD_NOT_ALLOWED", "Method is not allowed for batch usage"
         )
     try:
-        arguments = parse(query)
+        arguments = parse(query, php=True)  # each command is parse_str'd like a request
     except PhpFormError as error:
         raise ApiError(400, "INVALID_REQUEST", str(error)) from None
     return name, _substitute(arguments, state)
