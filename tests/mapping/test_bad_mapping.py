@@ -11,8 +11,8 @@ from rich.console import Console
 from bridge.crm import Crm
 from bridge.mapping.compiled import Connection
 from bridge.mapping.validate import validate_text
+from bridge.sandbox.memory import MemoryCrm
 from sync.cli.check import run_check
-from tests.fakes import FakeCrm
 from tests.mapping.conftest import EXAMPLE, fixed_env
 
 TEXT = EXAMPLE.read_text(encoding="utf-8")
@@ -76,7 +76,7 @@ def test_a_few_ordinary_aliases_are_still_fine() -> None:
     assert not [p for p in _problems(text) if "expand" in p]
 
 
-def _opener(crms: dict[str, FakeCrm]):  # type: ignore[no-untyped-def]
+def _opener(crms: dict[str, MemoryCrm]):  # type: ignore[no-untyped-def]
     def open_fake(label: str, connection: Connection) -> Crm:
         return crms[label]
 
@@ -84,7 +84,7 @@ def _opener(crms: dict[str, FakeCrm]):  # type: ignore[no-untyped-def]
 
 
 def test_check_warns_about_gaps_with_lines_and_fix_says_what_it_created(
-    tmp_path: Path, crms: dict[str, FakeCrm], monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, crms: dict[str, MemoryCrm], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     for name, value in fixed_env().process.items():
         monkeypatch.setenv(name, value)

@@ -23,6 +23,8 @@ UNREACHABLE = "http://127.0.0.1:9/rest/1/x/"  # the discard port: refused at onc
 # (command path, extra arguments, text the output must contain)
 CASES: list[tuple[str, list[str], str]] = [
     ("run", ["--env-file", "bad.env"], "notaport"),
+    ("worker", ["--env-file", "no-such.env"], "no-such.env"),
+    ("worker", ["--env-file", "bad.env"], "notaport"),
     ("version", ["surplus"], "surplus"),
     ("demo", ["--bogus"], "--bogus"),
     ("check", ["-m", "missing.yaml"], "missing.yaml"),
