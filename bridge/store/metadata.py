@@ -18,6 +18,7 @@ NEIGHBOURS = (
     "bridge.ledger",
     "bridge.channels.tables",
     "bridge.digest.tables",
+    "bridge.cabinet.tables",
 )
 
 
