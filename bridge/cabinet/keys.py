@@ -21,7 +21,9 @@ def revoke(session: Session, partner_code: str, actor: str, now: dt.datetime) ->
     """Invalidate every link issued so far for ``partner_code``; returns the new version."""
     row = session.get(CabinetKeyRow, partner_code)
     if row is None:
-        row = CabinetKeyRow(partner_code=partner_code, version=FIRST_VERSION, changed_at=now)
+        row = CabinetKeyRow(
+            partner_code=partner_code, version=FIRST_VERSION, changed_at=now, changed_by=actor
+        )
     row.version += 1
     row.changed_at = now
     row.changed_by = actor[:120]

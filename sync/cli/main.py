@@ -9,6 +9,7 @@ from typing import Annotated
 import typer
 
 from bridge import __version__
+from sync.cli.cabinet import app as cabinet_app
 from sync.cli.channels import app as channels_app
 from sync.cli.ledger import app as ledger_app
 
@@ -21,6 +22,7 @@ sandbox_app = typer.Typer(help="Run a CRM emulator over HTTP on 127.0.0.1.", no_
 app.add_typer(sandbox_app, name="sandbox")
 app.add_typer(ledger_app, name="ledger")
 app.add_typer(channels_app, name="channels")
+app.add_typer(cabinet_app, name="cabinet")
 
 
 class Seed(StrEnum):

@@ -4,13 +4,13 @@ payout requests. Every query here is filtered by the session's partner code."""
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from decimal import Decimal
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
-from starlette.datastructures import UploadFile
 
 from bridge.cabinet import keys
 from bridge.cabinet import requests as payout_requests
@@ -20,7 +20,16 @@ from bridge.ledger.balances import balances
 from bridge.store import links
 from sync.web import queries
 from sync.web.console_ledger import parse_amount
-from sync.web.guards import Denied, Visitor, cabinet_partner, checked_form, ctx_of, key_of
+from sync.web.context import StageNames
+from sync.web.guards import (
+    Denied,
+    Upload,
+    Visitor,
+    cabinet_partner,
+    checked_form,
+    ctx_of,
+    key_of,
+)
 from sync.web.render import language, page
 from sync.web.session import CABINET_COOKIE, clear_cookie, encode, new_session, set_cookie
 from sync.web.statements import period_or_this_month, statement_html, statement_response
@@ -113,13 +122,13 @@ def home(request: Request, visitor: Partner, done: str = "") -> Response:
     )
 
 
-def _stages(names: object, code: str) -> object:
-    table = dict(names)  # type: ignore[call-overload]
+def _stages(names: StageNames, code: str) -> Callable[[str, str | None], str]:
+    """``stage("agency" | "partner", id)`` for the cabinet's templates."""
 
     def name(side: str, stage_id: str | None) -> str:
         if not stage_id:
             return "—"
-        return str(table.get("agency" if side == "agency" else code, {}).get(stage_id, stage_id))
+        return names.get("agency" if side == "agency" else code, {}).get(stage_id, stage_id)
 
     return name
 
@@ -158,9 +167,9 @@ async def request_payout(request: Request, visitor: Partner) -> Response:
     note = str(form.get("note", ""))[:500]
     if amount is None:
         return _home(error="amount")
-    if not isinstance(upload, UploadFile):
+    if not isinstance(upload, Upload):
         return _home(error="invoice")
-    data = await upload.read(payout_requests.MAX_INVOICE_BYTES + 1)
+    data = upload.data
 
     def create() -> str:
         with ctx.store.transaction() as db:

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable, Mapping
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import RedirectResponse, Response
+from sqlmodel import Session
 from starlette.concurrency import run_in_threadpool
 
 from bridge.channels.conflicts import held
@@ -14,6 +16,7 @@ from bridge.kpi.report import PartnerInfo, build_report, parse_period
 from bridge.secrets import constant_time_equal
 from bridge.store import links
 from sync.web import actions, queries
+from sync.web.context import StageNames, WebContext
 from sync.web.guards import (
     Denied,
     Visitor,
@@ -77,13 +80,14 @@ def login_form(request: Request, next: str = "/console/", failed: int = 0) -> Re
 async def login(request: Request) -> Response:
     ctx = ctx_of(request)
     key = key_of(ctx)
-    form = await request.form()
+    async with request.form() as form:
+        values = {k: v for k, v in form.items() if isinstance(v, str)}
     nonce = request.cookies.get(LOGIN_COOKIE, "")
-    csrf = form.get("csrf")
+    csrf = values.get("csrf")
     if not nonce or not csrf_ok(key, f"login:{nonce}", csrf if isinstance(csrf, str) else None):
         raise Denied("csrf")
-    token, name = form.get("token"), form.get("name")
-    next_path = _safe_next(form.get("next"))
+    token, name = values.get("token"), values.get("name")
+    next_path = _safe_next(values.get("next"))
     if (
         ctx.admin_token is None
         or not isinstance(token, str)
@@ -127,10 +131,10 @@ def overview(request: Request, user: User) -> Response:
     return page(request, "console/overview.html", user=user, rows=rows, now=now, waiting=waiting)
 
 
-def links_waiting(db: object) -> dict[str, int]:
+def links_waiting(db: Session) -> Mapping[str, int]:
     from bridge.store import inbox
 
-    return inbox.pending_count(db)  # type: ignore[arg-type]
+    return inbox.pending_count(db)
 
 
 # --- deals --------------------------------------------------------------------------
@@ -155,13 +159,13 @@ def deals(request: Request, user: User, q: str = "", partner: str = "") -> Respo
     )
 
 
-def _stage_namer(names: object) -> object:
-    table = names if isinstance(names, dict) else dict(names)  # type: ignore[call-overload]
+def _stage_namer(names: StageNames) -> Callable[[str, str | None], str]:
+    """``stage(side, id)`` for templates: the stage's name, or its id if the CRM is unknown."""
 
     def name(side: str, stage_id: str | None) -> str:
         if not stage_id:
             return "—"
-        return str(table.get(side, {}).get(stage_id, stage_id))
+        return names.get(side, {}).get(stage_id, stage_id)
 
     return name
 
@@ -226,11 +230,13 @@ def parked(request: Request, user: User, done: str = "", error: str = "") -> Res
     )
 
 
-async def _act(request: Request, user: Visitor, action: object, *args: object) -> Response:
+async def _act(
+    request: Request, user: Visitor, action: Callable[[WebContext, str, int], str], target: int
+) -> Response:
     await checked_form(request, user)
     ctx = ctx_of(request)
     try:
-        deal_id = await run_in_threadpool(action, ctx, user.session.name, *args)  # type: ignore[arg-type]
+        deal_id = await run_in_threadpool(action, ctx, user.session.name, target)
     except actions.ActionRefused as exc:
         return _see_other(f"/console/parked?error={exc}")
     return _see_other(f"/console/parked?done={deal_id}")

@@ -11,7 +11,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from starlette.datastructures import FormData
 from starlette.requests import Request
 
 from bridge.cabinet import keys
@@ -84,12 +83,32 @@ def cabinet_partner(request: Request) -> Visitor:
     return Visitor(session, csrf_token(key, session.sid))
 
 
-async def checked_form(request: Request, visitor: Visitor) -> FormData:
-    """The POSTed form, once its CSRF token matches the visitor's session."""
-    form = await request.form()
-    if not csrf_ok(key_of(ctx_of(request)), visitor.session.sid, _text(form.get("csrf"))):
-        raise Denied("csrf")
-    return form
+@dataclass(frozen=True, slots=True)
+class Upload:
+    filename: str
+    data: bytes
+
+
+Form = dict[str, "str | Upload"]
+MAX_UPLOAD = 5 * 1024 * 1024 + 1  # one byte over the invoice limit, so "too large" is seen
+
+
+async def checked_form(request: Request, visitor: Visitor) -> Form:
+    """The POSTed form as plain values, once its CSRF token matches the visitor's session.
+
+    Uploaded files are read (at most :data:`MAX_UPLOAD` bytes) and their temporary
+    files closed here, whatever the outcome.
+    """
+    async with request.form() as form:
+        if not csrf_ok(key_of(ctx_of(request)), visitor.session.sid, _text(form.get("csrf"))):
+            raise Denied("csrf")
+        out: Form = {}
+        for name, value in form.multi_items():
+            if isinstance(value, str):
+                out.setdefault(name, value)
+            else:
+                out.setdefault(name, Upload(value.filename or "", await value.read(MAX_UPLOAD)))
+        return out
 
 
 def _text(value: Any) -> str | None:

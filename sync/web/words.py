@@ -15,7 +15,10 @@ def _side(side: str | None, lang: str) -> str:
 
 def describe(row: AuditRow, lang: str) -> str:  # noqa: PLR0911
     """``Мост создал сделку у партнёра: №123 «Сайт клиники»`` and the like."""
-    t = lambda text: translate(text, lang)  # noqa: E731
+
+    def t(text: str) -> str:
+        return translate(text, lang)
+
     action = row.action
     if action.startswith("console."):
         return t("Консоль") + f": {scrub(row.detail)}"
