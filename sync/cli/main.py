@@ -124,11 +124,18 @@ def version() -> None:
 
 
 @app.command()
-def demo() -> None:
+def demo(
+    keep: Annotated[
+        bool, typer.Option("--keep", help="Keep running after the story (console, cabinet)")
+    ] = False,
+    screenshots: Annotated[
+        Path | None, typer.Option(help="Photograph the console and cabinet into this folder")
+    ] = None,
+) -> None:
     """Run the whole bridge against built-in sandbox CRMs and play a short story, no credentials."""
     from sync.cli.demo import run_demo
 
-    raise typer.Exit(run_demo())
+    raise typer.Exit(run_demo(keep=keep, screenshots=screenshots))
 
 
 @sandbox_app.command("bitrix24")

@@ -93,7 +93,7 @@ def home(request: Request, visitor: Partner, done: str = "") -> Response:
         entry_rows = queries.entry_rows(db, partner=code)
         voids = book.voided_ids(db, partner=code)
         titles = queries.deal_titles(db, code)
-        payable = queries.payable_now(db, code, now)
+        payable = queries.available_for_payout(db, code, now)
         my_requests = payout_requests.listing(db, code)
     mapping = ctx.mapping()
     stale_after = (
@@ -173,7 +173,7 @@ async def request_payout(request: Request, visitor: Partner) -> Response:
 
     def create() -> str:
         with ctx.store.transaction() as db:
-            payable = queries.payable_now(db, code, ctx.clock()).get(currency, Decimal(0))
+            payable = queries.available_for_payout(db, code, ctx.clock()).get(currency, Decimal(0))
             if amount > payable:
                 return "too_much"
             try:

@@ -202,7 +202,7 @@ def deal(request: Request, user: User, agency_deal_id: str) -> Response:
         now=now,
         partner_name=ctx.partner_name,
         voids=found.voids,
-        describe=lambda row: describe(row, language(request)),
+        describe=lambda row: describe(row, language(request), _stage_namer(ctx.stage_names())),
     )
 
 

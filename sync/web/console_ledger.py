@@ -66,6 +66,7 @@ def ledger(
             until=chosen.end_at if chosen else None,
         )
         voids = book.voided_ids(db)
+        states = queries.entry_states(rows, book.read(db), voids, now)
         open_requests = payout_requests.listing(db, open_only=True)
         titles = queries.deal_titles(db)
     return page(
@@ -75,6 +76,7 @@ def ledger(
         summary=summary,
         rows=rows,
         voids=voids,
+        states=states,
         requests=open_requests,
         titles=titles,
         partner=partner,

@@ -283,6 +283,7 @@ EN: dict[str, str] = {
     "Счета агентства к оплате": "Agency invoices to pay",
     "членский взнос": "membership fee",
     "до": "by",
+    "с": "from",
     "Клиент": "Client",
     "Ваша сделка": "Your deal",
     "Стадия у агентства": "Stage at the agency",

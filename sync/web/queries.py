@@ -26,8 +26,9 @@ from bridge.ledger.balances import Balance, OpenItem, balances, open_items
 from bridge.ledger.entries import Entry, EntryKind
 from bridge.ledger.tables import LedgerEntryRow
 from bridge.mapping.compiled import CompiledMapping, Side
+from bridge.model import Money
 from bridge.store import AuditRow, LinkRow, LinkStatus, audit, cursors, health, hooks, links
-from bridge.store.types import load_values
+from sync.plan.values import synced_from_json
 
 ZERO = Decimal(0)
 QUIET_HOOKS = dt.timedelta(hours=24)
@@ -163,28 +164,33 @@ def search_links(
     return list(session.exec(query))
 
 
-def title_of(row: LinkRow) -> str:
-    value = load_values(row.synced_json).get("title") if row.synced_json else None
-    return str(value) if value else ""
-
-
-def synced_values(row: LinkRow) -> dict[str, str]:
+def synced_values(row: LinkRow) -> dict[str, tuple[str, str]]:
+    """Field name → (agency value, partner value) as the two sides last agreed."""
     if not row.synced_json:
         return {}
     try:
-        return {k: _show(v) for k, v in load_values(row.synced_json).items()}
+        synced = synced_from_json(row.synced_json)
     except (ValueError, KeyError, TypeError):
         return {}
+    out: dict[str, tuple[str, str]] = {}
+    for name, value in synced.items():
+        pair = value if isinstance(value, tuple) and len(value) == 2 else (value, value)
+        out[name] = (_show(pair[0]), _show(pair[1]))
+    return out
+
+
+def title_of(row: LinkRow) -> str:
+    return synced_values(row).get("title", ("", ""))[0]
 
 
 def _show(value: object) -> str:
     if value is None:
         return ""
     if isinstance(value, tuple):
-        return ", ".join(str(v) for v in value)
-    return str(getattr(value, "amount", value)) + (
-        f" {value.currency}" if hasattr(value, "currency") else ""
-    )
+        return ", ".join(_show(v) for v in value)
+    if isinstance(value, Money):
+        return f"{value.amount} {value.currency}"
+    return str(value)
 
 
 @dataclass(frozen=True, slots=True)
@@ -265,6 +271,16 @@ def payable_now(session: Session, partner: str, now: dt.datetime) -> dict[str, D
         if item.entry.payer is Side.AGENCY and item.entry.payable_at <= now:
             out[item.entry.currency] = out.get(item.entry.currency, ZERO) + item.outstanding
     return out
+
+
+def available_for_payout(session: Session, partner: str, now: dt.datetime) -> dict[str, Decimal]:
+    """What ``partner`` may still ask for: payable now, less its requests still open."""
+    from bridge.cabinet import requests as payout_requests
+
+    out = payable_now(session, partner, now)
+    for request in payout_requests.listing(session, partner, open_only=True):
+        out[request.currency] = out.get(request.currency, ZERO) - request.amount
+    return {currency: amount for currency, amount in out.items() if amount > 0}
 
 
 def deal_titles(session: Session, partner: str | None = None) -> dict[str, str]:

@@ -82,6 +82,12 @@ class Formats:
             return translate("{n} ч назад", self.lang).format(n=seconds // 3600)
         return translate("{n} дн назад", self.lang).format(n=seconds // 86400)
 
+    def lag(self, value: dt.datetime | None, now: dt.datetime) -> str:
+        """How far behind now a cursor is: ``12 с``, ``3 мин``."""
+        if value is None:
+            return "—"
+        return self.ago(value, now).replace(translate(" назад", "ru"), "").replace(" ago", "")
+
     def percent(self, value: Decimal | None) -> str:
         if value is None:
             return "—"

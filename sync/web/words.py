@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from bridge.store import AuditRow
 from sync.web.i18n import translate
 from sync.web.queries import scrub
 
+StageName = Callable[[str, str | None], str]
 SIDES = {"agency": "агентства", "partner": "партнёра"}
 
 
@@ -13,7 +16,7 @@ def _side(side: str | None, lang: str) -> str:
     return translate(SIDES.get(side or "", side or "?"), lang)
 
 
-def describe(row: AuditRow, lang: str) -> str:  # noqa: PLR0911
+def describe(row: AuditRow, lang: str, stage: StageName | None = None) -> str:  # noqa: PLR0911
     """``Мост создал сделку у партнёра: №123 «Сайт клиники»`` and the like."""
 
     def t(text: str) -> str:
@@ -31,6 +34,12 @@ def describe(row: AuditRow, lang: str) -> str:  # noqa: PLR0911
         return t("Мост обновил сделку {side}").format(side=_side(row.side, lang)) + f": {fields}"
     if action == "note":
         return t("Мост добавил примечание у {side}").format(side=_side(row.side, lang))
+    if action == "synced" and row.field == "@stage" and stage is not None:
+        return (
+            t("Стадия")
+            + f": {_stages(row.old_value, row.partner_code, stage)} → "
+            + (_stages(row.new_value, row.partner_code, stage))
+        )
     if action == "synced":
         who = (
             t("изменение " + _side(row.changed_by, "ru")) if row.changed_by else t("синхронизация")
@@ -49,3 +58,13 @@ def describe(row: AuditRow, lang: str) -> str:  # noqa: PLR0911
         )
         return text + (f" — {scrub(row.detail)}" if row.detail else "")
     return f"{action}: {scrub(row.detail or row.new_value or '')}"
+
+
+def _stages(value: str | None, partner: str, stage: StageName) -> str:
+    """``C1:LOSE ↔ 143`` (agency ↔ partner stage ids) as stage names."""
+    if not value:
+        return "∅"
+    agency, _, other = value.partition(" ↔ ")
+    if not other:
+        return stage("agency", agency)
+    return f"{stage('agency', agency)} ↔ {stage(partner, other)}"

@@ -17,7 +17,7 @@ from bridge.ledger.entries import Entry, EntryKind
 from bridge.mapping.compiled import CompiledMapping, Side
 from bridge.secrets import Secret
 from bridge.store import AuditRow, LinkRow, LinkStatus, Store, audit, links
-from bridge.store.types import dump_values
+from sync.plan.values import synced_to_json
 from sync.web.context import WebContext, signing_key
 from tests.engine.world import mapping as engine_mapping
 
@@ -35,18 +35,19 @@ def two_partner_mapping() -> CompiledMapping:
 
 
 def _link(agency_id: str, code: str, partner_id: str, mark: str, status: LinkStatus) -> LinkRow:
-    values = {
+    plain = {
         "title": f"{mark}-сделка {agency_id}",
         "client_name": f"{mark}-клиент",
         "client_phone": f"+7 900 {agency_id}-00-00",
         "client_email": f"{mark.lower()}{agency_id}@example.ru",
     }
+    values = {k: (v, v) for k, v in plain.items()}
     return LinkRow(
         agency_deal_id=agency_id,
         partner_code=code,
         partner_deal_id=partner_id,
         status=status.value,
-        synced_json=dump_values(values),  # type: ignore[arg-type]
+        synced_json=synced_to_json(values),
         agency_stage="C7:WORK",
         partner_stage="102" if code == "alfa" else "EXECUTING",
         agency_amount=Decimal("300000"),
