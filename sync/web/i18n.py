@@ -280,6 +280,7 @@ EN: dict[str, str] = {
     "Комментарий": "Comment",
     "Отправить запрос": "Send request",
     "Сейчас к выплате ничего нет.": "Nothing is payable now.",
+    "Запрос на рассмотрении": "Request under review",
     "Счета агентства к оплате": "Agency invoices to pay",
     "членский взнос": "membership fee",
     "до": "by",

@@ -42,6 +42,10 @@ def mount(app: FastAPI, ctx: WebContext) -> None:
     def root() -> Response:
         return RedirectResponse("/console/", status_code=303)
 
+    @app.get("/favicon.ico", include_in_schema=False)
+    def favicon() -> Response:
+        return Response(status_code=204)  # no icon; browsers stop asking
+
     @app.exception_handler(Denied)
     async def denied(request: Request, exc: Denied) -> Response:
         return page(request, "denied.html", 403, reason=exc.reason)

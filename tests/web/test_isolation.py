@@ -31,6 +31,7 @@ BETA_MARKS = ("БЕТА", "BETA", "77 777,77", "77777.77", "5 555,55", "B-701", 
 ROUTES: dict[tuple[str, str], list[str]] = {
     ("GET", "/"): ["/"],
     ("GET", "/openapi.json"): ["/openapi.json"],
+    ("GET", "/favicon.ico"): ["/favicon.ico"],
     ("POST", "/hooks/bitrix24"): ["/hooks/bitrix24"],
     ("POST", "/hooks/bitrix24/{partner}"): ["/hooks/bitrix24/beta"],
     ("POST", "/hooks/amocrm/{partner}/{secret}"): ["/hooks/amocrm/beta/x"],
