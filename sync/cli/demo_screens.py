@@ -99,7 +99,7 @@ def park_alfa_deal(site: DemoSite) -> str:
 
 
 def invoice_pdf() -> bytes:
-    from sync.web.statements import html_to_pdf
+    from bridge.ledger.pdf import html_to_pdf
 
     return html_to_pdf(
         "<html><body style='font-family: DejaVu Sans'><h1>Счёт № 42</h1>"

@@ -2,7 +2,7 @@
 
 The HTML is :func:`bridge.ledger.html.to_html` — the same page the CLI writes —
 with deal titles and the agency's name; the PDF is that page through WeasyPrint
-(no browser needed). An empty period still lists ``0,00 ₽`` balances.
+(no browser needed, :mod:`bridge.ledger.pdf`). An empty period still lists ``0,00 ₽`` balances.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from bridge.ledger import book
 from bridge.ledger.balances import Direction
 from bridge.ledger.html import to_html
 from bridge.ledger.locale import Texts
+from bridge.ledger.pdf import html_to_pdf
 from bridge.ledger.statement import Period, Statement, build_statement
 from bridge.mapping.compiled import CompiledMapping, Side
 from bridge.mapping.texts import statement_overrides
@@ -60,14 +61,6 @@ def _with_zero_rows(built: Statement, mapping: CompiledMapping | None) -> Statem
     return dataclasses.replace(
         built, opening={**zero, **built.opening}, closing={**zero, **built.closing}
     )
-
-
-def html_to_pdf(html: str) -> bytes:
-    from weasyprint import HTML
-
-    pdf = HTML(string=html).write_pdf()
-    assert isinstance(pdf, bytes)
-    return pdf
 
 
 def statement_response(html: str, fmt: str, filename: str) -> Response:
