@@ -88,11 +88,15 @@ async def login(request: Request) -> Response:
         raise Denied("csrf")
     token, name = values.get("token"), values.get("name")
     next_path = _safe_next(values.get("next"))
+    client = request.client.host if request.client else "?"
+    if ctx.login_blocked(client):
+        raise Denied("too_many")
     if (
         ctx.admin_token is None
         or not isinstance(token, str)
         or not constant_time_equal(token.strip(), ctx.admin_token.reveal())
     ):
+        ctx.login_failed(client)
         return _see_other(f"/console/login?failed=1&next={next_path}")
     user = (name if isinstance(name, str) else "").strip()[:60] or "admin"
     lifetime = dt.timedelta(hours=ctx.session_hours)

@@ -20,6 +20,9 @@ from bridge.store import Store
 
 AGENCY_SYSTEM = "bitrix24:agency"  # how bridge.mapping.connect labels the agency portal
 
+LOGIN_ATTEMPTS = 10  # wrong tokens per client address …
+LOGIN_WINDOW = dt.timedelta(minutes=15)  # … within this window, then sign-in waits
+
 StageNames = Mapping[str, Mapping[str, str]]  # "agency" or partner code → stage id → name
 
 
@@ -58,6 +61,7 @@ class WebContext:
     agency_system: str = AGENCY_SYSTEM
     session_hours: int = 8
     _signed_out: set[str] = field(default_factory=set)
+    _failed_logins: dict[str, list[dt.datetime]] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def sign_out(self, session_id: str) -> None:
@@ -67,6 +71,18 @@ class WebContext:
     def is_signed_out(self, session_id: str) -> bool:
         with self._lock:
             return session_id in self._signed_out
+
+    def login_blocked(self, client: str) -> bool:
+        """Too many wrong tokens from ``client`` lately: refuse without checking."""
+        cutoff = self.clock() - LOGIN_WINDOW
+        with self._lock:
+            recent = [t for t in self._failed_logins.get(client, []) if t > cutoff]
+            self._failed_logins[client] = recent
+            return len(recent) >= LOGIN_ATTEMPTS
+
+    def login_failed(self, client: str) -> None:
+        with self._lock:
+            self._failed_logins.setdefault(client, []).append(self.clock())
 
     def partner_name(self, code: str) -> str:
         mapping = self.mapping()

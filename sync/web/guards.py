@@ -91,6 +91,7 @@ class Upload:
 
 Form = dict[str, "str | Upload"]
 MAX_UPLOAD = 5 * 1024 * 1024 + 1  # one byte over the invoice limit, so "too large" is seen
+MAX_BODY = 6 * 1024 * 1024  # a form with the largest invoice and its fields fits
 
 
 async def checked_form(request: Request, visitor: Visitor) -> Form:
@@ -99,7 +100,10 @@ async def checked_form(request: Request, visitor: Visitor) -> Form:
     Uploaded files are read (at most :data:`MAX_UPLOAD` bytes) and their temporary
     files closed here, whatever the outcome.
     """
-    async with request.form() as form:
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > MAX_BODY:
+        raise Denied("too_large")
+    async with request.form(max_files=2, max_fields=30) as form:
         if not csrf_ok(key_of(ctx_of(request)), visitor.session.sid, _text(form.get("csrf"))):
             raise Denied("csrf")
         out: Form = {}

@@ -68,6 +68,8 @@ RU: dict[str, str] = {
     "denied_revoked": "Ссылка отозвана агентством.",
     "denied_not_yours": "Этот документ вам недоступен.",
     "denied_disabled": "Консоль выключена: задайте BRIDGE_ADMIN_TOKEN.",
+    "denied_too_many": "Слишком много неверных попыток входа. Подождите 15 минут.",
+    "denied_too_large": "Файл слишком большой: счёт — PDF до 5 МБ.",
 }
 
 EN: dict[str, str] = {
@@ -131,6 +133,8 @@ EN: dict[str, str] = {
     "denied_revoked": "The agency has revoked this link.",
     "denied_not_yours": "This document is not available to you.",
     "denied_disabled": "The console is off: set BRIDGE_ADMIN_TOKEN.",
+    "denied_too_many": "Too many wrong sign-in attempts. Wait 15 minutes.",
+    "denied_too_large": "The file is too large: the invoice is a PDF of at most 5 MB.",
     # phrases
     "Обзор": "Overview",
     "Сделки": "Deals",

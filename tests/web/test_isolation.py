@@ -294,3 +294,32 @@ def test_a_session_expires(site: Site) -> None:
     http = site.console()
     site.ctx.clock = lambda: NOW + dt.timedelta(hours=9)
     assert "/console/login" in http.get(f"{site.url}/console/", timeout=10).url
+
+
+def test_sign_in_waits_after_ten_wrong_tokens(site: Site) -> None:
+    http = requests.Session()
+    for _ in range(10):
+        csrf = csrf_of(http.get(f"{site.url}/console/login", timeout=10).text)
+        wrong = http.post(
+            f"{site.url}/console/login",
+            data={"csrf": csrf, "token": "guess", "name": "x"},
+            timeout=10,
+        )
+        assert wrong.status_code == 401
+    csrf = csrf_of(http.get(f"{site.url}/console/login", timeout=10).text)
+    right = http.post(
+        f"{site.url}/console/login", data={"csrf": csrf, "token": ADMIN, "name": "x"}, timeout=10
+    )
+    assert right.status_code == 403 and "Слишком много" in right.text
+
+
+def test_an_oversized_form_is_refused_before_it_is_read(site: Site) -> None:
+    http = site.cabinet("alfa")
+    csrf = csrf_of(http.get(f"{site.url}/p/", timeout=10).text)
+    answer = http.post(
+        f"{site.url}/p/payout",
+        data={"csrf": csrf, "amount": "1.00"},
+        files={"invoice": ("a.pdf", b"%PDF-" + b"0" * (7 * 1024 * 1024), "application/pdf")},
+        timeout=30,
+    )
+    assert answer.status_code == 403 and "слишком большой" in answer.text
