@@ -88,7 +88,8 @@ def home(request: Request, visitor: Partner, done: str = "") -> Response:
     code = visitor.session.partner or ""
     now = ctx.clock()
     with ctx.store.transaction() as db:
-        rows = links.for_partner(db, code)
+        # Deals that reached the partner: one still waiting to be created there is not its yet.
+        rows = [r for r in links.for_partner(db, code) if r.partner_deal_id]
         entries = book.read(db, partner=code)
         entry_rows = queries.entry_rows(db, partner=code)
         voids = book.voided_ids(db, partner=code)

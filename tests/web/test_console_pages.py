@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from sqlmodel import select
 
 from bridge.store import AuditRow
@@ -173,3 +175,36 @@ def test_statement_pdf_and_html(site: Site) -> None:
     assert pdf.status_code == 200 and pdf.content.startswith(b"%PDF-")
     empty = http.get(f"{site.url}/console/ledger/statement?partner=alfa&period=2025-01", timeout=10)
     assert "0,00" in empty.text
+
+
+def test_deal_search_by_ids_title_and_client(site: Site) -> None:
+    http = site.console()
+
+    def found(q: str) -> set[str]:
+        page = http.get(f"{site.url}/console/deals", params={"q": q}, timeout=10).text
+        return set(re.findall(r'href="/console/deals/(\d+)"', page))
+
+    assert found("2001") == {"2001"}
+    assert found("B-702") == {"2002"}
+    assert found("АЛЬФА-сделка") == {"1001", "1002"}
+    assert found("бета2001@example.ru") == {"2001"}
+    assert found("+7 900 1002") == {"1002"}
+    assert found("нет-такой") == set()
+    assert found("%") == set()  # LIKE wildcards are searched for literally
+
+
+def test_overview_names_a_failing_partner_without_its_secret_url(site: Site) -> None:
+    from bridge.store import health
+    from tests.web.seed import NOW
+
+    with site.ctx.store.transaction() as db:
+        health.success(db, "alfa", NOW)
+        health.failure(
+            db, "beta", "CrmUnavailable", "GET https://beta.example/rest/1/s3cr3t/ failed: 503", NOW
+        )
+    page = site.console().get(f"{site.url}/console/", timeout=10).text
+    beta = page[page.index('id="partner-beta"') :]
+    assert "ошибка" in beta and "CrmUnavailable" in beta and "503" in beta
+    assert "s3cr3t" not in page
+    alfa = page[page.index('id="partner-alfa"') : page.index('id="partner-beta"')]
+    assert "работает" in alfa
