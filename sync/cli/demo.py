@@ -4,7 +4,8 @@ Three sandboxes (the agency's Bitrix24, partner «Альфа» on amoCRM, partne
 «Бета» on Bitrix24), a temporary SQLite store, the repository's mapping.yaml and
 the real daemon with its webhooks registered. Then a short scripted story: the
 partner manager hands leads over, partners work them, money moves — while a live
-view shows each side as the bridge keeps them in step. It ends by itself.
+view shows each side as the bridge keeps them in step. It ends by printing the
+console's URL and a partner-cabinet link; ``--keep`` keeps them working until Ctrl-C.
 """
 
 from __future__ import annotations
@@ -238,9 +239,10 @@ def run_demo(
 
 
 def _wait_for_interrupt() -> None:
+    """Block until Ctrl-C or SIGTERM (the demo then stops its daemon and sandboxes)."""
+    import signal
+
     stop = threading.Event()
-    try:
-        while not stop.wait(3600):
-            pass
-    except KeyboardInterrupt:
-        return
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: stop.set())
+    stop.wait()
