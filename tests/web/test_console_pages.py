@@ -208,3 +208,19 @@ def test_overview_names_a_failing_partner_without_its_secret_url(site: Site) -> 
     assert "s3cr3t" not in page
     alfa = page[page.index('id="partner-alfa"') : page.index('id="partner-beta"')]
     assert "работает" in alfa
+
+
+def test_the_console_issues_a_cabinet_link_that_opens_the_cabinet(site: Site) -> None:
+    import requests
+
+    http = site.console("Галина")
+    page = _post(site, http, "/console/cabinets", "/console/cabinets/beta/link", days="5")
+    link = re.search(r'id="cabinet-link" readonly value="([^"]+)"', page.text)  # type: ignore[attr-defined]
+    assert link is not None and "/p/enter/" in link.group(1)
+    partner = requests.Session()
+    assert partner.get(link.group(1), timeout=10).status_code == 200
+    assert "БЕТА-сделка 2001" in partner.get(f"{site.url}/p/", timeout=10).text
+    assert any(
+        r.action == "console.cabinet_link" and "console:Галина" in (r.detail or "")
+        for r in _audit(site)
+    )
