@@ -18,6 +18,7 @@ from bridge.ledger.entries import PARTNER_LEVEL, Entry, EntryKind
 from bridge.ledger.rules import DealObservation, entries_for, membership_entries
 from bridge.ledger.tables import LedgerEntryRow
 from bridge.mapping.compiled import Commission, Side
+from bridge.store import AuditRow, audit
 
 KEY = ["partner_code", "agency_deal_id", "cause"]
 
@@ -159,9 +160,10 @@ def voided_ids(session: Session, partner: str | None = None) -> dict[int, Ledger
 def void_entry(session: Session, entry_id: int, reason: str, actor: str, now: dt.datetime) -> Entry:
     """Cancel entry ``entry_id`` by appending its opposite; nothing is edited or deleted.
 
-    The void carries the reason and who voided it (``ref``), its own rule ``void`` (so
-    the commission rules never re-book what a person cancelled) and the cause
-    ``void:<id>``, so voiding the same entry twice is refused, not booked twice.
+    The void carries the reason (``ref``), its own rule ``void`` (so the commission
+    rules never re-book what a person cancelled) and the cause ``void:<id>``, so
+    voiding the same entry twice is refused, not booked twice. Who voided it
+    (``actor``, e.g. ``console:Анна`` or ``cli``) goes to the audit trail.
     """
     reason = " ".join(reason.split())
     if not reason:
@@ -184,8 +186,17 @@ def void_entry(session: Session, entry_id: int, reason: str, actor: str, now: dt
         payer=original.payer,
         occurred_at=now,
         payable_at=now,
-        ref=f"{reason} ({actor})"[:200],
+        ref=reason[:200],
     )
     if not append(session, [void], now):
         raise VoidRefused(f"entry {entry_id} is already voided")
+    row_audit = AuditRow(
+        at=now,
+        agency_deal_id=original.deal_id,
+        partner_code=original.partner,
+        action="ledger.void",
+        changed_by=actor.split(":", 1)[0][:20],
+        detail=f"{actor}: entry #{entry_id} ({original.cause}) voided: {reason}"[:2000],
+    )
+    audit.append(session, [row_audit])
     return void

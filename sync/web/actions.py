@@ -162,21 +162,12 @@ def record_payout(
 
 
 def void(ctx: WebContext, user: str, entry_id: int, reason: str) -> None:
-    now = ctx.clock()
+    """Void an entry; :func:`bridge.ledger.book.void_entry` audits it as ``console:USER``."""
     with ctx.store.transaction() as db:
         try:
-            entry = book.void_entry(db, entry_id, reason, f"{ACTOR}:{user}", now)
+            book.void_entry(db, entry_id, reason, f"{ACTOR}:{user}", ctx.clock())
         except book.VoidRefused as exc:
             raise ActionRefused(str(exc)) from None
-        _audit(
-            db,
-            user,
-            "void",
-            now,
-            deal=entry.deal_id,
-            partner=entry.partner,
-            detail=f"entry #{entry_id} voided: {reason}",
-        )
 
 
 def revoke_cabinet(ctx: WebContext, user: str, partner: str) -> int:

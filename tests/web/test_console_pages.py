@@ -134,6 +134,10 @@ def test_void_appends_a_reversing_entry_and_the_cabinet_shows_the_reason(site: S
     assert "already voided" in again.text  # type: ignore[attr-defined]
     cabinet = site.cabinet("alfa").get(f"{site.url}/p/", timeout=10).text
     assert "аннулировано" in cabinet and "ошибка менеджера" in cabinet
+    assert any(
+        r.action == "ledger.void" and r.detail and r.detail.startswith("console:Анна:")
+        for r in _audit(site)
+    )
 
 
 def test_recording_a_payout_closes_the_partner_request(site: Site) -> None:
