@@ -3,18 +3,19 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Mapping
+import secrets
+from collections.abc import Callable
 from typing import Annotated
+from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import RedirectResponse, Response
-from sqlmodel import Session
 from starlette.concurrency import run_in_threadpool
 
 from bridge.channels.conflicts import held
 from bridge.kpi.report import PartnerInfo, build_report, parse_period
 from bridge.secrets import constant_time_equal
-from bridge.store import links
+from bridge.store import inbox, links
 from sync.web import actions, queries
 from sync.web.context import StageNames, WebContext
 from sync.web.guards import (
@@ -60,8 +61,6 @@ def login_form(request: Request, next: str = "/console/", failed: int = 0) -> Re
     key = key_of(ctx)
     if ctx.admin_token is None:
         raise Denied("disabled")
-    import secrets
-
     nonce = request.cookies.get(LOGIN_COOKIE) or secrets.token_urlsafe(16)
     response = page(
         request,
@@ -97,14 +96,19 @@ async def login(request: Request) -> Response:
         or not constant_time_equal(token.strip(), ctx.admin_token.reveal())
     ):
         ctx.login_failed(client)
-        return _see_other(f"/console/login?failed=1&next={next_path}")
+        return _see_other(f"/console/login?failed=1&next={quote(next_path)}")
     user = (name if isinstance(name, str) else "").strip()[:60] or "admin"
     lifetime = dt.timedelta(hours=ctx.session_hours)
     session = new_session("console", user, ctx.clock(), lifetime)
     await run_in_threadpool(actions.sign_in, ctx, user)
     response = _see_other(next_path)
     set_cookie(
-        response, request, CONSOLE_COOKIE, encode(session, key), int(lifetime.total_seconds()), "/"
+        response,
+        request,
+        CONSOLE_COOKIE,
+        encode(session, key),
+        int(lifetime.total_seconds()),
+        "/console",
     )
     clear_cookie(response, request, LOGIN_COOKIE, "/console/login")
     return response
@@ -117,7 +121,7 @@ async def logout(request: Request, user: User) -> Response:
     ctx.sign_out(user.session.sid)
     await run_in_threadpool(actions.sign_out, ctx, user.session.name)
     response = _see_other("/console/login")
-    clear_cookie(response, request, CONSOLE_COOKIE, "/")
+    clear_cookie(response, request, CONSOLE_COOKIE, "/console")
     return response
 
 
@@ -131,14 +135,8 @@ def overview(request: Request, user: User) -> Response:
     names = {c: ctx.partner_name(c) for c in ctx.partner_codes()}
     with ctx.store.transaction() as db:
         rows = queries.overview(db, ctx.mapping(), names, now, ctx.live_failures())
-        waiting = sum(links_waiting(db).values())
+        waiting = sum(inbox.pending_count(db).values())
     return page(request, "console/overview.html", user=user, rows=rows, now=now, waiting=waiting)
-
-
-def links_waiting(db: Session) -> Mapping[str, int]:
-    from bridge.store import inbox
-
-    return inbox.pending_count(db)
 
 
 # --- deals --------------------------------------------------------------------------
