@@ -63,8 +63,9 @@ def csrf_of(html: str) -> str:
 
 
 @pytest.fixture
-def web_store(tmp_path: object) -> Iterator[Store]:
-    store = Store.open(f"sqlite:///{tmp_path}/web.db")
+def web_store(db_url: str) -> Iterator[Store]:
+    """The seeded store, on SQLite and on PostgreSQL (see tests/conftest.py)."""
+    store = Store.open(db_url)
     seed(store)
     yield store
     store.close()
