@@ -136,7 +136,15 @@ def overview(request: Request, user: User) -> Response:
     with ctx.store.transaction() as db:
         rows = queries.overview(db, ctx.mapping(), names, now, ctx.live_failures())
         waiting = sum(inbox.pending_count(db).values())
-    return page(request, "console/overview.html", user=user, rows=rows, now=now, waiting=waiting)
+    return page(
+        request,
+        "console/overview.html",
+        user=user,
+        rows=rows,
+        now=now,
+        waiting=waiting,
+        budget=ctx.agency_budget(),
+    )
 
 
 # --- deals --------------------------------------------------------------------------

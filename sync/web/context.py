@@ -47,6 +47,15 @@ class MappingInfo:
     problems: tuple[str, ...] = ()  # why the newest file was refused, or drift found
 
 
+@dataclass(frozen=True, slots=True)
+class RateBudget:
+    """The agency portal's request budget as this process sees it."""
+
+    in_use: float  # 0.0–1.0 of the portal's burst
+    requests: int  # sent since start
+    waited: float  # seconds spent waiting for the limit since start
+
+
 @dataclass
 class WebContext:
     store: Store
@@ -57,6 +66,7 @@ class WebContext:
     stage_names: Callable[[], StageNames] = lambda: {}
     mapping_info: Callable[[], MappingInfo] = lambda: MappingInfo(None, None)
     live_failures: Callable[[], Mapping[str, str]] = lambda: {}  # partner code → reason now
+    agency_budget: Callable[[], RateBudget | None] = lambda: None
     public_url: str | None = None
     agency_system: str = AGENCY_SYSTEM
     session_hours: int = 8

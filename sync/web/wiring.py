@@ -11,7 +11,8 @@ from typing import TYPE_CHECKING
 from bridge.crm import Crm
 from bridge.logs import log_event
 from bridge.mapping.compiled import CompiledMapping
-from sync.web.context import MappingInfo, StageNames, WebContext, signing_key
+from bridge.ratelimit import Pacer
+from sync.web.context import MappingInfo, RateBudget, StageNames, WebContext, signing_key
 
 if TYPE_CHECKING:
     from sync.runtime.daemon import Daemon
@@ -65,6 +66,17 @@ class LoadedAt:
         return self._seen[1]
 
 
+def agency_budget(crms: Mapping[str, Crm]) -> RateBudget | None:
+    """The agency adapter's pacer, read the way the daemon's metrics read it."""
+    crm = crms.get("agency")
+    http = getattr(crm, "http", None) or getattr(crm, "_http", None)
+    pacer = getattr(http, "pacer", None)
+    if not isinstance(pacer, Pacer):
+        return None
+    requests = getattr(crm, "requests", 0)
+    return RateBudget(pacer.in_use(), requests if isinstance(requests, int) else 0, pacer.waited)
+
+
 def web_context(daemon: Daemon) -> WebContext:
     assert daemon.store is not None
     settings = daemon.settings
@@ -103,5 +115,6 @@ def web_context(daemon: Daemon) -> WebContext:
         stage_names=lambda: cache.get(mapping(), daemon.crms()),
         mapping_info=info,
         live_failures=failures,
+        agency_budget=lambda: agency_budget(daemon.crms()),
         public_url=settings.public_url or None,
     )

@@ -228,3 +228,30 @@ def test_the_console_issues_a_cabinet_link_that_opens_the_cabinet(site: Site) ->
         r.action == "console.cabinet_link" and "console:Галина" in (r.detail or "")
         for r in _audit(site)
     )
+
+
+def test_overview_shows_the_agency_rate_budget(site: Site) -> None:
+    from sync.web.context import RateBudget
+
+    site.ctx.agency_budget = lambda: RateBudget(0.35, 1234, 2.5)
+    page = site.console().get(f"{site.url}/console/?lang=en", timeout=10).text
+    budget = page[page.index('id="budget"') :]
+    assert "35 %" in budget and "1234" in budget and "2.5" in budget
+
+
+def test_the_daemon_reads_the_budget_from_the_agency_pacer() -> None:
+    from bridge.ratelimit import Pacer
+    from sync.web.wiring import agency_budget
+
+    class Http:
+        pacer = Pacer(rate=2.0, burst=4, clock=lambda: 0.0)
+
+    class Agency:
+        http = Http()
+        requests = 3
+
+    Http.pacer.reserve()
+    Http.pacer.reserve()
+    found = agency_budget({"agency": Agency()})  # type: ignore[dict-item]
+    assert found is not None and found.in_use == 0.5 and found.requests == 3
+    assert agency_budget({}) is None
