@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
 
+from babel.numbers import format_decimal
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
@@ -81,6 +82,11 @@ class Formats:
         if seconds < 172800:
             return translate("{n} ч назад", self.lang).format(n=seconds // 3600)
         return translate("{n} дн назад", self.lang).format(n=seconds // 86400)
+
+    def seconds(self, value: float) -> str:
+        """``1,5 с`` / ``1.5 s``."""
+        number = format_decimal(round(value, 1), "0.0", locale=self.texts.locale)
+        return f"{number} {translate('сек', self.lang)}"
 
     def lag(self, value: dt.datetime | None, now: dt.datetime) -> str:
         """How far behind now a cursor is: ``12 с``, ``3 мин``."""
