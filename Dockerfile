@@ -13,6 +13,12 @@ RUN python -m venv /opt/bridge \
  && /opt/bridge/bin/pip install --no-compile .
 
 FROM python:3.11-slim
+# WeasyPrint (PDF statements) needs Pango/HarfBuzz and a font with Cyrillic.
+# hadolint ignore=DL3008
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends libpango-1.0-0 libpangoft2-1.0-0 \
+      libharfbuzz0b libharfbuzz-subset0 fonts-dejavu-core \
+ && rm -rf /var/lib/apt/lists/*
 LABEL org.opencontainers.image.title="partner-bridge" \
       org.opencontainers.image.description="Mirrors partner deals between Bitrix24 and partner CRMs"
 RUN groupadd --system --gid 10001 bridge \

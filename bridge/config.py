@@ -43,6 +43,8 @@ class Settings:
     env_file: Path | None
     # Bitrix24 events older than this (by their ``ts``) are refused as replays; None: off.
     event_max_age: dt.timedelta | None = dt.timedelta(hours=1)
+    # Signs console sessions and partner-cabinet links; None: derived from admin_token.
+    secret_key: Secret | None = None
 
 
 def _source(env_file: Path | None, environ: Mapping[str, str] | None) -> dict[str, str]:
@@ -70,6 +72,7 @@ def load_settings(
         searched = f"the process environment and {path}" if path else "the process environment"
         raise SettingsInvalid([f"{p} (looked in {searched})" for p in problems])
     token = values.get("BRIDGE_ADMIN_TOKEN")
+    secret_key = values.get("BRIDGE_SECRET_KEY")
     return Settings(
         mapping_path=Path(values.get("BRIDGE_MAPPING", "mapping.yaml")),
         db_url=values.get("BRIDGE_DB_URL", "sqlite:///bridge.db"),
@@ -81,6 +84,7 @@ def load_settings(
         admin_token=Secret(token) if token else None,
         env_file=path,
         event_max_age=dt.timedelta(seconds=max_age) if max_age else None,
+        secret_key=Secret(secret_key) if secret_key else None,
     )
 
 

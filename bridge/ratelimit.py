@@ -52,6 +52,12 @@ class Pacer:
             self.waited += wait
             return wait
 
+    def in_use(self) -> float:
+        """How full the bucket is now, 0.0–1.0 (at 1.0 the next request waits)."""
+        with self._lock:
+            self._drain(self._clock())
+            return min(1.0, self._level / self.burst)
+
     def acquire(self) -> float:
         """Block until a request may be sent; return the seconds waited."""
         wait = self.reserve()

@@ -14,6 +14,7 @@ LOCALES = {"ru": "ru_RU", "en": "en_US"}
 
 RU = {
     "title": "Выписка по взаиморасчётам",
+    "agency_name": "",  # the agency's name on statements: set it in mapping.yaml's texts
     "partner": "Партнёр",
     "agency": "Агентство",
     "period": "Период",
@@ -52,6 +53,7 @@ RU = {
 
 EN = {
     "title": "Commission statement",
+    "agency_name": "",
     "partner": "Partner",
     "agency": "Agency",
     "period": "Period",

@@ -18,6 +18,8 @@ from bridge.ledger.entries import PARTNER_LEVEL, Entry, EntryKind
 from bridge.ledger.rules import DealObservation, entries_for, membership_entries
 from bridge.ledger.tables import LedgerEntryRow
 from bridge.mapping.compiled import Commission, Side
+from bridge.store import audit
+from bridge.store.tables import AuditRow
 
 KEY = ["partner_code", "agency_deal_id", "cause"]
 
@@ -168,3 +170,68 @@ def accrue_membership(
     new = [e for e in due if e.cause not in existing]
     append(session, new, now)
     return new
+
+
+VOID_RULE = "void"
+VOID_PREFIX = "void:"
+
+
+class VoidRefused(ValueError):
+    """The entry cannot be voided (unknown, itself a void, or already voided)."""
+
+
+def void_cause(entry_id: int) -> str:
+    return f"{VOID_PREFIX}{entry_id}"
+
+
+def voided_ids(session: Session, partner: str | None = None) -> dict[int, LedgerEntryRow]:
+    """Entry id → the row that voids it, for every voided entry (of ``partner``)."""
+    query = select(LedgerEntryRow).where(col(LedgerEntryRow.cause).startswith(VOID_PREFIX))
+    if partner is not None:
+        query = query.where(col(LedgerEntryRow.partner_code) == partner)
+    return {int(row.cause.removeprefix(VOID_PREFIX)): row for row in session.exec(query)}
+
+
+def void_entry(session: Session, entry_id: int, reason: str, actor: str, now: dt.datetime) -> Entry:
+    """Cancel entry ``entry_id`` by appending its opposite; nothing is edited or deleted.
+
+    The void carries the reason (``ref``), its own rule ``void`` (so the commission
+    rules never re-book what a person cancelled) and the cause ``void:<id>``, so
+    voiding the same entry twice is refused, not booked twice. Who voided it
+    (``actor``, e.g. ``console:Анна`` or ``cli``) goes to the audit trail.
+    """
+    reason = " ".join(reason.split())
+    if not reason:
+        raise VoidRefused("a void needs a reason")
+    row = session.get(LedgerEntryRow, entry_id)
+    if row is None:
+        raise VoidRefused(f"ledger entry {entry_id} does not exist")
+    if row.rule == VOID_RULE:
+        raise VoidRefused(f"entry {entry_id} is itself a void; book a new entry instead")
+    original = to_entry(row)
+    kind = EntryKind.PAYOUT if original.kind is EntryKind.PAYOUT else EntryKind.REVERSAL
+    void = Entry(
+        partner=original.partner,
+        deal_id=original.deal_id,
+        cause=void_cause(entry_id),
+        kind=kind,
+        rule=VOID_RULE,
+        amount=-original.amount,
+        currency=original.currency,
+        payer=original.payer,
+        occurred_at=now,
+        payable_at=now,
+        ref=reason[:200],
+    )
+    if not append(session, [void], now):
+        raise VoidRefused(f"entry {entry_id} is already voided")
+    row_audit = AuditRow(
+        at=now,
+        agency_deal_id=original.deal_id,
+        partner_code=original.partner,
+        action="ledger.void",
+        changed_by=actor.split(":", 1)[0][:20],
+        detail=f"{actor}: entry #{entry_id} ({original.cause}) voided: {reason}"[:2000],
+    )
+    audit.append(session, [row_audit])
+    return void

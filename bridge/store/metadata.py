@@ -11,6 +11,7 @@ from sqlalchemy import MetaData
 from sqlmodel import SQLModel
 
 from bridge.amocrm.oauth import OAuthToken
+from bridge.cabinet.tables import CabinetKeyRow, PayoutRequestRow
 from bridge.channels.tables import ChannelFlagRow, ChannelHandoverRow
 from bridge.digest.tables import DigestNoteRow
 from bridge.ledger.tables import LedgerEntryRow, LedgerObservationRow
@@ -42,6 +43,8 @@ TABLES: tuple[type[SQLModel], ...] = (
     ChannelHandoverRow,
     ChannelFlagRow,
     DigestNoteRow,
+    CabinetKeyRow,
+    PayoutRequestRow,
 )
 
 

@@ -4,7 +4,8 @@ Three sandboxes (the agency's Bitrix24, partner «Альфа» on amoCRM, partne
 «Бета» on Bitrix24), a temporary SQLite store, the repository's mapping.yaml and
 the real daemon with its webhooks registered. Then a short scripted story: the
 partner manager hands leads over, partners work them, money moves — while a live
-view shows each side as the bridge keeps them in step. It ends by itself.
+view shows each side as the bridge keeps them in step. It ends by printing the
+console's URL and a partner-cabinet link; ``--keep`` keeps them working until Ctrl-C.
 """
 
 from __future__ import annotations
@@ -24,16 +25,12 @@ from rich.live import Live
 from bridge.ledger import book
 from bridge.ledger.balances import balances
 from bridge.ledger.locale import Texts
-from bridge.sandbox.world import SandboxWorld, sandbox_world
+from bridge.sandbox.world import SandboxWorld
 from bridge.store import links
+from sync.cli.demo_site import OPTIONS, demo_site
 from sync.cli.demo_view import StoryDeal, StoryState, render, summary
-from sync.runtime.daemon import Daemon, DaemonOptions
+from sync.runtime.daemon import Daemon
 
-OPTIONS = DaemonOptions(
-    poll_interval=dt.timedelta(seconds=10),
-    drain_every=dt.timedelta(milliseconds=200),
-    debounce=dt.timedelta(milliseconds=300),
-)
 WAIT = 25.0  # seconds a step may wait for the bridge before the story moves on
 
 
@@ -207,24 +204,43 @@ class Story:
         return names
 
 
-def run_demo(console: Console | None = None) -> int:
+def run_demo(
+    console: Console | None = None, *, keep: bool = False, screenshots: Path | None = None
+) -> int:
+    """Play the story; then print the console URL and a cabinet link (they work while the
+    demo runs). ``keep``: run until Ctrl-C. ``screenshots``: photograph the main pages."""
     console = console or Console()
     # The live view is the demo's output; the daemon's INFO lines would tear it apart.
     logging.getLogger().setLevel(logging.WARNING)
     with (
         tempfile.TemporaryDirectory(prefix="bridge-demo-") as tmp,
-        sandbox_world(Path(tmp)) as world,
+        demo_site(Path(tmp), OPTIONS) as site,
     ):
         console.print("Запускаю песочницы, хранилище SQLite и демон моста…")
-        daemon = Daemon(world.settings(), options=OPTIONS).start()
-        try:
-            assert daemon.server is not None and daemon.runner is not None
-            world.connect_webhooks(daemon.server.url)
-            daemon.runner.wait_idle(60)
-            with Live(console=console, refresh_per_second=8, transient=True) as live:
-                story = Story(world, daemon, live)
-                story.play()
-            console.print(summary(story.state, story.texts))
-        finally:
-            daemon.stop()
+        with Live(console=console, refresh_per_second=8, transient=True) as live:
+            story = Story(site.world, site.daemon, live)
+            story.play()
+        console.print(summary(story.state, story.texts))
+        console.print(
+            f"Консоль агентства: {site.console_url}  (токен: {site.admin_token})", soft_wrap=True
+        )
+        console.print(f"Кабинет партнёра «Бета»: {site.cabinet_link('beta')}", soft_wrap=True)
+        if screenshots is not None:
+            from sync.cli.demo_screens import take_screenshots
+
+            for path in take_screenshots(site, screenshots):
+                console.print(f"снимок: {path}")
+        if keep:
+            console.print("Демо работает; Ctrl-C — остановить.")
+            _wait_for_interrupt()
     return 0
+
+
+def _wait_for_interrupt() -> None:
+    """Block until Ctrl-C or SIGTERM (the demo then stops its daemon and sandboxes)."""
+    import signal
+
+    stop = threading.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: stop.set())
+    stop.wait()

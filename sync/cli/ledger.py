@@ -217,7 +217,7 @@ def emit(
     out: Path | None,
     titles: dict[str, str] | None = None,
 ) -> None:
-    """Print or write ``built`` in ``fmt``; PDF goes through a headless browser."""
+    """Print or write ``built`` in ``fmt``; PDF is made by WeasyPrint."""
     from bridge.ledger.html import to_html
     from bridge.ledger.render import rich_table, to_csv
 
@@ -240,19 +240,11 @@ def _write(text: str, out: Path | None) -> None:
 
 
 def _pdf(html: str, out: Path | None) -> None:
-    import tempfile
-
-    from bridge.ledger.browser import NoBrowserError, to_pdf
+    from bridge.ledger.pdf import html_to_pdf
 
     if out is None:
         raise _fail("--format pdf needs --out FILE")
-    with tempfile.TemporaryDirectory() as tmp:
-        source = Path(tmp) / "statement.html"
-        source.write_text(html, encoding="utf-8")
-        try:
-            to_pdf(source, out)
-        except NoBrowserError as exc:
-            raise _fail(str(exc)) from None
+    out.write_bytes(html_to_pdf(html))
     typer.echo(f"wrote {out}")
 
 

@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from bridge import __version__
+from sync.cli.cabinet import app as cabinet_app
 from sync.cli.channels import app as channels_app
 from sync.cli.common import DbUrlOpt, EnvFileOpt, MappingOpt, VerboseOpt, settings, writing
 from sync.cli.errors import BoundaryGroup, open_store
@@ -26,6 +27,7 @@ app = typer.Typer(
 app.add_typer(sandbox_app, name="sandbox")
 app.add_typer(ledger_app, name="ledger")
 app.add_typer(channels_app, name="channels")
+app.add_typer(cabinet_app, name="cabinet")
 
 
 @app.callback()
@@ -158,11 +160,18 @@ def version() -> None:
 
 
 @app.command()
-def demo() -> None:
+def demo(
+    keep: Annotated[
+        bool, typer.Option("--keep", help="Keep running after the story (console, cabinet)")
+    ] = False,
+    screenshots: Annotated[
+        Path | None, typer.Option(help="Photograph the console and cabinet into this folder")
+    ] = None,
+) -> None:
     """Run the whole bridge against built-in sandbox CRMs and play a short story, no credentials."""
     from sync.cli.demo import run_demo
 
-    raise typer.Exit(run_demo())
+    raise typer.Exit(run_demo(keep=keep, screenshots=screenshots))
 
 
 auth_app = typer.Typer(help="Connect the bridge to a partner's CRM account.", no_args_is_help=True)

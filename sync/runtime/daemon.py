@@ -53,6 +53,8 @@ from sync.runtime.schedule import build_scheduler
 from sync.runtime.serve import ServerThread
 from sync.runtime.single import DaemonLock
 from sync.runtime.store_guard import StoreGuard
+from sync.web import mount as mount_web
+from sync.web.wiring import web_context
 
 log = logging.getLogger(__name__)
 HOOK_LOCK_MS = 1_500  # how long a webhook waits for a locked SQLite store before a 503
@@ -206,6 +208,7 @@ class Daemon:
             admin_token=self.settings.admin_token,
             oauth_callback=self._oauth_callback,
         )
+        mount_web(app, web_context(self))  # the console and the partner cabinet
         host, port = self.settings.http_host, self.settings.http_port
         if self.options.serve_http:
             self.server = ServerThread(app, host=host, port=port).start()

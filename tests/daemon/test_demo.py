@@ -17,3 +17,6 @@ def test_the_demo_story_completes() -> None:
     assert "Готово" in text
     assert text.count("появилась у партнёра") == 4
     assert "100 000,00 ₽" in text  # 40 % of the 250 000 ₽ the client paid Альфа
+    # It ends by printing the console (with its token) and a partner-cabinet link.
+    assert "Консоль агентства: http://127.0.0.1:" in text and "/console/" in text
+    assert "/p/enter/" in text
