@@ -9,13 +9,12 @@ from typing import Annotated
 import typer
 
 from bridge.cabinet import keys
-from bridge.config import SettingsInvalid, load_settings
-from bridge.store.db import Store
+from sync.cli.common import EnvFileOpt, VerboseOpt, settings, writing
+from sync.cli.errors import open_store
 from sync.web.context import signing_key
 from sync.web.links import DEFAULT_DAYS, base_url, cabinet_url
 
 app = typer.Typer(help="Partners' cabinet links: issue and revoke.", no_args_is_help=True)
-EnvFile = Annotated[Path, typer.Option("--env-file", help="Settings file")]
 
 
 def _fail(message: str) -> typer.Exit:
@@ -40,26 +39,28 @@ def _known_partner(mapping_path: Path, code: str) -> None:
 def link_command(
     partner: Annotated[str, typer.Argument(help="Partner code from mapping.yaml")],
     days: Annotated[int, typer.Option("--days", help="Days the link works")] = DEFAULT_DAYS,
-    env_file: EnvFile = Path(".env"),
+    env_file: EnvFileOpt = None,
+    verbose: VerboseOpt = False,
 ) -> None:
     """Print a signed link that opens PARTNER's cabinet for --days days (until revoked)."""
-    try:
-        settings = load_settings(env_file)
-    except SettingsInvalid as exc:
-        raise _fail(str(exc)) from None
-    key = signing_key(settings.secret_key, settings.admin_token)
-    if key is None:
-        raise _fail("set BRIDGE_SECRET_KEY (or BRIDGE_ADMIN_TOKEN) to sign cabinet links")
+    resolved = settings(env_file, verbose=verbose)
     if not 1 <= days <= 365:
         raise _fail(f"--days {days} is out of range; use 1 to 365")
-    _known_partner(settings.mapping_path, partner)
-    store = Store.open(settings.db_url)
+    _known_partner(resolved.mapping_path, partner)
+    key = signing_key(resolved.settings.secret_key, resolved.settings.admin_token)
+    if key is None:
+        raise _fail("set BRIDGE_SECRET_KEY (or BRIDGE_ADMIN_TOKEN) to sign cabinet links")
+    store = open_store(resolved.db_url)
     try:
         with store.transaction() as db:
             url = cabinet_url(
                 db,
                 key,
-                base_url(settings.public_url, settings.http_host, settings.http_port),
+                base_url(
+                    resolved.settings.public_url,
+                    resolved.settings.http_host,
+                    resolved.settings.http_port,
+                ),
                 partner,
                 days,
                 dt.datetime.now(dt.UTC),
@@ -72,18 +73,17 @@ def link_command(
 @app.command("revoke")
 def revoke_command(
     partner: Annotated[str, typer.Argument(help="Partner code from mapping.yaml")],
-    env_file: EnvFile = Path(".env"),
+    env_file: EnvFileOpt = None,
+    verbose: VerboseOpt = False,
 ) -> None:
     """Invalidate every cabinet link of PARTNER issued so far (open sessions end too)."""
-    try:
-        settings = load_settings(env_file)
-    except SettingsInvalid as exc:
-        raise _fail(str(exc)) from None
-    _known_partner(settings.mapping_path, partner)
-    store = Store.open(settings.db_url)
-    try:
-        with store.transaction() as db:
-            version = keys.revoke(db, partner, "cli", dt.datetime.now(dt.UTC))
-    finally:
-        store.close()
+    resolved = settings(env_file, verbose=verbose)
+    _known_partner(resolved.mapping_path, partner)
+    with writing(resolved):
+        store = open_store(resolved.db_url)
+        try:
+            with store.transaction() as db:
+                version = keys.revoke(db, partner, "cli", dt.datetime.now(dt.UTC))
+        finally:
+            store.close()
     typer.echo(f"revoked every cabinet link of {partner} (key version is now {version})")

@@ -24,6 +24,9 @@ UNREACHABLE = "http://127.0.0.1:9/rest/1/x/"  # the discard port: refused at onc
 CASES: list[tuple[str, list[str], str]] = [
     ("run", ["--env-file", "bad.env"], "notaport"),
     ("worker", ["--env-file", "no-such.env"], "no-such.env"),
+    ("cabinet link", ["gamma"], "gamma"),
+    ("cabinet link", ["alfa", "--days", "0"], "0"),
+    ("cabinet revoke", ["gamma"], "gamma"),
     ("worker", ["--env-file", "bad.env"], "notaport"),
     ("version", ["surplus"], "surplus"),
     ("demo", ["--bogus"], "--bogus"),

@@ -83,9 +83,11 @@ def test_cli_link_opens_the_cabinet_and_revoke_closes_it(site: Site, tmp_path: P
         "BRIDGE_HTTP_PORT": port,
     }
     env.pop("BRIDGE_SECRET_KEY", None)
+    empty = tmp_path / "empty.env"  # no .env of the folder the tests run in
+    empty.write_text("")
     bridge = [str(Path(sys.executable).parent / "bridge")]
     out = subprocess.run(
-        [*bridge, "cabinet", "link", "alfa", "--days", "3", "--env-file", str(tmp_path / "none")],
+        [*bridge, "cabinet", "link", "alfa", "--days", "3", "--env-file", str(empty)],
         env=env,
         capture_output=True,
         text=True,
@@ -98,7 +100,7 @@ def test_cli_link_opens_the_cabinet_and_revoke_closes_it(site: Site, tmp_path: P
     assert http.get(out, timeout=10).status_code == 200
     assert "АЛЬФА-сделка 1001" in http.get(f"{site.url}/p/", timeout=10).text
     unknown = subprocess.run(
-        [*bridge, "cabinet", "link", "gamma", "--env-file", str(tmp_path / "none")],
+        [*bridge, "cabinet", "link", "gamma", "--env-file", str(empty)],
         env=env,
         capture_output=True,
         text=True,
@@ -109,7 +111,7 @@ def test_cli_link_opens_the_cabinet_and_revoke_closes_it(site: Site, tmp_path: P
         unknown.returncode == 2 and "gamma" in unknown.stderr and "Traceback" not in unknown.stderr
     )
     subprocess.run(
-        [*bridge, "cabinet", "revoke", "alfa", "--env-file", str(tmp_path / "none")],
+        [*bridge, "cabinet", "revoke", "alfa", "--env-file", str(empty)],
         env=env,
         capture_output=True,
         text=True,
