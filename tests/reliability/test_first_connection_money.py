@@ -23,13 +23,13 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from sync.state import to_state
 
 from bridge.ledger import book
 from bridge.model import HISTORY_KEY, Hint, HintKind, LinkStatus
 from bridge.sandbox.world import SandboxWorld, sandbox_world
 from bridge.store import links
 from bridge.store.db import Store
+from bridge.store.links import state_of as to_state
 from sync.engine import Engine
 from sync.first_sync import handover_lines
 from sync.sources import inbox
