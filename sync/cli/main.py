@@ -63,6 +63,9 @@ def run(env_file: EnvFileOpt = None, verbose: VerboseOpt = False) -> None:
         daemon.wait()
     finally:
         daemon.stop()
+    if daemon.exit_message:
+        typer.echo(f"error: {daemon.exit_message}", err=True)
+        raise typer.Exit(1)
 
 
 @app.command()

@@ -130,8 +130,9 @@ def test_writing_commands_refuse_beside_a_daemon_and_readers_keep_working(
         finally:
             daemon.kill()
     # the daemon is gone: the same writing command now runs
-    paid = runner.invoke(app, ["ledger", "pay", "alfa", "100", "--payer", "partner"])
-    assert paid.exit_code == 0 and "recorded" in paid.output
+    pay = ["ledger", "pay", "alfa", "100", "--payer", "partner", "--mapping", str(EXAMPLE), "--yes"]
+    paid = runner.invoke(app, pay)
+    assert paid.exit_code == 0 and "recorded" in paid.output, paid.output
 
 
 def test_worker_refuses_sqlite_with_one_line(
