@@ -218,7 +218,8 @@ def invoice(request: Request, visitor: Partner, request_id: int) -> Response:
 @router.post("/logout")
 async def logout(request: Request, visitor: Partner) -> Response:
     await checked_form(request, visitor)
-    ctx_of(request).sign_out(visitor.session.sid)
+    session = visitor.session
+    await run_in_threadpool(ctx_of(request).sign_out, session.sid, "cabinet", session.expires)
     response = page(request, "cabinet/bye.html")
     clear_cookie(response, request, CABINET_COOKIE, "/p")
     return response

@@ -118,7 +118,7 @@ async def login(request: Request) -> Response:
 async def logout(request: Request, user: User) -> Response:
     await checked_form(request, user)
     ctx = ctx_of(request)
-    ctx.sign_out(user.session.sid)
+    await run_in_threadpool(ctx.sign_out, user.session.sid, "console", user.session.expires)
     await run_in_threadpool(actions.sign_out, ctx, user.session.name)
     response = _see_other("/console/login")
     clear_cookie(response, request, CONSOLE_COOKIE, "/console")
