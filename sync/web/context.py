@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from bridge.cabinet import signouts
+from bridge.crm import Crm
 from bridge.mapping.compiled import CompiledMapping
 from bridge.secrets import Secret
 from bridge.store.db import Store
@@ -68,6 +69,7 @@ class WebContext:
     mapping_info: Callable[[], MappingInfo] = lambda: MappingInfo(None, None)
     live_failures: Callable[[], Mapping[str, str]] = lambda: {}  # partner code → reason now
     agency_budget: Callable[[], RateBudget | None] = lambda: None
+    agency_crm: Callable[[], Crm | None] = lambda: None  # the daemon's own agency adapter
     public_url: str | None = None
     agency_system: str = AGENCY_SYSTEM
     session_hours: int = 8
