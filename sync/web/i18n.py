@@ -337,9 +337,10 @@ EN: dict[str, str] = {
     "Перенаправить": "Re-route",
     "Перенаправить к партнёру": "Re-route to partner",
     "Место в рейтинге": "Leaderboard position",
-    "по выигранной сумме за {month}": "by won amount in {month}",
+    "по выигранной сумме за всё время": "by won amount, all time",
     "место {pos} из {count}": "place {pos} of {count}",
-    "пока нет выигранных сделок": "no won deals yet",
+    "Ваша выигранная сумма": "Your won amount",
+    "Выигранных сделок пока нет — место по алфавиту.": "No won deals yet — placed alphabetically.",
 }
 
 
