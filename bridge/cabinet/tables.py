@@ -1,4 +1,4 @@
-"""Tables of the partner cabinet: ``cabinet_key`` and ``payout_request``."""
+"""Tables of the web side: ``cabinet_key``, ``payout_request`` and ``web_signout``."""
 
 from __future__ import annotations
 
@@ -45,3 +45,15 @@ class PayoutRequestRow(SQLModel, table=True):
     requested_at: dt.datetime = _utc(nullable=False)
     closed_at: dt.datetime | None = _utc(nullable=True)
     payout_ref: str | None = Field(default=None, max_length=200)
+
+
+class SignedOutRow(SQLModel, table=True):
+    """A console or cabinet session signed out before it expired (kept until it would have)."""
+
+    __tablename__ = "web_signout"
+    __table_args__ = (Index("ix_web_signout_expires", "expires_at"),)
+
+    session_id: str = Field(primary_key=True, max_length=64)
+    kind: str = Field(max_length=10)  # console | cabinet
+    signed_out_at: dt.datetime = _utc(nullable=False)
+    expires_at: dt.datetime = _utc(nullable=False)

@@ -173,6 +173,8 @@ class Policies:
     # A cumulative paid field that grows by more than this × the deal amount in one step
     # parks the link (DESIGN §6, money that cannot be right).
     max_payment_jump: Decimal = Decimal(2)
+    # The partner cabinet shows a partner its own leaderboard position (programme-wide).
+    publish_ratings: bool = False
 
 
 @dataclass(frozen=True, slots=True)

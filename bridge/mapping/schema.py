@@ -128,6 +128,12 @@ class PoliciesSpec(_Spec):
         description="A paid field growing by more than this × the deal amount at once parks "
         "the link (default 2)",
     )
+    publish_ratings: StrictBool | None = Field(
+        None,
+        description="Show each partner its own leaderboard position (and the number of "
+        "partners, never the others' names or figures) in its cabinet; programme-wide, "
+        "under defaults.policies only (default false)",
+    )
 
 
 class DefaultsSpec(_Spec):

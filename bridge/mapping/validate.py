@@ -138,6 +138,12 @@ def _partner(
     commission_path = (*path, "commission") if spec.commission else ("defaults", "commission")
     rules = build_rules(commission, currency, commission_path, out)
     policies = build_policies(base, [(spec.policies, (*path, "policies"))], out)
+    if "publish_ratings" in spec.policies.model_fields_set:
+        message = (
+            "publish_ratings applies to the whole programme — set it under "
+            "defaults.policies, not per partner"
+        )
+        out.error((*path, "policies", "publish_ratings"), message, at_key=True)
     if connection is None or stages is None:
         return None
     return PartnerSpecMerged(

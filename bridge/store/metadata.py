@@ -11,7 +11,7 @@ from sqlalchemy import MetaData
 from sqlmodel import SQLModel
 
 from bridge.amocrm.oauth import OAuthToken
-from bridge.cabinet.tables import CabinetKeyRow, PayoutRequestRow
+from bridge.cabinet.tables import CabinetKeyRow, PayoutRequestRow, SignedOutRow
 from bridge.channels.tables import ChannelFlagRow, ChannelHandoverRow
 from bridge.digest.tables import DigestNoteRow
 from bridge.ledger.tables import LedgerEntryRow, LedgerObservationRow
@@ -45,6 +45,7 @@ TABLES: tuple[type[SQLModel], ...] = (
     DigestNoteRow,
     CabinetKeyRow,
     PayoutRequestRow,
+    SignedOutRow,
 )
 
 

@@ -14,12 +14,13 @@ from sqlmodel import Session
 
 from bridge.cabinet import keys
 from bridge.cabinet import requests as payout_requests
-from bridge.channels.conflicts import confirm
+from bridge.channels.conflicts import confirm, held
 from bridge.channels.tables import ChannelFlagRow
+from bridge.crm import Crm, CrmError
 from bridge.ledger import book
 from bridge.ledger.rules import payout_entry
-from bridge.mapping.compiled import Side
-from bridge.model import Hint, HintKind, LinkStatus, Money
+from bridge.mapping.compiled import CompiledMapping, Side
+from bridge.model import DealPatch, FieldValue, Hint, HintKind, LinkStatus, Money
 from bridge.store import audit, inbox, links
 from bridge.store.tables import AuditRow
 from sync.web.context import WebContext
@@ -123,6 +124,83 @@ def confirm_held(ctx: WebContext, user: str, flag_id: int) -> str:
             detail="channel conflict confirmed: send to partner",
         )
         return flag.agency_deal_id
+
+
+def reroute(ctx: WebContext, user: str, agency_deal_id: str, source: str, target: str) -> str:
+    """Send an agency deal to ``target`` instead of ``source``: through the agency CRM.
+
+    The console writes the target partner's ``routing_value`` to the agency deal's
+    routing field (in a multiple field, in place of the source partner's value), audits
+    it, and queues the deal, so the next pass closes the old link and creates the new
+    one the way it would after a person changed the field in Bitrix24. A channel-conflict
+    hold on the source partner is released: the manager has decided where the deal goes.
+    """
+    mapping, crm = ctx.mapping(), ctx.agency_crm()
+    if mapping is None or crm is None:
+        raise ActionRefused("no_crm")
+    if source not in mapping.partners or target not in mapping.partners or source == target:
+        raise ActionRefused("bad_target")
+    if mapping.partners[target].paused:
+        raise ActionRefused("target_paused")
+    with ctx.store.transaction() as db:
+        linked = [r for r in links.by_agency_ids(db, [agency_deal_id]) if r.partner_code == source]
+        flags = [
+            f for f in held(db) if (f.agency_deal_id, f.partner_code) == (agency_deal_id, source)
+        ]
+    if not any(r.status != LinkStatus.CLOSED.value for r in linked) and not flags:
+        raise ActionRefused("not_linked")
+    value = _routed_value(crm, mapping, agency_deal_id, source, target)
+    field = mapping.agency.routing_field_id
+    try:
+        result = crm.update_deals([DealPatch(deal_id=agency_deal_id, fields={field: value})])[0]
+    except CrmError:
+        raise ActionRefused("crm_failed") from None
+    if not result.ok:
+        raise ActionRefused("crm_failed")
+    now = ctx.clock()
+    with ctx.store.transaction() as db:
+        hint = Hint(ctx.agency_system, agency_deal_id, HintKind.UPDATED, now, "reroute")
+        inbox.add(db, [hint], dt.timedelta(0))
+        for flag in flags:
+            row = db.get(ChannelFlagRow, flag.id)
+            if row is not None:
+                row.held = False
+                row.detail = f"{row.detail or ''}\nre-routed to {target} by {ACTOR}:{user}".strip()
+                db.add(row)
+        _audit(
+            db,
+            user,
+            "reroute",
+            now,
+            deal=agency_deal_id,
+            partner=target,
+            detail=f"re-routed from {source} to {target}: {field} = {_shown(value)}",
+        )
+    return agency_deal_id
+
+
+def _routed_value(
+    crm: Crm, mapping: CompiledMapping, agency_deal_id: str, source: str, target: str
+) -> FieldValue:
+    """The routing field's new value: the target's option (kept with others when multiple)."""
+    wanted = mapping.partners[target].routing_value
+    if not mapping.agency.routing_multiple:
+        return wanted
+    try:
+        deal = crm.fetch_deals([agency_deal_id]).get(agency_deal_id)
+    except CrmError:
+        raise ActionRefused("crm_failed") from None
+    if deal is None:
+        raise ActionRefused("no_deal")
+    now = deal.fields.get(mapping.agency.routing_field_id)
+    current = now if isinstance(now, tuple) else (() if now in (None, "") else (str(now),))
+    dropped = mapping.partners[source].routing_value
+    kept = [v for v in current if v not in (dropped, wanted)]
+    return (*kept, wanted)
+
+
+def _shown(value: FieldValue) -> str:
+    return ", ".join(value) if isinstance(value, tuple) else str(value)
 
 
 def record_payout(

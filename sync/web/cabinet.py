@@ -30,6 +30,7 @@ from sync.web.guards import (
     ctx_of,
     key_of,
 )
+from sync.web.ratings import own_position
 from sync.web.render import language, page
 from sync.web.session import CABINET_COOKIE, clear_cookie, encode, new_session, set_cookie
 from sync.web.statements import period_or_this_month, statement_html, statement_response
@@ -96,7 +97,8 @@ def home(request: Request, visitor: Partner, done: str = "") -> Response:
         titles = queries.deal_titles(db, code)
         payable = queries.available_for_payout(db, code, now)
         my_requests = payout_requests.listing(db, code)
-    mapping = ctx.mapping()
+        mapping = ctx.mapping()
+        rating = own_position(db, mapping, code, now)
     stale_after = (
         mapping.partners[code].policies.stale_after
         if mapping and code in mapping.partners
@@ -120,6 +122,7 @@ def home(request: Request, visitor: Partner, done: str = "") -> Response:
         stale_after=stale_after,
         done=done,
         months=_recent_months(now),
+        rating=rating,
     )
 
 
@@ -218,7 +221,8 @@ def invoice(request: Request, visitor: Partner, request_id: int) -> Response:
 @router.post("/logout")
 async def logout(request: Request, visitor: Partner) -> Response:
     await checked_form(request, visitor)
-    ctx_of(request).sign_out(visitor.session.sid)
+    session = visitor.session
+    await run_in_threadpool(ctx_of(request).sign_out, session.sid, "cabinet", session.expires)
     response = page(request, "cabinet/bye.html")
     clear_cookie(response, request, CABINET_COOKIE, "/p")
     return response

@@ -118,7 +118,7 @@ async def login(request: Request) -> Response:
 async def logout(request: Request, user: User) -> Response:
     await checked_form(request, user)
     ctx = ctx_of(request)
-    ctx.sign_out(user.session.sid)
+    await run_in_threadpool(ctx.sign_out, user.session.sid, "console", user.session.expires)
     await run_in_threadpool(actions.sign_out, ctx, user.session.name)
     response = _see_other("/console/login")
     clear_cookie(response, request, CONSOLE_COOKIE, "/console")
@@ -181,7 +181,9 @@ def _stage_namer(names: StageNames) -> Callable[[str, str | None], str]:
 
 
 @router.get("/deals/{agency_deal_id}")
-def deal(request: Request, user: User, agency_deal_id: str) -> Response:
+def deal(
+    request: Request, user: User, agency_deal_id: str, done: str = "", error: str = ""
+) -> Response:
     ctx = ctx_of(request)
     now = ctx.clock()
     with ctx.store.transaction() as db:
@@ -213,14 +215,29 @@ def deal(request: Request, user: User, agency_deal_id: str) -> Response:
         partner_name=ctx.partner_name,
         voids=found.voids,
         describe=lambda row: describe(row, language(request), _stage_namer(ctx.stage_names())),
+        done=done if done in _DEAL_DONE else "",
+        error=error if error in _REROUTE_ERRORS else "",
+        partners=_partners(ctx),
+        can_reroute=ctx.agency_crm() is not None,
     )
+
+
+_DEAL_DONE = {"rerouted"}
+_REROUTE_ERRORS = {"no_crm", "bad_target", "target_paused", "crm_failed", "no_deal", "not_linked"}
+
+
+def _partners(ctx: WebContext) -> dict[str, str]:
+    """The re-route forms' choice: the mapping's partners by code, with their names."""
+    return {c: ctx.partner_name(c) for c in ctx.partner_codes()}
 
 
 # --- parked and held ----------------------------------------------------------------
 
 
 @router.get("/parked")
-def parked(request: Request, user: User, done: str = "", error: str = "") -> Response:
+def parked(
+    request: Request, user: User, done: str = "", error: str = "", rerouted: str = ""
+) -> Response:
     ctx = ctx_of(request)
     with ctx.store.transaction() as db:
         rows = links.parked(db)
@@ -235,8 +252,11 @@ def parked(request: Request, user: User, done: str = "", error: str = "") -> Res
         titles=titles,
         done=done,
         error=error,
+        rerouted=rerouted,
         partner_name=ctx.partner_name,
         now=ctx.clock(),
+        partners=_partners(ctx),
+        can_reroute=ctx.agency_crm() is not None,
     )
 
 
@@ -265,6 +285,22 @@ async def unlink(request: Request, user: User, link_id: int) -> Response:
 @router.post("/held/{flag_id}/confirm")
 async def confirm_held(request: Request, user: User, flag_id: int) -> Response:
     return await _act(request, user, actions.confirm_held, flag_id)
+
+
+@router.post("/deals/{agency_deal_id}/reroute")
+async def reroute(request: Request, user: User, agency_deal_id: str) -> Response:
+    """Send a parked, held or linked deal to another partner (see :func:`actions.reroute`)."""
+    form = await checked_form(request, user)
+    ctx = ctx_of(request)
+    deal_id = agency_deal_id[:64]
+    source, target = str(form.get("from", "")), str(form.get("partner", ""))
+    back = f"/console/deals/{quote(deal_id)}?" if form.get("back") == "deal" else "/console/parked?"
+    try:
+        await run_in_threadpool(actions.reroute, ctx, user.session.name, deal_id, source, target)
+    except actions.ActionRefused as exc:
+        return _see_other(f"{back}error={exc}")
+    done = "done=rerouted" if back.startswith("/console/deals/") else f"rerouted={quote(deal_id)}"
+    return _see_other(back + done)
 
 
 # --- KPIs and mapping -----------------------------------------------------------------

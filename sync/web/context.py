@@ -14,6 +14,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from bridge.cabinet import signouts
+from bridge.crm import Crm
 from bridge.mapping.compiled import CompiledMapping
 from bridge.secrets import Secret
 from bridge.store.db import Store
@@ -67,20 +69,33 @@ class WebContext:
     mapping_info: Callable[[], MappingInfo] = lambda: MappingInfo(None, None)
     live_failures: Callable[[], Mapping[str, str]] = lambda: {}  # partner code → reason now
     agency_budget: Callable[[], RateBudget | None] = lambda: None
+    agency_crm: Callable[[], Crm | None] = lambda: None  # the daemon's own agency adapter
     public_url: str | None = None
     agency_system: str = AGENCY_SYSTEM
     session_hours: int = 8
-    _signed_out: set[str] = field(default_factory=set)
+    _signed_out: set[str] = field(default_factory=set)  # a cache of the store's web_signout
     _failed_logins: dict[str, list[dt.datetime]] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def sign_out(self, session_id: str) -> None:
+    def sign_out(self, session_id: str, kind: str, expires: int) -> None:
+        """End a session for good: recorded in the store, so a restart keeps it ended."""
+        now = self.clock()
+        until = dt.datetime.fromtimestamp(expires, dt.UTC)
+        with self.store.transaction() as db:
+            signouts.record(db, session_id, kind, until, now)
         with self._lock:
             self._signed_out.add(session_id)
 
     def is_signed_out(self, session_id: str) -> bool:
         with self._lock:
-            return session_id in self._signed_out
+            if session_id in self._signed_out:
+                return True
+        with self.store.transaction() as db:
+            gone = signouts.is_signed_out(db, session_id)
+        if gone:
+            with self._lock:
+                self._signed_out.add(session_id)
+        return gone
 
     def login_blocked(self, client: str) -> bool:
         """Too many wrong tokens from ``client`` lately: refuse without checking."""

@@ -116,5 +116,6 @@ def web_context(daemon: Daemon) -> WebContext:
         mapping_info=info,
         live_failures=failures,
         agency_budget=lambda: agency_budget(daemon.crms()),
+        agency_crm=lambda: daemon.crms().get("agency"),
         public_url=settings.public_url or None,
     )

@@ -46,6 +46,7 @@ ROUTES: dict[tuple[str, str], list[str]] = {
     ("GET", "/console/deals"): ["/console/deals?q=БЕТА&partner=beta"],
     ("GET", "/console/deals/{agency_deal_id}"): ["/console/deals/2001"],
     ("GET", "/console/parked"): ["/console/parked"],
+    ("POST", "/console/deals/{agency_deal_id}/reroute"): ["/console/deals/2002/reroute"],
     ("POST", "/console/parked/{link_id}/retry"): ["/console/parked/{beta_link}/retry"],
     ("POST", "/console/parked/{link_id}/unlink"): ["/console/parked/{beta_link}/unlink"],
     ("POST", "/console/held/{flag_id}/confirm"): ["/console/held/{beta_flag}/confirm"],
@@ -235,6 +236,7 @@ def test_every_post_without_a_valid_csrf_token_is_403(site: Site) -> None:
             entry_id=ids["beta_entry"],
             partner="alfa",
             request_id=ids["beta_request"],
+            agency_deal_id="2002",
         )
         for data in ({}, {"csrf": "forged"}):
             answer = http.post(
