@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from decimal import Decimal
 
 from bridge.canonical import synced_from_json, synced_to_json
@@ -37,6 +37,7 @@ from bridge.model import (
     DealDraft,
     DealPatch,
     LinkState,
+    LinkStatus,
     Money,
     Note,
     Pipeline,
@@ -50,6 +51,7 @@ from sync.plan.types import (
     AgencyExtras,
     CreatePartnerDeal,
     LinkPlan,
+    Operation,
     PartnerExtras,
     UpdateDeal,
 )
@@ -297,14 +299,25 @@ class Sides:
             target.append(note)
         return state
 
+    def status(self, code: str = "atwinta") -> LinkStatus:
+        """The stored status of ``code``'s link, read afresh (no narrowing carries over)."""
+        return self.links[code].status
+
     def run(self, mapping: CompiledMapping) -> list[LinkPlan]:
         plans = self.plan(mapping)
         self.apply(plans)
         return plans
 
 
-def writes(plans: list[LinkPlan]) -> list[object]:
+def writes(plans: Sequence[LinkPlan]) -> list[Operation]:
     return [op for plan in plans for op in plan.writes]
+
+
+def updates(plans: Sequence[LinkPlan]) -> list[UpdateDeal]:
+    """The write operations of ``plans``, each checked to be a deal update."""
+    ops = writes(plans)
+    assert all(isinstance(op, UpdateDeal) for op in ops), ops
+    return [op for op in ops if isinstance(op, UpdateDeal)]
 
 
 def partner_deal(sides: Sides, code: str = "atwinta") -> Deal:
