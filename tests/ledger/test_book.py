@@ -49,22 +49,25 @@ def test_appending_a_duplicate_is_a_no_op(store: Store) -> None:
 
 def test_the_database_refuses_a_second_row_for_a_cause(store: Store) -> None:
     """Uniqueness is a constraint, not just a habit of :func:`book.append`."""
-    row = {
-        "partner_code": "alfa",
-        "agency_deal_id": "101",
-        "cause": "percent_of_amount:won#1",
-        "kind": "accrual",
-        "rule": "percent_of_amount",
-        "amount": Decimal("1.00"),
-        "currency": "RUB",
-        "payer": "partner",
-        "occurred_at": NOW,
-        "payable_at": NOW,
-        "created_at": NOW,
-    }
+
+    def row() -> LedgerEntryRow:
+        return LedgerEntryRow(
+            partner_code="alfa",
+            agency_deal_id="101",
+            cause="percent_of_amount:won#1",
+            kind="accrual",
+            rule="percent_of_amount",
+            amount=Decimal("1.00"),
+            currency="RUB",
+            payer="partner",
+            occurred_at=NOW,
+            payable_at=NOW,
+            created_at=NOW,
+        )
+
     with pytest.raises(IntegrityError), store.transaction() as session:
-        session.add(LedgerEntryRow(**row))
-        session.add(LedgerEntryRow(**row))
+        session.add(row())
+        session.add(row())
         session.flush()
 
 

@@ -184,7 +184,7 @@ def test_oauth_client_refreshes_after_expired_token(bitrix: BitrixSandbox) -> No
         timeout=5,
     ).json()
     tokens = {"refresh": first["refresh_token"], "issued": 0}
-    pending = [first["access_token"]]
+    pending: list[str] = [first["access_token"]]
 
     async def token_func() -> str:
         if pending:
