@@ -13,6 +13,7 @@ from bridge.mapping.resolve import resolve
 from bridge.mapping.validate import load_mapping
 from bridge.model import LinkStatus, Money
 from bridge.store import audit, links
+from bridge.store.tables import LinkRow
 from sync.sources.reconcile import reconcile
 from tests.engine.http_world import HttpWorld, http_world
 
@@ -27,7 +28,7 @@ def hw(tmp_path: Path) -> Iterator[HttpWorld]:
         yield built
 
 
-def _links(hw: HttpWorld, ids: list[str]) -> dict[tuple[str, str], links.LinkRow]:
+def _links(hw: HttpWorld, ids: list[str]) -> dict[tuple[str, str], LinkRow]:
     with hw.store.transaction() as session:
         return {(r.agency_deal_id, r.partner_code): r for r in links.by_agency_ids(session, ids)}
 
@@ -193,7 +194,7 @@ def test_lost_create_answer_is_resolved_by_stamp_not_by_a_second_create(hw: Http
     assert {d.id for d in found.values()} == {rows[(i, "beta")].partner_deal_id for i in ids}
 
 
-def _partner_links(hw: HttpWorld, code: str) -> list[links.LinkRow]:
+def _partner_links(hw: HttpWorld, code: str) -> list[LinkRow]:
     with hw.store.transaction() as session:
         return [r for r in links.for_partner(session, code) if r.partner_deal_id]
 

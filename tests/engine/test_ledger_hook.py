@@ -39,7 +39,14 @@ def test_a_partner_deal_deleted_after_accrual_keeps_the_commission_with_a_notice
     world.amo.user_edit(partner_deal.id, stage_id="142", amount=Money(Decimal("10000"), "RUB"))
     engine.sync()
     del world.amo.deals[partner_deal.id]  # the partner deletes the won deal
-    reconcile(engine)  # the nightly comparison notices the deletion
+    # The nightly comparison notices the deletion.
+    reconcile(
+        engine.store,
+        engine.mapping,
+        engine.agency,
+        {c: engine.partners[c] for c in engine.codes()},
+        engine.clock(),
+    )
     engine.sync()
     with world.store.transaction() as session:
         entries = book.read(session, partner="amo", deal_id=deal.id)

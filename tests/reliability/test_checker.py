@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from decimal import Decimal
 from pathlib import Path
 
@@ -32,10 +32,23 @@ def synced(tmp_path: Path) -> Iterator[World]:
     world.store.close()
 
 
-def _check(world: World, **kwargs: object) -> InvariantReport:
+def _check(
+    world: World,
+    *,
+    quiescent: bool = True,
+    secrets: Iterable[str] = (),
+    texts: Iterable[str] = (),
+) -> InvariantReport:
     crms = Crms(world.agency, {"amo": world.amo, "b24": world.b24})
     return check_invariants(
-        crms, world.store, world.mapping, scenario="checker", record=False, **kwargs
+        crms,
+        world.store,
+        world.mapping,
+        scenario="checker",
+        record=False,
+        quiescent=quiescent,
+        secrets=secrets,
+        texts=texts,
     )
 
 

@@ -23,7 +23,6 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from sync.state import to_state
 
 from bridge.ledger import book
 from bridge.model import HISTORY_KEY, Hint, HintKind, LinkStatus
@@ -124,7 +123,7 @@ def test_the_first_connection_hands_over_open_deals_only(site: Site) -> None:
         entries = book.read(session)
     history = [r for r in rows if r.status == LinkStatus.CLOSED.value]
     assert {r.agency_deal_id for r in history} == set(closed)
-    reasons = [to_state(r).synced.get(HISTORY_KEY) for r in history]
+    reasons = [links.state_of(r).synced.get(HISTORY_KEY) for r in history]
     assert all("not handed over" in str(reason) for reason in reasons), reasons
     assert entries == [], "no commission for history"
     created = {

@@ -11,6 +11,7 @@ import datetime as dt
 from decimal import Decimal
 
 from bridge.cabinet import requests as payout_requests
+from bridge.canonical import synced_to_json
 from bridge.channels.tables import ChannelFlagRow
 from bridge.ledger import book
 from bridge.ledger.entries import Entry, EntryKind
@@ -20,7 +21,6 @@ from bridge.secrets import Secret
 from bridge.store import audit, links
 from bridge.store.db import Store
 from bridge.store.tables import AuditRow, LinkRow
-from sync.plan.values import synced_to_json
 from sync.web.context import WebContext, signing_key
 from tests.engine.world import mapping as engine_mapping
 
