@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from collections.abc import Callable
 from decimal import Decimal
 
 import pytest
@@ -15,7 +16,7 @@ class Crashed(BaseException):
     """Stands in for the process dying at a crash point."""
 
 
-def _crash_at(point: str):  # type: ignore[no-untyped-def]
+def _crash_at(point: str) -> Callable[[str], None]:
     def crash(name: str) -> None:
         if name == point:
             raise Crashed(name)
