@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
+import random
 import threading
 from decimal import Decimal
 
@@ -115,7 +116,7 @@ def test_concurrent_derivations_book_each_cause_once(store: Store) -> None:
 )
 @given(history=histories, rnd=st.randoms(use_true_random=False))
 def test_stored_balance_equals_recomputation_from_history(
-    store: Store, history: list[DealObservation], rnd: object
+    store: Store, history: list[DealObservation], rnd: random.Random
 ) -> None:
     deal = f"h{next(DEAL_IDS)}"  # the store outlives one example: every example its own deal
     history = [
@@ -123,7 +124,7 @@ def test_stored_balance_equals_recomputation_from_history(
         for o in history
     ]
     order = history + history[: len(history) // 2]
-    rnd.shuffle(order)  # type: ignore[attr-defined]
+    rnd.shuffle(order)
     for i in range(1, len(order) + 1):
         with store.transaction() as session:
             book.record_history(session, order[:i], RULES, NOW)
