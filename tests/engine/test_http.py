@@ -14,6 +14,7 @@ from bridge.mapping.validate import load_mapping
 from bridge.model import LinkStatus, Money
 from bridge.store import audit, links
 from bridge.store.tables import LinkRow
+from sync.engine import Engine
 from sync.sources.reconcile import reconcile
 from tests.engine.http_world import HttpWorld, http_world
 
@@ -115,11 +116,11 @@ def test_crash_between_remote_create_and_commit_leaves_one_partner_deal(
         assert {d.id for d in found.values()} == {rows[(i, code)].partner_deal_id for i in mine}
 
 
-def _remap(hw: HttpWorld, engine: object) -> None:
+def _remap(hw: HttpWorld, engine: Engine) -> None:
     env = Environment(process=hw.world.env)
     report = resolve(load_mapping(hw.world.mapping_path, env), hw.crms)
     assert report.compiled is not None
-    engine.update_mapping(report.compiled)  # type: ignore[attr-defined]
+    engine.update_mapping(report.compiled)
 
 
 def test_renamed_partner_stage_parks_only_its_deals_until_fixed(hw: HttpWorld) -> None:

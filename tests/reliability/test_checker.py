@@ -7,12 +7,13 @@ import datetime as dt
 from collections.abc import Iterable, Iterator
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlmodel import select
 
 from bridge.ledger.tables import LedgerEntryRow
-from bridge.model import Money
+from bridge.model import Deal, Money
 from bridge.store.tables import AuditRow, CursorRow
 from tests.engine.world import World, make_world
 from tests.reliability.invariants import NAMES, Crms, InvariantReport, check_invariants
@@ -75,9 +76,9 @@ def test_a_second_stamped_partner_deal_is_a_duplicate(synced: World) -> None:
     assert NAMES[1] in _violated(_check(synced))
 
 
-def _copied(deal: object) -> list[dataclasses.Field[object]]:
+def _copied(deal: Deal) -> list[dataclasses.Field[Any]]:
     skip = {"id", "created_at", "updated_at"}
-    return [f for f in dataclasses.fields(deal) if f.name not in skip]  # type: ignore[arg-type]
+    return [f for f in dataclasses.fields(deal) if f.name not in skip]
 
 
 def test_a_missing_or_extra_ledger_entry_is_caught(synced: World) -> None:

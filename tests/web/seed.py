@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+from collections.abc import Callable
 from decimal import Decimal
 
 from bridge.cabinet import requests as payout_requests
@@ -131,7 +132,7 @@ def seed(store: Store) -> None:
         )
 
 
-def web_context(store: Store, clock: object = None) -> WebContext:
+def web_context(store: Store, clock: Callable[[], dt.datetime] | None = None) -> WebContext:
     mapping = two_partner_mapping()
     token = Secret(ADMIN)
     return WebContext(
@@ -139,7 +140,7 @@ def web_context(store: Store, clock: object = None) -> WebContext:
         mapping=lambda: mapping,
         admin_token=token,
         key=signing_key(None, token),
-        clock=(clock or (lambda: NOW)),  # type: ignore[arg-type]
+        clock=(clock or (lambda: NOW)),
         stage_names=lambda: {
             "agency": {"C7:WORK": "В работе у партнёра"},
             "alfa": {"102": "Квалификация"},
