@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+from collections.abc import Sequence
 from decimal import Decimal
+from typing import TypeVar
 
 from bridge.canonical import synced_from_json, synced_to_json
 from bridge.mapping.compiled import Broken, CrmKind, Policies, Side, UnmappedStage
@@ -16,6 +18,7 @@ from sync.plan.types import (
     AddNote,
     CloseLink,
     CreatePartnerDeal,
+    LinkPlan,
     OrphanLink,
     Park,
     Skip,
@@ -36,6 +39,8 @@ from tests.unit.test_plan_helpers import (
     writes,
 )
 
+Op = TypeVar("Op")
+
 
 def _created() -> Sides:
     sides = Sides(agency_deal())
@@ -43,7 +48,7 @@ def _created() -> Sides:
     return sides
 
 
-def _only(plans: list, kind: type) -> list:  # type: ignore[type-arg]
+def _only(plans: Sequence[LinkPlan], kind: type[Op]) -> list[Op]:
     return [op for plan in plans for op in plan.operations if isinstance(op, kind)]
 
 
