@@ -22,8 +22,8 @@ from benchmarks import bounds
 from benchmarks.baseline import NaiveSync
 from benchmarks.child import BridgeProcess
 from benchmarks.sandboxes import world
+from bridge.sandbox.amocrm.account import AmoSandbox
 from bridge.sandbox.world import SandboxWorld
-from bridge.sandbox.world_mapping import AMO
 
 POLL = 60.0  # simulated seconds between two passes (the mapping's poll_interval)
 AGENCY_SYSTEM = "bitrix24:agency"
@@ -124,17 +124,17 @@ def steady_state(w: SandboxWorld, bridge: BridgeProcess, db: Path, changes: int)
 
 def _edit_partner_amount(w: SandboxWorld, code: str, pid: str, amount: int) -> None:
     box = w.partners[code]
-    if w.kinds[code] == AMO:
-        box.update_lead(int(pid), {"price": amount})  # type: ignore[union-attr]
+    if isinstance(box, AmoSandbox):
+        box.update_lead(int(pid), {"price": amount})
     else:
-        box.update_deal(pid, {"OPPORTUNITY": str(amount)})  # type: ignore[union-attr]
+        box.update_deal(pid, {"OPPORTUNITY": str(amount)})
 
 
 def _partner_title(w: SandboxWorld, code: str, pid: str) -> str:
     box = w.partners[code]
-    if w.kinds[code] == AMO:
-        return str((box.get_lead(int(pid)) or {}).get("name"))  # type: ignore[union-attr]
-    return str((box.get_deal(pid) or {}).get("TITLE"))  # type: ignore[union-attr]
+    if isinstance(box, AmoSandbox):
+        return str((box.get_lead(int(pid)) or {}).get("name"))
+    return str((box.get_deal(pid) or {}).get("TITLE"))
 
 
 def _unmirrored(

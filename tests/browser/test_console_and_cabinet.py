@@ -78,10 +78,13 @@ def test_retry_a_parked_deal_and_see_it_applied(site: DemoSite, chromium: Any) -
     page.goto(f"{site.url}/console/parked")
     page.locator(f"#link-{row.id} button", has_text="Повторить").click()
     assert "Готово" in page.locator(".flash.ok").inner_text()
-    wait_until(
-        "the retried deal is active again",
-        lambda: link_of(site, "alfa", agency_id).status == "active",
-    )  # type: ignore[union-attr]
+
+    def retried_is_active() -> bool:
+        row = link_of(site, "alfa", agency_id)
+        assert row is not None, "the retried link is gone"
+        return row.status == "active"
+
+    wait_until("the retried deal is active again", retried_is_active)
     page.goto(f"{site.url}/console/deals/{agency_id}")
     assert "активна" in page.locator("h2 .badge").first.inner_text()
     assert "КП отправлено" in page.content()

@@ -17,24 +17,22 @@ def _open_stages(backend: Backend) -> list[Stage]:
     return [s for s in backend.pipeline.stages if s.semantics is Semantics.OPEN]
 
 
-def _draft(backend: Backend, n: int, **overrides: object) -> DealDraft:
-    values: dict[str, object] = {
-        "key": f"k{n}",
-        "title": f"Лендинг для «Ромашки» №{n}",
-        "pipeline_id": backend.pipeline.id,
-        "stage_id": _open_stages(backend)[0].id,
-        "amount": _money(backend, 150000 + n),
-        "contact": Contact(
+def _draft(backend: Backend, n: int) -> DealDraft:
+    return DealDraft(
+        key=f"k{n}",
+        title=f"Лендинг для «Ромашки» №{n}",
+        pipeline_id=backend.pipeline.id,
+        stage_id=_open_stages(backend)[0].id,
+        amount=_money(backend, 150000 + n),
+        contact=Contact(
             name=f"Иван Петров {n}",
             phones=(f"+7 (912) 345-67-{n:02d}",),
             emails=(f"ivan{n}@example.ru",),
         ),
-        "company": Company(name=f"ООО «Ромашка {n}»"),
-        "stamp": f"agency-{n}",
-        "fields": {backend.text_field.id: f"Бриф №{n}: сайт под ключ"},
-    }
-    values.update(overrides)
-    return DealDraft(**values)  # type: ignore[arg-type]
+        company=Company(name=f"ООО «Ромашка {n}»"),
+        stamp=f"agency-{n}",
+        fields={backend.text_field.id: f"Бриф №{n}: сайт под ключ"},
+    )
 
 
 def _money(backend: Backend, amount: int) -> Money:

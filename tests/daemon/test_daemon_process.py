@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import statistics
 import time
 from collections import Counter
@@ -130,7 +131,7 @@ def test_webhook_latency_poll_fallback_and_clean_logs(world: SandboxWorld) -> No
                 agency_id = observer.new_deal("alfa" if n % 2 else "beta", n)
                 partner = "alfa" if n % 2 else "beta"
                 assert wait_for(
-                    lambda p=partner, a=agency_id: observer.mirrored(p, a), timeout=30, every=0.02
+                    functools.partial(observer.mirrored, partner, agency_id), timeout=30, every=0.02
                 )
                 latencies.append(time.monotonic() - started)
             world.agency.outbox.policy.drop = 1.0  # webhooks lost: polling must find the deal
@@ -185,7 +186,7 @@ def test_sigterm_during_a_busy_pass_loses_nothing_and_duplicates_nothing(
             for n, agency_id in enumerate(ids):
                 partner = "alfa" if n % 2 else "beta"
                 assert wait_for(
-                    lambda p=partner, a=agency_id: observer.mirrored(p, a),
+                    functools.partial(observer.mirrored, partner, agency_id),
                     timeout=POLL_SECONDS * 3,
                 ), (agency_id, partner, _state(world))
             assert daemon.terminate() == 0

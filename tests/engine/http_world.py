@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Unpack
 
 from bridge.amocrm.client import AmoCrm
 from bridge.amocrm.oauth import LongLivedToken
@@ -25,6 +26,7 @@ from bridge.ratelimit import Pacer
 from bridge.sandbox.world import SandboxWorld, sandbox_world
 from bridge.store.db import Store
 from sync.engine import Engine
+from tests.engine.world import EngineOptions
 
 
 def utcnow() -> dt.datetime:
@@ -38,7 +40,7 @@ class HttpWorld:
     mapping: CompiledMapping
     store: Store
 
-    def engine(self, **kwargs: object) -> Engine:
+    def engine(self, **kwargs: Unpack[EngineOptions]) -> Engine:
         partners = {c: self.crms[c] for c in self.mapping.partners}
         return Engine(
             self.store,
@@ -46,7 +48,7 @@ class HttpWorld:
             self.crms["agency"],
             partners,
             clock=utcnow,
-            **kwargs,  # type: ignore[arg-type]
+            **kwargs,
         )
 
 

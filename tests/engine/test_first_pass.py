@@ -19,7 +19,9 @@ def test_routed_deals_appear_once_in_the_right_partner_crm(world: World) -> None
     assert len(world.amo.deals) == 11 and len(world.b24.deals) == 11
     by_stamp = {d.stamp: d for d in [*world.amo.deals.values(), *world.b24.deals.values()]}
     for deal in [*deals, fan_out]:
-        target = world.amo if "opt-amo" in deal.fields["UF_CRM_PARTNER"] else world.b24
+        routing = deal.fields["UF_CRM_PARTNER"]
+        assert isinstance(routing, tuple)
+        target = world.amo if "opt-amo" in routing else world.b24
         (created,) = [d for d in target.deals.values() if d.stamp == deal.id]
         assert created.title == deal.title
         assert created.amount == deal.amount

@@ -13,6 +13,8 @@ from bridge.mapping.resolve import resolve
 from bridge.mapping.validate import load_mapping
 from bridge.model import LinkStatus, Money
 from bridge.store import audit, links
+from bridge.store.tables import LinkRow
+from sync.engine import Engine
 from sync.sources.reconcile import reconcile
 from tests.engine.http_world import HttpWorld, http_world
 
@@ -27,7 +29,7 @@ def hw(tmp_path: Path) -> Iterator[HttpWorld]:
         yield built
 
 
-def _links(hw: HttpWorld, ids: list[str]) -> dict[tuple[str, str], links.LinkRow]:
+def _links(hw: HttpWorld, ids: list[str]) -> dict[tuple[str, str], LinkRow]:
     with hw.store.transaction() as session:
         return {(r.agency_deal_id, r.partner_code): r for r in links.by_agency_ids(session, ids)}
 
@@ -114,11 +116,11 @@ def test_crash_between_remote_create_and_commit_leaves_one_partner_deal(
         assert {d.id for d in found.values()} == {rows[(i, code)].partner_deal_id for i in mine}
 
 
-def _remap(hw: HttpWorld, engine: object) -> None:
+def _remap(hw: HttpWorld, engine: Engine) -> None:
     env = Environment(process=hw.world.env)
     report = resolve(load_mapping(hw.world.mapping_path, env), hw.crms)
     assert report.compiled is not None
-    engine.update_mapping(report.compiled)  # type: ignore[attr-defined]
+    engine.update_mapping(report.compiled)
 
 
 def test_renamed_partner_stage_parks_only_its_deals_until_fixed(hw: HttpWorld) -> None:
@@ -161,7 +163,7 @@ def test_deleted_partner_deal_is_found_by_reconcile(hw: HttpWorld) -> None:
         engine.store,
         engine.mapping,
         engine.agency,
-        {c: engine.partners[c] for c in engine.codes()},
+        {c: engine.partners[c] for c in engine.reachable()},
         engine.clock(),
         then=engine.sync,
     )
@@ -193,7 +195,7 @@ def test_lost_create_answer_is_resolved_by_stamp_not_by_a_second_create(hw: Http
     assert {d.id for d in found.values()} == {rows[(i, "beta")].partner_deal_id for i in ids}
 
 
-def _partner_links(hw: HttpWorld, code: str) -> list[links.LinkRow]:
+def _partner_links(hw: HttpWorld, code: str) -> list[LinkRow]:
     with hw.store.transaction() as session:
         return [r for r in links.for_partner(session, code) if r.partner_deal_id]
 

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+from collections.abc import Callable
 from decimal import Decimal
+from typing import TypedDict, Unpack
 
 from bridge.mapping.compiled import (
     AgencyConfig,
@@ -29,11 +31,23 @@ from bridge.model import Contact, Deal, Money, Pipeline, Semantics, Stage
 from bridge.sandbox.memory import ManualClock, MemoryCrm
 from bridge.secrets import Secret
 from bridge.store.db import Store
-from sync.engine import Engine
+from sync.engine import Engine, Progress
+from sync.planning import Planner
 
 T0 = dt.datetime(2026, 11, 24, 9, 0, tzinfo=dt.UTC)
 ROUTING = "UF_CRM_PARTNER"
 AGENCY_STAGES = ("C7:NEW", "C7:WORK", "C7:WON", "C7:LOSE")
+
+
+class EngineOptions(TypedDict, total=False):
+    """The :class:`Engine` keyword options a test may set (the rest come from the world)."""
+
+    planner: Planner | None
+    overlap: dt.timedelta
+    progress: Progress | None
+    crash: Callable[[str], None]
+    mirror_notes: bool
+    retry_delay: dt.timedelta
 
 
 def _pipeline(pid: str, ids: tuple[str, ...], names: tuple[str, ...]) -> Pipeline:
@@ -53,11 +67,10 @@ B24_STAGES = ("NEW", "EXECUTING", "WON", "LOSE")
 B24_PIPELINE = _pipeline("0", B24_STAGES, NAMES)
 
 
-def stage_map(partner_ids: tuple[str, ...], **extra: object) -> StageMap:
+def stage_map(partner_ids: tuple[str, ...]) -> StageMap:
     return StageMap(
         to_partner=dict(zip(AGENCY_STAGES, partner_ids, strict=True)),
         to_agency=dict(zip(partner_ids, AGENCY_STAGES, strict=True)),
-        **extra,  # type: ignore[arg-type]
     )
 
 
@@ -114,14 +127,14 @@ class World:
     store: Store
     mapping: CompiledMapping
 
-    def engine(self, **kwargs: object) -> Engine:
+    def engine(self, **kwargs: Unpack[EngineOptions]) -> Engine:
         return Engine(
             self.store,
             self.mapping,
             self.agency,
             {"amo": self.amo, "b24": self.b24},
             clock=self.clock,
-            **kwargs,  # type: ignore[arg-type]
+            **kwargs,
         )
 
     def agency_deal(self, n: int, partners: tuple[str, ...] = ("amo",)) -> Deal:

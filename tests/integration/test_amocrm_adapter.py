@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from decimal import Decimal
+from typing import Any
 
 import pytest
 
 from bridge.amocrm.client import AmoCrm
 from bridge.amocrm.oauth import LongLivedToken
+from bridge.amocrm.transport import Reply
 from bridge.crm import NotFound
 from bridge.model import DealPatch, FieldKind, Money, Semantics
 from bridge.ratelimit import Pacer
@@ -162,10 +164,17 @@ def test_a_stage_move_names_the_pipeline_that_holds_the_stage(
     sent: list[object] = []
     request = crm.transport.request
 
-    def recording(method: str, path: str, **kwargs: object) -> object:
+    def recording(
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        body: Any = None,
+        idempotent: bool = True,
+    ) -> Reply:
         if method == "PATCH":
-            sent.append(kwargs.get("body"))
-        return request(method, path, **kwargs)  # type: ignore[arg-type]
+            sent.append(body)
+        return request(method, path, params=params, body=body, idempotent=idempotent)
 
     monkeypatch.setattr(crm.transport, "request", recording)
     (result,) = crm.update_deals([DealPatch(lead, stage_id=stage.id)])

@@ -22,8 +22,8 @@ SECRET = "integration-webhook-s3cret"
 FAST = Pacer(rate=1000.0, burst=1000)
 
 
-def _crm(sandbox: BitrixSandbox, pacer: Pacer | None = None, **kwargs: float) -> BitrixCrm:
-    return BitrixCrm(Secret(sandbox.webhook_url), system="b24:test", pacer=pacer, **kwargs)
+def _crm(sandbox: BitrixSandbox, pacer: Pacer | None = None, timeout: float = 30) -> BitrixCrm:
+    return BitrixCrm(Secret(sandbox.webhook_url), system="b24:test", pacer=pacer, timeout=timeout)
 
 
 @pytest.fixture

@@ -44,8 +44,15 @@ def obs(
     )
 
 
-def of_amount(rate: str = "0.25", **kw: int) -> CommissionRule:
-    return CommissionRule(RuleKind.PERCENT_OF_AMOUNT, Decimal(rate), Side.PARTNER, "RUB", **kw)
+def of_amount(rate: str = "0.25", due_days: int = 0, hold_days: int = 0) -> CommissionRule:
+    return CommissionRule(
+        RuleKind.PERCENT_OF_AMOUNT,
+        Decimal(rate),
+        Side.PARTNER,
+        "RUB",
+        due_days=due_days,
+        hold_days=hold_days,
+    )
 
 
 def of_fee(rate: str = "0.10", **kw: int) -> CommissionRule:

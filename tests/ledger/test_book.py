@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
+import random
 import threading
 from decimal import Decimal
 
@@ -49,22 +50,25 @@ def test_appending_a_duplicate_is_a_no_op(store: Store) -> None:
 
 def test_the_database_refuses_a_second_row_for_a_cause(store: Store) -> None:
     """Uniqueness is a constraint, not just a habit of :func:`book.append`."""
-    row = {
-        "partner_code": "alfa",
-        "agency_deal_id": "101",
-        "cause": "percent_of_amount:won#1",
-        "kind": "accrual",
-        "rule": "percent_of_amount",
-        "amount": Decimal("1.00"),
-        "currency": "RUB",
-        "payer": "partner",
-        "occurred_at": NOW,
-        "payable_at": NOW,
-        "created_at": NOW,
-    }
+
+    def row() -> LedgerEntryRow:
+        return LedgerEntryRow(
+            partner_code="alfa",
+            agency_deal_id="101",
+            cause="percent_of_amount:won#1",
+            kind="accrual",
+            rule="percent_of_amount",
+            amount=Decimal("1.00"),
+            currency="RUB",
+            payer="partner",
+            occurred_at=NOW,
+            payable_at=NOW,
+            created_at=NOW,
+        )
+
     with pytest.raises(IntegrityError), store.transaction() as session:
-        session.add(LedgerEntryRow(**row))
-        session.add(LedgerEntryRow(**row))
+        session.add(row())
+        session.add(row())
         session.flush()
 
 
@@ -112,7 +116,7 @@ def test_concurrent_derivations_book_each_cause_once(store: Store) -> None:
 )
 @given(history=histories, rnd=st.randoms(use_true_random=False))
 def test_stored_balance_equals_recomputation_from_history(
-    store: Store, history: list[DealObservation], rnd: object
+    store: Store, history: list[DealObservation], rnd: random.Random
 ) -> None:
     deal = f"h{next(DEAL_IDS)}"  # the store outlives one example: every example its own deal
     history = [
@@ -120,7 +124,7 @@ def test_stored_balance_equals_recomputation_from_history(
         for o in history
     ]
     order = history + history[: len(history) // 2]
-    rnd.shuffle(order)  # type: ignore[attr-defined]
+    rnd.shuffle(order)
     for i in range(1, len(order) + 1):
         with store.transaction() as session:
             book.record_history(session, order[:i], RULES, NOW)

@@ -10,14 +10,14 @@ from decimal import Decimal
 
 import pytest
 
-from bridge.ledger.entries import EntryKind
+from bridge.ledger.entries import Entry, EntryKind
 from bridge.ledger.locale import Texts
 from bridge.ledger.render import operation
 from bridge.ledger.rules import entries_for, kept_notices
 from tests.ledger.factories import WON, at, commission, obs, of_amount, of_fee
 
 
-def _booked() -> list:  # type: ignore[type-arg]
+def _booked() -> list[Entry]:
     history = [obs(0, WON, "1200000.00")]
     return entries_for(history, commission(of_amount("0.25")), [])
 

@@ -4,11 +4,17 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from tests.ledger.test_cli import db, run  # noqa: F401  (db is a fixture)
 
 
-def test_statement_pdf_without_a_browser(db: str, tmp_path: Path, monkeypatch: object) -> None:  # noqa: F811
-    monkeypatch.setenv("PATH", "/nonexistent")  # type: ignore[attr-defined]  # no chromium anywhere
+def test_statement_pdf_without_a_browser(
+    db: str,  # noqa: F811
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("PATH", "/nonexistent")  # no chromium anywhere
     out = tmp_path / "statement.pdf"
     run(
         "statement",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 from collections import defaultdict
 from collections.abc import Sequence
 from decimal import Decimal
@@ -64,7 +65,9 @@ def deliver(order: Sequence[DealObservation]) -> list[Entry]:
 
 @settings(max_examples=300, deadline=None)
 @given(histories, st.randoms(use_true_random=False))
-def test_batch_derivation_ignores_order_and_duplicates(history: list[DealObservation], rnd) -> None:
+def test_batch_derivation_ignores_order_and_duplicates(
+    history: list[DealObservation], rnd: random.Random
+) -> None:
     noisy = history + rnd.sample(history, k=len(history) // 2)
     rnd.shuffle(noisy)
     assert entries_for(noisy, RULES, []) == entries_for(history, RULES, [])
@@ -73,7 +76,7 @@ def test_batch_derivation_ignores_order_and_duplicates(history: list[DealObserva
 @settings(max_examples=300, deadline=None)
 @given(histories, st.randoms(use_true_random=False))
 def test_any_delivery_order_ends_at_the_recomputed_balance(
-    history: list[DealObservation], rnd
+    history: list[DealObservation], rnd: random.Random
 ) -> None:
     order = history + rnd.sample(history, k=len(history) // 2)
     rnd.shuffle(order)

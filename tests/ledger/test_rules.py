@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from decimal import Decimal
 
 import pytest
 
 from bridge.ledger.entries import Entry, EntryKind, quantize
-from bridge.ledger.rules import entries_for, membership_entries, payout_entry
-from bridge.mapping.compiled import Side
+from bridge.ledger.rules import DealObservation, entries_for, membership_entries, payout_entry
+from bridge.mapping.compiled import Commission, Side
 from tests.ledger.factories import (
     LOST,
     OPEN,
@@ -24,7 +25,7 @@ from tests.ledger.factories import (
 )
 
 
-def book(history, rules) -> list[Entry]:  # type: ignore[no-untyped-def]
+def book(history: Sequence[DealObservation], rules: Commission) -> list[Entry]:
     return entries_for(history, rules, [])
 
 

@@ -10,6 +10,7 @@ from rich.console import Console
 
 from bridge.crm import Crm
 from bridge.mapping.compiled import Connection
+from bridge.mapping.connect import Opener
 from bridge.mapping.validate import validate_text
 from bridge.sandbox.memory import MemoryCrm
 from sync.cli.check import run_check
@@ -76,7 +77,7 @@ def test_a_few_ordinary_aliases_are_still_fine() -> None:
     assert not [p for p in _problems(text) if "expand" in p]
 
 
-def _opener(crms: dict[str, MemoryCrm]):  # type: ignore[no-untyped-def]
+def _opener(crms: dict[str, MemoryCrm]) -> Opener:
     def open_fake(label: str, connection: Connection) -> Crm:
         return crms[label]
 

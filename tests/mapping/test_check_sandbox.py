@@ -47,9 +47,9 @@ def mapping_file(
     return target
 
 
-def _run(path: Path, **options: bool) -> tuple[int, str]:
+def _run(path: Path, *, fix: bool = False) -> tuple[int, str]:
     console = Console(record=True, width=250, color_system=None)
-    code = run_check(path, console=console, **options)
+    code = run_check(path, console=console, fix=fix)
     return code, console.export_text()
 
 

@@ -8,6 +8,7 @@ from rich.console import Console
 
 from bridge.crm import Crm
 from bridge.mapping.compiled import Connection
+from bridge.mapping.connect import Opener
 from bridge.mapping.env import Environment
 from bridge.mapping.resolve import resolve
 from bridge.mapping.validate import load_mapping
@@ -16,7 +17,7 @@ from sync.cli.init import run_init
 from tests.mapping.conftest import ENV_VALUES
 
 
-def _opener(crms: dict[str, MemoryCrm]):  # type: ignore[no-untyped-def]
+def _opener(crms: dict[str, MemoryCrm]) -> Opener:
     def open_fake(label: str, connection: Connection) -> Crm:
         return crms[label]
 

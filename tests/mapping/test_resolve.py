@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import replace
+from pathlib import Path
 
 from bridge.crm import AuthError
 from bridge.mapping.compiled import ConverterKind, Target
@@ -93,7 +94,7 @@ def test_unreachable_agency_compiles_nothing(crms: dict[str, MemoryCrm]) -> None
     assert "token rejected" in report.problems[0].message
 
 
-def test_enum_values_resolve_to_option_ids(crms: dict[str, MemoryCrm], tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_enum_values_resolve_to_option_ids(crms: dict[str, MemoryCrm], tmp_path: Path) -> None:
     crms["agency"].field_list.append(
         FieldDef("UF_CRM_SOURCE", "Источник", FieldKind.STRING, code="UF_CRM_SOURCE")
     )
@@ -116,7 +117,9 @@ def test_enum_values_resolve_to_option_ids(crms: dict[str, MemoryCrm], tmp_path)
     assert source.partner.target is Target.CUSTOM
 
 
-def test_converter_must_fit_the_custom_field_kind(crms: dict[str, MemoryCrm], tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_converter_must_fit_the_custom_field_kind(
+    crms: dict[str, MemoryCrm], tmp_path: Path
+) -> None:
     text = EXAMPLE.read_text(encoding="utf-8").replace(
         "        converter: money\n    commission:", "        converter: date\n    commission:"
     )
@@ -128,7 +131,7 @@ def test_converter_must_fit_the_custom_field_kind(crms: dict[str, MemoryCrm], tm
     ]
 
 
-def test_won_mapped_to_an_open_stage_is_refused(crms: dict[str, MemoryCrm], tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_won_mapped_to_an_open_stage_is_refused(crms: dict[str, MemoryCrm], tmp_path: Path) -> None:
     text = EXAMPLE.read_text(encoding="utf-8").replace(
         "Сделка успешна: Успешно реализовано", "Сделка успешна: Неразобранное"
     )

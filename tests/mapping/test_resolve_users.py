@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from bridge.mapping.resolve import resolve
+from bridge.mapping.spec import MappingSpec
 from bridge.mapping.validate import validate_text
 from bridge.model import User
 from bridge.sandbox.memory import MemoryCrm
@@ -19,7 +20,7 @@ OWNER = """      owner:
 """
 
 
-def _spec(owner: str = OWNER):  # type: ignore[no-untyped-def]
+def _spec(owner: str = OWNER) -> MappingSpec:
     anchor = "    fields:\n      paid:"  # partner alfa's own field maps
     text = EXAMPLE.read_text("utf-8").replace(anchor, "    fields:\n" + owner + "      paid:", 1)
     spec, problems = validate_text(text, "mapping.yaml", fixed_env())

@@ -18,6 +18,11 @@ def _watcher(path: Path, crms: dict[str, MemoryCrm]) -> MappingWatcher:
     return MappingWatcher(path, crms_for, env_for=lambda _: fixed_env())
 
 
+def _reason(watcher: MappingWatcher) -> str | None:
+    """Why the mapping is unreadable now: read afresh after each poll."""
+    return watcher.unreadable
+
+
 def test_changed_file_is_picked_up(tmp_path: Path, crms: dict[str, MemoryCrm]) -> None:
     path = tmp_path / "mapping.yaml"
     path.write_text(EXAMPLE.read_text(encoding="utf-8"), encoding="utf-8")
@@ -81,11 +86,11 @@ def test_a_missing_file_is_logged_once_per_change_not_at_every_poll(
         for _ in range(50):  # 25 s of the daemon's drain ticks
             assert watcher.poll() is False
         unreadable = [r for r in caplog.records if r.getMessage() == "mapping.unreadable"]
-        assert len(unreadable) == 1 and watcher.unreadable is not None
+        assert len(unreadable) == 1 and _reason(watcher) is not None
         assert watcher.compiled is good  # the last good mapping stays active
         path.write_text(text, encoding="utf-8")  # the same content back: nothing to reload
         assert watcher.poll() is False
-        assert watcher.unreadable is None
+        assert _reason(watcher) is None
         path.unlink()
         watcher.poll()
         watcher.poll()

@@ -23,7 +23,7 @@ from hypothesis import strategies as st
 
 from bridge.canonical import synced_from_json, synced_to_json
 from bridge.mapping.compiled import Side
-from bridge.model import CanonicalValue, Deal, LinkStatus, Money, Note
+from bridge.model import CanonicalValue, Deal, FieldValue, LinkStatus, Money, Note
 from bridge.phones import mirrored
 from sync.plan.notes import is_mirrored, mirrored_text
 from sync.plan.slots import slots_for
@@ -52,7 +52,7 @@ _AGENCY_STAGES = ["C5:NEW", "C5:WORK", "C5:WON", "C5:LOSE", "C5:JUNK"]
 # (side, what, values) — every kind of edit is drawn with the same odds (a flat
 # sampled_from, not nested one_of, which would favour its first branches).
 # Values an admin's mapping can carry...
-_OK: list[tuple[Side, str, list[object]]] = [
+_OK: list[tuple[Side, str, list[FieldValue]]] = [
     (Side.AGENCY, "UF_CRM_BRIEF", [*_TEXTS]),
     (Side.AGENCY, "UF_CRM_KIND", ["61", "62", None]),
     (Side.AGENCY, "UF_CRM_DEADLINE", [*_DATES]),
@@ -71,7 +71,7 @@ _OK: list[tuple[Side, str, list[object]]] = [
     (Side.PARTNER, "note", [*_TEXTS]),
 ]
 # ...and values it cannot (unmapped stage, option missing from the table, user).
-_BAD: list[tuple[Side, str, list[object]]] = [
+_BAD: list[tuple[Side, str, list[FieldValue]]] = [
     (Side.AGENCY, "stage", ["C5:HOLD"]),
     (Side.AGENCY, "UF_CRM_KIND", ["63"]),
     (Side.AGENCY, "responsible", ["999"]),
@@ -79,10 +79,10 @@ _BAD: list[tuple[Side, str, list[object]]] = [
     (Side.PARTNER, "5002", ["9009"]),
 ]
 
-Edit = tuple[Side, str, object]
+Edit = tuple[Side, str, FieldValue]
 
 
-def _edits(kinds: list[tuple[Side, str, list[object]]]) -> st.SearchStrategy[Edit]:
+def _edits(kinds: list[tuple[Side, str, list[FieldValue]]]) -> st.SearchStrategy[Edit]:
     return st.sampled_from(kinds).flatmap(
         lambda k: st.sampled_from(k[2]).map(lambda v: (k[0], k[1], v))
     )
@@ -93,11 +93,18 @@ _any_edit = _edits(_OK + _BAD)
 _dates = st.sampled_from(_DATES)
 
 
-def _change(deal: Deal, what: str, value: object, at: dt.datetime) -> Deal:
-    attributes = {"stage": "stage_id", "amount": "amount", "title": "title"}
-    if what in attributes:
-        return edit(deal, at, **{attributes[what]: value})
+def _change(deal: Deal, what: str, value: FieldValue, at: dt.datetime) -> Deal:
+    if what == "stage":
+        assert isinstance(value, str), value
+        return edit(deal, at, stage_id=value)
+    if what == "amount":
+        assert value is None or isinstance(value, Money), value
+        return edit(deal, at, amount=value)
+    if what == "title":
+        assert isinstance(value, str), value
+        return edit(deal, at, title=value)
     if what == "responsible":
+        assert value is None or isinstance(value, str), value
         return edit(deal, at, responsible_id=value)
     return edit(deal, at, {what: value})
 
@@ -169,10 +176,11 @@ def test_applying_a_plan_then_replanning_is_quiet(edits: list[Edit]) -> None:
 def test_random_edits_converge_to_the_mapping_rules(steps: list[Edit | str]) -> None:
     sides = _fresh()
     for step in steps:
-        if step == "sync":
+        if isinstance(step, str):
+            assert step == "sync"
             sides.run(MAPPING)
         else:
-            _perform(sides, step)  # type: ignore[arg-type]
+            _perform(sides, step)
     sides.run(MAPPING)
     assert sides.links["atwinta"].status is LinkStatus.ACTIVE
     _assert_quiet(sides)
@@ -243,11 +251,12 @@ def test_fan_out_links_settle_within_a_few_passes(steps: list[tuple[str, Edit] |
     # and no partner amount edit raced it in the same pass (the partner owns amount).
     expect_equal, partner_pending = True, False
     for step in steps:
-        if step == "sync":
+        if isinstance(step, str):
+            assert step == "sync"
             sides.run(MAPPING)
             partner_pending = False
             continue
-        code, (side, what, value) = step  # type: ignore[misc]
+        code, (side, what, value) = step
         if what == "note":
             continue
         at = sides.tick()

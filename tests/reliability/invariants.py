@@ -31,6 +31,7 @@ from sqlmodel import Session, select
 
 from bridge.crm import Crm
 from bridge.ledger import book
+from bridge.ledger.entries import Entry
 from bridge.ledger.observations import history
 from bridge.ledger.rules import entries_for
 from bridge.ledger.tables import LedgerObservationRow
@@ -339,7 +340,7 @@ def _ledger_exactly_once(
             report.fail(name, f"{code}/{deal_id}: entries without any observation")
 
 
-def _key(entry: book.Entry) -> tuple[str, str, str, str]:
+def _key(entry: Entry) -> tuple[str, str, str, str]:
     return (entry.cause, entry.rule, f"{entry.amount.normalize():f}", entry.currency)
 
 

@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlmodel import select
 
 from bridge.ledger.tables import LedgerEntryRow
-from bridge.model import Money
+from bridge.model import Deal, Money
 from bridge.store.tables import AuditRow, CursorRow
 from tests.engine.world import World, make_world
 from tests.reliability.invariants import NAMES, Crms, InvariantReport, check_invariants
@@ -32,10 +33,23 @@ def synced(tmp_path: Path) -> Iterator[World]:
     world.store.close()
 
 
-def _check(world: World, **kwargs: object) -> InvariantReport:
+def _check(
+    world: World,
+    *,
+    quiescent: bool = True,
+    secrets: Iterable[str] = (),
+    texts: Iterable[str] = (),
+) -> InvariantReport:
     crms = Crms(world.agency, {"amo": world.amo, "b24": world.b24})
     return check_invariants(
-        crms, world.store, world.mapping, scenario="checker", record=False, **kwargs
+        crms,
+        world.store,
+        world.mapping,
+        scenario="checker",
+        record=False,
+        quiescent=quiescent,
+        secrets=secrets,
+        texts=texts,
     )
 
 
@@ -62,9 +76,9 @@ def test_a_second_stamped_partner_deal_is_a_duplicate(synced: World) -> None:
     assert NAMES[1] in _violated(_check(synced))
 
 
-def _copied(deal: object) -> list[dataclasses.Field[object]]:
+def _copied(deal: Deal) -> list[dataclasses.Field[Any]]:
     skip = {"id", "created_at", "updated_at"}
-    return [f for f in dataclasses.fields(deal) if f.name not in skip]  # type: ignore[arg-type]
+    return [f for f in dataclasses.fields(deal) if f.name not in skip]
 
 
 def test_a_missing_or_extra_ledger_entry_is_caught(synced: World) -> None:

@@ -9,6 +9,7 @@ sides agree, and no later pass ever corrects it: a lost change.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
 
@@ -23,7 +24,7 @@ class Crashed(BaseException):
     pass
 
 
-def _crash_at(point: str):  # type: ignore[no-untyped-def]
+def _crash_at(point: str) -> Callable[[str], None]:
     def crash(name: str) -> None:
         if name == point:
             raise Crashed(name)

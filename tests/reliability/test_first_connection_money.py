@@ -29,7 +29,6 @@ from bridge.model import HISTORY_KEY, Hint, HintKind, LinkStatus
 from bridge.sandbox.world import SandboxWorld, sandbox_world
 from bridge.store import links
 from bridge.store.db import Store
-from bridge.store.links import state_of as to_state
 from sync.engine import Engine
 from sync.first_sync import handover_lines
 from sync.sources import inbox
@@ -124,7 +123,7 @@ def test_the_first_connection_hands_over_open_deals_only(site: Site) -> None:
         entries = book.read(session)
     history = [r for r in rows if r.status == LinkStatus.CLOSED.value]
     assert {r.agency_deal_id for r in history} == set(closed)
-    reasons = [to_state(r).synced.get(HISTORY_KEY) for r in history]
+    reasons = [links.state_of(r).synced.get(HISTORY_KEY) for r in history]
     assert all("not handed over" in str(reason) for reason in reasons), reasons
     assert entries == [], "no commission for history"
     created = {

@@ -35,6 +35,7 @@ ADMIN = "adm-" + "x7Qp2LmN9vRt4WzY"  # the test's own admin token, grepped for l
 NOW = dt.datetime(2026, 11, 24, 12, 0, tzinfo=dt.UTC)
 FORM = "application/x-www-form-urlencoded"
 SEEN: list[str] = []  # every response body and log line, grepped for secrets at the end
+Served = tuple[SandboxWorld, Daemon]  # the sandboxes and the daemon answering over HTTP
 
 
 class _Lines(logging.Handler):
@@ -43,7 +44,7 @@ class _Lines(logging.Handler):
 
 
 @pytest.fixture(scope="module")
-def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[SandboxWorld, Daemon]]:
+def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
     handler = _Lines()
     logging.getLogger().addHandler(handler)
     options = DaemonOptions(poll_interval=dt.timedelta(hours=1), debounce=dt.timedelta(hours=1))
@@ -97,7 +98,9 @@ def _assert_rejected(reply: requests.Response, world: SandboxWorld, *codes: int)
 
 # --- forged and misaddressed hooks -------------------------------------------------------
 @pytest.mark.parametrize("token", [None, "", "wrong-token"])
-def test_forged_bitrix_events_are_refused_without_side_effect(served, token) -> None:  # type: ignore[no-untyped-def]
+def test_forged_bitrix_events_are_refused_without_side_effect(
+    served: Served, token: str | None
+) -> None:
     world, daemon = served
     before = _hints(daemon)
     for path in ("/hooks/bitrix24", "/hooks/bitrix24/beta"):
@@ -105,7 +108,7 @@ def test_forged_bitrix_events_are_refused_without_side_effect(served, token) -> 
     assert _hints(daemon) == before
 
 
-def test_a_partner_token_does_not_open_the_agency_route(served) -> None:  # type: ignore[no-untyped-def]
+def test_a_partner_token_does_not_open_the_agency_route(served: Served) -> None:
     world, daemon = served
     before = _hints(daemon)
     reply = _post(daemon, "/hooks/bitrix24", _event(world.env["BETA_B24_APP_TOKEN"], "77"))
@@ -114,7 +117,7 @@ def test_a_partner_token_does_not_open_the_agency_route(served) -> None:  # type
 
 
 @pytest.mark.parametrize("secret", ["", "wrong", "alfa"])
-def test_amocrm_hooks_with_a_wrong_path_secret_are_404(served, secret) -> None:  # type: ignore[no-untyped-def]
+def test_amocrm_hooks_with_a_wrong_path_secret_are_404(served: Served, secret: str) -> None:
     world, daemon = served
     before = _hints(daemon)
     body = urlencode({"leads[update][0][id]": "5", "account[subdomain]": "alfa"})
@@ -125,7 +128,7 @@ def test_amocrm_hooks_with_a_wrong_path_secret_are_404(served, secret) -> None: 
     assert _hints(daemon) == before
 
 
-def test_a_replayed_event_folds_into_one_hint(served) -> None:  # type: ignore[no-untyped-def]
+def test_a_replayed_event_folds_into_one_hint(served: Served) -> None:
     """Hints are not data: a replay can only make the bridge re-read a deal, once."""
     world, daemon = served
     body = _event(world.env["AGENCY_B24_APP_TOKEN"], "9000001")
@@ -136,7 +139,7 @@ def test_a_replayed_event_folds_into_one_hint(served) -> None:  # type: ignore[n
 
 
 # --- size, encoding, method, content type ------------------------------------------------
-def test_oversized_bodies_are_413_declared_or_streamed(served) -> None:  # type: ignore[no-untyped-def]
+def test_oversized_bodies_are_413_declared_or_streamed(served: Served) -> None:
     world, daemon = served
     before = _hints(daemon)
     big = _event(world.env["AGENCY_B24_APP_TOKEN"]) + "&pad=" + "x" * 70_000
@@ -160,7 +163,7 @@ def test_oversized_bodies_are_413_declared_or_streamed(served) -> None:  # type:
         b"event=ONCRMDEALUPDATE&data[FIELDS][ID]=12345678901234567890123",
     ],
 )
-def test_malformed_encodings_are_400(served, body: bytes) -> None:  # type: ignore[no-untyped-def]
+def test_malformed_encodings_are_400(served: Served, body: bytes) -> None:
     world, daemon = served
     before = _hints(daemon)
     token = world.env["AGENCY_B24_APP_TOKEN"].encode()
@@ -171,7 +174,7 @@ def test_malformed_encodings_are_400(served, body: bytes) -> None:  # type: igno
     assert _hints(daemon) == before
 
 
-def test_wrong_methods_and_content_types(served) -> None:  # type: ignore[no-untyped-def]
+def test_wrong_methods_and_content_types(served: Served) -> None:
     world, daemon = served
     for method in ("GET", "PUT", "DELETE"):
         reply = requests.request(method, _url(daemon, "/hooks/bitrix24"), timeout=10)
@@ -186,7 +189,7 @@ def test_wrong_methods_and_content_types(served) -> None:  # type: ignore[no-unt
 
 
 # --- admin endpoints ---------------------------------------------------------------------
-def test_admin_endpoints_need_the_token_even_on_localhost(served) -> None:  # type: ignore[no-untyped-def]
+def test_admin_endpoints_need_the_token_even_on_localhost(served: Served) -> None:
     world, daemon = served
     url = _url(daemon, "/metrics")
     for headers in ({}, {"Authorization": "Bearer nope"}, {"Authorization": ADMIN}):
@@ -205,7 +208,7 @@ def test_admin_endpoints_need_the_token_even_on_localhost(served) -> None:  # ty
     assert "checks" in admin.json()
 
 
-def test_settings_and_mapping_redact_their_secrets(served) -> None:  # type: ignore[no-untyped-def]
+def test_settings_and_mapping_redact_their_secrets(served: Served) -> None:
     world, daemon = served
     assert daemon.engine is not None
     shown = [repr(daemon.settings), str(daemon.settings), repr(daemon.engine.mapping)]
@@ -270,7 +273,7 @@ def test_amocrm_parser_accepts_or_rejects_never_crashes(body: bytes | str, prese
         assert all(h.deal_id.isdigit() for h in hints)
 
 
-def test_the_app_over_a_socket_never_answers_500(served) -> None:  # type: ignore[no-untyped-def]
+def test_the_app_over_a_socket_never_answers_500(served: Served) -> None:
     world, daemon = served
     paths = [
         "/hooks/bitrix24",
@@ -400,8 +403,8 @@ def _assert_short_lines(found: list[logging.LogRecord], *, most: int = 300) -> N
 
 
 @pytest.mark.parametrize("route", ["amocrm", "bitrix24", "bitrix24/beta"])
-def test_deeply_nested_keys_are_400_with_the_reason_on_both_routes(  # type: ignore[no-untyped-def]
-    served, records: _Records, route: str
+def test_deeply_nested_keys_are_400_with_the_reason_on_both_routes(
+    served: Served, records: _Records, route: str
 ) -> None:
     world, daemon = served
     before = _hints(daemon)
@@ -425,7 +428,7 @@ def test_deeply_nested_keys_are_400_with_the_reason_on_both_routes(  # type: ign
     assert _hints(daemon) == before
 
 
-def test_aborted_bodies_leave_one_short_line_each(served, records: _Records) -> None:  # type: ignore[no-untyped-def]
+def test_aborted_bodies_leave_one_short_line_each(served: Served, records: _Records) -> None:
     world, daemon = served
     before = _hints(daemon)
     authentic = f"/hooks/amocrm/alfa/{world.env['ALFA_AMO_HOOK_SECRET']}"
@@ -444,7 +447,7 @@ def test_aborted_bodies_leave_one_short_line_each(served, records: _Records) -> 
     assert _hints(daemon) == before
 
 
-def test_unauthenticated_bodies_are_never_read(served, records: _Records) -> None:  # type: ignore[no-untyped-def]
+def test_unauthenticated_bodies_are_never_read(served: Served, records: _Records) -> None:
     _, daemon = served
     # Headers promise 60 KB and nothing follows: only a URL check can answer this at once.
     for path in ("/hooks/amocrm/alfa/guess", "/hooks/amocrm/nobody/x", "/hooks/bitrix24/nobody"):
@@ -456,8 +459,8 @@ def test_unauthenticated_bodies_are_never_read(served, records: _Records) -> Non
     _assert_short_lines(records.wait_for("hook.rejected", 3))
 
 
-def test_slow_bodies_time_out_with_408(  # type: ignore[no-untyped-def]
-    served, records: _Records, monkeypatch: pytest.MonkeyPatch
+def test_slow_bodies_time_out_with_408(
+    served: Served, records: _Records, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     world, daemon = served
     monkeypatch.setattr(app_module, "BODY_TIMEOUT", 0.3)
@@ -472,7 +475,7 @@ def test_slow_bodies_time_out_with_408(  # type: ignore[no-untyped-def]
     assert getattr(line, "bridge_fields", {}).get("status") == 408
 
 
-def test_pipelined_requests_each_get_their_answer(served, records: _Records) -> None:  # type: ignore[no-untyped-def]
+def test_pipelined_requests_each_get_their_answer(served: Served, records: _Records) -> None:
     world, daemon = served
     secret = world.env["ALFA_AMO_HOOK_SECRET"]
     good = urlencode({"leads[update][0][id]": "9100001", "account[subdomain]": "alfa"}).encode()
@@ -500,7 +503,7 @@ def test_pipelined_requests_each_get_their_answer(served, records: _Records) -> 
     _assert_short_lines(records.wait_for("hook.rejected", 2))
 
 
-def test_nothing_printed_or_stored_names_a_secret(served) -> None:  # type: ignore[no-untyped-def]
+def test_nothing_printed_or_stored_names_a_secret(served: Served) -> None:
     """Runs last in this module: every response body and log line collected above."""
     world, _ = served
     secrets = secrets_of(world.env, also=[ADMIN])

@@ -6,6 +6,7 @@ from typing import Any
 
 from bridge.sandbox.amocrm.account import AmoSandbox
 from tests.sandbox.conftest import AmoApi
+from tests.sandbox.rows import lead_row
 
 
 def _events(api: AmoApi, query: str = "") -> list[dict[str, Any]]:
@@ -23,7 +24,7 @@ def test_seed_is_quiet_and_an_empty_feed_is_204(amo_api: AmoApi) -> None:
 def test_changes_become_typed_events_newest_first(amo: AmoSandbox, amo_api: AmoApi) -> None:
     pipeline = amo.pipeline_id("Партнёрские лиды")
     lead_id = amo.add_lead({"name": "Событийная", "pipeline_id": pipeline})
-    first_stage = amo.get_lead(lead_id)["status_id"]  # type: ignore[index]
+    first_stage = lead_row(amo, lead_id)["status_id"]
     amo.clock.advance(5)
     contract = amo.status_id(pipeline, "Договор")
     amo.update_lead(lead_id, {"status_id": contract, "price": 777, "name": "Переименована"})

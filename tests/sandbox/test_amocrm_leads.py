@@ -8,6 +8,7 @@ import pytest
 
 from bridge.sandbox.amocrm.account import AmoSandbox
 from tests.sandbox.conftest import AmoApi
+from tests.sandbox.rows import lead_row
 
 
 @pytest.fixture
@@ -164,12 +165,12 @@ def test_patch_batch_answers_per_item_and_is_all_or_nothing(
     items = reply.json()["_embedded"]["leads"]
     assert [i["id"] for i in items] == [first, second]
     assert all(i["updated_at"] == int(amo.clock.time()) for i in items)
-    assert amo.get_lead(first)["price"] == 11  # type: ignore[index]
+    assert lead_row(amo, first)["price"] == 11
     broken = [{"id": first, "price": 12}, {"id": second, "status_id": 999}]
     refused = amo_api("PATCH", "/api/v4/leads", json=broken)
     assert refused.status_code == 400
     assert refused.json()["validation-errors"][0]["request_id"] == "1"
-    assert amo.get_lead(first)["price"] == 11  # type: ignore[index]
+    assert lead_row(amo, first)["price"] == 11
 
 
 def test_patch_one_moves_updated_at_and_closes_on_won(amo: AmoSandbox, amo_api: AmoApi) -> None:
@@ -198,7 +199,7 @@ def test_custom_field_values_write_read_and_clear(amo: AmoSandbox, amo_api: AmoA
         ]
     }
     amo_api("PATCH", f"/api/v4/leads/{lead_id}", json=patch)
-    values = {v["field_name"]: v for v in amo.get_lead(lead_id)["custom_fields_values"]}  # type: ignore[index]
+    values = {v["field_name"]: v for v in lead_row(amo, lead_id)["custom_fields_values"]}
     assert values["Источник"]["values"][0]["value"] == "Рекомендация"
     assert isinstance(values["Источник"]["values"][0]["enum_id"], int)
     assert values["Оплачено клиентом"]["values"] == [{"value": "9000"}]
@@ -208,7 +209,7 @@ def test_custom_field_values_write_read_and_clear(amo: AmoSandbox, amo_api: AmoA
         f"/api/v4/leads/{lead_id}",
         json={"custom_fields_values": [{"field_id": paid, "values": None}]},
     )
-    names = [v["field_name"] for v in amo.get_lead(lead_id)["custom_fields_values"]]  # type: ignore[index]
+    names = [v["field_name"] for v in lead_row(amo, lead_id)["custom_fields_values"]]
     assert "Оплачено клиентом" not in names
     bad = {"custom_fields_values": [{"field_id": source, "values": [{"enum_id": 1}]}]}
     assert amo_api("PATCH", f"/api/v4/leads/{lead_id}", json=bad).status_code == 400
@@ -272,7 +273,7 @@ def test_direct_methods_act_like_a_person(amo: AmoSandbox) -> None:
     amo.delete_lead(lead_id)
     assert amo.get_lead(lead_id) is None and lead_id not in amo.lead_ids()
     ids = amo.seed_leads(3, with_contacts=True)
-    assert all(amo.get_lead(i)["_embedded"]["contacts"] for i in ids)  # type: ignore[index]
+    assert all(lead_row(amo, i)["_embedded"]["contacts"] for i in ids)
 
 
 def test_stage_changes_by_the_account_admin(amo: AmoSandbox, amo_api: AmoApi) -> None:

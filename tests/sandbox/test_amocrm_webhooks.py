@@ -7,6 +7,7 @@ from typing import Any
 from bridge.phpform import parse
 from bridge.sandbox.amocrm.account import AmoSandbox
 from tests.sandbox.conftest import AmoApi, HookReceiver
+from tests.sandbox.rows import lead_row
 
 ALL = ["add_lead", "update_lead", "status_lead", "delete_lead", "note_lead"]
 
@@ -41,7 +42,7 @@ def test_add_update_status_delete_and_note_are_posted_as_forms(
     lead_id = created.json()["_embedded"]["leads"][0]["id"]
     amo.update_lead(lead_id, {"price": 200})
     pipeline = amo.pipeline_id("Партнёрские лиды")
-    old_status = amo.get_lead(lead_id)["status_id"]  # type: ignore[index]
+    old_status = lead_row(amo, lead_id)["status_id"]
     amo.update_lead(lead_id, {"status_id": amo.status_id(pipeline, "Договор")})
     amo.add_note(lead_id, "Заметка")
     amo.delete_lead(lead_id)

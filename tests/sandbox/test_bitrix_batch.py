@@ -7,6 +7,7 @@ from urllib.parse import quote
 from bridge.phpform import build
 from bridge.sandbox.bitrix.portal import BitrixSandbox
 from tests.sandbox.conftest import BitrixApi
+from tests.sandbox.rows import deal_row
 
 
 def test_more_than_fifty_commands_is_refused(bitrix_api: BitrixApi) -> None:
@@ -118,4 +119,4 @@ def test_whole_batch_form_encoded_twice(bitrix: BitrixSandbox, bitrix_api: Bitri
     inner = "crm.deal.add?" + build({"fields": {"TITLE": "Сайт & магазин"}})
     reply = bitrix_api("batch", form=build({"halt": 0, "cmd": {"add": inner}}))
     deal_id = reply.json()["result"]["result"]["add"]
-    assert bitrix.get_deal(str(deal_id))["TITLE"] == "Сайт & магазин"  # type: ignore[index]
+    assert deal_row(bitrix, str(deal_id))["TITLE"] == "Сайт & магазин"

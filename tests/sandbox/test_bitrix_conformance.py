@@ -93,7 +93,8 @@ def _list_errors(
     for n, item in enumerate(actual):
         candidates = [shape_errors(e, item, f"{path}[{n}]", ignore) for e in expected]
         if candidates and all(candidates):
-            errors += min(candidates, key=len)
+            fewest: list[str] = min(candidates, key=len)
+            errors += fewest
     return errors
 
 
@@ -394,7 +395,7 @@ def _app_bind(api: BitrixApi, sandbox: BitrixSandbox, params: dict[str, Any]) ->
 
 
 def _event(
-    event: str, action: Callable[[BitrixApi, BitrixSandbox], None], *, app: bool = True
+    event: str, action: Callable[[BitrixApi, BitrixSandbox], object], *, app: bool = True
 ) -> Scenario:
     def scenario(api: BitrixApi, sandbox: BitrixSandbox, hooks: HookReceiver) -> tuple[int, Any]:
         if app:

@@ -10,6 +10,7 @@ from bridge.sandbox.bitrix.fields import to_camel
 from bridge.sandbox.bitrix.portal import BitrixSandbox
 from bridge.sandbox.emulator import SimClock
 from tests.sandbox.conftest import BitrixApi
+from tests.sandbox.rows import deal_row
 
 # ---- deals through both APIs -------------------------------------------------------------
 
@@ -103,12 +104,12 @@ def test_item_update_without_changes_does_not_save(
 ) -> None:
     bitrix.clock.freeze()
     deal_id = bitrix.add_deal({"TITLE": "Сайт"})
-    before = bitrix.get_deal(deal_id)["DATE_MODIFY"]  # type: ignore[index]
+    before = deal_row(bitrix, deal_id)["DATE_MODIFY"]
     bitrix.clock.advance(60)
     params = {"entityTypeId": 2, "id": deal_id, "fields": {"title": "Сайт"}}
     assert bitrix_api.result("crm.item.update", params)["item"]["updatedTime"] == before
     bitrix_api.result("crm.deal.update", {"id": deal_id, "fields": {"TITLE": "Сайт"}})
-    assert bitrix.get_deal(deal_id)["DATE_MODIFY"] != before  # type: ignore[index]
+    assert deal_row(bitrix, deal_id)["DATE_MODIFY"] != before
 
 
 def test_legacy_errors(bitrix_api: BitrixApi) -> None:

@@ -9,6 +9,7 @@ import requests
 from bridge.phpform import parse
 from bridge.sandbox.bitrix.portal import BitrixSandbox
 from tests.sandbox.conftest import BitrixApi, HookReceiver
+from tests.sandbox.rows import deal_row
 
 WEBHOOK_AUTH = {"domain", "client_endpoint", "server_endpoint", "member_id", "application_token"}
 
@@ -217,7 +218,7 @@ def test_a_person_moving_a_deal_to_another_pipeline(
         "CATEGORY_ID": "1",
         "STAGE_ID": "C1:PREPARATION",
     }
-    assert bitrix_demo.get_deal(deal_id)["STAGE_ID"] == "C1:PREPARATION"  # type: ignore[index]
+    assert deal_row(bitrix_demo, deal_id)["STAGE_ID"] == "C1:PREPARATION"
 
 
 def test_app_events_carry_a_usable_access_token(

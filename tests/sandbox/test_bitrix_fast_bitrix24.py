@@ -16,6 +16,7 @@ from fast_bitrix24 import Bitrix
 
 from bridge.sandbox.bitrix.portal import BitrixSandbox
 from bridge.sandbox.emulator import Fault, FaultKind
+from tests.sandbox.rows import deal_row
 
 
 @pytest.fixture(autouse=True)
@@ -79,7 +80,7 @@ def test_call_update_many_goes_through_one_batch(bitrix: BitrixSandbox, client: 
     ids = bitrix.seed_deals(3, category_id=0)
     updates = [{"id": i, "fields": {"COMMENTS": f"Комментарий {i}"}} for i in ids]
     assert client.call("crm.deal.update", updates) == (True, True, True)
-    assert [bitrix.get_deal(i)["COMMENTS"] for i in ids] == [f"Комментарий {i}" for i in ids]  # type: ignore[index]
+    assert [deal_row(bitrix, i)["COMMENTS"] for i in ids] == [f"Комментарий {i}" for i in ids]
     assert bitrix.server.calls.methods()["batch"] == 1
 
 
@@ -141,7 +142,7 @@ def test_a_lost_response_after_commit_duplicates_a_retried_add(
     """Why writes must be idempotent: the add ran, the answer was lost, the client re-sent it."""
     bitrix.server.faults.arm(Fault(FaultKind.DROP_AFTER_COMMIT, method="batch"))
     client.call("crm.deal.add", {"fields": {"TITLE": "Дубль", "ORIGIN_ID": "x-1"}})
-    titles = [bitrix.get_deal(i)["TITLE"] for i in bitrix.deal_ids()]  # type: ignore[index]
+    titles = [deal_row(bitrix, i)["TITLE"] for i in bitrix.deal_ids()]
     assert titles == ["Дубль", "Дубль"]
 
 
@@ -184,7 +185,7 @@ def test_oauth_client_refreshes_after_expired_token(bitrix: BitrixSandbox) -> No
         timeout=5,
     ).json()
     tokens = {"refresh": first["refresh_token"], "issued": 0}
-    pending = [first["access_token"]]
+    pending: list[str] = [first["access_token"]]
 
     async def token_func() -> str:
         if pending:

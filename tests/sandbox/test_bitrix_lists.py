@@ -13,6 +13,7 @@ from bridge.sandbox.bitrix.call import Call
 from bridge.sandbox.bitrix.core import Result
 from bridge.sandbox.bitrix.portal import BitrixSandbox
 from tests.sandbox.conftest import BitrixApi
+from tests.sandbox.rows import deal_row
 
 # ---- routing and inputs -------------------------------------------------------------
 
@@ -140,10 +141,10 @@ def test_date_modify_moves_on_every_change_and_filters_as_a_datetime(
 ) -> None:
     bitrix.clock.freeze()
     first, second = bitrix.add_deal({"TITLE": "A"}), bitrix.add_deal({"TITLE": "B"})
-    created = bitrix.get_deal(first)["DATE_MODIFY"]  # type: ignore[index]
+    created = deal_row(bitrix, first)["DATE_MODIFY"]
     bitrix.clock.advance(3600)
     bitrix_api.result("crm.deal.update", {"id": second, "fields": {"TITLE": "B2"}})
-    changed = bitrix.get_deal(second)["DATE_MODIFY"]  # type: ignore[index]
+    changed = deal_row(bitrix, second)["DATE_MODIFY"]
     assert dt.datetime.fromisoformat(changed) - dt.datetime.fromisoformat(created) == dt.timedelta(
         hours=1
     )

@@ -10,7 +10,7 @@ from alembic.runtime.migration import MigrationContext
 from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
 
-from bridge.model import LinkStatus, Money
+from bridge.model import FieldValue, LinkStatus, Money
 from bridge.store.db import Store, current_revision, make_engine, migrate
 from bridge.store.metadata import target_metadata
 from bridge.store.tables import LinkRow
@@ -77,7 +77,7 @@ def test_one_link_per_agency_deal_and_partner(store: Store) -> None:
 
 
 def test_canonical_values_round_trip_exactly() -> None:
-    values = {
+    values: dict[str, FieldValue] = {
         "title": "Сайт для «Ромашки»",
         "amount": Money(Decimal("10.50"), "RUB"),
         "fee": Decimal("0.1"),

@@ -79,7 +79,7 @@ USERFIELD_ENUM = {
     ],
 }
 # crm.status.list.DEAL_STAGE_10.response.json (docs), three rows.
-STAGES_10 = [
+STAGES_10: list[codec.Wire] = [
     {"STATUS_ID": "C10:NEW", "NAME": "New", "SORT": "10", "SEMANTICS": None,
      "EXTRA": {"SEMANTICS": "process"}},
     {"STATUS_ID": "C10:WON", "NAME": "Deal successful", "SORT": "60", "SEMANTICS": "S",

@@ -55,7 +55,7 @@ def _parse(body: bytes, content_type: str = FORM, token: str = TOKEN) -> Hint:
 
 
 def _with(**changes: object) -> dict[str, object]:
-    payload = json.loads(json.dumps(UPDATE))
+    payload: dict[str, object] = json.loads(json.dumps(UPDATE))
     payload.update(changes)
     return payload
 

@@ -48,7 +48,9 @@ def test_read_commands_print_json(db: str) -> None:
     assert [p["partner"] for p in status["partners"]] == ["agency"]
     assert _json(db, "parked") == []
     assert _json(db, "channels", "held") == []
-    (balance,) = _json(db, "ledger", "balances")  # type: ignore[misc]
+    balances = _json(db, "ledger", "balances")
+    assert isinstance(balances, list)
+    (balance,) = balances
     assert (balance["partner"], balance["balance"], balance["currency"]) == (
         "alfa",
         "300000.00",
@@ -56,7 +58,9 @@ def test_read_commands_print_json(db: str) -> None:
     )
     kpi = _json(db, "kpi")
     assert isinstance(kpi, dict) and kpi["kpis"][0]["accrued"] == {"partner": "300000.00"}
-    (entry,) = _json(db, "ledger", "entries")  # type: ignore[misc]
+    entries = _json(db, "ledger", "entries")
+    assert isinstance(entries, list)
+    (entry,) = entries
     assert (entry["id"], entry["kind"], entry["amount"]) == (1, "accrual", "300000.00")
 
 

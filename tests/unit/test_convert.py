@@ -19,10 +19,6 @@ from sync.plan.convert import (
 )
 
 
-def _conv(kind: ConverterKind, **kw: object) -> Converter:
-    return Converter(kind, **kw)  # type: ignore[arg-type]
-
-
 @pytest.mark.parametrize(
     ("raw", "e164"),
     [
@@ -38,30 +34,30 @@ def _conv(kind: ConverterKind, **kw: object) -> Converter:
     ],
 )
 def test_phone_russian_rules(raw: str, e164: str) -> None:
-    phone = _conv(ConverterKind.PHONE)
+    phone = Converter(ConverterKind.PHONE)
     assert normalize(phone, raw, "RUB") == e164
     assert normalize(phone, e164, "RUB") == e164
 
 
 def test_phone_and_email_lists_normalise_and_deduplicate() -> None:
-    phones = normalize(_conv(ConverterKind.PHONE), ("8 916 1234567", "+79161234567", ""), "RUB")
+    phones = normalize(Converter(ConverterKind.PHONE), ("8 916 1234567", "+79161234567", ""), "RUB")
     assert phones == ("+79161234567",)
-    email = normalize(_conv(ConverterKind.EMAIL), "  Ivan@Romashka.RU ", "RUB")
+    email = normalize(Converter(ConverterKind.EMAIL), "  Ivan@Romashka.RU ", "RUB")
     assert email == "ivan@romashka.ru"
 
 
 def test_money_normalises_bare_numbers_into_the_sides_currency() -> None:
-    money = _conv(ConverterKind.MONEY)
+    money = Converter(ConverterKind.MONEY)
     assert normalize(money, 300, "RUB") == Money(Decimal("300"), "RUB")
     assert normalize(money, "1 500,50", "RUB") == Money(Decimal("1500.5"), "RUB")
     assert normalize(money, Money(Decimal("300.00"), "RUB"), "EUR") == Money(Decimal("300"), "RUB")
-    fixed = _conv(ConverterKind.MONEY, currency="USD")
+    fixed = Converter(ConverterKind.MONEY, currency="USD")
     assert normalize(fixed, Decimal("10"), "RUB") == Money(Decimal("10"), "USD")
 
 
 def test_money_refuses_a_currency_mismatch() -> None:
     result = translate(
-        _conv(ConverterKind.MONEY),
+        Converter(ConverterKind.MONEY),
         Money(Decimal("10"), "USD"),
         Side.PARTNER,
         label="amount",
@@ -71,7 +67,7 @@ def test_money_refuses_a_currency_mismatch() -> None:
     assert "does not convert currencies" in result.reason
     same = Money(Decimal("10"), "RUB")
     assert translate(
-        _conv(ConverterKind.MONEY), same, Side.PARTNER, label="amount", currency="RUB"
+        Converter(ConverterKind.MONEY), same, Side.PARTNER, label="amount", currency="RUB"
     ) == Ok(same)
 
 
@@ -82,11 +78,11 @@ def test_canonical_decimal_has_one_spelling() -> None:
 
 
 def test_number_and_text_and_date() -> None:
-    assert normalize(_conv(ConverterKind.NUMBER), "42", "RUB") == Decimal("42")
-    assert normalize(_conv(ConverterKind.NUMBER), 7, "RUB") == Decimal("7")
-    assert normalize(_conv(ConverterKind.TEXT), "  Бриф  ", "RUB") == "Бриф"
-    assert normalize(_conv(ConverterKind.TEXT), "   ", "RUB") is None
-    date = _conv(ConverterKind.DATE)
+    assert normalize(Converter(ConverterKind.NUMBER), "42", "RUB") == Decimal("42")
+    assert normalize(Converter(ConverterKind.NUMBER), 7, "RUB") == Decimal("7")
+    assert normalize(Converter(ConverterKind.TEXT), "  Бриф  ", "RUB") == "Бриф"
+    assert normalize(Converter(ConverterKind.TEXT), "   ", "RUB") is None
+    date = Converter(ConverterKind.DATE)
     assert normalize(date, "2026-05-01", "RUB") == dt.date(2026, 5, 1)
     moscow = dt.timezone(dt.timedelta(hours=3))
     stamp = dt.datetime(2026, 5, 1, 12, tzinfo=moscow)
@@ -96,7 +92,7 @@ def test_number_and_text_and_date() -> None:
 
 
 def test_enum_translates_by_table_and_refuses_a_missing_option() -> None:
-    enum = _conv(ConverterKind.ENUM, to_partner={"61": "9001"}, to_agency={"9001": "61"})
+    enum = Converter(ConverterKind.ENUM, to_partner={"61": "9001"}, to_agency={"9001": "61"})
     assert translate(enum, "61", Side.PARTNER, label="kind", currency="RUB") == Ok("9001")
     assert translate(enum, ("61",), Side.PARTNER, label="kind", currency="RUB") == Ok(("9001",))
     missing = translate(enum, ("61", "62"), Side.PARTNER, label="kind", currency="RUB")
@@ -105,14 +101,14 @@ def test_enum_translates_by_table_and_refuses_a_missing_option() -> None:
 
 
 def test_user_missing_from_table_is_unset() -> None:
-    users = _conv(ConverterKind.USER, to_partner={"1": "u-anna"})
+    users = Converter(ConverterKind.USER, to_partner={"1": "u-anna"})
     assert translate(users, "1", Side.PARTNER, label="m", currency="RUB") == Ok("u-anna")
     assert isinstance(translate(users, "2", Side.PARTNER, label="m", currency="RUB"), Unset)
 
 
 @pytest.mark.parametrize("kind", list(ConverterKind))
 def test_normalize_is_idempotent_and_empty_is_none(kind: ConverterKind) -> None:
-    conv = _conv(kind)
+    conv = Converter(kind)
     for raw in ("8 916 123-45-67", "Привет", "2026-01-02", "12.50", ("a", "b")):
         once = normalize(conv, raw, "RUB")
         assert normalize(conv, once, "RUB") == once  # type: ignore[arg-type]

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+from collections.abc import Sequence
 from decimal import Decimal
+from typing import TypeVar
 
 from bridge.canonical import synced_from_json, synced_to_json
 from bridge.mapping.compiled import Broken, CrmKind, Policies, Side, UnmappedStage
-from bridge.model import LinkStatus, Money, Note
+from bridge.model import CanonicalValue, LinkStatus, Money, Note
 from sync.plan import plan_agency_deal, plan_partner_change
 from sync.plan.types import (
     AMOUNT_KEY,
@@ -16,6 +18,7 @@ from sync.plan.types import (
     AddNote,
     CloseLink,
     CreatePartnerDeal,
+    LinkPlan,
     OrphanLink,
     Park,
     Skip,
@@ -31,9 +34,12 @@ from tests.unit.test_plan_helpers import (
     agency_deal,
     edit,
     partner_deal,
+    updates,
     world,
     writes,
 )
+
+Op = TypeVar("Op")
 
 
 def _created() -> Sides:
@@ -42,7 +48,7 @@ def _created() -> Sides:
     return sides
 
 
-def _only(plans: list, kind: type) -> list:  # type: ignore[type-arg]
+def _only(plans: Sequence[LinkPlan], kind: type[Op]) -> list[Op]:
     return [op for plan in plans for op in plan.operations if isinstance(op, kind)]
 
 
@@ -165,8 +171,8 @@ def test_our_own_write_read_back_is_an_echo() -> None:
 
 
 def test_written_hash_is_stable_and_order_free() -> None:
-    a = {"x": Decimal("1.5"), "y": ("Привет", None)}
-    b = {"y": ("Привет", None), "x": Decimal("1.5")}
+    a: dict[str, CanonicalValue] = {"x": Decimal("1.5"), "y": ("Привет", None)}
+    b: dict[str, CanonicalValue] = {"y": ("Привет", None), "x": Decimal("1.5")}
     assert written_hash(a) == written_hash(b)
     assert written_hash(a) != written_hash({**a, "x": Decimal("1.6")})
 
@@ -177,7 +183,7 @@ def test_written_hash_is_stable_and_order_free() -> None:
 def test_only_partner_changed_both_field_goes_to_agency() -> None:
     sides = _created()
     sides.partners["atwinta"] = edit(partner_deal(sides), sides.tick(), {"5004": "2026-05-01"})
-    (update,) = writes(sides.run(world()))
+    (update,) = updates(sides.run(world()))
     assert update.side is Side.AGENCY
     assert update.patch.fields == {"UF_CRM_DEADLINE": dt.date(2026, 5, 1)}
 
@@ -186,7 +192,7 @@ def test_to_partner_field_edited_by_partner_is_restored_and_audited() -> None:
     sides = _created()
     sides.partners["atwinta"] = edit(partner_deal(sides), sides.tick(), {"5001": "чужой бриф"})
     plans = sides.run(world())
-    (update,) = writes(plans)
+    (update,) = updates(plans)
     assert update.side is Side.PARTNER
     assert update.patch.fields == {"5001": "Сайт на Битриксе, бюджет 300 тыс."}
     (entry,) = plans[0].audit
@@ -203,7 +209,7 @@ def test_conflict_owner_wins_and_loser_is_audited() -> None:
     )
     sides.agency = edit(sides.agency, at, {"UF_CRM_DEADLINE": "2026-07-01"})  # partner owns
     plans = sides.run(world())
-    patches = {op.side: op.patch.fields for op in writes(plans)}
+    patches = {op.side: op.patch.fields for op in updates(plans)}
     assert patches[Side.PARTNER] == {"5002": "9002"}
     assert patches[Side.AGENCY] == {"UF_CRM_DEADLINE": dt.date(2026, 6, 1)}
     audit = {e.field: e for e in plans[0].audit}
@@ -219,7 +225,7 @@ def test_conflict_both_changed_agency_owner_wins() -> None:
     sides.agency = edit(sides.agency, at, {"UF_CRM_KIND": "62"})
     sides.partners["atwinta"] = edit(partner_deal(sides), at, {"5002": None})
     plans = sides.run(world())
-    (update,) = writes(plans)
+    (update,) = updates(plans)
     assert update.side is Side.PARTNER and update.patch.fields == {"5002": "9002"}
     (entry,) = plans[0].audit
     assert (entry.winner, entry.side_changed, entry.old, entry.loser_value) == (
@@ -251,7 +257,7 @@ def test_amount_belongs_to_the_partner_in_a_conflict() -> None:
         partner_deal(sides), at, amount=Money(Decimal("450000"), "RUB")
     )
     plans = sides.run(world())
-    (update,) = writes(plans)
+    (update,) = updates(plans)
     assert update.side is Side.AGENCY and update.patch.amount == Money(Decimal("450000"), "RUB")
     assert plans[0].next_state.pair(AMOUNT_KEY) == (
         Money(Decimal("450000"), "RUB"),
@@ -264,7 +270,7 @@ def test_to_agency_money_field_flows_back() -> None:
     sides.partners["atwinta"] = edit(
         partner_deal(sides), sides.tick(), {"5003": Decimal("120000.00")}
     )
-    (update,) = writes(sides.run(world()))
+    (update,) = updates(sides.run(world()))
     assert update.side is Side.AGENCY
     assert update.patch.fields == {"UF_CRM_PAID": Money(Decimal("120000"), "RUB")}
 
@@ -289,8 +295,8 @@ def test_enum_value_missing_from_table_parks_with_reason() -> None:
     assert again[0].operations == ()
     sides.agency = edit(sides.agency, sides.tick(), {"UF_CRM_KIND": "62"})
     resumed = sides.run(world())
-    assert [op.side for op in writes(resumed)] == [Side.PARTNER]
-    assert sides.links["atwinta"].status is LinkStatus.ACTIVE
+    assert [op.side for op in updates(resumed)] == [Side.PARTNER]
+    assert sides.status() is LinkStatus.ACTIVE
 
 
 def test_money_currency_mismatch_parks_rather_than_converting() -> None:
@@ -309,11 +315,11 @@ def test_money_currency_mismatch_parks_rather_than_converting() -> None:
 def test_stage_translates_both_ways() -> None:
     sides = _created()
     sides.agency = edit(sides.agency, sides.tick(), stage_id="C5:WORK")
-    (update,) = writes(sides.run(world()))
+    (update,) = updates(sides.run(world()))
     # The planner names no pipeline: the amoCRM adapter adds the one holding stage 102.
     assert (update.patch.stage_id, update.patch.pipeline_id) == ("102", None)
     sides.partners["atwinta"] = edit(partner_deal(sides), sides.tick(), stage_id="101")
-    (back,) = writes(sides.run(world()))
+    (back,) = updates(sides.run(world()))
     # A stage move stays in the deal's pipeline on either side: no pipeline id.
     assert back.side is Side.AGENCY and (back.patch.stage_id, back.patch.pipeline_id) == (
         "C5:NEW",
@@ -324,10 +330,10 @@ def test_stage_translates_both_ways() -> None:
 def test_won_and_lost_follow_semantics() -> None:
     sides = _created()
     sides.partners["atwinta"] = edit(partner_deal(sides), sides.tick(), stage_id="142")
-    (won,) = writes(sides.run(world()))
+    (won,) = updates(sides.run(world()))
     assert won.patch.stage_id == "C5:WON"  # the only won stage of the agency pipeline
     sides.agency = edit(sides.agency, sides.tick(), stage_id="C5:LOSE")
-    (lost,) = writes(sides.run(world()))
+    (lost,) = updates(sides.run(world()))
     assert lost.side is Side.PARTNER and lost.patch.stage_id == "143"
 
 
@@ -349,7 +355,7 @@ def test_unmapped_stage_ignored_keeps_stage_and_syncs_the_rest() -> None:
     at = sides.tick()
     sides.agency = edit(sides.agency, at, {"UF_CRM_BRIEF": "другое"}, stage_id="C5:HOLD")
     plans = sides.run(mapping)
-    (update,) = writes(plans)
+    (update,) = updates(plans)
     assert update.patch.stage_id is None and update.patch.fields == {"5001": "другое"}
     assert partner_deal(sides).stage_id == "101"
     assert writes(sides.run(mapping)) == []
@@ -436,6 +442,7 @@ def test_plan_partner_change_mirrors_a_partner_edit() -> None:
         partner=PARTNERS["atwinta"],
     )
     (update,) = plan.writes
+    assert isinstance(update, UpdateDeal)
     assert update.side is Side.AGENCY and update.patch.stage_id == "C5:WORK"
 
 
@@ -483,7 +490,7 @@ def test_bitrix24_partner_gets_no_pipeline_id_with_a_stage_move() -> None:
     sides = Sides(agency_deal())
     sides.run(mapping)
     sides.agency = edit(sides.agency, sides.tick(), stage_id="C5:WORK")
-    (update,) = writes(sides.run(mapping))
+    (update,) = updates(sides.run(mapping))
     assert (update.patch.stage_id, update.patch.pipeline_id) == ("102", None)
 
 
@@ -518,9 +525,9 @@ def test_closed_link_rerouted_resumes_on_the_same_partner_deal() -> None:
     sides.agency = edit(sides.agency, sides.tick(), {"UF_CRM_PARTNER": ("11",)}, stage_id="C5:WORK")
     plans = sides.run(world())
     assert not _only(plans, CreatePartnerDeal)
-    (update,) = writes(plans)
+    (update,) = updates(plans)
     assert update.patch.deal_id == deal_id and update.patch.stage_id == "102"
-    assert sides.links["atwinta"].status is LinkStatus.ACTIVE
+    assert sides.status() is LinkStatus.ACTIVE
 
 
 def test_partner_removed_from_mapping_closes_its_links() -> None:
@@ -555,14 +562,14 @@ def test_fan_out_partner_progress_reaches_the_agency_but_not_the_sibling() -> No
     sides = Sides(agency_deal(fields={"UF_CRM_PARTNER": ("11", "12")}))
     sides.run(world())
     sides.partners["atwinta"] = edit(partner_deal(sides), sides.tick(), stage_id="142")
-    (won,) = writes(sides.run(world()))
+    (won,) = updates(sides.run(world()))
     assert won.side is Side.AGENCY and won.patch.stage_id == "C5:WON"
     assert sides.links["atwinta"].agency_writes() == {STAGE_KEY: "C5:WON"}
     plans = sides.run(world())  # kodix sees the agency move: atwinta's echo, not news
     assert writes(plans) == []
     assert partner_deal(sides, "kodix").stage_id == "101"
     sides.agency = edit(sides.agency, sides.tick(), stage_id="C5:LOSE")  # a person decides
-    moves = {op.link_key[1]: op.patch.stage_id for op in writes(sides.run(world()))}
+    moves = {op.link_key[1]: op.patch.stage_id for op in updates(sides.run(world()))}
     assert moves == {"atwinta": "143", "kodix": "143"}
 
 
@@ -592,5 +599,5 @@ def test_a_field_map_that_no_longer_resolves_parks_every_link_of_the_partner() -
     assert sides.links["atwinta"].partner_deal_id == partner_deal(sides).id
     new_deal = plan_agency_deal(agency_deal(id="77"), {}, {"atwinta": None}, mapping, now=T0)
     assert isinstance(new_deal[0].operations[0], Park)
-    (resumed,) = writes(sides.run(world()))  # admin fixed mapping.yaml
+    (resumed,) = updates(sides.run(world()))  # admin fixed mapping.yaml
     assert resumed.patch.stage_id == "102"

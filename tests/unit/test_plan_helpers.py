@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from decimal import Decimal
+from typing import TypedDict, Unpack
 
 from bridge.canonical import synced_from_json, synced_to_json
 from bridge.mapping.compiled import (
     AgencyConfig,
+    Broken,
     Commission,
     CompiledMapping,
     Connection,
@@ -36,7 +38,9 @@ from bridge.model import (
     Deal,
     DealDraft,
     DealPatch,
+    FieldValue,
     LinkState,
+    LinkStatus,
     Money,
     Note,
     Pipeline,
@@ -50,6 +54,7 @@ from sync.plan.types import (
     AgencyExtras,
     CreatePartnerDeal,
     LinkPlan,
+    Operation,
     PartnerExtras,
     UpdateDeal,
 )
@@ -147,51 +152,80 @@ def connection() -> Connection:
     return Connection(CrmKind.AMOCRM, Secret("https://example.invalid"))
 
 
-def partner(code: str, routing_value: str, **overrides: object) -> PartnerConfig:
-    values: dict[str, object] = {
-        "code": code,
-        "name": code.capitalize(),
-        "connection": connection(),
-        "pipeline_id": "777",
-        "pipeline_name": "Лиды от агентства",
-        "routing_value": routing_value,
-        "stages": STAGES,
-        "fields": FIELDS,
-        "commission": Commission(),
-        "policies": Policies(),
-    }
-    values.update(overrides)
-    return PartnerConfig(**values)  # type: ignore[arg-type]
+class PartnerOverrides(TypedDict, total=False):
+    """What a test may change in partner ``atwinta``'s configuration."""
+
+    connection: Connection
+    stages: StageMap
+    fields: tuple[FieldMap, ...]
+    commission: Commission
+    policies: Policies
+    paused: bool
+    broken_fields: tuple[Broken, ...]
 
 
-def world(**overrides: object) -> CompiledMapping:
+def partner(code: str, routing_value: str, **overrides: Unpack[PartnerOverrides]) -> PartnerConfig:
+    config = PartnerConfig(
+        code=code,
+        name=code.capitalize(),
+        connection=connection(),
+        pipeline_id="777",
+        pipeline_name="Лиды от агентства",
+        routing_value=routing_value,
+        stages=STAGES,
+        fields=FIELDS,
+        commission=Commission(),
+        policies=Policies(),
+    )
+    return dataclasses.replace(config, **overrides)
+
+
+def world(**overrides: Unpack[PartnerOverrides]) -> CompiledMapping:
     """Agency pipeline 5, partners ``atwinta`` (option 11) and ``kodix`` (option 12)."""
     agency = AgencyConfig(connection(), "5", "Партнёрская воронка", ROUTING, routing_multiple=True)
     partners = {"atwinta": partner("atwinta", "11", **overrides), "kodix": partner("kodix", "12")}
     return CompiledMapping(version=1, agency=agency, partners=partners)
 
 
-def agency_deal(**overrides: object) -> Deal:
-    fields: dict[str, object] = {
+class DealChanges(TypedDict, total=False):
+    """Deal attributes a person may edit in a CRM (fields go separately)."""
+
+    title: str
+    pipeline_id: str
+    stage_id: str
+    amount: Money | None
+    responsible_id: str | None
+
+
+class DealOverrides(DealChanges, total=False):
+    """What a test may set on the agency deal; ``fields`` add to the defaults."""
+
+    id: str
+    created_at: dt.datetime
+    updated_at: dt.datetime
+    fields: Mapping[str, FieldValue]
+
+
+def agency_deal(**overrides: Unpack[DealOverrides]) -> Deal:
+    fields: dict[str, FieldValue] = {
         ROUTING: ("11",),
         "UF_CRM_BRIEF": "Сайт на Битриксе, бюджет 300 тыс.",
         "UF_CRM_KIND": "61",
         "UF_CRM_PHONE": "8 (916) 123-45-67",
     }
-    fields.update(overrides.pop("fields", {}))  # type: ignore[call-overload]
-    values: dict[str, object] = {
-        "id": "4242",
-        "title": "Сайт для ООО «Ромашка»",
-        "pipeline_id": "5",
-        "stage_id": "C5:NEW",
-        "amount": Money(Decimal("300000.00"), "RUB"),
-        "created_at": T0,
-        "updated_at": T0,
-        "responsible_id": "1",
-        "fields": fields,
-    }
-    values.update(overrides)
-    return Deal(**values)  # type: ignore[arg-type]
+    fields.update(overrides.pop("fields", {}))
+    deal = Deal(
+        id="4242",
+        title="Сайт для ООО «Ромашка»",
+        pipeline_id="5",
+        stage_id="C5:NEW",
+        amount=Money(Decimal("300000.00"), "RUB"),
+        created_at=T0,
+        updated_at=T0,
+        responsible_id="1",
+        fields=fields,
+    )
+    return dataclasses.replace(deal, **overrides)
 
 
 CONTACT = Contact("Иван Петров", phones=("8 916 123-45-67",), emails=(" Ivan@Romashka.RU ",))
@@ -223,13 +257,19 @@ def deal_from_draft(draft: DealDraft, deal_id: str, at: dt.datetime) -> Deal:
 
 def apply_patch(deal: Deal, patch: DealPatch, at: dt.datetime) -> Deal:
     assert patch.deal_id == deal.id
-    changes: dict[str, object] = {
-        name: getattr(patch, name)
-        for name in ("title", "pipeline_id", "stage_id", "amount", "responsible_id")
-        if getattr(patch, name) is not None
-    }
+    changes: DealChanges = {}
+    if patch.title is not None:
+        changes["title"] = patch.title
+    if patch.pipeline_id is not None:
+        changes["pipeline_id"] = patch.pipeline_id
+    if patch.stage_id is not None:
+        changes["stage_id"] = patch.stage_id
+    if patch.amount is not None:
+        changes["amount"] = patch.amount
+    if patch.responsible_id is not None:
+        changes["responsible_id"] = patch.responsible_id
     fields = {**deal.fields, **patch.fields}
-    return dataclasses.replace(deal, fields=fields, updated_at=at, **changes)  # type: ignore[arg-type]
+    return dataclasses.replace(deal, fields=fields, updated_at=at, **changes)
 
 
 @dataclasses.dataclass
@@ -297,14 +337,25 @@ class Sides:
             target.append(note)
         return state
 
+    def status(self, code: str = "atwinta") -> LinkStatus:
+        """The stored status of ``code``'s link, read afresh (no narrowing carries over)."""
+        return self.links[code].status
+
     def run(self, mapping: CompiledMapping) -> list[LinkPlan]:
         plans = self.plan(mapping)
         self.apply(plans)
         return plans
 
 
-def writes(plans: list[LinkPlan]) -> list[object]:
+def writes(plans: Sequence[LinkPlan]) -> list[Operation]:
     return [op for plan in plans for op in plan.writes]
+
+
+def updates(plans: Sequence[LinkPlan]) -> list[UpdateDeal]:
+    """The write operations of ``plans``, each checked to be a deal update."""
+    ops = writes(plans)
+    assert all(isinstance(op, UpdateDeal) for op in ops), ops
+    return [op for op in ops if isinstance(op, UpdateDeal)]
 
 
 def partner_deal(sides: Sides, code: str = "atwinta") -> Deal:
@@ -314,11 +365,14 @@ def partner_deal(sides: Sides, code: str = "atwinta") -> Deal:
 
 
 def edit(
-    deal: Deal, at: dt.datetime, fields: Mapping[str, object] | None = None, **changes: object
+    deal: Deal,
+    at: dt.datetime,
+    fields: Mapping[str, FieldValue] | None = None,
+    **changes: Unpack[DealChanges],
 ) -> Deal:
     """A person editing a deal in its CRM."""
     merged = {**deal.fields, **(fields or {})}
-    return dataclasses.replace(deal, fields=merged, updated_at=at, **changes)  # type: ignore[arg-type]
+    return dataclasses.replace(deal, fields=merged, updated_at=at, **changes)
 
 
 # --- tests of the helpers themselves ------------------------------------------------------

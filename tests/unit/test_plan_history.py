@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+from collections.abc import Sequence
 
 from bridge.mapping.compiled import Policies
-from bridge.model import HISTORY_KEY, LinkStatus
+from bridge.model import HISTORY_KEY, Deal, LinkStatus
 from sync.first_sync import handover_lines
 from sync.plan import plan_agency_deal
 from sync.plan.history import cutoff
-from sync.plan.types import CloseLink, CreatePartnerDeal, PartnerExtras
+from sync.plan.types import CloseLink, CreatePartnerDeal, LinkPlan, Operation, PartnerExtras
 from tests.unit.test_plan_helpers import (
     AGENCY,
     PARTNER_PIPELINE,
@@ -29,13 +30,13 @@ START = T0 + dt.timedelta(days=30)  # the partner's first sync
 OLD = T0  # created a month before it
 
 
-def _plan(deal: object, policy: str | dt.date = "open", found: object = None) -> list:  # type: ignore[type-arg]
+def _plan(deal: Deal, policy: str | dt.date = "open", found: Deal | None = None) -> list[LinkPlan]:
     mapping = world(policies=dataclasses.replace(Policies(), history=policy))
     extras = {"atwinta": PartnerExtras(pipeline=PARTNER_PIPELINE, started_at=START)}
     return plan_agency_deal(
-        deal,  # type: ignore[arg-type]
+        deal,
         {},
-        {"atwinta": found},  # type: ignore[dict-item]
+        {"atwinta": found},
         mapping,
         now=START,
         agency=AGENCY,
@@ -43,7 +44,7 @@ def _plan(deal: object, policy: str | dt.date = "open", found: object = None) ->
     )
 
 
-def _ops(plans: list) -> list[object]:  # type: ignore[type-arg]
+def _ops(plans: Sequence[LinkPlan]) -> list[Operation]:
     return [op for p in plans for op in p.operations]
 
 

@@ -8,12 +8,12 @@ from decimal import Decimal
 import pytest
 
 from bridge.canonical import synced_from_json, synced_to_json
-from bridge.model import LinkState, LinkStatus, Money
+from bridge.model import CanonicalValue, LinkState, LinkStatus, Money
 from sync.plan.values import written_hash
 
 
 def test_synced_round_trips_exactly() -> None:
-    synced = {
+    synced: dict[str, CanonicalValue] = {
         "@amount": (Money(Decimal("300000.50"), "RUB"), Money(Decimal("300000.50"), "RUB")),
         "brief": ("Сайт «под ключ»", "Сайт «под ключ»"),
         "kind": (("61", "62"), ("9001", "9002")),

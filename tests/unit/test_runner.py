@@ -46,7 +46,11 @@ def test_a_stuck_lane_does_not_block_others() -> None:
     runner = EmbeddedRunner(workers=2)
     stuck = threading.Event()
     other_ran = threading.Event()
-    runner.submit("slow", lambda: stuck.wait(5))
+
+    def slow() -> None:
+        stuck.wait(5)
+
+    runner.submit("slow", slow)
     runner.submit("fast", other_ran.set)
     assert other_ran.wait(5)
     stuck.set()

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 import pytest
 import requests
+from fastapi import FastAPI
 
 from bridge.secrets import Secret
 from bridge.store.db import Store
@@ -29,7 +30,7 @@ class _NoSink:
 class Site:
     url: str
     ctx: WebContext
-    app: object
+    app: FastAPI
 
     def console(self, name: str = "Анна") -> requests.Session:
         """A browser-like session signed in to the console."""
@@ -71,7 +72,7 @@ def web_store(db_url: str) -> Iterator[Store]:
     store.close()
 
 
-def build_app(ctx: WebContext) -> object:
+def build_app(ctx: WebContext) -> FastAPI:
     app = create_app(
         sink=_NoSink(),
         routes=HookRoutes,
@@ -88,5 +89,5 @@ def build_app(ctx: WebContext) -> object:
 def site(web_store: Store) -> Iterator[Site]:
     ctx = web_context(web_store)
     app = build_app(ctx)
-    with ServerThread(app) as running:  # type: ignore[arg-type]
+    with ServerThread(app) as running:
         yield Site(running.url, ctx, app)

@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+from collections.abc import Callable
 from decimal import Decimal
 
 from bridge.cabinet import requests as payout_requests
+from bridge.canonical import synced_to_json
 from bridge.channels.tables import ChannelFlagRow
 from bridge.ledger import book
 from bridge.ledger.entries import Entry, EntryKind
@@ -20,7 +22,6 @@ from bridge.secrets import Secret
 from bridge.store import audit, links
 from bridge.store.db import Store
 from bridge.store.tables import AuditRow, LinkRow
-from sync.plan.values import synced_to_json
 from sync.web.context import WebContext, signing_key
 from tests.engine.world import mapping as engine_mapping
 
@@ -131,7 +132,7 @@ def seed(store: Store) -> None:
         )
 
 
-def web_context(store: Store, clock: object = None) -> WebContext:
+def web_context(store: Store, clock: Callable[[], dt.datetime] | None = None) -> WebContext:
     mapping = two_partner_mapping()
     token = Secret(ADMIN)
     return WebContext(
@@ -139,7 +140,7 @@ def web_context(store: Store, clock: object = None) -> WebContext:
         mapping=lambda: mapping,
         admin_token=token,
         key=signing_key(None, token),
-        clock=(clock or (lambda: NOW)),  # type: ignore[arg-type]
+        clock=(clock or (lambda: NOW)),
         stage_names=lambda: {
             "agency": {"C7:WORK": "В работе у партнёра"},
             "alfa": {"102": "Квалификация"},

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 
+import requests
 from sqlmodel import select
 
 from bridge.store.tables import AuditRow
@@ -38,9 +39,11 @@ def _audit(site: Site) -> list[AuditRow]:
         return list(db.exec(select(AuditRow).where(AuditRow.changed_by == "console")))
 
 
-def _post(site: Site, http: object, page: str, action: str, **data: str) -> object:
-    csrf = csrf_of(http.get(f"{site.url}{page}", timeout=10).text)  # type: ignore[attr-defined]
-    return http.post(f"{site.url}{action}", data={"csrf": csrf, **data}, timeout=10)  # type: ignore[attr-defined]
+def _post(
+    site: Site, http: requests.Session, page: str, action: str, **data: str
+) -> requests.Response:
+    csrf = csrf_of(http.get(f"{site.url}{page}", timeout=10).text)
+    return http.post(f"{site.url}{action}", data={"csrf": csrf, **data}, timeout=10)
 
 
 def test_sign_in_is_audited_with_the_session_name_and_sign_out_ends_it(site: Site) -> None:
@@ -72,7 +75,7 @@ def test_retry_queues_the_parked_deal_and_is_audited(site: Site) -> None:
     with site.ctx.store.transaction() as db:
         link = db.exec(select(LinkRow).where(LinkRow.agency_deal_id == "1002")).one()
     done = _post(site, http, "/console/parked", f"/console/parked/{link.id}/retry")
-    assert done.status_code == 200 and "1002" in done.text  # type: ignore[attr-defined]
+    assert done.status_code == 200 and "1002" in done.text
     with site.ctx.store.transaction() as db:
         hints = list(db.exec(select(HintRow)))
     assert [(h.system, h.deal_id, h.source) for h in hints] == [
@@ -97,8 +100,10 @@ def test_unlink_closes_the_link_and_confirm_releases_a_held_deal(site: Site) -> 
     _post(site, http, "/console/parked", f"/console/parked/{link.id}/unlink")
     _post(site, http, "/console/parked", f"/console/held/{flag.id}/confirm")
     with site.ctx.store.transaction() as db:
-        assert db.get(LinkRow, link.id).status == "closed"  # type: ignore[union-attr]
-        assert db.get(ChannelFlagRow, flag.id).confirmed_at is not None  # type: ignore[union-attr]
+        unlinked = db.get(LinkRow, link.id)
+        confirmed = db.get(ChannelFlagRow, flag.id)
+        assert unlinked is not None and unlinked.status == "closed"
+        assert confirmed is not None and confirmed.confirmed_at is not None
     actions = {r.action for r in _audit(site)}
     assert {"console.unlink", "console.confirm_channel"} <= actions
 
@@ -118,7 +123,7 @@ def test_void_appends_a_reversing_entry_and_the_cabinet_shows_the_reason(site: S
         f"/console/ledger/entries/{row.id}/void",
         reason="ошибка менеджера",
     )
-    assert "аннулирована" in page.text  # type: ignore[attr-defined]
+    assert "аннулирована" in page.text
     with site.ctx.store.transaction() as db:
         after = db.exec(select(LedgerEntryRow)).all()
         void = db.exec(select(LedgerEntryRow).where(LedgerEntryRow.cause == f"void:{row.id}")).one()
@@ -131,7 +136,7 @@ def test_void_appends_a_reversing_entry_and_the_cabinet_shows_the_reason(site: S
     again = _post(
         site, http, "/console/ledger", f"/console/ledger/entries/{row.id}/void", reason="ещё раз"
     )
-    assert "already voided" in again.text  # type: ignore[attr-defined]
+    assert "already voided" in again.text
     cabinet = site.cabinet("alfa").get(f"{site.url}/p/", timeout=10).text
     assert "аннулировано" in cabinet and "ошибка менеджера" in cabinet
     assert any(
@@ -160,7 +165,7 @@ def test_recording_a_payout_closes_the_partner_request(site: Site) -> None:
         ref="п/п 17",
         request_id=str(request.id),
     )
-    assert "Оплата записана" in done.text  # type: ignore[attr-defined]
+    assert "Оплата записана" in done.text
     with site.ctx.store.transaction() as db:
         closed = db.get(PayoutRequestRow, request.id)
     assert closed is not None and closed.status == "paid" and closed.payout_ref == "п/п 17"
@@ -219,7 +224,7 @@ def test_the_console_issues_a_cabinet_link_that_opens_the_cabinet(site: Site) ->
 
     http = site.console("Галина")
     page = _post(site, http, "/console/cabinets", "/console/cabinets/beta/link", days="5")
-    link = re.search(r'id="cabinet-link" readonly value="([^"]+)"', page.text)  # type: ignore[attr-defined]
+    link = re.search(r'id="cabinet-link" readonly value="([^"]+)"', page.text)
     assert link is not None and "/p/enter/" in link.group(1)
     partner = requests.Session()
     assert partner.get(link.group(1), timeout=10).status_code == 200

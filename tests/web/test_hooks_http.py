@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from urllib.parse import parse_qs
 
@@ -40,7 +40,7 @@ class MemorySink:
             return len({(h.system, h.deal_id) for h in fresh})
 
 
-def _form_parser(system: str):  # type: ignore[no-untyped-def]
+def _form_parser(system: str) -> Callable[[bytes, str], list[Hint]]:
     def parse(body: bytes, content_type: str) -> list[Hint]:
         fields = parse_qs(body.decode())
         if "id" not in fields:

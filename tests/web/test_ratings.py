@@ -55,7 +55,7 @@ def rated(web_store: Store) -> Iterator[Site]:
     mapping = _published()
     ctx.mapping = lambda: mapping
     app = build_app(ctx)
-    with ServerThread(app) as running:  # type: ignore[arg-type]
+    with ServerThread(app) as running:
         yield Site(running.url, ctx, app)
 
 

@@ -50,7 +50,7 @@ def routed(web_store: Store) -> Iterator[tuple[Site, MemoryCrm]]:
     ctx = web_context(web_store)
     ctx.agency_crm = lambda: crm
     app = build_app(ctx)
-    with ServerThread(app) as running:  # type: ignore[arg-type]
+    with ServerThread(app) as running:
         yield Site(running.url, ctx, app), crm
 
 

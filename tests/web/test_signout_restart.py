@@ -16,7 +16,7 @@ from tests.web.seed import NOW, web_context
 
 def _restarted(site: Site) -> ServerThread:
     """A fresh context and app over the same store: nothing kept in memory survives."""
-    return ServerThread(build_app(web_context(site.ctx.store)))  # type: ignore[arg-type]
+    return ServerThread(build_app(web_context(site.ctx.store)))
 
 
 def test_a_console_sign_out_survives_a_restart(site: Site) -> None:
