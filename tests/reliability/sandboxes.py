@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import random
 from collections.abc import Iterator
 from contextlib import closing, contextmanager
@@ -19,6 +20,16 @@ from bridge.sandbox.world import SandboxWorld
 from sync.runtime.crm_pool import CrmPool
 
 T = TypeVar("T")
+
+
+class Clock:
+    """The wall clock, run ahead on demand (so hints re-queued for a failed partner come due)."""
+
+    def __init__(self) -> None:
+        self.ahead = dt.timedelta(0)
+
+    def __call__(self) -> dt.datetime:
+        return dt.datetime.now(dt.UTC) + self.ahead
 
 
 @dataclass

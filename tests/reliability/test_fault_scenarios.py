@@ -22,15 +22,7 @@ from bridge.store.db import Store
 from sync.engine import Engine
 from sync.sources.reconcile import reconcile
 from tests.reliability.invariants import check_invariants, secrets_of
-from tests.reliability.sandboxes import Checked, Workload, checker_view
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.ahead = dt.timedelta(0)
-
-    def __call__(self) -> dt.datetime:
-        return dt.datetime.now(dt.UTC) + self.ahead
+from tests.reliability.sandboxes import Checked, Clock, Workload, checker_view
 
 
 @dataclass

@@ -34,7 +34,7 @@ from sync.runtime.crm_pool import CrmPool
 from sync.runtime.daemon import Daemon, DaemonOptions
 from sync.runtime.readiness import readiness
 from tests.daemon.helpers import wait_for
-from tests.reliability.sandboxes import Workload
+from tests.reliability.sandboxes import Clock, Workload
 
 ALFA = "amocrm:alfa"
 FAST = DaemonOptions(
@@ -42,14 +42,6 @@ FAST = DaemonOptions(
     drain_every=dt.timedelta(milliseconds=100),
     debounce=dt.timedelta(milliseconds=100),
 )
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.ahead = dt.timedelta(0)
-
-    def __call__(self) -> dt.datetime:
-        return dt.datetime.now(dt.UTC) + self.ahead
 
 
 @dataclass
