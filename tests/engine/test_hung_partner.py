@@ -11,6 +11,7 @@ the figures belong in a report).
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import statistics
 import threading
 import time
@@ -138,6 +139,9 @@ class PassLoop:
                 self.done.notify_all()
 
 
+_AMOUNTS = itertools.count(50_000)  # every edit sets an amount no edit set before
+
+
 def _edit_latencies(hw: HttpWorld, engine: Engine, beta: dict[str, str], edits: int) -> list[float]:
     """Seconds from an agency edit (and its webhook hint) to the value at ``beta``."""
     seconds: list[float] = []
@@ -145,7 +149,7 @@ def _edit_latencies(hw: HttpWorld, engine: Engine, beta: dict[str, str], edits: 
     with PassLoop(engine) as loop:
         for n in range(edits):
             agency_id = agency_ids[n % len(agency_ids)]
-            amount = str(50_000 + n)
+            amount = str(next(_AMOUNTS))
             started = time.perf_counter()
             hw.world.agency.update_deal(agency_id, {"OPPORTUNITY": amount})
             hint = Hint(hw.crms["agency"].system, agency_id, HintKind.UPDATED, utcnow(), "hook")
