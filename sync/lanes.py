@@ -161,9 +161,11 @@ class Lanes:
         try:
             result = future.result(timeout=budget)
         except FutureTimeout:
-            self._missed(code, future, budget)
+            # Named by its deadline for the pass (what an operator can set), not by what
+            # was left of it when this call started.
+            self._missed(code, future, full)
             raise Unavailable(
-                f"partner '{code}' did not answer within {_secs(budget)}", system=code
+                f"partner '{code}' did not answer within {_secs(full)}", system=code
             ) from None
         except BaseException:
             self._spent(code, started, answered=True)
@@ -223,7 +225,7 @@ def _run(future: Future[_T], fn: Callable[[], _T]) -> None:
 
 
 def _secs(value: float) -> str:
-    return f"{value:g} s"
+    return f"{value:.3g} s"
 
 
 class LaneCrm:
