@@ -5,7 +5,9 @@ The engine gets every dependency injected — store, compiled mapping, the agenc
 sandboxes alike. Partners are isolated: one partner's CRM failing (down, rate
 limited, unauthorised) is recorded for ``bridge status`` and never stops the
 others; deals that could not be handled go back to the inbox, so the cursors
-may still advance.
+may still advance. Every partner call runs in that partner's lane
+(:mod:`sync.lanes`): a partner that does not answer within its deadline fails the
+pass alone and is set aside, never waited on, until its call returns.
 """
 
 from __future__ import annotations
