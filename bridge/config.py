@@ -45,6 +45,10 @@ class Settings:
     event_max_age: dt.timedelta | None = dt.timedelta(hours=1)
     # Signs console sessions and partner-cabinet links; None: derived from admin_token.
     secret_key: Secret | None = None
+    # Seconds a sync pass waits on one partner's CRM in all (BRIDGE_PARTNER_DEADLINE), and
+    # on a partner that missed it last time (BRIDGE_PARTNER_PROBE); see sync.lanes.
+    partner_deadline: float = 30.0
+    partner_probe: float = 1.0
 
 
 def _source(env_file: Path | None, environ: Mapping[str, str] | None) -> dict[str, str]:
@@ -68,6 +72,8 @@ def load_settings(
     port = _port(values.get("BRIDGE_HTTP_PORT", "8080"), problems)
     max_age = _seconds(values.get("BRIDGE_EVENT_MAX_AGE", "3600"), "BRIDGE_EVENT_MAX_AGE", problems)
     log_json = _flag(values.get("BRIDGE_LOG_JSON"), "BRIDGE_LOG_JSON", problems)
+    deadline = _positive(values, "BRIDGE_PARTNER_DEADLINE", 30.0, problems)
+    probe = _positive(values, "BRIDGE_PARTNER_PROBE", 1.0, problems)
     if problems:
         searched = f"the process environment and {path}" if path else "the process environment"
         raise SettingsInvalid([f"{p} (looked in {searched})" for p in problems])
@@ -85,7 +91,23 @@ def load_settings(
         env_file=path,
         event_max_age=dt.timedelta(seconds=max_age) if max_age else None,
         secret_key=Secret(secret_key) if secret_key else None,
+        partner_deadline=deadline,
+        partner_probe=probe,
     )
+
+
+def _positive(values: Mapping[str, str], name: str, default: float, problems: list[str]) -> float:
+    raw = values.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        value = 0.0
+    if value > 0 and value != float("inf"):
+        return value
+    problems.append(f"{name}={raw!r} — use a number of seconds above 0, e.g. {default:g}")
+    return default
 
 
 def _seconds(raw: str, name: str, problems: list[str]) -> int:

@@ -5,7 +5,9 @@ The engine gets every dependency injected — store, compiled mapping, the agenc
 sandboxes alike. Partners are isolated: one partner's CRM failing (down, rate
 limited, unauthorised) is recorded for ``bridge status`` and never stops the
 others; deals that could not be handled go back to the inbox, so the cursors
-may still advance.
+may still advance. Every partner call runs in that partner's lane
+(:mod:`sync.lanes`): a partner that does not answer within its deadline fails the
+pass alone and is set aside, never waited on, until its call returns.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from bridge.store.health import PartnerHealth
 from bridge.store.links import StoredLink
 from sync.apply import Applier, Outcome, crash_point
 from sync.gather import Gathered, Gatherer
+from sync.lanes import Lanes
 from sync.ledger_hook import LedgerHook
 from sync.plan.money import CONFIRM_KEY, REFUSED_KEY
 from sync.plan.types import LinkPlan
@@ -91,9 +94,14 @@ class Engine:
         crash: Callable[[str], None] = crash_point,
         mirror_notes: bool = False,
         retry_delay: dt.timedelta = RETRY_DELAY,
+        lanes: Lanes | None = None,
     ) -> None:
         """``mirror_notes`` reads both sides' notes of every changed, active link (one call
-        per deal and side) so the planner can mirror them where the mapping says so."""
+        per deal and side) so the planner can mirror them where the mapping says so.
+
+        ``lanes`` gives every partner call its partner's deadline (:mod:`sync.lanes`;
+        by default from ``BRIDGE_PARTNER_DEADLINE`` / ``BRIDGE_PARTNER_PROBE``)."""
+        self.lanes = lanes or Lanes()
         self.mirror_notes = mirror_notes
         self.retry_delay = retry_delay  # before a deal that failed transiently is tried again
         self.store = store
@@ -108,6 +116,16 @@ class Engine:
         self.retry_parked = True  # first pass, and after every mapping change
         self._pipelines: dict[str, Any] = {}
         self._rest_until: dict[str, tuple[dt.datetime, RateLimited]] = {}
+
+    @property
+    def partners(self) -> dict[str, Crm]:
+        """The partners' CRMs, each call in its partner's lane."""
+        return self._partners
+
+    @partners.setter
+    def partners(self, crms: Mapping[str, Crm]) -> None:
+        self._partners = _InLanes(self.lanes)
+        self._partners.update(crms)
 
     def update_mapping(self, mapping: CompiledMapping) -> None:
         """A new mapping may fix what parked deals were waiting for: retry them next pass."""
@@ -144,6 +162,8 @@ class Engine:
             elif code not in self.partners:
                 reason = f"partner '{code}': its CRM connection could not be opened"
                 aside[code] = Unavailable(reason, system=code)
+            elif (busy := self.lanes.busy(code)) is not None:
+                aside[code] = busy
             elif (row := rows.get(code)) is not None and (until := breaker_open(row, now)):
                 aside[code] = Paused(
                     f"partner '{code}' paused by the bridge after {row.consecutive_failures} "
@@ -157,6 +177,13 @@ class Engine:
         self, partner: str | None = None, *, dry_run: bool = False, poll: bool = True
     ) -> PassReport:
         """One pass. ``poll=False`` handles due hints only (a webhook burst), no listing."""
+        self.lanes.begin_pass()
+        try:
+            return self._pass(partner, dry_run=dry_run, poll=poll)
+        finally:
+            self.lanes.end_pass()
+
+    def _pass(self, partner: str | None, *, dry_run: bool, poll: bool) -> PassReport:
         now = self.clock()
         report = PassReport(started_at=now)
         codes = self.codes(partner)
@@ -448,6 +475,21 @@ def _release_hold(session: Session, link: StoredLink, now: dt.datetime, *, confi
     links.save_state(
         session, dataclasses.replace(state, synced=synced), (None, None), now, new=False
     )
+
+
+class _InLanes(dict[str, Crm]):
+    """The partners' CRMs: one stored under a code is put in that code's lane."""
+
+    def __init__(self, lanes: Lanes) -> None:
+        super().__init__()
+        self._lanes = lanes
+
+    def __setitem__(self, code: str, crm: Crm) -> None:
+        super().__setitem__(code, self._lanes.crm(code, crm))
+
+    def update(self, *args: Any, **kwargs: Crm) -> None:
+        for code, crm in dict(*args, **kwargs).items():
+            self[code] = crm
 
 
 def _partner_snapshot(got: Gathered, code: str, link: LinkState | None) -> Deal | None:

@@ -46,6 +46,7 @@ log = logging.getLogger(__name__)
 RATE = 6.6
 BURST = 1
 POOL = 32
+CONNECT_TIMEOUT = 10.0  # seconds to open a connection; the read timeout is the client's timeout
 _DATE = re.compile(r"[A-Z][a-z]{2}, \d{2} [A-Z][a-z]{2} \d{4} \d{2}:\d{2}:\d{2} GMT")
 
 _pacers: dict[str, Pacer] = {}
@@ -186,7 +187,8 @@ class Transport:
                 params=params,
                 json=body,
                 headers={"Authorization": f"Bearer {token.reveal()}"},
-                timeout=self._timeout,
+                # (connect, read): a CRM that accepts and never answers is given up on.
+                timeout=(min(CONNECT_TIMEOUT, self._timeout), self._timeout),
             )
         except requests.ConnectTimeout:
             raise TransientError(

@@ -69,6 +69,7 @@ PLANS = {"standard": (2.0, 50), "enterprise": (5.0, 250)}
 # The portal counts arrivals, the Pacer counts departures; a few slots of headroom
 # absorb network jitter so a full bucket is never overrun by an early arrival.
 JITTER_SLOTS = 2
+CONNECT_TIMEOUT = 10.0  # seconds to open a connection; the whole call has the client's timeout
 
 
 def pacer_for(plan: str = "standard") -> Pacer:
@@ -151,7 +152,13 @@ class Transport:
 
     async def _open(self, webhook: str) -> tuple[aiohttp.ClientSession, Any]:
         session = aiohttp.ClientSession(
-            timeout=aiohttp.ClientTimeout(total=self._timeout),
+            # Connect, each read and the whole call are bounded: a CRM that accepts
+            # connections and never answers is given up on.
+            timeout=aiohttp.ClientTimeout(
+                total=self._timeout,
+                sock_connect=min(CONNECT_TIMEOUT, self._timeout),
+                sock_read=self._timeout,
+            ),
             middlewares=(_classifying_middleware,),
         )
         bitrix = BitrixAsync(

@@ -38,6 +38,7 @@ from bridge.model import Hint
 from bridge.store import hooks, inbox
 from bridge.store.db import Store, StoreFileLost, file_identity, file_problem, make_engine
 from sync.engine import Engine
+from sync.lanes import Lanes
 from sync.runtime import readiness as ready
 from sync.runtime.app import Readiness, SinkRefused, create_app
 from sync.runtime.crm_pool import CrmPool, Opener
@@ -168,7 +169,10 @@ class Daemon:
         mapping = self._mapping()
         crms = self._pool.current()
         partners = {c: crm for c, crm in crms.items() if c in mapping.partners}
-        self.engine = Engine(self.store, mapping, crms["agency"], partners, clock=self.clock)
+        lanes = Lanes(self.settings.partner_deadline, self.settings.partner_probe)
+        self.engine = Engine(
+            self.store, mapping, crms["agency"], partners, clock=self.clock, lanes=lanes
+        )
         if self._scale_out:
             queue_host = _QueueHost(self)
             clock = self._queue_clock(mapping)

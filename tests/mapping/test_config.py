@@ -33,3 +33,14 @@ def test_event_max_age_defaults_to_an_hour_and_zero_turns_it_off() -> None:
     assert load_settings(None, {"BRIDGE_EVENT_MAX_AGE": "0"}).event_max_age is None
     with pytest.raises(SettingsInvalid, match="BRIDGE_EVENT_MAX_AGE='an hour'"):
         load_settings(None, {"BRIDGE_EVENT_MAX_AGE": "an hour"})
+
+
+def test_partner_deadlines_default_and_bad_values_name_the_variable() -> None:
+    settings = load_settings(None, {})
+    assert (settings.partner_deadline, settings.partner_probe) == (30.0, 1.0)
+    tuned = load_settings(None, {"BRIDGE_PARTNER_DEADLINE": "12.5", "BRIDGE_PARTNER_PROBE": "2"})
+    assert (tuned.partner_deadline, tuned.partner_probe) == (12.5, 2.0)
+    with pytest.raises(SettingsInvalid) as bad:
+        load_settings(None, {"BRIDGE_PARTNER_DEADLINE": "soon", "BRIDGE_PARTNER_PROBE": "-1"})
+    assert "BRIDGE_PARTNER_DEADLINE='soon' — use a number of seconds above 0" in str(bad.value)
+    assert "BRIDGE_PARTNER_PROBE='-1'" in str(bad.value)

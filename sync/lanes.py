@@ -1,0 +1,288 @@
+"""Partner lanes: every call to a partner CRM runs with that partner's own deadline.
+
+A partner whose CRM accepts connections and never answers would otherwise hold a
+pass for as long as its HTTP timeouts and retries last, and so delay every other
+partner. Here each call to a partner runs on a thread of its own and the pass waits
+for it only as long as the partner's deadline allows:
+
+* a pass gives each partner ``deadline`` seconds in all (:meth:`Lanes.begin_pass`);
+  a call that does not answer in what is left fails with :class:`Unavailable`
+  ("did not answer within N s"), which the engine treats like any partner that is
+  down: its work is requeued and its cursor does not advance;
+* the call that missed is left to finish in the background and its result is thrown
+  away; until it returns the partner is *busy* — set aside at once, never waited on;
+* once it has returned, the partner is only *probed*: its next pass gets ``probe``
+  seconds, and the full deadline again after a call answers in time.
+
+Agency calls never go through a lane: the agency portal's one rate budget is spent
+on the pass thread. Outside a pass (e.g. a reconcile) every call gets a full deadline.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import os
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future
+from concurrent.futures import TimeoutError as FutureTimeout
+from dataclasses import dataclass
+from typing import TypeVar
+
+from bridge.crm import Crm, Unavailable, WriteResult
+from bridge.model import (
+    ChangePage,
+    Company,
+    Contact,
+    Deal,
+    DealDraft,
+    DealPatch,
+    FieldDef,
+    Note,
+    Pipeline,
+)
+
+log = logging.getLogger(__name__)
+_T = TypeVar("_T")
+
+DEADLINE_ENV = "BRIDGE_PARTNER_DEADLINE"
+PROBE_ENV = "BRIDGE_PARTNER_PROBE"
+DEFAULT_DEADLINE = 30.0  # seconds a pass gives one partner, all its calls together
+DEFAULT_PROBE = 1.0  # seconds for a partner that missed its deadline last time
+
+
+def seconds_from_env(name: str, default: float) -> float:
+    """A positive number of seconds from the environment; a bad value says so in one line."""
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ValueError(f"{name}={raw!r} is not a number of seconds; set e.g. {name}=30") from None
+    if not value > 0:
+        raise ValueError(f"{name}={raw!r} must be more than 0 seconds; set e.g. {name}=30")
+    return value
+
+
+@dataclass
+class _Lane:
+    busy: Future[object] | None = None  # the call that missed its deadline, still running
+    probing: bool = False  # missed last time: the next pass gets the probe deadline only
+    left: float | None = None  # seconds left in the current pass (None: outside a pass)
+    missed_after: float = 0.0  # the deadline the busy call missed
+
+
+class Lanes:
+    """Per-partner deadlines over blocking calls; shared by every pass of one engine."""
+
+    def __init__(
+        self,
+        deadline: float | None = None,
+        probe: float | None = None,
+        *,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.deadline = (
+            deadline if deadline is not None else seconds_from_env(DEADLINE_ENV, DEFAULT_DEADLINE)
+        )
+        self.probe = probe if probe is not None else seconds_from_env(PROBE_ENV, DEFAULT_PROBE)
+        self._monotonic = monotonic
+        self._lock = threading.Lock()
+        self._returned = threading.Condition(self._lock)
+        self._lanes: dict[str, _Lane] = {}
+        self._in_pass = False
+
+    def _lane(self, code: str) -> _Lane:
+        return self._lanes.setdefault(code, _Lane())
+
+    # --- the pass ----------------------------------------------------------------
+    def begin_pass(self) -> None:
+        """Each partner's budget for one pass: the deadline, or the probe after a miss."""
+        with self._lock:
+            self._in_pass = True
+            for lane in self._lanes.values():
+                lane.left = None
+
+    def end_pass(self) -> None:
+        with self._lock:
+            self._in_pass = False
+            for lane in self._lanes.values():
+                lane.left = None
+
+    def busy(self, code: str) -> Unavailable | None:
+        """Why ``code`` is not called now: a call that missed its deadline has not returned."""
+        with self._lock:
+            lane = self._lanes.get(code)
+            if lane is None or lane.busy is None:
+                return None
+            return Unavailable(
+                f"partner '{code}' is busy: a call that did not answer within "
+                f"{_secs(lane.missed_after)} has not returned yet",
+                system=code,
+            )
+
+    def wait_idle(self, code: str, timeout: float) -> bool:
+        """Wait (at most ``timeout`` s) until ``code`` has no call left running in the
+        background; whether it has none."""
+        with self._returned:
+            return self._returned.wait_for(
+                lambda: (lane := self._lanes.get(code)) is None or lane.busy is None, timeout
+            )
+
+    def probing(self, code: str) -> bool:
+        with self._lock:
+            lane = self._lanes.get(code)
+            return lane is not None and lane.probing
+
+    # --- one call ----------------------------------------------------------------
+    def call(self, code: str, fn: Callable[[], _T]) -> _T:
+        """``fn()`` on a lane thread; its result if it answers within the partner's budget."""
+        with self._lock:
+            lane = self._lane(code)
+            if lane.busy is not None:
+                raise Unavailable(
+                    f"partner '{code}' is busy: a call that did not answer within "
+                    f"{_secs(lane.missed_after)} has not returned yet",
+                    system=code,
+                )
+            full = self.probe if lane.probing else self.deadline
+            budget = full if (lane.left is None or not self._in_pass) else lane.left
+            if budget <= 0:
+                raise Unavailable(
+                    f"partner '{code}' used up its {_secs(full)} for this pass", system=code
+                )
+        future: Future[_T] = Future()
+        thread = threading.Thread(target=_run, args=(future, fn), name=f"lane-{code}", daemon=True)
+        started = self._monotonic()
+        thread.start()
+        try:
+            result = future.result(timeout=budget)
+        except FutureTimeout:
+            # Named by its deadline for the pass (what an operator can set), not by what
+            # was left of it when this call started.
+            self._missed(code, future, full)
+            raise Unavailable(
+                f"partner '{code}' did not answer within {_secs(full)}", system=code
+            ) from None
+        except BaseException:
+            self._spent(code, started, answered=True)
+            raise
+        self._spent(code, started, answered=True)
+        return result
+
+    def _spent(self, code: str, started: float, *, answered: bool) -> None:
+        elapsed = self._monotonic() - started
+        with self._lock:
+            lane = self._lane(code)
+            if answered and lane.probing:
+                # It answers in time again: back to the full deadline, less what it used.
+                lane.probing = False
+                lane.left = self.deadline - elapsed if self._in_pass else None
+                log.info("partner %s answers again within its probe deadline", code)
+                return
+            if self._in_pass:
+                budget = lane.left if lane.left is not None else self.deadline
+                lane.left = budget - elapsed
+
+    def _missed(self, code: str, future: Future[_T], budget: float) -> None:
+        with self._lock:
+            lane = self._lane(code)
+            lane.busy = future  # type: ignore[assignment]
+            lane.probing = True
+            lane.left = 0.0
+            lane.missed_after = budget
+        log.warning(
+            "partner %s did not answer within %s; it is set aside until it does",
+            code,
+            _secs(budget),
+        )
+
+        def returned(_: Future[_T]) -> None:
+            with self._lock:
+                if lane.busy is future:
+                    lane.busy = None
+                self._returned.notify_all()
+
+        future.add_done_callback(returned)
+
+    def crm(self, code: str, crm: Crm) -> Crm:
+        """``crm`` with every call in ``code``'s lane (a lane-wrapped CRM is kept as is)."""
+        if isinstance(crm, LaneCrm) and crm.lanes is self and crm.code == code:
+            return crm
+        return LaneCrm(self, code, crm.inner if isinstance(crm, LaneCrm) else crm)
+
+
+def _run(future: Future[_T], fn: Callable[[], _T]) -> None:
+    if not future.set_running_or_notify_cancel():
+        return
+    try:
+        future.set_result(fn())
+    except BaseException as exc:
+        future.set_exception(exc)
+
+
+def _secs(value: float) -> str:
+    return f"{value:.3g} s"
+
+
+class LaneCrm:
+    """A partner's :class:`Crm` whose every call runs in its lane (see :class:`Lanes`)."""
+
+    def __init__(self, lanes: Lanes, code: str, inner: Crm) -> None:
+        self.lanes = lanes
+        self.code = code
+        self.inner = inner
+
+    @property
+    def system(self) -> str:
+        return self.inner.system
+
+    def pipelines(self) -> Sequence[Pipeline]:
+        return self.lanes.call(self.code, lambda: list(self.inner.pipelines()))
+
+    def custom_fields(self) -> Sequence[FieldDef]:
+        return self.lanes.call(self.code, lambda: list(self.inner.custom_fields()))
+
+    def fetch_deals(self, ids: Sequence[str]) -> dict[str, Deal]:
+        return self.lanes.call(self.code, lambda: self.inner.fetch_deals(ids))
+
+    def find_by_stamp(self, stamps: Sequence[str]) -> dict[str, Deal]:
+        return self.lanes.call(self.code, lambda: self.inner.find_by_stamp(stamps))
+
+    def find_stamped(
+        self, stamps: Sequence[str], *, pipeline_id: str | None = None
+    ) -> dict[str, tuple[Deal, ...]]:
+        return self.lanes.call(
+            self.code, lambda: self.inner.find_stamped(stamps, pipeline_id=pipeline_id)
+        )
+
+    def list_changed(self, since: dt.datetime) -> Iterator[ChangePage]:
+        # Every page is read inside the lane: a generator would run on the pass thread.
+        return iter(self.lanes.call(self.code, lambda: list(self.inner.list_changed(since))))
+
+    def create_deals(self, drafts: Sequence[DealDraft]) -> list[WriteResult]:
+        return self.lanes.call(self.code, lambda: self.inner.create_deals(drafts))
+
+    def update_deals(self, patches: Sequence[DealPatch]) -> list[WriteResult]:
+        return self.lanes.call(self.code, lambda: self.inner.update_deals(patches))
+
+    def fetch_contacts(self, ids: Sequence[str]) -> dict[str, Contact]:
+        return self.lanes.call(self.code, lambda: self.inner.fetch_contacts(ids))
+
+    def fetch_companies(self, ids: Sequence[str]) -> dict[str, Company]:
+        return self.lanes.call(self.code, lambda: self.inner.fetch_companies(ids))
+
+    def add_notes(self, notes: Sequence[Note]) -> list[WriteResult]:
+        return self.lanes.call(self.code, lambda: self.inner.add_notes(notes))
+
+    def list_notes(self, deal_id: str) -> list[Note]:
+        return self.lanes.call(self.code, lambda: self.inner.list_notes(deal_id))
+
+    def close(self) -> None:
+        self.inner.close()
+
+
+__all__ = ["DEADLINE_ENV", "PROBE_ENV", "LaneCrm", "Lanes", "seconds_from_env"]
