@@ -32,6 +32,7 @@ from bridge.sandbox.memory import ManualClock, MemoryCrm
 from bridge.secrets import Secret
 from bridge.store.db import Store
 from sync.engine import Engine, Progress
+from sync.lanes import Lanes
 from sync.planning import Planner
 
 T0 = dt.datetime(2026, 11, 24, 9, 0, tzinfo=dt.UTC)
@@ -48,6 +49,7 @@ class EngineOptions(TypedDict, total=False):
     crash: Callable[[str], None]
     mirror_notes: bool
     retry_delay: dt.timedelta
+    lanes: Lanes | None
 
 
 def _pipeline(pid: str, ids: tuple[str, ...], names: tuple[str, ...]) -> Pipeline:
