@@ -22,6 +22,11 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results"))
     parser.add_argument("--name", help="result file name (default: default / quick)")
     parser.add_argument("--experiment", help="try a proposed bridge change (experiments.py)")
+    parser.add_argument(
+        "--scale-out",
+        action="store_true",
+        help="1/2/4 workers on PostgreSQL (BRIDGE_TEST_PG_URL; --deals N, --changes N)",
+    )
     parser.add_argument("--markdown", type=Path, help="also write the table here (RESULTS.md)")
     return parser
 
@@ -41,6 +46,8 @@ def params_from(args: argparse.Namespace) -> Params:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    if args.scale_out:
+        return _scale_out(args)
     params = params_from(args)
     if args.experiment:
         os.environ["BENCH_EXPERIMENT"] = args.experiment  # the bridge process reads it
@@ -58,6 +65,21 @@ def main(argv: list[str] | None = None) -> int:
         chart = paths.get("png", paths["svg"])
         relative = Path(os.path.relpath(chart, args.markdown.resolve().parent))
         args.markdown.write_text(report.markdown(doc, relative.as_posix()), encoding="utf-8")
+    return 0
+
+
+def _scale_out(args: argparse.Namespace) -> int:
+    from benchmarks import scale_out
+
+    params = scale_out.ScaleParams()
+    if args.deals:
+        params.deals = int(args.deals.split(",")[0])
+    if args.changes is not None:
+        params.changes = args.changes
+    if args.latency is not None:
+        params.latency = args.latency
+    rows = scale_out.run(params, log=lambda line: print(f"… {line}", file=sys.stderr, flush=True))
+    print(scale_out.table(rows))
     return 0
 
 

@@ -10,7 +10,9 @@ lane: requests coalesce instead of piling up, as in the embedded runner.
 Periodic jobs are procrastinate periodic tasks: every worker's deferrer offers
 them, the database keeps one per tick, so they run once however many workers are
 up. A job whose worker died (no heartbeat) is put back by ``retry-stalled``,
-itself a periodic job, so survivors take over within about a minute.
+itself a periodic job, so survivors take over within about a minute; when a job
+of the same kind already waits on its lane, the dead worker's copy is closed as
+failed instead (the waiting one does the work).
 
 procrastinate's schema is applied at start if missing, under an advisory lock,
 so any number of processes may start at once on a fresh database.
@@ -27,7 +29,8 @@ from typing import Any
 
 import procrastinate
 import psycopg
-from procrastinate.exceptions import AlreadyEnqueued
+from procrastinate.exceptions import AlreadyEnqueued, UniqueViolation
+from procrastinate.jobs import Status
 from procrastinate.schema import SchemaManager
 from sqlalchemy.engine import make_url
 
@@ -132,8 +135,16 @@ def build_app(db_url: str, periodics: Sequence[Periodic]) -> procrastinate.App:
     async def retry_stalled(context: procrastinate.JobContext, timestamp: int) -> None:
         manager = context.app.job_manager
         for job in await manager.get_stalled_jobs(seconds_since_heartbeat=STALLED_AFTER_SECONDS):
+            try:
+                await manager.retry_job(job)
+            except UniqueViolation:
+                # the same kind of job already waits on this lane (its queueing lock): that one
+                # does the work, so the dead worker's copy is closed instead of retried, which
+                # would fail on every tick and leave the lane locked by a "doing" job for ever
+                await manager.finish_job(job, status=Status.FAILED, delete_job=False)
+                log_event(log, "queue.stalled_superseded", logging.WARNING, job=job.id)
+                continue
             log_event(log, "queue.stalled_retried", logging.WARNING, job=job.id, task=job.task_name)
-            await manager.retry_job(job)
 
     return app
 

@@ -65,3 +65,35 @@ def test_a_killed_workers_job_is_taken_over(queue_db: str, tmp_path: Path) -> No
         if survivor is not None:
             survivor.stop()
         runner.shutdown()
+
+
+def test_a_killed_workers_job_gives_way_to_the_same_job_waiting_behind_it(
+    queue_db: str, tmp_path: Path
+) -> None:
+    """The lane's next job of the same kind waits (queueing lock) while the dead one is
+    "doing": retrying the dead one would clash with it, so it is closed and the waiting
+    one runs — the lane must not stay locked."""
+    started = tmp_path / "started"
+    doomed = subprocess.Popen([sys.executable, "-c", DOOMED, queue_db, str(started)])
+    finished = threading.Event()
+    survivor: QueueWorker | None = None
+    runner = QueueRunner(queue_db, {}, EmbeddedRunner(1))
+    try:
+        assert runner.defer("pass", "sync-pass")
+        deadline = time.monotonic() + 60
+        while not started.exists():
+            assert time.monotonic() < deadline, "the doomed worker never took the job"
+            finished.wait(0.05)
+        assert runner.defer("pass", "sync-pass")  # the same kind waits behind it
+        survivor = QueueWorker(build_app(queue_db, []), {"pass": finished.set}, name="survivor")
+        survivor.start()
+        doomed.kill()
+        doomed.wait(10)
+        assert finished.wait(90), "the lane stayed locked by the dead worker's job"
+        assert runner.wait_idle(30)
+    finally:
+        if doomed.poll() is None:
+            doomed.kill()
+        if survivor is not None:
+            survivor.stop()
+        runner.shutdown()
