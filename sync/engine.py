@@ -51,7 +51,12 @@ BREAKER_MAX = dt.timedelta(minutes=10)
 
 
 class Paused(Unavailable):
-    """Not called this pass on purpose: paused in mapping.yaml, or by the circuit breaker."""
+    """Not called this pass on purpose: paused in mapping.yaml (not a failure)."""
+
+
+class BreakerOpen(Paused):
+    """Not called this pass: the circuit breaker paused it after repeated failures (a
+    failure still, reported as such; it is probed when the pause is over)."""
 
 
 @dataclass
@@ -165,7 +170,7 @@ class Engine:
             elif (busy := self.lanes.busy(code)) is not None:
                 aside[code] = busy
             elif (row := rows.get(code)) is not None and (until := breaker_open(row, now)):
-                aside[code] = Paused(
+                aside[code] = BreakerOpen(
                     f"partner '{code}' paused by the bridge after {row.consecutive_failures} "
                     f"failed passes ({row.last_error}); next try at {until:%H:%M:%S} UTC",
                     system=code,
@@ -439,7 +444,7 @@ def breaker_open(health_: PartnerHealth, now: dt.datetime) -> dt.datetime | None
 
 def _failing(exc: CrmError) -> bool:
     """A partner failing now (reported, exit 1) — not one an admin paused on purpose."""
-    return not isinstance(exc, Paused) or "by the bridge" in str(exc)
+    return not isinstance(exc, Paused) or isinstance(exc, BreakerOpen)
 
 
 def _release_hold(session: Session, link: StoredLink, now: dt.datetime, *, confirm: bool) -> None:
