@@ -73,8 +73,17 @@ def settings(
     return resolved
 
 
-def open_store(resolved: Resolved) -> Store:
-    return Store.open(resolved.db_url)
+@contextmanager
+def reading(resolved: Resolved) -> Iterator[Store]:
+    """The settings' store, open for one command and closed after it (a bad or unreachable
+    URL is one line, :func:`sync.cli.errors.open_store`)."""
+    from sync.cli.errors import open_store
+
+    store = open_store(resolved.db_url)
+    try:
+        yield store
+    finally:
+        store.close()
 
 
 def refusal(exc: AlreadyRunning) -> str:

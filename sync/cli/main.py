@@ -10,7 +10,15 @@ import typer
 from bridge import __version__
 from sync.cli.cabinet import app as cabinet_app
 from sync.cli.channels import app as channels_app
-from sync.cli.common import DbUrlOpt, EnvFileOpt, MappingOpt, VerboseOpt, settings, writing
+from sync.cli.common import (
+    DbUrlOpt,
+    EnvFileOpt,
+    MappingOpt,
+    VerboseOpt,
+    reading,
+    settings,
+    writing,
+)
 from sync.cli.errors import BoundaryGroup, open_store
 from sync.cli.ledger import app as ledger_app
 from sync.cli.output import FormatOpt, OutputFormat, echo_json
@@ -334,16 +342,13 @@ def status_command(
 
     table = fmt is not OutputFormat.json
     resolved = settings(env_file, verbose=verbose, db_url=db_url, mapping=mapping, announce=table)
-    store = open_store(resolved.db_url)
-    if table:
-        _announce_queue(resolved.db_url)
-    try:
+    with reading(resolved) as store:
+        if table:
+            _announce_queue(resolved.db_url)
         if fmt is OutputFormat.json:
             echo_json(status_data(store, resolved.mapping_path))
         else:
             show_status(store, Console(), resolved.mapping_path)
-    finally:
-        store.close()
 
 
 @app.command("deal")
@@ -361,9 +366,7 @@ def deal_command(
     from sync.cli.passes import show_deal
     from sync.cli.views import deal_data
 
-    resolved = settings(env_file, verbose=verbose, db_url=db_url)
-    store = open_store(resolved.db_url)
-    try:
+    with reading(settings(env_file, verbose=verbose, db_url=db_url)) as store:
         if fmt is OutputFormat.json:
             data = deal_data(store, agency_id)
             found = data is not None
@@ -371,8 +374,6 @@ def deal_command(
                 echo_json(data)
         else:
             found = show_deal(store, agency_id, Console())
-    finally:
-        store.close()
     if not found:
         raise CliError(f"agency deal {agency_id!r} has no links and no audit entries")
 
@@ -390,15 +391,11 @@ def parked_command(
     from sync.cli.passes import show_parked
     from sync.cli.views import parked_data
 
-    resolved = settings(env_file, verbose=verbose, db_url=db_url)
-    store = open_store(resolved.db_url)
-    try:
+    with reading(settings(env_file, verbose=verbose, db_url=db_url)) as store:
         if fmt is OutputFormat.json:
             echo_json(parked_data(store))
         else:
             show_parked(store, Console())
-    finally:
-        store.close()
 
 
 @app.command("retry")
