@@ -152,23 +152,23 @@ def accrue_membership(
     today: dt.date,
     now: dt.datetime,
     *,
-    started: dt.date | None = None,
+    started: dt.date | None,
+    dry_run: bool = False,
 ) -> list[Entry]:
-    """Book this year's membership fee if the partner has one; a no-op once it is booked.
+    """Book the membership fee of every contract year begun by ``today`` and not yet booked.
 
-    Safe to call from a daily job: the cause ``membership:<year>`` is booked once.
-    ``started``: the partner's start in the programme (its first sync); the first
-    year's fee is payable from that day, never back-dated to 1 January before it.
+    ``started``: the start of the partner's contract (``joined:`` in the mapping, else its
+    first sync); ``None`` (never started) books nothing, and nothing is booked before it.
+    Safe to call from a daily job: each contract year's cause is booked once. With
+    ``dry_run`` the entries are returned but not booked.
     """
-    if commission.membership_fee is None:
+    if commission.membership_fee is None or started is None or started > today:
         return []
-    if started is not None and started > today:
-        return []
-    since = max(dt.date(today.year, 1, 1), started or dt.date.min)
-    due = membership_entries(partner_code, commission.membership_fee, since=since, until=today)
+    due = membership_entries(partner_code, commission.membership_fee, since=started, until=today)
     existing = {e.cause for e in read(session, partner=partner_code, deal_id=PARTNER_LEVEL)}
     new = [e for e in due if e.cause not in existing]
-    append(session, new, now)
+    if not dry_run:
+        append(session, new, now)
     return new
 
 

@@ -309,17 +309,30 @@ def kept_notices(
     return out
 
 
+def anniversary(start: dt.date, year: int) -> dt.date:
+    """``start``'s day and month in ``year`` (29 February falls on the 28th in other years)."""
+    try:
+        return start.replace(year=year)
+    except ValueError:
+        return dt.date(year, 2, 28)
+
+
 def membership_entries(
     partner_code: str, fee: Money, *, since: dt.date, until: dt.date
 ) -> list[Entry]:
-    """The yearly membership fee for every calendar year from ``since`` to ``until``.
+    """The membership fee for every contract year that began from ``since`` to ``until``.
 
-    Cause ``membership:<year>`` makes it at most once per year however often this runs;
-    the first year is payable from ``since``, later years from 1 January.
+    ``since`` is the start of the contract (the partner's ``joined:`` date, else its first
+    sync); a contract year begins on it and on each anniversary, and its fee is payable
+    that day — never back-dated to 1 January, never before the start. Cause
+    ``membership:<year the contract year began>`` makes it at most once per contract year
+    however often this runs (and matches the calendar-year causes booked before).
     """
     out = []
     for year in range(since.year, until.year + 1):
-        start = max(since, dt.date(year, 1, 1))
+        start = anniversary(since, year)
+        if start > until:
+            break
         at = dt.datetime(start.year, start.month, start.day, tzinfo=dt.UTC)
         out.append(
             Entry(

@@ -24,6 +24,10 @@ from bridge.model import FieldValue, Money
 from bridge.secrets import Secret
 
 
+DEFAULT_TIMEZONE = "Europe/Moscow"
+GROUP_KEYS = ("segment", "manager", "grade")
+
+
 class CrmKind(StrEnum):
     BITRIX24 = "bitrix24"
     AMOCRM = "amocrm"
@@ -70,6 +74,13 @@ class UnmappedStage(StrEnum):
 
     IGNORE = "ignore"  # keep the other side's stage as it is, sync the rest
     PARK = "park"  # park the deal with a reason until an admin maps the stage
+
+
+class StatusRequests(StrEnum):
+    """Which open deals the weekly status request asks about."""
+
+    STALE = "stale"  # only deals unchanged for ``stale_after``
+    OPEN = "open"  # every open deal
 
 
 class RuleKind(StrEnum):
@@ -163,6 +174,7 @@ class Policies:
     stale_after: dt.timedelta = dt.timedelta(days=7)
     digest_weekday: int = 0  # Monday
     status_request_notes: bool = False
+    status_request_deals: StatusRequests = StatusRequests.STALE
     mirror_notes: bool = True
     channel_conflict_window: dt.timedelta = dt.timedelta(days=90)
     hold_on_channel_conflict: bool = False
@@ -199,6 +211,23 @@ class AgencyConfig:
     routing_field_id: str  # the UF that routes a deal to partners (multiple → fan-out)
     routing_multiple: bool
     currency: str = "RUB"
+    timezone: str = DEFAULT_TIMEZONE  # the programme's zone: digest weekday, fee dates
+
+
+@dataclass(frozen=True, slots=True)
+class Groups:
+    """How the programme groups a partner (``segment:``, ``manager:``, ``grade:``)."""
+
+    segment: str | None = None
+    manager: str | None = None
+    grade: str | None = None
+
+    def of(self, by: str) -> str | None:
+        """The partner's group under ``by`` (segment, manager or grade)."""
+        if by not in GROUP_KEYS:
+            raise ValueError(f"cannot group by {by!r}; choose one of {', '.join(GROUP_KEYS)}")
+        value: str | None = getattr(self, by)
+        return value
 
 
 @dataclass(frozen=True, slots=True)
@@ -220,6 +249,8 @@ class PartnerConfig:
     # Set when the partner cannot sync at all (its CRM or pipeline did not resolve); such a
     # partner is also ``paused``, and its deals park with this reason.
     unavailable: Broken | None = None
+    joined: dt.date | None = None  # start of the contract: membership fee years count from it
+    groups: Groups = field(default_factory=Groups)
 
 
 @dataclass(frozen=True, slots=True)

@@ -163,6 +163,7 @@ def _agency(spec: MappingSpec, crm: Crm | None, out: Reporter) -> _AgencyView | 
         routing.id,
         routing.multiple,
         spec.agency.currency,
+        spec.agency.timezone,
     )
     return _AgencyView(config, pipeline, routing, Side("agency", catalog.fields, catalog.users))
 
@@ -209,6 +210,8 @@ def _partner(
         stamp_field_id=stamp_field(crm, spec.path, out, fix=fix),
         currency=spec.currency,
         broken_fields=broken,
+        joined=spec.joined,
+        groups=spec.groups,
     )
     return config, _summary(config, stages)
 
@@ -259,6 +262,8 @@ def _unavailable(
         paused=True,
         currency=spec.currency,
         unavailable=Broken(spec.code, reason),
+        joined=spec.joined,
+        groups=spec.groups,
     )
     summary = PartnerSummary(
         spec.code,

@@ -37,11 +37,15 @@ def resolve_commission(
                 rule.hold_days,
             )
         )
-    fee = None
-    if spec.membership_fee is not None:
-        currency = spec.rules[0].currency if spec.rules else spec.currency
-        fee = Money(spec.membership_fee, currency)
-    return Commission(tuple(rules), fee)
+    return Commission(tuple(rules), membership_fee(spec))
+
+
+def membership_fee(spec: PartnerSpecMerged) -> Money | None:
+    """The partner's yearly fee, in its commission's currency (offline: no CRM needed)."""
+    if spec.membership_fee is None:
+        return None
+    currency = spec.rules[0].currency if spec.rules else spec.currency
+    return Money(spec.membership_fee, currency)
 
 
 def _unresolved_map(name: str, spec: PartnerSpecMerged, fields: Sequence[FieldMap]) -> bool:

@@ -14,7 +14,14 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, StrictStr
 
-from bridge.mapping.compiled import ConverterKind, CrmKind, Direction, RuleKind, Side
+from bridge.mapping.compiled import (
+    ConverterKind,
+    CrmKind,
+    Direction,
+    RuleKind,
+    Side,
+    StatusRequests,
+)
 from bridge.mapping.compiled import UnmappedStage as Unmapped
 
 FORMAT_VERSION = 1
@@ -48,6 +55,11 @@ class AgencySpec(_Spec):
     pipeline: Name = Field(description="The partner-deal pipeline (category), by name or id")
     routing_field: StrictStr = Field(description="The user field routing deals to partners")
     currency: StrictStr = "RUB"
+    timezone: StrictStr | None = Field(
+        None,
+        description="The programme's time zone (IANA name), for the digest weekday and "
+        "membership fee dates (default Europe/Moscow)",
+    )
 
 
 class ConnectionSpec(_Spec):
@@ -114,6 +126,11 @@ class PoliciesSpec(_Spec):
     stale_after_days: StrictInt | None = None
     digest_day: Weekday | None = None
     status_request_notes: StrictBool | None = None
+    status_request_deals: StatusRequests | None = Field(
+        None,
+        description="Which deals the weekly status request asks about: 'stale' (unchanged "
+        "for stale_after_days, default) or 'open' (every open deal)",
+    )
     mirror_notes: StrictBool | None = None
     channel_conflict_days: StrictInt | None = None
     hold_on_channel_conflict: StrictBool | None = None
@@ -151,6 +168,14 @@ class PartnerSpec(_Spec):
     routing_value: StrictStr | None = Field(None, description="Routing option; default: name")
     paused: StrictBool = False
     currency: StrictStr | None = None
+    joined: StrictStr | None = Field(
+        None,
+        description="The date the partner joined the programme, 'YYYY-MM-DD': its membership "
+        "fee is due on each anniversary (contract years), never before",
+    )
+    segment: StrictStr | None = Field(None, description="Group for KPIs and the digest")
+    manager: StrictStr | None = Field(None, description="The agency manager of this partner")
+    grade: StrictStr | None = Field(None, description="The partner's grade, e.g. gold")
     stages: StagesSpec
     fields: dict[str, FieldSpec | None] = Field(
         default_factory=dict, description="Overrides; null drops a default field"

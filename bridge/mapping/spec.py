@@ -8,14 +8,17 @@ point at the right line of mapping.yaml.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 
 from bridge.mapping.compiled import (
+    DEFAULT_TIMEZONE,
     Connection,
     ConverterKind,
     Direction,
+    Groups,
     Policies,
     RuleKind,
     Side,
@@ -84,6 +87,7 @@ class AgencySpecMerged:
     pipeline: str
     routing_field: str
     currency: str
+    timezone: str = DEFAULT_TIMEZONE
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,6 +105,8 @@ class PartnerSpecMerged:
     membership_fee: Decimal | None
     policies: Policies
     path: KeyPath
+    joined: dt.date | None = None
+    groups: Groups = field(default_factory=Groups)
 
 
 @dataclass(frozen=True)

@@ -17,6 +17,7 @@ from bridge.mapping.connection import agency_connection, partner_connection
 from bridge.mapping.env import Environment, expand, missing_variable
 from bridge.mapping.errors import KeyPath, MappingInvalid, MappingProblem
 from bridge.mapping.fieldmaps import merge_fields
+from bridge.mapping.partner_keys import check_timezone, groups, joined_date
 from bridge.mapping.policy import build_policies, build_rules, build_stages, check_currency
 from bridge.mapping.report import Reporter
 from bridge.mapping.schema import FORMAT_VERSION, MappingFile, PartnerSpec
@@ -91,6 +92,7 @@ def _build(raw: MappingFile, env: Environment, out: Reporter) -> MappingSpec | N
         out.error(("version",), message)
         return None
     check_currency(raw.agency.currency, ("agency", "currency"), out)
+    timezone = check_timezone(raw.agency.timezone, ("agency", "timezone"), out)
     connection = agency_connection(raw.agency, env, out)
     policies = build_policies(Policies(), [(raw.defaults.policies, ("defaults", "policies"))], out)
     partners = {}
@@ -107,7 +109,11 @@ def _build(raw: MappingFile, env: Environment, out: Reporter) -> MappingSpec | N
     if connection is None or out.errors:
         return None
     agency = AgencySpecMerged(
-        connection, str(raw.agency.pipeline), raw.agency.routing_field, raw.agency.currency
+        connection,
+        str(raw.agency.pipeline),
+        raw.agency.routing_field,
+        raw.agency.currency,
+        timezone,
     )
     return MappingSpec(out.file, raw.version, agency, partners, policies, out.loaded, texts)
 
@@ -144,6 +150,8 @@ def _partner(
             "defaults.policies, not per partner"
         )
         out.error((*path, "policies", "publish_ratings"), message, at_key=True)
+    joined = joined_date(spec.joined, (*path, "joined"), out)
+    grouped = groups(spec, path, out)
     if connection is None or stages is None:
         return None
     return PartnerSpecMerged(
@@ -160,6 +168,8 @@ def _partner(
         membership_fee=commission.membership_fee if commission else None,
         policies=policies,
         path=path,
+        joined=joined,
+        groups=grouped,
     )
 
 

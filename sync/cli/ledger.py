@@ -25,6 +25,7 @@ from bridge.store.db import Store
 from sync.cli import ledger_checks as checks
 from sync.cli.common import DbUrlOpt, EnvFileOpt, VerboseOpt, settings, writing
 from sync.cli.errors import CliError, open_store, usage, write_file
+from sync.cli.ledger_fees import fees_command
 from sync.cli.output import FormatOpt, OutputFormat, echo_json, jsonable
 
 app = typer.Typer(
@@ -410,3 +411,6 @@ def void_command(
         return
     money = Texts("ru").money(cancel.amount, cancel.currency)
     typer.echo(f"voided entry {voided} of {cancel.partner}: booked {money} ({cancel.ref})")
+
+
+app.command("fees")(fees_command)

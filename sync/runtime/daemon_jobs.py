@@ -186,22 +186,15 @@ class DaemonJobs:
         return build_routes(mapping, systems, self._event_max_age)
 
     def daily(self) -> None:
-        """Once a day: this year's membership fees (booked once a year, from the partner's
-        start — a partner never synced owes none yet), then the digest of every partner
-        whose digest day it is (with its status-request notes)."""
-        from bridge.ledger import book
-        from bridge.store import starts
+        """Once a day: the membership fees of contract years begun by today (from each
+        partner's ``joined:`` date, else its first sync — a partner with neither owes none
+        yet), then the digest of every partner whose digest day it is (with its
+        status-request notes)."""
         from sync.jobs.digest import run_digest
+        from sync.jobs.fees import book_fees
 
         mapping, now = self._mapping(), self._clock()
-        with self._store.transaction() as session:
-            begun = starts.read(session)
-            for code, partner in mapping.partners.items():
-                if code not in begun:
-                    continue
-                book.accrue_membership(
-                    session, code, partner.commission, now.date(), now, started=begun[code].date()
-                )
+        book_fees(self._store, mapping, now)
         crms = self._crms()
         partners = {code: crm for code, crm in crms.items() if code in mapping.partners}
         overrides = notice_overrides(mapping.texts)

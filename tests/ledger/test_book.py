@@ -135,17 +135,23 @@ def test_stored_balance_equals_recomputation_from_history(
     assert sums(stored) == sums(recomputed)
 
 
-def test_membership_is_accrued_once_per_year_however_often_the_job_runs(store: Store) -> None:
+def test_membership_is_accrued_once_per_contract_year_however_often_the_job_runs(
+    store: Store,
+) -> None:
     rules = commission(of_amount(), membership=rub(50000))
-    days = [dt.date(2026, 3, 1), dt.date(2026, 3, 2), dt.date(2026, 12, 31), dt.date(2027, 1, 1)]
+    start = dt.date(2026, 3, 1)
+    days = [start, dt.date(2026, 3, 2), dt.date(2027, 1, 1), dt.date(2027, 2, 28), start.replace(year=2027)]
     booked = []
     for day in days:
         with store.transaction() as session:
-            booked.append(len(book.accrue_membership(session, "alfa", rules, day, NOW)))
-    assert booked == [1, 0, 0, 1]
+            booked.append(
+                len(book.accrue_membership(session, "alfa", rules, day, NOW, started=start))
+            )
+    assert booked == [1, 0, 0, 0, 1]
     with store.transaction() as session:
         causes = [e.cause for e in book.read(session, partner="alfa")]
-        assert book.accrue_membership(session, "beta", commission(of_amount()), days[0], NOW) == []
+        no_fee = commission(of_amount())
+        assert book.accrue_membership(session, "beta", no_fee, days[0], NOW, started=start) == []
     assert causes == ["membership:2026", "membership:2027"]
 
 

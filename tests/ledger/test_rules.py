@@ -148,15 +148,15 @@ def test_a_hold_period_delays_when_an_accrual_is_payable() -> None:
     assert reversal.payable_at == at(1)  # a reduction is never held back
 
 
-def test_membership_fee_is_booked_once_per_calendar_year() -> None:
+def test_membership_fee_is_booked_once_per_contract_year() -> None:
     fee = rub(50000)
-    first = membership_entries("alfa", fee, since=dt.date(2026, 3, 15), until=dt.date(2026, 12, 1))
-    again = membership_entries("alfa", fee, since=dt.date(2026, 3, 15), until=dt.date(2027, 1, 2))
-    assert [e.cause for e in first] == ["membership:2026"]
+    first = membership_entries("alfa", fee, since=dt.date(2026, 3, 15), until=dt.date(2027, 1, 2))
+    again = membership_entries("alfa", fee, since=dt.date(2026, 3, 15), until=dt.date(2027, 3, 15))
+    assert [e.cause for e in first] == ["membership:2026"]  # no fee on 1 January
     assert [e.cause for e in again] == ["membership:2026", "membership:2027"]
     assert again[0] == first[0]
     assert again[0].payable_at == dt.datetime(2026, 3, 15, tzinfo=dt.UTC)
-    assert again[1].payable_at == dt.datetime(2027, 1, 1, tzinfo=dt.UTC)
+    assert again[1].payable_at == dt.datetime(2027, 3, 15, tzinfo=dt.UTC)
     assert (again[1].amount, again[1].payer) == (Decimal("50000.00"), Side.PARTNER)
 
 
