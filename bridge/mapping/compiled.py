@@ -23,7 +23,6 @@ from enum import StrEnum
 from bridge.model import FieldValue, Money
 from bridge.secrets import Secret
 
-
 DEFAULT_TIMEZONE = "Europe/Moscow"
 GROUP_KEYS = ("segment", "manager", "grade")
 

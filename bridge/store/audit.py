@@ -11,7 +11,6 @@ from sqlmodel import Session, col, select
 
 from bridge.store.tables import AuditRow
 
-
 # How a synced pair (e.g. the ``@stage`` slot: agency stage, partner stage) is written to
 # ``old_value``/``new_value``: as a person reads it, ``C1:NEW ↔ 71``; ``∅`` for an empty half.
 PAIR_SEPARATOR = " ↔ "

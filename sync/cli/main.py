@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
@@ -467,6 +468,18 @@ def init(
 # --- reports: partner KPIs and the stale-deal digest (logic in bridge/kpi, bridge/digest) ---
 
 
+class KpiFormat(StrEnum):
+    table = "table"
+    csv = "csv"
+    json = "json"
+
+
+class GroupBy(StrEnum):
+    segment = "segment"
+    manager = "manager"
+    grade = "grade"
+
+
 @app.command("kpi")
 def kpi_command(
     period: Annotated[
@@ -478,21 +491,51 @@ def kpi_command(
     mapping: MappingOpt = None,
     db_url: DbUrlOpt = None,
     language: Annotated[str, typer.Option("--lang", help="ru or en")] = "ru",
-    currency: Annotated[str, typer.Option("--currency", help="Report currency")] = "RUB",
+    currency: Annotated[
+        str | None,
+        typer.Option(
+            "--currency",
+            help="Only this currency (default: the programme's — mapping.yaml's agency "
+            "currency — then every other currency found)",
+        ),
+    ] = None,
+    rank: Annotated[
+        str | None,
+        typer.Option(
+            "--rank-by",
+            help="Rank partners by a KPI: handed, active, won, lost, conversion, won_amount, "
+            "average_deal, reaction, days_since_update, stale, commission, payments",
+        ),
+    ] = None,
+    by: Annotated[
+        GroupBy | None, typer.Option("--by", help="One row per segment, manager or grade")
+    ] = None,
     env_file: EnvFileOpt = None,
     verbose: VerboseOpt = False,
-    fmt: FormatOpt = OutputFormat.table,
+    fmt: Annotated[
+        KpiFormat, typer.Option("--format", help="table for people, csv or json for scripts")
+    ] = KpiFormat.table,
 ) -> None:
     """Per partner: leads, won/lost, conversion, amounts, response time, stale, commission."""
     import datetime as dt
 
     from rich.console import Console
 
-    from bridge.kpi.report import build_report, parse_period, partners_from_mapping, print_report
+    from bridge.kpi.rank import RANKINGS
+    from bridge.kpi.report import (
+        build_reports,
+        parse_period,
+        print_report,
+        programme_from_mapping,
+    )
     from sync.cli.errors import usage, write_file
 
     if language not in ("ru", "en"):
         raise usage(f"--lang {language!r}: choose ru or en")
+    if rank is not None and rank not in RANKINGS:
+        raise usage(f"--rank-by {rank!r}: choose one of {', '.join(RANKINGS)}")
+    if currency is not None and (len(currency) != 3 or not currency.isalpha()):
+        raise usage(f"--currency {currency!r}: write a three-letter code, e.g. RUB")
     try:
         chosen = parse_period(period)
     except ValueError as exc:
@@ -500,23 +543,47 @@ def kpi_command(
     resolved = settings(env_file, verbose=verbose, db_url=db_url, mapping=mapping)
     store = open_store(resolved.db_url)
     try:
-        report = build_report(
+        reports = build_reports(
             store,
             dt.datetime.now(dt.UTC),
             period=chosen,
-            partners=partners_from_mapping(resolved.mapping_path),
-            currency=currency,
+            programme=programme_from_mapping(resolved.mapping_path),
+            currency=currency.upper() if currency else None,
             language=language,
+            rank=rank,
+            by=by.value if by else None,
         )
     finally:
         store.close()
     if chart is not None:
-        write_file(chart, report.chart, "chart")
-    if fmt is OutputFormat.json:
-        echo_json({"kpis": report.kpis, "board": report.board, "chart": chart})
+        write_file(chart, reports[0].chart, "chart")
+    if fmt is KpiFormat.json:
+        main = reports[0]
+        sections = [
+            {"currency": r.currency, "kpis": r.kpis, "board": r.board, "ranked": r.ranked}
+            for r in reports
+        ]
+        echo_json(
+            {
+                "currency": main.currency,
+                "by": main.by,
+                "rank_by": main.rank_by,
+                "kpis": main.kpis,
+                "board": main.board,
+                "ranked": main.ranked,
+                "currencies": sections,
+                "chart": chart,
+            }
+        )
+    elif fmt is KpiFormat.csv:
+        from bridge.kpi.export import to_csv
+
+        typer.echo(to_csv(reports), nl=False)
     else:
-        print_report(report, Console(), language)
-    if chart is not None and fmt is OutputFormat.table:
+        console = Console()
+        for report in reports:
+            print_report(report, console, language)
+    if chart is not None and fmt is KpiFormat.table:
         typer.echo(f"chart: {chart}")
 
 

@@ -140,7 +140,13 @@ def test_membership_is_accrued_once_per_contract_year_however_often_the_job_runs
 ) -> None:
     rules = commission(of_amount(), membership=rub(50000))
     start = dt.date(2026, 3, 1)
-    days = [start, dt.date(2026, 3, 2), dt.date(2027, 1, 1), dt.date(2027, 2, 28), start.replace(year=2027)]
+    days = [
+        start,
+        dt.date(2026, 3, 2),
+        dt.date(2027, 1, 1),
+        dt.date(2027, 2, 28),
+        start.replace(year=2027),
+    ]
     booked = []
     for day in days:
         with store.transaction() as session:

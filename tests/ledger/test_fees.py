@@ -80,12 +80,13 @@ def world(tmp_path: Path) -> Iterator[SandboxWorld]:
         yield started
 
 
-def _fees(world: SandboxWorld, db: str, *args: str) -> dict[str, object]:
+def _fees(world: SandboxWorld, db: str, *args: str) -> list[dict[str, str]]:
+    """The entries booked (or, with --dry-run, previewed) by one run."""
     command = ["ledger", "fees", "--mapping", str(world.mapping_path), "--db-url", db]
     result = CliRunner().invoke(app, [*command, *args, "--format", "json"])
     assert result.exit_code == 0, result.output
-    data: dict[str, object] = json.loads(result.stdout)
-    return data
+    entries: list[dict[str, str]] = json.loads(result.stdout)["entries"]
+    return entries
 
 
 def _booked(db: str) -> list[tuple[str, str, dt.datetime]]:
@@ -101,23 +102,21 @@ def test_cli_previews_then_books_each_contract_year_once(
     world: SandboxWorld, tmp_path: Path
 ) -> None:
     db = f"sqlite:///{tmp_path / 'fees.db'}"
-    assert _fees(world, db, "--date", "2026-12-03")["entries"] == []  # not joined yet
+    assert _fees(world, db, "--date", "2026-12-03") == []  # not joined yet
     preview = _fees(world, db, "--dry-run", "--date", "2026-12-04")
-    assert [(e["partner"], e["amount"]) for e in preview["entries"]] == [("alfa", "50000.00")]  # type: ignore[index, union-attr]
+    assert [(e["partner"], e["amount"]) for e in preview] == [("alfa", "50000.00")]
     assert _booked(db) == []  # a dry run books nothing
-    assert len(_fees(world, db, "--date", "2026-12-04")["entries"]) == 1  # type: ignore[arg-type]
-    assert _fees(world, db, "--date", "2026-12-04")["entries"] == []  # twice books once
-    assert _fees(world, db, "--date", "2027-01-01")["entries"] == []  # no 1 January fee
-    assert len(_fees(world, db, "--date", "2027-12-04")["entries"]) == 1  # type: ignore[arg-type]
+    assert len(_fees(world, db, "--date", "2026-12-04")) == 1
+    assert _fees(world, db, "--date", "2026-12-04") == []  # twice books once
+    assert _fees(world, db, "--date", "2027-01-01") == []  # no 1 January fee
+    assert len(_fees(world, db, "--date", "2027-12-04")) == 1
     assert _booked(db) == [
         ("membership:2026", "50000.00", _utc(JOINED)),
         ("membership:2027", "50000.00", _utc(dt.date(2027, 12, 4))),
     ]
 
 
-def test_cli_refuses_a_bad_date_and_an_unknown_partner(
-    world: SandboxWorld, tmp_path: Path
-) -> None:
+def test_cli_refuses_a_bad_date_and_an_unknown_partner(world: SandboxWorld, tmp_path: Path) -> None:
     db = f"sqlite:///{tmp_path / 'fees.db'}"
     base = ["ledger", "fees", "--mapping", str(world.mapping_path), "--db-url", db]
     bad = CliRunner().invoke(app, [*base, "--date", "4.12.2026"])

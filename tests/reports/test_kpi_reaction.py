@@ -50,7 +50,9 @@ def test_the_partners_first_stage_move_is_its_reaction_time(world: World) -> Non
     assert _days(facts[first.id].first_stage_change, T0) == 2.0
     assert facts[second.id].first_stage_change is None
     assert _days(facts[third.id].first_stage_change, T0) == 4.0
-    (amo,) = [k for k in build_report(world.store, world.clock.now()).kpis if k.partner_code == "amo"]
+    (amo,) = [
+        k for k in build_report(world.store, world.clock.now()).kpis if k.partner_code == "amo"
+    ]
     assert amo.median_days_to_first_stage == Decimal("3.0")  # median of 2 and 4 days
 
 
