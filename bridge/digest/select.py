@@ -61,14 +61,16 @@ class DigestReport:
     partners: tuple[PartnerDigest, ...] = field(default_factory=tuple)
 
 
-def week_key(now: dt.datetime) -> str:
-    year, week, _ = now.isocalendar()
+def week_key(now: dt.datetime, zone: dt.tzinfo = dt.UTC) -> str:
+    """The ISO week of ``now`` in the programme's time zone, e.g. ``2026-W48``."""
+    year, week, _ = now.astimezone(zone).isocalendar()
     return f"{year}-W{week:02d}"
 
 
-def is_digest_day(weekday: int, now: dt.datetime) -> bool:
-    """``weekday`` as in Policies.digest_weekday (0 = Monday), judged in UTC."""
-    return now.weekday() == weekday
+def is_digest_day(weekday: int, now: dt.datetime, zone: dt.tzinfo = dt.UTC) -> bool:
+    """``weekday`` as in Policies.digest_weekday (0 = Monday), judged in the programme's
+    time zone (Thursday 01:00 in Moscow is still Wednesday in UTC)."""
+    return now.astimezone(zone).weekday() == weekday
 
 
 def _deal(row: LinkRow, last: dt.datetime, now: dt.datetime) -> StaleDeal:

@@ -11,10 +11,13 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 
 from bridge.crm import Crm
+from bridge.digest.groups import members, sections
 from bridge.digest.select import DigestReport, render
+from bridge.kpi.report import GROUP_TITLES
 from bridge.mapping.spec import MappingSpec
 from bridge.store.db import Store
 from sync.jobs.digest import notices_for, run_digest
+from sync.runtime.settings import Resolved
 
 
 class DigestFailed(Exception):
@@ -42,8 +45,21 @@ def digest_command(
     partner: str | None,
     post_notes: bool,
     echo: Callable[[str], None],
+    by: str | None = None,
+    group: str | None = None,
 ) -> DigestReport:
+    """Print the digest; ``by`` (segment, manager, grade) prints it in one section per
+    group; ``group`` keeps only that group's partners (``--manager Анна``)."""
     spec = load_spec(mapping_path, partner)
+    groups = {c: p.groups for c, p in spec.partners.items()}
+    among = None
+    if group is not None and by is not None:
+        among = members(groups, by, group)
+        if not among:
+            known = sorted({name for g in groups.values() if (name := g.of(by))})
+            raise DigestFailed(
+                f"no partner has {by} {group!r} in {mapping_path}; known: {known or '(none)'}"
+            )
     crms: Mapping[str, Crm] = {}
     if post_notes:
         import functools
@@ -56,14 +72,30 @@ def digest_command(
             echo(f"warning: cannot open {code}: {reason}; no notes for it")
         crms = opened
     try:
-        report = run_digest(store, spec, crms, now, post_notes=post_notes, only=partner)
+        report = run_digest(
+            store, spec, crms, now, post_notes=post_notes, only=partner, among=among
+        )
     finally:
         if post_notes:
             close_all(dict(crms))
-    for digest in report.partners:
-        for line in render(digest, now, notices_for(spec.partners[digest.partner_code])):
-            echo(line)
-        for agency_id, error in digest.notes_failed:
-            echo(f"  ! {agency_id}: {error}")
-        echo("")
+    parts = sections(report.partners, groups, by) if by else [("", list(report.partners))]
+    for name, digests in parts:
+        if by:
+            echo(f"=== {GROUP_TITLES['ru'][by]}: {name} ===")
+        for digest in digests:
+            for line in render(digest, now, notices_for(spec.partners[digest.partner_code])):
+                echo(line)
+            for agency_id, error in digest.notes_failed:
+                echo(f"  ! {agency_id}: {error}")
+            echo("")
     return report
+
+
+def grouped(resolved: Resolved, report: DigestReport, by: str) -> list[dict[str, object]]:
+    """The report's sections for JSON: each group with its partner codes."""
+    spec = load_spec(resolved.mapping_path, None)
+    groups = {c: p.groups for c, p in spec.partners.items()}
+    return [
+        {"group": name, "partners": [d.partner_code for d in digests]}
+        for name, digests in sections(report.partners, groups, by)
+    ]

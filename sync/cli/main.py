@@ -22,7 +22,7 @@ from sync.cli.common import (
 )
 from sync.cli.errors import BoundaryGroup, open_store
 from sync.cli.ledger import app as ledger_app
-from sync.cli.output import FormatOpt, OutputFormat, echo_json
+from sync.cli.output import FormatOpt, OutputFormat, echo_json, jsonable
 from sync.cli.sandbox import app as sandbox_app
 from sync.runtime.settings import Resolved
 
@@ -593,6 +593,13 @@ def digest_command(
     post_notes: Annotated[
         bool, typer.Option("--post-notes", help="Ask partners for status updates (once a week)")
     ] = False,
+    by: Annotated[
+        GroupBy | None,
+        typer.Option("--by", help="One section per segment, manager or grade"),
+    ] = None,
+    manager: Annotated[
+        str | None, typer.Option("--manager", help="Only this manager's partners")
+    ] = None,
     mapping: MappingOpt = None,
     db_url: DbUrlOpt = None,
     env_file: EnvFileOpt = None,
@@ -603,14 +610,29 @@ def digest_command(
     from contextlib import nullcontext
 
     resolved = settings(env_file, verbose=verbose, db_url=db_url, mapping=mapping)
+    chosen = GroupBy.manager if manager is not None else by
+    grouping = chosen.value if chosen is not None else None
     # Posting notes records them in the store: a writing command.
     with writing(resolved) if post_notes else nullcontext():
-        failed = _digest(resolved, partner=partner, post_notes=post_notes, fmt=fmt)
+        failed = _digest(
+            resolved,
+            partner=partner,
+            post_notes=post_notes,
+            fmt=fmt,
+            by=grouping,
+            group=manager,
+        )
     raise typer.Exit(1 if failed else 0)
 
 
 def _digest(
-    resolved: Resolved, *, partner: str | None, post_notes: bool, fmt: OutputFormat
+    resolved: Resolved,
+    *,
+    partner: str | None,
+    post_notes: bool,
+    fmt: OutputFormat,
+    by: str | None = None,
+    group: str | None = None,
 ) -> bool:
     """Print the digest; True when some status-request note could not be posted."""
     import datetime as dt
@@ -628,11 +650,17 @@ def _digest(
             partner=partner,
             post_notes=post_notes,
             echo=(lambda _line: None) if fmt is OutputFormat.json else typer.echo,
+            by=by,
+            group=group,
         )
     except DigestFailed as exc:
         raise usage(str(exc)) from None
     finally:
         store.close()
-    if fmt is OutputFormat.json:
+    if fmt is OutputFormat.json and by is not None:
+        from sync.cli.digest import grouped
+
+        echo_json({**jsonable(report), "by": by, "sections": grouped(resolved, report, by)})
+    elif fmt is OutputFormat.json:
         echo_json(report)
     return any(d.notes_failed for d in report.partners)

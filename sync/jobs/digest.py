@@ -5,19 +5,27 @@ Notes go out through ``Crm.add_notes`` in one bulk call per partner, at most onc
 per deal per ISO week: each note is claimed in ``digest_note`` (committed) before
 the call, and the claim is dropped only when the CRM refused that note. A crash
 between the claim and the call therefore loses a reminder rather than doubling it.
+
+Only open deals are the partner's to update: a link whose outcome is won or lost (the
+KPI facts' outcome; with the partner's CRM at hand, also its pipeline's won/lost
+stages) is neither listed nor asked about. Which open deals the note asks about is the
+partner's ``status_request_deals`` policy: ``stale`` ones (default) or every ``open``
+one. The digest day and the week are judged in the programme's time zone.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-from collections.abc import Mapping, Sequence
+import logging
+import zoneinfo
+from collections.abc import Collection, Mapping, Sequence
 from typing import Protocol
 
 from sqlalchemy import delete
 from sqlmodel import Session, col, select
 
-from bridge.crm import Crm
+from bridge.crm import Crm, CrmError
 from bridge.digest.select import (
     DigestReport,
     PartnerDigest,
@@ -31,10 +39,11 @@ from bridge.digest.select import (
 )
 from bridge.digest.tables import CLAIMED, SENT, DigestNoteRow
 from bridge.kpi.history import partner_stage_changes
+from bridge.kpi.query import StageSemantics, load_facts
 from bridge.ledger import book
 from bridge.ledger.balances import open_items
-from bridge.mapping.compiled import Policies, Side
-from bridge.model import LinkStatus, Note
+from bridge.mapping.compiled import Policies, Side, StatusRequests
+from bridge.model import LinkStatus, Note, Semantics
 from bridge.notices import Notices
 from bridge.store import links
 from bridge.store.db import Store
@@ -54,9 +63,19 @@ class PartnerConfig(Protocol):
     def policies(self) -> Policies: ...
 
 
+class AgencyLike(Protocol):
+    @property
+    def timezone(self) -> str: ...
+
+
 class MappingLike(Protocol):
     @property
+    def agency(self) -> AgencyLike: ...
+    @property
     def partners(self) -> Mapping[str, PartnerConfig]: ...
+
+
+log = logging.getLogger(__name__)
 
 
 def notices_for(partner: PartnerConfig, overrides: Overrides | None = None) -> Notices:
@@ -64,9 +83,15 @@ def notices_for(partner: PartnerConfig, overrides: Overrides | None = None) -> N
     return Notices(language, (overrides or {}).get(language))
 
 
-def build_digest(session: Session, partner: PartnerConfig, now: dt.datetime) -> PartnerDigest:
-    """One partner's digest as the store sees it (no notes sent)."""
-    rows = links.for_partner(session, partner.code)
+def build_digest(
+    session: Session,
+    partner: PartnerConfig,
+    now: dt.datetime,
+    closed: Collection[str] = frozenset(),
+) -> PartnerDigest:
+    """One partner's digest as the store sees it (no notes sent); ``closed``: the agency
+    deal ids of this partner's links that are won or lost (left out)."""
+    rows = [r for r in links.for_partner(session, partner.code) if r.agency_deal_id not in closed]
     audit_rows = session.exec(select(AuditRow).where(AuditRow.partner_code == partner.code))
     moves = partner_stage_changes(audit_rows)
     after = partner.policies.stale_after
@@ -106,50 +131,109 @@ def run_digest(
     only: str | None = None,
     due_only: bool = False,
     overrides: Overrides | None = None,
+    among: Collection[str] | None = None,
 ) -> DigestReport:
     """Every partner's digest (or ``only`` one); with ``post_notes``, ask for status updates
     on stale deals of partners whose policy enables status-request notes.
 
-    ``due_only`` keeps the partners whose ``digest_weekday`` is today (UTC), for a
-    scheduler that runs daily so per-partner digest days are honoured.
+    ``due_only`` keeps the partners whose ``digest_weekday`` is today in the programme's
+    time zone, for a scheduler that runs daily so per-partner digest days are honoured.
     """
+    zone = zoneinfo.ZoneInfo(mapping.agency.timezone)
+    chosen = [
+        (code, partner)
+        for code, partner in sorted(mapping.partners.items())
+        if (only is None or code == only)
+        and (among is None or code in among)
+        and not (due_only and not is_digest_day(partner.policies.digest_weekday, now, zone))
+    ]
+    if not chosen:
+        return DigestReport(now, ())
+    semantics = _stage_semantics({c: partners[c] for c, _ in chosen if c in partners})
+    with store.transaction() as session:
+        closed = closed_links(session, semantics)
     digests = []
-    for code, partner in sorted(mapping.partners.items()):
-        if only is not None and code != only:
-            continue
-        if due_only and not is_digest_day(partner.policies.digest_weekday, now):
-            continue
+    for code, partner in chosen:
         with store.transaction() as session:
-            digest = build_digest(session, partner, now)
+            digest = build_digest(session, partner, now, closed.get(code, set()))
         crm = partners.get(code)
         if post_notes and partner.policies.status_request_notes and crm is not None:
-            digest = _post_notes(store, digest, crm, notices_for(partner, overrides), now)
+            asked = _asked_about(store, digest, partner.policies, now, closed.get(code, set()))
+            notices = notices_for(partner, overrides)
+            digest = _post_notes(store, digest, asked, crm, notices, now, zone)
         digests.append(digest)
     return DigestReport(now, tuple(digests))
 
 
-def _post_notes(
-    store: Store, digest: PartnerDigest, crm: Crm, notices: Notices, now: dt.datetime
-) -> PartnerDigest:
+def closed_links(session: Session, semantics: StageSemantics | None = None) -> dict[str, set[str]]:
+    """Per partner, the agency deal ids of its links that are won or lost."""
+    out: dict[str, set[str]] = {}
+    for fact in load_facts(session, semantics):
+        if fact.outcome is not Semantics.OPEN:
+            out.setdefault(fact.partner_code, set()).add(fact.agency_deal_id)
+    return out
+
+
+def _stage_semantics(crms: Mapping[str, Crm]) -> StageSemantics:
+    """(partner, stage id) → won/lost/open from each partner's own pipelines, where readable."""
+    out: dict[tuple[str, str], Semantics] = {}
+    for code, crm in crms.items():
+        try:
+            pipelines = crm.pipelines()
+        except CrmError as exc:
+            log.warning("digest: cannot read %s's pipelines: %s", code, exc)
+            continue
+        out.update({(code, s.id): s.semantics for p in pipelines for s in p.stages})
+    return out
+
+
+def _asked_about(
+    store: Store,
+    digest: PartnerDigest,
+    policies: Policies,
+    now: dt.datetime,
+    closed: Collection[str],
+) -> tuple[StaleDeal, ...]:
+    """The deals the status request asks about: the stale ones, or every open one."""
+    if policies.status_request_deals is StatusRequests.STALE:
+        return digest.stale
     with store.transaction() as session:
-        claimed, skipped = _claim(session, digest.partner_code, digest.stale, now)
+        rows = [
+            r
+            for r in links.for_partner(session, digest.partner_code)
+            if r.agency_deal_id not in closed
+        ]
+    return tuple(stale_links(rows, now, dt.timedelta(0)))
+
+
+def _post_notes(
+    store: Store,
+    digest: PartnerDigest,
+    asked: Sequence[StaleDeal],
+    crm: Crm,
+    notices: Notices,
+    now: dt.datetime,
+    zone: dt.tzinfo,
+) -> PartnerDigest:
+    week = week_key(now, zone)
+    with store.transaction() as session:
+        claimed, skipped = _claim(session, digest.partner_code, asked, week, now)
     by_partner_id = {d.partner_deal_id: d for d in claimed}
     notes = [Note(d.partner_deal_id, status_request(d, notices)) for d in claimed]
     results = crm.add_notes(notes) if notes else []
     failed = [(by_partner_id[r.key].agency_deal_id, str(r.error)) for r in results if not r.ok]
     sent = [by_partner_id[r.key].agency_deal_id for r in results if r.ok]
     with store.transaction() as session:
-        _settle(session, digest.partner_code, week_key(now), sent, [f for f, _ in failed], now)
+        _settle(session, digest.partner_code, week, sent, [f for f, _ in failed], now)
     return dataclasses.replace(
         digest, notes_sent=tuple(sent), notes_skipped=tuple(skipped), notes_failed=tuple(failed)
     )
 
 
 def _claim(
-    session: Session, code: str, stale: Sequence[StaleDeal], now: dt.datetime
+    session: Session, code: str, stale: Sequence[StaleDeal], week: str, now: dt.datetime
 ) -> tuple[list[StaleDeal], list[str]]:
-    """Claim this week's note for each stale deal not yet noted; (claimed, already noted)."""
-    week = week_key(now)
+    """Claim this week's note for each deal asked about not yet noted; (claimed, already)."""
     query = select(DigestNoteRow.agency_deal_id).where(
         DigestNoteRow.partner_code == code, DigestNoteRow.week == week
     )

@@ -119,8 +119,14 @@ class _Partner:
 
 
 @dataclass(frozen=True)
+class _Agency:
+    timezone: str = "Europe/Moscow"
+
+
+@dataclass(frozen=True)
 class _Mapping:
     partners: Mapping[str, _Partner] = field(default_factory=dict)
+    agency: _Agency = field(default_factory=_Agency)
 
 
 def _crm(*deal_ids: str) -> MemoryCrm:
