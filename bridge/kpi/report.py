@@ -10,7 +10,7 @@ store gets its own report (:func:`build_reports`), the programme's first.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
@@ -88,11 +88,14 @@ def build_report(
     partners: Mapping[str, PartnerInfo] | None = None,
     currency: str = "RUB",
     language: str = "ru",
+    by: str | None = None,
+    among: Collection[str] | None = None,
 ) -> KpiReport:
     with store.transaction() as session:
         facts = load_facts(session)
         entries = book.read(session)
-    return assemble(facts, entries, now, period, partners or {}, currency, language)
+    known = partners or {}
+    return assemble(facts, entries, now, period, known, currency, language, by=by, among=among)
 
 
 def build_reports(
@@ -136,8 +139,11 @@ def assemble(
     *,
     rank: str | None = None,
     by: str | None = None,
+    among: Collection[str] | None = None,
 ) -> KpiReport:
+    """The report in ``currency``; ``among``: only these partners (a console filter)."""
     codes = sorted({f.partner_code for f in facts} | {e.partner for e in entries} | set(known))
+    codes = [c for c in codes if among is None or c in among]
     info = {c: known.get(c, PartnerInfo(c)) for c in codes}
     window = window_of(period)
     kpis = tuple(

@@ -13,7 +13,9 @@ from fastapi.responses import RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from bridge.channels.conflicts import held
+from bridge.kpi.groups import group_of
 from bridge.kpi.report import PartnerInfo, build_report, parse_period
+from bridge.mapping.compiled import GROUP_KEYS
 from bridge.secrets import constant_time_equal
 from bridge.store import inbox, links
 from sync.web import actions, queries
@@ -307,7 +309,16 @@ async def reroute(request: Request, user: User, agency_deal_id: str) -> Response
 
 
 @router.get("/kpi")
-def kpi(request: Request, user: User, period: str = "") -> Response:
+def kpi(
+    request: Request,
+    user: User,
+    period: str = "",
+    by: str = "",
+    segment: str = "",
+    manager: str = "",
+    grade: str = "",
+) -> Response:
+    """KPIs per partner, or per segment/manager/grade (``by``), filtered by any of them."""
     ctx = ctx_of(request)
     try:
         chosen = parse_period(period or None)
@@ -315,13 +326,37 @@ def kpi(request: Request, user: User, period: str = "") -> Response:
         chosen, period = None, ""
     mapping = ctx.mapping()
     infos = {
-        c: PartnerInfo(p.name, p.policies.stale_after)
+        c: PartnerInfo(p.name, p.policies.stale_after, p.groups)
         for c, p in (mapping.partners.items() if mapping else [])
     }
+    filters = {"segment": segment, "manager": manager, "grade": grade}
+    wanted = {key: value for key, value in filters.items() if value}
+    among = [c for c, i in infos.items() if all(i.groups.of(k) == v for k, v in wanted.items())]
     report = build_report(
-        ctx.store, ctx.clock(), period=chosen, partners=infos, language=language(request)
+        ctx.store,
+        ctx.clock(),
+        period=chosen,
+        partners=infos,
+        currency=mapping.agency.currency if mapping else "RUB",
+        language=language(request),
+        by=by if by in GROUP_KEYS else None,
+        among=among if wanted else None,
     )
-    return page(request, "console/kpi.html", user=user, report=report, period=period)
+    choices = {
+        key: sorted({v for i in infos.values() if (v := i.groups.of(key))}) for key in GROUP_KEYS
+    }
+    return page(
+        request,
+        "console/kpi.html",
+        user=user,
+        report=report,
+        period=period,
+        by=report.by or "",
+        filters=filters,
+        choices=choices,
+        shown=[] if report.by else [key for key in GROUP_KEYS if choices[key]],
+        group_of=group_of,
+    )
 
 
 @router.get("/mapping")

@@ -16,7 +16,7 @@ from bridge.canonical import synced_to_json
 from bridge.channels.tables import ChannelFlagRow
 from bridge.ledger import book
 from bridge.ledger.entries import Entry, EntryKind
-from bridge.mapping.compiled import CompiledMapping, Side
+from bridge.mapping.compiled import CompiledMapping, Groups, Side
 from bridge.model import LinkStatus
 from bridge.secrets import Secret
 from bridge.store import audit, links
@@ -33,8 +33,18 @@ ALFA_PDF = PDF.replace(b"BETA", b"ALFA")
 
 def two_partner_mapping() -> CompiledMapping:
     base = engine_mapping()
-    alfa = dataclasses.replace(base.partners["amo"], code="alfa", name="Веб-Студия Альфа")
-    beta = dataclasses.replace(base.partners["b24"], code="beta", name="Digital Бета")
+    alfa = dataclasses.replace(
+        base.partners["amo"],
+        code="alfa",
+        name="Веб-Студия Альфа",
+        groups=Groups(segment="amoCRM-интеграторы", manager="Анна Смирнова", grade="gold"),
+    )
+    beta = dataclasses.replace(
+        base.partners["b24"],
+        code="beta",
+        name="Digital Бета",
+        groups=Groups(segment="Bitrix24-интеграторы", manager="Олег Петров"),
+    )
     return dataclasses.replace(base, partners={"alfa": alfa, "beta": beta})
 
 

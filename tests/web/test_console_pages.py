@@ -260,3 +260,17 @@ def test_the_daemon_reads_the_budget_from_the_agency_pacer() -> None:
     found = agency_budget({"agency": Agency()})  # type: ignore[dict-item]
     assert found is not None and found.in_use == 0.5 and found.requests == 3
     assert agency_budget({}) is None
+
+
+def test_kpi_page_shows_groups_and_groups_or_filters_by_them(site: Site) -> None:
+    http = site.console()
+    plain = http.get(f"{site.url}/console/kpi", timeout=10).text
+    assert '<td data-label="Менеджер" class="group-manager">Анна Смирнова</td>' in plain
+    assert '<td data-label="Грейд" class="group-grade">—</td>' in plain  # beta has none
+    by = http.get(f"{site.url}/console/kpi?by=manager", timeout=10).text
+    rows = re.findall(r'<tr><td data-label="Менеджер">([^<]+)</td>', by)
+    assert rows == ["Анна Смирнова", "Олег Петров"]
+    only = http.get(f"{site.url}/console/kpi?manager=Олег Петров", timeout=10).text
+    partners = re.findall(r'<tr><td data-label="Партнёр">([^<]+)</td>', only)
+    assert partners == ["Digital Бета"]
+    assert '<option value="Олег Петров" selected>' in only
