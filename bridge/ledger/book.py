@@ -153,18 +153,21 @@ def accrue_membership(
     now: dt.datetime,
     *,
     started: dt.date | None,
+    not_before: dt.date | None = None,
     dry_run: bool = False,
 ) -> list[Entry]:
     """Book the membership fee of every contract year begun by ``today`` and not yet booked.
 
     ``started``: the start of the partner's contract (``joined:`` in the mapping, else its
     first sync); ``None`` (never started) books nothing, and nothing is booked before it.
-    Safe to call from a daily job: each contract year's cause is booked once. With
-    ``dry_run`` the entries are returned but not booked.
+    Safe to call from a daily job: each contract year's cause is booked once. Contract
+    years that ended by ``not_before`` are not booked. With ``dry_run`` the entries are
+    returned but not booked.
     """
     if commission.membership_fee is None or started is None or started > today:
         return []
-    due = membership_entries(partner_code, commission.membership_fee, since=started, until=today)
+    fee = commission.membership_fee
+    due = membership_entries(partner_code, fee, since=started, until=today, not_before=not_before)
     existing = {e.cause for e in read(session, partner=partner_code, deal_id=PARTNER_LEVEL)}
     new = [e for e in due if e.cause not in existing]
     if not dry_run:

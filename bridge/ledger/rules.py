@@ -318,7 +318,12 @@ def anniversary(start: dt.date, year: int) -> dt.date:
 
 
 def membership_entries(
-    partner_code: str, fee: Money, *, since: dt.date, until: dt.date
+    partner_code: str,
+    fee: Money,
+    *,
+    since: dt.date,
+    until: dt.date,
+    not_before: dt.date | None = None,
 ) -> list[Entry]:
     """The membership fee for every contract year that began from ``since`` to ``until``.
 
@@ -327,12 +332,16 @@ def membership_entries(
     that day — never back-dated to 1 January, never before the start. Cause
     ``membership:<year the contract year began>`` makes it at most once per contract year
     however often this runs (and matches the calendar-year causes booked before).
+    ``not_before``: contract years that ended by this day are not owed here (a partner
+    that joined years before the bridge owes the year in progress, not every past one).
     """
     out = []
     for year in range(since.year, until.year + 1):
         start = anniversary(since, year)
         if start > until:
             break
+        if not_before is not None and anniversary(since, year + 1) <= not_before:
+            continue
         at = dt.datetime(start.year, start.month, start.day, tzinfo=dt.UTC)
         out.append(
             Entry(

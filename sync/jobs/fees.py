@@ -2,9 +2,11 @@
 ``bridge ledger fees`` book (or preview).
 
 A partner's contract starts on its ``joined:`` date in the mapping, else on its first
-sync (a partner with neither owes nothing yet). "Today" is judged in the programme's
-time zone (``agency.timezone``). Booking is idempotent: each contract year's fee has
-its own cause, so running twice books once.
+sync (a partner with neither owes nothing yet). The fees owed here begin with the
+contract year in progress at the partner's first sync (or, never synced, today): a
+partner that joined years before the bridge is not billed for every past year at once.
+"Today" is judged in the programme's time zone (``agency.timezone``). Booking is
+idempotent: each contract year's fee has its own cause, so running twice books once.
 """
 
 from __future__ import annotations
@@ -81,6 +83,7 @@ def accrue(
                 today,
                 now,
                 started=started,
+                not_before=first_sync.date() if first_sync else today,
                 dry_run=dry_run,
             )
     return out

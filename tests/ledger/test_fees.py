@@ -48,6 +48,16 @@ def test_a_partner_joining_on_4_december_owes_one_fee_until_the_next_4_december(
     assert sum(e.amount for e in again) == Decimal("100000.00")
 
 
+def test_a_partner_that_joined_years_ago_owes_the_year_in_progress_not_every_past_one() -> None:
+    old = dt.date(2019, 6, 1)
+    fees = membership_entries(
+        "alfa", FEE, since=old, until=dt.date(2026, 12, 4), not_before=dt.date(2026, 11, 20)
+    )
+    assert [(e.cause, e.payable_at.date()) for e in fees] == [
+        ("membership:2026", dt.date(2026, 6, 1))  # the contract year 1.6.2026–31.5.2027
+    ]
+
+
 def test_a_leap_day_start_has_its_anniversary_on_28_february() -> None:
     fees = membership_entries("alfa", FEE, since=dt.date(2028, 2, 29), until=dt.date(2029, 3, 1))
     assert [e.payable_at.date() for e in fees] == [dt.date(2028, 2, 29), dt.date(2029, 2, 28)]
