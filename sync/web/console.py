@@ -131,13 +131,27 @@ async def logout(request: Request, user: User) -> Response:
 
 
 @router.get("/")
-def overview(request: Request, user: User) -> Response:
+def overview(
+    request: Request, user: User, segment: str = "", manager: str = "", grade: str = ""
+) -> Response:
+    """Per-partner health; ``segment``/``manager``/``grade`` keep that group's partners."""
     ctx = ctx_of(request)
     now = ctx.clock()
     names = {c: ctx.partner_name(c) for c in ctx.partner_codes()}
+    mapping = ctx.mapping()
+    groups = {c: p.groups for c, p in (mapping.partners.items() if mapping else [])}
+    wanted = {
+        k: v for k, v in {"segment": segment, "manager": manager, "grade": grade}.items() if v
+    }
     with ctx.store.transaction() as db:
-        rows = queries.overview(db, ctx.mapping(), names, now, ctx.live_failures())
+        rows = queries.overview(db, mapping, names, now, ctx.live_failures())
         waiting = sum(inbox.pending_count(db).values())
+    if wanted:
+        rows = [
+            r
+            for r in rows
+            if (g := groups.get(r.code)) and all(g.of(k) == v for k, v in wanted.items())
+        ]
     return page(
         request,
         "console/overview.html",
@@ -146,6 +160,8 @@ def overview(request: Request, user: User) -> Response:
         now=now,
         waiting=waiting,
         budget=ctx.agency_budget(),
+        groups=groups,
+        wanted=wanted,
     )
 
 

@@ -265,6 +265,7 @@ EN: dict[str, str] = {
     "Грейд": "Grade",
     "Группировать": "Group",
     "по партнёрам": "by partner",
+    "все партнёры": "all partners",
     "Действующий маппинг": "Active mapping",
     "Файл": "File",
     "загружен": "loaded",

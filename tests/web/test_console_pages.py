@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from urllib.parse import quote
 
 import requests
 from sqlmodel import select
@@ -274,3 +275,14 @@ def test_kpi_page_shows_groups_and_groups_or_filters_by_them(site: Site) -> None
     partners = re.findall(r'<tr><td data-label="Партнёр">([^<]+)</td>', only)
     assert partners == ["Digital Бета"]
     assert '<option value="Олег Петров" selected>' in only
+
+
+def test_overview_shows_each_partners_groups_and_filters_by_manager(site: Site) -> None:
+    http = site.console()
+    page = http.get(f"{site.url}/console/", timeout=10).text
+    link = f'href="/console/?manager={quote("Анна Смирнова")}">Анна Смирнова</a>'
+    assert link in page
+    assert 'id="partner-alfa"' in page and 'id="partner-beta"' in page
+    own = http.get(f"{site.url}/console/?manager=Олег Петров&lang=en", timeout=10).text
+    assert 'id="partner-beta"' in own and 'id="partner-alfa"' not in own
+    assert "Manager: <b>Олег Петров</b>" in own
