@@ -35,13 +35,16 @@ def resolve_commission(
                 source,
                 rule.due_days,
                 rule.hold_days,
+                rule.tiers,
+                rule.since,
+                rule.until,
             )
         )
     fee = None
     if spec.membership_fee is not None:
         currency = spec.rules[0].currency if spec.rules else spec.currency
         fee = Money(spec.membership_fee, currency)
-    return Commission(tuple(rules), fee)
+    return Commission(tuple(rules), fee, spec.override)
 
 
 def _unresolved_map(name: str, spec: PartnerSpecMerged, fields: Sequence[FieldMap]) -> bool:

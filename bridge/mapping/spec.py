@@ -8,6 +8,7 @@ point at the right line of mapping.yaml.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -16,9 +17,13 @@ from bridge.mapping.compiled import (
     Connection,
     ConverterKind,
     Direction,
+    Legal,
+    Override,
+    PayoutSchedule,
     Policies,
     RuleKind,
     Side,
+    Tiers,
     UnmappedStage,
 )
 from bridge.mapping.errors import KeyPath
@@ -76,6 +81,9 @@ class RuleSpecMerged:
     source_field: str | None = None  # fee/paid field: a field-map key or an agency field
     due_days: int = 0
     hold_days: int = 0
+    tiers: Tiers | None = None
+    since: dt.date | None = None
+    until: dt.date | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,6 +109,9 @@ class PartnerSpecMerged:
     membership_fee: Decimal | None
     policies: Policies
     path: KeyPath
+    payouts: PayoutSchedule | None = None
+    legal: Legal | None = None
+    override: Override | None = None  # set on a child: what its parent earns from it
 
 
 @dataclass(frozen=True)
