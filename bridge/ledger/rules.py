@@ -211,7 +211,9 @@ def _payment_steps(
         if obs.paid is None or obs.paid == paid:
             continue
         if governs(rule, obs.observed_at):
-            grew = paid is None or obs.paid.currency != paid.currency or obs.paid.amount > paid.amount
+            grew = (
+                paid is None or obs.paid.currency != paid.currency or obs.paid.amount > paid.amount
+            )
             kind = EntryKind.ACCRUAL if grew else EntryKind.CLAWBACK
             cause = f"{name}:paid@{_label(obs.paid)}"
             value = _valuer(rule, _prior(rule, obs.observed_at, volume))

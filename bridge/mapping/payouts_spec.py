@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from dataclasses import replace
 from decimal import Decimal
 
 from bridge.mapping.compiled import Legal, Override, PayoutSchedule, ScheduleKind
@@ -14,7 +15,13 @@ from bridge.mapping.schema import LegalSpec, PartnerSpec, PayoutsSpec, Weekday
 from bridge.mapping.tiers_spec import rate_of
 
 _WITHIN = re.compile(r"^(\d+)\s*d$")
-_DIGITS = {"inn": (10, 12), "kpp": (9,), "account": (20,), "bic": (9,), "correspondent_account": (20,)}
+_DIGITS = {
+    "inn": (10, 12),
+    "kpp": (9,),
+    "account": (20,),
+    "bic": (9,),
+    "correspondent_account": (20,),
+}
 
 
 def build_payouts(spec: PayoutsSpec | None, path: KeyPath, out: Reporter) -> PayoutSchedule | None:
@@ -29,20 +36,16 @@ def build_payouts(spec: PayoutsSpec | None, path: KeyPath, out: Reporter) -> Pay
         out.error(path, message, at_key=True)
         return None
     minimum = _minimum(spec.minimum, (*path, "minimum"), out)
-    common = {"minimum": minimum, "netting": spec.netting}
+    kind = ScheduleKind(given[0])
+    base = PayoutSchedule(kind, minimum=minimum, netting=spec.netting)
     if spec.within is not None:
         days = _within(spec.within, (*path, "within"), out)
-        if days is None:
-            return None
-        return PayoutSchedule(ScheduleKind.WITHIN, within_days=days, **common)  # type: ignore[arg-type]
+        return None if days is None else replace(base, within_days=days)
     if spec.weekly is not None:
-        weekday = list(Weekday).index(spec.weekly)
-        return PayoutSchedule(ScheduleKind.WEEKLY, weekday=weekday, **common)  # type: ignore[arg-type]
+        return replace(base, weekday=list(Weekday).index(spec.weekly))
     assert spec.twice_monthly is not None
     days_of_month = _twice(spec.twice_monthly, (*path, "twice_monthly"), out)
-    if days_of_month is None:
-        return None
-    return PayoutSchedule(ScheduleKind.TWICE_MONTHLY, days=days_of_month, **common)  # type: ignore[arg-type]
+    return None if days_of_month is None else replace(base, days=days_of_month)
 
 
 def _within(value: str | int, path: KeyPath, out: Reporter) -> int | None:

@@ -40,15 +40,15 @@ def rate_of(percent: Decimal, path: KeyPath, out: Reporter) -> Decimal | None:
     return percent / _HUNDRED
 
 
-def rule_rate(
-    rule: RuleSpec, path: KeyPath, out: Reporter
-) -> tuple[Decimal | None, Tiers | None]:
+def rule_rate(rule: RuleSpec, path: KeyPath, out: Reporter) -> tuple[Decimal | None, Tiers | None]:
     """The flat rate (for tiers: the first tier's) and the tiers, if any."""
     tier_keys = {"tier_by": rule.tier_by, "mode": rule.mode, "period": rule.period}
     if rule.tiers is None:
         for key, value in tier_keys.items():
             if value is not None:
-                out.error((*path, key), f"'{key}' applies only with 'tiers:' — remove it", at_key=True)
+                out.error(
+                    (*path, key), f"'{key}' applies only with 'tiers:' — remove it", at_key=True
+                )
         if rule.percent is None:
             message = "a rule needs 'percent:' (25 means 25 %) or 'tiers:' (a progressive percent)"
             out.error(path, message, at_key=True)
@@ -149,7 +149,7 @@ def _date(text: str | None, path: KeyPath, out: Reporter) -> dt.date | None:
             return dt.date.fromisoformat(text.strip())
         except ValueError:
             pass
-    out.error(path, f"'{text}' is not a date — write \"YYYY-MM-DD\" in quotes, e.g. \"2026-10-01\"")
+    out.error(path, f'\'{text}\' is not a date — write "YYYY-MM-DD" in quotes, e.g. "2026-10-01"')
     return None
 
 
