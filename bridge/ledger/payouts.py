@@ -172,7 +172,9 @@ def _lines(
                 continue
             a = owed[Side.AGENCY] if side in (None, Side.AGENCY) else ZERO
             p = owed[Side.PARTNER] if side in (None, Side.PARTNER) else ZERO
-            out.append(_line(partner, currency, a, p, covered, schedule, day, asked.get(currency)))
+            # a cabinet request asks the agency for money: it belongs on the agency's line
+            request = asked.get(currency) if side is not Side.PARTNER else None
+            out.append(_line(partner, currency, a, p, covered, schedule, day, request))
     return out
 
 
