@@ -146,7 +146,7 @@ def _check_windows(rules: list[RuleSpecMerged], out: Reporter) -> None:
                     "give the old rule 'until:' and this one 'from:' the same date, so each "
                     "win or payment falls under exactly one"
                 )
-                out.warn(second.path, message, at_key=True)
+                out.warn(second.path, message)
 
 
 def _rule_source(kind: RuleKind, fee: Any, paid: Any, path: KeyPath, out: Reporter) -> str | None:

@@ -51,7 +51,7 @@ def rule_rate(rule: RuleSpec, path: KeyPath, out: Reporter) -> tuple[Decimal | N
                 )
         if rule.percent is None:
             message = "a rule needs 'percent:' (25 means 25 %) or 'tiers:' (a progressive percent)"
-            out.error(path, message, at_key=True)
+            out.error(path, message)
             return None, None
         return rate_of(rule.percent, (*path, "percent"), out), None
     if rule.percent is not None:
@@ -72,7 +72,7 @@ def _tiers(rule: RuleSpec, path: KeyPath, out: Reporter) -> Tiers | None:
             "tiers need 'mode:' — marginal (each slice of the base at its tier's percent) "
             "or whole (the whole base at the percent of the tier it reaches)"
         )
-        out.error(path, message, at_key=True)
+        out.error(path, message)
         ok = False
     if by is TierBy.DEAL_AMOUNT and rule.period is not None:
         message = "'period' applies to tier_by: won_amount or won_count — remove it"
@@ -80,7 +80,7 @@ def _tiers(rule: RuleSpec, path: KeyPath, out: Reporter) -> Tiers | None:
         ok = False
     if by is not TierBy.DEAL_AMOUNT and rule.period is None:
         message = f"tier_by: {by.value} needs 'period:' — month, quarter or year"
-        out.error(path, message, at_key=True)
+        out.error(path, message)
         ok = False
     if by is TierBy.WON_COUNT and rule.mode is TierMode.MARGINAL:
         message = (
@@ -109,7 +109,7 @@ def _tier_list(
         last = index == len(specs) - 1
         bound = None if spec.up_to is None else Decimal(spec.up_to)
         if bound is None and not last:
-            out.error((*path, index), "only the last tier may omit 'up_to:'", at_key=True)
+            out.error((*path, index), "only the last tier may omit 'up_to:'")
             ok = False
         elif bound is not None and last:
             message = f"the last tier must have no 'up_to:' ({bound} caps nothing above it)"
