@@ -20,7 +20,9 @@ D = Decimal
 TEN_THEN_FIFTEEN = (Tier(D(1_000_000), D("0.10")), Tier(None, D("0.15")))
 
 
-def tiers(mode: TierMode, by: TierBy = TierBy.DEAL_AMOUNT, period: TierPeriod | None = None) -> Tiers:
+def tiers(
+    mode: TierMode, by: TierBy = TierBy.DEAL_AMOUNT, period: TierPeriod | None = None
+) -> Tiers:
     return Tiers(TEN_THEN_FIFTEEN, mode, by, period)
 
 

@@ -24,7 +24,9 @@ BETA_COMMISSION = """    commission:
 def commented_example(source: str = TEXT) -> str:
     """The example with its commented tiers / parent / override block switched on (for beta)."""
     lines = source.splitlines()
-    start = lines.index("# Progressive commission, effective dates and two-level programmes (under a partner):")
+    start = lines.index(
+        "# Progressive commission, effective dates and two-level programmes (under a partner):"
+    )
     split = lines.index("# and under the parent (alfa):")
     end = next(i for i in range(split + 1, len(lines)) if not lines[i].startswith("#  "))
     child = "\n".join("  " + line[2:] for line in lines[start + 1 : split]) + "\n"
@@ -72,20 +74,27 @@ def _line(text: str, needle: str) -> int:
 
 
 WITHIN = "      within: 3d                # pay within 3 days of the client's payment"
-TWICE = "    twice_monthly: [1, 15]      #   twice_monthly. within: 3d — every day, each item due 3 days"
+TWICE = "    twice_monthly: [1, 15]"
 INN = '      inn: "7701234567"'
 TIER = "#           - up_to: 1000000          # inclusive"
+TIERED_PAYER = "#         payer: partner\n#         from:"
 CASES = [
-    (WITHIN, "      within: 3\n      weekly: friday", "payouts:                    # replaces", "exactly one of within"),
+    (WITHIN, "      within: 3\n      weekly: friday", "payouts:                    # replaces",
+     "exactly one of within"),
     (WITHIN, "      within: three days", "within: three", "is not a number of days"),
-    (TWICE, "    twice_monthly: [1, 40]", "twice_monthly: [1, 40]", "40 is not a day of the month"),
+    (TWICE, "    twice_monthly: [1, 40]", "twice_monthly: [1, 40]",
+     "40 is not a day of the month"),
     (INN, '      inn: "77012"', 'inn: "77012"', "inn '77012' must be 10 or 12 digits"),
-    ("#         mode: marginal", "#         # mode:", "- kind: percent_of_amount     # from", "tiers need 'mode:'"),
+    ("#         mode: marginal", "#         # mode:", "- kind: percent_of_amount     # from",
+     "tiers need 'mode:'"),
     (TIER, "#           - up_to: 0", "up_to: 0", "up_to 0 must be above the previous"),
-    ('#         from: "2026-10-01"', '#         from: "2026-13-01"', "2026-13-01", "is not a date"),
-    ("#   parent: alfa", "#   parent: gamma", "parent: gamma", "parent 'gamma' is not a partner code"),
+    ('#         from: "2026-10-01"', '#         from: "2026-13-01"', "2026-13-01",
+     "is not a date"),
+    ("#   parent: alfa", "#   parent: gamma", "parent: gamma",
+     "parent 'gamma' is not a partner code"),
     ("#   parent: alfa", "#   parent: beta", "parent: beta", "cannot be its own parent"),
-    ("#         payer: partner\n#         from:", "#         payer: partner\n#         percent: 7\n#         from:", "percent: 7", "either 'percent:' or 'tiers:'"),
+    (TIERED_PAYER, TIERED_PAYER.replace("\n", "\n#         percent: 7\n"), "percent: 7",
+     "either 'percent:' or 'tiers:'"),
 ]  # fmt: skip
 
 
