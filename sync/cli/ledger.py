@@ -475,7 +475,8 @@ def payouts_command(
             }
         )
         return
-    Console().print(runs.table(run))
+    if run.lines:
+        Console().print(runs.table(run))
     for partner, why in run.skipped:
         typer.echo(f"not in this run: {partner} — {why}")
     if run.payable:

@@ -86,7 +86,9 @@ def _direction(line: RunLine) -> str:
 
 
 def note(line: RunLine) -> str:
-    parts = [f"{line.period_start:%Y-%m-%d}…{line.period_end:%Y-%m-%d}", f"{len(line.items)} items"]
+    count = len(line.items)
+    items = f"{count} item" if count == 1 else f"{count} items"
+    parts = [f"{line.period_start:%Y-%m-%d}…{line.period_end:%Y-%m-%d}", items]
     if line.deadline is not None:
         parts.append(
             f"due by {line.deadline:%Y-%m-%d %H:%M} UTC" + (" — LATE" if line.late else "")
