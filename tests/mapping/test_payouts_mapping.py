@@ -108,3 +108,13 @@ def test_mistakes_are_reported_on_their_line(old: str, new: str, needle: str, me
     errors = [p for p in problems if not p.warning and message in p.message]
     assert spec is None and errors, [str(p) for p in problems]
     assert errors[0].line == _line(text, needle), str(errors[0])
+
+
+def test_a_misspelt_from_is_named_with_the_key_as_written_in_yaml() -> None:
+    text = commented_example(
+        TEXT.replace('#         from: "2026-10-01"', '#         form: "2026-10-01"')
+    )
+    _, problems = validate_text(text, "mapping.yaml", fixed_env())
+    (problem,) = problems
+    assert problem.line == _line(text, 'form: "2026-10-01"')
+    assert "did you mean 'from'" in problem.message, problem.message
