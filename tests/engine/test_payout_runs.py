@@ -23,7 +23,9 @@ from bridge.mapping.compiled import (
     Side,
     Target,
     Tier,
+    TierBy,
     TierMode,
+    TierPeriod,
     Tiers,
 )
 from bridge.model import Money
@@ -129,3 +131,22 @@ def test_within_days_counts_from_the_crm_time_of_the_win_not_the_sync(world: Wor
     within = {"amo": PayoutSchedule(ScheduleKind.WITHIN, within_days=3)}
     (line,) = runs.current_run(world.store, within, world.clock().date()).lines
     assert line.deadline == won_at + dt.timedelta(days=3)
+
+
+def test_a_period_volume_tier_rates_the_second_win_above_the_first(world: World) -> None:
+    monthly = dataclasses.replace(MARGINAL, by=TierBy.WON_AMOUNT, period=TierPeriod.MONTH)
+    rule = CommissionRule(RuleKind.PERCENT_OF_AMOUNT, D("0.10"), Side.PARTNER, "RUB", tiers=monthly)
+    programme(world, "amo", Commission((rule,)))
+    world.agency_deal(5, ("amo",))
+    engine = world.engine()
+    engine.sync()
+    win(world, "amo", 700_000)
+    engine.sync()
+    world.agency_deal(6, ("amo",))
+    engine.sync()
+    win(world, "amo", 500_000)
+    engine.sync()
+    engine.sync()
+    # first win: 10 % × 700 000 = 70 000.00; the second spans 700 000 → 1 200 000 of the
+    # month's volume: 10 % × 300 000 + 15 % × 200 000 = 60 000.00
+    assert [e.amount for e in entries(world, "amo")] == [D("70000.00"), D("60000.00")]
