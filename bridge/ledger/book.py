@@ -15,7 +15,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col, select
 
 from bridge.ledger.entries import PARTNER_LEVEL, Entry, EntryKind
-from bridge.ledger.rules import DealObservation, entries_for, membership_entries
+from bridge.ledger.rules import DealObservation, membership_entries
 from bridge.ledger.tables import LedgerEntryRow
 from bridge.mapping.compiled import Commission, Side
 from bridge.store import audit
@@ -138,11 +138,9 @@ def record_history(
     """
     if not history:
         return []
-    first = history[0]
-    existing = read(session, partner=first.partner_code, deal_id=first.agency_deal_id)
-    new = entries_for(history, commission, existing)
-    append(session, new, now)
-    return new
+    from bridge.ledger.observations import derive  # it books through this module
+
+    return derive(session, list(history), commission, now)
 
 
 def accrue_membership(

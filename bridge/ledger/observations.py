@@ -20,9 +20,12 @@ from sqlmodel import Session, col, select
 
 from bridge.ledger import book
 from bridge.ledger.entries import Entry
-from bridge.ledger.rules import DealObservation, entries_for
+from bridge.ledger.overrides import override_entries
+from bridge.ledger.rules import DealObservation, Volume, entries_for, needs_volume
 from bridge.ledger.tables import LedgerObservationRow
-from bridge.mapping.compiled import Commission
+from bridge.ledger.tiers import Prior
+from bridge.ledger.volume import prior_wins
+from bridge.mapping.compiled import Commission, CommissionRule
 from bridge.model import Money, Semantics
 
 MONEY_FIELDS = ("amount", "fee", "paid")
@@ -89,13 +92,54 @@ def history(session: Session, partner_code: str, agency_deal_id: str) -> list[De
     return [_observation(row) for row in session.exec(query)]
 
 
+def volume_in(session: Session, partner_code: str, deal_id: str) -> Volume:
+    """The partner's other deals' wins in a tier period, read from the stored observations."""
+
+    def volume(rule: CommissionRule, at: dt.datetime) -> Prior:
+        query = (
+            select(LedgerObservationRow)
+            .where(col(LedgerObservationRow.partner_code) == partner_code)
+            .where(col(LedgerObservationRow.agency_deal_id) != deal_id)
+            .where(col(LedgerObservationRow.observed_at) < at)
+            .order_by(col(LedgerObservationRow.observed_at), col(LedgerObservationRow.id))
+        )
+        histories: dict[str, list[DealObservation]] = {}
+        for row in session.exec(query):
+            histories.setdefault(row.agency_deal_id, []).append(_observation(row))
+        return prior_wins(histories, rule, at)
+
+    return volume
+
+
+def derive(
+    session: Session, past: list[DealObservation], commission: Commission, now: dt.datetime
+) -> list[Entry]:
+    """Book what one link's history implies, and its parent's override; returns them."""
+    first = past[0]
+    existing = book.read(session, partner=first.partner_code, deal_id=first.agency_deal_id)
+    volume = None
+    if any(needs_volume(rule) for rule in commission.rules):
+        volume = volume_in(session, first.partner_code, first.agency_deal_id)
+    new = entries_for(past, commission, existing, volume)
+    book.append(session, new, now)
+    override = commission.override
+    if override is None:
+        return new
+    child = [*existing, *new]
+    parent = book.read(session, partner=override.parent, deal_id=first.agency_deal_id)
+    extra = override_entries(first.partner_code, override, child, parent)
+    book.append(session, extra, now)
+    return [*new, *extra]
+
+
 def observe(
     session: Session, obs: DealObservation, commission: Commission, now: dt.datetime
 ) -> list[Entry]:
-    """Record ``obs`` and book what the link's history now implies; returns the new entries."""
+    """Record ``obs`` and book what the link's history now implies; returns the new entries.
+
+    With a parent (``parent:`` in mapping.yaml) the parent's override entries on the
+    deal are booked in the same transaction and returned too.
+    """
     store_observation(session, obs)
     past = history(session, obs.partner_code, obs.agency_deal_id)
-    existing = book.read(session, partner=obs.partner_code, deal_id=obs.agency_deal_id)
-    new = entries_for(past, commission, existing)
-    book.append(session, new, now)
-    return new
+    return derive(session, past, commission, now)

@@ -24,6 +24,16 @@ converges on rate × current base, at the deal's next derivation.
 Rounding: an entry books ``round(rate × new base) − round(rate × old base)``, so each
 entry is in whole minor units and their sum never drifts from the rounded commission.
 
+Effective dates (``from:``/``until:`` on a rule): a won episode belongs to the rule in
+force on the day it was won — its later adjustments and its reversal too — and a
+payment step to the rule in force on the day of the payment. A rule that ends keeps
+its entries; the rule that follows books only what falls in its own window. A dated
+rule is named ``<kind>@<from>``, so adding it never renames the rules already booked.
+
+Tiers (``tiers:`` on a rule): the target is the tiered commission of the base
+(:mod:`bridge.ledger.tiers`), rounded once; the entry records the split in ``ref``
+and no single ``rate``.
+
 Replaying a history books nothing; the same history in any order or with
 duplicates derives the identical entries from an empty ledger; delivered piecemeal
 in any order, it ends with the same balance (the individual lines may differ,
@@ -33,15 +43,19 @@ because an append-only ledger cannot rewrite what it booked before it knew bette
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 
+from bridge.ledger import tiers as tiering
 from bridge.ledger.entries import PARTNER_LEVEL, Entry, EntryKind, quantize
-from bridge.mapping.compiled import Commission, CommissionRule, RuleKind, Side
+from bridge.ledger.tiers import Prior
+from bridge.mapping.compiled import Commission, CommissionRule, RuleKind, Side, TierBy
 from bridge.model import Money, Semantics, require_utc
 
 ZERO = Decimal(0)
+# The partner's other wins in the rule's period before a moment (for period tiers).
+Volume = Callable[[CommissionRule, dt.datetime], Prior]
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,19 +85,40 @@ class _Step:
     base: Decimal  # change of the base at this step
     target: Decimal  # rounded commission after this step
     currency: str
+    note: str | None = None  # how a tiered target was computed
 
 
 def rule_names(commission: Commission) -> list[str]:
-    """A stable name per rule: its kind, suffixed ``.2``, ``.3`` if a kind repeats."""
+    """A stable name per rule: its kind, suffixed ``.2``, ``.3`` if a kind repeats.
+
+    A rule with ``from:`` is ``<kind>@<date>`` and does not count in the suffixes, so
+    adding a dated rule never renames one already booked.
+    """
     names: list[str] = []
     for rule in commission.rules:
+        if rule.since is not None:
+            names.append(f"{rule.kind.value}@{rule.since.isoformat()}")
+            continue
         seen = sum(1 for r in names if r.split(".")[0] == rule.kind.value)
         names.append(rule.kind.value if seen == 0 else f"{rule.kind.value}.{seen + 1}")
     return names
 
 
+def governs(rule: CommissionRule, at: dt.datetime) -> bool:
+    """Whether ``rule`` is in force on ``at``'s UTC day (``from:`` inclusive, ``until:`` not)."""
+    day = at.astimezone(dt.UTC).date()
+    return (rule.since is None or day >= rule.since) and (rule.until is None or day < rule.until)
+
+
+def needs_volume(rule: CommissionRule) -> bool:
+    return rule.tiers is not None and rule.tiers.by is not TierBy.DEAL_AMOUNT
+
+
 def entries_for(
-    history: Sequence[DealObservation], commission: Commission, existing: Iterable[Entry]
+    history: Sequence[DealObservation],
+    commission: Commission,
+    existing: Iterable[Entry],
+    volume: Volume | None = None,
 ) -> list[Entry]:
     """The entries ``history`` implies for its link that ``existing`` does not hold yet."""
     ordered = sorted(set(history), key=DealObservation.sort_key)
@@ -95,36 +130,54 @@ def entries_for(
     booked = list(existing)
     out: list[Entry] = []
     for name, rule in zip(rule_names(commission), commission.rules, strict=True):
-        for currency, steps in _by_currency(_steps(rule, name, ordered)).items():
+        if needs_volume(rule) and volume is None:
+            raise ValueError(f"rule {name} tiers by the partner's period volume; pass volume=")
+        for currency, steps in _by_currency(_steps(rule, name, ordered, volume)).items():
             mine = [e for e in booked if e.rule == name and e.currency == currency]
             out.extend(_entries(ordered[0], rule, name, steps, mine))
     return out
 
 
-def _steps(rule: CommissionRule, name: str, ordered: Sequence[DealObservation]) -> list[_Step]:
+def _steps(
+    rule: CommissionRule, name: str, ordered: Sequence[DealObservation], volume: Volume | None
+) -> list[_Step]:
     if rule.kind is RuleKind.PERCENT_OF_PAYMENTS:
-        return _payment_steps(rule, name, ordered)
-    return _won_steps(rule, name, ordered)
+        return _payment_steps(rule, name, ordered, volume)
+    return _won_steps(rule, name, ordered, volume)
 
 
 def _base(rule: CommissionRule, obs: DealObservation) -> Money | None:
     return obs.amount if rule.kind is RuleKind.PERCENT_OF_AMOUNT else obs.fee
 
 
-def _won_steps(rule: CommissionRule, name: str, ordered: Sequence[DealObservation]) -> list[_Step]:
-    """Accrual on reaching won, adjustment on a base change while won, reversal on leaving."""
+def _prior(rule: CommissionRule, at: dt.datetime, volume: Volume | None) -> Prior:
+    return volume(rule, at) if volume is not None and needs_volume(rule) else Prior()
+
+
+def _won_steps(
+    rule: CommissionRule, name: str, ordered: Sequence[DealObservation], volume: Volume | None
+) -> list[_Step]:
+    """Accrual on reaching won, adjustment on a base change while won, reversal on leaving.
+
+    An episode won on a day the rule does not govern is not this rule's (see the
+    module docstring); the tier context (``prior``) is taken once, at the win.
+    """
     steps: list[_Step] = []
     won, episode, base = False, 0, None
+    prior, mine = Prior(), False
     for obs in ordered:
         now_won = obs.stage is Semantics.WON
         new_base = _base(rule, obs) if now_won else None
         if now_won and not won:
             episode += 1
+            mine = governs(rule, obs.observed_at)
+            prior = _prior(rule, obs.observed_at, volume) if mine else Prior()
         move = _transition(won, now_won, base, new_base)
-        if move is not None:
+        if move is not None and mine:
             suffix, kind = move
             cause = f"{name}:won#{episode}{suffix}"
-            steps += _moves(rule, cause, kind, obs.observed_at, base, new_base)
+            value = _valuer(rule, prior)
+            steps += _moves(cause, kind, obs.observed_at, base, new_base, value)
         won, base = now_won, new_base
     return steps
 
@@ -144,49 +197,81 @@ def _transition(
 
 
 def _payment_steps(
-    rule: CommissionRule, name: str, ordered: Sequence[DealObservation]
+    rule: CommissionRule, name: str, ordered: Sequence[DealObservation], volume: Volume | None
 ) -> list[_Step]:
-    """One step per change of the cumulative paid field: increase accrues, decrease claws back."""
+    """One step per change of the cumulative paid field: increase accrues, decrease claws back.
+
+    Only payments made on days the rule governs are its own: each adds
+    ``commission(new paid) − commission(old paid)`` to the rule's running target.
+    """
     steps: list[_Step] = []
     paid: Money | None = None
+    carried: dict[str, Decimal] = {}  # currency → target before this step
     for obs in ordered:
         if obs.paid is None or obs.paid == paid:
             continue
-        grew = paid is None or obs.paid.currency != paid.currency or obs.paid.amount > paid.amount
-        kind = EntryKind.ACCRUAL if grew else EntryKind.CLAWBACK
-        cause = f"{name}:paid@{_label(obs.paid)}"
-        steps += _moves(rule, cause, kind, obs.observed_at, paid, obs.paid)
+        if governs(rule, obs.observed_at):
+            grew = (
+                paid is None or obs.paid.currency != paid.currency or obs.paid.amount > paid.amount
+            )
+            kind = EntryKind.ACCRUAL if grew else EntryKind.CLAWBACK
+            cause = f"{name}:paid@{_label(obs.paid)}"
+            value = _valuer(rule, _prior(rule, obs.observed_at, volume))
+            if paid is not None and paid.currency == obs.paid.currency:
+                old, (new, note) = value(paid)[0], value(obs.paid)
+                target = carried.get(obs.paid.currency, ZERO) + new - old
+                delta = obs.paid.amount - paid.amount
+                steps.append(
+                    _Step(cause, kind, obs.observed_at, delta, target, obs.paid.currency, note)
+                )
+            else:
+                steps += _moves(cause, kind, obs.observed_at, paid, obs.paid, value)
+            carried[obs.paid.currency] = steps[-1].target
         paid = obs.paid
     return steps
 
 
+Valuer = Callable[[Money], tuple[Decimal, str | None]]
+
+
+def _valuer(rule: CommissionRule, prior: Prior) -> Valuer:
+    """The rounded commission on a base under ``rule`` (with its tier split, if tiered)."""
+
+    def value(base: Money) -> tuple[Decimal, str | None]:
+        if rule.tiers is None:
+            return quantize(rule.rate * base.amount, base.currency), None
+        exact = tiering.commission(rule.tiers, base.amount, prior)
+        rounded = quantize(exact, base.currency)
+        return rounded, tiering.explain(rule.tiers, base.amount, prior, rounded, base.currency)
+
+    return value
+
+
 def _moves(
-    rule: CommissionRule,
     cause: str,
     kind: EntryKind,
     at: dt.datetime,
     old: Money | None,
     new: Money | None,
+    value: Valuer,
 ) -> list[_Step]:
     """The step in each currency the base moved in (two when the currency itself changed)."""
     if old is not None and new is not None and old.currency == new.currency:
         delta = new.amount - old.amount
-        return [_Step(cause, kind, at, delta, _target(rule, new), new.currency)]
+        target, note = value(new)
+        return [_Step(cause, kind, at, delta, target, new.currency, note)]
     steps = []
     if old is not None:
         steps.append(_Step(cause, kind, at, -old.amount, ZERO, old.currency))
     if new is not None:
-        steps.append(_Step(cause, kind, at, new.amount, _target(rule, new), new.currency))
+        target, note = value(new)
+        steps.append(_Step(cause, kind, at, new.amount, target, new.currency, note))
     return steps
 
 
 def _label(money: Money) -> str:
     """The base as written into a cause: fixed-point, in minor units, so 10 and 10.00 agree."""
     return f"{quantize(money.amount, money.currency):f}"
-
-
-def _target(rule: CommissionRule, base: Money) -> Decimal:
-    return quantize(rule.rate * base.amount, base.currency)
 
 
 def _by_currency(steps: Sequence[_Step]) -> dict[str, list[_Step]]:
@@ -196,7 +281,9 @@ def _by_currency(steps: Sequence[_Step]) -> dict[str, list[_Step]]:
         seq = grouped.setdefault(step.currency, [])
         used = sum(1 for s in seq if s.cause.split("/")[0] == step.cause)
         cause = step.cause if used == 0 else f"{step.cause}/{used + 1}"
-        seq.append(_Step(cause, step.kind, step.at, step.base, step.target, step.currency))
+        seq.append(
+            _Step(cause, step.kind, step.at, step.base, step.target, step.currency, step.note)
+        )
     return grouped
 
 
@@ -248,8 +335,9 @@ def _entry(
         payer=rule.payer,
         occurred_at=step.at,
         payable_at=step.at + delay,
-        rate=rule.rate,
+        rate=rule.rate if rule.tiers is None else None,
         base=step.base,
+        ref=step.note,
     )
 
 

@@ -88,6 +88,41 @@ class RuleKind(StrEnum):
     PERCENT_OF_PAYMENTS = "percent_of_payments"
 
 
+class TierBy(StrEnum):
+    """What picks a tier: the deal's own base, or the partner's wins in a period."""
+
+    DEAL_AMOUNT = "deal_amount"
+    WON_AMOUNT = "won_amount"
+    WON_COUNT = "won_count"
+
+
+class TierMode(StrEnum):
+    MARGINAL = "marginal"  # each slice of the base at its own tier's percent
+    WHOLE = "whole"  # the whole base at the percent of the tier it reaches
+
+
+class TierPeriod(StrEnum):
+    MONTH = "month"
+    QUARTER = "quarter"
+    YEAR = "year"
+
+
+@dataclass(frozen=True, slots=True)
+class Tier:
+    """A tier: ``rate`` applies up to ``up_to`` (None: no upper bound)."""
+
+    up_to: Decimal | None
+    rate: Decimal  # a fraction
+
+
+@dataclass(frozen=True, slots=True)
+class Tiers:
+    tiers: tuple[Tier, ...]
+    mode: TierMode
+    by: TierBy = TierBy.DEAL_AMOUNT
+    period: TierPeriod | None = None  # set for WON_AMOUNT / WON_COUNT
+
+
 @dataclass(frozen=True, slots=True)
 class FieldEnd:
     """One side of a field map. ``label`` is how mapping.yaml named it, for messages."""
@@ -158,12 +193,66 @@ class CommissionRule:
     source_field: FieldEnd | None = None  # PERCENT_OF_FEE: the fee field; OF_PAYMENTS: paid field
     due_days: int = 0  # payable this many days after the cause was seen
     hold_days: int = 0  # optional hold before an accrual becomes payable
+    tiers: Tiers | None = None  # progressive: ``rate`` is then the first tier's
+    since: dt.date | None = None  # ``from:`` — governs wins/payments on or after (UTC)
+    until: dt.date | None = None  # governs wins/payments before this day (UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class Override:
+    """The parent's share of this (child) partner's commission."""
+
+    parent: str  # the parent partner's code
+    rate: Decimal  # a fraction of the base
+    of: str  # the base: "commission"
+    payer: Side  # who pays the parent
 
 
 @dataclass(frozen=True, slots=True)
 class Commission:
     rules: tuple[CommissionRule, ...] = ()
     membership_fee: Money | None = None  # yearly, owed by the partner
+    override: Override | None = None  # set on a child whose parent earns an override
+
+
+class ScheduleKind(StrEnum):
+    WITHIN = "within"  # every day; each item due N days after it arose
+    WEEKLY = "weekly"
+    TWICE_MONTHLY = "twice_monthly"
+
+
+@dataclass(frozen=True, slots=True)
+class PayoutSchedule:
+    """When a partner's payouts run (``payouts:`` in mapping.yaml)."""
+
+    kind: ScheduleKind
+    within_days: int = 0  # WITHIN
+    weekday: int = 4  # WEEKLY: 0 = Monday
+    days: tuple[int, ...] = ()  # TWICE_MONTHLY: days of the month
+    minimum: Decimal | None = None  # lines below this carry over; None: no minimum
+    netting: bool = False
+
+    def runs_on(self, day: dt.date) -> bool:
+        """Whether ``day`` is a run day (a day past a month's end counts as its last)."""
+        if self.kind is ScheduleKind.WITHIN:
+            return True
+        if self.kind is ScheduleKind.WEEKLY:
+            return day.weekday() == self.weekday
+        last = (day.replace(day=28) + dt.timedelta(days=4)).replace(day=1) - dt.timedelta(days=1)
+        return any(min(d, last.day) == day.day for d in self.days)
+
+
+@dataclass(frozen=True, slots=True)
+class Legal:
+    """A partner's legal and bank details for the payment registry (``legal:``)."""
+
+    name: str
+    inn: str | None = None
+    kpp: str | None = None
+    account: str | None = None
+    bic: str | None = None
+    bank: str | None = None
+    correspondent_account: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,17 +9,16 @@ from decimal import Decimal
 from typing import Any
 
 from bridge.mapping.compiled import Direction, Policies, RuleKind, UnmappedStage
-from bridge.mapping.errors import KeyPath
+from bridge.mapping.errors import KeyPath, dotted
 from bridge.mapping.report import Reporter
 from bridge.mapping.schema import CommissionSpec, PoliciesSpec, StagesSpec, Weekday
 from bridge.mapping.spec import RuleSpecMerged, StageLink, StagesMapSpec
+from bridge.mapping.tiers_spec import overlap, rule_rate, rule_window
 
 _CURRENCY = re.compile(r"^[A-Z]{3}$")
 _DURATION = re.compile(r"^(\d+)\s*(s|m|h|d)$")
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 _CLOCK = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
-_GENEROUS = Decimal(50)  # above this a commission is more likely a typo
-_HUNDRED = Decimal(100)
 _NEEDS_SOURCE = {RuleKind.PERCENT_OF_FEE: "fee_field", RuleKind.PERCENT_OF_PAYMENTS: "paid_field"}
 
 
@@ -109,9 +108,10 @@ def build_rules(
     rules = []
     for index, rule in enumerate(spec.rules):
         rule_path = (*path, "rules", index)
-        rate = _rate(rule.percent, (*rule_path, "percent"), out)
+        rate, tiers = rule_rate(rule, rule_path, out)
         source = _rule_source(rule.kind, rule.fee_field, rule.paid_field, rule_path, out)
         _non_negative(rule.due_days, (*rule_path, "due_days"), out)
+        since, until = rule_window(rule, rule_path, out)
         if rate is not None:
             merged = RuleSpecMerged(
                 rule.kind,
@@ -122,31 +122,31 @@ def build_rules(
                 source,
                 rule.due_days,
                 spec.hold_days,
+                tiers,
+                since,
+                until,
             )
             rules.append(merged)
+    _check_windows(rules, out)
     return tuple(rules)
 
 
-def _rate(percent: Decimal, path: KeyPath, out: Reporter) -> Decimal | None:
-    if not percent.is_finite() or percent <= 0 or percent > _HUNDRED:
-        message = (
-            f"percent {percent} is out of range — write a number above 0 and at most 100 "
-            "(25 means 25 %)"
-        )
-        out.error(path, message)
-        return None
-    if percent > _GENEROUS:
-        out.warn(
-            path,
-            f"percent {percent} gives away more than half of the base — check it (25 means 25 %)",
-        )
-    if percent < 1:
-        out.warn(
-            path,
-            f"percent {percent} means {percent} % — if you meant {percent * 100} %, "
-            f"write {percent * 100}",
-        )
-    return percent / _HUNDRED
+def _check_windows(rules: list[RuleSpecMerged], out: Reporter) -> None:
+    """Two rules of one kind and payer must not govern the same day (that would book twice)."""
+    for i, first in enumerate(rules):
+        for second in rules[i + 1 :]:
+            if (first.kind, first.payer) != (second.kind, second.payer):
+                continue
+            dated = (first.since, first.until, second.since, second.until)
+            if all(d is None for d in dated):
+                continue  # two undated rules of a kind: the programme's own business
+            if overlap(first.since, first.until, second.since, second.until):
+                message = (
+                    f"this {second.kind.value} rule overlaps rule {dotted(first.path)} in time — "
+                    "give the old rule 'until:' and this one 'from:' the same date, so each "
+                    "win or payment falls under exactly one"
+                )
+                out.warn(second.path, message)
 
 
 def _rule_source(kind: RuleKind, fee: Any, paid: Any, path: KeyPath, out: Reporter) -> str | None:

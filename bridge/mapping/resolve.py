@@ -18,6 +18,7 @@ from bridge.mapping.compiled import (
     AgencyConfig,
     Broken,
     Commission,
+    CommissionRule,
     CompiledMapping,
     PartnerConfig,
     StageMap,
@@ -284,12 +285,30 @@ def _unavailable(
 
 def _describe(commission: Commission) -> str:
     parts = [
-        f"{r.kind.value} {(r.rate * 100).normalize():f} % ({r.payer.value} pays)"
-        for r in commission.rules
+        f"{r.kind.value} {_percent(r)} ({r.payer.value} pays){_window(r)}" for r in commission.rules
     ]
     if commission.membership_fee is not None:
         parts.append(f"membership {commission.membership_fee}/year")
+    if commission.override is not None:
+        over = commission.override
+        rate = f"{(over.rate * 100).normalize():f} %"
+        parts.append(
+            f"parent {over.parent} earns {rate} of the {over.of} ({over.payer.value} pays)"
+        )
     return "; ".join(parts) or "none"
+
+
+def _percent(rule: CommissionRule) -> str:
+    if rule.tiers is None:
+        return f"{(rule.rate * 100).normalize():f} %"
+    rates = "/".join(f"{(t.rate * 100).normalize():f}" for t in rule.tiers.tiers)
+    return f"{rates} % ({rule.tiers.mode.value} by {rule.tiers.by.value})"
+
+
+def _window(rule: CommissionRule) -> str:
+    since = f" from {rule.since}" if rule.since else ""
+    until = f" until {rule.until}" if rule.until else ""
+    return since + until
 
 
 def _count(summary: PartnerSummary, problems: list[MappingProblem]) -> PartnerSummary:

@@ -35,9 +35,12 @@ def resolve_commission(
                 source,
                 rule.due_days,
                 rule.hold_days,
+                rule.tiers,
+                rule.since,
+                rule.until,
             )
         )
-    return Commission(tuple(rules), membership_fee(spec))
+    return Commission(tuple(rules), membership_fee(spec), spec.override)
 
 
 def membership_fee(spec: PartnerSpecMerged) -> Money | None:

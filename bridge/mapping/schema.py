@@ -21,6 +21,9 @@ from bridge.mapping.compiled import (
     RuleKind,
     Side,
     StatusRequests,
+    TierBy,
+    TierMode,
+    TierPeriod,
 )
 from bridge.mapping.compiled import UnmappedStage as Unmapped
 
@@ -104,13 +107,80 @@ class StagesSpec(_Spec):
     initial: Name | None = Field(None, description="Partner stage a new deal starts in")
 
 
+class TierSpec(_Spec):
+    up_to: StrictInt | Decimal | None = Field(
+        None, description="Upper bound of this tier (amount or deal count); omit on the last"
+    )
+    percent: Decimal = Field(description="25 means 25 %")
+
+
 class RuleSpec(_Spec):
     kind: RuleKind
-    percent: Decimal = Field(description="25 means 25 %")
+    percent: Decimal | None = Field(None, description="25 means 25 %; or give 'tiers:'")
     payer: Side = Field(description="Who owes the money")
     fee_field: Name | None = Field(None, description="percent_of_fee: agency fee field")
     paid_field: Name | None = Field(None, description="percent_of_payments: paid field")
     due_days: StrictInt = 0
+    tiers: list[TierSpec] | None = Field(
+        None, description="Progressive percent: [{up_to: 1000000, percent: 10}, {percent: 15}]"
+    )
+    tier_by: TierBy | None = Field(
+        None, description="deal_amount (default), won_amount or won_count in 'period:'"
+    )
+    mode: TierMode | None = Field(None, description="marginal or whole; required with tiers")
+    period: TierPeriod | None = Field(
+        None, description="won_amount/won_count: month, quarter or year (UTC calendar)"
+    )
+    from_: StrictStr | None = Field(
+        None,
+        alias="from",
+        description='"YYYY-MM-DD": the rule governs wins and payments from this day (UTC)',
+    )
+    until: StrictStr | None = Field(
+        None, description='"YYYY-MM-DD": the rule governs wins and payments before this day'
+    )
+
+
+class OverrideOf(StrEnum):
+    COMMISSION = "commission"  # the child's booked commission, every rule, as booked
+
+
+class OverrideSpec(_Spec):
+    """What a parent partner earns from the partners that name it as their ``parent:``."""
+
+    percent: Decimal = Field(description="5 means 5 % of the base")
+    of: OverrideOf = Field(description="The base: commission (the child's booked commission)")
+    payer: Side = Field(description="Who pays the override to the parent")
+
+
+class PayoutsSpec(_Spec):
+    """When payouts are made: one of within, weekly, twice_monthly."""
+
+    within: StrictStr | StrictInt | None = Field(
+        None, description="'3d': every day, each item due 3 days after the client's payment"
+    )
+    weekly: Weekday | None = Field(None, description="A run every such weekday")
+    twice_monthly: list[StrictInt] | None = Field(
+        None, description="Two days of the month, e.g. [1, 15]"
+    )
+    minimum: StrictInt | Decimal | None = Field(
+        None, description="Lines below this carry over to the next run (default: none)"
+    )
+    netting: StrictBool = Field(
+        False, description="true: what each side owes is netted into one line per currency"
+    )
+
+
+class LegalSpec(_Spec):
+    """The partner's legal details for the payment registry."""
+
+    name: StrictStr = Field(description="Legal name, e.g. ООО «Альфа»")
+    inn: Name | None = Field(None, description="INN: 10 or 12 digits, in quotes")
+    kpp: Name | None = Field(None, description="KPP: 9 digits")
+    account: Name | None = Field(None, description="Settlement account: 20 digits, in quotes")
+    bic: Name | None = Field(None, description="Bank BIC: 9 digits, in quotes")
+    bank: StrictStr | None = Field(None, description="Bank name")
+    correspondent_account: Name | None = Field(None, description="20 digits, in quotes")
 
 
 class CommissionSpec(_Spec):
@@ -157,6 +227,7 @@ class DefaultsSpec(_Spec):
     fields: dict[str, FieldSpec] = Field(default_factory=dict)
     unmapped_stages: Unmapped | None = None
     commission: CommissionSpec | None = None
+    payouts: PayoutsSpec | None = None
     policies: PoliciesSpec = PoliciesSpec.model_validate({})
 
 
@@ -181,6 +252,14 @@ class PartnerSpec(_Spec):
         default_factory=dict, description="Overrides; null drops a default field"
     )
     commission: CommissionSpec | None = None
+    payouts: PayoutsSpec | None = Field(None, description="Replaces defaults.payouts")
+    legal: LegalSpec | None = None
+    parent: StrictStr | None = Field(
+        None, description="The partner code of this partner's parent (two-level programme)"
+    )
+    override: OverrideSpec | None = Field(
+        None, description="What this partner earns from its children's commission"
+    )
     policies: PoliciesSpec = PoliciesSpec.model_validate({})
 
 

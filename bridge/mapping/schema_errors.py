@@ -126,7 +126,7 @@ def allowed_keys(model: type[BaseModel], path: KeyPath) -> list[str]:
             current = get_args(current)[0]
     current = _unwrap(current)
     if isinstance(current, type) and issubclass(current, BaseModel):
-        return list(current.model_fields)
+        return [info.alias or name for name, info in current.model_fields.items()]
     return []
 
 

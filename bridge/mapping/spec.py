@@ -19,9 +19,13 @@ from bridge.mapping.compiled import (
     ConverterKind,
     Direction,
     Groups,
+    Legal,
+    Override,
+    PayoutSchedule,
     Policies,
     RuleKind,
     Side,
+    Tiers,
     UnmappedStage,
 )
 from bridge.mapping.errors import KeyPath
@@ -79,6 +83,9 @@ class RuleSpecMerged:
     source_field: str | None = None  # fee/paid field: a field-map key or an agency field
     due_days: int = 0
     hold_days: int = 0
+    tiers: Tiers | None = None
+    since: dt.date | None = None
+    until: dt.date | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,6 +114,9 @@ class PartnerSpecMerged:
     path: KeyPath
     joined: dt.date | None = None
     groups: Groups = field(default_factory=Groups)
+    payouts: PayoutSchedule | None = None
+    legal: Legal | None = None
+    override: Override | None = None  # set on a child: what its parent earns from it
 
 
 @dataclass(frozen=True)

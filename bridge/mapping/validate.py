@@ -8,6 +8,7 @@ policies, environment). Nothing is returned unless the list has no errors.
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from pathlib import Path
 
 from pydantic import ValidationError
@@ -18,6 +19,7 @@ from bridge.mapping.env import Environment, expand, missing_variable
 from bridge.mapping.errors import KeyPath, MappingInvalid, MappingProblem
 from bridge.mapping.fieldmaps import merge_fields
 from bridge.mapping.partner_keys import check_timezone, groups, joined_date
+from bridge.mapping.payouts_spec import build_legal, build_overrides, build_payouts
 from bridge.mapping.policy import build_policies, build_rules, build_stages, check_currency
 from bridge.mapping.report import Reporter
 from bridge.mapping.schema import FORMAT_VERSION, MappingFile, PartnerSpec
@@ -96,10 +98,18 @@ def _build(raw: MappingFile, env: Environment, out: Reporter) -> MappingSpec | N
     connection = agency_connection(raw.agency, env, out)
     policies = build_policies(Policies(), [(raw.defaults.policies, ("defaults", "policies"))], out)
     partners = {}
+    overrides = build_overrides(raw.partners, out)
+    default_payouts = build_payouts(raw.defaults.payouts, ("defaults", "payouts"), out)
     for code, partner in raw.partners.items():
         merged = _partner(raw, code, partner, policies, env, out)
         if merged is not None:
-            partners[code] = merged
+            payouts = default_payouts
+            if partner.payouts is not None:
+                payouts = build_payouts(partner.payouts, ("partners", code, "payouts"), out)
+            legal = build_legal(partner.legal, ("partners", code, "legal"), out)
+            partners[code] = replace(
+                merged, payouts=payouts, legal=legal, override=overrides.get(code)
+            )
     if raw.defaults.commission is not None and all(p.commission for p in raw.partners.values()):
         # No partner uses the default programme, but a mistake in it is still a mistake.
         build_rules(raw.defaults.commission, raw.agency.currency, ("defaults", "commission"), out)

@@ -414,3 +414,76 @@ def void_command(
 
 
 app.command("fees")(fees_command)
+@app.command("payouts")
+def payouts_command(
+    date: Annotated[
+        str | None, typer.Option(help="Run day YYYY-MM-DD (default today, UTC)")
+    ] = None,
+    export: Annotated[
+        tuple[ExportFormat, Path] | None,
+        typer.Option(help="Write the payment registry: --export csv|xlsx PATH"),
+    ] = None,
+    record: Annotated[
+        str | None,
+        typer.Option(help="Book run RUN_ID (as listed) as payouts; a second time is a no-op"),
+    ] = None,
+    mapping: MappingOpt = None,
+    db_url: DbUrlOpt = None,
+    env_file: EnvFileOpt = None,
+    verbose: VerboseOpt = False,
+    fmt: FormatOpt = OutputFormat.table,
+) -> None:
+    """The payout run: what is due per partner on a run day, netted where the mapping allows."""
+    from sync.cli import ledger_payouts as runs
+
+    resolved = settings(env_file, verbose=verbose, db_url=db_url, mapping=mapping)
+    schedules, legal = runs.programme(resolved.mapping_path)
+    if record is not None:
+        if date is not None or export is not None:
+            raise _fail("--record RUN_ID takes the day from the run id; drop --date and --export")
+        with writing(resolved):
+            store = open_store(resolved.db_url)
+            try:
+                run, added = runs.record(store, schedules, record, _now())
+            finally:
+                store.close()
+        if not added:
+            typer.echo(f"run {record} is already recorded; nothing changed")
+            return
+        lines = len(run.payable)
+        typer.echo(f"run {record} recorded: {added} payout entries for {lines} lines")
+        return
+    day = _date(date).date() if date else _now().date()
+    store = open_store(resolved.db_url)
+    try:
+        run = runs.current_run(store, schedules, day)
+    finally:
+        store.close()
+    if export is not None:
+        kind, path = export
+        runs.export(runs.registry_rows(run, legal), kind.value, path, f"payouts {run.run_id}")
+        missing = runs.missing_legal(run, legal)
+        typer.echo(f"wrote {path} (run {run.run_id}, {len(run.payable)} lines)")
+        if missing:
+            typer.echo(f"warning: no legal: details in the mapping for {', '.join(missing)}")
+        return
+    if fmt is OutputFormat.json:
+        echo_json(
+            {
+                "run_id": run.run_id,
+                "day": run.day.isoformat(),
+                "lines": [{**jsonable(line), "note": runs.note(line)} for line in run.lines],
+                "skipped": [{"partner": p, "why": why} for p, why in run.skipped],
+            }
+        )
+        return
+    if run.lines:
+        Console().print(runs.table(run))
+    for partner, why in run.skipped:
+        typer.echo(f"not in this run: {partner} — {why}")
+    if run.payable:
+        typer.echo(
+            f"RUN_ID {run.run_id} — book it with: bridge ledger payouts --record {run.run_id}"
+        )
+    else:
+        typer.echo("nothing to pay in this run")

@@ -55,13 +55,13 @@ def of_amount(rate: str = "0.25", due_days: int = 0, hold_days: int = 0) -> Comm
     )
 
 
-def of_fee(rate: str = "0.10", **kw: int) -> CommissionRule:
+def of_fee(rate: str = "0.10", due_days: int = 0, hold_days: int = 0) -> CommissionRule:
     return CommissionRule(
-        RuleKind.PERCENT_OF_FEE, Decimal(rate), Side.AGENCY, "RUB", FEE_FIELD, **kw
+        RuleKind.PERCENT_OF_FEE, Decimal(rate), Side.AGENCY, "RUB", FEE_FIELD, due_days, hold_days
     )
 
 
-def of_payments(rate: str = "0.40", due_days: int = 3, **kw: int) -> CommissionRule:
+def of_payments(rate: str = "0.40", due_days: int = 3, hold_days: int = 0) -> CommissionRule:
     return CommissionRule(
         RuleKind.PERCENT_OF_PAYMENTS,
         Decimal(rate),
@@ -69,7 +69,7 @@ def of_payments(rate: str = "0.40", due_days: int = 3, **kw: int) -> CommissionR
         "RUB",
         PAID_FIELD,
         due_days=due_days,
-        **kw,
+        hold_days=hold_days,
     )
 
 
