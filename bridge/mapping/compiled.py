@@ -189,6 +189,7 @@ class Connection:
     redirect_uri: str | None = None
     webhook_secret: Secret | None = None  # amoCRM: the random path secret of our hook URL
     application_token: Secret | None = None  # Bitrix24: outgoing-webhook token to check
+    company_tax_id_field: str | None = None  # amoCRM: the company field with the ИНН
 
 
 @dataclass(frozen=True, slots=True)

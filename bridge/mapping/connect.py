@@ -68,6 +68,14 @@ def open_crm(
         from bridge.amocrm.transport import BURST, RATE
 
         amo_pacer = pacers(base_url, RATE, BURST)
+    if connection.company_tax_id_field:
+        return AmoCrm(
+            base_url,
+            auth,
+            system=f"amocrm:{label}",
+            pacer=amo_pacer,
+            company_tax_field=connection.company_tax_id_field,
+        )
     return AmoCrm(base_url, auth, system=f"amocrm:{label}", pacer=amo_pacer)
 
 

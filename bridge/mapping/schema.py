@@ -60,6 +60,9 @@ class ConnectionSpec(_Spec):
     redirect_uri: StrictStr | None = None
     webhook_secret: StrictStr | None = Field(None, description="amoCRM: our hook's path secret")
     application_token: StrictStr | None = Field(None, description="Bitrix24 outgoing token")
+    company_tax_id_field: StrictStr | None = Field(
+        None, description="amoCRM: the company field holding the ИНН, by name or code (ИНН)"
+    )
 
 
 class FieldSpec(_Spec):
