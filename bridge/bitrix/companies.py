@@ -1,7 +1,7 @@
 """A company's ИНН on Bitrix24: it lives in the company's requisites, not on the company.
 
 Pure. Reads: :func:`requisite_query` asks ``crm.requisite.list`` for the requisites
-of up to 50 companies at once (``ENTITY_TYPE_ID`` 4, ``@ENTITY_ID``), sent in the
+of 25 companies at once (``ENTITY_TYPE_ID`` 4, ``@ENTITY_ID``), sent in the
 same ``batch`` as the ``crm.company.list`` commands, and :func:`tax_ids` keeps, per
 company, the ИНН of its first requisite (by ``SORT``, then ``ID``) that has one.
 Writes: :func:`encode_tax_id` is the ``crm.requisite.add`` fields for a new company
@@ -19,6 +19,7 @@ from bridge.model import Company
 COMPANY_TYPE = 4  # crm.enum.ownertype: Компания
 TAX_FIELD = "RQ_INN"
 REQUISITE_SELECT = ("ID", "ENTITY_ID", "SORT", TAX_FIELD)
+OWNERS_PER_COMMAND = 25  # companies per crm.requisite.list command (pages hold 50 rows)
 PRESET_METHOD = "crm.requisite.preset.list"
 PRESET_PARAMS: dict[str, Any] = {
     "order": {"SORT": "ASC", "ID": "ASC"},
