@@ -28,7 +28,7 @@ from bridge.mapping.compiled import Side
 from bridge.model import CanonicalValue, Deal, DealPatch, Hint, HintKind, LinkState, LinkStatus
 from bridge.store import applied
 from bridge.store.applied import AppliedLink
-from bridge.store.audit import AuditEvent
+from bridge.store.audit import EMPTY, PAIR_SEPARATOR, AuditEvent
 from bridge.store.db import Store
 from bridge.store.intents import IntentState
 from sync.apply import Outcome
@@ -53,7 +53,7 @@ def _text(value: CanonicalValue) -> str | None:
     if value is None:
         return None
     if isinstance(value, tuple):
-        return " ↔ ".join(_text(v) or "∅" for v in value)
+        return PAIR_SEPARATOR.join(_text(v) or EMPTY for v in value)
     if isinstance(value, dt.datetime | dt.date):
         return value.isoformat()
     return str(value)

@@ -1,8 +1,9 @@
 """When did a partner move its deal? Read from the audit trail the sync engine writes.
 
 The engine records, per applied pass, a ``synced`` row for the ``@stage`` slot
-holding the pair ``(agency stage, partner stage)`` as tagged JSON, and an
-``update`` row per write. A partner stage change is a ``synced`` row whose partner
+holding the pair ``(agency stage, partner stage)`` as the audit writes pairs for
+people (``C1:NEW ↔ 71``, :func:`bridge.store.audit.split_pair`), and an ``update``
+row per write. A partner stage change is a ``synced`` row whose partner
 half changed while the bridge did *not* write the partner's stage in the same
 pass (that would be the agency's move mirrored out, not the partner's own).
 """
@@ -10,9 +11,9 @@ pass (that would be the agency's move mirrored out, not the partner's own).
 from __future__ import annotations
 
 import datetime as dt
-import json
 from collections.abc import Iterable
 
+from bridge.store.audit import split_pair
 from bridge.store.tables import AuditRow
 
 STAGE_SLOT = "@stage"
@@ -20,16 +21,8 @@ LinkKey = tuple[str, str]  # (agency deal id, partner code)
 
 
 def _partner_half(text: str | None) -> str | None:
-    if text is None:
-        return None
-    try:
-        data = json.loads(text)
-    except ValueError:
-        return None
-    pair = data.get("$tuple") if isinstance(data, dict) else None
-    if not isinstance(pair, list) or len(pair) != 2:
-        return None
-    return None if pair[1] is None else str(pair[1])
+    pair = split_pair(text)
+    return None if pair is None else pair[1]
 
 
 def _bridge_moved_partner(row: AuditRow) -> bool:

@@ -11,6 +11,19 @@ from sqlmodel import Session, col, select
 
 from bridge.store.tables import AuditRow
 
+# How a synced pair (e.g. the ``@stage`` slot: agency stage, partner stage) is written to
+# ``old_value``/``new_value``: as a person reads it, ``C1:NEW ↔ 71``; ``∅`` for an empty half.
+PAIR_SEPARATOR = " ↔ "
+EMPTY = "∅"
+
+
+def split_pair(text: str | None) -> tuple[str | None, str | None] | None:
+    """A stored pair's (agency, partner) halves, ``None`` for an empty half; None if no pair."""
+    if text is None or PAIR_SEPARATOR not in text:
+        return None
+    agency, _, partner = text.partition(PAIR_SEPARATOR)
+    return (None if agency == EMPTY else agency), (None if partner == EMPTY else partner)
+
 
 @dataclass(frozen=True, slots=True)
 class AuditEvent:

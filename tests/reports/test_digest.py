@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
@@ -67,7 +66,7 @@ def _synced(
     agency: str, at: dt.datetime, old: tuple[str, str] | None, new: tuple[str, str]
 ) -> AuditRow:
     def text(pair: tuple[str, str] | None) -> str | None:
-        return None if pair is None else json.dumps({"$tuple": list(pair)})
+        return None if pair is None else " ↔ ".join(pair)
 
     return AuditRow(
         at=at,

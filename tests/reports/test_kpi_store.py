@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import json
 from decimal import Decimal
 from pathlib import Path
 
@@ -42,8 +41,8 @@ def _stage_move(agency: str, when: dt.datetime, old: str, new: str) -> AuditRow:
         partner_code="alfa",
         action="synced",
         field="@stage",
-        old_value=json.dumps({"$tuple": ["NEW", old]}),
-        new_value=json.dumps({"$tuple": ["NEW", new]}),
+        old_value=f"NEW ↔ {old}",  # as the engine writes a synced pair
+        new_value=f"NEW ↔ {new}",
     )
 
 
