@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from enum import StrEnum
 
+from bridge.kpi.decline import DeclineRule
 from bridge.model import FieldValue, Money
 from bridge.secrets import Secret
 
@@ -230,6 +231,7 @@ class CompiledMapping:
     partners: Mapping[str, PartnerConfig]
     policies: Policies = field(default_factory=Policies)
     texts: Mapping[str, Mapping[str, str]] = field(default_factory=dict)  # language → key → text
+    decline: DeclineRule | None = None  # alerts.decline of mapping.yaml; None: no alerts
 
     def routed_partners(self, routing_value: FieldValue) -> tuple[PartnerConfig, ...]:
         """Partners a deal goes to, given its routing field's value (one or many ids)."""
