@@ -107,7 +107,7 @@ def amocrm(sizes: list[int]) -> list[str]:
             served = lambda: box.server.calls.requests  # noqa: E731
             catalogue = _count(served, crm._company_tax_field)
             for size in sizes:
-                found = {}
+                found: dict[str, Company] = {}
                 spent = _count(served, partial(_read, crm.fetch_companies, ids[:size], found))
                 assert sum(1 for c in found.values() if c.tax_id == INN) == size
                 lines.append(

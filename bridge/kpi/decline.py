@@ -89,13 +89,18 @@ class Decline:
     recent_events: int  # events counted in the window (reaction: leads with a first move)
     baseline_events: int
 
+    @property
+    def slower(self) -> Decimal:
+        """``reaction``: how many times slower than the baseline (3 for 1 → 3 days)."""
+        return (self.recent / self.baseline).quantize(_TENTH, ROUND_HALF_UP)
+
     def describe(self) -> str:
-        """``stage changes: 2 vs 10/month baseline (−80 %)``."""
+        """``stage changes: 2 vs 10/month baseline (−80 %)`` (English; localised text:
+        :func:`bridge.kpi.decline_text.decline_line`)."""
         if self.activity is Activity.REACTION:
-            slower = (self.recent / self.baseline).quantize(_TENTH, ROUND_HALF_UP)
             return (
                 f"{self.activity.label}: {number(self.recent)} vs {number(self.baseline)} "
-                f"baseline ({number(slower)}× slower, {percent(self.change)})"
+                f"baseline ({number(self.slower)}× slower, {percent(self.change)})"
             )
         return (
             f"{self.activity.label}: {number(self.recent)} vs {number(self.baseline)}/month "

@@ -56,7 +56,9 @@ def digest_command(
             echo(f"warning: cannot open {code}: {reason}; no notes for it")
         crms = opened
     try:
-        report = run_digest(store, spec, crms, now, post_notes=post_notes, only=partner)
+        report = run_digest(
+            store, spec, crms, now, post_notes=post_notes, only=partner, decline=spec.decline
+        )
     finally:
         if post_notes:
             close_all(dict(crms))

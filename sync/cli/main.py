@@ -478,6 +478,12 @@ def kpi_command(
     mapping: MappingOpt = None,
     db_url: DbUrlOpt = None,
     language: Annotated[str, typer.Option("--lang", help="ru or en")] = "ru",
+    declines: Annotated[
+        bool,
+        typer.Option(
+            "--declines", help="Partners whose activity fell against their own past (alerts)"
+        ),
+    ] = False,
     currency: Annotated[str, typer.Option("--currency", help="Report currency")] = "RUB",
     env_file: EnvFileOpt = None,
     verbose: VerboseOpt = False,
@@ -498,6 +504,9 @@ def kpi_command(
     except ValueError as exc:
         raise usage(f"--period {period!r}: {exc}") from None
     resolved = settings(env_file, verbose=verbose, db_url=db_url, mapping=mapping)
+    if declines:
+        _kpi_declines(resolved, language, fmt)
+        return
     store = open_store(resolved.db_url)
     try:
         report = build_report(
@@ -518,6 +527,26 @@ def kpi_command(
         print_report(report, Console(), language)
     if chart is not None and fmt is OutputFormat.table:
         typer.echo(f"chart: {chart}")
+
+
+def _kpi_declines(resolved: Resolved, language: str, fmt: OutputFormat) -> None:
+    import datetime as dt
+
+    from sync.cli.declines import as_json, build, print_declines
+    from sync.cli.digest import DigestFailed
+    from sync.cli.errors import usage
+
+    store = open_store(resolved.db_url)
+    try:
+        report = build(resolved.mapping_path, store, dt.datetime.now(dt.UTC))
+    except DigestFailed as exc:
+        raise usage(str(exc)) from None
+    finally:
+        store.close()
+    if fmt is OutputFormat.json:
+        echo_json(as_json(report))
+    else:
+        print_declines(report, language, typer.echo)
 
 
 @app.command("digest")

@@ -30,6 +30,7 @@ from bridge.digest.select import (
     without_stage_change,
 )
 from bridge.digest.tables import CLAIMED, SENT, DigestNoteRow
+from bridge.kpi.decline import Decline, DeclineRule, declines
 from bridge.kpi.history import partner_stage_changes
 from bridge.ledger import book
 from bridge.ledger.balances import open_items
@@ -106,14 +107,17 @@ def run_digest(
     only: str | None = None,
     due_only: bool = False,
     overrides: Overrides | None = None,
+    decline: DeclineRule | None = None,
 ) -> DigestReport:
     """Every partner's digest (or ``only`` one); with ``post_notes``, ask for status updates
-    on stale deals of partners whose policy enables status-request notes.
+    on stale deals of partners whose policy enables status-request notes. With a
+    ``decline`` rule (``alerts.decline``), each digest lists the partner's activity declines.
 
     ``due_only`` keeps the partners whose ``digest_weekday`` is today (UTC), for a
     scheduler that runs daily so per-partner digest days are honoured.
     """
     digests = []
+    found_declines = _declines(store, decline, now) if decline is not None else {}
     for code, partner in sorted(mapping.partners.items()):
         if only is not None and code != only:
             continue
@@ -121,11 +125,25 @@ def run_digest(
             continue
         with store.transaction() as session:
             digest = build_digest(session, partner, now)
+        if found_declines.get(code):
+            digest = dataclasses.replace(digest, declines=tuple(found_declines[code]))
         crm = partners.get(code)
         if post_notes and partner.policies.status_request_notes and crm is not None:
             digest = _post_notes(store, digest, crm, notices_for(partner, overrides), now)
         digests.append(digest)
     return DigestReport(now, tuple(digests))
+
+
+def _declines(store: Store, rule: DeclineRule, now: dt.datetime) -> dict[str, list[Decline]]:
+    """Every partner's activity declines under ``rule``, by partner code."""
+    from bridge.kpi.activity import load_activity, since
+
+    with store.transaction() as session:
+        activity = load_activity(session, since(rule, now))
+    found: dict[str, list[Decline]] = {}
+    for item in declines(activity, rule, now):
+        found.setdefault(item.partner_code, []).append(item)
+    return found
 
 
 def _post_notes(

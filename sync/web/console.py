@@ -18,6 +18,7 @@ from bridge.secrets import constant_time_equal
 from bridge.store import inbox, links
 from sync.web import actions, queries
 from sync.web.context import StageNames, WebContext
+from sync.web.declines import decline_section
 from sync.web.guards import (
     Denied,
     Visitor,
@@ -321,7 +322,10 @@ def kpi(request: Request, user: User, period: str = "") -> Response:
     report = build_report(
         ctx.store, ctx.clock(), period=chosen, partners=infos, language=language(request)
     )
-    return page(request, "console/kpi.html", user=user, report=report, period=period)
+    declines = decline_section(ctx.store, mapping, ctx.clock(), language(request))
+    return page(
+        request, "console/kpi.html", user=user, report=report, period=period, declines=declines
+    )
 
 
 @router.get("/mapping")

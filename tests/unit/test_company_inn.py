@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from bridge.amocrm import codec as amo_codec
 from bridge.amocrm import companies as amo
 from bridge.bitrix import companies as b24
@@ -16,7 +18,7 @@ PRESETS = [
 
 
 def test_bitrix_takes_the_first_requisite_with_an_inn_by_sort_then_id() -> None:
-    rows = [
+    rows: list[dict[str, Any]] = [
         {"ID": "9", "ENTITY_ID": "5", "SORT": "500", "RQ_INN": "7736207543"},
         {"ID": "3", "ENTITY_ID": "5", "SORT": "100", "RQ_INN": ""},  # address-only, empty
         {"ID": "4", "ENTITY_ID": "5", "SORT": "500", "RQ_INN": "7707 083 893"},
@@ -50,7 +52,7 @@ def test_amocrm_finds_the_field_by_code_or_name_and_reads_it() -> None:
     assert amo.tax_field(defs, "инн") == "12"
     assert amo.tax_field(defs, "WEB") == "11"
     assert amo.tax_field(defs, "КПП") is None
-    rows = [
+    rows: list[dict[str, Any]] = [
         {"id": 1, "custom_fields_values": [{"field_id": 12, "values": [{"value": "7707083893"}]}]},
         {"id": 2, "custom_fields_values": None},
     ]
