@@ -283,6 +283,12 @@ class AmoCrm:
         inn = companies.tax_ids(rows, field_id)
         return {i: dataclasses.replace(c, tax_id=inn.get(i)) for i, c in found.items()}
 
+    def find_company_tax_field(self) -> str | None:
+        """The id of the company field holding the ИНН, read fresh (for ``bridge check``)."""
+        with self._lock:
+            self._tax_field_read = False
+        return self._company_tax_field()
+
     def _company_tax_field(self) -> str | None:
         """The id of the company field holding the ИНН; None if the account has none."""
         with self._lock:

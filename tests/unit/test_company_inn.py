@@ -68,3 +68,43 @@ def test_amocrm_embeds_the_inn_in_the_new_company() -> None:
         "values": [{"value": "7707083893"}],
     }
     assert "custom_fields_values" not in amo_codec.encode_company(Company("X"), tax_field_id="12")
+
+
+def test_bridge_check_warns_when_an_amocrm_account_has_no_inn_field() -> None:
+    from bridge.amocrm.client import AmoCrm
+    from bridge.amocrm.oauth import LongLivedToken
+    from bridge.mapping.report import Reporter
+    from bridge.mapping.tax_field import check_tax_field
+    from bridge.mapping.yaml_loader import load_yaml
+    from bridge.ratelimit import Pacer
+    from bridge.sandbox.amocrm.account import AmoSandbox
+    from bridge.secrets import Secret
+    from tests.mapping.conftest import EXAMPLE
+
+    loaded = load_yaml(EXAMPLE.read_text("utf-8"), "mapping.yaml")
+    with AmoSandbox(seed="empty", rate_limit=None) as box:
+        crm = AmoCrm(
+            box.base_url,
+            LongLivedToken(Secret(str(box.long_lived_token))),
+            system="amocrm:alfa",
+            pacer=Pacer(rate=10_000, burst=10_000),
+        )
+        try:
+            out = Reporter("mapping.yaml", loaded)
+            check_tax_field(crm, ("partners", "alfa"), out)
+            (warning,) = out.warnings
+            lines = EXAMPLE.read_text("utf-8").splitlines()
+            alfa = lines.index("  alfa:")
+            connection = alfa + lines[alfa:].index("    connection:") + 1  # 1-based
+            assert (warning.line, warning.path) == (connection + 1, "partners.alfa.connection")
+            assert warning.message.startswith(
+                "no company field 'ИНН' — the client's ИНН is neither sent to this partner "
+                "nor read for channel conflicts"
+            ), warning.message
+            field = box.add_field("companies", {"name": "ИНН", "type": "text"})
+            again = Reporter("mapping.yaml", loaded)
+            check_tax_field(crm, ("partners", "alfa"), again)
+            assert again.warnings == []
+            assert crm.find_company_tax_field() == str(field)
+        finally:
+            crm.close()
