@@ -45,6 +45,15 @@ RU = {
     "digest_overdue": "оплата комиссии {amount}, срок {date}",
     "digest_none": "нет",
     "digest_notes": "Запросов статуса отправлено: {sent}, уже отправлены на этой неделе: {skipped}",
+    "digest_declines": "Активность падает: последние {window} дн. против {baseline} дн. до них",
+    "decline_rate": "{activity}: {recent} против {usual} в месяц обычно ({change})",
+    "decline_reaction": (
+        "{activity}: {recent} против {usual} обычно ({slower}× медленнее, {change})"
+    ),
+    "activity_handovers": "принятые сделки",
+    "activity_stage_changes": "смены стадий",
+    "activity_wins": "выигранные сделки",
+    "activity_reaction": "дней до первой смены стадии",
 }
 
 EN = {
@@ -70,6 +79,13 @@ EN = {
     "digest_overdue": "commission payment {amount}, due {date}",
     "digest_none": "none",
     "digest_notes": "Status requests sent: {sent}, already sent this week: {skipped}",
+    "digest_declines": "Activity is falling: the last {window} days against the {baseline} before",
+    "decline_rate": "{activity}: {recent} vs {usual}/month baseline ({change})",
+    "decline_reaction": "{activity}: {recent} vs {usual} baseline ({slower}× slower, {change})",
+    "activity_handovers": "hand-overs accepted",
+    "activity_stage_changes": "stage changes",
+    "activity_wins": "wins",
+    "activity_reaction": "days to first stage change",
 }
 
 MESSAGES: Mapping[str, Mapping[str, str]] = MappingProxyType({"ru": RU, "en": EN})

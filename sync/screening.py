@@ -45,6 +45,7 @@ def screen_creates(
     if not groups:
         return list(plans), []
     held: set[tuple[str, str]] = set()
+    matched: dict[tuple[str, str], str] = {}
     comments: list[Note] = []
     names = {code: p.name for code, p in mapping.partners.items()}
     with store.transaction() as session:
@@ -54,8 +55,13 @@ def screen_creates(
                 session, drafts, now, window, hold, notices=notices, partner_names=names
             )
             held |= result.held
+            matched.update(result.matched)
             comments += result.comments
-    return [_held(plan) if plan.link_key in held else plan for plan in plans], comments
+    screened = [
+        _held(plan, matched.get(plan.link_key, "")) if plan.link_key in held else plan
+        for plan in plans
+    ]
+    return screened, comments
 
 
 def post_comments(agency: Crm, comments: Sequence[Note]) -> None:
@@ -72,10 +78,11 @@ def post_comments(agency: Crm, comments: Sequence[Note]) -> None:
             log.warning("channel-conflict comment on deal %s failed: %s", result.key, result.error)
 
 
-def _held(plan: LinkPlan) -> LinkPlan:
+def _held(plan: LinkPlan, matched: str) -> LinkPlan:
     aid, code = plan.link_key
+    shared = f": {matched}" if matched else ""
     reason = (
-        f"held: this client was already handed to another partner (channel conflict); "
+        f"held: this client was already handed to another partner (channel conflict{shared}); "
         f"release it with `bridge channels confirm {aid} {code}`"
     )
     base = plan.previous or dataclasses.replace(plan.next_state, synced={})

@@ -13,12 +13,14 @@ leads named ``stamp_field_name``; :meth:`AmoCrm.ensure_stamp_field` creates it.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
+import logging
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any, TypeVar
 
-from bridge.amocrm import codec, listing, subscriptions, writes
+from bridge.amocrm import codec, companies, listing, subscriptions, writes
 from bridge.amocrm.listing import LEADS, PAGE
 from bridge.amocrm.oauth import TokenSource
 from bridge.amocrm.transport import Reply, Transport, shared_pacer
@@ -36,6 +38,8 @@ from bridge.model import (
     User,
 )
 from bridge.ratelimit import Pacer
+
+log = logging.getLogger(__name__)
 
 DEFAULT_STAMP_FIELD = "partner-bridge: ID сделки агентства"
 
@@ -68,8 +72,12 @@ class AmoCrm:
         currency: str = "RUB",
         retry_attempts: int = 4,
         retry_wait: float = 0.5,
+        company_tax_field: str = companies.DEFAULT_TAX_FIELD,
     ) -> None:
         self._system = system
+        self.company_tax_field = company_tax_field
+        self._tax_field_id: str | None = None
+        self._tax_field_read = False
         self.currency = currency
         self.stamp_field_name = stamp_field_name
         self.transport = Transport(
@@ -265,10 +273,56 @@ class AmoCrm:
             page += 1
 
     def fetch_companies(self, ids: Sequence[str]) -> dict[str, Company]:
-        return self._fetch_parties("companies", ids, codec.decode_company)
+        """Companies with their ИНН, read from the company rows themselves (its field's
+        id is looked up once per adapter)."""
+        if not [i for i in ids if i.isdigit()]:
+            return {}
+        field_id = self._company_tax_field()
+        rows: list[Mapping[str, Any]] = []
+        found = self._fetch_parties("companies", ids, codec.decode_company, rows)
+        inn = companies.tax_ids(rows, field_id)
+        return {i: dataclasses.replace(c, tax_id=inn.get(i)) for i, c in found.items()}
+
+    def find_company_tax_field(self) -> str | None:
+        """The id of the company field holding the ИНН, read fresh (for ``bridge check``)."""
+        with self._lock:
+            self._tax_field_read = False
+        return self._company_tax_field()
+
+    def _company_tax_field(self) -> str | None:
+        """The id of the company field holding the ИНН; None if the account has none."""
+        with self._lock:
+            if self._tax_field_read:
+                return self._tax_field_id
+        definitions: list[dict[str, Any]] = []
+        page = 1
+        while True:
+            params = {"limit": PAGE, "page": page}
+            reply = self.transport.request("GET", companies.FIELDS_PATH, params=params)
+            rows = _embedded(reply, "custom_fields")
+            definitions += rows
+            links = reply.payload.get("_links") if isinstance(reply.payload, dict) else None
+            if not rows or not isinstance(links, dict) or "next" not in links:
+                break
+            page += 1
+        field_id = companies.tax_field(definitions, self.company_tax_field)
+        if field_id is None:
+            log.warning(
+                "%s: no company field %r: the ИНН is neither read nor written; create the "
+                "field or name another in the mapping (connection: company_tax_id_field)",
+                self._system,
+                self.company_tax_field,
+            )
+        with self._lock:
+            self._tax_field_id, self._tax_field_read = field_id, True
+        return field_id
 
     def _fetch_parties(
-        self, entity: str, ids: Sequence[str], decode: Callable[[Mapping[str, Any]], Party]
+        self,
+        entity: str,
+        ids: Sequence[str],
+        decode: Callable[[Mapping[str, Any]], Party],
+        raw_rows: list[Mapping[str, Any]] | None = None,
     ) -> dict[str, Party]:
         found: dict[str, Party] = {}
         numeric = [i for i in dict.fromkeys(ids) if i.isdigit()]
@@ -278,6 +332,8 @@ class AmoCrm:
             for raw in _embedded(reply, entity):
                 party = decode(raw)
                 found[str(party.id)] = party
+                if raw_rows is not None:
+                    raw_rows.append(raw)
         return found
 
     def list_notes(self, deal_id: str) -> list[Note]:
@@ -315,11 +371,18 @@ class AmoCrm:
     def create_deals(self, drafts: Sequence[DealDraft]) -> list[WriteResult]:
         stamp_id = self.ensure_stamp_field() if any(d.stamp for d in drafts) else None
         defs = self._field_defs(f for d in drafts for f in d.fields)
+        with_inn = any(d.company is not None and d.company.tax_id for d in drafts)
+        tax_id = self._company_tax_field() if with_inn else None
         return writes.create(
             self.transport,
             drafts,
             lambda draft, rid: codec.encode_draft(
-                draft, request_id=rid, currency=self.currency, defs=defs, stamp_field_id=stamp_id
+                draft,
+                request_id=rid,
+                currency=self.currency,
+                defs=defs,
+                stamp_field_id=stamp_id,
+                tax_field_id=tax_id,
             ),
         )
 

@@ -12,6 +12,7 @@ from collections.abc import Callable, Mapping, Sequence
 from decimal import Decimal
 from typing import Any
 
+from bridge.amocrm import companies
 from bridge.amocrm.scalars import (
     from_unix,
     money_to_price,
@@ -183,8 +184,13 @@ def encode_contact(contact: Contact | Company) -> Json:
     return body
 
 
-def encode_company(company: Company) -> Json:
-    return encode_contact(company)
+def encode_company(company: Company, *, tax_field_id: str | None = None) -> Json:
+    """A company embedded in a complex add; its ИНН goes to ``tax_field_id`` if known."""
+    body = encode_contact(company)
+    extra = companies.encode_tax_id(company, field_id=tax_field_id)
+    if extra:
+        body["custom_fields_values"] = [*body.get("custom_fields_values", []), *extra]
+    return body
 
 
 def _common(
@@ -217,6 +223,7 @@ def encode_draft(
     currency: str,
     defs: Mapping[str, FieldDef],
     stamp_field_id: str | None,
+    tax_field_id: str | None = None,
 ) -> Json:
     """One element of ``POST /api/v4/leads/complex``, contact and company embedded."""
     body = _common(
@@ -236,7 +243,7 @@ def encode_draft(
     if draft.contact is not None:
         embedded["contacts"] = [{**encode_contact(draft.contact), "is_main": True}]
     if draft.company is not None:
-        embedded["companies"] = [encode_company(draft.company)]
+        embedded["companies"] = [encode_company(draft.company, tax_field_id=tax_field_id)]
     if embedded:
         body["_embedded"] = embedded
     body["request_id"] = request_id

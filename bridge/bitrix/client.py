@@ -12,13 +12,14 @@ writes :mod:`bridge.bitrix.writes`. The amoCRM adapter has the same modules
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import logging
 import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any
 
-from bridge.bitrix import codec, listing, writes
+from bridge.bitrix import codec, companies, listing, writes
 from bridge.bitrix.batch import MAX_COMMANDS, PAGE_SIZE, command
 from bridge.bitrix.errors import classify
 from bridge.bitrix.transport import Transport, pacer_for
@@ -85,6 +86,7 @@ class BitrixCrm:
             timeout=timeout,
         )
         self._fields: dict[str, FieldDef] | None = None
+        self._presets: list[dict[str, Any]] | None = None
         self._fields_lock = threading.Lock()
 
     def __repr__(self) -> str:
@@ -156,6 +158,28 @@ class BitrixCrm:
                 raise classify(error, system=self._system)
         return {key: reply.results.get(key) for key in commands}
 
+    def _commands_by(
+        self,
+        method: str,
+        key: str,
+        chunks: Sequence[Sequence[str]],
+        base: dict[str, Any],
+        prefix: str,
+    ) -> dict[str, str]:
+        """One list command per chunk of ≤ 50 values of ``key``."""
+        commands = {}
+        for n, chunk in enumerate(chunks):
+            params = {**base, "filter": {**base.get("filter", {}), f"@{key}": list(chunk)}}
+            commands[f"{prefix}{n}"] = command(method, {**params, "start": "-1"})
+        return commands
+
+    def _read_all(self, commands: dict[str, str]) -> dict[str, Any]:
+        """Read commands of any number, 50 per request."""
+        found: dict[str, Any] = {}
+        for group in _chunks(list(commands), MAX_COMMANDS):
+            found.update(self._read_batch({k: commands[k] for k in group}))
+        return found
+
     def _list_by(
         self,
         method: str,
@@ -165,16 +189,9 @@ class BitrixCrm:
         rows_of: Callable[[Any], list[dict[str, Any]]],
     ) -> list[dict[str, Any]]:
         """Rows whose ``key`` is in ``values``: 50 values per command, 50 commands per request."""
-        commands = {}
-        for n, chunk in enumerate(_chunks(_unique(values), PAGE_SIZE)):
-            params = {**base, "filter": {**base.get("filter", {}), f"@{key}": chunk}, "start": "-1"}
-            commands[f"q{n}"] = command(method, params)
-        rows: list[dict[str, Any]] = []
-        for group in _chunks(list(commands), MAX_COMMANDS):
-            found = self._read_batch({k: commands[k] for k in group})
-            for result in found.values():
-                rows.extend(rows_of(result))
-        return rows
+        chunks = list(_chunks(_unique(values), PAGE_SIZE))
+        found = self._read_all(self._commands_by(method, key, chunks, base, "q"))
+        return [row for result in found.values() for row in rows_of(result)]
 
     def _deals_by(self, key: str, values: Sequence[str], **filters: str) -> list[Deal]:
         base = {**listing.BASE, "filter": filters, "select": self._deal_select()}
@@ -219,11 +236,54 @@ class BitrixCrm:
         return found
 
     def fetch_companies(self, ids: Sequence[str]) -> dict[str, Company]:
+        """Companies with their ИНН: ``crm.company.list`` per 50 ids and ``crm.requisite.list``
+        per 25, in the same ``batch`` requests (``python -m benchmarks.company_inn``)."""
         if not ids:
             return {}
         base: dict[str, Any] = {"select": list(COMPANY_SELECT)}
-        rows = self._list_by("crm.company.list", "ID", ids, base, _plain_rows)
-        return {str(r["ID"]): codec.decode_company(r) for r in rows}
+        unique = _unique(ids)
+        chunks = list(_chunks(unique, PAGE_SIZE))
+        commands = self._commands_by("crm.company.list", "ID", chunks, base, "q")
+        # Half as many companies per requisite command: a company mostly has one
+        # requisite, so its page stays short of 50 rows and needs no second page.
+        owners = list(_chunks(unique, companies.OWNERS_PER_COMMAND))
+        for n, chunk in enumerate(owners):
+            commands[f"r{n}"] = command("crm.requisite.list", companies.requisite_query(chunk))
+        found = self._read_all(commands)
+        rows = [r for k, v in found.items() if k.startswith("q") for r in _plain_rows(v)]
+        requisites: list[dict[str, Any]] = []
+        for n, chunk in enumerate(owners):
+            requisites += self._all_requisites(chunk, _plain_rows(found.get(f"r{n}")))
+        inn = companies.tax_ids(requisites)
+        return {
+            str(r["ID"]): dataclasses.replace(codec.decode_company(r), tax_id=inn.get(str(r["ID"])))
+            for r in rows
+        }
+
+    def _all_requisites(
+        self, chunk: Sequence[str], page: list[dict[str, Any]]
+    ) -> list[dict[str, Any]]:
+        """A full page of requisites (companies with several) is followed by the next."""
+        rows = list(page)
+        while len(page) == PAGE_SIZE:
+            params = companies.requisite_query(chunk, after=str(page[-1]["ID"]))
+            page = _plain_rows(self.transport.request("crm.requisite.list", params).get("result"))
+            rows += page
+        return rows
+
+    def _requisite_preset(self, drafts: Sequence[DealDraft]) -> dict[str, str]:
+        """ИНН → the requisite template for it, read once per adapter when a draft needs one."""
+        wanted = {d.company.tax_id for d in drafts if d.company is not None and d.company.tax_id}
+        if not wanted:
+            return {}
+        with self._fields_lock:
+            presets = self._presets
+        if presets is None:
+            presets = self._list_all(companies.PRESET_METHOD, companies.PRESET_PARAMS)
+            with self._fields_lock:
+                self._presets = presets
+        chosen = {inn: companies.pick_preset(presets, inn) for inn in wanted}
+        return {inn: preset for inn, preset in chosen.items() if preset is not None}
 
     def list_changed(self, since: dt.datetime) -> Iterator[ChangePage]:
         for rows, watermark in listing.changes(self.transport, since, self._deal_select()):
@@ -249,7 +309,8 @@ class BitrixCrm:
     # --- writes -----------------------------------------------------------------------
 
     def create_deals(self, drafts: Sequence[DealDraft]) -> list[WriteResult]:
-        return writes.create(self.transport, drafts, stamp_field=self._stamp_field)
+        presets = self._requisite_preset(drafts)
+        return writes.create(self.transport, drafts, stamp_field=self._stamp_field, presets=presets)
 
     def update_deals(self, patches: Sequence[DealPatch]) -> list[WriteResult]:
         return writes.update(self.transport, patches)

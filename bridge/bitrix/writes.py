@@ -10,15 +10,18 @@ send the batches through the adapter's :class:`~bridge.bitrix.transport.Transpor
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+import logging
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from bridge.bitrix import codec
+from bridge.bitrix import codec, companies
 from bridge.bitrix.batch import MAX_COMMANDS, BatchReply, command, ref
 from bridge.bitrix.errors import WireError, classify
 from bridge.crm import AuthError, CrmError, WriteResult
 from bridge.model import DealDraft, DealPatch, Note
+
+log = logging.getLogger(__name__)
 
 if TYPE_CHECKING:  # the transport pulls in aiohttp; the pure half of this module does not
     from bridge.bitrix.transport import Transport
@@ -35,8 +38,11 @@ class ItemCommands:
     known_id: str | None = None
 
 
-def create_item(n: int, draft: DealDraft, *, stamp_field: str) -> ItemCommands:
-    """Contact, company, then the deal linking both through ``$result[...]``."""
+def create_item(
+    n: int, draft: DealDraft, *, stamp_field: str, presets: Mapping[str, str] | None = None
+) -> ItemCommands:
+    """Contact, company (with its ИНН as a requisite), then the deal linking both
+    through ``$result[...]``. ``presets``: ИНН → requisite template id."""
     cmds: dict[str, str] = {}
     fields: dict[str, Any] = dict(codec.encode_draft(draft, stamp_field=stamp_field))
     if draft.contact is not None:
@@ -45,6 +51,12 @@ def create_item(n: int, draft: DealDraft, *, stamp_field: str) -> ItemCommands:
     if draft.company is not None:
         cmds[f"o{n}"] = command("crm.company.add", {"fields": codec.encode_company(draft.company)})
         fields["COMPANY_ID"] = ref(f"o{n}")
+        preset = (presets or {}).get(draft.company.tax_id or "")
+        requisite = companies.encode_tax_id(
+            draft.company, company_ref=ref(f"o{n}"), preset_id=preset or ""
+        )
+        if requisite is not None and preset:
+            cmds[f"r{n}"] = command("crm.requisite.add", {"fields": requisite})
     cmds[f"d{n}"] = command(
         "crm.deal.add", {"fields": fields, "params": {"REGISTER_SONET_EVENT": "N"}}
     )
@@ -99,7 +111,12 @@ def _created_id(result: Any) -> str | None:
 
 
 def item_result(item: ItemCommands, reply: BatchReply, *, system: str) -> WriteResult:
-    """One item's outcome from the commands it owns."""
+    """One item's outcome from the commands it owns (an optional one, the company's
+    requisite, is logged when it fails: the deal and company stand without the ИНН)."""
+    for key in item.commands.keys() - set(item.required):
+        _, optional_error = reply.outcome(key)
+        if optional_error is not None and key.startswith("r"):
+            log.warning("%s: the company's ИНН was not saved (%s)", item.key, optional_error)
     deal_id = item.known_id
     if item.id_from is not None:
         deal_id = _created_id(reply.results.get(item.id_from)) or deal_id
@@ -125,12 +142,17 @@ def failed(batch: Iterable[ItemCommands], error: CrmError) -> list[WriteResult]:
 
 
 def create(
-    transport: Transport, drafts: Sequence[DealDraft], *, stamp_field: str
+    transport: Transport,
+    drafts: Sequence[DealDraft],
+    *,
+    stamp_field: str,
+    presets: Mapping[str, str] | None = None,
 ) -> list[WriteResult]:
     """Deals with their contact and company; one result per draft, same order."""
-    return _write(
-        transport, [create_item(n, d, stamp_field=stamp_field) for n, d in enumerate(drafts)]
-    )
+    items = [
+        create_item(n, d, stamp_field=stamp_field, presets=presets) for n, d in enumerate(drafts)
+    ]
+    return _write(transport, items)
 
 
 def update(transport: Transport, patches: Sequence[DealPatch]) -> list[WriteResult]:

@@ -150,6 +150,21 @@ class ScreenResult:
     flagged: list[Conflict] = field(default_factory=list)  # newly flagged in this screening
     held: set[tuple[str, str]] = field(default_factory=set)  # (agency deal id, partner) not to send
     comments: list[Note] = field(default_factory=list)  # timeline comments for the agency deals
+    # (agency deal id, partner) held → what matched, e.g. "ИНН 7707083893 (deal 12, alfa, …)"
+    matched: dict[tuple[str, str], str] = field(default_factory=dict)
+
+
+_MATCH_LABELS = {Kind.PHONE: "phone", Kind.EMAIL: "e-mail", Kind.INN: "ИНН", Kind.DOMAIN: "website"}
+
+
+def match_summary(conflicts: Sequence[Conflict]) -> str:
+    """What the held deal shares with earlier hand-overs, for the park reason."""
+    return "; ".join(
+        ", ".join(f"{_MATCH_LABELS.get(m.kind, m.kind.value)} {m.value}" for m in c.matches)
+        + f" (deal {c.earlier.agency_deal_id}, {c.earlier.partner_code}, "
+        + f"{c.earlier.handed_at:%Y-%m-%d})"
+        for c in conflicts
+    )
 
 
 def screen_new_handovers(
@@ -175,7 +190,8 @@ def screen_new_handovers(
     for draft in drafts:
         prints = fingerprints_of(draft.contact, draft.company, draft.website)
         flag = _flag(session, draft)
-        if flag is None:
+        conflicts: list[Conflict] = []
+        if flag is None or (flag.held and flag.confirmed_at is None):
             conflicts = check_conflicts(
                 session,
                 prints,
@@ -191,12 +207,14 @@ def screen_new_handovers(
                 now,
                 window,
             )
-            if conflicts:
-                flag = _new_flag(session, draft, conflicts, now, hold, texts, partner_names or {})
-                result.flagged.extend(conflicts)
-                result.comments.append(Note(draft.agency_deal_id, flag.detail or ""))
+        if flag is None and conflicts:
+            flag = _new_flag(session, draft, conflicts, now, hold, texts, partner_names or {})
+            result.flagged.extend(conflicts)
+            result.comments.append(Note(draft.agency_deal_id, flag.detail or ""))
         if flag is not None and flag.held and flag.confirmed_at is None:
-            result.held.add((draft.agency_deal_id, draft.partner_code))
+            key = (draft.agency_deal_id, draft.partner_code)
+            result.held.add(key)
+            result.matched[key] = match_summary(conflicts)
             continue
         handover = Handover(draft.partner_code, draft.agency_deal_id, now)
         for fingerprint in prints:

@@ -14,6 +14,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 
+from bridge.kpi.decline import Decline
+from bridge.kpi.decline_text import decline_line, declines_title
 from bridge.model import LinkStatus
 from bridge.notices import Notices
 from bridge.store.tables import LinkRow
@@ -53,6 +55,7 @@ class PartnerDigest:
     notes_sent: tuple[str, ...] = ()  # agency deal ids noted in this run
     notes_skipped: tuple[str, ...] = ()  # already noted this week
     notes_failed: tuple[tuple[str, str], ...] = ()  # (agency deal id, error)
+    declines: tuple[Decline, ...] = ()  # activity declines beyond alerts.decline's threshold
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,6 +130,10 @@ def render(digest: PartnerDigest, now: dt.datetime, notices: Notices) -> list[st
         lines += [f"  • {_deal_line(d, notices)}" for d in deals] or [_none(notices)]
     lines.append(notices.render("digest_waiting"))
     lines += [f"  • {_waiting_line(w, notices)}" for w in digest.waiting] or [_none(notices)]
+    if digest.declines:
+        first = digest.declines[0]
+        lines.append(declines_title(first.window_days, first.baseline_days, notices))
+        lines += [f"  • {decline_line(d, notices)}" for d in digest.declines]
     if digest.notes_sent or digest.notes_skipped:
         sent, skipped = len(digest.notes_sent), len(digest.notes_skipped)
         lines.append(notices.render("digest_notes", sent=sent, skipped=skipped))

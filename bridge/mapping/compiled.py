@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from enum import StrEnum
 
+from bridge.kpi.decline import DeclineRule
 from bridge.model import FieldValue, Money
 from bridge.secrets import Secret
 
@@ -289,6 +290,7 @@ class Connection:
     redirect_uri: str | None = None
     webhook_secret: Secret | None = None  # amoCRM: the random path secret of our hook URL
     application_token: Secret | None = None  # Bitrix24: outgoing-webhook token to check
+    company_tax_id_field: str | None = None  # amoCRM: the company field with the ИНН
 
 
 @dataclass(frozen=True, slots=True)
@@ -348,6 +350,7 @@ class CompiledMapping:
     partners: Mapping[str, PartnerConfig]
     policies: Policies = field(default_factory=Policies)
     texts: Mapping[str, Mapping[str, str]] = field(default_factory=dict)  # language → key → text
+    decline: DeclineRule | None = None  # alerts.decline of mapping.yaml; None: no alerts
 
     def routed_partners(self, routing_value: FieldValue) -> tuple[PartnerConfig, ...]:
         """Partners a deal goes to, given its routing field's value (one or many ids)."""

@@ -55,6 +55,7 @@ def open_crm(
             pacer = pacers(connection.url.reveal(), rate, burst - JITTER_SLOTS)
         return BitrixCrm(connection.url, system=f"bitrix24:{label}", pacer=pacer)
     from bridge.amocrm.client import AmoCrm
+    from bridge.amocrm.companies import DEFAULT_TAX_FIELD
     from bridge.amocrm.oauth import LongLivedToken
 
     auth: TokenSource
@@ -68,7 +69,13 @@ def open_crm(
         from bridge.amocrm.transport import BURST, RATE
 
         amo_pacer = pacers(base_url, RATE, BURST)
-    return AmoCrm(base_url, auth, system=f"amocrm:{label}", pacer=amo_pacer)
+    return AmoCrm(
+        base_url,
+        auth,
+        system=f"amocrm:{label}",
+        pacer=amo_pacer,
+        company_tax_field=connection.company_tax_id_field or DEFAULT_TAX_FIELD,
+    )
 
 
 def _oauth_app(label: str, connection: Connection) -> OAuthApp | None:

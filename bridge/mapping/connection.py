@@ -72,6 +72,7 @@ def partner_connection(
         redirect_uri=spec.redirect_uri,
         webhook_secret=_secret(found["webhook_secret"]),
         application_token=_secret(found["application_token"]),
+        company_tax_id_field=spec.company_tax_id_field,
     )
 
 
@@ -90,6 +91,13 @@ def _shape_ok(kind: CrmKind, spec: ConnectionSpec, path: KeyPath, out: Reporter)
         for key in extra:
             message = f"a Bitrix24 connection is its webhook URL only — remove '{key}'"
             out.error((*path, key), message, at_key=True)
+        if spec.company_tax_id_field is not None:
+            message = (
+                "Bitrix24 keeps a company's ИНН in its requisites (RQ_INN) — "
+                "remove 'company_tax_id_field'"
+            )
+            out.error((*path, "company_tax_id_field"), message, at_key=True)
+            extra.append("company_tax_id_field")
         return not extra
     if spec.token is not None and oauth:
         message = "choose one: 'token' (long-lived) or 'client_id' + 'client_secret' (OAuth)"

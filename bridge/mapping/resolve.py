@@ -31,6 +31,7 @@ from bridge.mapping.resolve_fields import Side, resolve_field_maps
 from bridge.mapping.resolve_stages import StageResult, resolve_stages
 from bridge.mapping.spec import MappingSpec, PartnerSpecMerged
 from bridge.mapping.stamp import stamp_field
+from bridge.mapping.tax_field import check_tax_field
 from bridge.model import FieldDef, FieldKind, Pipeline, User
 
 AGENCY = "agency"
@@ -94,7 +95,9 @@ def resolve(spec: MappingSpec, crms: Mapping[str, Crm], *, fix: bool = False) ->
         partners[code] = config
         summaries.append(_count(summary, out.problems[before:]))
     _check_unrouted(agency.routing, [p.routing_value for p in partners.values()], out)
-    compiled = CompiledMapping(spec.version, agency.config, partners, spec.policies, spec.texts)
+    compiled = CompiledMapping(
+        spec.version, agency.config, partners, spec.policies, spec.texts, decline=spec.decline
+    )
     return _report(compiled, out, tuple(summaries))
 
 
@@ -195,6 +198,7 @@ def _partner(
         return _unavailable(spec, routing, reason)
     stages = resolve_stages(spec.stages, agency.pipeline, pipeline, out)
     partner_side = Side("partner", catalog.fields, catalog.users)
+    check_tax_field(crm, spec.path, out)
     fields, broken = resolve_field_maps(spec.fields, agency.side, partner_side, spec.currency, out)
     config = PartnerConfig(
         code=spec.code,

@@ -75,6 +75,9 @@ class ConnectionSpec(_Spec):
     redirect_uri: StrictStr | None = None
     webhook_secret: StrictStr | None = Field(None, description="amoCRM: our hook's path secret")
     application_token: StrictStr | None = Field(None, description="Bitrix24 outgoing token")
+    company_tax_id_field: StrictStr | None = Field(
+        None, description="amoCRM: the company field holding the ИНН, by name or code (ИНН)"
+    )
 
 
 class FieldSpec(_Spec):
@@ -263,6 +266,28 @@ class PartnerSpec(_Spec):
     policies: PoliciesSpec = PoliciesSpec.model_validate({})
 
 
+class DeclineSpec(_Spec):
+    """A partner's recent activity against its own trailing baseline (bridge/kpi/decline.py)."""
+
+    window: StrictStr | StrictInt | None = Field(None, description="Recent period: 30, '30d', '4w'")
+    baseline: StrictStr | StrictInt | None = Field(
+        None, description="The period before the window that is the partner's normal ('90d')"
+    )
+    threshold: Decimal | StrictInt | None = Field(
+        None, description="Alert when an activity fell by this share or more (0.5 = by half)"
+    )
+    min_baseline: Decimal | StrictInt | None = Field(
+        None, description="Baseline events per 30 days below which an activity is not judged (2)"
+    )
+    activities: list[Literal["handovers", "stage_changes", "wins", "reaction"]] | None = Field(
+        None, description="Which activities to watch (default: all four)"
+    )
+
+
+class AlertsSpec(_Spec):
+    decline: DeclineSpec | None = Field(None, description="Activity decline alerts")
+
+
 class MappingFile(_Spec):
     """The whole of ``mapping.yaml``."""
 
@@ -274,3 +299,4 @@ class MappingFile(_Spec):
         default_factory=dict,
         description="Partner-facing wording per language: notice/statement key → template",
     )
+    alerts: AlertsSpec | None = Field(None, description="Programme-wide alerts for managers")

@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 
+from bridge.kpi.decline import DeclineRule
 from bridge.mapping.compiled import (
     DEFAULT_TIMEZONE,
     Connection,
@@ -130,3 +131,4 @@ class MappingSpec:
     policies: Policies
     loaded: LoadedYaml  # node positions, for resolution messages
     texts: Mapping[str, Mapping[str, str]] = field(default_factory=dict)  # language → key → text
+    decline: DeclineRule | None = None  # alerts.decline; None: no decline alerts

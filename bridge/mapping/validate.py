@@ -13,6 +13,7 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
+from bridge.mapping.alerts import build_alerts
 from bridge.mapping.compiled import Policies
 from bridge.mapping.connection import agency_connection, partner_connection
 from bridge.mapping.env import Environment, expand, missing_variable
@@ -116,6 +117,7 @@ def _build(raw: MappingFile, env: Environment, out: Reporter) -> MappingSpec | N
     _check_partner_set(raw, out)
     texts: dict[str, dict[str, str]] = {lang: dict(found) for lang, found in raw.texts.items()}
     check_texts(texts, out)
+    decline = build_alerts(raw.alerts, out)
     if connection is None or out.errors:
         return None
     agency = AgencySpecMerged(
@@ -125,7 +127,9 @@ def _build(raw: MappingFile, env: Environment, out: Reporter) -> MappingSpec | N
         raw.agency.currency,
         timezone,
     )
-    return MappingSpec(out.file, raw.version, agency, partners, policies, out.loaded, texts)
+    return MappingSpec(
+        out.file, raw.version, agency, partners, policies, out.loaded, texts, decline=decline
+    )
 
 
 def _partner(

@@ -510,6 +510,12 @@ def kpi_command(
     by: Annotated[
         GroupBy | None, typer.Option("--by", help="One row per segment, manager or grade")
     ] = None,
+    declines: Annotated[
+        bool,
+        typer.Option(
+            "--declines", help="Partners whose activity fell against their own past (alerts)"
+        ),
+    ] = False,
     env_file: EnvFileOpt = None,
     verbose: VerboseOpt = False,
     fmt: Annotated[
@@ -541,6 +547,11 @@ def kpi_command(
     except ValueError as exc:
         raise usage(f"--period {period!r}: {exc}") from None
     resolved = settings(env_file, verbose=verbose, db_url=db_url, mapping=mapping)
+    if declines:
+        _kpi_declines(
+            resolved, language, OutputFormat.json if fmt is KpiFormat.json else OutputFormat.table
+        )
+        return
     store = open_store(resolved.db_url)
     try:
         reports = build_reports(
@@ -585,6 +596,26 @@ def kpi_command(
             print_report(report, console, language)
     if chart is not None and fmt is KpiFormat.table:
         typer.echo(f"chart: {chart}")
+
+
+def _kpi_declines(resolved: Resolved, language: str, fmt: OutputFormat) -> None:
+    import datetime as dt
+
+    from sync.cli.declines import as_json, build, print_declines
+    from sync.cli.digest import DigestFailed
+    from sync.cli.errors import usage
+
+    store = open_store(resolved.db_url)
+    try:
+        report = build(resolved.mapping_path, store, dt.datetime.now(dt.UTC))
+    except DigestFailed as exc:
+        raise usage(str(exc)) from None
+    finally:
+        store.close()
+    if fmt is OutputFormat.json:
+        echo_json(as_json(report))
+    else:
+        print_declines(report, language, typer.echo)
 
 
 @app.command("digest")

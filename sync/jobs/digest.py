@@ -38,6 +38,7 @@ from bridge.digest.select import (
     without_stage_change,
 )
 from bridge.digest.tables import CLAIMED, SENT, DigestNoteRow
+from bridge.kpi.decline import Decline, DeclineRule, declines
 from bridge.kpi.history import partner_stage_changes
 from bridge.kpi.query import StageSemantics, load_facts
 from bridge.ledger import book
@@ -132,9 +133,11 @@ def run_digest(
     due_only: bool = False,
     overrides: Overrides | None = None,
     among: Collection[str] | None = None,
+    decline: DeclineRule | None = None,
 ) -> DigestReport:
     """Every partner's digest (or ``only`` one); with ``post_notes``, ask for status updates
-    on stale deals of partners whose policy enables status-request notes.
+    on stale deals of partners whose policy enables status-request notes. With a
+    ``decline`` rule (``alerts.decline``), each digest lists the partner's activity declines.
 
     ``due_only`` keeps the partners whose ``digest_weekday`` is today in the programme's
     time zone, for a scheduler that runs daily so per-partner digest days are honoured.
@@ -152,10 +155,13 @@ def run_digest(
     semantics = _stage_semantics({c: partners[c] for c, _ in chosen if c in partners})
     with store.transaction() as session:
         closed = closed_links(session, semantics)
+    found_declines = _declines(store, decline, now) if decline is not None else {}
     digests = []
     for code, partner in chosen:
         with store.transaction() as session:
             digest = build_digest(session, partner, now, closed.get(code, set()))
+        if found_declines.get(code):
+            digest = dataclasses.replace(digest, declines=tuple(found_declines[code]))
         crm = partners.get(code)
         if post_notes and partner.policies.status_request_notes and crm is not None:
             asked = _asked_about(store, digest, partner.policies, now, closed.get(code, set()))
@@ -163,6 +169,18 @@ def run_digest(
             digest = _post_notes(store, digest, asked, crm, notices, now, zone)
         digests.append(digest)
     return DigestReport(now, tuple(digests))
+
+
+def _declines(store: Store, rule: DeclineRule, now: dt.datetime) -> dict[str, list[Decline]]:
+    """Every partner's activity declines under ``rule``, by partner code."""
+    from bridge.kpi.activity import load_activity, since
+
+    with store.transaction() as session:
+        activity = load_activity(session, since(rule, now))
+    found: dict[str, list[Decline]] = {}
+    for item in declines(activity, rule, now):
+        found.setdefault(item.partner_code, []).append(item)
+    return found
 
 
 def closed_links(session: Session, semantics: StageSemantics | None = None) -> dict[str, set[str]]:

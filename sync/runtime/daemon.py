@@ -30,6 +30,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 
 from bridge.config import Settings
 from bridge.crm import Crm
+from bridge.kpi.decline import DeclineRule
 from bridge.logs import log_event
 from bridge.mapping.compiled import CompiledMapping
 from bridge.mapping.connect import open_crm
@@ -43,6 +44,7 @@ from sync.runtime import readiness as ready
 from sync.runtime.app import Readiness, SinkRefused, create_app
 from sync.runtime.crm_pool import CrmPool, Opener
 from sync.runtime.daemon_jobs import DaemonJobs, reconcile_quietly
+from sync.runtime.decline_gauges import DeclineGauges
 from sync.runtime.distributed import Clock, Distributed, prepare, scale_out, shared_opener
 from sync.runtime.grants import complete_amocrm_grant
 from sync.runtime.health import HealthTracker
@@ -188,7 +190,12 @@ class Daemon:
             mapping=self._mapping,
             crms=self._pool.current,
             observer=PassMetrics(
-                self.store, self._pool.current, self.metrics, self.health, self.clock
+                self.store,
+                self._pool.current,
+                self.metrics,
+                self.health,
+                self.clock,
+                declines=DeclineGauges(self.store, self.metrics, self._decline_rule, self.clock),
             ),
             stopping=self._stopping,
             clock=self.clock,
@@ -298,6 +305,10 @@ class Daemon:
 
     def _job_failed(self, lane: str, exc: BaseException) -> None:
         self.health.failed(f"lane:{lane}", exc)
+
+    def _decline_rule(self) -> DeclineRule | None:
+        compiled = self.watcher.compiled if self.watcher is not None else None
+        return compiled.decline if compiled is not None else None
 
     def _mapping(self) -> CompiledMapping:
         assert self.watcher is not None

@@ -199,6 +199,13 @@ class DaemonJobs:
         partners = {code: crm for code, crm in crms.items() if code in mapping.partners}
         overrides = notice_overrides(mapping.texts)
         report = run_digest(
-            self._store, mapping, partners, now, post_notes=True, due_only=True, overrides=overrides
+            self._store,
+            mapping,
+            partners,
+            now,
+            post_notes=True,
+            due_only=True,
+            overrides=overrides,
+            decline=mapping.decline,
         )
         log_event(log, "digest.done", partners=len(report.partners))

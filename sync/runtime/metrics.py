@@ -58,5 +58,27 @@ class Metrics:
             registry=r,
         )
 
+        # Activity declines beyond mapping.yaml's alerts.decline (sync/runtime/decline_gauges.py):
+        # only declining (partner, activity) pairs carry values, with the figures behind them.
+        labels = ["partner", "activity"]
+        self.activity_recent = Gauge(
+            "bridge_activity_recent",
+            "A declining activity in the recent window: per 30 days (reaction: median days)",
+            labels,
+            registry=r,
+        )
+        self.activity_baseline = Gauge(
+            "bridge_activity_baseline",
+            "The same activity in the partner's baseline: per 30 days (reaction: median days)",
+            labels,
+            registry=r,
+        )
+        self.activity_decline = Gauge(
+            "bridge_activity_decline_ratio",
+            "Relative change of a declining activity (-0.8: fell by 80 %; reaction: of speed)",
+            labels,
+            registry=r,
+        )
+
     def render(self) -> bytes:
         return generate_latest(self.registry)

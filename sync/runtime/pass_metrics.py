@@ -12,6 +12,7 @@ from bridge.logs import log_event
 from bridge.mapping.compiled import Side
 from bridge.store.db import Store
 from sync.plan.types import AddNote, LinkPlan, UpdateDeal
+from sync.runtime.decline_gauges import DeclineGauges
 from sync.runtime.health import HealthTracker
 from sync.runtime.metrics import Metrics
 
@@ -53,7 +54,9 @@ class PassMetrics:
         metrics: Metrics,
         health: HealthTracker,
         clock: Callable[[], dt.datetime],
+        declines: DeclineGauges | None = None,
     ) -> None:
+        self._declines = declines
         self._store = store
         self._crms = crms
         self._metrics = metrics
@@ -100,3 +103,5 @@ class PassMetrics:
         for row in balances(entries, self._clock()):
             labels = (row.partner, row.payer.value, row.currency)
             self._metrics.ledger_balance.labels(*labels).set(float(row.balance))
+        if self._declines is not None:
+            self._declines.refresh()

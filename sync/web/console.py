@@ -20,6 +20,7 @@ from bridge.secrets import constant_time_equal
 from bridge.store import inbox, links
 from sync.web import actions, queries
 from sync.web.context import StageNames, WebContext
+from sync.web.declines import decline_section
 from sync.web.guards import (
     Denied,
     Visitor,
@@ -372,6 +373,7 @@ def kpi(
         choices=choices,
         shown=[] if report.by else [key for key in GROUP_KEYS if choices[key]],
         group_of=group_of,
+        declines=decline_section(ctx.store, mapping, ctx.clock(), language(request)),
     )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from decimal import Decimal
 
@@ -110,6 +111,23 @@ def test_company_travels_with_the_deal(backend: Backend) -> None:
     assert set(companies) == {deal.company_id}
     assert companies[deal.company_id].name == "ООО «Ромашка 8»"
     assert backend.crm.fetch_companies([]) == {}
+
+
+def test_company_tax_id_travels_and_reads_back(backend: Backend) -> None:
+    # Bitrix24 keeps the ИНН in a requisite of the company, amoCRM in a company field.
+    with_inn = dataclasses.replace(
+        _draft(backend, 9), company=Company(name="ООО «Горизонт»", tax_id="7707083893")
+    )
+    without = _draft(backend, 10)
+    results = backend.crm.create_deals([with_inn, without])
+    assert all(r.ok for r in results), [r.error for r in results]
+    deals = backend.crm.fetch_deals([str(r.deal_id) for r in results])
+    company_ids = [deals[str(r.deal_id)].company_id for r in results]
+    assert all(company_ids)
+    companies = backend.crm.fetch_companies([str(c) for c in company_ids])
+    first, second = (companies[str(c)] for c in company_ids)
+    assert (first.name, first.tax_id) == ("ООО «Горизонт»", "7707083893")
+    assert (second.name, second.tax_id) == ("ООО «Ромашка 10»", None)
 
 
 def test_users_are_listed_with_names(backend: Backend) -> None:

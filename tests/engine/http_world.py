@@ -66,6 +66,7 @@ def opener(fast: bool) -> Opener:
             system=f"amocrm:{label}",
             pacer=Pacer(rate=10_000, burst=10_000) if fast else None,
             retry_wait=0.01 if fast else 0.5,
+            company_tax_field=connection.company_tax_id_field or "ИНН",
         )
 
     return open_crm

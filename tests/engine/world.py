@@ -171,8 +171,8 @@ class World:
             crm.calls.clear()
 
 
-def make_world(db_url: str) -> World:
-    clock = ManualClock(T0)
+def make_world(db_url: str, start: dt.datetime = T0) -> World:
+    clock = ManualClock(start)
     return World(
         clock=clock,
         agency=MemoryCrm("bitrix24:agency", [AGENCY_PIPELINE], clock=clock, page_size=50),

@@ -235,6 +235,12 @@ class AmoSandbox:
         with self.store.lock:
             return int(parties.add(self.store, "contacts", fields)["id"])
 
+    def add_company(self, fields: dict[str, Any]) -> int:
+        """A company as a person adds it (its ИНН in a company field, if the account has one)."""
+        with self._direct():
+            return int(parties.add(self.store, "companies", fields)["id"])
+        raise AssertionError("unreachable")  # mypy: a context manager may swallow errors
+
     def seed_leads(
         self, count: int, *, pipeline_id: int | None = None, with_contacts: bool = False
     ) -> list[int]:

@@ -110,6 +110,7 @@ def _demo(store: Store) -> None:
     brief = cf.define(store, "leads", {"name": "Бриф", "type": "textarea"})
     source = cf.define(store, "leads", {"name": "Источник", "type": "select", "enums": SOURCES})
     paid = cf.define(store, "leads", {"name": "Оплачено клиентом", "type": "numeric"})
+    cf.define(store, "companies", {"name": "ИНН", "type": "text"})
     names = {s["name"]: s["id"] for s in store.pipelines[partner]["statuses"]}
     start = store.now() - 86400 * len(_DEMO_LEADS)
     for index, row in enumerate(_DEMO_LEADS):

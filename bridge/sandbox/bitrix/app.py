@@ -26,6 +26,7 @@ from bridge.sandbox.bitrix import methods_crm as sandbox_methods_crm
 from bridge.sandbox.bitrix import methods_deals as sandbox_methods_deals
 from bridge.sandbox.bitrix import methods_fields as sandbox_methods_fields
 from bridge.sandbox.bitrix import methods_pipelines as sandbox_methods_pipelines
+from bridge.sandbox.bitrix import methods_requisites as sandbox_methods_requisites
 from bridge.sandbox.bitrix.batch import run_batch
 from bridge.sandbox.bitrix.call import Call, Handler
 from bridge.sandbox.bitrix.core import ApiError, Result, iso
@@ -44,6 +45,7 @@ APP_ONLY_METHODS = frozenset(
 METHODS: dict[str, Handler] = {
     **sandbox_methods_deals.METHODS,
     **sandbox_methods_crm.METHODS,
+    **sandbox_methods_requisites.METHODS,
     **sandbox_methods_fields.METHODS,
     **sandbox_methods_pipelines.METHODS,
     **sandbox_events.METHODS,

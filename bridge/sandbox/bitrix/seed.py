@@ -97,15 +97,28 @@ def _contact(portal: Portal, rng: random.Random, company_id: int | None, user_id
 def _companies(portal: Portal, rng: random.Random) -> list[int]:
     ids = []
     for name in _COMPANIES:
-        inn = "".join(str(rng.randint(0, 9)) for _ in range(10))
+        inn = _with_check_digit("".join(str(rng.randint(0, 9)) for _ in range(10)))
         fields = {
             "TITLE": f"ООО «{name}»",
             "COMPANY_TYPE": "CUSTOMER",
             "UF_CRM_INN": inn,
             "PHONE": [{"VALUE": _phone(rng), "VALUE_TYPE": "WORK"}],
         }
-        ids.append(portal.companies.add(fields, user_id=1))
+        company_id = portal.companies.add(fields, user_id=1)
+        # The tax details a manager fills in on the company card: a requisite.
+        requisite: dict[str, Any] = {"ENTITY_TYPE_ID": 4, "ENTITY_ID": company_id}
+        requisite |= {"PRESET_ID": 1}
+        requisite |= {"NAME": "Организация", "RQ_COMPANY_NAME": fields["TITLE"], "RQ_INN": inn}
+        portal.requisites.add(requisite, user_id=1)
+        ids.append(company_id)
     return ids
+
+
+def _with_check_digit(digits: str) -> str:
+    """A 10-digit ИНН whose last digit is its check digit (weights of the tax service)."""
+    weights = (2, 4, 10, 3, 5, 9, 4, 6, 8)
+    total = sum(int(d) * w for d, w in zip(digits[:9], weights, strict=True))
+    return digits[:9] + str(total % 11 % 10)
 
 
 def _agency_fields(portal: Portal) -> None:

@@ -1,5 +1,5 @@
 """The whole in-memory portal: pipelines, custom fields, deals, contacts,
-companies, timeline comments, users. One re-entrant lock guards it all.
+companies and their requisites, timeline comments, users. One re-entrant lock guards it all.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from bridge.sandbox.bitrix.core import legacy_error
 from bridge.sandbox.bitrix.deals import Change, Deals
 from bridge.sandbox.bitrix.parties import COMPANY_FIELDS, CONTACT_FIELDS, Parties
 from bridge.sandbox.bitrix.pipelines import Pipelines
+from bridge.sandbox.bitrix.requisites import COMPANY_TYPE, CONTACT_TYPE, Requisites
 from bridge.sandbox.bitrix.userfields import UserFields
 from bridge.sandbox.emulator import SimClock
 
@@ -31,6 +32,7 @@ class Portal:
         self._multifield_ids = itertools.count(101)
         self.contacts = Parties(CONTACT_FIELDS, self.now, self._next_multifield)
         self.companies = Parties(COMPANY_FIELDS, self.now, self._next_multifield)
+        self.requisites = Requisites(self.now, self._owner_exists)
         self.deals = Deals(self.pipelines, self.userfields, self.now, self._contact_exists)
         self.comments: dict[int, dict[str, Any]] = {}
         self._comment_ids = itertools.count(1)
@@ -47,6 +49,10 @@ class Portal:
 
     def _contact_exists(self, contact_id: int) -> bool:
         return contact_id in self.contacts.rows
+
+    def _owner_exists(self, entity_type: int, entity_id: int) -> bool:
+        owners = {CONTACT_TYPE: self.contacts.rows, COMPANY_TYPE: self.companies.rows}
+        return entity_id in owners.get(entity_type, {})
 
     # ---- deals with events -----------------------------------------------------
 
@@ -109,6 +115,7 @@ class Portal:
         if self.contacts.rows.pop(contact_id, None) is None:
             raise legacy_error("Not found")
         self.deals.forget_contact(contact_id)
+        self.requisites.forget_owner(CONTACT_TYPE, contact_id)
         self.emit("ONCRMCONTACTDELETE", {"ID": str(contact_id)})
 
     def add_company(self, fields: dict[str, Any], *, user_id: int) -> int:
