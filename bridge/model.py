@@ -312,6 +312,10 @@ class LinkState:
     park_reason: str | None = None
     agency_updated_at: dt.datetime | None = None
     partner_updated_at: dt.datetime | None = None
+    # This link's own outcome: the semantics of the partner deal's stage as last mirrored
+    # (open / won / lost). Under fan-out each partner has its own; the ledger, KPIs and
+    # digests read it, never the shared agency deal's stage. None: not known yet.
+    outcome: Semantics | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "synced", MappingProxyType(dict(self.synced)))

@@ -32,6 +32,7 @@ because an append-only ledger cannot rewrite what it booked before it knew bette
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -55,12 +56,18 @@ class DealObservation:
     amount: Money | None = None
     fee: Money | None = None
     paid: Money | None = None  # cumulative; None = not known in this observation
+    # The link's money is taken back from here on, with this reason ("re-routed to
+    # iqproject"): won commission is reversed, payment commission reversed to zero. A
+    # later observation without it (routed back) books afresh.
+    ended: str | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "observed_at", require_utc(self.observed_at, "observed_at"))
 
-    def sort_key(self) -> tuple[dt.datetime, str]:
-        return (self.observed_at, repr((self.stage, self.amount, self.fee, self.paid)))
+    def sort_key(self) -> tuple[dt.datetime, bool, str]:
+        # At the same instant an ending sorts after what it ends.
+        content = repr((self.stage, self.amount, self.fee, self.paid, self.ended))
+        return (self.observed_at, self.ended is not None, content)
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,6 +78,7 @@ class _Step:
     base: Decimal  # change of the base at this step
     target: Decimal  # rounded commission after this step
     currency: str
+    ref: str | None = None  # why, when the step is not the deal's own doing (re-routed)
 
 
 def rule_names(commission: Commission) -> list[str]:
@@ -116,15 +124,17 @@ def _won_steps(rule: CommissionRule, name: str, ordered: Sequence[DealObservatio
     steps: list[_Step] = []
     won, episode, base = False, 0, None
     for obs in ordered:
-        now_won = obs.stage is Semantics.WON
+        now_won = obs.stage is Semantics.WON and obs.ended is None
         new_base = _base(rule, obs) if now_won else None
         if now_won and not won:
             episode += 1
         move = _transition(won, now_won, base, new_base)
         if move is not None:
             suffix, kind = move
+            suffix = ":ended" if obs.ended is not None and won else suffix
             cause = f"{name}:won#{episode}{suffix}"
-            steps += _moves(rule, cause, kind, obs.observed_at, base, new_base)
+            moved = _moves(rule, cause, kind, obs.observed_at, base, new_base)
+            steps += [dataclasses.replace(m, ref=obs.ended) for m in moved]
         won, base = now_won, new_base
     return steps
 
@@ -150,6 +160,14 @@ def _payment_steps(
     steps: list[_Step] = []
     paid: Money | None = None
     for obs in ordered:
+        if obs.ended is not None:  # taken back: as if nothing was paid on this link
+            if paid is not None and paid.amount != 0:
+                cause = f"{name}:ended@{_label(paid)}"
+                gone = Money(ZERO, paid.currency)
+                moved = _moves(rule, cause, EntryKind.REVERSAL, obs.observed_at, paid, gone)
+                steps += [dataclasses.replace(m, ref=obs.ended) for m in moved]
+            paid = None
+            continue
         if obs.paid is None or obs.paid == paid:
             continue
         grew = paid is None or obs.paid.currency != paid.currency or obs.paid.amount > paid.amount
@@ -196,7 +214,7 @@ def _by_currency(steps: Sequence[_Step]) -> dict[str, list[_Step]]:
         seq = grouped.setdefault(step.currency, [])
         used = sum(1 for s in seq if s.cause.split("/")[0] == step.cause)
         cause = step.cause if used == 0 else f"{step.cause}/{used + 1}"
-        seq.append(_Step(cause, step.kind, step.at, step.base, step.target, step.currency))
+        seq.append(dataclasses.replace(step, cause=cause))
     return grouped
 
 
@@ -250,6 +268,7 @@ def _entry(
         payable_at=step.at + delay,
         rate=rule.rate,
         base=step.base,
+        ref=step.ref,
     )
 
 
