@@ -168,6 +168,7 @@ class Deal:
     company_id: str | None = None
     stamp: str | None = None
     fields: Mapping[str, FieldValue] = field(default_factory=dict)
+    modified_by: str | None = None  # the CRM user who last changed it, when the CRM says
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "created_at", require_utc(self.created_at, "Deal.created_at"))

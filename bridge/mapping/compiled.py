@@ -176,7 +176,7 @@ class FanOut:
 
 @dataclass(frozen=True, slots=True)
 class Policies:
-    fan_out: FanOut = field(default_factory=lambda: FanOut())
+    fan_out: FanOut = field(default_factory=FanOut)
     poll_interval: dt.timedelta = dt.timedelta(seconds=60)
     reconcile_at: dt.time = dt.time(3, 0)  # UTC
     stale_after: dt.timedelta = dt.timedelta(days=7)
