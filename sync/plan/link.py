@@ -234,6 +234,7 @@ def _orphan(inputs: LinkInputs) -> LinkPlan:
 
 
 def _park(inputs: LinkInputs, state: LinkState, reasons: tuple[str, ...]) -> LinkPlan:
+    state, reasons = _paid_while_parked(inputs, state, reasons)
     reason = "; ".join(reasons)
     if state.status is LinkStatus.PARKED and state.park_reason == reason:
         return make_plan(inputs.key, (), (), state, inputs.state)
@@ -417,3 +418,28 @@ def _told(
     if stage is not None and (pair := pairs.get(STAGE_KEY)) is not None:
         pairs[STAGE_KEY] = (pair[0], stage)
     return winner
+
+
+def _paid_while_parked(
+    inputs: LinkInputs, state: LinkState, reasons: tuple[str, ...]
+) -> tuple[LinkState, tuple[str, ...]]:
+    """A park never loses money silently: the cumulative paid field lives on the agency
+    deal, so a plausible new value is let through (``@paid``) even while the link is
+    parked, and the ledger books it (sync.ledger_hook); an implausible one parks the
+    link for that reason too, as on an active link (docs/money.md)."""
+    rule = paid_rule(inputs.partner)
+    if rule is None or rule.source_field is None or inputs.deal is None:
+        return state, reasons
+    seen = normalize(_MONEY, read_end(inputs.deal, rule.source_field, None, None), rule.currency)
+    if not isinstance(seen, Money):
+        return state, reasons
+    check = check_paid(inputs.partner, seen, state.synced, inputs.deal.amount)
+    if check.reason is not None:
+        if check.reason in reasons:
+            return state, reasons
+        marked = {**state.synced, REFUSED_KEY: paid_token(seen)}
+        return dataclasses.replace(state, synced=marked), (*reasons, check.reason)
+    if check.value is None or check.value == state.synced.get(PAID_KEY):
+        return state, reasons
+    kept = {**state.synced, PAID_KEY: check.value}
+    return dataclasses.replace(state, synced=kept), reasons
