@@ -273,4 +273,3 @@ def test_a_parked_link_still_books_the_payments_the_agency_records(
     assert state.status is LinkStatus.ACTIVE
     assert site.booked("alfa", deal_id) == Decimal("6000.00")
     site.check("a payment on a parked link")
-
