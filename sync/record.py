@@ -222,7 +222,7 @@ class Recorder:
                     changed_by=op.changed_by,
                     old=plan.link_key[1],
                     new=", ".join(op.rerouted_to),
-                    detail=op.reason,
+                    detail=f"{op.reason}; routing changed by {op.changed_by or 'agency'}",
                 )
 
     def _conflict_rows(self, plan: LinkPlan) -> Iterable[AuditEvent]:
