@@ -1,9 +1,9 @@
 """Reading KPI inputs from the store: links, the ledger's observations, the audit trail.
 
-Where a lead stands (open, won, lost) and when it got there is the link's own
-outcome (``link.outcome``: its partner deal's stage semantics — under fan-out each
-partner has its own) and the ledger's observations of that link (outcome, partner
-amount), which the sync engine records for partners with commission rules. For links without observations a
+Where a lead stands (open, won, lost) is the link's own outcome (``link.outcome``:
+its partner deal's stage semantics — under fan-out each partner has its own) and
+the ledger's observations of that link (outcome, partner amount), which the sync
+engine records for partners with commission rules. For links without observations a
 ``stage_semantics`` table — (partner code, partner stage id) → semantics, built from
 the partner's pipeline when a CRM is at hand — gives the outcome from the link's
 last seen partner stage; otherwise the lead counts as open.
