@@ -2,10 +2,22 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 
-from bridge.model import Semantics
+from bridge.mapping.compiled import CompiledMapping, FanOut, Policies
+from bridge.model import LinkStatus, Semantics
 from sync.plan.fanout import FanOutRole, Member, leader, roles
+from sync.plan.types import CloseLink, CreatePartnerDeal
+from tests.unit.test_plan_helpers import (
+    ROUTING,
+    Sides,
+    agency_deal,
+    edit,
+    partner_deal,
+    world,
+    writes,
+)
 
 T0 = dt.datetime(2026, 12, 1, 9, 0, tzinfo=dt.UTC)
 OPEN, WON, LOST = Semantics.OPEN, Semantics.WON, Semantics.LOST
@@ -47,3 +59,38 @@ def test_roles_lock_every_other_link_and_tell_open_ones_who_won() -> None:
         "uis": FanOutRole(locked=True, winner="amo"),
     }
     assert roles([member("amo", OPEN)], "most_advanced") == {}  # one partner: no fan-out
+
+
+def _with_policies(mapping: CompiledMapping, code: str, fan_out: FanOut) -> CompiledMapping:
+    config = dataclasses.replace(mapping.partners[code], policies=Policies(fan_out=fan_out))
+    return dataclasses.replace(mapping, partners={**mapping.partners, code: config})
+
+
+def test_on_win_close_moves_the_other_partner_to_its_lost_stage_once() -> None:
+    mapping = _with_policies(world(), "kodix", FanOut(on_win="close"))
+    sides = Sides(agency_deal(fields={ROUTING: ("11", "12")}))
+    sides.run(mapping)
+    sides.partners["atwinta"] = edit(partner_deal(sides), sides.tick(), stage_id="142")
+    sides.run(mapping)
+    assert sides.agency.stage_id == "C5:WON"
+    assert partner_deal(sides, "kodix").stage_id == "143"
+    (note,) = sides.partner_notes["kodix"]
+    assert "закрыта агентством" in note.text
+    outcomes = {code: link.outcome for code, link in sides.links.items()}
+    assert outcomes == {"atwinta": WON, "kodix": LOST}
+    assert writes(sides.run(mapping)) == []  # told once
+    assert sides.agency.stage_id == "C5:WON"  # the closed partner does not write it
+
+
+def test_a_re_routed_link_closes_with_its_reason_and_the_old_deal_is_closed() -> None:
+    mapping = _with_policies(world(), "atwinta", FanOut(on_reroute="close"))
+    sides = Sides(agency_deal(fields={ROUTING: ("11",)}))
+    sides.run(mapping)
+    sides.agency = edit(sides.agency, sides.tick(), fields={ROUTING: ("12",)})
+    plans = {p.link_key[1]: p for p in sides.run(mapping)}
+    (close,) = [op for op in plans["atwinta"].operations if isinstance(op, CloseLink)]
+    assert close.reason == "re-routed to kodix" and close.rerouted_to == ("kodix",)
+    assert sides.links["atwinta"].status is LinkStatus.CLOSED
+    assert partner_deal(sides, "atwinta").stage_id == "143"
+    assert any(isinstance(op, CreatePartnerDeal) for op in plans["kodix"].operations)
+    assert writes(sides.run(mapping)) == []
