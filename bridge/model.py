@@ -168,6 +168,7 @@ class Deal:
     company_id: str | None = None
     stamp: str | None = None
     fields: Mapping[str, FieldValue] = field(default_factory=dict)
+    modified_by: str | None = None  # the CRM user who last changed it, when the CRM says
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "created_at", require_utc(self.created_at, "Deal.created_at"))
@@ -312,6 +313,10 @@ class LinkState:
     park_reason: str | None = None
     agency_updated_at: dt.datetime | None = None
     partner_updated_at: dt.datetime | None = None
+    # This link's own outcome: the semantics of the partner deal's stage as last mirrored
+    # (open / won / lost). Under fan-out each partner has its own; the ledger, KPIs and
+    # digests read it, never the shared agency deal's stage. None: not known yet.
+    outcome: Semantics | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "synced", MappingProxyType(dict(self.synced)))

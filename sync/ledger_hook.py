@@ -1,13 +1,15 @@
 """Feeding the commission ledger from applied plans, inside the plan's own transaction.
 
-After a link's plan is applied, the agency deal as it now stands (stage
-semantics, amount, the fee and cumulative "paid" fields the partner's rules
-name) is one :class:`~bridge.ledger.DealObservation`; the ledger derives and
-books whatever entries follow, exactly once per cause.
+After a link's plan is applied, the link as it now stands is one
+:class:`~bridge.ledger.DealObservation`: *its own* outcome and its partner deal's
+amount (per-link truth: under fan-out each partner is judged on its own deal), and
+the fee and cumulative "paid" fields the partner's rules name, read from the agency
+deal. The ledger derives and books whatever entries follow, exactly once per cause.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import logging
 from decimal import Decimal, InvalidOperation
@@ -15,11 +17,12 @@ from decimal import Decimal, InvalidOperation
 from sqlmodel import Session
 
 from bridge.ledger import book
-from bridge.ledger.observations import observe
+from bridge.ledger.observations import history, observe
 from bridge.ledger.rules import DealObservation, kept_notices
 from bridge.logs import log_event
 from bridge.mapping.compiled import CommissionRule, CompiledMapping, FieldEnd, RuleKind, Target
-from bridge.model import Deal, FieldValue, LinkStatus, Money, Pipeline, Semantics
+from bridge.model import Deal, FieldValue, LinkState, LinkStatus, Money, Pipeline, Semantics
+from sync.plan.money import PAID_KEY
 
 log = logging.getLogger(__name__)
 _ENDED = (LinkStatus.ORPHANED, LinkStatus.CLOSED)
@@ -34,30 +37,97 @@ class LedgerHook:
     def __call__(
         self,
         session: Session,
-        code: str,
-        status: LinkStatus,
-        deal: Deal | None,
+        state: LinkState,
+        deals: tuple[Deal | None, Deal | None],
         observed_at: dt.datetime,
         now: dt.datetime,
         *,
-        deal_id: str | None = None,
-        reason: str | None = None,
+        ended: str | None = None,
+        rerouted: bool = False,
     ) -> int:
-        """Observe the agency deal of an active link; how many ledger entries were booked.
+        """Observe one link as it now stands; how many ledger entries were booked.
+
+        ``deals``: the agency deal and the link's partner deal after this pass's writes.
+        The link's own outcome (``state.outcome``) and its partner deal's amount drive the
+        won-based rules — under fan-out each partner on its own deal, never the shared
+        agency deal; fees and payments are read from the agency deal, where they live.
+
+        A parked link still books its payments: the cumulative paid field lives on the
+        agency deal, and the planner lets a plausible value through even while the link
+        is parked (``@paid``), so a park never loses money silently (docs/money.md).
 
         A link that just ended — orphaned, or closed for any reason but history — with
         commission booked gets a zero-amount notice that the commission stays
-        (:func:`~bridge.ledger.rules.kept_notices`), logged and shown in statements.
+        (:func:`~bridge.ledger.rules.kept_notices`), logged and shown in statements; one
+        that was *re-routed* to another partner has its commission taken back instead,
+        with ``ended`` ("re-routed to …") as the reason.
         """
+        code, status = state.partner_code, state.status
         partner = self.mapping.partners.get(code)
         if partner is None or not partner.commission.rules:
             return 0
-        if status in _ENDED and deal_id is not None:
-            return self._kept(session, code, deal_id, status, now, reason)
-        if deal is None or status is not LinkStatus.ACTIVE:
+        if rerouted and ended is not None:
+            return self._taken_back(session, state, observed_at, now, ended)
+        if status in _ENDED and ended is not None:
+            return self._kept(session, code, state.agency_deal_id, status, now, ended)
+        if status is LinkStatus.PARKED:
+            return self._parked(session, state, observed_at, now)
+        agency, partner_deal = deals
+        if agency is None or status is not LinkStatus.ACTIVE:
             return 0
-        obs = self.observation(deal, code, partner.commission.rules, observed_at)
+        obs = self.observation(agency, code, partner.commission.rules, observed_at)
+        obs = dataclasses.replace(
+            obs,
+            stage=state.outcome or obs.stage,
+            amount=(partner_deal.amount if partner_deal else None) or obs.amount,
+        )
         return len(observe(session, obs, partner.commission, now))
+
+    def _taken_back(
+        self, session: Session, state: LinkState, at: dt.datetime, now: dt.datetime, why: str
+    ) -> int:
+        """The deal went to another partner: this link's commission is reversed, with why."""
+        code, deal_id = state.partner_code, state.agency_deal_id
+        past = history(session, code, deal_id)
+        if not past:
+            return 0
+        last = max(past, key=DealObservation.sort_key)
+        when = max(at, last.observed_at)
+        obs = dataclasses.replace(last, observed_at=when, ended=why)
+        booked = observe(session, obs, self.mapping.partners[code].commission, now)
+        for entry in booked:
+            log_event(
+                log,
+                "ledger.taken_back",
+                partner=code,
+                agency_deal=deal_id,
+                rule=entry.rule,
+                amount=f"{entry.amount} {entry.currency}",
+                reason=why,
+            )
+        return len(booked)
+
+    def _parked(self, session: Session, state: LinkState, at: dt.datetime, now: dt.datetime) -> int:
+        """A parked link: book the payments the agency deal records (the paid value the
+        planner let through), with the link's stage and amount as last observed."""
+        paid = state.synced.get(PAID_KEY)
+        if not isinstance(paid, Money):
+            return 0
+        code, deal_id = state.partner_code, state.agency_deal_id
+        past = history(session, code, deal_id)
+        last = max(past, key=DealObservation.sort_key) if past else None
+        if last is not None and last.paid == paid and last.ended is None:
+            return 0
+        obs = DealObservation(
+            agency_deal_id=deal_id,
+            partner_code=code,
+            observed_at=max(at, last.observed_at) if last else at,
+            stage=last.stage if last else Semantics.OPEN,
+            amount=last.amount if last else None,
+            fee=last.fee if last else None,
+            paid=paid,
+        )
+        return len(observe(session, obs, self.mapping.partners[code].commission, now))
 
     def _kept(
         self,
@@ -104,7 +174,8 @@ class LedgerHook:
             observed_at=observed_at,
             stage=self._semantics(deal.stage_id),
             amount=deal.amount,
-            **extra,
+            fee=extra.get("fee"),
+            paid=extra.get("paid"),
         )
 
     def _semantics(self, stage_id: str) -> Semantics:

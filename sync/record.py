@@ -136,13 +136,14 @@ class Recorder:
                     ended = _ended_reason(plan, state)
                     self.ledger(
                         session,
-                        plan.link_key[1],
-                        state.status,
-                        after[0],
+                        state,
+                        after,
                         seen,
                         self.now,
-                        deal_id=plan.link_key[0] if ended is not None else None,
-                        reason=ended,
+                        ended=ended,
+                        rerouted=any(
+                            isinstance(op, CloseLink) and op.rerouted_to for op in plan.operations
+                        ),
                     )
                     self.crash("mid_ledger_write")  # inside the transaction: all or nothing
         return verdict
@@ -151,6 +152,7 @@ class Recorder:
         self, plan: LinkPlan, state: LinkState, verdict: str, outcome: Outcome | None
     ) -> list[AuditEvent]:
         rows = [*self._write_rows(plan, verdict, outcome), *self._conflict_rows(plan)]
+        rows.extend(self._reroute_rows(plan))
         rows.extend(self._change_rows(plan.previous, state, _changed_by(plan)))
         previous = plan.previous.status if plan.previous else None
         if state.status is not previous:
@@ -206,6 +208,21 @@ class Recorder:
             elif isinstance(op, AddNote):
                 yield self._row(
                     plan, "note", side=op.side.value, changed_by="bridge", detail=op.note.text[:500]
+                )
+
+    def _reroute_rows(self, plan: LinkPlan) -> Iterable[AuditEvent]:
+        """Who re-routed the deal (the agency user, when the CRM says so) and where to."""
+        for op in plan.operations:
+            if isinstance(op, CloseLink) and op.rerouted_to:
+                yield self._row(
+                    plan,
+                    "reroute",
+                    side=Side.AGENCY.value,
+                    field="routing",
+                    changed_by=op.changed_by,
+                    old=plan.link_key[1],
+                    new=", ".join(op.rerouted_to),
+                    detail=f"{op.reason}; routing changed by {op.changed_by or 'agency'}",
                 )
 
     def _conflict_rows(self, plan: LinkPlan) -> Iterable[AuditEvent]:

@@ -163,6 +163,7 @@ def decode_deal(raw: Mapping[str, Any], *, currency: str, stamp_field_id: str | 
         company_id=companies[0] if companies else None,
         stamp=str(stamp) if stamp is not None else None,
         fields=fields,
+        modified_by=str(raw["updated_by"]) if raw.get("updated_by") else None,
     )
 
 

@@ -115,6 +115,7 @@ _ITEM_KEYS = {
     "assignedById": "ASSIGNED_BY_ID",
     "createdTime": "DATE_CREATE",
     "updatedTime": "DATE_MODIFY",
+    "updatedBy": "MODIFY_BY_ID",
     "companyId": "COMPANY_ID",
     "contactId": "CONTACT_ID",
     "contactIds": "CONTACT_IDS",
@@ -240,6 +241,7 @@ def decode_legacy_deal(
         company_id=link_id(raw.get("COMPANY_ID")),
         stamp=deal_stamp(raw, stamp_field),
         fields=custom,
+        modified_by=link_id(raw.get("MODIFY_BY_ID")),
     )
 
 

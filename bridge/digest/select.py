@@ -16,7 +16,7 @@ from decimal import Decimal
 
 from bridge.kpi.decline import Decline
 from bridge.kpi.decline_text import decline_line, declines_title
-from bridge.model import LinkStatus
+from bridge.model import LinkStatus, Semantics
 from bridge.notices import Notices
 from bridge.store.tables import LinkRow
 
@@ -83,7 +83,15 @@ def _deal(row: LinkRow, last: dt.datetime, now: dt.datetime) -> StaleDeal:
 
 
 def _active(rows: Iterable[LinkRow]) -> list[LinkRow]:
-    return [r for r in rows if r.status == LinkStatus.ACTIVE.value and r.partner_deal_id]
+    """Active links still open on their own partner side (a partner that won or lost
+    its deal has nothing to update, whatever the shared agency deal says)."""
+    return [
+        r
+        for r in rows
+        if r.status == LinkStatus.ACTIVE.value
+        and r.partner_deal_id
+        and r.outcome in (None, Semantics.OPEN.value)
+    ]
 
 
 def stale_links(

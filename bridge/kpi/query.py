@@ -1,8 +1,9 @@
 """Reading KPI inputs from the store: links, the ledger's observations, the audit trail.
 
-Where a lead stands (open, won, lost) and when it got there comes from the ledger's
-observations of the agency deal (stage semantics, amount), which the sync engine
-records for partners with commission rules. For links without observations a
+Where a lead stands (open, won, lost) is the link's own outcome (``link.outcome``:
+its partner deal's stage semantics — under fan-out each partner has its own) and
+the ledger's observations of that link (outcome, partner amount), which the sync
+engine records for partners with commission rules. For links without observations a
 ``stage_semantics`` table — (partner code, partner stage id) → semantics, built from
 the partner's pipeline when a CRM is at hand — gives the outcome from the link's
 last seen partner stage; otherwise the lead counts as open.
@@ -56,6 +57,10 @@ def facts_from(
             semantics = stage_semantics.get((row.partner_code, row.partner_stage), Semantics.OPEN)
             at = None if semantics is Semantics.OPEN else row.partner_updated_at
             amount = _link_amount(row)
+        if row.outcome and Semantics(row.outcome) is not semantics:  # the link's own outcome
+            semantics = Semantics(row.outcome)
+            at = None if semantics is Semantics.OPEN else row.partner_updated_at
+            amount = _link_amount(row)
         moves = stage_changes.get(key, ())
         facts.append(
             LinkFacts(
@@ -74,6 +79,9 @@ def facts_from(
 
 
 def _link_amount(row: LinkRow) -> Money | None:
+    """The link's own amount: its partner deal's as last seen, else the agency deal's."""
+    if row.partner_amount is not None and row.partner_currency is not None:
+        return Money(row.partner_amount, row.partner_currency)
     if row.agency_amount is None or row.agency_currency is None:
         return None
     return Money(row.agency_amount, row.agency_currency)

@@ -37,6 +37,8 @@ def digest(obs: DealObservation) -> str:
     for name in MONEY_FIELDS:
         money: Money | None = getattr(obs, name)
         parts.append("-" if money is None else f"{money.amount.normalize():f} {money.currency}")
+    if obs.ended is not None:  # appended only when set: older digests stay valid
+        parts.append(f"ended:{obs.ended}")
     return hashlib.sha256("|".join(parts).encode()).hexdigest()
 
 
@@ -47,6 +49,7 @@ def _row_values(obs: DealObservation) -> dict[str, Any]:
         "digest": digest(obs),
         "observed_at": obs.observed_at,
         "stage": obs.stage.value,
+        "ended": obs.ended,
     }
     for name in MONEY_FIELDS:
         money: Money | None = getattr(obs, name)
@@ -68,6 +71,7 @@ def _observation(row: LedgerObservationRow) -> DealObservation:
         amount=_money(row.amount, row.amount_currency),
         fee=_money(row.fee, row.fee_currency),
         paid=_money(row.paid, row.paid_currency),
+        ended=row.ended,
     )
 
 

@@ -42,6 +42,7 @@ because an append-only ledger cannot rewrite what it booked before it knew bette
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -69,12 +70,18 @@ class DealObservation:
     amount: Money | None = None
     fee: Money | None = None
     paid: Money | None = None  # cumulative; None = not known in this observation
+    # The link's money is taken back from here on, with this reason ("re-routed to
+    # iqproject"): won commission is reversed, payment commission reversed to zero. A
+    # later observation without it (routed back) books afresh.
+    ended: str | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "observed_at", require_utc(self.observed_at, "observed_at"))
 
-    def sort_key(self) -> tuple[dt.datetime, str]:
-        return (self.observed_at, repr((self.stage, self.amount, self.fee, self.paid)))
+    def sort_key(self) -> tuple[dt.datetime, bool, str]:
+        # At the same instant an ending sorts after what it ends.
+        content = repr((self.stage, self.amount, self.fee, self.paid, self.ended))
+        return (self.observed_at, self.ended is not None, content)
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,6 +93,7 @@ class _Step:
     target: Decimal  # rounded commission after this step
     currency: str
     note: str | None = None  # how a tiered target was computed
+    ref: str | None = None  # why, when the step is not the deal's own doing (re-routed)
 
 
 def rule_names(commission: Commission) -> list[str]:
@@ -166,7 +174,7 @@ def _won_steps(
     won, episode, base = False, 0, None
     prior, mine = Prior(), False
     for obs in ordered:
-        now_won = obs.stage is Semantics.WON
+        now_won = obs.stage is Semantics.WON and obs.ended is None
         new_base = _base(rule, obs) if now_won else None
         if now_won and not won:
             episode += 1
@@ -175,9 +183,11 @@ def _won_steps(
         move = _transition(won, now_won, base, new_base)
         if move is not None and mine:
             suffix, kind = move
+            suffix = ":ended" if obs.ended is not None and won else suffix
             cause = f"{name}:won#{episode}{suffix}"
             value = _valuer(rule, prior)
-            steps += _moves(cause, kind, obs.observed_at, base, new_base, value)
+            moved = _moves(cause, kind, obs.observed_at, base, new_base, value)
+            steps += [dataclasses.replace(m, ref=obs.ended) for m in moved]
         won, base = now_won, new_base
     return steps
 
@@ -208,6 +218,15 @@ def _payment_steps(
     paid: Money | None = None
     carried: dict[str, Decimal] = {}  # currency → target before this step
     for obs in ordered:
+        if obs.ended is not None:  # taken back: as if nothing was paid on this link
+            if paid is not None and paid.amount != 0:
+                cause = f"{name}:ended@{_label(paid)}"
+                gone = Money(ZERO, paid.currency)
+                value = _valuer(rule, _prior(rule, obs.observed_at, volume))
+                moved = _moves(cause, EntryKind.REVERSAL, obs.observed_at, paid, gone, value)
+                steps += [dataclasses.replace(m, ref=obs.ended) for m in moved]
+            paid = None
+            continue
         if obs.paid is None or obs.paid == paid:
             continue
         if governs(rule, obs.observed_at):
@@ -269,6 +288,12 @@ def _moves(
     return steps
 
 
+def _ref(step: _Step) -> str | None:
+    """What an entry says of itself: why it happened (re-routed) and how a tier split it."""
+    said = [text for text in (step.ref, step.note) if text]
+    return "; ".join(said) or None
+
+
 def _label(money: Money) -> str:
     """The base as written into a cause: fixed-point, in minor units, so 10 and 10.00 agree."""
     return f"{quantize(money.amount, money.currency):f}"
@@ -281,9 +306,7 @@ def _by_currency(steps: Sequence[_Step]) -> dict[str, list[_Step]]:
         seq = grouped.setdefault(step.currency, [])
         used = sum(1 for s in seq if s.cause.split("/")[0] == step.cause)
         cause = step.cause if used == 0 else f"{step.cause}/{used + 1}"
-        seq.append(
-            _Step(cause, step.kind, step.at, step.base, step.target, step.currency, step.note)
-        )
+        seq.append(dataclasses.replace(step, cause=cause))
     return grouped
 
 
@@ -337,7 +360,7 @@ def _entry(
         payable_at=step.at + delay,
         rate=rule.rate if rule.tiers is None else None,
         base=step.base,
-        ref=step.note,
+        ref=_ref(step),
     )
 
 

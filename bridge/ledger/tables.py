@@ -69,3 +69,6 @@ class LedgerObservationRow(SQLModel, table=True):
     fee_currency: str | None = Field(default=None, max_length=3)
     paid: Decimal | None = _dec(nullable=True)
     paid_currency: str | None = Field(default=None, max_length=3)
+    # Set when the link ended in a way that takes its money back (re-routed to another
+    # partner): the reason, e.g. "re-routed to iqproject" (bridge.ledger.rules).
+    ended: str | None = Field(default=None)

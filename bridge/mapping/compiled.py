@@ -257,7 +257,26 @@ class Legal:
 
 
 @dataclass(frozen=True, slots=True)
+class FanOut:
+    """How one agency deal handed to several partners behaves (sync/plan/fanout.py).
+
+    ``agency_follows`` (programme-wide): ``most_advanced`` — the agency deal moves forward
+    with the most advanced partner, is won when a partner wins (with that partner's
+    amount) and lost only when every partner lost; ``won_only`` — it moves only then.
+    A partner that lost never writes to it. ``on_win`` (per partner): when another
+    partner wins, this partner's open deal gets a note, is closed (moved to its lost
+    stage) or is left alone. ``on_reroute`` (per partner): when the agency re-routes a
+    deal away from this partner, its deal gets a note, is closed, or is left alone.
+    """
+
+    agency_follows: str = "most_advanced"
+    on_win: str = "note"
+    on_reroute: str = "note"
+
+
+@dataclass(frozen=True, slots=True)
 class Policies:
+    fan_out: FanOut = field(default_factory=FanOut)
     poll_interval: dt.timedelta = dt.timedelta(seconds=60)
     reconcile_at: dt.time = dt.time(3, 0)  # UTC
     stale_after: dt.timedelta = dt.timedelta(days=7)

@@ -8,10 +8,10 @@ from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
-from bridge.mapping.compiled import Direction, Policies, RuleKind, UnmappedStage
+from bridge.mapping.compiled import Direction, FanOut, Policies, RuleKind, UnmappedStage
 from bridge.mapping.errors import KeyPath, dotted
 from bridge.mapping.report import Reporter
-from bridge.mapping.schema import CommissionSpec, PoliciesSpec, StagesSpec, Weekday
+from bridge.mapping.schema import CommissionSpec, FanOutSpec, PoliciesSpec, StagesSpec, Weekday
 from bridge.mapping.spec import RuleSpecMerged, StageLink, StagesMapSpec
 from bridge.mapping.tiers_spec import overlap, rule_rate, rule_window
 
@@ -262,7 +262,13 @@ def _clock(value: str, path: KeyPath, out: Reporter) -> dt.time | None:
     return dt.time(int(match.group(1)), int(match.group(2)))
 
 
+def _fan_out(value: FanOutSpec, path: KeyPath, out: Reporter) -> FanOut:
+    """The keys given; the others keep their defaults (Literal types validated them)."""
+    return FanOut(**{key: getattr(value, key) for key in value.model_fields_set})
+
+
 _CONVERTERS: dict[str, Callable[[Any, KeyPath, Reporter], Any]] = {
+    "fan_out": _fan_out,
     "poll_interval": _duration,
     "reconcile_at": _clock,
     "history": _history,

@@ -193,7 +193,28 @@ class CommissionSpec(_Spec):
     membership_fee: Decimal | None = Field(None, description="Yearly, owed by the partner")
 
 
+class FanOutSpec(_Spec):
+    agency_follows: Literal["most_advanced", "won_only"] | None = Field(
+        None,
+        description="Programme-wide: the agency deal moves forward with the most advanced "
+        "partner (most_advanced, default) or only when a partner wins / all lost (won_only)",
+    )
+    on_win: Literal["note", "close", "none"] | None = Field(
+        None,
+        description="When another partner wins the deal: tell this partner with a note "
+        "(default), close its deal (its lost stage), or do nothing",
+    )
+    on_reroute: Literal["note", "close", "none"] | None = Field(
+        None,
+        description="When the agency re-routes a deal away from this partner: a note on its "
+        "deal (default), close its deal (its lost stage), or do nothing",
+    )
+
+
 class PoliciesSpec(_Spec):
+    fan_out: FanOutSpec | None = Field(
+        None, description="One deal handed to several partners; re-routing (see docs/money.md)"
+    )
     poll_interval: StrictStr | StrictInt | None = Field(None, description="60, '90s', '5m'")
     reconcile_at: StrictStr | None = Field(None, description="'03:00' (UTC)")
     stale_after_days: StrictInt | None = None

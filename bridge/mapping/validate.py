@@ -166,6 +166,13 @@ def _partner(
         out.error((*path, "policies", "publish_ratings"), message, at_key=True)
     joined = joined_date(spec.joined, (*path, "joined"), out)
     grouped = groups(spec, path, out)
+    fan_out = spec.policies.fan_out
+    if fan_out is not None and "agency_follows" in fan_out.model_fields_set:
+        message = (
+            "fan_out.agency_follows applies to the whole programme — set it under "
+            "defaults.policies.fan_out, not per partner"
+        )
+        out.error((*path, "policies", "fan_out", "agency_follows"), message, at_key=True)
     if connection is None or stages is None:
         return None
     return PartnerSpecMerged(

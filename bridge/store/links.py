@@ -22,7 +22,7 @@ from sqlalchemy import func
 from sqlmodel import Session, col, select
 
 from bridge.canonical import synced_from_json, synced_to_json
-from bridge.model import Deal, LinkState, LinkStatus, Money
+from bridge.model import Deal, LinkState, LinkStatus, Money, Semantics
 from bridge.store.tables import LinkRow
 
 _CHUNK = 500  # keeps IN lists under every database's bound-parameter limit
@@ -146,6 +146,7 @@ def state_of(row: LinkRow) -> LinkState:
         park_reason=row.park_reason,
         agency_updated_at=row.agency_updated_at,
         partner_updated_at=row.partner_updated_at,
+        outcome=Semantics(row.outcome) if row.outcome else None,
     )
 
 
@@ -183,6 +184,7 @@ def _apply_state(row: LinkRow | None, state: LinkState) -> LinkRow:
     target.park_reason = state.park_reason
     target.agency_updated_at = state.agency_updated_at
     target.partner_updated_at = state.partner_updated_at
+    target.outcome = state.outcome.value if state.outcome is not None else None
     return target
 
 

@@ -58,6 +58,7 @@ class LinkRow(SQLModel, table=True):
     partner_stage: str | None = Field(default=None, max_length=64)
     partner_amount: Decimal | None = _dec()
     partner_currency: str | None = Field(default=None, max_length=3)
+    outcome: str | None = Field(default=None, max_length=10)  # the link's own: open/won/lost
     park_reason: str | None = Field(default=None)
     parked_at: dt.datetime | None = _utc()
     created_at: dt.datetime = _utc(nullable=False)

@@ -73,7 +73,13 @@ def digest_command(
         crms = opened
     try:
         report = run_digest(
-            store, spec, crms, now, post_notes=post_notes, only=partner, among=among,
+            store,
+            spec,
+            crms,
+            now,
+            post_notes=post_notes,
+            only=partner,
+            among=among,
             decline=spec.decline,
         )
     finally:

@@ -414,6 +414,8 @@ def void_command(
 
 
 app.command("fees")(fees_command)
+
+
 @app.command("payouts")
 def payouts_command(
     date: Annotated[

@@ -159,6 +159,8 @@ def _link_table(link: StoredLink) -> Table:
     )
     status = state.status.value + (f" — {state.park_reason}" if state.park_reason else "")
     table.add_row("status", status, "")
+    # The link's own outcome (its partner deal's): under fan-out it differs per partner.
+    table.add_row("outcome", "", state.outcome.value if state.outcome else "")
     return table
 
 

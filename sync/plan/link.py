@@ -32,9 +32,12 @@ from bridge.model import (
     LinkStatus,
     Money,
     Note,
+    Semantics,
 )
 from sync.plan.convert import normalize
 from sync.plan.draft import build_draft
+from sync.plan.fanout import TOLD_KEY, FanOutRole, outcome_of
+from sync.plan.fanout_ops import lost_stage, on_win_ops, reroute_plan
 from sync.plan.history import history_reason
 from sync.plan.mirror import SyncOutcome, sync_slots
 from sync.plan.money import (
@@ -50,6 +53,7 @@ from sync.plan.money import (
 from sync.plan.notes import agency_notes_to_mirror, orphan_notice, partner_notes_to_mirror
 from sync.plan.slots import Slot, read_end, slots_for
 from sync.plan.types import (
+    STAGE_KEY,
     AddNote,
     AgencyExtras,
     AuditEntry,
@@ -86,6 +90,11 @@ class LinkInputs:
     sibling_writes: Mapping[str, tuple[CanonicalValue, ...]] = dataclasses.field(
         default_factory=dict
     )
+    # Under fan-out: whether this link may move the agency deal's stage and amount, and
+    # the sibling that won (sync.plan.fanout). None: the deal goes to this partner alone.
+    role: FanOutRole | None = None
+    # The partners the deal was re-routed to, when this partner is no longer routed.
+    rerouted: tuple[str, ...] = ()
 
     @property
     def current(self) -> LinkState:
@@ -195,6 +204,9 @@ def _close(inputs: LinkInputs) -> LinkPlan | None:
         return None
     if state.status is LinkStatus.CLOSED:
         return make_plan(inputs.key, (), (), state, state)
+    if inputs.rerouted and inputs.deal is not None:
+        lost = lost_stage(inputs.partner, inputs.extras.pipeline, inputs.agency.pipeline)
+        return reroute_plan(state, inputs.deal, inputs.partner, inputs.rerouted, lost, inputs.now)
     if inputs.deal is None:
         reason = "the agency deal was deleted or is unreachable"
     elif inputs.deal.pipeline_id != inputs.mapping.agency.pipeline_id:
@@ -222,6 +234,7 @@ def _orphan(inputs: LinkInputs) -> LinkPlan:
 
 
 def _park(inputs: LinkInputs, state: LinkState, reasons: tuple[str, ...]) -> LinkPlan:
+    state, reasons = _paid_while_parked(inputs, state, reasons)
     reason = "; ".join(reasons)
     if state.status is LinkStatus.PARKED and state.park_reason == reason:
         return make_plan(inputs.key, (), (), state, inputs.state)
@@ -266,6 +279,7 @@ def _create(inputs: LinkInputs) -> LinkPlan:
         written_partner=written_hash({k: v[1] for k, v in outcome.pairs.items()}),
         park_reason=None,
         agency_updated_at=inputs.deal.updated_at,
+        outcome=_outcome(inputs, outcome.draft.stage_id),
     )
     ops = (CreatePartnerDeal(inputs.key, outcome.draft),)
     return make_plan(inputs.key, ops, (), created, inputs.state)
@@ -275,8 +289,9 @@ def _sync(inputs: LinkInputs, partner_deal: Deal) -> LinkPlan:
     assert inputs.deal is not None
     state = dataclasses.replace(inputs.current, partner_deal_id=partner_deal.id)
     slots = slots_for(inputs.mapping, inputs.partner, inputs.agency, inputs.extras)
+    locked = _shared(slots) if inputs.role is not None and inputs.role.locked else frozenset()
     outcome: SyncOutcome = sync_slots(
-        slots, inputs.deal, partner_deal, state, inputs.sibling_writes
+        slots, inputs.deal, partner_deal, state, inputs.sibling_writes, locked
     )
     if outcome.reasons:
         return _park(inputs, state, outcome.reasons)
@@ -291,7 +306,11 @@ def _sync(inputs: LinkInputs, partner_deal: Deal) -> LinkPlan:
         return _park(inputs, marked, (paid.reason,))
     ops: list[Operation] = [UpdateDeal(inputs.key, side, patch) for side, patch in outcome.patches]
     ops += _notes(inputs, partner_deal)
-    synced_values: dict[str, CanonicalValue] = dict(outcome.pairs)
+    pairs = dict(outcome.pairs)
+    told = _told(inputs, state, partner_deal, ops, pairs)
+    synced_values: dict[str, CanonicalValue] = dict(pairs)
+    if told is not None:
+        synced_values[TOLD_KEY] = told
     if outcome.agency_writes:
         synced_values[AGENCY_WRITES_KEY] = outcome.agency_writes
     if paid.value is not None:
@@ -300,11 +319,12 @@ def _sync(inputs: LinkInputs, partner_deal: Deal) -> LinkPlan:
         state,
         status=LinkStatus.ACTIVE,
         synced=synced_values,
-        written_agency=written_hash({k: v[0] for k, v in outcome.pairs.items()}),
-        written_partner=written_hash({k: v[1] for k, v in outcome.pairs.items()}),
+        written_agency=written_hash({k: v[0] for k, v in pairs.items()}),
+        written_partner=written_hash({k: v[1] for k, v in pairs.items()}),
         park_reason=None,
         agency_updated_at=inputs.deal.updated_at,
         partner_updated_at=partner_deal.updated_at,
+        outcome=_outcome(inputs, _partner_stage(pairs, partner_deal)),
     )
     return make_plan(inputs.key, tuple(ops), outcome.audit, synced, inputs.state)
 
@@ -357,3 +377,69 @@ def _notes(inputs: LinkInputs, partner_deal: Deal) -> list[Operation]:
         note = Note(deal_id=partner_deal.id, text=text, created_at=inputs.now)
         ops.append(AddNote(inputs.key, Side.PARTNER, note))
     return ops
+
+
+def _shared(slots: tuple[Slot, ...]) -> frozenset[str]:
+    """The slots of the agency deal's stage and amount: under fan-out one leader writes them."""
+    names = {s.rule.name for s in slots if s.agency is None}
+    names |= {s.rule.name for s in slots if s.agency and s.agency.target is Target.AMOUNT}
+    return frozenset(names)
+
+
+def _outcome(inputs: LinkInputs, partner_stage: str | None) -> Semantics | None:
+    """This link's own outcome: the semantics of its partner deal's stage."""
+    return outcome_of(partner_stage, inputs.partner, inputs.extras.pipeline, inputs.agency.pipeline)
+
+
+def _partner_stage(pairs: Mapping[str, tuple[CanonicalValue, CanonicalValue]], deal: Deal) -> str:
+    """The partner deal's stage once this plan is applied."""
+    pair = pairs.get(STAGE_KEY)
+    return str(pair[1]) if pair is not None and pair[1] is not None else deal.stage_id
+
+
+def _told(
+    inputs: LinkInputs,
+    state: LinkState,
+    partner_deal: Deal,
+    ops: list[Operation],
+    pairs: dict[str, tuple[CanonicalValue, CanonicalValue]],
+) -> str | None:
+    """Under fan-out, when a sibling won while this partner is open: tell it once (a note,
+    or its deal closed, ``policies.fan_out.on_win``). Extends ``ops`` and ``pairs``; the
+    sibling told, to remember, or None."""
+    winner = inputs.role.winner if inputs.role is not None else None
+    if winner is None:
+        return None
+    if state.synced.get(TOLD_KEY) == winner:
+        return winner
+    lost = lost_stage(inputs.partner, inputs.extras.pipeline, inputs.agency.pipeline)
+    added, stage = on_win_ops(inputs.key, inputs.partner, partner_deal, ops, lost, inputs.now)
+    ops[:] = added
+    if stage is not None and (pair := pairs.get(STAGE_KEY)) is not None:
+        pairs[STAGE_KEY] = (pair[0], stage)
+    return winner
+
+
+def _paid_while_parked(
+    inputs: LinkInputs, state: LinkState, reasons: tuple[str, ...]
+) -> tuple[LinkState, tuple[str, ...]]:
+    """A park never loses money silently: the cumulative paid field lives on the agency
+    deal, so a plausible new value is let through (``@paid``) even while the link is
+    parked, and the ledger books it (sync.ledger_hook); an implausible one parks the
+    link for that reason too, as on an active link (docs/money.md)."""
+    rule = paid_rule(inputs.partner)
+    if rule is None or rule.source_field is None or inputs.deal is None:
+        return state, reasons
+    seen = normalize(_MONEY, read_end(inputs.deal, rule.source_field, None, None), rule.currency)
+    if not isinstance(seen, Money):
+        return state, reasons
+    check = check_paid(inputs.partner, seen, state.synced, inputs.deal.amount)
+    if check.reason is not None:
+        if check.reason in reasons:
+            return state, reasons
+        marked = {**state.synced, REFUSED_KEY: paid_token(seen)}
+        return dataclasses.replace(state, synced=marked), (*reasons, check.reason)
+    if check.value is None or check.value == state.synced.get(PAID_KEY):
+        return state, reasons
+    kept = {**state.synced, PAID_KEY: check.value}
+    return dataclasses.replace(state, synced=kept), reasons

@@ -69,6 +69,7 @@ def sync_slots(
     partner_deal: Deal,
     state: LinkState,
     sibling_writes: Mapping[str, tuple[CanonicalValue, ...]] | None = None,
+    locked: frozenset[str] = frozenset(),
 ) -> SyncOutcome:
     """Decide every non-create-only slot of an existing link.
 
@@ -87,7 +88,10 @@ def sync_slots(
         if echo and base is not None:
             tally.pairs[slot.rule.name] = base
         else:
-            tally.take(slot, reconcile(slot.rule, now, base, state.key), now)
+            decision = reconcile(slot.rule, now, base, state.key)
+            if slot.rule.name in locked and decision.write_side is Side.AGENCY:
+                decision = Decision(pair=now)
+            tally.take(slot, decision, now)
     return tally.outcome(state.agency_writes())
 
 

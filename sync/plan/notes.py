@@ -80,3 +80,27 @@ def orphan_notice(partner_name: str, partner_deal_id: str, language: str) -> str
             " unreachable. Sync stopped; the bridge never deletes deals — decide what to do next."
         )
     return f"{MARKER} {body}"
+
+
+def won_elsewhere_notice(language: str, *, closed: bool) -> str:
+    """The note an open partner gets when the client chose another partner (fan-out).
+
+    It names nobody: partners never learn who else worked the lead."""
+    if language == "ru":
+        body = "Клиент выбрал другого исполнителя по этой заявке."
+        body += " Сделка закрыта агентством." if closed else " Просим закрыть сделку."
+    else:
+        body = "The client chose another partner for this lead."
+        body += " The agency closed this deal." if closed else " Please close this deal."
+    return f"{MARKER} {body}"
+
+
+def rerouted_notice(language: str, *, closed: bool) -> str:
+    """The note the old partner gets when the agency re-routes the deal to another one."""
+    if language == "ru":
+        body = "Агентство передало эту сделку другому партнёру; синхронизация остановлена."
+        body += " Сделка закрыта агентством." if closed else " Просим закрыть сделку."
+    else:
+        body = "The agency handed this deal to another partner; sync stopped."
+        body += " The agency closed this deal." if closed else " Please close this deal."
+    return f"{MARKER} {body}"

@@ -49,6 +49,13 @@ refusal parks the link with every reason and writes nothing; the same reason
 again yields no operation. Built-ins: title flows ``to_partner``; amount and stage
 are ``both`` with the partner as owner (the partner works the deal).
 
+Per-link truth (:mod:`sync.plan.fanout`): every link's next state carries its own
+``outcome`` (its partner deal's stage semantics). Under fan-out only the leading
+partner writes the agency deal's stage and amount (``policies.fan_out``), and an
+open partner is told once when a sibling won. A link whose partner is no longer
+routed while the deal went to a partner it had not gone to is *re-routed*: closed
+with "re-routed to …" (the ledger takes its money back), its partner told or closed.
+
 Types live in :mod:`sync.plan.types` and :mod:`bridge.model` (link state); hashes in
 :mod:`sync.plan.values`.
 """
@@ -60,6 +67,7 @@ from collections.abc import Mapping
 
 from bridge.mapping.compiled import CompiledMapping
 from bridge.model import CanonicalValue, Deal, LinkState, require_utc
+from sync.plan import fanout
 from sync.plan.link import LinkInputs, make_plan, plan_link, unknown_partner
 from sync.plan.types import AgencyExtras, LinkPlan, PartnerExtras
 
@@ -81,6 +89,10 @@ def plan_agency_deal(
     now = require_utc(now, "now")
     routing = deal.fields.get(mapping.agency.routing_field_id)
     codes = {p.code for p in mapping.routed_partners(routing)} | set(links)
+    extras = partners or {}
+    pipelines = {c: extras.get(c, _NO_EXTRAS).pipeline for c in codes}
+    group = fanout.members(deal, links, partner_deals, mapping, pipelines, agency.pipeline)
+    roles = fanout.roles(group, mapping.policies.fan_out.agency_follows)
     plans: list[LinkPlan] = []
     for code in sorted(codes):
         partner = mapping.partners.get(code)
@@ -98,8 +110,10 @@ def plan_agency_deal(
             mapping=mapping,
             now=now,
             agency=agency,
-            extras=(partners or {}).get(code, _NO_EXTRAS),
+            extras=extras.get(code, _NO_EXTRAS),
             sibling_writes=_sibling_writes(links, code),
+            role=roles.get(code),
+            rerouted=fanout.rerouted_to(code, deal, links, mapping),
         )
         plan = plan_link(inputs)
         if plan is not None:

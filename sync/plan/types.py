@@ -99,6 +99,10 @@ class CloseLink:
     link_key: LinkKey
     reason: str
     history: bool = False
+    # Re-routed: the partners the deal went to instead (the ledger takes this link's
+    # money back), and who changed the routing as the agency CRM says ("agency user 7").
+    rerouted_to: tuple[str, ...] = ()
+    changed_by: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

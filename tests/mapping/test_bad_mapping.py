@@ -103,3 +103,37 @@ def test_check_warns_about_gaps_with_lines_and_fix_says_what_it_created(
     again = Console(record=True, width=400)
     run_check(path, fix=True, console=again, opener=_opener(crms))
     assert "--fix: nothing to create" in again.export_text()
+
+
+FAN_OUT = "    fan_out:                    # one deal routed to several partners, and re-routing"
+
+
+def test_a_fan_out_policy_typo_is_refused_with_its_line() -> None:
+    assert FAN_OUT in TEXT
+    text = TEXT.replace("      on_win: note ", "      on_win: shout")
+    problems = _problems(text)
+    line = _line_of(text, "on_win: shout")
+    assert any(f"mapping.yaml:{line}:" in p and "on_win" in p for p in problems), problems
+
+
+def test_agency_follows_is_programme_wide() -> None:
+    text = TEXT.replace(
+        "      status_request_notes: true",
+        "      status_request_notes: true\n      fan_out:\n        agency_follows: won_only",
+    )
+    problems = _problems(text)
+    line = _line_of(text, "agency_follows: won_only")
+    assert any(f"mapping.yaml:{line}:" in p and "whole programme" in p for p in problems), problems
+
+
+def test_a_partner_overrides_one_fan_out_key_and_keeps_the_others() -> None:
+    text = TEXT.replace(
+        "      status_request_notes: true",
+        "      status_request_notes: true\n      fan_out:\n        on_reroute: close",
+    )
+    spec, problems = validate_text(text, "mapping.yaml", fixed_env())
+    assert spec is not None, problems
+    beta = spec.partners["beta"].policies.fan_out
+    alfa = spec.partners["alfa"].policies.fan_out
+    assert (beta.on_reroute, beta.on_win, beta.agency_follows) == ("close", "note", "most_advanced")
+    assert alfa.on_reroute == "note" and spec.policies.fan_out.agency_follows == "most_advanced"

@@ -10,7 +10,10 @@ terminal summary of the run.
    deal agrees on stage and amount, or is parked/orphaned with a readable reason;
 2. no duplicate — at most one partner deal per stamp, and the link names it;
 3. ledger exactly-once — booked entries equal a recomputation from the stored
-   observation histories, and deriving again adds nothing;
+   observation histories, and deriving again adds nothing; at quiescence, every
+   active link's outcome is its own partner deal's (read from that CRM) and its
+   ``percent_of_amount`` commission is the rate × that deal's amount when it is won,
+   else nothing (per-link truth: never the shared agency deal under fan-out);
 4. no silent overwrite — every audited conflict was won by the field's owner
    and keeps the losing value;
 5. cursor safety — no deal changed before its account's cursor is unapplied
@@ -25,17 +28,18 @@ import datetime as dt
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Protocol
 
 from sqlmodel import Session, select
 
 from bridge.crm import Crm
 from bridge.ledger import book
-from bridge.ledger.entries import Entry
+from bridge.ledger.entries import Entry, quantize
 from bridge.ledger.observations import history
-from bridge.ledger.rules import entries_for
+from bridge.ledger.rules import entries_for, rule_names
 from bridge.ledger.tables import LedgerObservationRow
-from bridge.mapping.compiled import CompiledMapping, Side
+from bridge.mapping.compiled import CompiledMapping, RuleKind, Side
 from bridge.model import Deal, LinkStatus, Semantics
 from bridge.store import cursors as cursor_store
 from bridge.store import starts
@@ -130,6 +134,7 @@ def check_invariants(
         if quiescent:
             kept = _History(starts.read(session), _closed_stages(world.agency, mapping))
             _no_lost_change(report, session, mapping, agency_deals, partner_deals, rows, kept)
+            _ledger_per_link(report, session, mapping, world, partner_deals, rows)
         _no_duplicate(report, partner_deals, rows)
         _ledger_exactly_once(report, session, mapping)
         _no_silent_overwrite(report, session, mapping)
@@ -338,6 +343,57 @@ def _ledger_exactly_once(
     for code, deal_id in sorted(stray):
         if code in mapping.partners and not deal_id.startswith("*"):
             report.fail(name, f"{code}/{deal_id}: entries without any observation")
+
+
+def _ledger_per_link(
+    report: InvariantReport,
+    session: Session,
+    mapping: CompiledMapping,
+    world: HasCrms,
+    partners: Mapping[str, Mapping[str, Deal]],
+    rows: Sequence[LinkRow],
+) -> None:
+    """Per-link truth: every active link's outcome is its own partner deal's (read from
+    that partner's CRM), and what its ``percent_of_amount`` rule booked is the rate × its
+    partner deal's amount when that deal is won, else nothing — never the shared agency
+    deal's stage or amount (under fan-out each partner is judged on its own deal)."""
+    name = NAMES[2]
+    semantics = {c: _stage_semantics(world.partners[c], mapping, c) for c in partners}
+    for row in rows:
+        partner = mapping.partners.get(row.partner_code)
+        deal = partners.get(row.partner_code, {}).get(row.partner_deal_id or "")
+        if partner is None or deal is None or row.status != LinkStatus.ACTIVE:
+            continue
+        report.checked["per-link outcomes"] += 1
+        outcome = semantics[row.partner_code].get(deal.stage_id)
+        if outcome is not None and row.outcome != outcome.value:
+            report.fail(
+                name,
+                f"{row.agency_deal_id}→{row.partner_code}: outcome {row.outcome}, its partner "
+                f"deal is {outcome.value}",
+            )
+            continue
+        names = rule_names(partner.commission)
+        entries = book.read(session, partner=row.partner_code, deal_id=row.agency_deal_id)
+        for rule_name, rule in zip(names, partner.commission.rules, strict=True):
+            if rule.kind is not RuleKind.PERCENT_OF_AMOUNT:
+                continue
+            booked = sum((e.amount for e in entries if e.rule == rule_name), Decimal(0))
+            amount = deal.amount if outcome is Semantics.WON else None
+            due = quantize(rule.rate * amount.amount, amount.currency) if amount else Decimal(0)
+            if booked != due:
+                report.fail(
+                    name,
+                    f"{row.agency_deal_id}→{row.partner_code}: {rule_name} booked {booked}, "
+                    f"its own deal ({outcome.value if outcome else '?'}, {deal.amount}) "
+                    f"implies {due}",
+                )
+
+
+def _stage_semantics(crm: Crm, mapping: CompiledMapping, code: str) -> dict[str, Semantics]:
+    wanted = mapping.partners[code].pipeline_id
+    pipeline = next((p for p in crm.pipelines() if p.id == wanted), None)
+    return {s.id: s.semantics for s in pipeline.stages} if pipeline else {}
 
 
 def _key(entry: Entry) -> tuple[str, str, str, str]:

@@ -1,5 +1,8 @@
 """A stateful property test: random edits, webhooks, polls, crashes and mapping edits.
 
+Deals go to one partner or to both (fan-out); a partner may lose its deal while the
+other still works it, and the agency may re-route a deal to the other partner.
+
 The world is the engine's in-memory one (an agency and two partner ``MemoryCrm`` accounts on
 a real SQLite store), driven directly: a crash raises out of the engine at one of
 its crash points (or mid-ledger write, or before the cursor commit), and a
@@ -23,7 +26,7 @@ from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 
-from bridge.model import Hint, HintKind, Money
+from bridge.model import Deal, Hint, HintKind, Money
 from bridge.store import inbox as inbox_store
 from bridge.store.db import Store
 from sync.apply import CRASH_POINTS
@@ -31,6 +34,7 @@ from tests.engine.world import (
     AGENCY_STAGES,
     AMO_STAGES,
     B24_STAGES,
+    ROUTING,
     World,
     make_world,
     with_broken_partner_stage,
@@ -71,6 +75,7 @@ class BridgeMachine(RuleBasedStateMachine):
         self.engine = self.world.engine()
         self.changes = 0
         self.n = 0
+        self.rerouted: set[str] = set()
 
     @initialize()
     def seed(self) -> None:
@@ -99,6 +104,27 @@ class BridgeMachine(RuleBasedStateMachine):
         amount = Money(Decimal(f"{3000 + cents}.00"), "RUB")
         stage = PARTNER_STAGES[code][index]
         self._crm(code).user_edit(deal_id, stage_id=stage, amount=amount)
+        self.changes += 1
+
+    @precondition(lambda self: bool(self._fan_out_partner_deals()))
+    @rule(data=st.data())
+    def partner_loses_under_fan_out(self, data: st.DataObject) -> None:
+        """One partner of a deal handed to both loses it; the other may still win."""
+        code, deal_id = data.draw(st.sampled_from(self._fan_out_partner_deals()))
+        self._crm(code).user_edit(deal_id, stage_id=PARTNER_STAGES[code][3])
+        self.changes += 1
+
+    @precondition(lambda self: bool(self._reroutable()))
+    @rule(data=st.data())
+    def reroute(self, data: st.DataObject) -> None:
+        """The agency hands a deal routed to one partner to the other instead (once per
+        deal: routing back to a partner whose link was closed is a separate matter)."""
+        deal_id = data.draw(st.sampled_from(self._reroutable()))
+        deal = self.world.agency.deals[deal_id]
+        (current,) = _routes(deal)
+        other = "opt-b24" if current == "opt-amo" else "opt-amo"
+        self.world.agency.user_edit(deal_id, fields={**deal.fields, ROUTING: (other,)})
+        self.rerouted.add(deal_id)
         self.changes += 1
 
     # --- webhooks: delivered once, twice, or lost ----------------------------------
@@ -172,6 +198,23 @@ class BridgeMachine(RuleBasedStateMachine):
     def _crm(self, code: str) -> Any:
         return self.world.amo if code == "amo" else self.world.b24
 
+    def _fan_out_partner_deals(self) -> list[tuple[str, str]]:
+        """(partner, partner deal id) of every partner deal whose agency deal fans out."""
+        routed = {d.id for d in self.world.agency.deals.values() if len(_routes(d)) > 1}
+        return sorted(
+            (code, deal.id)
+            for code in ("amo", "b24")
+            for deal in self._crm(code).deals.values()
+            if deal.stamp in routed
+        )
+
+    def _reroutable(self) -> list[str]:
+        return sorted(
+            d.id
+            for d in self.world.agency.deals.values()
+            if len(_routes(d)) == 1 and d.id not in self.rerouted
+        )
+
     def _check(self, *, quiescent: bool) -> InvariantReport:
         world = self.world
         return check_invariants(
@@ -188,6 +231,11 @@ class BridgeMachine(RuleBasedStateMachine):
     def _crash_at(self, point: str) -> Iterator[None]:
         self.engine.crash = _raise_at(point)
         yield
+
+
+def _routes(deal: Deal) -> tuple[str, ...]:
+    value = deal.fields.get(ROUTING)
+    return tuple(str(v) for v in value) if isinstance(value, tuple) else ()
 
 
 class _Crms:

@@ -562,8 +562,12 @@ def test_fan_out_partner_progress_reaches_the_agency_but_not_the_sibling() -> No
     sides = Sides(agency_deal(fields={"UF_CRM_PARTNER": ("11", "12")}))
     sides.run(world())
     sides.partners["atwinta"] = edit(partner_deal(sides), sides.tick(), stage_id="142")
-    (won,) = updates(sides.run(world()))
+    ops = writes(sides.run(world()))
+    (won,) = [op for op in ops if isinstance(op, UpdateDeal)]
     assert won.side is Side.AGENCY and won.patch.stage_id == "C5:WON"
+    (told,) = [op for op in ops if isinstance(op, AddNote)]  # policies.fan_out.on_win: note
+    assert told.link_key[1] == "kodix" and told.side is Side.PARTNER
+    assert "другого исполнителя" in told.note.text
     assert sides.links["atwinta"].agency_writes() == {STAGE_KEY: "C5:WON"}
     plans = sides.run(world())  # kodix sees the agency move: atwinta's echo, not news
     assert writes(plans) == []
