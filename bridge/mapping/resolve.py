@@ -209,6 +209,7 @@ def _partner(
         stamp_field_id=stamp_field(crm, spec.path, out, fix=fix),
         currency=spec.currency,
         broken_fields=broken,
+        amount_mirrored=spec.amount_mirrored,
     )
     return config, _summary(config, stages)
 

@@ -101,6 +101,7 @@ class PartnerSpecMerged:
     membership_fee: Decimal | None
     policies: Policies
     path: KeyPath
+    amount_mirrored: bool = True  # False: `fields: {amount: null}` — the amount is not mirrored
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,7 @@ from bridge.mapping.compiled import Policies
 from bridge.mapping.connection import agency_connection, partner_connection
 from bridge.mapping.env import Environment, expand, missing_variable
 from bridge.mapping.errors import KeyPath, MappingInvalid, MappingProblem
-from bridge.mapping.fieldmaps import merge_fields
+from bridge.mapping.fieldmaps import amount_dropped, merge_fields
 from bridge.mapping.policy import build_policies, build_rules, build_stages, check_currency
 from bridge.mapping.report import Reporter
 from bridge.mapping.schema import FORMAT_VERSION, MappingFile, PartnerSpec
@@ -156,6 +156,7 @@ def _partner(
         currency=currency,
         stages=stages,
         fields=fields,
+        amount_mirrored=not amount_dropped(raw.defaults.fields, spec.fields, fields),
         rules=rules,
         membership_fee=commission.membership_fee if commission else None,
         policies=policies,
