@@ -17,7 +17,7 @@ from sqlmodel import Session, col, select
 from bridge.channels import normalise
 from bridge.channels.normalise import Fingerprint, Kind
 from bridge.channels.tables import ChannelFlagRow, ChannelHandoverRow
-from bridge.model import Company, Contact, Hint, HintKind, Note
+from bridge.model import Company, Contact, Hint, HintKind, Note, bridge_note
 from bridge.notices import Notices
 from bridge.store import inbox
 
@@ -194,7 +194,8 @@ def screen_new_handovers(
             if conflicts:
                 flag = _new_flag(session, draft, conflicts, now, hold, texts, partner_names or {})
                 result.flagged.extend(conflicts)
-                result.comments.append(Note(draft.agency_deal_id, flag.detail or ""))
+                text = bridge_note(flag.detail or "")
+                result.comments.append(Note(draft.agency_deal_id, text))
         if flag is not None and flag.held and flag.confirmed_at is None:
             result.held.add((draft.agency_deal_id, draft.partner_code))
             continue
