@@ -100,8 +100,8 @@ def foresee(
     except CrmError as exc:
         return Outlook({}, tuple(parks), (f"agency: {exc}",))
     pipelines: dict[str, PartnerExtras] = {}
-    for code, partner in mapping.partners.items():
-        crm = crms.get(code)
+    for code in sorted(chosen):  # only the partners with a deal to plan are read
+        partner, crm = mapping.partners[code], crms.get(code)
         if crm is None or partner.unavailable is not None:
             continue
         try:
