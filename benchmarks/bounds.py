@@ -92,6 +92,35 @@ def first_mirror_minimum(
     return minimum
 
 
+def notes_minimum(
+    kinds: Mapping[str, str], passes: int, changed: Mapping[str, int], notes: Mapping[str, int]
+) -> dict[str, int]:
+    """Notes mirroring on, ``changed[code]`` agency deals edited and a partner note on each.
+
+    Every pass in which the links show up (the edits, then the echoes of the bridge's
+    writes) reads both sides' notes of those links in bulk: Bitrix24 50 comment lists
+    per ``batch``, amoCRM one note list filtered by many lead ids (250 notes a page).
+    On top of the steady-state floor: the edits' partner reads and updates, and the
+    mirrored notes written to the agency (50 per ``batch``).
+    """
+    total = sum(changed.values())
+    minimum = steady_minimum(kinds, passes, changed, {})
+    agency_reads = passes * math.ceil(total / B24_COMMANDS)
+    minimum["agency"] += agency_reads + math.ceil(sum(notes.values()) / B24_COMMANDS)
+    for code, kind in kinds.items():
+        deals = changed.get(code, 0)
+        if not deals:
+            continue
+        per_pass = reads(kind, notes.get(code, 0) or 1) if kind == "amocrm" else None
+        minimum[code] += passes * (per_pass or math.ceil(deals / B24_COMMANDS))
+    return minimum
+
+
+def per_deal_notes_reads(passes: int, changed: Mapping[str, int]) -> int:
+    """What one note read per deal and side (the bridge before bulk reads) would cost."""
+    return passes * 2 * sum(changed.values())
+
+
 def steady_minimum(
     kinds: Mapping[str, str],
     passes: int,

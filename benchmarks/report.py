@@ -62,6 +62,13 @@ def targets(doc: dict[str, Any]) -> list[Target]:
         out.append(
             _target("first mirror", "baseline / bridge requests", naive / ours, 20, most=False)
         )
+    if "notes" in s:
+        notes = s["notes"]
+        ratio = notes["requests"] / notes["minimum"]
+        out.append(
+            _target("notes", "requests / minimum (100 changed deals)", ratio, 1.10, most=True)
+        )
+        out.append(_target("notes", "notes not mirrored", notes["lost"], 0, most=True))
     if base and "steady" in s:
         naive, ours = base["steady"]["requests"], s["steady"]["requests"]
         out.append(_target("steady", "baseline / bridge requests", naive / ours, 20, most=False))
@@ -107,6 +114,7 @@ def table(doc: dict[str, Any]) -> str:
         lines.extend(_mirror_lines(run, s.get("baseline", {})))
     base = s.get("baseline", {})
     lines += _steady_lines(s["steady"], base) if "steady" in s else []
+    lines += _notes_lines(s["notes"]) if "notes" in s else []
     if "idle" in s:
         for account, per in s["idle"]["per_poll"].items():
             lines.append(_row("idle", f"requests per poll: {account}", f"{per:.2f}"))
@@ -133,6 +141,19 @@ def _steady_lines(st: dict[str, Any], base: dict[str, Any]) -> list[str]:
         ratio = f"{naive} ({naive / st['requests']:.1f}×)"
         lines.append(_row("steady", "baseline requests (ratio)", ratio))
     return lines
+
+
+def _notes_lines(no: dict[str, Any]) -> list[str]:
+    minimum, before = no["minimum_per_100"], no["per_deal_reads_per_100"]
+    return [
+        _row(
+            "notes",
+            f"requests per 100 changed deals (minimum {minimum:.0f})",
+            f"{no['per_100']:.0f}",
+        ),
+        _row("notes", "one read per deal and side would add", f"{before:.0f}"),
+        _row("notes", "notes not mirrored", no["lost"]),
+    ]
 
 
 def _storm_lines(st: dict[str, Any], base: dict[str, Any]) -> list[str]:

@@ -153,6 +153,60 @@ def _unmirrored(
     return lost
 
 
+# --- 2b. notes mirroring ------------------------------------------------------------------
+def notes(w: SandboxWorld, bridge: BridgeProcess, db: Path, changes: int) -> Result:
+    """``changes`` linked deals: a partner note on each, and an agency edit (a poll sees it).
+
+    The bridge runs with ``policies.mirror_notes: true``; the pass that mirrors the notes
+    and the pass that sees the echoes are counted, per 100 changed deals.
+    """
+    links = _links(db)
+    chosen = random.Random(3).sample(sorted(links), min(changes, len(links)))
+    changed: dict[str, int] = {}
+    for n, aid in enumerate(chosen):
+        code, pid = links[aid]
+        _add_partner_note(w, code, pid, f"Заметка партнёра №{n}")
+        w.agency.update_deal(aid, {"TITLE": f"Проект с заметкой {n}"})
+        changed[code] = changed.get(code, 0) + 1
+    passes = [_pass(w, bridge), _pass(w, bridge)]  # the notes, then the echoes
+    requests = {a: sum(p["requests"][a] for p in passes) for a in passes[0]["requests"]}
+    minimum = bounds.notes_minimum(w.kinds, len(passes), changed, changed)
+    missing = sum(
+        not _note_mirrored(w, aid, f"Заметка партнёра №{n}") for n, aid in enumerate(chosen)
+    )
+    per_100 = 100 / max(1, len(chosen))
+    return {
+        "changes": len(chosen),
+        "accounts": _accounts(requests, minimum),
+        "requests": sum(requests.values()),
+        "minimum": sum(minimum.values()),
+        "per_100": sum(requests.values()) * per_100,
+        "minimum_per_100": sum(minimum.values()) * per_100,
+        "per_deal_reads_per_100": bounds.per_deal_notes_reads(len(passes), changed) * per_100,
+        "wall": sum(p["wall"] for p in passes),
+        "lost": missing,
+        "errors": [p["errors"] for p in passes if p["errors"]],
+    }
+
+
+def _add_partner_note(w: SandboxWorld, code: str, pid: str, text: str) -> None:
+    box = w.partners[code]
+    if isinstance(box, AmoSandbox):
+        box.add_note(int(pid), text)
+    else:
+        with box.portal.lock:
+            box.portal.add_comment("deal", int(pid), text, 1)
+
+
+def _note_mirrored(w: SandboxWorld, agency_id: str, text: str) -> bool:
+    portal = w.agency.portal
+    with portal.lock:
+        return any(
+            str(r["ENTITY_ID"]) == agency_id and str(r["COMMENT"]).endswith(text)
+            for r in portal.comments.values()
+        )
+
+
 # --- 3. idle ---------------------------------------------------------------------------
 def idle(w: SandboxWorld, bridge: BridgeProcess, polls: int) -> Result:
     passes = [_pass(w, bridge) for _ in range(polls)]

@@ -25,7 +25,9 @@ from benchmarks.sandboxes import sandbox_seconds, world
 from bridge.sandbox.world import SandboxWorld
 
 REAL_MAX = 10_000
-SCENARIOS = ("first_mirror", "steady", "idle", "storm", "latency", "scale", "baseline")
+SCENARIOS = ("first_mirror", "steady", "notes", "idle", "storm", "latency", "scale", "baseline")
+NOTES_OFF = "    mirror_notes: false"
+NOTES_ON = "    mirror_notes: true"
 
 
 @dataclass
@@ -33,6 +35,7 @@ class Params:
     deals: list[int] = field(default_factory=lambda: [1_000, 10_000, 50_000])
     latency: float = 0.1
     changes: int = 500
+    notes_changes: int = 100  # changed deals with a partner note (notes mirroring on)
     idle_polls: int = 10
     storm_events: int = 5_000
     storm_deals: int = 200
@@ -49,6 +52,7 @@ class Params:
             deals=[100, 1_000],
             latency=0.02,
             changes=50,
+            notes_changes=20,
             idle_polls=3,
             storm_events=500,
             storm_deals=50,
@@ -142,6 +146,8 @@ def _rate_limited(tmp: Path, params: Params, out: dict[str, Any], log: Any) -> N
                 mirrors[-1]["sandbox_seconds"] = sandbox_seconds(w)
                 if n == 0:
                     _after_mirror(w, bridge, db, params, out, log)
+            if n == 0 and "notes" in params.scenarios:
+                out["notes"] = _notes(w, db, params, log)
             if n == 0 and "latency" in params.scenarios:
                 out["latency"]["daemon"] = _through_daemon(w, db, params, log)
             if n == 0 and "storm" in params.scenarios:
@@ -166,6 +172,21 @@ def _after_mirror(
     if "latency" in params.scenarios:
         log(f"latency: {params.trickle} single changes")
         out["latency"] = scenarios.latency(w, bridge, db, params.trickle, params.drain)
+
+
+def _notes(w: SandboxWorld, db: Path, params: Params, log: Any) -> dict[str, Any]:
+    """The notes scenario, by a bridge started on the same store with notes mirroring on."""
+    text = w.mapping_path.read_text("utf-8")
+    if NOTES_OFF not in text:
+        raise RuntimeError("the generated mapping no longer says 'mirror_notes: false'")
+    w.mapping_path.write_text(text.replace(NOTES_OFF, NOTES_ON), "utf-8")
+    try:
+        with BridgeProcess(w.mapping_path, w.env, db, lifted=False) as bridge:
+            scenarios._pass(w, bridge)  # a new process: pipelines read, nothing to do
+            log(f"notes: {params.notes_changes} changed deals with a partner note each")
+            return scenarios.notes(w, bridge, db, params.notes_changes)
+    finally:
+        w.mapping_path.write_text(text, "utf-8")
 
 
 def _through_daemon(w: SandboxWorld, db: Path, params: Params, log: Any) -> list[dict[str, Any]]:

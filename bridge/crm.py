@@ -268,6 +268,16 @@ class Crm(Protocol):
         """Every note on one deal, oldest first."""
         ...
 
+    def list_notes_many(self, deal_ids: Sequence[str]) -> dict[str, list[Note]]:
+        """Every note on each of these deals, oldest first, keyed by deal id.
+
+        The bulk note read of a pass (notes mirroring): every id asked for is a key, with
+        an empty list for a deal without notes (or one that does not exist). An adapter
+        reads in the largest units its API allows (Bitrix24: 50 lists per ``batch``;
+        amoCRM: one list filtered by many lead ids).
+        """
+        ...
+
     def close(self) -> None:
         """Release connections."""
         ...

@@ -287,6 +287,16 @@ LinkKey: TypeAlias = tuple[str, str]  # (agency deal id, partner code)
 # (kept in ``synced`` so it persists with it). Fan-out siblings use it to tell this
 # link's write to the shared agency deal from a person's edit.
 AGENCY_WRITES_KEY = "@agency_writes"
+# The first words of every note the bridge writes (mirrored notes, its own notices to the
+# agency or a partner): a note carrying it is never mirrored (sync.plan.notes).
+NOTE_MARKER = "[partner-bridge]"
+
+
+def bridge_note(text: str) -> str:
+    """``text`` as a note the bridge writes for its own reasons: marked, so never mirrored."""
+    return text if text.lstrip().startswith(NOTE_MARKER) else f"{NOTE_MARKER} {text}"
+
+
 HOLD_KEY = "@hold"  # a park only a person lifts (`bridge retry`): the reason, as text
 HISTORY_KEY = "@history"  # a closed link kept as history (sync.plan.history): the reason
 

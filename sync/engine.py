@@ -97,17 +97,16 @@ class Engine:
         overlap: dt.timedelta = poll.DEFAULT_OVERLAP,
         progress: Progress | None = None,
         crash: Callable[[str], None] = crash_point,
-        mirror_notes: bool = False,
         retry_delay: dt.timedelta = RETRY_DELAY,
         lanes: Lanes | None = None,
     ) -> None:
-        """``mirror_notes`` reads both sides' notes of every changed, active link (one call
-        per deal and side) so the planner can mirror them where the mapping says so.
+        """Notes are read (in bulk) and mirrored for the partners whose
+        ``policies.mirror_notes`` the current mapping turns on: the engine reads it from the
+        mapping each pass, so every runner honours it, also after a reload.
 
         ``lanes`` gives every partner call its partner's deadline (:mod:`sync.lanes`;
         by default from ``BRIDGE_PARTNER_DEADLINE`` / ``BRIDGE_PARTNER_PROBE``)."""
         self.lanes = lanes or Lanes()
-        self.mirror_notes = mirror_notes
         self.retry_delay = retry_delay  # before a deal that failed transiently is tried again
         self.store = store
         self.mapping = mapping
@@ -203,7 +202,6 @@ class Engine:
                 self.agency,
                 self.partners,
                 self.overlap,
-                notes=self.mirror_notes,
             )
             got = gatherer.run(codes, now, parked=self.retry_parked, polling=poll, resting=resting)
             self._pipeline(self.agency, None)

@@ -107,10 +107,7 @@ class Gatherer:
         agency: Crm,
         partners: Mapping[str, Crm],
         overlap: dt.timedelta,
-        *,
-        notes: bool = False,
     ) -> None:
-        self.notes = notes
         self.store = store
         self.mapping = mapping
         self.agency = agency
@@ -144,8 +141,7 @@ class Gatherer:
         self._partner_snapshots(got, live)
         self._stamps(got, [c for c in live if c not in got.down])
         self._contacts(got, live)
-        if self.notes:
-            self._notes(got, [c for c in live if c not in got.down])
+        self._notes(got, [c for c in live if c not in got.down])
         return got.freeze()
 
     def _poll_partner(self, code: str, got: _Gathering) -> None:
@@ -275,20 +271,29 @@ class Gatherer:
         return link is None or link.partner_deal_id is None
 
     def _notes(self, got: _Gathering, live: Sequence[str]) -> None:
-        """Both sides' notes of active links whose partner mirrors notes (one call per deal:
-        the ``Crm`` protocol has no bulk note read)."""
+        """Both sides' notes of the active links whose partner mirrors notes
+        (``policies.mirror_notes`` of the mapping in force), read in bulk: one
+        ``list_notes_many`` for the agency and one per partner."""
+        agency_ids: list[str] = []
+        wanted: dict[str, list[str]] = defaultdict(list)
         for agency_id, links_of in got.links.items():
             mirrored = [r for c, r in links_of.items() if c in live and self._mirrors(r)]
             if not mirrored or agency_id not in got.agency_deals:
                 continue
-            got.agency_notes[agency_id] = tuple(self.agency.list_notes(agency_id))
+            agency_ids.append(agency_id)
             for link in mirrored:
-                try:
-                    found = self.partners[link.partner_code].list_notes(link.partner_deal_id or "")
-                except CrmError as exc:
-                    got.down[link.partner_code] = exc
-                    continue
-                got.partner_notes[(link.partner_code, link.partner_deal_id or "")] = tuple(found)
+                wanted[link.partner_code].append(link.partner_deal_id or "")
+        if not agency_ids:
+            return
+        found = self.agency.list_notes_many(agency_ids)
+        got.agency_notes.update({i: tuple(found.get(i, ())) for i in agency_ids})
+        for code, deal_ids in wanted.items():
+            try:
+                notes = self.partners[code].list_notes_many(deal_ids)
+            except CrmError as exc:
+                got.down[code] = exc
+                continue
+            got.partner_notes.update({(code, i): tuple(notes.get(i, ())) for i in deal_ids})
 
     def _mirrors(self, link: LinkState) -> bool:
         partner = self.mapping.partners.get(link.partner_code)

@@ -281,6 +281,9 @@ class LaneCrm:
     def list_notes(self, deal_id: str) -> list[Note]:
         return self.lanes.call(self.code, lambda: self.inner.list_notes(deal_id))
 
+    def list_notes_many(self, deal_ids: Sequence[str]) -> dict[str, list[Note]]:
+        return self.lanes.call(self.code, lambda: self.inner.list_notes_many(deal_ids))
+
     def close(self) -> None:
         self.inner.close()
 

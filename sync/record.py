@@ -229,13 +229,14 @@ class Recorder:
         for entry in plan.audit:
             yield self._row(
                 plan,
-                "conflict" if entry.winner else "agreement",
+                entry.action or ("conflict" if entry.winner else "agreement"),
                 field=entry.field,
                 side=entry.side_changed.value,
                 old=_text(entry.old),
                 new=_text(entry.new),
                 winner=entry.winner.value if entry.winner else None,
                 loser_value=_text(entry.loser_value),
+                detail=entry.detail,
             )
 
     def _change_rows(

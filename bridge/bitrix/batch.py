@@ -43,6 +43,7 @@ class BatchReply:
     errors: dict[str, WireError] = field(default_factory=dict)
     totals: dict[str, Any] = field(default_factory=dict)
     times: dict[str, Any] = field(default_factory=dict)
+    nexts: dict[str, Any] = field(default_factory=dict)  # a list command's next ``start``
 
     @classmethod
     def parse(cls, payload: Mapping[str, Any]) -> BatchReply:
@@ -57,6 +58,7 @@ class BatchReply:
             errors=errors,
             totals=_as_map(block.get("result_total")),
             times=_as_map(block.get("result_time")),
+            nexts=_as_map(block.get("result_next")),
         )
 
     def outcome(self, key: str) -> tuple[Any, WireError | None]:

@@ -48,6 +48,7 @@ log = logging.getLogger(__name__)
 
 CONTACT_SELECT = ("ID", "NAME", "SECOND_NAME", "LAST_NAME", "PHONE", "EMAIL")
 COMPANY_SELECT = ("ID", "TITLE", "PHONE", "EMAIL")
+NOTES_METHOD = "crm.timeline.comment.list"
 
 
 def _chunks(values: Sequence[str], size: int) -> Iterator[list[str]]:
@@ -57,6 +58,14 @@ def _chunks(values: Sequence[str], size: int) -> Iterator[list[str]]:
 
 def _plain_rows(result: Any) -> list[dict[str, Any]]:
     return [r for r in result or () if isinstance(r, dict)]
+
+
+def _notes_params(deal_id: str) -> dict[str, Any]:
+    return {"filter": {"ENTITY_ID": deal_id, "ENTITY_TYPE": "deal"}, "order": {"ID": "ASC"}}
+
+
+def _oldest_first(notes: Iterable[Note]) -> list[Note]:
+    return sorted(notes, key=lambda n: int(n.id or 0))
 
 
 def _unique(values: Iterable[str]) -> list[str]:
@@ -290,11 +299,32 @@ class BitrixCrm:
             yield ChangePage(tuple(self._decode(rows)), watermark)
 
     def list_notes(self, deal_id: str) -> list[Note]:
-        rows = self._list_all(
-            "crm.timeline.comment.list",
-            {"filter": {"ENTITY_ID": deal_id, "ENTITY_TYPE": "deal"}, "order": {"ID": "ASC"}},
-        )
-        return sorted((codec.decode_note(r) for r in rows), key=lambda n: int(n.id or 0))
+        rows = self._list_all(NOTES_METHOD, _notes_params(deal_id))
+        return _oldest_first(codec.decode_note(r) for r in rows)
+
+    def list_notes_many(self, deal_ids: Sequence[str]) -> dict[str, list[Note]]:
+        """One ``crm.timeline.comment.list`` per deal, 50 of them per ``batch``; a deal with
+        more than a page of comments has its next page in a later batch."""
+        rows: dict[str, list[dict[str, Any]]] = {i: [] for i in _unique(deal_ids)}
+        starts: dict[str, Any] = dict.fromkeys(rows, 0)
+        while starts:
+            group = list(starts)[:MAX_COMMANDS]
+            commands = {
+                f"n{i}": command(NOTES_METHOD, {**_notes_params(i), "start": starts[i]})
+                for i in group
+            }
+            reply, _ = self.transport.batch(commands)
+            for deal_id in group:
+                result, error = reply.outcome(f"n{deal_id}")
+                if error is not None:
+                    raise classify(error, system=self._system)
+                rows[deal_id].extend(_plain_rows(result))
+                following = reply.nexts.get(f"n{deal_id}")
+                if following is None:
+                    del starts[deal_id]
+                else:
+                    starts[deal_id] = following
+        return {i: _oldest_first(codec.decode_note(r) for r in found) for i, found in rows.items()}
 
     def _list_all(self, method: str, params: dict[str, Any]) -> list[dict[str, Any]]:
         """Offset paging for small lists (catalogues, one deal's notes)."""

@@ -17,7 +17,7 @@ from sqlmodel import Session, col, select
 from bridge.channels import normalise
 from bridge.channels.normalise import Fingerprint, Kind
 from bridge.channels.tables import ChannelFlagRow, ChannelHandoverRow
-from bridge.model import Company, Contact, Hint, HintKind, Note
+from bridge.model import Company, Contact, Hint, HintKind, Note, bridge_note
 from bridge.notices import Notices
 from bridge.store import inbox
 
@@ -210,7 +210,7 @@ def screen_new_handovers(
         if flag is None and conflicts:
             flag = _new_flag(session, draft, conflicts, now, hold, texts, partner_names or {})
             result.flagged.extend(conflicts)
-            result.comments.append(Note(draft.agency_deal_id, flag.detail or ""))
+            result.comments.append(Note(draft.agency_deal_id, bridge_note(flag.detail or "")))
         if flag is not None and flag.held and flag.confirmed_at is None:
             key = (draft.agency_deal_id, draft.partner_code)
             result.held.add(key)

@@ -283,7 +283,7 @@ class Policies:
     digest_weekday: int = 0  # Monday
     status_request_notes: bool = False
     status_request_deals: StatusRequests = StatusRequests.STALE
-    mirror_notes: bool = True
+    mirror_notes: bool = False  # off unless the mapping turns it on (it costs reads)
     channel_conflict_window: dt.timedelta = dt.timedelta(days=90)
     hold_on_channel_conflict: bool = False
     language: str = "ru"
@@ -293,6 +293,9 @@ class Policies:
     # A cumulative paid field that grows by more than this × the deal amount in one step
     # parks the link (DESIGN §6, money that cannot be right).
     max_payment_jump: Decimal = Decimal(2)
+    # An agency amount the partner's CRM cannot hold exactly (amoCRM: whole units): "park"
+    # (the default), or rounded for the partner ("down" / "nearest") with an audit line.
+    amount_rounding: str = "park"
     # The partner cabinet shows a partner its own leaderboard position (programme-wide).
     publish_ratings: bool = False
 
@@ -360,6 +363,9 @@ class PartnerConfig:
     unavailable: Broken | None = None
     joined: dt.date | None = None  # start of the contract: membership fee years count from it
     groups: Groups = field(default_factory=Groups)
+    # False when the mapping leaves the deal amount unmapped (`fields: {amount: null}`):
+    # the built-in amount mirror is not added, and nothing parks for the amount.
+    amount_mirrored: bool = True
 
 
 @dataclass(frozen=True, slots=True)

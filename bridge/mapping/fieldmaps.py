@@ -2,7 +2,8 @@
 
 A partner entry overrides the default entry of the same name key by key, so
 ``amount: {owner: agency}`` changes only the owner; ``brief: null`` drops the
-default for that partner. Problems point at the line the offending key came from.
+default for that partner, and ``amount: null`` leaves the deal amount unmirrored
+(:func:`amount_dropped`). Problems point at the line the offending key came from.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ _DEFAULT_CONVERTER = {
     "contact.phone": ConverterKind.PHONE,
     "contact.email": ConverterKind.EMAIL,
 }
+AMOUNT = "amount"
 _ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _TABLE_CONVERTERS = (ConverterKind.ENUM, ConverterKind.USER)
 
@@ -80,6 +82,24 @@ def merge_fields(
             result.append(field_map)
     _check_twice(result, out)
     return tuple(result)
+
+
+def amount_dropped(
+    defaults: Mapping[str, FieldSpec],
+    overrides: Mapping[str, FieldSpec | None],
+    maps: tuple[FieldMapSpec, ...],
+) -> bool:
+    """The partner left the deal amount unmapped on purpose: ``fields: {amount: null}``
+    (or null on another map of the amount) and no remaining map carries it. The bridge
+    then does not mirror the amount at all — it is not added back as a built-in."""
+    dropped = [name for name, spec in overrides.items() if spec is None]
+    targets_amount = any(
+        name == AMOUNT
+        or (name in defaults and AMOUNT in (defaults[name].agency, defaults[name].partner))
+        for name in dropped
+    )
+    still = any(AMOUNT in (m.agency, m.partner) for m in maps)
+    return targets_amount and not still
 
 
 def _check_one(merged: _Merged, out: Reporter) -> FieldMapSpec | None:

@@ -189,6 +189,7 @@ _POLICY_FIELD = {
     "stale_after_days": "stale_after",
     "digest_day": "digest_weekday",
     "channel_conflict_days": "channel_conflict_window",
+    "round": "amount_rounding",
 }
 
 

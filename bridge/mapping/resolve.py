@@ -217,6 +217,7 @@ def _partner(
         broken_fields=broken,
         joined=spec.joined,
         groups=spec.groups,
+        amount_mirrored=spec.amount_mirrored,
     )
     return config, _summary(config, stages)
 

@@ -239,6 +239,12 @@ class PoliciesSpec(_Spec):
         description="A paid field growing by more than this × the deal amount at once parks "
         "the link (default 2)",
     )
+    round: Literal["park", "down", "nearest"] | None = Field(
+        None,
+        description="An agency amount the partner's CRM cannot hold exactly (amoCRM keeps "
+        "whole units): 'park' the deal (default), or send it rounded 'down' or to the "
+        "'nearest' unit, with an audit line for each rounding",
+    )
     publish_ratings: StrictBool | None = Field(
         None,
         description="Show each partner its own leaderboard position (and the number of "

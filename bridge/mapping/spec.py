@@ -118,6 +118,7 @@ class PartnerSpecMerged:
     payouts: PayoutSchedule | None = None
     legal: Legal | None = None
     override: Override | None = None  # set on a child: what its parent earns from it
+    amount_mirrored: bool = True  # False: `fields: {amount: null}` — the amount is not mirrored
 
 
 @dataclass(frozen=True)

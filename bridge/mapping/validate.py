@@ -18,7 +18,7 @@ from bridge.mapping.compiled import Policies
 from bridge.mapping.connection import agency_connection, partner_connection
 from bridge.mapping.env import Environment, expand, missing_variable
 from bridge.mapping.errors import KeyPath, MappingInvalid, MappingProblem
-from bridge.mapping.fieldmaps import merge_fields
+from bridge.mapping.fieldmaps import amount_dropped, merge_fields
 from bridge.mapping.partner_keys import check_timezone, groups, joined_date
 from bridge.mapping.payouts_spec import build_legal, build_overrides, build_payouts
 from bridge.mapping.policy import build_policies, build_rules, build_stages, check_currency
@@ -185,6 +185,7 @@ def _partner(
         currency=currency,
         stages=stages,
         fields=fields,
+        amount_mirrored=not amount_dropped(raw.defaults.fields, spec.fields, fields),
         rules=rules,
         membership_fee=commission.membership_fee if commission else None,
         policies=policies,

@@ -308,6 +308,12 @@ class MemoryCrm:
         self._enter("list_notes")
         return list(self.notes.get(deal_id, []))
 
+    def list_notes_many(self, deal_ids: Sequence[str]) -> dict[str, list[Note]]:
+        wanted = list(dict.fromkeys(deal_ids))
+        if wanted:
+            self._enter("list_notes_many", len(wanted))
+        return {i: list(self.notes.get(i, [])) for i in wanted}
+
     def close(self) -> None:
         self.closed = True
 

@@ -1,11 +1,15 @@
 """``bridge check``: validate mapping.yaml offline, then resolve it against every CRM.
 
 Prints each problem as ``file:LINE:COL path: message``, then (online) a per-partner
-summary table. Exit code 0 when there are no errors, 1 otherwise.
+summary table and the hand-overs foreseen to park (:mod:`sync.handover_check`: a
+currency the partner keeps that differs from the agency's, and a dry-run plan of a
+few open deals per partner). Exit code 0 when there are no errors, 1 otherwise;
+foreseen parks are warnings, which fail the check only with ``--strict``.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -17,6 +21,7 @@ from bridge.mapping.env import Environment
 from bridge.mapping.errors import MappingProblem, sort_problems
 from bridge.mapping.resolve import PartnerSummary, ResolveReport, resolve
 from bridge.mapping.validate import validate_text
+from sync.handover_check import Outlook, foresee
 
 
 def run_check(
@@ -24,8 +29,10 @@ def run_check(
     *,
     offline: bool = False,
     fix: bool = False,
+    strict: bool = False,
     console: Console | None = None,
     opener: Opener = open_crm,
+    now: dt.datetime | None = None,
 ) -> int:
     """Run the check and print the outcome; the process exit code."""
     console = console or Console()
@@ -46,6 +53,9 @@ def run_check(
     crms, failed = open_all(spec, opener)
     try:
         report = resolve(spec, crms, fix=fix)
+        outlook = None
+        if report.compiled is not None:
+            outlook = foresee(report.compiled, crms, now or dt.datetime.now(dt.UTC))
     finally:
         close_all(crms)
     _print_problems(console, [*report.problems, *report.warnings])
@@ -56,8 +66,26 @@ def run_check(
             _say(console, line)
     if report.compiled is not None:
         console.print(summary_table(report.summaries))
+    parks = _print_outlook(console, outlook) if outlook is not None else 0
     _say(console, _verdict(report, path))
-    return 0 if report.ok else 1
+    if parks and report.ok:
+        hint = " (--strict: this fails the check)" if strict else ""
+        _say(console, f"{parks} hand-over(s) foreseen to park{hint}")
+    return 0 if report.ok and not (strict and parks) else 1
+
+
+def _print_outlook(console: Console, outlook: Outlook) -> int:
+    """Print the foreseen parks (as warnings) and the sample per partner; how many parks."""
+    for foreseen in outlook.parks:
+        _say(console, "warning: " + foreseen.line())
+    for account in outlook.unread:
+        _say(console, f"warning: sample dry run not done for {account}")
+    for code, count in outlook.sampled.items():
+        parked = sum(1 for f in outlook.parks if f.partner == code and f.deal_id is not None)
+        _say(
+            console, f"dry run: partner '{code}': {count} open deal(s) sampled, {parked} would park"
+        )
+    return len(outlook.parks)
 
 
 def _say(console: Console, text: str) -> None:

@@ -246,8 +246,12 @@ def check(
     fix: Annotated[
         bool, typer.Option("--fix", help="Create the bridge's stamp fields where missing")
     ] = False,
+    strict: Annotated[
+        bool,
+        typer.Option("--strict", help="Fail (exit 1) on hand-overs foreseen to park too"),
+    ] = False,
 ) -> None:
-    """Validate mapping.yaml and resolve every name against the live CRMs."""
+    """Validate mapping.yaml, resolve every name against the live CRMs, and foresee parks."""
     import functools
 
     from bridge.mapping.connect import open_crm
@@ -256,7 +260,8 @@ def check(
     resolved = settings(env_file, verbose=verbose, mapping=mapping)
     # OAuth partners read their tokens from the configured store, not a default one.
     opener = functools.partial(open_crm, db_url=resolved.db_url)
-    raise typer.Exit(run_check(resolved.mapping_path, offline=offline, fix=fix, opener=opener))
+    code = run_check(resolved.mapping_path, offline=offline, fix=fix, strict=strict, opener=opener)
+    raise typer.Exit(code)
 
 
 # --- sync engine commands (logic in sync/cli/passes.py; imported lazily so bridge stays

@@ -44,7 +44,7 @@ from bridge.kpi.query import StageSemantics, load_facts
 from bridge.ledger import book
 from bridge.ledger.balances import open_items
 from bridge.mapping.compiled import Policies, Side, StatusRequests
-from bridge.model import LinkStatus, Note, Semantics
+from bridge.model import LinkStatus, Note, Semantics, bridge_note
 from bridge.notices import Notices
 from bridge.store import links
 from bridge.store.db import Store
@@ -237,7 +237,7 @@ def _post_notes(
     with store.transaction() as session:
         claimed, skipped = _claim(session, digest.partner_code, asked, week, now)
     by_partner_id = {d.partner_deal_id: d for d in claimed}
-    notes = [Note(d.partner_deal_id, status_request(d, notices)) for d in claimed]
+    notes = [Note(d.partner_deal_id, bridge_note(status_request(d, notices))) for d in claimed]
     results = crm.add_notes(notes) if notes else []
     failed = [(by_partner_id[r.key].agency_deal_id, str(r.error)) for r in results if not r.ok]
     sent = [by_partner_id[r.key].agency_deal_id for r in results if r.ok]

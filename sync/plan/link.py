@@ -51,6 +51,7 @@ from sync.plan.money import (
     paid_token,
 )
 from sync.plan.notes import agency_notes_to_mirror, orphan_notice, partner_notes_to_mirror
+from sync.plan.rounding import rounding_entry
 from sync.plan.slots import Slot, read_end, slots_for
 from sync.plan.types import (
     STAGE_KEY,
@@ -282,7 +283,8 @@ def _create(inputs: LinkInputs) -> LinkPlan:
         outcome=_outcome(inputs, outcome.draft.stage_id),
     )
     ops = (CreatePartnerDeal(inputs.key, outcome.draft),)
-    return make_plan(inputs.key, ops, (), created, inputs.state)
+    audit = _roundings(inputs, slots, outcome.pairs, outcome.draft.amount)
+    return make_plan(inputs.key, ops, audit, created, inputs.state)
 
 
 def _sync(inputs: LinkInputs, partner_deal: Deal) -> LinkPlan:
@@ -305,6 +307,8 @@ def _sync(inputs: LinkInputs, partner_deal: Deal) -> LinkPlan:
         marked = dataclasses.replace(state, synced={**state.synced, REFUSED_KEY: token})
         return _park(inputs, marked, (paid.reason,))
     ops: list[Operation] = [UpdateDeal(inputs.key, side, patch) for side, patch in outcome.patches]
+    sent = next((p.amount for side, p in outcome.patches if side is Side.PARTNER), None)
+    audit = (*outcome.audit, *_roundings(inputs, slots, outcome.pairs, sent))
     ops += _notes(inputs, partner_deal)
     pairs = dict(outcome.pairs)
     told = _told(inputs, state, partner_deal, ops, pairs)
@@ -326,7 +330,25 @@ def _sync(inputs: LinkInputs, partner_deal: Deal) -> LinkPlan:
         partner_updated_at=partner_deal.updated_at,
         outcome=_outcome(inputs, _partner_stage(pairs, partner_deal)),
     )
-    return make_plan(inputs.key, tuple(ops), outcome.audit, synced, inputs.state)
+    return make_plan(inputs.key, tuple(ops), audit, synced, inputs.state)
+
+
+def _roundings(
+    inputs: LinkInputs,
+    slots: tuple[Slot, ...],
+    pairs: Mapping[str, tuple[CanonicalValue, CanonicalValue]],
+    sent: Money | None,
+) -> tuple[AuditEntry, ...]:
+    """The audit line of a deal amount this plan sends to the partner rounded."""
+    if sent is None:
+        return ()
+    for slot in slots:
+        if slot.partner is not None and slot.partner.target is Target.AMOUNT:
+            pair = pairs.get(slot.rule.name)
+            exact = pair[0] if pair is not None else None
+            entry = rounding_entry(inputs.key, slot.rule.name, inputs.partner, exact, sent)
+            return (entry,) if entry is not None else ()
+    return ()
 
 
 def _money_slots(slots: tuple[Slot, ...]) -> list[MoneySlot]:

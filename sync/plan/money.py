@@ -12,7 +12,9 @@ create or a mirror would leave on both sides):
     10^:data:`BITRIX_DIGITS`;
   * amoCRM keeps a lead's ``price`` as a whole number up to :data:`AMO_MAX_PRICE`.
 
-  A negative deal amount is refused too.
+  A negative deal amount is refused too. The one exception is the admin's choice
+  ``policies.round: down|nearest`` (:mod:`sync.plan.rounding`): the agency amount then
+  goes to the partner rounded to what its CRM keeps, with an audit line.
 
 * **An implausible cumulative paid field** (the ``paid_field`` of a
   ``percent_of_payments`` rule, read on the agency side after mirroring). Against the
@@ -42,6 +44,7 @@ from bridge.mapping.compiled import (
     Target,
 )
 from bridge.model import CanonicalValue, Money
+from sync.plan.rounding import rounded, rounding_of
 
 PAID_KEY = "@paid"  # the last cumulative paid value let through (what the ledger saw)
 REFUSED_KEY = "@refused_paid"  # the paid value the last park refused, as text
@@ -126,11 +129,16 @@ def amount_reasons(
             own = CrmKind.BITRIX24 if side is Side.AGENCY else partner.connection.kind
             other = partner.connection.kind if side is Side.AGENCY else CrmKind.BITRIX24
             for kind in dict.fromkeys((own, other)):  # its own CRM's limit first
-                why = unholdable(money.amount, kind, is_price=is_price)
+                sent = money.amount
+                if is_price and side is Side.AGENCY and kind is not own:
+                    # What goes to the partner: rounded when policies.round says so.
+                    sent = rounded(sent, kind, rounding_of(partner))
+                why = unholdable(sent, kind, is_price=is_price)
                 if why is not None:
                     reasons.append(
                         f"{where} is {money.amount:f}: {why}, so the bridge would not carry it"
-                        " exactly — correct it in the CRM (nothing is rounded)"
+                        " exactly — correct it in the CRM (nothing is rounded unless"
+                        " policies.round says so)"
                     )
                     break
     return tuple(reasons)

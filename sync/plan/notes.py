@@ -4,7 +4,8 @@ A mirrored note starts with :data:`MARKER` — plain ASCII in square brackets, w
 both amoCRM notes and Bitrix24 timeline comments keep verbatim (it is not a BBCode
 tag) and which a person reads as "this came from the bridge". A note that carries
 the marker is never mirrored; notes the bridge writes for its own reasons (the
-orphan notice) carry it too.
+orphan notice, a channel-conflict comment, the weekly status request) carry it too
+(:func:`bridge.model.bridge_note`).
 
 Mirroring is stateless: a note is due when the other side has no note with the
 same mirrored text (compared with whitespace collapsed, since CRMs re-wrap text).
@@ -17,9 +18,9 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable, Sequence
 
-from bridge.model import Note
+from bridge.model import NOTE_MARKER, Note
 
-MARKER = "[partner-bridge]"
+MARKER = NOTE_MARKER
 
 
 def is_mirrored(text: str) -> bool:

@@ -7,7 +7,9 @@ lives (a :class:`~bridge.mapping.compiled.FieldEnd`, or ``None`` for the stage).
 * every field map of the partner;
 * the built-in title (``to_partner``) and amount (``both``, partner owns it — the
   partner works the deal and sets the final sum) unless a field map already
-  targets them;
+  targets them; a partner whose mapping says ``fields: {amount: null}`` gets no
+  amount at all (``PartnerConfig.amount_mirrored``): neither side's amount is
+  written, and no amount is checked or parked for;
 * the stage (``both``, partner owns it), translated by :mod:`sync.plan.stages`.
 
 Contact and company targets are carried on create only: a deal patch cannot
@@ -35,6 +37,7 @@ from bridge.mapping.compiled import (
 from bridge.model import CanonicalValue, Company, Contact, Deal, FieldValue, Money
 from sync.plan.convert import Ok, Result, normalize, translate
 from sync.plan.fields import Rule, Translate
+from sync.plan.rounding import round_for_partner
 from sync.plan.stages import StageTranslator
 from sync.plan.types import AMOUNT_KEY, STAGE_KEY, TITLE_KEY, AgencyExtras, PartnerExtras
 
@@ -130,7 +133,8 @@ def slots_for(
     sides = _Sides(mapping, partner, agency)
     maps = list(partner.fields)
     targets = {fm.agency.target for fm in maps} | {fm.partner.target for fm in maps}
-    maps += [m for m in (_IMPLICIT_TITLE, _IMPLICIT_AMOUNT) if m.agency.target not in targets]
+    implicit = [_IMPLICIT_TITLE] + ([_IMPLICIT_AMOUNT] if partner.amount_mirrored else [])
+    maps += [m for m in implicit if m.agency.target not in targets]
     slots = [_field_slot(fm, sides) for fm in maps]
     slots.append(_stage_slot(partner, agency, extras))
     return tuple(slots)
@@ -164,10 +168,15 @@ def _translator(fm: FieldMap, to: Side, sides: _Sides) -> Translate:
     if fm.default is not None and fm.direction is not Direction.BOTH:
         default = normalize(fm.converter, fm.default, currency)
 
+    rounds = to is Side.PARTNER and fm.partner.target is Target.AMOUNT
+
     def run(value: CanonicalValue) -> Result:
         if value is None and default is not None:
             return Ok(default)
-        return translate(fm.converter, value, to, label=fm.name, currency=currency)
+        result = translate(fm.converter, value, to, label=fm.name, currency=currency)
+        if rounds and isinstance(result, Ok):
+            return Ok(round_for_partner(sides.partner, result.value))
+        return result
 
     return run
 

@@ -135,6 +135,8 @@ class AuditEntry:
     new: CanonicalValue
     winner: Side | None
     loser_value: CanonicalValue
+    action: str | None = None  # None: a conflict (a winner) or an agreement
+    detail: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

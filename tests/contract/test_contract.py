@@ -253,6 +253,25 @@ def test_notes_round_trip(backend: Backend) -> None:
     assert all(n.deal_id == deal_id and n.id for n in notes)
 
 
+def test_notes_of_many_deals_are_read_in_bulk(backend: Backend) -> None:
+    busy, quiet, empty = _create(backend, 3, start=90)
+    many = [Note(busy, f"заметка №{n:02d}") for n in range(60)]  # more than a Bitrix24 page
+    results = backend.crm.add_notes([*many, Note(quiet, "Единственная ✓")])
+    assert all(r.ok for r in results), [r.error for r in results if not r.ok]
+    before = backend.requests
+    found = backend.crm.list_notes_many([busy, quiet, empty, "999999990", busy])
+    used = backend.requests - before
+    assert set(found) == {busy, quiet, empty, "999999990"}
+    assert [n.text for n in found[busy]] == [n.text for n in many], "every page, oldest first"
+    assert [n.text for n in found[quiet]] == ["Единственная ✓"]
+    assert found[empty] == [] and found["999999990"] == []
+    assert all(n.deal_id == d for d, notes in found.items() for n in notes)
+    assert found[busy] == backend.crm.list_notes(busy)
+    # One bulk read, plus one for the busy deal's second page where pages are 50.
+    assert used <= 2, f"{used} requests for the notes of 4 deals"
+    assert backend.crm.list_notes_many([]) == {}
+
+
 def test_note_on_missing_deal_is_an_item_error(backend: Backend) -> None:
     (result,) = backend.crm.add_notes([Note("999999993", "в пустоту")])
     assert isinstance(result.error, NotFound | PermanentError)

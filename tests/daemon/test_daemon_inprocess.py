@@ -95,7 +95,9 @@ def test_a_webhook_storm_costs_about_one_fetch_per_deal(world: SandboxWorld) -> 
         daemon.stop()
     assert folded is not None and folded >= 900, "most of the storm folds into waiting hints"
     print(f"storm: 1000 events on 50 deals → {fetches} agency requests")
-    assert fetches <= 10, "a storm must be folded and read in bulk, not per event"
+    # At most ~10 passes, each reading its deals in one bulk read and — the example mapping
+    # mirrors notes — their notes in one more.
+    assert fetches <= 20, "a storm must be folded and read in bulk, not per event"
 
 
 def test_the_daily_job_books_membership_once_and_runs_the_digest(world: SandboxWorld) -> None:

@@ -73,10 +73,15 @@ def opener(fast: bool) -> Opener:
 
 
 @contextmanager
-def http_world(directory: Path, *, fast: bool = True) -> Iterator[HttpWorld]:
-    """The example world in ``directory`` (its store: ``directory/engine.db``)."""
+def http_world(
+    directory: Path, *, fast: bool = True, mapping_text: str | None = None
+) -> Iterator[HttpWorld]:
+    """The example world in ``directory`` (its store: ``directory/engine.db``);
+    ``mapping_text`` replaces the example mapping."""
     with ExitStack() as stack:
-        world = stack.enter_context(sandbox_world(directory, real_limits=not fast))
+        world = stack.enter_context(
+            sandbox_world(directory, real_limits=not fast, mapping_text=mapping_text)
+        )
         crms = world.resolve(opener(fast))
         for crm in crms.values():
             stack.callback(crm.close)

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from decimal import Decimal
 
@@ -303,7 +304,12 @@ def test_notes_are_mirrored_once_each_way_when_enabled(world: World) -> None:
     from sync.sources import inbox as sync_inbox
 
     deal = world.agency_deal(1, ("amo",))
-    engine = world.engine(mirror_notes=True)
+    engine = world.engine()
+    notes_on = dataclasses.replace(world.mapping.partners["amo"].policies, mirror_notes=True)
+    amo = dataclasses.replace(world.mapping.partners["amo"], policies=notes_on)
+    engine.update_mapping(
+        dataclasses.replace(world.mapping, partners={**world.mapping.partners, "amo": amo})
+    )
     engine.sync()
     (partner_deal,) = world.amo.deals.values()
     world.amo.notes[partner_deal.id] = [Note(partner_deal.id, "Клиент просит КП до пятницы")]
@@ -319,3 +325,4 @@ def test_notes_are_mirrored_once_each_way_when_enabled(world: World) -> None:
     writes = world.writes()
     engine.sync(poll=False)
     assert world.writes() == writes  # nothing mirrored back, nothing twice
+    assert world.amo.calls["list_notes"] == 0, "notes are read in bulk, never deal by deal"

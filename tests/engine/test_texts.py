@@ -29,4 +29,4 @@ def test_a_conflict_comment_uses_the_agencys_wording(world: World) -> None:
     second = world.agency_deal(2, ("b24",))
     world.engine().sync()
     (note,) = world.agency.list_notes(second.id)
-    assert note.text.startswith("Внимание: клиент уже был у «")
+    assert note.text.startswith("[partner-bridge] Внимание: клиент уже был у «")

@@ -47,7 +47,6 @@ class EngineOptions(TypedDict, total=False):
     overlap: dt.timedelta
     progress: Progress | None
     crash: Callable[[str], None]
-    mirror_notes: bool
     retry_delay: dt.timedelta
     lanes: Lanes | None
 

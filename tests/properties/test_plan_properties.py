@@ -22,7 +22,7 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from bridge.canonical import synced_from_json, synced_to_json
-from bridge.mapping.compiled import Side
+from bridge.mapping.compiled import Policies, Side
 from bridge.model import CanonicalValue, Deal, FieldValue, LinkStatus, Money, Note
 from bridge.phones import mirrored
 from sync.plan.notes import is_mirrored, mirrored_text
@@ -39,7 +39,7 @@ from tests.unit.test_plan_helpers import (
     writes,
 )
 
-MAPPING = world()
+MAPPING = world(policies=Policies(mirror_notes=True))  # notes mirror too (off by default)
 PROFILE = settings(max_examples=150, deadline=None, derandomize=True, database=None)
 
 # Whole roubles: the partners here are amoCRM, whose budgets have no kopecks (a

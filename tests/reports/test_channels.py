@@ -92,7 +92,7 @@ def test_screen_flags_once_comments_in_russian_and_holds_until_confirmed(store: 
     (comment,) = first.comments
     assert comment.deal_id == "200"
     assert comment.text == (
-        "Клиент уже передавался партнёру «Альфа» 12.11.2026 (сделка 100). "
+        "[partner-bridge] Клиент уже передавался партнёру «Альфа» 12.11.2026 (сделка 100). "
         "Совпадение: телефон +79123456789.\n"
         "Сделка не передана партнёру «Бета» до подтверждения менеджером."
     )

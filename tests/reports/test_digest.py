@@ -162,8 +162,8 @@ def test_run_digest_posts_notes_once_per_deal_per_week(store: Store) -> None:
     assert [agency for agency, _ in digest.notes_failed] == ["4"]
     assert sorted(crm.notes) == ["p1", "p2"]
     assert crm.notes["p1"][0].text == (
-        "Агентство просит обновить статус сделки №p1: последнее изменение 14.11.2026 "
-        "(9 дн. назад). Пожалуйста, обновите стадию или напишите комментарий."
+        "[partner-bridge] Агентство просит обновить статус сделки №p1: последнее изменение "
+        "14.11.2026 (9 дн. назад). Пожалуйста, обновите стадию или напишите комментарий."
     )
     # Later the same week: nothing new is sent; the refused note is tried again.
     crm.deals["gone"] = Deal("gone", "Сайт", "1", "10", None, NOW - 40 * DAY, NOW - 12 * DAY)

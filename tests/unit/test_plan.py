@@ -463,13 +463,16 @@ def test_notes_mirror_with_a_marker_and_never_come_back() -> None:
         Note("p-atwinta-1", "Клиент просит КП до пятницы", created_at=sides.tick())
     ]
     sides.agency_notes.append(Note("4242", "Клиент VIP, будьте вежливы", created_at=sides.tick()))
-    plans = sides.run(world())
+    mirroring = world(policies=Policies(mirror_notes=True))
+    assert not world().partners["atwinta"].policies.mirror_notes, "off unless the mapping says"
+    assert _only(sides.run(world()), AddNote) == []
+    plans = sides.run(mirroring)
     notes = _only(plans, AddNote)
     assert {n.side for n in notes} == {Side.AGENCY, Side.PARTNER}
     texts = {n.side: n.note.text for n in notes}
     assert texts[Side.AGENCY] == "[partner-bridge] Atwinta: Клиент просит КП до пятницы"
     assert texts[Side.PARTNER] == "[partner-bridge] Агентство: Клиент VIP, будьте вежливы"
-    assert writes(sides.run(world())) == []  # the mirrored copies are not mirrored back
+    assert writes(sides.run(mirroring)) == []  # the mirrored copies are not mirrored back
 
 
 def test_recorded_intent_is_not_created_again_without_a_stamp_search() -> None:
