@@ -16,6 +16,7 @@ from bridge.mapping.connect import Opener, close_all, open_all, open_crm
 from bridge.mapping.env import Environment
 from bridge.mapping.errors import MappingProblem, sort_problems
 from bridge.mapping.resolve import PartnerSummary, ResolveReport, resolve
+from bridge.mapping.resolve_cache import CACHE_TABLE, StoreCache
 from bridge.mapping.validate import validate_text
 
 
@@ -26,8 +27,12 @@ def run_check(
     fix: bool = False,
     console: Console | None = None,
     opener: Opener = open_crm,
+    db_url: str | None = None,
 ) -> int:
-    """Run the check and print the outcome; the process exit code."""
+    """Run the check and print the outcome; the process exit code.
+
+    Online, every account is read live (all at once); with ``db_url`` naming an existing
+    store, what was read refreshes that store's resolution cache."""
     console = console or Console()
     try:
         text = path.read_text(encoding="utf-8")
@@ -44,10 +49,13 @@ def run_check(
         _say(console, f"{path}: valid ({len(spec.partners)} partners; offline check)")
         return 0
     crms, failed = open_all(spec, opener)
+    cache = store_cache(db_url)
     try:
-        report = resolve(spec, crms, fix=fix)
+        report = resolve(spec, crms, fix=fix, cache=cache)
     finally:
         close_all(crms)
+        if cache is not None:
+            cache.close()
     _print_problems(console, [*report.problems, *report.warnings])
     for label, reason in failed.items():
         _say(console, f"{label}: not checked online — {reason}")
@@ -58,6 +66,35 @@ def run_check(
         console.print(summary_table(report.summaries))
     _say(console, _verdict(report, path))
     return 0 if report.ok else 1
+
+
+def store_cache(db_url: str | None) -> StoreCache | None:
+    """The resolution cache of an existing, migrated store; None otherwise (a check never
+    creates a store, and one it cannot reach is simply not refreshed)."""
+    if db_url is None:
+        return None
+    from sqlalchemy import inspect
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from bridge.store.db import make_engine
+
+    if db_url.startswith("sqlite") and not _sqlite_file_exists(db_url):
+        return None
+    engine = make_engine(db_url)
+    try:
+        if inspect(engine).has_table(CACHE_TABLE):
+            return StoreCache(engine, owned=True)
+    except SQLAlchemyError:
+        pass
+    engine.dispose()
+    return None
+
+
+def _sqlite_file_exists(db_url: str) -> bool:
+    from sqlalchemy.engine import make_url
+
+    database = make_url(db_url).database
+    return bool(database) and database != ":memory:" and Path(str(database)).is_file()
 
 
 def _say(console: Console, text: str) -> None:

@@ -255,7 +255,10 @@ def check(
     resolved = settings(env_file, verbose=verbose, mapping=mapping)
     # OAuth partners read their tokens from the configured store, not a default one.
     opener = functools.partial(open_crm, db_url=resolved.db_url)
-    raise typer.Exit(run_check(resolved.mapping_path, offline=offline, fix=fix, opener=opener))
+    code = run_check(
+        resolved.mapping_path, offline=offline, fix=fix, opener=opener, db_url=resolved.db_url
+    )
+    raise typer.Exit(code)
 
 
 # --- sync engine commands (logic in sync/cli/passes.py; imported lazily so bridge stays

@@ -33,6 +33,7 @@ from bridge.crm import Crm
 from bridge.logs import log_event
 from bridge.mapping.compiled import CompiledMapping
 from bridge.mapping.connect import open_crm
+from bridge.mapping.resolve_cache import StoreCache
 from bridge.mapping.watch import MappingWatcher
 from bridge.model import Hint
 from bridge.store import hooks, inbox
@@ -43,7 +44,14 @@ from sync.runtime import readiness as ready
 from sync.runtime.app import Readiness, SinkRefused, create_app
 from sync.runtime.crm_pool import CrmPool, Opener
 from sync.runtime.daemon_jobs import DaemonJobs, reconcile_quietly
-from sync.runtime.distributed import Clock, Distributed, prepare, scale_out, shared_opener
+from sync.runtime.distributed import (
+    RESOLVE_EVERY,
+    Clock,
+    Distributed,
+    prepare,
+    scale_out,
+    shared_opener,
+)
 from sync.runtime.grants import complete_amocrm_grant
 from sync.runtime.health import HealthTracker
 from sync.runtime.metrics import Metrics
@@ -162,7 +170,15 @@ class Daemon:
             prepare(self.settings.db_url)
         store = self.store
         self.guard = StoreGuard(lambda: file_problem(store.engine), self._store_lost)
-        self.watcher = MappingWatcher(self.settings.mapping_path, self._pool.for_spec)
+        # Resolution is cached in the store (shared by every process on it): a start within
+        # the drift period reads no CRM; the drift check re-reads what is older than half of it.
+        self.watcher = MappingWatcher(
+            self.settings.mapping_path,
+            self._pool.for_spec,
+            cache=StoreCache(self.store.engine),
+            max_age=RESOLVE_EVERY,
+            drift_age=RESOLVE_EVERY / 2,
+        )
         if not self.watcher.poll():
             problems = "\n".join(f"  {p}" for p in self.watcher.rejected) or "  (unreadable)"
             raise StartupFailed(f"{self.settings.mapping_path} is not usable:\n{problems}")
