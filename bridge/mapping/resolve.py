@@ -20,7 +20,7 @@ import datetime as dt
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 
-from bridge.crm import Crm
+from bridge.crm import Crm, CrmError
 from bridge.mapping.compiled import (
     AgencyConfig,
     Broken,
@@ -29,7 +29,7 @@ from bridge.mapping.compiled import (
     PartnerConfig,
     StageMap,
 )
-from bridge.mapping.errors import KeyPath, MappingProblem, sort_problems
+from bridge.mapping.errors import KeyPath, MappingProblem, dotted, sort_problems
 from bridge.mapping.names import find_field, find_option, find_pipeline, not_found
 from bridge.mapping.report import Reporter
 from bridge.mapping.resolve_cache import CatalogCache, catalogs
@@ -38,7 +38,7 @@ from bridge.mapping.resolve_commission import resolve_commission
 from bridge.mapping.resolve_fields import Side, resolve_field_maps
 from bridge.mapping.resolve_stages import StageResult, resolve_stages
 from bridge.mapping.spec import MappingSpec, PartnerSpecMerged
-from bridge.mapping.stamp import stamp_field
+from bridge.mapping.stamp import StampFieldHost
 from bridge.model import FieldDef, FieldKind, Pipeline
 
 AGENCY = "agency"
@@ -249,8 +249,16 @@ def _partner(
 
 def _stamp(crm: Crm, catalog: Catalog, path: KeyPath, out: Reporter, *, fix: bool) -> str | None:
     """The stamp field's id: as the catalog found it, or (``--fix``) created live if missing."""
-    if fix or not catalog.stamp_managed:
-        return stamp_field(crm, path, out, fix=fix)
+    if not catalog.stamp_managed:
+        return None  # the stamp lives in a built-in field
+    if fix and catalog.stamp_field_id is None and isinstance(crm, StampFieldHost):
+        try:
+            created = crm.ensure_stamp_field()  # it looks once more before creating
+        except CrmError as exc:
+            out.error((*path, "connection"), f"cannot create the stamp field: {exc}")
+            return None
+        out.note_created(f"{dotted(path)}: created the bridge's stamp field (id {created})")
+        return created
     if catalog.stamp_field_id is None:
         message = (
             "the bridge's stamp field does not exist yet — run 'bridge check --fix' to create "

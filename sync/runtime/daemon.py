@@ -25,6 +25,7 @@ import logging
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 from apscheduler.schedulers.background import BackgroundScheduler
 
@@ -87,6 +88,19 @@ class DaemonOptions:
     debounce: dt.timedelta = dt.timedelta(milliseconds=500)
     poll_interval: dt.timedelta | None = None  # None: the mapping's policies.poll_interval
     serve_http: bool = True  # False: ``bridge worker`` (PostgreSQL only) — queue work only
+
+
+def mapping_watcher(path: Path, store: Store, pool: CrmPool) -> MappingWatcher:
+    """The daemon's mapping watcher. Resolution is cached in the store (shared by every
+    process on it): a start within the drift period reads no CRM for the accounts cached;
+    the drift check re-reads live every account cached longer ago than half its period."""
+    return MappingWatcher(
+        path,
+        pool.for_spec,
+        cache=StoreCache(store.engine),
+        max_age=RESOLVE_EVERY,
+        drift_age=RESOLVE_EVERY / 2,
+    )
 
 
 class InboxSink:
@@ -170,15 +184,7 @@ class Daemon:
             prepare(self.settings.db_url)
         store = self.store
         self.guard = StoreGuard(lambda: file_problem(store.engine), self._store_lost)
-        # Resolution is cached in the store (shared by every process on it): a start within
-        # the drift period reads no CRM; the drift check re-reads what is older than half of it.
-        self.watcher = MappingWatcher(
-            self.settings.mapping_path,
-            self._pool.for_spec,
-            cache=StoreCache(self.store.engine),
-            max_age=RESOLVE_EVERY,
-            drift_age=RESOLVE_EVERY / 2,
-        )
+        self.watcher = mapping_watcher(self.settings.mapping_path, self.store, self._pool)
         if not self.watcher.poll():
             problems = "\n".join(f"  {p}" for p in self.watcher.rejected) or "  (unreadable)"
             raise StartupFailed(f"{self.settings.mapping_path} is not usable:\n{problems}")
