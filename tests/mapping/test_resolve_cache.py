@@ -1,0 +1,205 @@
+"""The resolution cache over the sandboxes: shared by processes, invalidated by a mapping
+edit, refreshed by the drift check (a renamed stage never keeps being written to)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from bridge.crm import Crm
+from bridge.mapping.compiled import CompiledMapping
+from bridge.mapping.connect import open_crm
+from bridge.mapping.resolve_cache import StoreCache
+from bridge.mapping.watch import MappingWatcher
+from bridge.sandbox.world import SandboxWorld, sandbox_world
+from bridge.store.db import Store
+from sync.runtime.crm_pool import CrmPool
+from sync.runtime.daemon import mapping_watcher
+from tests.pg import fresh_database
+
+CONTRACT_STAGE = "Договор"  # beta's stage the agency's "Договор подписан" maps to
+
+
+@pytest.fixture
+def world(tmp_path: Path) -> Iterator[SandboxWorld]:
+    with sandbox_world(tmp_path / "world") as w:
+        for crm in w.resolve(open_crm).values():  # as `bridge check --fix`: stamp fields made
+            crm.close()
+        yield w
+
+
+def _load(world: SandboxWorld, store: Store) -> tuple[MappingWatcher, CrmPool, dict[str, int]]:
+    """A daemon's start-up resolution (a process of its own: its own adapters); the requests
+    each account served meanwhile."""
+    pool = CrmPool(open_crm)
+    before = world.requests()
+    watcher = mapping_watcher(world.mapping_path, store, pool)
+    assert watcher.poll(), watcher.rejected
+    after = world.requests()
+    return watcher, pool, {label: after[label] - before[label] for label in after}
+
+
+def _compiled(watcher: MappingWatcher) -> CompiledMapping:
+    assert watcher.compiled is not None
+    return watcher.compiled
+
+
+def _contract_stage(crm: Crm) -> str:
+    pipeline = next(p for p in crm.pipelines() if p.name == "Лиды от агентства")
+    stage = pipeline.stage_by_name(CONTRACT_STAGE)
+    assert stage is not None
+    return stage.id
+
+
+def test_a_second_process_resolves_from_the_store_without_reading_any_crm(
+    world: SandboxWorld, tmp_path: Path
+) -> None:
+    store = Store.open(f"sqlite:///{tmp_path / 'bridge.db'}")
+    try:
+        first, pool1, cold = _load(world, store)
+        second, pool2, warm = _load(world, store)
+        pool1.close()
+        pool2.close()
+    finally:
+        store.close()
+    assert all(cold[label] > 0 for label in ("agency", "alfa", "beta")), cold
+    assert warm == {"agency": 0, "alfa": 0, "beta": 0}
+    assert _compiled(second) == _compiled(first)
+
+
+def test_a_mapping_edit_reads_that_partner_and_the_agency_live_again(
+    world: SandboxWorld, tmp_path: Path
+) -> None:
+    store = Store.open(f"sqlite:///{tmp_path / 'bridge.db'}")
+    try:
+        _, pool1, _ = _load(world, store)
+        pool1.close()
+        text = world.mapping_path.read_text(encoding="utf-8")
+        edited = text.replace(  # beta's section only
+            "      status_request_notes: true\n", "      status_request_notes: false\n"
+        )
+        assert edited != text
+        world.mapping_path.write_text(edited, encoding="utf-8")
+        watcher, pool2, requests = _load(world, store)
+        pool2.close()
+    finally:
+        store.close()
+    assert requests["alfa"] == 0, "alfa's section did not change: its cached catalog is used"
+    assert requests["beta"] > 0 and requests["agency"] > 0
+    assert not _compiled(watcher).partners["beta"].policies.status_request_notes
+
+
+def test_a_renamed_stage_is_found_by_the_drift_check_and_the_cache_follows(
+    world: SandboxWorld, tmp_path: Path
+) -> None:
+    store = Store.open(f"sqlite:///{tmp_path / 'bridge.db'}")
+    try:
+        watcher, pool, _ = _load(world, store)
+        stage_id = _contract_stage(pool.current()["beta"])
+        assert stage_id in _compiled(watcher).partners["beta"].stages.to_partner.values()
+        world.beta.rename_stage(stage_id, "Договор (архив)")
+        # The daemon's drift check: what was cached longer ago than its age is read live.
+        drift = MappingWatcher(
+            world.mapping_path, pool.for_spec, cache=_cache(store), max_age=None, drift_age=None
+        )
+        assert drift.poll()
+        stages = _compiled(drift).partners["beta"].stages
+        # No agency stage maps to the renamed one any more: its deals park, nothing is written.
+        assert stage_id not in stages.to_partner.values()
+        assert any(CONTRACT_STAGE in b.reason for b in stages.broken_agency.values())
+        # Another process starting now finds the refreshed catalog, not the stale one.
+        later, pool2, requests = _load(world, store)
+        pool2.close()
+        pool.close()
+    finally:
+        store.close()
+    assert requests == {"agency": 0, "alfa": 0, "beta": 0}
+    assert stage_id not in _compiled(later).partners["beta"].stages.to_partner.values()
+
+
+def test_a_catalog_older_than_the_drift_age_is_read_live(
+    world: SandboxWorld, tmp_path: Path
+) -> None:
+    store = Store.open(f"sqlite:///{tmp_path / 'bridge.db'}")
+    try:
+        watcher, pool, _ = _load(world, store)
+        stage_id = _contract_stage(pool.current()["beta"])
+        world.beta.rename_stage(stage_id, "Договор (архив)")
+        before = world.requests()
+        # reresolve() with a drift age of zero: nothing cached is young enough.
+        fresh = MappingWatcher(
+            world.mapping_path,
+            pool.for_spec,
+            cache=_cache(store),
+            max_age=dt.timedelta(minutes=10),
+            drift_age=dt.timedelta(0),
+        )
+        assert fresh.poll()  # within max_age: the stale catalog is used (the known window)
+        assert stage_id in _compiled(fresh).partners["beta"].stages.to_partner.values()
+        assert world.requests() == before
+        fresh.reresolve()  # the drift check
+        assert stage_id not in _compiled(fresh).partners["beta"].stages.to_partner.values()
+        pool.close()
+    finally:
+        store.close()
+    assert world.requests()["beta"] > before["beta"]
+
+
+def _cache(store: Store) -> StoreCache:
+    return StoreCache(store.engine)
+
+
+def test_processes_on_one_postgresql_share_the_cache_and_read_each_account_once(
+    world: SandboxWorld, pg_url: str
+) -> None:
+    with fresh_database("resolve") as url:
+        stores = [Store.open(url) for _ in range(3)]
+        results: dict[int, dict[str, int]] = {}
+        pools: list[CrmPool] = []
+        before = world.requests()
+        barrier = threading.Barrier(3)
+
+        def start(n: int) -> None:
+            pool = CrmPool(open_crm)
+            pools.append(pool)
+            barrier.wait()
+            watcher = mapping_watcher(world.mapping_path, stores[n], pool)
+            results[n] = {"ok": int(watcher.poll())}
+
+        threads = [threading.Thread(target=start, args=(n,)) for n in range(3)]
+        try:
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join(120)
+            after = world.requests()
+            alone = _one_resolution(world)
+        finally:
+            for pool in pools:
+                pool.close()
+            for store in stores:
+                store.close()
+    assert results == {n: {"ok": 1} for n in range(3)}
+    total = {label: after[label] - before[label] for label in after}
+    assert total == alone, "three processes started together read each account once"
+
+
+def _one_resolution(world: SandboxWorld) -> dict[str, int]:
+    """The requests one live resolution of the world's mapping costs (no cache)."""
+    from bridge.mapping.env import Environment
+    from bridge.mapping.resolve import resolve
+    from bridge.mapping.validate import load_mapping
+
+    pool = CrmPool(open_crm)
+    try:
+        spec = load_mapping(world.mapping_path, Environment(process=world.env))
+        before = world.requests()
+        resolve(spec, pool.for_spec(spec))
+        after = world.requests()
+    finally:
+        pool.close()
+    return {label: after[label] - before[label] for label in after}
