@@ -56,6 +56,7 @@ from sync.runtime.distributed import (
 from sync.runtime.grants import complete_amocrm_grant
 from sync.runtime.health import HealthTracker
 from sync.runtime.metrics import Metrics
+from sync.runtime.outbox import enqueue_with_hints, stop_enqueueing
 from sync.runtime.pass_metrics import PassMetrics
 from sync.runtime.queue import QueueRunner
 from sync.runtime.runner import EmbeddedRunner
@@ -226,6 +227,8 @@ class Daemon:
                 pinned=file_identity(self.store.engine),
             )
         )
+        if self._distributed is not None:  # hints and their drain job: one transaction
+            enqueue_with_hints(self._distributed.runner, store.engine, self._hook_store.engine)
         app = create_app(
             sink=InboxSink(self._hook_store, self.options.debounce, self._lost),
             routes=lambda: jobs.routes,
@@ -267,6 +270,9 @@ class Daemon:
             self._scheduler.shutdown(wait=False)
         if self._distributed is not None:
             self._distributed.stop()
+        for opened in (self.store, self._hook_store):
+            if opened is not None:
+                stop_enqueueing(opened.engine)
         if self.runner is not None:
             self.runner.shutdown(wait=True)
         if self.server is not None:

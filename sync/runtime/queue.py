@@ -21,6 +21,7 @@ so any number of processes may start at once on a fresh database.
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import logging
 import threading
 from collections.abc import Callable, Mapping, Sequence
@@ -192,6 +193,33 @@ class QueueRunner:
         )
         try:
             deferrer.defer(name=name, lane=lane)
+        except AlreadyEnqueued:
+            return False
+        return True
+
+    def defer_on(
+        self,
+        connection: psycopg.Connection[Any],
+        name: str,
+        lane: str,
+        at: dt.datetime | None = None,
+    ) -> bool:
+        """Queue handler ``name`` on ``lane`` in the transaction open on ``connection`` (the
+        caller's): it is queued if and only if that transaction commits. False when one
+        already waits there (a savepoint keeps that clash from aborting the transaction)."""
+        if self._closed:
+            return False
+        deferrer = self._app.configure_task(
+            JOB_TASK,
+            lock=lane,
+            queueing_lock=f"{lane}:{name}",
+            queue=QUEUE,
+            schedule_at=at,
+            connection=connection,
+        )
+        try:
+            with connection.transaction():  # a savepoint inside the caller's transaction
+                deferrer.defer(name=name, lane=lane)
         except AlreadyEnqueued:
             return False
         return True
