@@ -153,6 +153,7 @@ def _cache(store: Store) -> StoreCache:
     return StoreCache(store.engine)
 
 
+@pytest.mark.postgres
 def test_processes_on_one_postgresql_share_the_cache_and_read_each_account_once(
     world: SandboxWorld, pg_url: str
 ) -> None:
