@@ -32,8 +32,8 @@ from rich.console import Console
 from benchmarks.sandboxes import opener, world
 from bridge.mapping.connect import close_all, open_all
 from bridge.mapping.env import Environment
-from bridge.mapping.resolve_catalog import read_catalogs
 from bridge.mapping.resolve_cache import StoreCache
+from bridge.mapping.resolve_catalog import read_catalogs
 from bridge.mapping.validate import load_mapping
 from bridge.sandbox.world import SandboxWorld
 from bridge.store.db import Store
@@ -144,7 +144,5 @@ def table(figures: list[Figure]) -> str:
     ]
     for f in figures:
         bound = "—" if f.bound is None else f"≤ {f.bound:g}"
-        lines.append(
-            f"{f.name:<42} {f.seconds:>8.2f} {bound:>7} {f.requests:>9}  {f.verdict()}"
-        )
+        lines.append(f"{f.name:<42} {f.seconds:>8.2f} {bound:>7} {f.requests:>9}  {f.verdict()}")
     return "\n".join(lines)

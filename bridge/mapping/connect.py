@@ -127,9 +127,7 @@ def open_all(
     crms: dict[str, Crm] = {}
     failed: dict[str, str] = {}
     wanted = {"agency": spec.agency.connection} | {
-        code: p.connection
-        for code, p in spec.partners.items()
-        if only is None or code in only
+        code: p.connection for code, p in spec.partners.items() if only is None or code in only
     }
     for label, connection in wanted.items():
         try:

@@ -98,9 +98,7 @@ def resolve(
     """
     out = Reporter(spec.file, spec.loaded)
     codes = [c for c in spec.partners if only is None or c in only]
-    read = catalogs(
-        spec, crms, [AGENCY, *codes], cache=cache, max_age=None if fix else max_age
-    )
+    read = catalogs(spec, crms, [AGENCY, *codes], cache=cache, max_age=None if fix else max_age)
     agency = _agency(spec, crms.get(AGENCY), read.get(AGENCY), out)
     if agency is None:
         return _report(None, out, ())

@@ -126,7 +126,7 @@ def test_a_catalog_older_than_the_drift_age_is_read_live(
 ) -> None:
     store = Store.open(f"sqlite:///{tmp_path / 'bridge.db'}")
     try:
-        watcher, pool, _ = _load(world, store)
+        _, pool, _ = _load(world, store)
         stage_id = _contract_stage(pool.current()["beta"])
         world.beta.rename_stage(stage_id, "Договор (архив)")
         before = world.requests()
