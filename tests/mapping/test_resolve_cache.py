@@ -4,6 +4,7 @@ edit, refreshed by the drift check (a renamed stage never keeps being written to
 from __future__ import annotations
 
 import datetime as dt
+import io
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -204,3 +205,51 @@ def _one_resolution(world: SandboxWorld) -> dict[str, int]:
     finally:
         pool.close()
     return {label: after[label] - before[label] for label in after}
+
+
+def test_sync_of_one_partner_resolves_and_calls_only_the_agency_and_that_partner(
+    world: SandboxWorld, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from rich.console import Console
+
+    from sync.cli.passes import run_sync
+
+    for name, value in world.env.items():  # as `bridge sync` reads them from .env
+        monkeypatch.setenv(name, value)
+    world.add_agency_deals(2, ["alfa", "beta"])
+    store = Store.open(f"sqlite:///{tmp_path / 'bridge.db'}")
+    quiet = Console(file=io.StringIO(), width=200)
+    try:
+        before = world.requests()
+        report = run_sync(world.mapping_path, store, quiet, partner="alfa", dry_run=False)
+        first = world.requests()
+        run_sync(world.mapping_path, store, quiet, partner="alfa", dry_run=False)
+        second = world.requests()
+    finally:
+        store.close()
+    assert not report.errors
+    assert first["beta"] == before["beta"], "beta is neither resolved nor synced"
+    assert set(_linked(tmp_path)) == {"alfa"}, "alfa mirrored; beta left for its own pass"
+    cached = {label: second[label] - first[label] for label in second}
+    resolved_live = {label: first[label] - before[label] for label in first}
+    # The second run resolves from the cache: it costs only the pass itself.
+    assert cached["beta"] == 0
+    assert cached["alfa"] < resolved_live["alfa"] and cached["agency"] < resolved_live["agency"]
+
+
+def _linked(tmp_path: Path) -> dict[str, int]:
+    from sqlmodel import select
+
+    from bridge.store.tables import LinkRow
+
+    store = Store.open(f"sqlite:///{tmp_path / 'bridge.db'}")
+    try:
+        with store.transaction() as session:
+            rows = session.exec(select(LinkRow)).all()
+    finally:
+        store.close()
+    counts: dict[str, int] = {}
+    for row in rows:
+        if row.partner_deal_id:
+            counts[row.partner_code] = counts.get(row.partner_code, 0) + 1
+    return counts
