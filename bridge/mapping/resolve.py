@@ -98,7 +98,9 @@ def resolve(
     """
     out = Reporter(spec.file, spec.loaded)
     codes = [c for c in spec.partners if only is None or c in only]
-    read = catalogs(spec, crms, [AGENCY, *codes], cache=cache, max_age=None if fix else max_age)
+    # --fix creates stamp fields after reading: what it read is not cached (stale at once),
+    # and what is cached is dropped when it created anything.
+    read = catalogs(spec, crms, [AGENCY, *codes], cache=None if fix else cache, max_age=max_age)
     agency = _agency(spec, crms.get(AGENCY), read.get(AGENCY), out)
     if agency is None:
         return _report(None, out, ())
@@ -117,6 +119,8 @@ def resolve(
     if only is None:
         _check_unrouted(agency.routing, [p.routing_value for p in partners.values()], out)
     compiled = CompiledMapping(spec.version, agency.config, partners, spec.policies, spec.texts)
+    if fix and out.created and cache is not None:
+        cache.forget()
     return _report(compiled, out, tuple(summaries))
 
 

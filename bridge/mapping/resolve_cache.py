@@ -62,6 +62,10 @@ class CatalogCache(Protocol):
 
     def save(self, entries: Mapping[Key, Catalog], now: dt.datetime) -> None: ...
 
+    def forget(self) -> None:
+        """Drop every cached catalog (the next resolution reads every account live)."""
+        ...
+
 
 def scopes(spec: MappingSpec, labels: Iterable[str]) -> dict[str, str]:
     """The scope of each label: a partner's own section with the agency's; for the agency,

@@ -249,7 +249,10 @@ class Daemon:
             plan = jobs.plan(self.options.poll_interval, self.options.drain_every)
             self._scheduler = build_scheduler(plan, self.runner)
         self.guard.start()
-        jobs.first_pass()
+        if self._distributed is None or not self._distributed.runner.active("pass:poll"):
+            # A process joining running ones does not queue a poll of its own: the one
+            # waiting or running covers everything (the cursors are shared).
+            jobs.first_pass()
         self._scheduler.start()
         url = self.server.url if self.server is not None else None
         log_event(log, "daemon.started", url=url, partners=len(mapping.partners))

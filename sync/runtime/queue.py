@@ -224,6 +224,16 @@ class QueueRunner:
             return False
         return True
 
+    def active(self, name: str) -> bool:
+        """A job of handler ``name`` waits or runs somewhere (any worker)."""
+        with self._app.connector.get_sync_connector().pool.connection() as connection:  # type: ignore[attr-defined]
+            row = connection.execute(
+                "SELECT EXISTS (SELECT 1 FROM procrastinate_jobs WHERE queue_name = %s "
+                "AND status IN ('todo', 'doing') AND args->>'name' = %s)",
+                (QUEUE, name),
+            ).fetchone()
+        return bool(row and row[0])
+
     def pending(self) -> int:
         """Bridge jobs waiting or running, across all workers."""
         with self._app.connector.get_sync_connector().pool.connection() as connection:  # type: ignore[attr-defined]
