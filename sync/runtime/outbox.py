@@ -5,9 +5,10 @@ inbox; the next step — a pass over the due hints — is a job on the shared qu
 Queued after the commit, a crash in between would leave committed hints with no
 job (until the periodic drain found them). Here the job is queued on the *same*
 connection, inside the same transaction, just before it commits: the hints and
-their ``pass:drain`` job (scheduled at the earliest hint's not-before) are
-committed together or not at all. A drain job already waiting on the lane is
-enough (procrastinate's queueing lock folds the two).
+their ``pass:drain`` job are
+committed together or not at all. The job is scheduled on the periodic drain's
+next tick, under the same queueing lock, so it *is* that tick's job: a drain job
+already waiting is enough, and hints drain exactly as often as before.
 
 :func:`enqueue_with_hints` registers a store's engine; every session on it that
 added hints (:data:`bridge.store.inbox.DUE_KEY`) queues the drain before commit.
@@ -16,6 +17,7 @@ added hints (:data:`bridge.store.inbox.DUE_KEY`) queues the drain before commit.
 from __future__ import annotations
 
 import datetime as dt
+import math
 import threading
 import weakref
 
@@ -24,7 +26,7 @@ from sqlalchemy import Engine, event
 from sqlalchemy.orm import Session
 
 from bridge.store.inbox import DUE_KEY
-from sync.runtime.distributed import PASS_LANE
+from sync.runtime.distributed import DRAIN_EVERY, PASS_LANE
 from sync.runtime.queue import QueueRunner
 
 DRAIN_JOB = "pass:drain"
@@ -61,7 +63,15 @@ def _before_commit(session: Session) -> None:
         return
     driver = session.connection().connection.driver_connection
     assert isinstance(driver, psycopg.Connection), "scale-out stores use the psycopg driver"
-    runner.defer_on(driver, DRAIN_JOB, PASS_LANE, at=due)
+    runner.defer_on(driver, DRAIN_JOB, PASS_LANE, at=on_tick(due))
+
+
+def on_tick(due: dt.datetime, every: dt.timedelta = DRAIN_EVERY) -> dt.datetime:
+    """The first periodic drain tick at or after ``due``: the job is the one that tick
+    would queue (same queueing lock), so hints drain exactly as often as before — the
+    job only no longer depends on the tick being offered."""
+    step = every.total_seconds()
+    return dt.datetime.fromtimestamp(math.ceil(due.timestamp() / step) * step, dt.UTC)
 
 
 def _forget(session: Session) -> None:

@@ -62,16 +62,16 @@ def _hints(store: Store) -> int:
         return sum(inbox.pending_count(session).values())
 
 
-def test_hints_commit_with_their_drain_job_scheduled_when_they_fall_due(
+def test_hints_commit_with_their_drain_job_on_the_drain_tick_when_they_fall_due(
     wired: tuple[Store, QueueRunner],
 ) -> None:
     store, _ = wired
     with store.transaction() as session:
-        inbox.add(session, [_hint("1"), _hint("2")], dt.timedelta(seconds=2))
+        inbox.add(session, [_hint("1"), _hint("2")], dt.timedelta(seconds=2.5))
     assert _hints(store) == 2
     ((name, status, at),) = _jobs(store)
     assert (name, status) == ("pass:drain", "todo")
-    assert at == NOW + dt.timedelta(seconds=2)
+    assert at == NOW + dt.timedelta(seconds=4)  # due at +2.5 s: the 2-second tick after it
 
 
 def test_a_crash_before_commit_leaves_neither_hints_nor_job(
