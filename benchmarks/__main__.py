@@ -27,6 +27,12 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="1/2/4 workers on PostgreSQL (BRIDGE_TEST_PG_URL; --deals N, --changes N)",
     )
+    parser.add_argument(
+        "--resolution",
+        action="store_true",
+        help="200 partners: bridge sync --partner X, bridge check, daemon start vs bounds",
+    )
+    parser.add_argument("--partners", type=int, help="--resolution: partners (200)")
     parser.add_argument("--markdown", type=Path, help="also write the table here (RESULTS.md)")
     return parser
 
@@ -48,6 +54,8 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.scale_out:
         return _scale_out(args)
+    if args.resolution:
+        return _resolution(args)
     params = params_from(args)
     if args.experiment:
         os.environ["BENCH_EXPERIMENT"] = args.experiment  # the bridge process reads it
@@ -80,6 +88,19 @@ def _scale_out(args: argparse.Namespace) -> int:
         params.latency = args.latency
     rows = scale_out.run(params, log=lambda line: print(f"… {line}", file=sys.stderr, flush=True))
     print(scale_out.table(rows))
+    return 0
+
+
+def _resolution(args: argparse.Namespace) -> int:
+    from benchmarks import resolution
+
+    params = resolution.ResolutionParams()
+    if args.partners is not None:
+        params.partners = args.partners
+    if args.latency is not None:
+        params.latency = args.latency
+    figures = resolution.run(params, log=lambda line: print(f"… {line}", file=sys.stderr))
+    print(resolution.table(figures))
     return 0
 
 

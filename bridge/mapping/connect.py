@@ -8,7 +8,7 @@ without knowing which CRM grants through OAuth.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from typing import TYPE_CHECKING
 
 from bridge.crm import Crm, OAuthGrant
@@ -126,12 +126,15 @@ def oauth_grant(
     return StoredGrant(app, SqlTokenStore(engine, label))
 
 
-def open_all(spec: MappingSpec, opener: Opener = open_crm) -> tuple[dict[str, Crm], dict[str, str]]:
-    """CRMs keyed ``agency`` and partner codes, and the reason for each one not opened."""
+def open_all(
+    spec: MappingSpec, opener: Opener = open_crm, *, only: Collection[str] | None = None
+) -> tuple[dict[str, Crm], dict[str, str]]:
+    """CRMs keyed ``agency`` and partner codes (``only`` these partners, if given), and the
+    reason for each one not opened."""
     crms: dict[str, Crm] = {}
     failed: dict[str, str] = {}
     wanted = {"agency": spec.agency.connection} | {
-        code: p.connection for code, p in spec.partners.items()
+        code: p.connection for code, p in spec.partners.items() if only is None or code in only
     }
     for label, connection in wanted.items():
         try:

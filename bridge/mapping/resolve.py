@@ -6,14 +6,21 @@ whole mapping for one partner's drift: a partner whose CRM or pipeline cannot
 be reached is compiled as paused and ``unavailable``; a missing stage or field
 becomes a :class:`Broken` entry. Only an unreachable agency side yields no
 compiled mapping at all.
+
+What each account holds (pipelines, fields, users, stamp field) is read first, for
+all accounts at once on a thread pool (:mod:`bridge.mapping.resolve_catalog`), or
+taken from the store's cache (:mod:`bridge.mapping.resolve_cache`) when the caller
+passes one with a ``max_age``. ``only`` resolves the agency and those partners; the
+others are compiled as not resolved (their deals are not touched by such a command).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import datetime as dt
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 
-from bridge.crm import Crm, CrmError, UserDirectory
+from bridge.crm import Crm, CrmError
 from bridge.mapping.compiled import (
     AgencyConfig,
     Broken,
@@ -23,16 +30,18 @@ from bridge.mapping.compiled import (
     PartnerConfig,
     StageMap,
 )
-from bridge.mapping.errors import KeyPath, MappingProblem, sort_problems
+from bridge.mapping.errors import KeyPath, MappingProblem, dotted, sort_problems
 from bridge.mapping.names import find_field, find_option, find_pipeline, not_found
 from bridge.mapping.report import Reporter
+from bridge.mapping.resolve_cache import CatalogCache, catalogs
+from bridge.mapping.resolve_catalog import Catalog, Read, Unreadable
 from bridge.mapping.resolve_commission import resolve_commission
 from bridge.mapping.resolve_fields import Side, resolve_field_maps
 from bridge.mapping.resolve_stages import StageResult, resolve_stages
 from bridge.mapping.spec import MappingSpec, PartnerSpecMerged
-from bridge.mapping.stamp import stamp_field
+from bridge.mapping.stamp import StampFieldHost
 from bridge.mapping.tax_field import check_tax_field
-from bridge.model import FieldDef, FieldKind, Pipeline, User
+from bridge.model import FieldDef, FieldKind, Pipeline
 
 AGENCY = "agency"
 
@@ -67,13 +76,6 @@ class ResolveReport:
 
 
 @dataclass(frozen=True)
-class _Catalog:
-    pipelines: Sequence[Pipeline]
-    fields: Sequence[FieldDef]
-    users: Sequence[User] | None = None
-
-
-@dataclass(frozen=True)
 class _AgencyView:
     config: AgencyConfig
     pipeline: Pipeline
@@ -81,24 +83,53 @@ class _AgencyView:
     side: Side
 
 
-def resolve(spec: MappingSpec, crms: Mapping[str, Crm], *, fix: bool = False) -> ResolveReport:
-    """Resolve every name in ``spec`` against ``crms`` (keyed ``"agency"`` and partner codes)."""
+def resolve(
+    spec: MappingSpec,
+    crms: Mapping[str, Crm],
+    *,
+    fix: bool = False,
+    only: Collection[str] | None = None,
+    cache: CatalogCache | None = None,
+    max_age: dt.timedelta | None = None,
+) -> ResolveReport:
+    """Resolve every name in ``spec`` against ``crms`` (keyed ``"agency"`` and partner codes).
+
+    ``only``: resolve these partners (and the agency), not the others. ``cache`` with
+    ``max_age``: use catalogs the store read live no longer ago than that; without
+    ``max_age`` every account is read live and the cache refreshed. ``fix`` reads live.
+    """
     out = Reporter(spec.file, spec.loaded)
-    agency = _agency(spec, crms.get(AGENCY), out)
+    codes = [c for c in spec.partners if only is None or c in only]
+    # --fix creates stamp fields after reading: what it read is not cached (stale at once),
+    # and what is cached is dropped when it created anything.
+    read = catalogs(spec, crms, [AGENCY, *codes], cache=None if fix else cache, max_age=max_age)
+    live = cache is None or max_age is None  # a check, not a start from the cache
+    agency = _agency(spec, crms.get(AGENCY), read.get(AGENCY), out)
     if agency is None:
         return _report(None, out, ())
     partners: dict[str, PartnerConfig] = {}
     summaries = []
     for code, partner in spec.partners.items():
+        if code not in codes:
+            routing = _routing_value(partner, agency.routing, Reporter(spec.file, spec.loaded))
+            partners[code] = _unavailable(partner, routing, NOT_RESOLVED)[0]
+            continue
         before = len(out.problems)
-        config, summary = _partner(partner, crms.get(code), agency, out, fix=fix)
+        crm = crms.get(code)
+        config, summary = _partner(partner, crm, read.get(code), agency, out, fix=fix, live=live)
         partners[code] = config
         summaries.append(_count(summary, out.problems[before:]))
-    _check_unrouted(agency.routing, [p.routing_value for p in partners.values()], out)
+    if only is None:
+        _check_unrouted(agency.routing, [p.routing_value for p in partners.values()], out)
     compiled = CompiledMapping(
         spec.version, agency.config, partners, spec.policies, spec.texts, decline=spec.decline
     )
+    if fix and out.created and cache is not None:
+        cache.forget()
     return _report(compiled, out, tuple(summaries))
+
+
+NOT_RESOLVED = "not resolved by this command (it touches other partners only)"
 
 
 def _report(
@@ -133,20 +164,20 @@ def _check_unrouted(routing: FieldDef, used: Sequence[str], out: Reporter) -> No
         out.warn(("agency", "routing_field"), message)
 
 
-def _catalog(crm: Crm | None, path: KeyPath, out: Reporter) -> _Catalog | None:
-    if crm is None:
+def _catalog(crm: Crm | None, read: Read | None, path: KeyPath, out: Reporter) -> Catalog | None:
+    if crm is None or read is None:
         out.error(path, "no connection was opened for this CRM")
         return None
-    try:
-        users = tuple(crm.users()) if isinstance(crm, UserDirectory) else None
-        return _Catalog(tuple(crm.pipelines()), tuple(crm.custom_fields()), users)
-    except CrmError as exc:
-        out.error(path, f"cannot read the CRM: {exc} — check the URL and credentials")
+    if isinstance(read, Unreadable):
+        out.error(path, f"cannot read the CRM: {read.reason} — check the URL and credentials")
         return None
+    return read
 
 
-def _agency(spec: MappingSpec, crm: Crm | None, out: Reporter) -> _AgencyView | None:
-    catalog = _catalog(crm, ("agency", "webhook"), out)
+def _agency(
+    spec: MappingSpec, crm: Crm | None, read: Read | None, out: Reporter
+) -> _AgencyView | None:
+    catalog = _catalog(crm, read, ("agency", "webhook"), out)
     if catalog is None:
         return None
     pipeline = find_pipeline(catalog.pipelines, spec.agency.pipeline)
@@ -186,10 +217,17 @@ def _routing_value(partner: PartnerSpecMerged, routing: FieldDef, out: Reporter)
 
 
 def _partner(
-    spec: PartnerSpecMerged, crm: Crm | None, agency: _AgencyView, out: Reporter, *, fix: bool
+    spec: PartnerSpecMerged,
+    crm: Crm | None,
+    read: Read | None,
+    agency: _AgencyView,
+    out: Reporter,
+    *,
+    fix: bool,
+    live: bool = True,
 ) -> tuple[PartnerConfig, PartnerSummary]:
     before = len(out.errors)
-    catalog = _catalog(crm, (*spec.path, "connection"), out)
+    catalog = _catalog(crm, read, (*spec.path, "connection"), out)
     routing = _routing_value(spec, agency.routing, out)
     pipeline = _partner_pipeline(spec, catalog, out)
     if catalog is None or pipeline is None or crm is None:
@@ -198,7 +236,8 @@ def _partner(
         return _unavailable(spec, routing, reason)
     stages = resolve_stages(spec.stages, agency.pipeline, pipeline, out)
     partner_side = Side("partner", catalog.fields, catalog.users)
-    check_tax_field(crm, spec.path, out)
+    if live:  # one more read per amoCRM account: only where every account is read live
+        check_tax_field(crm, spec.path, out)
     fields, broken = resolve_field_maps(spec.fields, agency.side, partner_side, spec.currency, out)
     config = PartnerConfig(
         code=spec.code,
@@ -212,7 +251,7 @@ def _partner(
         commission=resolve_commission(spec, fields, agency.side, out),
         policies=spec.policies,
         paused=spec.paused,
-        stamp_field_id=stamp_field(crm, spec.path, out, fix=fix),
+        stamp_field_id=_stamp(crm, catalog, spec.path, out, fix=fix),
         currency=spec.currency,
         broken_fields=broken,
         joined=spec.joined,
@@ -222,8 +261,29 @@ def _partner(
     return config, _summary(config, stages)
 
 
+def _stamp(crm: Crm, catalog: Catalog, path: KeyPath, out: Reporter, *, fix: bool) -> str | None:
+    """The stamp field's id: as the catalog found it, or (``--fix``) created live if missing."""
+    if not catalog.stamp_managed:
+        return None  # the stamp lives in a built-in field
+    if fix and catalog.stamp_field_id is None and isinstance(crm, StampFieldHost):
+        try:
+            created = crm.ensure_stamp_field()  # it looks once more before creating
+        except CrmError as exc:
+            out.error((*path, "connection"), f"cannot create the stamp field: {exc}")
+            return None
+        out.note_created(f"{dotted(path)}: created the bridge's stamp field (id {created})")
+        return created
+    if catalog.stamp_field_id is None:
+        message = (
+            "the bridge's stamp field does not exist yet — run 'bridge check --fix' to create "
+            "it (it is also created with the first deal)"
+        )
+        out.warn((*path, "connection"), message)
+    return catalog.stamp_field_id
+
+
 def _partner_pipeline(
-    spec: PartnerSpecMerged, catalog: _Catalog | None, out: Reporter
+    spec: PartnerSpecMerged, catalog: Catalog | None, out: Reporter
 ) -> Pipeline | None:
     if catalog is None:
         return None

@@ -15,6 +15,7 @@ error, not at every poll; :attr:`MappingWatcher.unreadable` says why meanwhile.
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import logging
 import threading
@@ -27,6 +28,7 @@ from bridge.mapping.compiled import CompiledMapping
 from bridge.mapping.env import Environment
 from bridge.mapping.errors import MappingInvalid, MappingProblem
 from bridge.mapping.resolve import ResolveReport, resolve
+from bridge.mapping.resolve_cache import CatalogCache
 from bridge.mapping.spec import MappingSpec
 from bridge.mapping.validate import load_mapping
 
@@ -40,9 +42,19 @@ class MappingWatcher:
     """Holds the active compiled mapping; swaps it only for a valid, resolved new version."""
 
     def __init__(
-        self, path: str | Path, crms_for: CrmsFor, *, env_for: EnvFor = Environment.for_mapping
+        self,
+        path: str | Path,
+        crms_for: CrmsFor,
+        *,
+        env_for: EnvFor = Environment.for_mapping,
+        cache: CatalogCache | None = None,
+        max_age: dt.timedelta | None = None,
+        drift_age: dt.timedelta | None = None,
     ) -> None:
         self.path = Path(path)
+        self._cache = cache
+        self._max_age = max_age
+        self._drift_age = drift_age
         self._crms_for = crms_for
         self._env_for = env_for
         self._lock = threading.Lock()
@@ -94,7 +106,9 @@ class MappingWatcher:
         with self._lock:
             if self._spec is None:
                 return None
-            report = resolve(self._spec, self._crms_for(self._spec))
+            spec = self._spec
+            crms = self._crms_for(spec)
+            report = resolve(spec, crms, cache=self._cache, max_age=self._drift_age)
             self._log_problems("mapping.drift", report)
             if report.compiled is not None:
                 self._report = report
@@ -106,7 +120,7 @@ class MappingWatcher:
         except MappingInvalid as exc:
             self._reject(exc.problems)
             return False
-        report = resolve(spec, self._crms_for(spec))
+        report = resolve(spec, self._crms_for(spec), cache=self._cache, max_age=self._max_age)
         if report.compiled is None:
             self._reject(report.problems)
             return False

@@ -62,10 +62,13 @@ def load_yaml(text: str, file: str) -> LoadedYaml:
         result.problems.append(bomb)
         return result
     try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
-    except yaml.MarkedYAMLError as exc:
-        result.problems.append(_syntax_problem(exc, file))
-        return result
+        root = yaml.compose(text, Loader=FAST_LOADER)
+    except yaml.YAMLError:
+        try:  # the pure-Python parser words the problem as our messages always did
+            root = yaml.compose(text, Loader=yaml.SafeLoader)
+        except yaml.MarkedYAMLError as exc:
+            result.problems.append(_syntax_problem(exc, file))
+            return result
     if root is None:
         result.problems.append(MappingProblem(file, 1, 1, "(top level)", _EMPTY))
         return result
@@ -74,6 +77,9 @@ def load_yaml(text: str, file: str) -> LoadedYaml:
     return result
 
 
+# libyaml when PyYAML was built with it: a 200-partner mapping parses in a fraction of the
+# time (every command and start loads the file); the pure-Python loader words the errors.
+FAST_LOADER: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 MAX_VALUES = 10_000  # a real mapping.yaml has a few hundred; aliases may not multiply past this
 
 
@@ -87,7 +93,7 @@ def _expansion_problem(text: str, file: str) -> MappingProblem | None:
     stack: list[list[Any]] = []  # [anchor, expanded size so far] per open collection
     done = 0
     try:
-        for event in yaml.parse(text, Loader=yaml.SafeLoader):
+        for event in yaml.parse(text, Loader=FAST_LOADER):
             if isinstance(event, yaml.CollectionStartEvent):
                 stack.append([event.anchor, 1])
                 continue
@@ -160,7 +166,7 @@ class _Builder:
         if isinstance(node, yaml.SequenceNode):
             return [self.convert(item, (*path, i)) for i, item in enumerate(node.value)]
         assert isinstance(node, yaml.ScalarNode)
-        if node.style is not None:  # quoted or block scalar: always text
+        if node.style:  # quoted or block scalar: always text (plain: None, or "" from libyaml)
             return str(node.value)
         return self._plain(str(node.value), path, mark)
 

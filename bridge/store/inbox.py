@@ -36,10 +36,19 @@ def _insert(session: Session) -> Any:
     return module.insert(HintRow.__table__)  # type: ignore[attr-defined]
 
 
+DUE_KEY = "bridge.inbox_due"  # session.info: the earliest not-before this transaction added
+
+
 def add(session: Session, hints: Iterable[Hint], debounce: dt.timedelta) -> int:
-    """Record hints; a repeat for the same deal bumps its count and pushes its not-before."""
+    """Record hints; a repeat for the same deal bumps its count and pushes its not-before.
+
+    The session remembers the earliest not-before it added (``session.info[DUE_KEY]``):
+    on PostgreSQL the scale-out runtime queues the drain job in this same transaction."""
     added = 0
     for hint in hints:
+        due = hint.received_at + debounce
+        known = session.info.get(DUE_KEY)
+        session.info[DUE_KEY] = due if known is None else min(known, due)
         stmt = _insert(session).values(
             system=hint.system,
             deal_id=hint.deal_id,

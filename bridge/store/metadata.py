@@ -23,6 +23,7 @@ from bridge.store.tables import (
     LinkRow,
     PartnerHealthRow,
     PartnerStartRow,
+    ResolutionRow,
     StampSeenRow,
     WriteIntentRow,
 )
@@ -46,6 +47,7 @@ TABLES: tuple[type[SQLModel], ...] = (
     CabinetKeyRow,
     PayoutRequestRow,
     SignedOutRow,
+    ResolutionRow,
 )
 
 

@@ -12,6 +12,7 @@
 * ``stamp_seen`` — stamped partner deals a poll listed that no link of this store names
   (created by another store or process): with the links, the store's census of stamps.
 * ``partner_start`` — when the bridge first synced each partner (the first connection).
+* ``resolution_cache`` — per CRM account, the names resolution read last (shared by processes).
 """
 
 from __future__ import annotations
@@ -170,3 +171,16 @@ class HookDeliveryRow(SQLModel, table=True):
     system: str = Field(primary_key=True, max_length=128)
     last_at: dt.datetime = _utc(nullable=False)
     count: int = Field(default=0)
+
+
+class ResolutionRow(SQLModel, table=True):
+    """One CRM account's catalog (pipelines, fields, users, stamp field) as last read live,
+    and a hash of the mapping content it was read for: the resolution cache shared by every
+    process on this store (:mod:`bridge.mapping.resolve_cache`)."""
+
+    __tablename__ = "resolution_cache"
+
+    account: str = Field(primary_key=True, max_length=64)  # sha256 of CRM kind and URL
+    scope: str = Field(primary_key=True, max_length=64)  # sha256 of the mapping content
+    catalog: Any = Field(sa_column=Column(JsonText(), nullable=False))
+    read_at: dt.datetime = _utc(nullable=False)

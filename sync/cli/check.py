@@ -20,6 +20,7 @@ from bridge.mapping.connect import Opener, close_all, open_all, open_crm
 from bridge.mapping.env import Environment
 from bridge.mapping.errors import MappingProblem, sort_problems
 from bridge.mapping.resolve import PartnerSummary, ResolveReport, resolve
+from bridge.mapping.resolve_cache import CACHE_TABLE, StoreCache
 from bridge.mapping.validate import validate_text
 from sync.handover_check import Outlook, foresee
 
@@ -33,8 +34,12 @@ def run_check(
     console: Console | None = None,
     opener: Opener = open_crm,
     now: dt.datetime | None = None,
+    db_url: str | None = None,
 ) -> int:
-    """Run the check and print the outcome; the process exit code."""
+    """Run the check and print the outcome; the process exit code.
+
+    Online, every account is read live (all at once); with ``db_url`` naming an existing
+    store, what was read refreshes that store's resolution cache."""
     console = console or Console()
     try:
         text = path.read_text(encoding="utf-8")
@@ -51,13 +56,16 @@ def run_check(
         _say(console, f"{path}: valid ({len(spec.partners)} partners; offline check)")
         return 0
     crms, failed = open_all(spec, opener)
+    cache = store_cache(db_url)
     try:
-        report = resolve(spec, crms, fix=fix)
+        report = resolve(spec, crms, fix=fix, cache=cache)
         outlook = None
         if report.compiled is not None:
             outlook = foresee(report.compiled, crms, now or dt.datetime.now(dt.UTC))
     finally:
         close_all(crms)
+        if cache is not None:
+            cache.close()
     _print_problems(console, [*report.problems, *report.warnings])
     for label, reason in failed.items():
         _say(console, f"{label}: not checked online — {reason}")
@@ -86,6 +94,35 @@ def _print_outlook(console: Console, outlook: Outlook) -> int:
             console, f"dry run: partner '{code}': {count} open deal(s) sampled, {parked} would park"
         )
     return len(outlook.parks)
+
+
+def store_cache(db_url: str | None) -> StoreCache | None:
+    """The resolution cache of an existing, migrated store; None otherwise (a check never
+    creates a store, and one it cannot reach is simply not refreshed)."""
+    if db_url is None:
+        return None
+    from sqlalchemy import inspect
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from bridge.store.db import make_engine
+
+    if db_url.startswith("sqlite") and not _sqlite_file_exists(db_url):
+        return None
+    engine = make_engine(db_url)
+    try:
+        if inspect(engine).has_table(CACHE_TABLE):
+            return StoreCache(engine, owned=True)
+    except SQLAlchemyError:
+        pass
+    engine.dispose()
+    return None
+
+
+def _sqlite_file_exists(db_url: str) -> bool:
+    from sqlalchemy.engine import make_url
+
+    database = make_url(db_url).database
+    return bool(database) and database != ":memory:" and Path(str(database)).is_file()
 
 
 def _say(console: Console, text: str) -> None:

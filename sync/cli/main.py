@@ -260,7 +260,14 @@ def check(
     resolved = settings(env_file, verbose=verbose, mapping=mapping)
     # OAuth partners read their tokens from the configured store, not a default one.
     opener = functools.partial(open_crm, db_url=resolved.db_url)
-    code = run_check(resolved.mapping_path, offline=offline, fix=fix, strict=strict, opener=opener)
+    code = run_check(
+        resolved.mapping_path,
+        offline=offline,
+        fix=fix,
+        strict=strict,
+        opener=opener,
+        db_url=resolved.db_url,
+    )
     raise typer.Exit(code)
 
 

@@ -30,6 +30,9 @@ from sync.engine import Progress as EngineProgress
 from sync.first_sync import handover_lines
 
 AGENCY_SYSTEM = "bitrix24:agency"  # how bridge.mapping.connect labels the agency portal
+# A catalog the store read live no longer ago than this is used as is (the daemon's
+# drift check re-reads on the same period).
+RESOLVE_MAX_AGE = dt.timedelta(minutes=10)
 STEPS = {"gather": "reading changes", "plan": "planning", "apply": "writing", "record": "recording"}
 
 
@@ -56,6 +59,7 @@ def open_engine(
 
     from bridge.mapping.connect import close_all, open_all, open_crm
     from bridge.mapping.resolve import resolve
+    from bridge.mapping.resolve_cache import StoreCache
     from bridge.mapping.validate import load_mapping
 
     spec = load_mapping(mapping_path)
@@ -64,11 +68,15 @@ def open_engine(
         raise UnknownPartner(f"--partner {partner!r} is not in {mapping_path}; known: {known}")
     # OAuth partners read their tokens from this store, not from a default one.
     db_url = store.engine.url.render_as_string(hide_password=False)
-    crms, failed = open_all(spec, functools.partial(open_crm, db_url=db_url))
+    # Only what this pass touches is opened and resolved (the agency and --partner X),
+    # from the store's resolution cache when it read those accounts recently.
+    only = None if partner is None else (partner,)
+    crms, failed = open_all(spec, functools.partial(open_crm, db_url=db_url), only=only)
     if "agency" not in crms:
         close_all(crms)
         raise SetupFailed(f"cannot open the agency portal: {failed.get('agency')}")
-    report = resolve(spec, crms)
+    cache = StoreCache(store.engine)
+    report = resolve(spec, crms, only=only, cache=cache, max_age=RESOLVE_MAX_AGE)
     if report.compiled is None:
         close_all(crms)
         problems = "\n".join(f"  {p}" for p in report.problems)

@@ -25,6 +25,7 @@ import logging
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 from apscheduler.schedulers.background import BackgroundScheduler
 
@@ -34,6 +35,7 @@ from bridge.kpi.decline import DeclineRule
 from bridge.logs import log_event
 from bridge.mapping.compiled import CompiledMapping
 from bridge.mapping.connect import open_crm
+from bridge.mapping.resolve_cache import StoreCache
 from bridge.mapping.watch import MappingWatcher
 from bridge.model import Hint
 from bridge.store import hooks, inbox
@@ -45,10 +47,18 @@ from sync.runtime.app import Readiness, SinkRefused, create_app
 from sync.runtime.crm_pool import CrmPool, Opener
 from sync.runtime.daemon_jobs import DaemonJobs, reconcile_quietly
 from sync.runtime.decline_gauges import DeclineGauges
-from sync.runtime.distributed import Clock, Distributed, prepare, scale_out, shared_opener
+from sync.runtime.distributed import (
+    RESOLVE_EVERY,
+    Clock,
+    Distributed,
+    prepare,
+    scale_out,
+    shared_opener,
+)
 from sync.runtime.grants import complete_amocrm_grant
 from sync.runtime.health import HealthTracker
 from sync.runtime.metrics import Metrics
+from sync.runtime.outbox import enqueue_with_hints, stop_enqueueing
 from sync.runtime.pass_metrics import PassMetrics
 from sync.runtime.queue import QueueRunner
 from sync.runtime.runner import EmbeddedRunner
@@ -81,6 +91,19 @@ class DaemonOptions:
     debounce: dt.timedelta = dt.timedelta(milliseconds=500)
     poll_interval: dt.timedelta | None = None  # None: the mapping's policies.poll_interval
     serve_http: bool = True  # False: ``bridge worker`` (PostgreSQL only) — queue work only
+
+
+def mapping_watcher(path: Path, store: Store, pool: CrmPool) -> MappingWatcher:
+    """The daemon's mapping watcher. Resolution is cached in the store (shared by every
+    process on it): a start within the drift period reads no CRM for the accounts cached;
+    the drift check re-reads live every account cached longer ago than half its period."""
+    return MappingWatcher(
+        path,
+        pool.for_spec,
+        cache=StoreCache(store.engine),
+        max_age=RESOLVE_EVERY,
+        drift_age=RESOLVE_EVERY / 2,
+    )
 
 
 class InboxSink:
@@ -164,7 +187,7 @@ class Daemon:
             prepare(self.settings.db_url)
         store = self.store
         self.guard = StoreGuard(lambda: file_problem(store.engine), self._store_lost)
-        self.watcher = MappingWatcher(self.settings.mapping_path, self._pool.for_spec)
+        self.watcher = mapping_watcher(self.settings.mapping_path, self.store, self._pool)
         if not self.watcher.poll():
             problems = "\n".join(f"  {p}" for p in self.watcher.rejected) or "  (unreadable)"
             raise StartupFailed(f"{self.settings.mapping_path} is not usable:\n{problems}")
@@ -211,6 +234,8 @@ class Daemon:
                 pinned=file_identity(self.store.engine),
             )
         )
+        if self._distributed is not None:  # hints and their drain job: one transaction
+            enqueue_with_hints(self._distributed.runner, store.engine, self._hook_store.engine)
         app = create_app(
             sink=InboxSink(self._hook_store, self.options.debounce, self._lost),
             routes=lambda: jobs.routes,
@@ -231,7 +256,10 @@ class Daemon:
             plan = jobs.plan(self.options.poll_interval, self.options.drain_every)
             self._scheduler = build_scheduler(plan, self.runner)
         self.guard.start()
-        jobs.first_pass()
+        if self._distributed is None or not self._distributed.runner.active("pass:poll"):
+            # A process joining running ones does not queue a poll of its own: the one
+            # waiting or running covers everything (the cursors are shared).
+            jobs.first_pass()
         self._scheduler.start()
         url = self.server.url if self.server is not None else None
         log_event(log, "daemon.started", url=url, partners=len(mapping.partners))
@@ -252,6 +280,9 @@ class Daemon:
             self._scheduler.shutdown(wait=False)
         if self._distributed is not None:
             self._distributed.stop()
+        for opened in (self.store, self._hook_store):
+            if opened is not None:
+                stop_enqueueing(opened.engine)
         if self.runner is not None:
             self.runner.shutdown(wait=True)
         if self.server is not None:

@@ -21,6 +21,7 @@ so any number of processes may start at once on a fresh database.
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import logging
 import threading
 from collections.abc import Callable, Mapping, Sequence
@@ -195,6 +196,43 @@ class QueueRunner:
         except AlreadyEnqueued:
             return False
         return True
+
+    def defer_on(
+        self,
+        connection: psycopg.Connection[Any],
+        name: str,
+        lane: str,
+        at: dt.datetime | None = None,
+    ) -> bool:
+        """Queue handler ``name`` on ``lane`` in the transaction open on ``connection`` (the
+        caller's): it is queued if and only if that transaction commits. False when one
+        already waits there (a savepoint keeps that clash from aborting the transaction)."""
+        if self._closed:
+            return False
+        deferrer = self._app.configure_task(
+            JOB_TASK,
+            lock=lane,
+            queueing_lock=f"{lane}:{name}",
+            queue=QUEUE,
+            schedule_at=at,
+            connection=connection,
+        )
+        try:
+            with connection.transaction():  # a savepoint inside the caller's transaction
+                deferrer.defer(name=name, lane=lane)
+        except AlreadyEnqueued:
+            return False
+        return True
+
+    def active(self, name: str) -> bool:
+        """A job of handler ``name`` waits or runs somewhere (any worker)."""
+        with self._app.connector.get_sync_connector().pool.connection() as connection:  # type: ignore[attr-defined]
+            row = connection.execute(
+                "SELECT EXISTS (SELECT 1 FROM procrastinate_jobs WHERE queue_name = %s "
+                "AND status IN ('todo', 'doing') AND args->>'name' = %s)",
+                (QUEUE, name),
+            ).fetchone()
+        return bool(row and row[0])
 
     def pending(self) -> int:
         """Bridge jobs waiting or running, across all workers."""
