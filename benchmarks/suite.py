@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from benchmarks import fast_sandbox, scenarios
+from benchmarks import scenarios
 from benchmarks.child import BridgeProcess
 from benchmarks.sandboxes import sandbox_seconds, world
 from bridge.sandbox.world import SandboxWorld
@@ -96,24 +96,20 @@ def run(params: Params, log: Any = print) -> dict[str, Any]:
         | {"scenarios": list(params.scenarios)},
         "scenarios": {},
     }
-    fast_sandbox.install()
-    try:
-        with tempfile.TemporaryDirectory(prefix="bench-") as tmp:
-            _rate_limited(Path(tmp), params, doc["scenarios"], log)
-            _scale(Path(tmp), params, doc["scenarios"], log)
-            if "baseline" in params.scenarios:
-                log("baseline: the naive per-deal flow")
-                sizes = params.real_sizes() or params.deals
-                doc["scenarios"]["baseline"] = scenarios.baseline(
-                    Path(tmp),
-                    min(sizes),
-                    params.changes,
-                    params.storm_events,
-                    params.storm_deals,
-                    params.latency,
-                )
-    finally:
-        fast_sandbox.uninstall()
+    with tempfile.TemporaryDirectory(prefix="bench-") as tmp:
+        _rate_limited(Path(tmp), params, doc["scenarios"], log)
+        _scale(Path(tmp), params, doc["scenarios"], log)
+        if "baseline" in params.scenarios:
+            log("baseline: the naive per-deal flow")
+            sizes = params.real_sizes() or params.deals
+            doc["scenarios"]["baseline"] = scenarios.baseline(
+                Path(tmp),
+                min(sizes),
+                params.changes,
+                params.storm_events,
+                params.storm_deals,
+                params.latency,
+            )
     doc["seconds"] = time.perf_counter() - began
     return doc
 
