@@ -38,7 +38,7 @@ from sync.ledger_hook import LedgerHook
 from sync.plan.money import CONFIRM_KEY, REFUSED_KEY
 from sync.plan.types import LinkPlan
 from sync.planning import Planner, Planning, default_planner
-from sync.record import APPLIED, FAILED, PARKED, Recorder
+from sync.record import APPLIED, FAILED, PARKED, Recorder, Recording
 from sync.screening import post_comments, screen_creates
 from sync.sources import inbox, poll
 
@@ -308,13 +308,12 @@ class Engine:
             self.store, self.agency.system, now, ledger, self.retry_delay, crash=self.crash
         )
         failed: dict[str, CrmError] = {}
-        for done, plan in enumerate(report.plans, 1):
-            self.progress("record", done, len(report.plans))
-            aid, code = plan.link_key
+        items = [_recording(got, plan, outcomes.get(plan.link_key)) for plan in report.plans]
+        total = len(items)
+        verdicts = recorder.commit_many(items, lambda done: self.progress("record", done, total))
+        for plan, verdict in zip(report.plans, verdicts, strict=True):
+            code = plan.link_key[1]
             outcome = outcomes.get(plan.link_key)
-            stored = got.links.get(aid, {}).get(code)
-            partner = _partner_snapshot(got, code, stored)
-            verdict = recorder.commit(plan, outcome, stored, (got.agency_deals.get(aid), partner))
             report.count(verdict)
             if verdict in (FAILED, PARKED) and outcome is not None and outcome.errors:
                 report.errors.setdefault(code, str(outcome.errors[0]))
@@ -495,6 +494,14 @@ class _InLanes(dict[str, Crm]):
     def update(self, *args: Any, **kwargs: Crm) -> None:
         for code, crm in dict(*args, **kwargs).items():
             self[code] = crm
+
+
+def _recording(got: Gathered, plan: LinkPlan, outcome: Outcome | None) -> Recording:
+    aid, code = plan.link_key
+    stored = got.links.get(aid, {}).get(code)
+    return Recording(
+        plan, outcome, stored, (got.agency_deals.get(aid), _partner_snapshot(got, code, stored))
+    )
 
 
 def _partner_snapshot(got: Gathered, code: str, link: LinkState | None) -> Deal | None:

@@ -134,6 +134,42 @@ def record_handover(
     return len(wanted - existing)
 
 
+def record_handovers(
+    session: Session,
+    handovers: Iterable[tuple[str, str, Iterable[Fingerprint]]],
+    now: dt.datetime,
+) -> int:
+    """:func:`record_handover` for many (agency deal id, partner code, fingerprints) at
+    once: the rows already stored are read with one query per 500 values, the new ones
+    added in one flush. Rows added."""
+    wanted = [(agency, code, set(prints)) for agency, code, prints in handovers]
+    everything = {fp for _, _, prints in wanted for fp in prints}
+    if not everything:
+        return 0
+    existing = {
+        (r.agency_deal_id, r.partner_code, Fingerprint(Kind(r.kind), r.value))
+        for r in _rows_for(session, everything)
+    }
+    added = 0
+    for agency, code, prints in wanted:
+        for fp in sorted(prints):
+            if (agency, code, fp) in existing:
+                continue
+            existing.add((agency, code, fp))
+            session.add(
+                ChannelHandoverRow(
+                    kind=fp.kind.value,
+                    value=fp.value,
+                    partner_code=code,
+                    agency_deal_id=agency,
+                    handed_at=now,
+                )
+            )
+            added += 1
+    session.flush()
+    return added
+
+
 @dataclass(frozen=True, slots=True)
 class Draft:
     """A partner deal about to be created, with the client it carries."""

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
+from sqlalchemy import insert
 from sqlmodel import Session, col, select
 
 from bridge.store.tables import AuditRow
@@ -33,6 +34,13 @@ class AuditEvent:
 def add(session: Session, events: Iterable[AuditEvent]) -> int:
     """Append ``events`` to the trail; how many."""
     return append(session, (AuditRow(**dataclasses.asdict(e)) for e in events))
+
+
+def add_many(session: Session, events: Sequence[AuditEvent]) -> int:
+    """:func:`add` as one executemany insert (no ORM object per row); how many."""
+    if events:
+        session.execute(insert(AuditRow), [dataclasses.asdict(e) for e in events])
+    return len(events)
 
 
 def append(session: Session, rows: Iterable[AuditRow]) -> int:

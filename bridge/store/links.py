@@ -93,6 +93,30 @@ def save_state(
     save(session, target, now)
 
 
+def save_states(
+    session: Session,
+    items: Sequence[tuple[LinkState, tuple[Deal | None, Deal | None], bool]],
+    now: dt.datetime,
+) -> None:
+    """:func:`save_state` for many links at once: (state, seen, new) each.
+
+    The stored rows are read with one query per 500 links and everything is written
+    in one flush (inserts and updates in executemany batches) instead of a select,
+    merge and flush per link.
+    """
+    stored = {
+        (r.agency_deal_id, r.partner_code): r
+        for r in by_agency_ids(session, [s.agency_deal_id for s, _, new in items if not new])
+    }
+    for state, seen, new in items:
+        row = None if new else stored.get((state.agency_deal_id, state.partner_code))
+        target = _apply_state(row, state)
+        _note_seen(target, *seen)
+        _stamp_times(target, now)
+        session.add(target)
+    session.flush()
+
+
 def linked_partner_ids(session: Session, partner_code: str, deal_ids: Iterable[str]) -> set[str]:
     """Which of these partner deal ids a link of this partner names."""
     return {
@@ -247,6 +271,13 @@ def get(session: Session, link_id: int) -> LinkRow | None:
 
 def save(session: Session, row: LinkRow, now: dt.datetime) -> LinkRow:
     """Insert or update ``row``; timestamps are kept here so callers cannot forget them."""
+    _stamp_times(row, now)
+    merged = session.merge(row)
+    session.flush()
+    return merged
+
+
+def _stamp_times(row: LinkRow, now: dt.datetime) -> None:
     if getattr(row, "created_at", None) is None:  # a new row, not yet stored
         row.created_at = now
     row.updated_at = now
@@ -255,6 +286,3 @@ def save(session: Session, row: LinkRow, now: dt.datetime) -> LinkRow:
     if row.status != LinkStatus.PARKED:
         row.parked_at = None
         row.park_reason = None
-    merged = session.merge(row)
-    session.flush()
-    return merged
