@@ -38,7 +38,8 @@ class Params:
     storm_deals: int = 200
     trickle: int = 30
     drain: float = 0.5  # the daemon's inbox tick (DaemonOptions.drain_every)
-    debounces: tuple[float, ...] = (2.0, 0.5)  # the daemon's default hint debounce, and shorter
+    # 0: the daemon's default hint debounce (adaptive); then a fixed 0.5 s to compare
+    debounces: tuple[float, ...] = (0.0, 0.5)
     scenarios: tuple[str, ...] = SCENARIOS
     experiment: str = ""  # a proposed bridge change tried in the bridge process
     quick: bool = False
@@ -53,7 +54,7 @@ class Params:
             storm_events=500,
             storm_deals=50,
             trickle=6,
-            debounces=(0.5,),
+            debounces=(0.0,),
             quick=True,
         )
 

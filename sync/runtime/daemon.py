@@ -54,6 +54,7 @@ from sync.runtime.schedule import build_scheduler
 from sync.runtime.serve import ServerThread
 from sync.runtime.single import DaemonLock
 from sync.runtime.store_guard import StoreGuard
+from sync.sources.inbox import STORM_DEBOUNCE, TRICKLE_DEBOUNCE, AdaptiveDebounce
 from sync.web import mount as mount_web
 from sync.web.wiring import web_context
 
@@ -74,9 +75,13 @@ class DaemonOptions:
     workers: int = 4
     drain_every: dt.timedelta = dt.timedelta(milliseconds=500)
     watch_every: dt.timedelta = dt.timedelta(seconds=5)
-    # A save in Bitrix24 fires several events; half a second folds them and keeps
-    # webhook-to-mirror latency near a second. The inbox's max-wait stops starvation.
-    debounce: dt.timedelta = dt.timedelta(milliseconds=500)
+    # A save in Bitrix24 fires several events; a quarter second folds them and keeps
+    # webhook-to-mirror latency under a second. In a storm (more than STORM_RATE hints a
+    # second) hints wait ``storm_debounce`` instead, so the storm folds into a few passes
+    # (:class:`sync.sources.inbox.AdaptiveDebounce`; None: always ``debounce``). The
+    # inbox's max-wait stops starvation.
+    debounce: dt.timedelta = TRICKLE_DEBOUNCE
+    storm_debounce: dt.timedelta | None = STORM_DEBOUNCE
     poll_interval: dt.timedelta | None = None  # None: the mapping's policies.poll_interval
     serve_http: bool = True  # False: ``bridge worker`` (PostgreSQL only) — queue work only
 
@@ -87,10 +92,13 @@ class InboxSink:
     def __init__(
         self,
         store: Store,
-        debounce: dt.timedelta,
+        debounce: dt.timedelta | AdaptiveDebounce,
         lost: Callable[[], str | None] = lambda: None,
     ) -> None:
+        """``debounce``: fixed, or adapting to the arrival rate."""
         self._store = store
+        if isinstance(debounce, dt.timedelta):
+            debounce = AdaptiveDebounce(debounce, storm=None)
         self._debounce = debounce
         self._lost = lost
 
@@ -100,7 +108,7 @@ class InboxSink:
         try:
             with self._store.transaction() as session:
                 folded = inbox.waiting(session, hints)
-                inbox.add(session, hints, self._debounce)
+                inbox.add(session, hints, self._debounce(len(hints)))
                 hooks.delivered(session, hints, utcnow())
         except StoreFileLost as exc:
             raise SinkRefused(_refusal(str(exc))) from None
@@ -205,7 +213,11 @@ class Daemon:
             )
         )
         app = create_app(
-            sink=InboxSink(self._hook_store, self.options.debounce, self._lost),
+            sink=InboxSink(
+                self._hook_store,
+                AdaptiveDebounce(self.options.debounce, self.options.storm_debounce),
+                self._lost,
+            ),
             routes=lambda: jobs.routes,
             readiness=self.readiness,
             metrics=self.metrics,
