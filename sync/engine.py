@@ -32,6 +32,7 @@ from bridge.store.db import Store
 from bridge.store.health import PartnerHealth
 from bridge.store.links import StoredLink
 from sync.apply import Applier, Outcome, crash_point
+from sync.echoes import EchoCheck
 from sync.gather import Gathered, Gatherer
 from sync.lanes import Lanes
 from sync.ledger_hook import LedgerHook
@@ -204,6 +205,7 @@ class Engine:
                 self.partners,
                 self.overlap,
                 notes=self.mirror_notes,
+                echoes=self._echoes(codes),
             )
             got = gatherer.run(codes, now, parked=self.retry_parked, polling=poll, resting=resting)
             self._pipeline(self.agency, None)
@@ -283,6 +285,14 @@ class Engine:
             except CrmError as exc:
                 failed[code] = exc
         return failed
+
+    def _echoes(self, codes: Sequence[str]) -> EchoCheck | None:
+        """The own-echo test for listed deals, for the partners whose pipeline is known
+        (every pass after the first); None before the agency's pipeline is read."""
+        if AGENCY not in self._pipelines:
+            return None
+        known = {c: self._pipelines[c] for c in codes if c in self._pipelines}
+        return EchoCheck(self.mapping, self._pipelines[AGENCY], known)
 
     def _pipeline(self, crm: Crm, code: str | None) -> Any:
         key = code or AGENCY
