@@ -150,24 +150,26 @@ def record_handovers(
         (r.agency_deal_id, r.partner_code, Fingerprint(Kind(r.kind), r.value))
         for r in _rows_for(session, everything)
     }
-    added = 0
+    rows: list[dict[str, object]] = []
     for agency, code, prints in wanted:
         for fp in sorted(prints):
             if (agency, code, fp) in existing:
                 continue
             existing.add((agency, code, fp))
-            session.add(
-                ChannelHandoverRow(
-                    kind=fp.kind.value,
-                    value=fp.value,
-                    partner_code=code,
-                    agency_deal_id=agency,
-                    handed_at=now,
-                )
+            rows.append(
+                {
+                    "kind": fp.kind.value,
+                    "value": fp.value,
+                    "partner_code": code,
+                    "agency_deal_id": agency,
+                    "handed_at": now,
+                }
             )
-            added += 1
-    session.flush()
-    return added
+    if rows:  # one executemany, no ORM object per row
+        session.flush()
+        table = ChannelHandoverRow.__table__  # type: ignore[attr-defined]
+        session.connection().execute(table.insert(), rows)
+    return len(rows)
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,7 +7,6 @@ import datetime as dt
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import insert
 from sqlmodel import Session, col, select
 
 from bridge.store.tables import AuditRow
@@ -39,7 +38,9 @@ def add(session: Session, events: Iterable[AuditEvent]) -> int:
 def add_many(session: Session, events: Sequence[AuditEvent]) -> int:
     """:func:`add` as one executemany insert (no ORM object per row); how many."""
     if events:
-        session.execute(insert(AuditRow), [dataclasses.asdict(e) for e in events])
+        names = [f.name for f in dataclasses.fields(AuditEvent)]
+        rows = [{n: getattr(e, n) for n in names} for e in events]
+        session.connection().execute(AuditRow.__table__.insert(), rows)  # type: ignore[attr-defined]
     return len(events)
 
 
