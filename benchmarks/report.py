@@ -58,6 +58,7 @@ def targets(doc: dict[str, Any]) -> list[Target]:
     out.extend(_memory(s.get("scale", [])))
     for run in s.get("scale", []):
         label = f"scale {run['deals']}"
+        out.append(_target(label, "requests / minimum", _ratio(run), 1.02, most=True))
         share = run.get("record_share", 0.0)
         out.append(_target(label, "share of the pass spent recording", share, 0.15, most=True))
     mirrors = s.get("first_mirror", [])
