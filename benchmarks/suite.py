@@ -37,7 +37,7 @@ class Params:
     storm_events: int = 5_000
     storm_deals: int = 200
     trickle: int = 30
-    drain: float = 0.5  # the daemon's inbox tick (DaemonOptions.drain_every)
+    drain: float = 0.25  # the daemon's inbox tick (DaemonOptions.drain_every)
     # 0: the daemon's default hint debounce (adaptive); then a fixed 0.5 s to compare
     debounces: tuple[float, ...] = (0.0, 0.5)
     scenarios: tuple[str, ...] = SCENARIOS
@@ -168,7 +168,8 @@ def _after_mirror(
 def _through_daemon(w: SandboxWorld, db: Path, params: Params, log: Any) -> list[dict[str, Any]]:
     runs = []
     for debounce in params.debounces:
-        log(f"latency through the daemon: {params.trickle // 2} changes, debounce {debounce:g}s")
+        label = f"{debounce:g}s" if debounce else "adaptive"
+        log(f"latency through the daemon: {params.trickle // 2} changes, debounce {label}")
         runs.append(scenarios.daemon_latency(w, db, params.trickle // 2, debounce))
     return runs
 
@@ -178,7 +179,8 @@ def _storm_through_daemon(
 ) -> list[dict[str, Any]]:
     runs = []
     for debounce in params.debounces:
-        log(f"storm through the daemon: {params.storm_events} edits, debounce {debounce:g}s")
+        label = f"{debounce:g}s" if debounce else "adaptive"
+        log(f"storm through the daemon: {params.storm_events} edits, debounce {label}")
         runs.append(
             scenarios.daemon_storm(w, db, params.storm_events, params.storm_deals, debounce)
         )

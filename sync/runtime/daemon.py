@@ -73,11 +73,12 @@ def utcnow() -> dt.datetime:
 @dataclass(frozen=True, slots=True)
 class DaemonOptions:
     workers: int = 4
-    drain_every: dt.timedelta = dt.timedelta(milliseconds=500)
+    drain_every: dt.timedelta = dt.timedelta(milliseconds=250)
     watch_every: dt.timedelta = dt.timedelta(seconds=5)
     # A save in Bitrix24 fires several events; a quarter second folds them and keeps
     # webhook-to-mirror latency under a second. In a storm (more than STORM_RATE hints a
-    # second) hints wait ``storm_debounce`` instead, so the storm folds into a few passes
+    # second) hints wait ``storm_debounce`` instead and passes for them start once per
+    # ``storm_debounce``, so the storm folds into a few passes
     # (:class:`sync.sources.inbox.AdaptiveDebounce`; None: always ``debounce``). The
     # inbox's max-wait stops starvation.
     debounce: dt.timedelta = TRICKLE_DEBOUNCE
@@ -133,6 +134,7 @@ class Daemon:
     ) -> None:
         self.settings = settings
         self.options = options or DaemonOptions()
+        self._debounce = AdaptiveDebounce(self.options.debounce, self.options.storm_debounce)
         self.clock = clock
         self.metrics = Metrics()
         self.health = HealthTracker()
@@ -201,6 +203,7 @@ class Daemon:
             stopping=self._stopping,
             clock=self.clock,
             event_max_age=self.settings.event_max_age,
+            may_drain=self._debounce.may_drain,
         )
         # Hooks get their own connections with a short lock wait: a locked store must
         # answer 503 within amoCRM's 2 s, not after the engine's 30 s busy timeout.
@@ -213,11 +216,7 @@ class Daemon:
             )
         )
         app = create_app(
-            sink=InboxSink(
-                self._hook_store,
-                AdaptiveDebounce(self.options.debounce, self.options.storm_debounce),
-                self._lost,
-            ),
+            sink=InboxSink(self._hook_store, self._debounce, self._lost),
             routes=lambda: jobs.routes,
             readiness=self.readiness,
             metrics=self.metrics,

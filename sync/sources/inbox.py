@@ -15,7 +15,7 @@ from bridge.store.inbox import DueHint
 
 DEFAULT_DEBOUNCE = dt.timedelta(seconds=2)
 TRICKLE_DEBOUNCE = dt.timedelta(milliseconds=250)  # folds the events of one save
-STORM_DEBOUNCE = dt.timedelta(seconds=3)
+STORM_DEBOUNCE = dt.timedelta(seconds=10)  # as long as the inbox's MAX_WAIT
 STORM_RATE = 20  # hints per second above which the inbox is in a storm
 
 
@@ -27,8 +27,10 @@ class AdaptiveDebounce:
     inbox tick. In a storm every hint waits ``storm`` (never less than ``trickle``);
     a deal hinted again pushes its own wait (:func:`bridge.store.inbox.add`), so the
     storm's deals fold into a few passes after it calms down, and the inbox's
-    ``MAX_WAIT`` still bounds how long any deal can be pushed. ``storm`` None: a
-    fixed ``trickle`` debounce.
+    ``MAX_WAIT`` still bounds how long any deal can be pushed. While a storm lasts,
+    :meth:`may_drain` lets a pass for due hints start once per ``storm`` only, so a
+    storm longer than ``MAX_WAIT`` still folds. ``storm`` None: a fixed ``trickle``
+    debounce.
     """
 
     def __init__(
@@ -44,6 +46,8 @@ class AdaptiveDebounce:
         self._clock = clock
         self._arrivals: deque[tuple[float, int]] = deque()
         self._recent = 0
+        self._stormed_at: float | None = None  # when the rate was last above ``rate``
+        self._drained_at: float | None = None  # when a pass last started during a storm
         self._lock = threading.Lock()
 
     def __call__(self, hints: int) -> dt.timedelta:
@@ -54,8 +58,22 @@ class AdaptiveDebounce:
             self._recent += hints
             while self._arrivals and self._arrivals[0][0] <= now - 1.0:
                 self._recent -= self._arrivals.popleft()[1]
-            storming = self._recent > self.rate
+            storming = self._recent > self.rate and self.storm > self.trickle
+            if storming:
+                self._stormed_at = now
         return self.storm if storming else self.trickle
+
+    def may_drain(self) -> bool:
+        """Whether a pass for due hints may start now: always outside a storm (none in
+        the last ``storm``), else once per ``storm``."""
+        now = self._clock()
+        pause = self.storm.total_seconds()
+        with self._lock:
+            calm = self._stormed_at is None or now - self._stormed_at >= pause
+            if calm or self._drained_at is None or now - self._drained_at >= pause:
+                self._drained_at = None if calm else now
+                return True
+            return False
 
 
 def record(store: Store, hints: Iterable[Hint], debounce: dt.timedelta = DEFAULT_DEBOUNCE) -> int:

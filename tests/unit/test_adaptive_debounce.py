@@ -1,4 +1,5 @@
-"""The webhook debounce adapts to the inbox's arrival rate: a trickle waits little, a storm folds."""
+"""The webhook debounce adapts to the inbox's arrival rate: a trickle waits little,
+a storm folds."""
 
 from __future__ import annotations
 
@@ -41,3 +42,19 @@ def test_a_fixed_debounce_never_adapts_and_a_storm_never_waits_less() -> None:
     long = dt.timedelta(hours=1)
     slow = AdaptiveDebounce(long, STORM, rate=1, clock=clock)
     assert {slow(50) for _ in range(10)} == {long}
+
+
+def test_passes_for_due_hints_are_paced_during_a_storm_only() -> None:
+    clock = Clock()
+    debounce = AdaptiveDebounce(TRICKLE, STORM, rate=20, clock=clock)
+    debounce(1)
+    assert [debounce.may_drain() for _ in range(3)] == [True] * 3  # a trickle: every tick
+    debounce(50)  # a storm
+    started = []
+    for _ in range(40):  # 10 s of 0.25 s ticks while hints keep storming in
+        debounce(50)
+        started.append(debounce.may_drain())
+        clock.now += 0.25
+    assert started.count(True) == 4  # one pass per 3 s of storm
+    clock.now += 3.0  # calm for as long as the storm debounce: every tick again
+    assert [debounce.may_drain() for _ in range(3)] == [True] * 3
