@@ -78,13 +78,21 @@ def check_conflicts(
 
 
 def _rows_for(session: Session, wanted: set[Fingerprint]) -> list[ChannelHandoverRow]:
-    values = sorted({f.value for f in wanted})
+    """The stored handovers of these fingerprints: per kind, one query per 500 values,
+    each an index look-up on ``(kind, value)`` (a filter on the value alone would scan
+    the whole table, which grows with every deal handed over)."""
+    by_kind: dict[str, set[str]] = {}
+    for fingerprint in wanted:
+        by_kind.setdefault(fingerprint.kind.value, set()).add(fingerprint.value)
     rows: list[ChannelHandoverRow] = []
-    for start in range(0, len(values), _CHUNK):
-        query = select(ChannelHandoverRow).where(
-            col(ChannelHandoverRow.value).in_(values[start : start + _CHUNK])
-        )
-        rows.extend(r for r in session.exec(query) if Fingerprint(Kind(r.kind), r.value) in wanted)
+    for kind, found in sorted(by_kind.items()):
+        values = sorted(found)
+        for start in range(0, len(values), _CHUNK):
+            query = select(ChannelHandoverRow).where(
+                ChannelHandoverRow.kind == kind,
+                col(ChannelHandoverRow.value).in_(values[start : start + _CHUNK]),
+            )
+            rows.extend(session.exec(query))
     return rows
 
 
