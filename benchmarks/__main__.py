@@ -11,6 +11,8 @@ from pathlib import Path
 from benchmarks import report
 from benchmarks.suite import SCENARIOS, Params, run
 
+HUGE = 100_000  # the scale configuration's largest first mirror, behind --huge
+
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__)
@@ -19,6 +21,11 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--latency", type=float, help="simulated seconds per request (0.1)")
     parser.add_argument("--deals", help="first-mirror sizes, e.g. 1000,10000,50000")
     parser.add_argument("--changes", type=int, help="steady-state changes (500)")
+    parser.add_argument(
+        "--huge",
+        action="store_true",
+        help=f"also the {HUGE:,}-deal first mirror in the scale configuration (long)",
+    )
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results"))
     parser.add_argument("--name", help="result file name (default: default / quick)")
     parser.add_argument("--experiment", help="try a proposed bridge change (experiments.py)")
@@ -47,6 +54,8 @@ def params_from(args: argparse.Namespace) -> Params:
         params.deals = sorted(int(n) for n in args.deals.split(","))
     if args.changes is not None:
         params.changes = args.changes
+    if args.huge and HUGE not in params.deals:
+        params.deals = sorted([*params.deals, HUGE])
     return params
 
 

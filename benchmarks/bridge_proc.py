@@ -74,6 +74,24 @@ class Bridge:
         partners = {c: crms[c] for c in report.compiled.partners}
         self.passes = 0
         self.engine = Engine(self.store, report.compiled, crms["agency"], partners, clock=utcnow)
+        self.recording = 0.0  # seconds spent in the record step during the current pass
+        self._time_recording()
+
+    def _time_recording(self) -> None:
+        """Time the record step (``Recorder.commit_many``) for the share of a pass it takes."""
+        from sync.record import Recorder
+
+        timed = Recorder.commit_many
+        bridge = self
+
+        def commit_many(recorder: Recorder, *args: Any, **kwargs: Any) -> list[str]:
+            began = time.perf_counter()
+            try:
+                return timed(recorder, *args, **kwargs)
+            finally:
+                bridge.recording += time.perf_counter() - began
+
+        Recorder.commit_many = commit_many  # type: ignore[method-assign,assignment]
 
     def handle(self, command: dict[str, Any]) -> dict[str, Any]:
         if command["cmd"] == "pass":
@@ -89,6 +107,7 @@ class Bridge:
         if tracing:
             tracemalloc.start()
         started = time.perf_counter()
+        self.recording = 0.0
         if profiler is not None:
             profiler.enable()
         report = self.engine.sync(poll=poll)
@@ -102,6 +121,7 @@ class Bridge:
         current, peak = rss_kb()
         return {
             "seconds": seconds,
+            "record_seconds": self.recording,
             "writes": report.writes,
             "verdicts": report.verdicts,
             "errors": report.errors,
@@ -137,10 +157,12 @@ def daemon(mapping: Path, db_url: str) -> None:
         "BRIDGE_EVENT_MAX_AGE": "0",
     }
     settings = load_settings(env_file=None, environ=environ)
-    debounce = float(os.environ.get("BENCH_DEBOUNCE", "2"))
+    # 0: the daemon's default debounce (adapting to the arrival rate); else a fixed one.
+    debounce = float(os.environ.get("BENCH_DEBOUNCE", "0"))
+    fixed = {"debounce": dt.timedelta(seconds=debounce), "storm_debounce": None}
     options = DaemonOptions(
-        debounce=dt.timedelta(seconds=debounce),
         poll_interval=dt.timedelta(hours=1),  # only the start-up poll: the webhook path alone
+        **(fixed if debounce else {}),  # type: ignore[arg-type]
     )
     running = Daemon(settings, opener=opener, options=options).start()
     assert running.server is not None

@@ -81,6 +81,7 @@ def first_mirror(w: SandboxWorld, bridge: BridgeProcess, deals: int, latency: fl
         "minimum": sum(minimum.values()),
         "wall": done["wall"],
         "engine_seconds": done["seconds"],
+        "record_share": done.get("record_seconds", 0.0) / max(done["seconds"], 1e-9),
         "rate_bound": bounds.rate_bound(requests, kinds),
         "sequential_bound": bounds.sequential_bound(requests, kinds, latency),
         "peak_rss_mb": done["peak_rss_kb"] / 1024,

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from benchmarks import fast_sandbox, scenarios
+from benchmarks import scenarios
 from benchmarks.child import BridgeProcess
 from benchmarks.sandboxes import sandbox_seconds, world
 from bridge.sandbox.world import SandboxWorld
@@ -40,8 +40,9 @@ class Params:
     storm_events: int = 5_000
     storm_deals: int = 200
     trickle: int = 30
-    drain: float = 0.5  # the daemon's inbox tick (DaemonOptions.drain_every)
-    debounces: tuple[float, ...] = (2.0, 0.5)  # the daemon's default hint debounce, and shorter
+    drain: float = 0.25  # the daemon's inbox tick (DaemonOptions.drain_every)
+    # 0: the daemon's default hint debounce (adaptive); then a fixed 0.5 s to compare
+    debounces: tuple[float, ...] = (0.0, 0.5)
     scenarios: tuple[str, ...] = SCENARIOS
     experiment: str = ""  # a proposed bridge change tried in the bridge process
     quick: bool = False
@@ -57,7 +58,7 @@ class Params:
             storm_events=500,
             storm_deals=50,
             trickle=6,
-            debounces=(0.5,),
+            debounces=(0.0,),
             quick=True,
         )
 
@@ -100,24 +101,20 @@ def run(params: Params, log: Any = print) -> dict[str, Any]:
         | {"scenarios": list(params.scenarios)},
         "scenarios": {},
     }
-    fast_sandbox.install()
-    try:
-        with tempfile.TemporaryDirectory(prefix="bench-") as tmp:
-            _rate_limited(Path(tmp), params, doc["scenarios"], log)
-            _scale(Path(tmp), params, doc["scenarios"], log)
-            if "baseline" in params.scenarios:
-                log("baseline: the naive per-deal flow")
-                sizes = params.real_sizes() or params.deals
-                doc["scenarios"]["baseline"] = scenarios.baseline(
-                    Path(tmp),
-                    min(sizes),
-                    params.changes,
-                    params.storm_events,
-                    params.storm_deals,
-                    params.latency,
-                )
-    finally:
-        fast_sandbox.uninstall()
+    with tempfile.TemporaryDirectory(prefix="bench-") as tmp:
+        _rate_limited(Path(tmp), params, doc["scenarios"], log)
+        _scale(Path(tmp), params, doc["scenarios"], log)
+        if "baseline" in params.scenarios:
+            log("baseline: the naive per-deal flow")
+            sizes = params.real_sizes() or params.deals
+            doc["scenarios"]["baseline"] = scenarios.baseline(
+                Path(tmp),
+                min(sizes),
+                params.changes,
+                params.storm_events,
+                params.storm_deals,
+                params.latency,
+            )
     doc["seconds"] = time.perf_counter() - began
     return doc
 
@@ -192,7 +189,8 @@ def _notes(w: SandboxWorld, db: Path, params: Params, log: Any) -> dict[str, Any
 def _through_daemon(w: SandboxWorld, db: Path, params: Params, log: Any) -> list[dict[str, Any]]:
     runs = []
     for debounce in params.debounces:
-        log(f"latency through the daemon: {params.trickle // 2} changes, debounce {debounce:g}s")
+        label = f"{debounce:g}s" if debounce else "adaptive"
+        log(f"latency through the daemon: {params.trickle // 2} changes, debounce {label}")
         runs.append(scenarios.daemon_latency(w, db, params.trickle // 2, debounce))
     return runs
 
@@ -202,7 +200,8 @@ def _storm_through_daemon(
 ) -> list[dict[str, Any]]:
     runs = []
     for debounce in params.debounces:
-        log(f"storm through the daemon: {params.storm_events} edits, debounce {debounce:g}s")
+        label = f"{debounce:g}s" if debounce else "adaptive"
+        log(f"storm through the daemon: {params.storm_events} edits, debounce {label}")
         runs.append(
             scenarios.daemon_storm(w, db, params.storm_events, params.storm_deals, debounce)
         )

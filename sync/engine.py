@@ -32,13 +32,14 @@ from bridge.store.db import Store
 from bridge.store.health import PartnerHealth
 from bridge.store.links import StoredLink
 from sync.apply import Applier, Outcome, crash_point
+from sync.echoes import EchoCheck
 from sync.gather import Gathered, Gatherer
 from sync.lanes import Lanes
 from sync.ledger_hook import LedgerHook
 from sync.plan.money import CONFIRM_KEY, REFUSED_KEY
 from sync.plan.types import LinkPlan
 from sync.planning import Planner, Planning, default_planner
-from sync.record import APPLIED, FAILED, PARKED, Recorder
+from sync.record import APPLIED, FAILED, PARKED, Recorder, Recording
 from sync.screening import post_comments, screen_creates
 from sync.sources import inbox, poll
 
@@ -202,6 +203,7 @@ class Engine:
                 self.agency,
                 self.partners,
                 self.overlap,
+                echoes=self._echoes(codes),
             )
             got = gatherer.run(codes, now, parked=self.retry_parked, polling=poll, resting=resting)
             self._pipeline(self.agency, None)
@@ -282,6 +284,14 @@ class Engine:
                 failed[code] = exc
         return failed
 
+    def _echoes(self, codes: Sequence[str]) -> EchoCheck | None:
+        """The own-echo test for listed deals, for the partners whose pipeline is known
+        (every pass after the first); None before the agency's pipeline is read."""
+        if AGENCY not in self._pipelines:
+            return None
+        known = {c: self._pipelines[c] for c in codes if c in self._pipelines}
+        return EchoCheck(self.mapping, self._pipelines[AGENCY], known)
+
     def _pipeline(self, crm: Crm, code: str | None) -> Any:
         key = code or AGENCY
         if key not in self._pipelines:
@@ -306,13 +316,12 @@ class Engine:
             self.store, self.agency.system, now, ledger, self.retry_delay, crash=self.crash
         )
         failed: dict[str, CrmError] = {}
-        for done, plan in enumerate(report.plans, 1):
-            self.progress("record", done, len(report.plans))
-            aid, code = plan.link_key
+        items = [_recording(got, plan, outcomes.get(plan.link_key)) for plan in report.plans]
+        total = len(items)
+        verdicts = recorder.commit_many(items, lambda done: self.progress("record", done, total))
+        for plan, verdict in zip(report.plans, verdicts, strict=True):
+            code = plan.link_key[1]
             outcome = outcomes.get(plan.link_key)
-            stored = got.links.get(aid, {}).get(code)
-            partner = _partner_snapshot(got, code, stored)
-            verdict = recorder.commit(plan, outcome, stored, (got.agency_deals.get(aid), partner))
             report.count(verdict)
             if verdict in (FAILED, PARKED) and outcome is not None and outcome.errors:
                 report.errors.setdefault(code, str(outcome.errors[0]))
@@ -493,6 +502,14 @@ class _InLanes(dict[str, Crm]):
     def update(self, *args: Any, **kwargs: Crm) -> None:
         for code, crm in dict(*args, **kwargs).items():
             self[code] = crm
+
+
+def _recording(got: Gathered, plan: LinkPlan, outcome: Outcome | None) -> Recording:
+    aid, code = plan.link_key
+    stored = got.links.get(aid, {}).get(code)
+    return Recording(
+        plan, outcome, stored, (got.agency_deals.get(aid), _partner_snapshot(got, code, stored))
+    )
 
 
 def _partner_snapshot(got: Gathered, code: str, link: LinkState | None) -> Deal | None:

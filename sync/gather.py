@@ -27,6 +27,7 @@ from bridge.model import Company, Contact, Deal, LinkState, LinkStatus, Note
 from bridge.store import links, stamps
 from bridge.store.db import Store
 from bridge.store.inbox import DueHint
+from sync.echoes import EchoCheck
 from sync.sources import inbox, poll
 from sync.sources.poll import Window
 
@@ -107,7 +108,12 @@ class Gatherer:
         agency: Crm,
         partners: Mapping[str, Crm],
         overlap: dt.timedelta,
+        *,
+        echoes: EchoCheck | None = None,
     ) -> None:
+        """``echoes``: leave out listed deals that are only the bridge's own writes coming
+        back (:mod:`sync.echoes`), so nothing is fetched for them."""
+        self.echoes = echoes
         self.store = store
         self.mapping = mapping
         self.agency = agency
@@ -156,14 +162,19 @@ class Gatherer:
         ids = {d.id for d in got.agency_window.deals} if got.agency_window else set()
         by_system = {self.partners[c].system: c for c in live}
         partner_ids: dict[str, set[str]] = defaultdict(set)
+        hinted: set[str] = set()
         for hint in (due.hint for due in got.hints):
             if hint.system == self.agency.system:
-                ids.add(hint.deal_id)
+                hinted.add(hint.deal_id)
             elif hint.system in by_system:
                 partner_ids[by_system[hint.system]].add(hint.deal_id)
         for code, window in got.partner_windows.items():
-            partner_ids[code].update(d.id for d in window.deals)
             got.partner_deals[code] = {d.id: d for d in window.deals}
+        with self.store.transaction() as session:
+            ids -= self._agency_echoes(session, got, ids)
+            for code, window in got.partner_windows.items():
+                partner_ids[code].update(self._partner_changes(session, code, window))
+        ids |= hinted
         with self.store.transaction() as session:
             for code, deal_ids in partner_ids.items():
                 ids.update(links.agency_ids_of(session, code, deal_ids))
@@ -176,6 +187,35 @@ class Gatherer:
                     if p.state.partner_code in live
                 )
         return ids
+
+    def _agency_echoes(self, session: Session, got: _Gathering, ids: set[str]) -> set[str]:
+        """Listed agency deals that are only the bridge's own writes coming back."""
+        if self.echoes is None or got.agency_window is None or not ids:
+            return set()
+        stored: dict[str, dict[str, LinkState]] = defaultdict(dict)
+        for state in links.states(session, ids):
+            stored[state.agency_deal_id][state.partner_code] = state
+        return {
+            d.id
+            for d in got.agency_window.deals
+            if d.id in stored and self.echoes.agency_echo(d, stored[d.id])
+        }
+
+    def _partner_changes(self, session: Session, code: str, window: Window) -> set[str]:
+        """The deals of a partner's window, less the bridge's own writes coming back."""
+        listed = {d.id for d in window.deals}
+        if self.echoes is None or not listed:
+            return listed
+        echoes = self.echoes
+        states = {
+            row.partner_deal_id: links.state_of(row)
+            for row in links.by_partner_ids(session, code, listed)
+        }
+        return {
+            d.id
+            for d in window.deals
+            if d.id not in states or not echoes.partner_echo(d, states[d.id])
+        }
 
     def _agency_snapshots(self, got: _Gathering, ids: set[str]) -> None:
         listed = got.agency_window.deals if got.agency_window else ()

@@ -16,12 +16,14 @@ import dataclasses
 import datetime as dt
 import json
 import logging
-from collections.abc import Callable, Iterable
-from typing import Any
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any, NamedTuple
 
 from sqlmodel import Session
 
-from bridge.channels.conflicts import fingerprints_of, record_handover
+from bridge.channels.conflicts import fingerprints_of, record_handovers
+from bridge.channels.normalise import Fingerprint
 from bridge.crm import PermanentError
 from bridge.logs import log_event
 from bridge.mapping.compiled import Side
@@ -44,6 +46,27 @@ from sync.plan.types import (
 )
 
 APPLIED, PARKED, FAILED = "applied", "parked", "failed"
+CHUNK = 500  # links recorded per transaction
+
+
+class Recording(NamedTuple):
+    """One plan to record: what its writes did, the link as the pass read it (None: not
+    stored yet), and each side's deal (agency, partner) as gathered."""
+
+    plan: LinkPlan
+    outcome: Outcome | None
+    stored: LinkState | None
+    snapshots: tuple[Deal | None, Deal | None]
+
+
+@dataclass(frozen=True, slots=True)
+class _Prepared:
+    item: Recording
+    done: AppliedLink
+    state: LinkState | None
+    verdict: str
+    after: tuple[Deal | None, Deal | None]
+
 
 log = logging.getLogger(__name__)
 
@@ -100,6 +123,35 @@ class Recorder:
     ) -> str:
         """Record ``plan`` given what its writes did; ``stored`` is the link as the pass
         read it (None: not stored yet). Returns the verdict."""
+        return self.commit_many([Recording(plan, outcome, stored, snapshots)])[0]
+
+    def commit_many(
+        self, items: Sequence[Recording], progress: Callable[[int], None] | None = None
+    ) -> list[str]:
+        """Record many plans, up to :data:`CHUNK` links per transaction in set-based
+        statements (:func:`bridge.store.applied.record_many`); the verdicts in order.
+
+        Each link's row, audit, intent, handover and ledger entries still commit
+        together (a chunk is all or nothing, so a crash inside it leaves each of its
+        links as a crash before recording would). ``progress`` is told how many are done.
+        """
+        verdicts: list[str] = []
+        for chunk in _chunks(items, CHUNK):
+            prepared = [self._prepare(item) for item in chunk]
+            with self.store.transaction() as session:
+                applied.record_many(session, [p.done for p in prepared], self.now)
+                record_handovers(
+                    session, [h for p in prepared for h in _handovers(p.item)], self.now
+                )
+                for p in prepared:
+                    self._book(session, p)
+            verdicts.extend(p.verdict for p in prepared)
+            if progress is not None:
+                progress(len(verdicts))
+        return verdicts
+
+    def _prepare(self, item: Recording) -> _Prepared:
+        plan, outcome, stored, snapshots = item
         state, verdict = outcome_state(plan, outcome)
         if plan.writes or verdict != APPLIED:
             log_event(
@@ -124,29 +176,29 @@ class Recorder:
             retry=retry if verdict == FAILED else None,
             retry_delay=self.retry_delay,
         )
-        with self.store.transaction() as session:
-            applied.record(session, done, self.now)
-            if state is not None:
-                _record_handover(session, plan, outcome, self.now)
-                if self.ledger is not None and verdict == APPLIED:
-                    seen = max(
-                        (d.updated_at for d in (*snapshots, after[0]) if d is not None),
-                        default=self.now,
-                    )
-                    ended = _ended_reason(plan, state)
-                    self.ledger(
-                        session,
-                        state,
-                        after,
-                        seen,
-                        self.now,
-                        ended=ended,
-                        rerouted=any(
-                            isinstance(op, CloseLink) and op.rerouted_to for op in plan.operations
-                        ),
-                    )
-                    self.crash("mid_ledger_write")  # inside the transaction: all or nothing
-        return verdict
+        return _Prepared(item, done, state, verdict, after)
+
+    def _book(self, session: Session, p: _Prepared) -> None:
+        """The ledger's observation of an applied link, in the link's transaction."""
+        plan, _, _, snapshots = p.item
+        state = p.state
+        if state is None or self.ledger is None or p.verdict != APPLIED:
+            return
+        seen = max(
+            (d.updated_at for d in (*snapshots, p.after[0]) if d is not None),
+            default=self.now,
+        )
+        ended = _ended_reason(plan, state)
+        self.ledger(
+            session,
+            state,
+            p.after,
+            seen,
+            self.now,
+            ended=ended,
+            rerouted=any(isinstance(op, CloseLink) and op.rerouted_to for op in plan.operations),
+        )
+        self.crash("mid_ledger_write")  # inside the transaction: all or nothing
 
     def _audit(
         self, plan: LinkPlan, state: LinkState, verdict: str, outcome: Outcome | None
@@ -320,16 +372,29 @@ def _patch_text(patch: DealPatch) -> str:
     return json.dumps(values, ensure_ascii=False, sort_keys=True)
 
 
-def _record_handover(
-    session: Session, plan: LinkPlan, outcome: Outcome | None, now: dt.datetime
-) -> None:
-    """Remember whom this client went to, for later channel-conflict checks."""
+def _handovers(item: Recording) -> Iterable[tuple[str, str, Iterable[Fingerprint]]]:
+    """Whom this client went to (for later channel-conflict checks): the created deals."""
+    plan, outcome, _, _ = item
     if outcome is None or outcome.created_id is None:
         return
     for op in plan.writes:
         if isinstance(op, CreatePartnerDeal):
             prints = fingerprints_of(op.draft.contact, op.draft.company)
-            record_handover(session, plan.link_key[0], plan.link_key[1], prints, now)
+            yield plan.link_key[0], plan.link_key[1], prints
+
+
+def _chunks(items: Sequence[Recording], size: int) -> Iterator[list[Recording]]:
+    """Runs of at most ``size`` items, a link never twice in one run."""
+    chunk: list[Recording] = []
+    keys: set[tuple[str, str]] = set()
+    for item in items:
+        if len(chunk) == size or item.plan.link_key in keys:
+            yield chunk
+            chunk, keys = [], set()
+        chunk.append(item)
+        keys.add(item.plan.link_key)
+    if chunk:
+        yield chunk
 
 
 def _after_writes(

@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any
 
 from bridge.bitrix import codec, companies, listing, writes
-from bridge.bitrix.batch import MAX_COMMANDS, PAGE_SIZE, command
+from bridge.bitrix.batch import MAX_COMMANDS, PAGE_SIZE, command, ref
 from bridge.bitrix.errors import classify
 from bridge.bitrix.transport import Transport, pacer_for
 from bridge.crm import (
@@ -68,6 +68,11 @@ def _oldest_first(notes: Iterable[Note]) -> list[Note]:
     return sorted(notes, key=lambda n: int(n.id or 0))
 
 
+def _stages_command(entity: str) -> str:
+    """A ``crm.status.list`` batch command: one pipeline's stages in their order."""
+    return command("crm.status.list", {"filter": {"ENTITY_ID": entity}, "order": {"SORT": "ASC"}})
+
+
 def _unique(values: Iterable[str]) -> list[str]:
     return list(dict.fromkeys(str(v) for v in values))
 
@@ -113,22 +118,35 @@ class BitrixCrm:
     # --- catalogue ------------------------------------------------------------------
 
     def pipelines(self) -> list[Pipeline]:
-        answer = self.transport.request("crm.category.list", {"entityTypeId": 2})
-        result = answer.get("result") or {}
-        categories = sorted(
-            result.get("categories") or [], key=lambda c: (int(c.get("sort") or 0), int(c["id"]))
-        )
-        stage_rows: dict[str, list[dict[str, Any]]] = {}
-        for group in _chunks([str(c["id"]) for c in categories], MAX_COMMANDS):
-            commands = {
-                f"s{pid}": command(
-                    "crm.status.list",
-                    {"filter": {"ENTITY_ID": codec.stage_entity(pid)}, "order": {"SORT": "ASC"}},
-                )
-                for pid in group
-            }
-            found = self._read_batch(commands)
-            stage_rows.update({key[1:]: list(rows or ()) for key, rows in found.items()})
+        """Every deal pipeline with its stages, in one ``batch`` request for up to 48.
+
+        The batch lists the categories and, chained through ``$result`` references, the
+        stages of the category at each position (unused positions refer to nothing and
+        list no stages); the default pipeline (id 0) has its own entity name. Categories
+        beyond the chained positions are read in further batches of 50.
+        """
+        commands = {
+            "cat": command("crm.category.list", {"entityTypeId": 2}),
+            "s0": _stages_command(codec.stage_entity("0")),
+        }
+        slots = MAX_COMMANDS - len(commands)
+        for k in range(slots):
+            entity = codec.stage_entity(ref("cat", "categories", k, "id"))
+            commands[f"k{k}"] = _stages_command(entity)
+        found = self._read_batch(commands)
+        result = found["cat"] if isinstance(found["cat"], dict) else {}
+        listed = [c for c in result.get("categories") or [] if isinstance(c, dict)]
+        stage_rows: dict[str, list[dict[str, Any]]] = {"0": list(found["s0"] or ())}
+        for k, category in enumerate(listed[:slots]):
+            if str(category["id"]) != "0":
+                stage_rows[str(category["id"])] = list(found[f"k{k}"] or ())
+        rest = [str(c["id"]) for c in listed[slots:] if str(c["id"]) != "0"]
+        for group in _chunks(rest, MAX_COMMANDS):
+            more = self._read_batch(
+                {f"s{pid}": _stages_command(codec.stage_entity(pid)) for pid in group}
+            )
+            stage_rows.update({key[1:]: list(rows or ()) for key, rows in more.items()})
+        categories = sorted(listed, key=lambda c: (int(c.get("sort") or 0), int(c["id"])))
         return [codec.decode_pipeline(c, stage_rows.get(str(c["id"]), ())) for c in categories]
 
     def custom_fields(self) -> list[FieldDef]:

@@ -96,22 +96,26 @@ def changes(
 ) -> Iterator[tuple[list[dict[str, Any]], dt.datetime]]:
     """Raw deal rows modified at or after ``since``, page by page, each with the watermark.
 
-    The first page is one plain request (its ``time`` block is the watermark, and it
-    is yielded even when empty); the rest travel 50 pages per ``batch``.
+    Every request is one ``batch`` of 50 chained pages (2,500 rows), the first one
+    included: the batch's own ``time`` block is the watermark (when the portal started
+    answering), so a quiet poll costs one request and a busy one no extra request for a
+    first page. The first chunk is yielded even when empty (it carries the watermark).
     """
     filters = {">=updatedTime": since_filter(since)}
-    first = transport.request(METHOD, page_params(filters, select, "0"))
-    watermark = portal_time(first.get("time") or {})
-    if watermark is None:
-        raise TransientError("the portal's answer had no time block", system=transport.system)
-    rows = rows_of(first.get("result"))
-    yield rows, watermark
-    more = len(rows) == PAGE_SIZE
-    while more:
-        commands = chain(filters, select, str(rows[-1]["id"]), MAX_COMMANDS)
-        reply, _ = transport.batch(commands, halt=True)
+    after, watermark, first = "0", None, True
+    while True:
+        commands = chain(filters, select, after, MAX_COMMANDS)
+        reply, time_block = transport.batch(commands, halt=True)
+        if watermark is None:
+            watermark = portal_time(time_block)
+        if watermark is None:
+            raise TransientError("the portal's answer had no time block", system=transport.system)
         rows, more, error = walk(reply, len(commands))
         if error is not None:
             raise classify(error, system=transport.system)
-        if rows:
+        if rows or first:
             yield rows, watermark
+        first = False
+        if not more:
+            return
+        after = str(rows[-1]["id"])

@@ -78,13 +78,21 @@ def check_conflicts(
 
 
 def _rows_for(session: Session, wanted: set[Fingerprint]) -> list[ChannelHandoverRow]:
-    values = sorted({f.value for f in wanted})
+    """The stored handovers of these fingerprints: per kind, one query per 500 values,
+    each an index look-up on ``(kind, value)`` (a filter on the value alone would scan
+    the whole table, which grows with every deal handed over)."""
+    by_kind: dict[str, set[str]] = {}
+    for fingerprint in wanted:
+        by_kind.setdefault(fingerprint.kind.value, set()).add(fingerprint.value)
     rows: list[ChannelHandoverRow] = []
-    for start in range(0, len(values), _CHUNK):
-        query = select(ChannelHandoverRow).where(
-            col(ChannelHandoverRow.value).in_(values[start : start + _CHUNK])
-        )
-        rows.extend(r for r in session.exec(query) if Fingerprint(Kind(r.kind), r.value) in wanted)
+    for kind, found in sorted(by_kind.items()):
+        values = sorted(found)
+        for start in range(0, len(values), _CHUNK):
+            query = select(ChannelHandoverRow).where(
+                ChannelHandoverRow.kind == kind,
+                col(ChannelHandoverRow.value).in_(values[start : start + _CHUNK]),
+            )
+            rows.extend(session.exec(query))
     return rows
 
 
@@ -132,6 +140,44 @@ def record_handover(
         )
     session.flush()
     return len(wanted - existing)
+
+
+def record_handovers(
+    session: Session,
+    handovers: Iterable[tuple[str, str, Iterable[Fingerprint]]],
+    now: dt.datetime,
+) -> int:
+    """:func:`record_handover` for many (agency deal id, partner code, fingerprints) at
+    once: the rows already stored are read with one query per 500 values, the new ones
+    added in one flush. Rows added."""
+    wanted = [(agency, code, set(prints)) for agency, code, prints in handovers]
+    everything = {fp for _, _, prints in wanted for fp in prints}
+    if not everything:
+        return 0
+    existing = {
+        (r.agency_deal_id, r.partner_code, Fingerprint(Kind(r.kind), r.value))
+        for r in _rows_for(session, everything)
+    }
+    rows: list[dict[str, object]] = []
+    for agency, code, prints in wanted:
+        for fp in sorted(prints):
+            if (agency, code, fp) in existing:
+                continue
+            existing.add((agency, code, fp))
+            rows.append(
+                {
+                    "kind": fp.kind.value,
+                    "value": fp.value,
+                    "partner_code": code,
+                    "agency_deal_id": agency,
+                    "handed_at": now,
+                }
+            )
+    if rows:  # one executemany, no ORM object per row
+        session.flush()
+        table = ChannelHandoverRow.__table__  # type: ignore[attr-defined]
+        session.connection().execute(table.insert(), rows)
+    return len(rows)
 
 
 @dataclass(frozen=True, slots=True)
@@ -187,18 +233,24 @@ def screen_new_handovers(
     # identifiers, so a first pass of thousands of deals stays linear.
     batch: dict[Fingerprint, list[Handover]] = {}
     texts = notices or Notices()
-    for draft in drafts:
-        prints = fingerprints_of(draft.contact, draft.company, draft.website)
-        flag = _flag(session, draft)
+    printed = [(d, fingerprints_of(d.contact, d.company, d.website)) for d in drafts]
+    # What the store already holds for all drafts, read once (one query per 500 values)
+    # instead of two queries per draft; the loop adds flags only, never handovers.
+    flags = _flags(session, drafts)
+    stored: dict[Fingerprint, list[Handover]] = {}
+    for row in _rows_for(session, {f for _, prints in printed for f in prints}):
+        handover = Handover(row.partner_code, row.agency_deal_id, row.handed_at)
+        stored.setdefault(Fingerprint(Kind(row.kind), row.value), []).append(handover)
+    for draft, prints in printed:
+        flag = flags.get((draft.agency_deal_id, draft.partner_code))
         conflicts: list[Conflict] = []
         if flag is None or (flag.held and flag.confirmed_at is None):
-            conflicts = check_conflicts(
-                session,
-                prints,
+            conflicts = _conflicts(
+                [(h, f) for f in prints for h in stored.get(f, ())],
+                draft.agency_deal_id,
                 draft.partner_code,
                 now,
                 window,
-                agency_deal_id=draft.agency_deal_id,
             )
             conflicts += _conflicts(
                 [(h, f) for f in prints for h in batch.get(f, ())],
@@ -209,6 +261,7 @@ def screen_new_handovers(
             )
         if flag is None and conflicts:
             flag = _new_flag(session, draft, conflicts, now, hold, texts, partner_names or {})
+            flags[(draft.agency_deal_id, draft.partner_code)] = flag
             result.flagged.extend(conflicts)
             result.comments.append(Note(draft.agency_deal_id, bridge_note(flag.detail or "")))
         if flag is not None and flag.held and flag.confirmed_at is None:
@@ -220,6 +273,22 @@ def screen_new_handovers(
         for fingerprint in prints:
             batch.setdefault(fingerprint, []).append(handover)
     return result
+
+
+def _flags(session: Session, drafts: Sequence[Draft]) -> dict[tuple[str, str], ChannelFlagRow]:
+    """The stored flags of these drafts' (agency deal id, partner code)."""
+    wanted = {(d.agency_deal_id, d.partner_code) for d in drafts}
+    ids = sorted({agency for agency, _ in wanted})
+    found: dict[tuple[str, str], ChannelFlagRow] = {}
+    for start in range(0, len(ids), _CHUNK):
+        query = select(ChannelFlagRow).where(
+            col(ChannelFlagRow.agency_deal_id).in_(ids[start : start + _CHUNK])
+        )
+        for row in session.exec(query):
+            key = (row.agency_deal_id, row.partner_code)
+            if key in wanted:
+                found.setdefault(key, row)
+    return found
 
 
 def _flag(session: Session, draft: Draft) -> ChannelFlagRow | None:

@@ -8,6 +8,7 @@ state, the trail and the intent's end are committed together or not at all.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from sqlmodel import Session
@@ -51,3 +52,20 @@ def record(session: Session, applied: AppliedLink, now: dt.datetime) -> None:
             )
     if applied.retry is not None:
         inbox.add(session, [applied.retry], applied.retry_delay)
+
+
+def record_many(session: Session, done: Sequence[AppliedLink], now: dt.datetime) -> None:
+    """:func:`record` for many links in set-based statements, inside the caller's
+    transaction: the links in one flush, the audit rows in one insert, the intents in
+    one update, the retries in one inbox call per delay. Each link appears once."""
+    stored = [a for a in done if a.state is not None]
+    links.save_states(session, [(a.state, a.seen, a.new) for a in stored if a.state], now)
+    audit.add_many(session, [event for a in stored for event in a.audit])
+    ends = [(a.key[1], a.key[0], a.intent, a.created_id) for a in stored if a.intent is not None]
+    intents.resolve_many(session, ends, now)
+    retries: dict[dt.timedelta, list[Hint]] = {}
+    for a in done:
+        if a.retry is not None:
+            retries.setdefault(a.retry_delay, []).append(a.retry)
+    for delay, hints in retries.items():
+        inbox.add(session, hints, delay)

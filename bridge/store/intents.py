@@ -8,9 +8,10 @@ the partner CRM by stamp before it creates anything again.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from enum import StrEnum
 
+from sqlalchemy import bindparam, update
 from sqlmodel import Session, col, select
 
 from bridge.store.tables import WriteIntentRow
@@ -96,3 +97,33 @@ def resolve(
     row.partner_deal_id = partner_deal_id
     row.resolved_at = now
     session.add(row)
+
+
+def resolve_many(
+    session: Session,
+    ends: Sequence[tuple[str, str, IntentState, str | None]],
+    now: dt.datetime,
+) -> None:
+    """:func:`resolve` for many intents, (partner code, agency deal id, state, partner
+    deal id) each, as one executemany ``UPDATE``; an intent not stored is left alone."""
+    if not ends:
+        return
+    table = WriteIntentRow.__table__  # type: ignore[attr-defined]
+    statement = (
+        update(table)
+        .where(
+            table.c.partner_code == bindparam("p_code"),
+            table.c.agency_deal_id == bindparam("p_agency"),
+            table.c.kind == CREATE,
+        )
+        .values(
+            state=bindparam("p_state"),
+            partner_deal_id=bindparam("p_deal"),
+            resolved_at=bindparam("p_at"),
+        )
+    )
+    rows = [
+        {"p_code": c, "p_agency": a, "p_state": st.value, "p_deal": d, "p_at": now}
+        for c, a, st, d in ends
+    ]
+    session.connection().execute(statement, rows)

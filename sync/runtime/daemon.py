@@ -66,6 +66,7 @@ from sync.runtime.schedule import build_scheduler
 from sync.runtime.serve import ServerThread
 from sync.runtime.single import DaemonLock
 from sync.runtime.store_guard import StoreGuard
+from sync.sources.inbox import STORM_DEBOUNCE, TRICKLE_DEBOUNCE, AdaptiveDebounce
 from sync.web import mount as mount_web
 from sync.web.wiring import web_context
 
@@ -84,11 +85,16 @@ def utcnow() -> dt.datetime:
 @dataclass(frozen=True, slots=True)
 class DaemonOptions:
     workers: int = 4
-    drain_every: dt.timedelta = dt.timedelta(milliseconds=500)
+    drain_every: dt.timedelta = dt.timedelta(milliseconds=250)
     watch_every: dt.timedelta = dt.timedelta(seconds=5)
-    # A save in Bitrix24 fires several events; half a second folds them and keeps
-    # webhook-to-mirror latency near a second. The inbox's max-wait stops starvation.
-    debounce: dt.timedelta = dt.timedelta(milliseconds=500)
+    # A save in Bitrix24 fires several events; a quarter second folds them and keeps
+    # webhook-to-mirror latency under a second. In a storm (more than STORM_RATE hints a
+    # second) hints wait ``storm_debounce`` instead and passes for them start once per
+    # ``storm_debounce``, so the storm folds into a few passes
+    # (:class:`sync.sources.inbox.AdaptiveDebounce`; None: always ``debounce``). The
+    # inbox's max-wait stops starvation.
+    debounce: dt.timedelta = TRICKLE_DEBOUNCE
+    storm_debounce: dt.timedelta | None = STORM_DEBOUNCE
     poll_interval: dt.timedelta | None = None  # None: the mapping's policies.poll_interval
     serve_http: bool = True  # False: ``bridge worker`` (PostgreSQL only) — queue work only
 
@@ -112,10 +118,13 @@ class InboxSink:
     def __init__(
         self,
         store: Store,
-        debounce: dt.timedelta,
+        debounce: dt.timedelta | AdaptiveDebounce,
         lost: Callable[[], str | None] = lambda: None,
     ) -> None:
+        """``debounce``: fixed, or adapting to the arrival rate."""
         self._store = store
+        if isinstance(debounce, dt.timedelta):
+            debounce = AdaptiveDebounce(debounce, storm=None)
         self._debounce = debounce
         self._lost = lost
 
@@ -125,7 +134,7 @@ class InboxSink:
         try:
             with self._store.transaction() as session:
                 folded = inbox.waiting(session, hints)
-                inbox.add(session, hints, self._debounce)
+                inbox.add(session, hints, self._debounce(len(hints)))
                 hooks.delivered(session, hints, utcnow())
         except StoreFileLost as exc:
             raise SinkRefused(_refusal(str(exc))) from None
@@ -150,6 +159,7 @@ class Daemon:
     ) -> None:
         self.settings = settings
         self.options = options or DaemonOptions()
+        self._debounce = AdaptiveDebounce(self.options.debounce, self.options.storm_debounce)
         self.clock = clock
         self.metrics = Metrics()
         self.health = HealthTracker()
@@ -223,6 +233,7 @@ class Daemon:
             stopping=self._stopping,
             clock=self.clock,
             event_max_age=self.settings.event_max_age,
+            may_drain=self._debounce.may_drain,
         )
         # Hooks get their own connections with a short lock wait: a locked store must
         # answer 503 within amoCRM's 2 s, not after the engine's 30 s busy timeout.
@@ -237,7 +248,7 @@ class Daemon:
         if self._distributed is not None:  # hints and their drain job: one transaction
             enqueue_with_hints(self._distributed.runner, store.engine, self._hook_store.engine)
         app = create_app(
-            sink=InboxSink(self._hook_store, self.options.debounce, self._lost),
+            sink=InboxSink(self._hook_store, self._debounce, self._lost),
             routes=lambda: jobs.routes,
             readiness=self.readiness,
             metrics=self.metrics,

@@ -69,7 +69,10 @@ class DaemonJobs:
         stopping: threading.Event,
         clock: Callable[[], dt.datetime],
         event_max_age: dt.timedelta | None,
+        may_drain: Callable[[], bool] = lambda: True,
     ) -> None:
+        """``may_drain``: whether a pass for due hints may start now (a storm paces them)."""
+        self._may_drain = may_drain
         self._store = store
         self._engine = engine
         self._runner = runner
@@ -112,7 +115,7 @@ class DaemonJobs:
         """Cheap check on the scheduler's lane: ask for a pass only when hints are due."""
         self.watch_mapping()
         self._probe_unresolved()
-        if self._hints_due():
+        if self._hints_due() and self._may_drain():
             self.submit_pass()
 
     def _probe_unresolved(self) -> None:

@@ -12,6 +12,8 @@ from bridge.sandbox.bitrix.app import METHODS
 from bridge.sandbox.bitrix.call import Call
 from bridge.sandbox.bitrix.core import Result
 from bridge.sandbox.bitrix.portal import BitrixSandbox
+from bridge.sandbox.bitrix.query import list_page, page, parse_filter, sort_records
+from bridge.sandbox.bitrix.render import item_resolver
 from tests.sandbox.conftest import BitrixApi
 from tests.sandbox.rows import deal_row
 
@@ -250,3 +252,46 @@ def test_id_bounded_filters_narrow_without_changing_answers(
     assert [i["id"] for i in items] == [251, 252]
     contacts = bitrix_api.result("crm.contact.list", {"filter": {">ID": 0}, "start": -1})
     assert contacts == []
+
+
+@pytest.mark.parametrize(
+    "filter_",
+    [
+        {">ID": 120},
+        {">=ID": 120, "<ID": 180},
+        {"@ID": [5, 77, 301, 900]},
+        {"ID": 42},
+        {"LOGIC": "OR", ">ID": 290, "<ID": 3},
+        {},
+    ],
+)
+@pytest.mark.parametrize("order", [[], [("ID", False)], [("ID", True)]])
+@pytest.mark.parametrize("start", [0, 50, -1])
+def test_indexed_listing_equals_a_full_scan(
+    bitrix: BitrixSandbox,
+    filter_: dict[str, object],
+    order: list[tuple[str, bool]],
+    start: int,
+) -> None:
+    """Deals and contacts: the narrowed candidates give the page a scan of every row gives."""
+    bitrix.seed_deals(300, category_id=0, with_contacts=True)
+    portal = bitrix.portal
+    resolve = item_resolver(portal.userfields)
+    deals = parse_filter(filter_, resolve, strict=False)
+    fast = list_page(portal.deals.rows, filter_, deals, order, start)
+    scanned = sort_records([r for r in portal.deals.rows.values() if deals.matches(r)], order)
+    assert _page_ids(fast) == _page_ids(page(scanned, start))
+    parties = portal.contacts
+    wanted = parse_filter(filter_, parties.kind_of, strict=False)
+    fast = list_page(parties.rows, filter_, wanted, order, start, view=parties.filter_view)
+    views = [parties.filter_view(r) for r in parties.rows.values()]
+    scanned = sort_records([v for v in views if wanted.matches(v)], order)
+    assert len(parties.rows) == 300
+    assert _page_ids(fast) == _page_ids(page(scanned, start))
+
+
+def _page_ids(
+    answer: tuple[list[dict[str, object]], int | None, int | None],
+) -> tuple[list[object], int | None, int | None]:
+    rows, total, following = answer
+    return [r["ID"] for r in rows], total, following

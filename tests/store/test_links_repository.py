@@ -130,3 +130,36 @@ def test_a_failed_plan_stores_nothing_but_the_retry(store: Store) -> None:
         assert inbox.take(session, NOW) == []
         (due,) = inbox.take(session, NOW + dt.timedelta(seconds=30))
     assert due.hint == retry
+
+
+def test_saving_many_at_once_stores_what_saving_each_stores(store: Store) -> None:
+    """The set-based save (record step) and the per-link save leave the same rows:
+    inserts, updates, a side not seen, parked since when, a link not stored yet."""
+    seen = (_deal("1", "NEW", "300.00"), _deal("500", "142", "300.00"))
+    parked = _state(status=LinkStatus.PARKED, park_reason="нет этапа")
+    first = [
+        (_state(agency_deal_id="1"), seen, True),
+        (dataclasses.replace(parked, agency_deal_id="2"), (None, seen[1]), True),
+        (dataclasses.replace(parked, agency_deal_id="3"), (None, None), True),
+    ]
+    second = [
+        (_state(agency_deal_id="1", written_agency="x"), (_deal("1", "WON", None), None), False),
+        (dataclasses.replace(parked, agency_deal_id="2", park_reason="снова"), (None, None), False),
+        (_state(agency_deal_id="3"), seen, False),
+        (_state(agency_deal_id="4"), seen, False),  # read as stored, but not there: inserted
+    ]
+    for when, batch in ((NOW, first), (LATER, second)):
+        with store.transaction() as session:
+            for state, sides, new in batch:
+                links.save_state(session, state, sides, when, new=new)
+            twins = [(dataclasses.replace(s, partner_code="beta"), d, n) for s, d, n in batch]
+            links.save_states(session, twins, when)
+    with store.transaction() as session:
+        rows = links.stored(session, ["1", "2", "3", "4"])
+    one = {r.state.agency_deal_id: r for r in rows if r.state.partner_code == "alfa"}
+    many = {r.state.agency_deal_id: r for r in rows if r.state.partner_code == "beta"}
+    assert len(one) == len(many) == 4
+    for deal_id, mine in one.items():
+        twin = dataclasses.replace(many[deal_id].state, partner_code="alfa")
+        assert dataclasses.replace(many[deal_id], id=mine.id, state=twin) == mine
+    assert one["2"].parked_at == NOW and one["3"].parked_at is None
