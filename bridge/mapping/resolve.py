@@ -27,6 +27,7 @@ from bridge.mapping.names import find_field, find_option, find_pipeline, not_fou
 from bridge.mapping.report import Reporter
 from bridge.mapping.resolve_commission import resolve_commission
 from bridge.mapping.resolve_fields import Side, resolve_field_maps
+from bridge.mapping.resolve_leads import resolve_leads
 from bridge.mapping.resolve_stages import StageResult, resolve_stages
 from bridge.mapping.spec import MappingSpec, PartnerSpecMerged
 from bridge.mapping.stamp import stamp_field
@@ -194,6 +195,17 @@ def _partner(
     stages = resolve_stages(spec.stages, agency.pipeline, pipeline, out)
     partner_side = Side("partner", catalog.fields, catalog.users)
     fields, broken = resolve_field_maps(spec.fields, agency.side, partner_side, spec.currency, out)
+    commission = resolve_commission(spec, fields, agency.side, out)
+    leads = resolve_leads(
+        spec,
+        agency.pipeline,
+        catalog.pipelines,
+        catalog.fields,
+        fields,
+        agency.side,
+        commission,
+        out,
+    )
     config = PartnerConfig(
         code=spec.code,
         name=spec.name,
@@ -203,12 +215,13 @@ def _partner(
         routing_value=routing or "",
         stages=stages.stages,
         fields=fields,
-        commission=resolve_commission(spec, fields, agency.side, out),
+        commission=commission,
         policies=spec.policies,
         paused=spec.paused,
         stamp_field_id=stamp_field(crm, spec.path, out, fix=fix),
         currency=spec.currency,
         broken_fields=broken,
+        leads=leads,
     )
     return config, _summary(config, stages)
 

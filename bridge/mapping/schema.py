@@ -108,6 +108,26 @@ class CommissionSpec(_Spec):
     membership_fee: Decimal | None = Field(None, description="Yearly, owed by the partner")
 
 
+class LeadsSpec(_Spec):
+    """Partner-registered leads: a partner deal in this pipeline/stage (or with this field
+    set) becomes a new agency deal, attributed to the partner."""
+
+    pipeline: Name | None = Field(
+        None, description="Partner pipeline where the partner registers leads for the agency"
+    )
+    stage: Name | None = Field(
+        None, description="Partner stage (in 'pipeline', else the partner pipeline)"
+    )
+    field: Name | None = Field(None, description="Partner field: a deal with it set is a lead")
+    agency_pipeline: Name | None = Field(
+        None, description="Agency pipeline the lead is created in (default: agency.pipeline)"
+    )
+    agency_stage: Name = Field(description="Agency stage a new lead starts in")
+    commission: CommissionSpec | None = Field(
+        None, description="The partner's commission on leads it brought (default: its own)"
+    )
+
+
 class PoliciesSpec(_Spec):
     poll_interval: StrictStr | StrictInt | None = Field(None, description="60, '90s', '5m'")
     reconcile_at: StrictStr | None = Field(None, description="'03:00' (UTC)")
@@ -157,6 +177,9 @@ class PartnerSpec(_Spec):
     )
     commission: CommissionSpec | None = None
     policies: PoliciesSpec = PoliciesSpec.model_validate({})
+    leads: LeadsSpec | None = Field(
+        None, description="Leads the partner registers in its CRM for the agency"
+    )
 
 
 class MappingFile(_Spec):

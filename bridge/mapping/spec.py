@@ -79,6 +79,17 @@ class RuleSpecMerged:
 
 
 @dataclass(frozen=True, slots=True)
+class LeadsSpecMerged:
+    agency_stage: str
+    path: KeyPath
+    pipeline: str | None = None
+    stage: str | None = None
+    field: str | None = None
+    agency_pipeline: str | None = None
+    rules: tuple[RuleSpecMerged, ...] | None = None  # None: the partner's own rules
+
+
+@dataclass(frozen=True, slots=True)
 class AgencySpecMerged:
     connection: Connection
     pipeline: str
@@ -101,6 +112,7 @@ class PartnerSpecMerged:
     membership_fee: Decimal | None
     policies: Policies
     path: KeyPath
+    leads: LeadsSpecMerged | None = None
 
 
 @dataclass(frozen=True)

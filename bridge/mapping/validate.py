@@ -17,6 +17,7 @@ from bridge.mapping.connection import agency_connection, partner_connection
 from bridge.mapping.env import Environment, expand, missing_variable
 from bridge.mapping.errors import KeyPath, MappingInvalid, MappingProblem
 from bridge.mapping.fieldmaps import merge_fields
+from bridge.mapping.leads import build_leads
 from bridge.mapping.policy import build_policies, build_rules, build_stages, check_currency
 from bridge.mapping.report import Reporter
 from bridge.mapping.schema import FORMAT_VERSION, MappingFile, PartnerSpec
@@ -138,6 +139,7 @@ def _partner(
     commission_path = (*path, "commission") if spec.commission else ("defaults", "commission")
     rules = build_rules(commission, currency, commission_path, out)
     policies = build_policies(base, [(spec.policies, (*path, "policies"))], out)
+    leads = build_leads(spec.leads, currency, (*path, "leads"), out)
     if "publish_ratings" in spec.policies.model_fields_set:
         message = (
             "publish_ratings applies to the whole programme — set it under "
@@ -160,6 +162,7 @@ def _partner(
         membership_fee=commission.membership_fee if commission else None,
         policies=policies,
         path=path,
+        leads=leads,
     )
 
 
