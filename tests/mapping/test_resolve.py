@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 from dataclasses import replace
 from pathlib import Path
 
@@ -34,7 +36,15 @@ def test_example_compiles_with_every_name_resolved(crms: dict[str, MemoryCrm]) -
         ("partners.alfa.stages.map", "partner stages 'Неразобранное' are not mapped back"),
         ("partners.beta.stages.map", "agency stages 'Новая' have no counterpart in this map"),
     ]
-    assert [w.line for w in report.warnings] == [15, 87, 123]
+    assert [w.line for w in report.warnings] == [15, 87, 137]
+    leads = alfa.leads
+    assert leads is not None and beta.leads is None
+    assert (leads.partner_pipeline_id, leads.partner_stage_id, leads.field_id) == ("7002", "82", None)
+    assert (leads.agency_pipeline_id, leads.agency_stage_id) == ("1", "C1:NEW")
+    (lead_rule,) = leads.commission.rules
+    assert (lead_rule.rate, lead_rule.payer.value) == (Decimal("0.10"), "agency")
+    assert lead_rule.source_field is not None
+    assert lead_rule.source_field.field_id == "UF_CRM_AGENCY_FEE"
     assert report.created == ("partners.alfa: created the bridge's stamp field (id 1)",)
     assert beta.stages.to_partner["C1:LOSE"] == "C3:LOSE"  # the word 'lost'
     assert alfa.stamp_field_id is not None and beta.stamp_field_id is None
