@@ -18,8 +18,17 @@ from bridge.ledger import book
 from bridge.ledger.observations import observe
 from bridge.ledger.rules import DealObservation, kept_notices
 from bridge.logs import log_event
-from bridge.mapping.compiled import CommissionRule, CompiledMapping, FieldEnd, RuleKind, Target
+from bridge.mapping.compiled import (
+    Commission,
+    CommissionRule,
+    CompiledMapping,
+    FieldEnd,
+    RuleKind,
+    Target,
+)
 from bridge.model import Deal, FieldValue, LinkStatus, Money, Pipeline, Semantics
+from bridge.store import leads
+from sync.plan.leads import parse_lead_stamp
 
 log = logging.getLogger(__name__)
 _ENDED = (LinkStatus.ORPHANED, LinkStatus.CLOSED)
@@ -50,14 +59,32 @@ class LedgerHook:
         (:func:`~bridge.ledger.rules.kept_notices`), logged and shown in statements.
         """
         partner = self.mapping.partners.get(code)
-        if partner is None or not partner.commission.rules:
+        if partner is None:
+            return 0
+        commission = self._commission(session, code, deal, deal_id)
+        if not commission.rules:
             return 0
         if status in _ENDED and deal_id is not None:
-            return self._kept(session, code, deal_id, status, now, reason)
+            return self._kept(session, code, deal_id, status, now, reason, commission)
         if deal is None or status is not LinkStatus.ACTIVE:
             return 0
-        obs = self.observation(deal, code, partner.commission.rules, observed_at)
-        return len(observe(session, obs, partner.commission, now))
+        obs = self.observation(deal, code, commission.rules, observed_at)
+        return len(observe(session, obs, commission, now))
+
+    def _commission(
+        self, session: Session, code: str, deal: Deal | None, deal_id: str | None
+    ) -> Commission:
+        """The partner's commission, or its rule for leads it brought: the agency deal's
+        stamp says so (``lead:<code>:…``), else the store's record of the lead."""
+        partner = self.mapping.partners[code]
+        if partner.leads is None:
+            return partner.commission
+        lead = parse_lead_stamp(deal.stamp) if deal is not None else None
+        aid = deal.id if deal is not None else deal_id
+        brought = (lead is not None and lead[0] == code) or (
+            aid is not None and leads.sourced(session, code, aid)
+        )
+        return partner.leads.commission if brought else partner.commission
 
     def _kept(
         self,
@@ -67,11 +94,11 @@ class LedgerHook:
         status: LinkStatus,
         now: dt.datetime,
         reason: str | None,
+        commission: Commission,
     ) -> int:
-        partner = self.mapping.partners[code]
         existing = book.read(session, partner=code, deal_id=deal_id)
         why = "orphaned" if status is LinkStatus.ORPHANED else "closed"
-        notices = kept_notices(code, deal_id, why, partner.commission, existing, now)
+        notices = kept_notices(code, deal_id, why, commission, existing, now)
         for entry in notices:
             log_event(
                 log,

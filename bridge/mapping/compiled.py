@@ -224,7 +224,7 @@ class LeadsConfig:
 
 def _set(value: FieldValue) -> bool:
     """A designated field counts as set when it holds anything but empty/false/"0"/"N"."""
-    if value is None or value is False or value == () or value == "":
+    if value is None or value is False or value in ((), ""):
         return False
     return not (isinstance(value, str) and value.strip().casefold() in {"0", "n", "no", "нет"})
 

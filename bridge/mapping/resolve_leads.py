@@ -33,9 +33,10 @@ def resolve_leads(
         return None
     path = leads.path
     ok = True
-    if leads.agency_pipeline is not None and find_pipeline(
-        [agency_pipeline], leads.agency_pipeline
-    ) is None:
+    if (
+        leads.agency_pipeline is not None
+        and find_pipeline([agency_pipeline], leads.agency_pipeline) is None
+    ):
         message = (
             f"agency pipeline '{leads.agency_pipeline}' is not the pipeline the bridge mirrors "
             f"('{agency_pipeline.name}') — leads are created there; write "

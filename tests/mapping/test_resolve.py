@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from decimal import Decimal
-
 from dataclasses import replace
+from decimal import Decimal
 from pathlib import Path
 
 from bridge.crm import AuthError
@@ -39,7 +38,11 @@ def test_example_compiles_with_every_name_resolved(crms: dict[str, MemoryCrm]) -
     assert [w.line for w in report.warnings] == [15, 87, 137]
     leads = alfa.leads
     assert leads is not None and beta.leads is None
-    assert (leads.partner_pipeline_id, leads.partner_stage_id, leads.field_id) == ("7002", "82", None)
+    assert (leads.partner_pipeline_id, leads.partner_stage_id, leads.field_id) == (
+        "7002",
+        "82",
+        None,
+    )
     assert (leads.agency_pipeline_id, leads.agency_stage_id) == ("1", "C1:NEW")
     (lead_rule,) = leads.commission.rules
     assert (lead_rule.rate, lead_rule.payer.value) == (Decimal("0.10"), "agency")
