@@ -96,12 +96,12 @@ class LeadStep:
     def _incoming(self, found: source.Found, taken: set[tuple[str, str]]) -> list[Incoming]:
         """New leads with their client contact and company, read in bulk per partner."""
         out: list[Incoming] = []
-        for code, deals in sorted(found.new.items()):
-            fresh = [d for d in deals if (code, d.id) not in taken]
-            if not fresh:
-                continue
+        for code in sorted(set(found.new) | set(found.fetch)):
             crm = self.partners[code]
             try:
+                fresh = [d for d in self._deals(crm, code, found) if (code, d.id) not in taken]
+                if not fresh:
+                    continue
                 contact_ids = sorted({d.contact_ids[0] for d in fresh if d.contact_ids})
                 company_ids = sorted({d.company_id for d in fresh if d.company_id})
                 contacts = crm.fetch_contacts(contact_ids) if contact_ids else {}
@@ -115,6 +115,16 @@ class LeadStep:
                 screened = (code, deal.id) not in found.released
                 out.append(Incoming(code, deal, _bare(contact), _bare(company), screened))
         return out
+
+    def _deals(self, crm: Crm, code: str, found: source.Found) -> list[Deal]:
+        """The pass's new leads of a partner, plus released ones read by id (still
+        unstamped: one stamped meanwhile is a link's already)."""
+        deals = list(found.new.get(code, ()))
+        ids = found.fetch.get(code, ())
+        if ids:
+            fetched = crm.fetch_deals(list(ids))
+            deals += [fetched[i] for i in ids if i in fetched and fetched[i].stamp is None]
+        return deals
 
     # --- the agency side ----------------------------------------------------------
     def _pass(self, incoming: Sequence[Incoming]) -> list[_Passed]:

@@ -104,6 +104,7 @@ HEADERS = {
     "ru": (
         "Партнёр",
         "Передано",
+        "из них лидов от партнёра / партнёру",
         "В работе",
         "Выиграно",
         "Проиграно",
@@ -119,6 +120,7 @@ HEADERS = {
     "en": (
         "Partner",
         "Handed over",
+        "of which leads received / passed",
         "Active",
         "Won",
         "Lost",
@@ -139,7 +141,7 @@ BOARD = {
 
 
 def table(report: KpiReport, language: str = "ru") -> Table:
-    """Metrics as rows, partners as columns: 13 metrics fit a terminal, partners are few."""
+    """Metrics as rows, partners as columns: 14 metrics fit a terminal, partners are few."""
     headers = HEADERS[language]
     out = Table(headers[0], *(k.partner_name for k in report.kpis))
     columns = [_cells(k, language)[1:] for k in report.kpis]
@@ -157,6 +159,7 @@ def _cells(k: PartnerKpi, language: str) -> list[str]:
     return [
         k.partner_name,
         str(k.handed),
+        f"{k.leads_received} / {k.leads_passed}",
         str(k.active),
         str(k.won),
         str(k.lost),

@@ -134,6 +134,18 @@ def release(session: Session, code: str, partner_id: str, now: dt.datetime) -> b
     return True
 
 
+def released(session: Session, codes: Sequence[str]) -> dict[str, list[str]]:
+    """Per partner: the partner deal ids a manager released and no pass has passed yet."""
+    query = select(PartnerLeadRow).where(
+        PartnerLeadRow.status == LeadStatus.RELEASED.value,
+        col(PartnerLeadRow.partner_code).in_(sorted(set(codes))),
+    )
+    out: dict[str, list[str]] = {}
+    for row in session.exec(query):
+        out.setdefault(row.partner_code, []).append(row.partner_deal_id)
+    return {code: sorted(ids) for code, ids in out.items()}
+
+
 def counts(session: Session) -> dict[str, dict[LeadStatus, int]]:
     """Per partner: how many leads are passed, held and released."""
     out: dict[str, dict[LeadStatus, int]] = {}

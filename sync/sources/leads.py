@@ -37,9 +37,11 @@ class Found:
     released: frozenset[tuple[str, str]] = frozenset()  # (code, partner deal id)
     unlinked: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
     restamp: Mapping[str, Mapping[str, str]] = field(default_factory=dict)  # pid → agency id
+    # Released by the manager but not in this pass's window: read them by id.
+    fetch: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 
     def __bool__(self) -> bool:
-        return bool(self.new or self.unlinked or self.restamp)
+        return bool(self.new or self.unlinked or self.restamp or self.fetch)
 
 
 def find(store: Store, mapping: CompiledMapping, got: Gathered, live: Sequence[str]) -> Found:
@@ -57,6 +59,12 @@ def find(store: Store, mapping: CompiledMapping, got: Gathered, live: Sequence[s
                     if d.stamp is None and config.selects(d.pipeline_id, d.stage_id, d.fields)
                 ]
                 _sort(session, code, picked, found)
+        for code, ids in leads.released(session, codes).items():
+            listed = {d.id for d in found.new.get(code, ())}
+            missing = tuple(i for i in ids if i not in listed)
+            if missing:
+                found.fetch[code] = missing
+                found.released.update((code, i) for i in missing)
     for deal in got.agency_deals.values():
         parsed = parse_lead_stamp(deal.stamp)
         if (
@@ -65,7 +73,7 @@ def find(store: Store, mapping: CompiledMapping, got: Gathered, live: Sequence[s
             and parsed[0] not in got.links.get(deal.id, {})
         ):
             found.unlinked.setdefault(parsed[0], {})[deal.id] = parsed[1]
-    return Found(found.new, frozenset(found.released), found.unlinked, found.restamp)
+    return Found(found.new, frozenset(found.released), found.unlinked, found.restamp, found.fetch)
 
 
 @dataclass
@@ -74,6 +82,7 @@ class _Finding:
     released: set[tuple[str, str]] = field(default_factory=set)
     unlinked: dict[str, dict[str, str]] = field(default_factory=dict)
     restamp: dict[str, dict[str, str]] = field(default_factory=dict)
+    fetch: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
 
 def _sort(session: Session, code: str, picked: Sequence[Deal], found: _Finding) -> None:

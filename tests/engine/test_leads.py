@@ -11,10 +11,14 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import json
 from decimal import Decimal
 from pathlib import Path
 
+from typer.testing import CliRunner
+
 from bridge.crm import Unavailable
+from bridge.kpi.report import build_report
 from bridge.ledger import book
 from bridge.ledger.entries import EntryKind
 from bridge.mapping.compiled import (
@@ -31,6 +35,7 @@ from bridge.model import Company, Contact, Deal, LinkStatus, Money, Pipeline, Se
 from bridge.store import leads, links
 from bridge.store.db import Store
 from bridge.store.leads import LeadStatus
+from sync.cli.main import app
 from sync.engine import Engine
 from sync.plan.leads import lead_stamp
 from sync.sources import poll
@@ -279,10 +284,12 @@ def test_a_lead_whose_phone_is_already_the_agencys_is_held_with_the_reason(db_ur
 
     with world.store.transaction() as session:
         assert leads.release(session, "amo", lead.id, world.clock())
-    world.amo.user_edit(lead.id, title="Сайт для пекарни «Колос»")
-    world.clock.advance(61)
+    world.clock.advance(61)  # the partner deal does not change: it is read by its id
     assert engine.sync().verdicts.get("lead passed") == 1  # the manager let it through
     assert len(agency_leads(world, lead)) == 1
+    kpis = {k.partner_code: k for k in build_report(world.store, world.clock()).kpis}
+    assert (kpis["amo"].handed, kpis["amo"].leads_received, kpis["amo"].leads_passed) == (1, 1, 0)
+    assert (kpis["b24"].handed, kpis["b24"].leads_received, kpis["b24"].leads_passed) == (1, 0, 1)
     world.store.close()
 
 
@@ -339,3 +346,32 @@ def test_the_checker_counts_agency_side_duplicates(tmp_path: Path) -> None:
     assert problems == ["agency: 2 agency deals carry stamp lead:amo:10001 (1, 2)"]
     assert report.checked["stamped agency deals"] == 2
     world.store.close()
+
+
+def test_status_deal_and_leads_commands_show_the_lead_sourced_by_the_partner(
+    tmp_path: Path,
+) -> None:
+    url = f"sqlite:///{tmp_path / 'bridge.db'}"
+    world = leads_world(url)
+    lead = register_lead(world)
+    world.engine().sync()
+    (made,) = agency_leads(world, lead)
+    world.store.close()
+    runner = CliRunner(env={"COLUMNS": "200"})
+
+    shown = runner.invoke(app, ["deal", made.id, "--db-url", url])
+    assert shown.exit_code == 0, shown.output
+    assert "sourced by" in shown.output and "partner (a lead it registered)" in shown.output
+    as_json = json.loads(
+        runner.invoke(app, ["deal", made.id, "--db-url", url, "--format", "json"]).output
+    )
+    assert [link["sourced_by"] for link in as_json["links"]] == ["partner"]
+
+    listed = runner.invoke(app, ["leads", "--db-url", url])
+    assert listed.exit_code == 0, listed.output
+    assert f"amo deal {lead.id}: passed → agency deal {made.id}" in listed.output
+    status = runner.invoke(app, ["status", "--db-url", url])
+    assert "partner leads (sourced by partner): amo 1 passed" in status.output
+
+    refused = runner.invoke(app, ["leads", "release", "amo", lead.id, "--db-url", url])
+    assert refused.exit_code == 1 and f"lead {lead.id} of amo is not held" in refused.output
