@@ -47,6 +47,8 @@ class Found:
 def find(store: Store, mapping: CompiledMapping, got: Gathered, live: Sequence[str]) -> Found:
     """The leads of this pass among the live partners' windows and the agency deals."""
     codes = [c for c in live if _receives(mapping, c)]
+    if not codes:
+        return Found()
     found = _Finding()
     with store.transaction() as session:
         for code in codes:
