@@ -375,3 +375,47 @@ def test_status_deal_and_leads_commands_show_the_lead_sourced_by_the_partner(
 
     refused = runner.invoke(app, ["leads", "release", "amo", lead.id, "--db-url", url])
     assert refused.exit_code == 1 and f"lead {lead.id} of amo is not held" in refused.output
+
+
+def _b24_lead(world: World, phone: str) -> Deal:
+    world.b24.contacts["bc1"] = Contact("Ирина Лидова", phones=(phone,), id="bc1")
+    return world.b24.seed(
+        title="Сайт для пекарни (через b24)",
+        pipeline_id="0",
+        stage_id="NEW",
+        amount=None,
+        contact_ids=("bc1",),
+        fields={"UF_TO": "Y"},
+    )
+
+
+def test_a_client_another_partner_brought_is_held_for_the_second_partner(db_url: str) -> None:
+    world = leads_world(db_url)
+    engine = world.engine()
+    first = register_lead(world, phone="+7 912 345-67-89")
+    engine.sync()
+    (made,) = agency_leads(world, first)
+    second = _b24_lead(world, "89123456789")
+    world.clock.advance(61)
+    report = engine.sync()
+    assert report.verdicts.get("lead held") == 1
+    assert [d.stamp for d in world.agency.deals.values()] == [lead_stamp("amo", first.id)]
+    with world.store.transaction() as session:
+        (held,) = leads.everything(session, "b24")
+    assert held.partner_deal_id == second.id and held.reason is not None
+    assert f"agency deal {made.id} (with Партнёр amo since" in held.reason
+    world.store.close()
+
+
+def test_two_partners_registering_one_client_in_one_pass_pass_it_once(db_url: str) -> None:
+    world = leads_world(db_url)
+    first = register_lead(world, phone="+7 912 345-67-89")
+    second = _b24_lead(world, "+7 (912) 345-67-89")
+    report = world.engine().sync()
+    assert (report.verdicts.get("lead passed"), report.verdicts.get("lead held")) == (1, 1)
+    assert len(agency_leads(world, first)) == 1
+    with world.store.transaction() as session:
+        (held,) = leads.everything(session, "b24")
+    assert held.partner_deal_id == second.id and held.reason is not None
+    assert held.reason.startswith("held: Партнёр amo registered the same client in this pass")
+    world.store.close()
