@@ -370,6 +370,10 @@ def test_status_deal_and_leads_commands_show_the_lead_sourced_by_the_partner(
     listed = runner.invoke(app, ["leads", "--db-url", url])
     assert listed.exit_code == 0, listed.output
     assert f"amo deal {lead.id}: passed → agency deal {made.id}" in listed.output
+    rows = json.loads(runner.invoke(app, ["leads", "--db-url", url, "--format", "json"]).output)
+    assert [(r["partner_code"], r["status"], r["agency_deal_id"]) for r in rows] == [
+        ("amo", "passed", made.id)
+    ]
     status = runner.invoke(app, ["status", "--db-url", url])
     assert "partner leads (sourced by partner): amo 1 passed" in status.output
 
