@@ -14,11 +14,14 @@ a released one is offered unscreened.
 
 from __future__ import annotations
 
+import logging
+from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from sqlmodel import Session
 
+from bridge.logs import log_event
 from bridge.mapping.compiled import CompiledMapping
 from bridge.model import Deal
 from bridge.store import leads, links
@@ -26,6 +29,8 @@ from bridge.store.db import Store
 from bridge.store.leads import LeadStatus
 from sync.gather import Gathered
 from sync.plan.leads import parse_lead_stamp
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -67,6 +72,15 @@ def find(store: Store, mapping: CompiledMapping, got: Gathered, live: Sequence[s
             if missing:
                 found.fetch[code] = missing
                 found.released.update((code, i) for i in missing)
+        _unlinked(session, got, codes, found)
+    return Found(found.new, frozenset(found.released), found.unlinked, found.restamp, found.fetch)
+
+
+def _unlinked(session: Session, got: Gathered, codes: Sequence[str], found: _Finding) -> None:
+    """Agency deals stamped as a lead of a live partner that no link names: each partner
+    deal gets one — the oldest agency deal with its stamp, unless a link already names
+    that partner deal; the others are logged and left alone (nothing is deleted)."""
+    by_partner_deal: dict[tuple[str, str], list[str]] = defaultdict(list)
     for deal in got.agency_deals.values():
         parsed = parse_lead_stamp(deal.stamp)
         if (
@@ -74,8 +88,25 @@ def find(store: Store, mapping: CompiledMapping, got: Gathered, live: Sequence[s
             and parsed[0] in codes
             and parsed[0] not in got.links.get(deal.id, {})
         ):
-            found.unlinked.setdefault(parsed[0], {})[deal.id] = parsed[1]
-    return Found(found.new, frozenset(found.released), found.unlinked, found.restamp, found.fetch)
+            by_partner_deal[parsed].append(deal.id)
+    for code in codes:
+        pids = [pid for c, pid in by_partner_deal if c == code]
+        named = links.linked_partner_ids(session, code, pids) if pids else set()
+        for pid in sorted(pids):
+            ids = sorted(by_partner_deal[(code, pid)], key=lambda i: (len(i), i))
+            keep, others = (None, ids) if pid in named else (ids[0], ids[1:])
+            if keep is not None:
+                found.unlinked.setdefault(code, {})[keep] = pid
+            if others:
+                log_event(
+                    log,
+                    "lead.duplicates",
+                    logging.WARNING,
+                    partner=code,
+                    partner_deal=pid,
+                    kept=keep or "(the linked one)",
+                    others=",".join(others),
+                )
 
 
 @dataclass

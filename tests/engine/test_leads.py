@@ -12,9 +12,11 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import json
+import logging
 from decimal import Decimal
 from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
 from bridge.crm import Unavailable
@@ -422,4 +424,32 @@ def test_two_partners_registering_one_client_in_one_pass_pass_it_once(db_url: st
         (held,) = leads.everything(session, "b24")
     assert held.partner_deal_id == second.id and held.reason is not None
     assert held.reason.startswith("held: Партнёр amo registered the same client in this pass")
+    world.store.close()
+
+
+def test_two_agency_deals_with_one_lead_stamp_keep_the_oldest_and_delete_nothing(
+    db_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    world = leads_world(db_url)
+    partner = world.amo.seed(
+        title="Лид", pipeline_id="55", stage_id="101", amount=None, stamp="placeholder"
+    )
+    stamp = lead_stamp("amo", partner.id)
+    routed = {"UF_CRM_PARTNER": ("opt-amo",)}
+    older, younger = (
+        world.agency.seed(
+            title="Лид", pipeline_id="7", stage_id="C7:NEW", amount=None, stamp=stamp, fields=routed
+        )
+        for _ in range(2)
+    )
+    world.amo.user_edit(partner.id, stamp=older.id)  # the earlier version stamped it
+    caplog.set_level(logging.WARNING, logger="sync.sources.leads")
+    world.engine().sync()
+    with world.store.transaction() as session:
+        states = links.states(session, [older.id, younger.id])
+    assert [(s.agency_deal_id, s.partner_deal_id) for s in states if s.partner_deal_id] == [
+        (older.id, partner.id)
+    ]
+    assert len(world.agency.deals) == 2 and len(world.amo.deals) == 1  # nothing made or deleted
+    assert any("lead.duplicates" in r.getMessage() for r in caplog.records)
     world.store.close()
