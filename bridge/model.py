@@ -213,6 +213,9 @@ class DealPatch:
     amount: Money | None = None
     responsible_id: str | None = None
     fields: Mapping[str, FieldValue] = field(default_factory=dict)
+    # The bridge's stamp, set on a deal the bridge did not create (a partner-registered
+    # lead, once its agency deal exists); None leaves the stamp as it is.
+    stamp: str | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "fields", _frozen_mapping(self.fields))

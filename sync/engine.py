@@ -35,6 +35,7 @@ from sync.apply import Applier, Outcome, crash_point
 from sync.echoes import EchoCheck
 from sync.gather import Gathered, Gatherer
 from sync.lanes import Lanes
+from sync.leads import receive_leads
 from sync.ledger_hook import LedgerHook
 from sync.plan.money import CONFIRM_KEY, REFUSED_KEY
 from sync.plan.types import LinkPlan
@@ -222,6 +223,10 @@ class Engine:
         if dry_run:
             return report
         failed = self._apply_and_record(report, got, now)
+        for code, error in receive_leads(
+            self.store, self.mapping, self.agency, self.partners, got, live, now, report.count
+        ).items():
+            failed.setdefault(code, error)
         down.update({c: e for c, e in failed.items() if c not in down})
         for code, error in down.items():
             if code not in resting:

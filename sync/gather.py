@@ -28,6 +28,7 @@ from bridge.store import links, stamps
 from bridge.store.db import Store
 from bridge.store.inbox import DueHint
 from sync.echoes import EchoCheck
+from sync.plan.leads import parse_lead_stamp
 from sync.sources import inbox, poll
 from sync.sources.poll import Window
 
@@ -308,6 +309,8 @@ class Gatherer:
         if code not in {p.code for p in routed}:
             return False
         link = got.links.get(deal.id, {}).get(code)
+        if link is None and (lead := parse_lead_stamp(deal.stamp)) and lead[0] == code:
+            return False  # a partner-registered lead: its partner deal exists (sync.leads)
         return link is None or link.partner_deal_id is None
 
     def _notes(self, got: _Gathering, live: Sequence[str]) -> None:

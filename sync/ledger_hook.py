@@ -20,8 +20,17 @@ from bridge.ledger import book
 from bridge.ledger.observations import history, observe
 from bridge.ledger.rules import DealObservation, kept_notices
 from bridge.logs import log_event
-from bridge.mapping.compiled import CommissionRule, CompiledMapping, FieldEnd, RuleKind, Target
+from bridge.mapping.compiled import (
+    Commission,
+    CommissionRule,
+    CompiledMapping,
+    FieldEnd,
+    RuleKind,
+    Target,
+)
 from bridge.model import Deal, FieldValue, LinkState, LinkStatus, Money, Pipeline, Semantics
+from bridge.store import leads
+from sync.plan.leads import parse_lead_stamp
 from sync.plan.money import PAID_KEY
 
 log = logging.getLogger(__name__)
@@ -64,27 +73,51 @@ class LedgerHook:
         """
         code, status = state.partner_code, state.status
         partner = self.mapping.partners.get(code)
-        if partner is None or not partner.commission.rules:
+        if partner is None:
+            return 0
+        agency, partner_deal = deals
+        commission = self._commission(session, code, agency, state.agency_deal_id)
+        if not commission.rules:
             return 0
         if rerouted and ended is not None:
-            return self._taken_back(session, state, observed_at, now, ended)
+            return self._taken_back(session, state, observed_at, now, ended, commission)
         if status in _ENDED and ended is not None:
-            return self._kept(session, code, state.agency_deal_id, status, now, ended)
+            return self._kept(session, code, state.agency_deal_id, status, now, ended, commission)
         if status is LinkStatus.PARKED:
-            return self._parked(session, state, observed_at, now)
-        agency, partner_deal = deals
+            return self._parked(session, state, observed_at, now, commission)
         if agency is None or status is not LinkStatus.ACTIVE:
             return 0
-        obs = self.observation(agency, code, partner.commission.rules, observed_at)
+        obs = self.observation(agency, code, commission.rules, observed_at)
         obs = dataclasses.replace(
             obs,
             stage=state.outcome or obs.stage,
             amount=(partner_deal.amount if partner_deal else None) or obs.amount,
         )
-        return len(observe(session, obs, partner.commission, now))
+        return len(observe(session, obs, commission, now))
+
+    def _commission(
+        self, session: Session, code: str, deal: Deal | None, deal_id: str | None
+    ) -> Commission:
+        """The partner's commission, or its rule for leads it brought: the agency deal's
+        stamp says so (``lead:<code>:…``), else the store's record of the lead."""
+        partner = self.mapping.partners[code]
+        if partner.leads is None:
+            return partner.commission
+        lead = parse_lead_stamp(deal.stamp) if deal is not None else None
+        aid = deal.id if deal is not None else deal_id
+        brought = (lead is not None and lead[0] == code) or (
+            aid is not None and leads.sourced(session, code, aid)
+        )
+        return partner.leads.commission if brought else partner.commission
 
     def _taken_back(
-        self, session: Session, state: LinkState, at: dt.datetime, now: dt.datetime, why: str
+        self,
+        session: Session,
+        state: LinkState,
+        at: dt.datetime,
+        now: dt.datetime,
+        why: str,
+        commission: Commission,
     ) -> int:
         """The deal went to another partner: this link's commission is reversed, with why."""
         code, deal_id = state.partner_code, state.agency_deal_id
@@ -94,7 +127,7 @@ class LedgerHook:
         last = max(past, key=DealObservation.sort_key)
         when = max(at, last.observed_at)
         obs = dataclasses.replace(last, observed_at=when, ended=why)
-        booked = observe(session, obs, self.mapping.partners[code].commission, now)
+        booked = observe(session, obs, commission, now)
         for entry in booked:
             log_event(
                 log,
@@ -107,7 +140,14 @@ class LedgerHook:
             )
         return len(booked)
 
-    def _parked(self, session: Session, state: LinkState, at: dt.datetime, now: dt.datetime) -> int:
+    def _parked(
+        self,
+        session: Session,
+        state: LinkState,
+        at: dt.datetime,
+        now: dt.datetime,
+        commission: Commission,
+    ) -> int:
         """A parked link: book the payments the agency deal records (the paid value the
         planner let through), with the link's stage and amount as last observed."""
         paid = state.synced.get(PAID_KEY)
@@ -127,7 +167,7 @@ class LedgerHook:
             fee=last.fee if last else None,
             paid=paid,
         )
-        return len(observe(session, obs, self.mapping.partners[code].commission, now))
+        return len(observe(session, obs, commission, now))
 
     def _kept(
         self,
@@ -137,11 +177,11 @@ class LedgerHook:
         status: LinkStatus,
         now: dt.datetime,
         reason: str | None,
+        commission: Commission,
     ) -> int:
-        partner = self.mapping.partners[code]
         existing = book.read(session, partner=code, deal_id=deal_id)
         why = "orphaned" if status is LinkStatus.ORPHANED else "closed"
-        notices = kept_notices(code, deal_id, why, partner.commission, existing, now)
+        notices = kept_notices(code, deal_id, why, commission, existing, now)
         for entry in notices:
             log_event(
                 log,

@@ -15,13 +15,15 @@ import logging
 from collections import defaultdict
 from collections.abc import Sequence
 
-from bridge.channels.conflicts import Draft, screen_new_handovers
+from bridge.channels.conflicts import Draft, fingerprints_of, known_clients, screen_new_handovers
+from bridge.channels.normalise import Fingerprint
 from bridge.crm import Crm, CrmError
 from bridge.mapping.compiled import CompiledMapping, Policies
 from bridge.mapping.texts import notice_overrides
 from bridge.model import LinkStatus, Note
 from bridge.notices import Notices
 from bridge.store.db import Store
+from sync.plan.leads import Incoming
 from sync.plan.types import CreatePartnerDeal, LinkPlan, Park
 
 log = logging.getLogger(__name__)
@@ -93,3 +95,42 @@ def _held(plan: LinkPlan, matched: str) -> LinkPlan:
 def _policies(mapping: CompiledMapping, code: str) -> Policies:
     partner = mapping.partners.get(code)
     return partner.policies if partner is not None else mapping.policies
+
+
+def screen_leads(
+    store: Store, mapping: CompiledMapping, incoming: Sequence[Incoming], now: dt.datetime
+) -> dict[str, str]:
+    """Per lead stamp, why an incoming partner-registered lead is held: its client (phone,
+    e-mail, ИНН) is already the agency's — handed over with an agency deal to any partner
+    within the window, or brought earlier as another lead — or another lead of this same
+    batch (from another partner) carries it. Released leads are not screened."""
+    held: dict[str, str] = {}
+    batch: dict[Fingerprint, Incoming] = {}
+    names = {code: p.name for code, p in mapping.partners.items()}
+    with store.transaction() as session:
+        for lead in incoming:
+            prints = fingerprints_of(lead.contact, lead.company)
+            if not lead.screened or not prints:
+                continue
+            window = _policies(mapping, lead.code).channel_conflict_window
+            earlier = known_clients(session, prints, now, window)
+            release = f"release it with `bridge leads release {lead.code} {lead.deal.id}`"
+            if earlier:
+                handover, match = earlier[0]
+                who = names.get(handover.partner_code, handover.partner_code)
+                held[lead.stamp] = (
+                    f"held: this client is already the agency's — agency deal "
+                    f"{handover.agency_deal_id} (with {who} since {handover.handed_at:%Y-%m-%d}), "
+                    f"same {match.kind.value} {match.value}; {release}"
+                )
+                continue
+            twin = next((batch[f] for f in sorted(prints) if f in batch), None)
+            if twin is not None and twin.code != lead.code:
+                held[lead.stamp] = (
+                    f"held: {names.get(twin.code, twin.code)} registered the same client in this "
+                    f"pass (its deal {twin.deal.id}); {release}"
+                )
+                continue
+            for fingerprint in prints:
+                batch.setdefault(fingerprint, lead)
+    return held

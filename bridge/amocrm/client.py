@@ -428,12 +428,17 @@ class AmoCrm:
 
     def update_deals(self, patches: Sequence[DealPatch]) -> list[WriteResult]:
         pipelines = self._stage_pipelines(patches)
+        stamp_id = self.ensure_stamp_field() if any(p.stamp for p in patches) else None
         defs = self._field_defs(f for p in patches for f in p.fields)
         return writes.update(
             self.transport,
             patches,
             lambda patch: codec.encode_patch(
-                patch, currency=self.currency, defs=defs, pipeline_id=pipelines.get(patch.deal_id)
+                patch,
+                currency=self.currency,
+                defs=defs,
+                pipeline_id=pipelines.get(patch.deal_id),
+                stamp_field_id=stamp_id,
             ),
         )
 

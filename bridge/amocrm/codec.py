@@ -252,7 +252,12 @@ def encode_draft(
 
 
 def encode_patch(
-    patch: DealPatch, *, currency: str, defs: Mapping[str, FieldDef], pipeline_id: str | None
+    patch: DealPatch,
+    *,
+    currency: str,
+    defs: Mapping[str, FieldDef],
+    pipeline_id: str | None,
+    stamp_field_id: str | None = None,
 ) -> Json:
     """One element of ``PATCH /api/v4/leads``.
 
@@ -268,8 +273,11 @@ def encode_patch(
         responsible_id=patch.responsible_id,
         currency=currency,
     )
-    if patch.fields:
-        body["custom_fields_values"] = encode_fields(patch.fields, defs)
+    fields: dict[str, FieldValue] = dict(patch.fields)
+    if patch.stamp is not None and stamp_field_id is not None:
+        fields[stamp_field_id] = patch.stamp
+    if fields:
+        body["custom_fields_values"] = encode_fields(fields, defs)
     return {"id": int(patch.deal_id), **body}
 
 

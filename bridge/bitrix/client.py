@@ -361,7 +361,7 @@ class BitrixCrm:
         return writes.create(self.transport, drafts, stamp_field=self._stamp_field, presets=presets)
 
     def update_deals(self, patches: Sequence[DealPatch]) -> list[WriteResult]:
-        return writes.update(self.transport, patches)
+        return writes.update(self.transport, patches, stamp_field=self._stamp_field)
 
     def add_notes(self, notes: Sequence[Note]) -> list[WriteResult]:
         return writes.notes(self.transport, notes)

@@ -357,11 +357,14 @@ def encode_draft(draft: DealDraft, *, stamp_field: str = "ORIGIN_ID") -> dict[st
     return out
 
 
-def encode_patch(patch: DealPatch) -> dict[str, WireValue]:
+def encode_patch(patch: DealPatch, *, stamp_field: str = "ORIGIN_ID") -> dict[str, WireValue]:
     """``crm.deal.update`` fields: only what the patch names (stage in-pipeline only)."""
     out = _common(patch.title, patch.amount, patch.responsible_id, patch.fields)
     if patch.stage_id is not None and patch.pipeline_id is None:
         out["STAGE_ID"] = patch.stage_id
+    if patch.stamp is not None:
+        out["ORIGINATOR_ID"] = ORIGINATOR
+        out[stamp_field] = patch.stamp
     return out
 
 

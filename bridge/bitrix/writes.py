@@ -63,14 +63,14 @@ def create_item(
     return ItemCommands(draft.key, cmds, required=(f"d{n}",), id_from=f"d{n}")
 
 
-def update_item(n: int, patch: DealPatch) -> ItemCommands:
+def update_item(n: int, patch: DealPatch, *, stamp_field: str = "ORIGIN_ID") -> ItemCommands:
     """A pipeline move (``crm.item.update``) and/or a field update (``crm.deal.update``)."""
     cmds: dict[str, str] = {}
     move = codec.encode_move(patch)
     if move is not None:
         params = {"entityTypeId": "2", "id": patch.deal_id, "fields": move}
         cmds[f"m{n}"] = command("crm.item.update", params)
-    fields = codec.encode_patch(patch)
+    fields = codec.encode_patch(patch, stamp_field=stamp_field)
     if fields:
         cmds[f"u{n}"] = command("crm.deal.update", {"id": patch.deal_id, "fields": fields})
     return ItemCommands(patch.key, cmds, required=tuple(cmds), known_id=patch.deal_id)
@@ -155,8 +155,11 @@ def create(
     return _write(transport, items)
 
 
-def update(transport: Transport, patches: Sequence[DealPatch]) -> list[WriteResult]:
-    return _write(transport, [update_item(n, p) for n, p in enumerate(patches)])
+def update(
+    transport: Transport, patches: Sequence[DealPatch], *, stamp_field: str = "ORIGIN_ID"
+) -> list[WriteResult]:
+    items = [update_item(n, p, stamp_field=stamp_field) for n, p in enumerate(patches)]
+    return _write(transport, items)
 
 
 def notes(transport: Transport, notes: Sequence[Note]) -> list[WriteResult]:

@@ -77,6 +77,23 @@ def check_conflicts(
     return _conflicts(found, agency_deal_id, partner_code, now, window)
 
 
+def known_clients(
+    session: Session, fingerprints: Iterable[Fingerprint], now: dt.datetime, window: dt.timedelta
+) -> list[tuple[Handover, Fingerprint]]:
+    """Every handover (to any partner, this one included) of these fingerprints within
+    ``window``, oldest first: the agency already has this client (a partner-registered
+    lead for it is screened with this)."""
+    found = [
+        (
+            Handover(r.partner_code, r.agency_deal_id, r.handed_at),
+            Fingerprint(Kind(r.kind), r.value),
+        )
+        for r in _rows_for(session, set(fingerprints))
+        if now - window <= r.handed_at <= now
+    ]
+    return sorted(found, key=lambda pair: (pair[0].handed_at, pair[0].agency_deal_id))
+
+
 def _rows_for(session: Session, wanted: set[Fingerprint]) -> list[ChannelHandoverRow]:
     """The stored handovers of these fingerprints: per kind, one query per 500 values,
     each an index look-up on ``(kind, value)`` (a filter on the value alone would scan

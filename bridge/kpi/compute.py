@@ -36,6 +36,7 @@ class LinkFacts:
     first_stage_change: dt.datetime | None = None  # the partner's first own stage move
     partner_updated_at: dt.datetime | None = None
     live: bool = True  # the link is still synced (not closed or orphaned)
+    sourced: bool = False  # a lead the partner registered for the agency (not handed to it)
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,6 +70,8 @@ class PartnerKpi:
     accrued: Mapping[Side, Decimal]  # by payer: who owes the commission
     paid: Mapping[Side, Decimal]  # payouts, by payer
     other_currency: int = 0
+    leads_received: int = 0  # of ``handed``: leads the partner brought to the agency
+    leads_passed: int = 0  # of ``handed``: deals the agency passed to the partner
 
 
 def days_between(start: dt.datetime, end: dt.datetime) -> Decimal:
@@ -116,6 +119,8 @@ def partner_kpi(
         accrued=_by_payer(e for e in entries if _counts(e, code, window, currency, payout=False)),
         paid=_by_payer(e for e in entries if _counts(e, code, window, currency, payout=True)),
         other_currency=sum(1 for f in won if f.amount and f.amount.currency != currency),
+        leads_received=sum(1 for f in cohort if f.sourced),
+        leads_passed=sum(1 for f in cohort if not f.sourced),
     )
 
 

@@ -12,7 +12,7 @@ last seen partner stage; otherwise the lead counts as open.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence, Set
 
 from sqlmodel import Session, col, select
 
@@ -21,7 +21,8 @@ from bridge.kpi.history import LinkKey, partner_stage_changes
 from bridge.ledger.rules import DealObservation
 from bridge.ledger.tables import LedgerObservationRow
 from bridge.model import LinkStatus, Money, Semantics
-from bridge.store.tables import AuditRow, LinkRow
+from bridge.store.leads import LeadStatus
+from bridge.store.tables import AuditRow, LinkRow, PartnerLeadRow
 
 StageSemantics = Mapping[tuple[str, str], Semantics]
 _LIVE = {LinkStatus.ACTIVE.value, LinkStatus.PARKED.value, LinkStatus.PENDING_CREATE.value}
@@ -48,7 +49,9 @@ def facts_from(
     observations: Mapping[LinkKey, Sequence[DealObservation]],
     stage_changes: Mapping[LinkKey, Sequence[dt.datetime]],
     stage_semantics: StageSemantics | None = None,
+    sourced: Set[LinkKey] = frozenset(),
 ) -> list[LinkFacts]:
+    """``sourced``: the links that are leads the partner brought (:mod:`bridge.store.leads`)."""
     facts = []
     for row in rows:
         key = (row.agency_deal_id, row.partner_code)
@@ -73,6 +76,7 @@ def facts_from(
                 first_stage_change=moves[0] if moves else None,
                 partner_updated_at=row.partner_updated_at,
                 live=row.status in _LIVE,
+                sourced=key in sourced,
             )
         )
     return facts
@@ -108,4 +112,9 @@ def load_facts(session: Session, stage_semantics: StageSemantics | None = None) 
     audit_rows = session.exec(
         select(AuditRow).where(col(AuditRow.action).in_(["synced", "update"]))
     )
-    return facts_from(rows, observations, partner_stage_changes(audit_rows), stage_semantics)
+    leads = session.exec(
+        select(PartnerLeadRow).where(PartnerLeadRow.status == LeadStatus.PASSED.value)
+    )
+    sourced = {(r.agency_deal_id, r.partner_code) for r in leads if r.agency_deal_id}
+    changes = partner_stage_changes(audit_rows)
+    return facts_from(rows, observations, changes, stage_semantics, sourced)

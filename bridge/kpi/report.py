@@ -202,6 +202,7 @@ HEADERS = {
     "ru": (
         "Партнёр",
         "Передано",
+        "из них лидов от партнёра / партнёру",
         "В работе",
         "Выиграно",
         "Проиграно",
@@ -217,6 +218,7 @@ HEADERS = {
     "en": (
         "Partner",
         "Handed over",
+        "of which leads received / passed",
         "Active",
         "Won",
         "Lost",
@@ -242,6 +244,7 @@ SHORT_HEADERS = {
     "ru": (
         "Партнёр",
         "Передано",
+        "Лиды от/к",
         "В работе",
         "Выигр.",
         "Проигр.",
@@ -257,6 +260,7 @@ SHORT_HEADERS = {
     "en": (
         "Partner",
         "Handed",
+        "Leads in/out",
         "Active",
         "Won",
         "Lost",
@@ -271,8 +275,10 @@ SHORT_HEADERS = {
     ),
 }
 LEGEND = {
-    "ru": "Реакция — медиана дней до 1-й стадии; ",
-    "en": "Reaction — median days to the 1st stage; ",
+    "ru": "Лиды от/к — лидов получено от партнёра / передано ему; "
+    "Реакция — медиана дней до 1-й стадии; ",
+    "en": "Leads in/out — leads received from the partner / passed to it; "
+    "Reaction — median days to the 1st stage; ",
 }
 GROUP_TITLES = {
     "ru": {"segment": "Сегмент", "manager": "Менеджер", "grade": "Грейд"},
@@ -370,6 +376,7 @@ def _cells(k: PartnerKpi, language: str, *, short: bool = False) -> list[str]:
     return [
         k.partner_name,
         str(k.handed),
+        f"{k.leads_received} / {k.leads_passed}",
         str(k.active),
         str(k.won),
         str(k.lost),

@@ -343,6 +343,34 @@ class Groups:
 
 
 @dataclass(frozen=True, slots=True)
+class LeadsConfig:
+    """Partner-registered leads: which partner deals the partner passes to the agency, where
+    the agency deal is created, and the commission for leads the partner brought."""
+
+    agency_pipeline_id: str
+    agency_stage_id: str
+    partner_pipeline_id: str | None = None  # a deal in this pipeline (at ``partner_stage_id``)
+    partner_stage_id: str | None = None
+    field_id: str | None = None  # … or with this partner field set (any non-empty value)
+    commission: Commission = field(default_factory=Commission)
+
+    def selects(self, pipeline_id: str, stage_id: str, fields: Mapping[str, FieldValue]) -> bool:
+        """Whether a partner deal with these values is a lead for the agency."""
+        if self.field_id is not None and not _set(fields.get(self.field_id)):
+            return False
+        if self.partner_pipeline_id is not None and pipeline_id != self.partner_pipeline_id:
+            return False
+        return self.partner_stage_id is None or stage_id == self.partner_stage_id
+
+
+def _set(value: FieldValue) -> bool:
+    """A designated field counts as set when it holds anything but empty/false/"0"/"N"."""
+    if value is None or value is False or value in ((), ""):
+        return False
+    return not (isinstance(value, str) and value.strip().casefold() in {"0", "n", "no", "нет"})
+
+
+@dataclass(frozen=True, slots=True)
 class PartnerConfig:
     code: str
     name: str
@@ -366,6 +394,7 @@ class PartnerConfig:
     # False when the mapping leaves the deal amount unmapped (`fields: {amount: null}`):
     # the built-in amount mirror is not added, and nothing parks for the amount.
     amount_mirrored: bool = True
+    leads: LeadsConfig | None = None  # partner-registered leads, if the partner passes any
 
 
 @dataclass(frozen=True, slots=True)

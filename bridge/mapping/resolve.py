@@ -37,6 +37,7 @@ from bridge.mapping.resolve_cache import CatalogCache, catalogs
 from bridge.mapping.resolve_catalog import Catalog, Read, Unreadable
 from bridge.mapping.resolve_commission import resolve_commission
 from bridge.mapping.resolve_fields import Side, resolve_field_maps
+from bridge.mapping.resolve_leads import resolve_leads
 from bridge.mapping.resolve_stages import StageResult, resolve_stages
 from bridge.mapping.spec import MappingSpec, PartnerSpecMerged
 from bridge.mapping.stamp import StampFieldHost
@@ -239,6 +240,17 @@ def _partner(
     if live:  # one more read per amoCRM account: only where every account is read live
         check_tax_field(crm, spec.path, out)
     fields, broken = resolve_field_maps(spec.fields, agency.side, partner_side, spec.currency, out)
+    commission = resolve_commission(spec, fields, agency.side, out)
+    leads = resolve_leads(
+        spec,
+        agency.pipeline,
+        catalog.pipelines,
+        catalog.fields,
+        fields,
+        agency.side,
+        commission,
+        out,
+    )
     config = PartnerConfig(
         code=spec.code,
         name=spec.name,
@@ -248,7 +260,7 @@ def _partner(
         routing_value=routing or "",
         stages=stages.stages,
         fields=fields,
-        commission=resolve_commission(spec, fields, agency.side, out),
+        commission=commission,
         policies=spec.policies,
         paused=spec.paused,
         stamp_field_id=_stamp(crm, catalog, spec.path, out, fix=fix),
@@ -257,6 +269,7 @@ def _partner(
         joined=spec.joined,
         groups=spec.groups,
         amount_mirrored=spec.amount_mirrored,
+        leads=leads,
     )
     return config, _summary(config, stages)
 

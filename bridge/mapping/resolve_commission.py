@@ -7,15 +7,28 @@ from collections.abc import Sequence
 from bridge.mapping.compiled import Commission, CommissionRule, FieldEnd, FieldMap, RuleKind
 from bridge.mapping.report import Reporter
 from bridge.mapping.resolve_fields import Side, resolve_end
-from bridge.mapping.spec import PartnerSpecMerged
+from bridge.mapping.spec import PartnerSpecMerged, RuleSpecMerged
 from bridge.model import Money
 
 
 def resolve_commission(
     spec: PartnerSpecMerged, fields: Sequence[FieldMap], agency: Side, out: Reporter
 ) -> Commission:
+    rules = resolve_rules(spec.rules, spec, fields, agency, out)
+    return Commission(rules, membership_fee(spec), spec.override)
+
+
+def resolve_rules(
+    merged: Sequence[RuleSpecMerged],
+    spec: PartnerSpecMerged,
+    fields: Sequence[FieldMap],
+    agency: Side,
+    out: Reporter,
+) -> tuple[CommissionRule, ...]:
+    """Rules with their fee / paid field resolved (a rule whose field did not resolve is
+    skipped with a warning)."""
     rules = []
-    for rule in spec.rules:
+    for rule in merged:
         source: FieldEnd | None = None
         if rule.source_field is not None:
             key = "fee_field" if rule.kind is RuleKind.PERCENT_OF_FEE else "paid_field"
@@ -40,7 +53,7 @@ def resolve_commission(
                 rule.until,
             )
         )
-    return Commission(tuple(rules), membership_fee(spec), spec.override)
+    return tuple(rules)
 
 
 def membership_fee(spec: PartnerSpecMerged) -> Money | None:

@@ -211,6 +211,26 @@ class FanOutSpec(_Spec):
     )
 
 
+class LeadsSpec(_Spec):
+    """Partner-registered leads: a partner deal in this pipeline/stage (or with this field
+    set) becomes a new agency deal, attributed to the partner."""
+
+    pipeline: Name | None = Field(
+        None, description="Partner pipeline where the partner registers leads for the agency"
+    )
+    stage: Name | None = Field(
+        None, description="Partner stage (in 'pipeline', else the partner pipeline)"
+    )
+    field: Name | None = Field(None, description="Partner field: a deal with it set is a lead")
+    agency_pipeline: Name | None = Field(
+        None, description="Agency pipeline the lead is created in (default: agency.pipeline)"
+    )
+    agency_stage: Name = Field(description="Agency stage a new lead starts in")
+    commission: CommissionSpec | None = Field(
+        None, description="The partner's commission on leads it brought (default: its own)"
+    )
+
+
 class PoliciesSpec(_Spec):
     fan_out: FanOutSpec | None = Field(
         None, description="One deal handed to several partners; re-routing (see docs/money.md)"
@@ -291,6 +311,9 @@ class PartnerSpec(_Spec):
         None, description="What this partner earns from its children's commission"
     )
     policies: PoliciesSpec = PoliciesSpec.model_validate({})
+    leads: LeadsSpec | None = Field(
+        None, description="Leads the partner registers in its CRM for the agency"
+    )
 
 
 class DeclineSpec(_Spec):

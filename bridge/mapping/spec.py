@@ -90,6 +90,17 @@ class RuleSpecMerged:
 
 
 @dataclass(frozen=True, slots=True)
+class LeadsSpecMerged:
+    agency_stage: str
+    path: KeyPath
+    pipeline: str | None = None
+    stage: str | None = None
+    field: str | None = None
+    agency_pipeline: str | None = None
+    rules: tuple[RuleSpecMerged, ...] | None = None  # None: the partner's own rules
+
+
+@dataclass(frozen=True, slots=True)
 class AgencySpecMerged:
     connection: Connection
     pipeline: str
@@ -119,6 +130,7 @@ class PartnerSpecMerged:
     legal: Legal | None = None
     override: Override | None = None  # set on a child: what its parent earns from it
     amount_mirrored: bool = True  # False: `fields: {amount: null}` — the amount is not mirrored
+    leads: LeadsSpecMerged | None = None
 
 
 @dataclass(frozen=True)

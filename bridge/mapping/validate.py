@@ -19,6 +19,7 @@ from bridge.mapping.connection import agency_connection, partner_connection
 from bridge.mapping.env import Environment, expand, missing_variable
 from bridge.mapping.errors import KeyPath, MappingInvalid, MappingProblem
 from bridge.mapping.fieldmaps import amount_dropped, merge_fields
+from bridge.mapping.leads import build_leads
 from bridge.mapping.partner_keys import check_timezone, groups, joined_date
 from bridge.mapping.payouts_spec import build_legal, build_overrides, build_payouts
 from bridge.mapping.policy import build_policies, build_rules, build_stages, check_currency
@@ -158,6 +159,7 @@ def _partner(
     commission_path = (*path, "commission") if spec.commission else ("defaults", "commission")
     rules = build_rules(commission, currency, commission_path, out)
     policies = build_policies(base, [(spec.policies, (*path, "policies"))], out)
+    leads = build_leads(spec.leads, currency, (*path, "leads"), out)
     if "publish_ratings" in spec.policies.model_fields_set:
         message = (
             "publish_ratings applies to the whole programme — set it under "
@@ -192,6 +194,7 @@ def _partner(
         path=path,
         joined=joined,
         groups=grouped,
+        leads=leads,
     )
 
 

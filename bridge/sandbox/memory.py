@@ -380,6 +380,8 @@ class MemoryCrm:
         changes = {n: getattr(patch, n) for n in _PATCHED if getattr(patch, n) is not None}
         fields = {k: v for k, v in {**deal.fields, **patch.fields}.items() if v is not None}
         updated = dataclasses.replace(deal, **changes, fields=fields)
+        if patch.stamp is not None:
+            updated = dataclasses.replace(updated, stamp=patch.stamp)
         if not self._has_stage(updated.pipeline_id, updated.stage_id):
             return WriteResult(patch.key, error=self._no_stage(updated.stage_id))
         self.deals[deal.id] = dataclasses.replace(updated, updated_at=self.tick())

@@ -13,6 +13,8 @@
   (created by another store or process): with the links, the store's census of stamps.
 * ``partner_start`` — when the bridge first synced each partner (the first connection).
 * ``resolution_cache`` — per CRM account, the names resolution read last (shared by processes).
+* ``partner_lead`` — deals a partner registered for the agency (partner-registered leads):
+  passed (with the agency deal made for it: the link is "sourced by partner") or held.
 """
 
 from __future__ import annotations
@@ -184,3 +186,20 @@ class ResolutionRow(SQLModel, table=True):
     scope: str = Field(primary_key=True, max_length=64)  # sha256 of the mapping content
     catalog: Any = Field(sa_column=Column(JsonText(), nullable=False))
     read_at: dt.datetime = _utc(nullable=False)
+
+
+class PartnerLeadRow(SQLModel, table=True):
+    """A deal a partner registered for the agency: passed (``agency_deal_id`` is the deal the
+    bridge created or adopted by stamp; the link of that pair is sourced by the partner) or
+    held for the manager with ``reason`` (a channel conflict)."""
+
+    __tablename__ = "partner_lead"
+    __table_args__ = (Index("ix_partner_lead_agency", "agency_deal_id"),)
+
+    partner_code: str = Field(primary_key=True, max_length=64)
+    partner_deal_id: str = Field(primary_key=True, max_length=64)
+    agency_deal_id: str | None = Field(default=None, max_length=64)
+    status: str = Field(max_length=10)  # passed | held | released
+    reason: str | None = Field(default=None)
+    received_at: dt.datetime = _utc(nullable=False)
+    updated_at: dt.datetime = _utc(nullable=False)

@@ -21,6 +21,7 @@ from sync.cli.common import (
     writing,
 )
 from sync.cli.errors import BoundaryGroup, open_store
+from sync.cli.leads import app as leads_app
 from sync.cli.ledger import app as ledger_app
 from sync.cli.output import FormatOpt, OutputFormat, echo_json, jsonable
 from sync.cli.sandbox import app as sandbox_app
@@ -36,6 +37,7 @@ app = typer.Typer(
 app.add_typer(sandbox_app, name="sandbox")
 app.add_typer(ledger_app, name="ledger")
 app.add_typer(channels_app, name="channels")
+app.add_typer(leads_app, name="leads")
 app.add_typer(cabinet_app, name="cabinet")
 
 

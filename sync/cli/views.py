@@ -10,9 +10,11 @@ from pathlib import Path
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
+from sqlmodel import Session
 
 from bridge.model import LinkStatus, Money
 from bridge.store import audit, cursors, health, inbox, links
+from bridge.store import leads as lead_store
 from bridge.store.db import Store
 from bridge.store.health import PartnerHealth
 from bridge.store.links import StoredLink
@@ -61,6 +63,7 @@ def status_table(
         rows = health.partners(session)
         lags = {c.system.split(":", 1)[-1]: c.value for c in cursors.load_all(session)}
         waiting = inbox.pending_count(session)
+        received = lead_store.counts(session)
     table = Table(title="partner-bridge status")
     for column in ["partner", *STATUSES, "last sync", "cursor lag", "state"]:
         table.add_column(column)
@@ -69,8 +72,19 @@ def status_table(
         cells = _status_row(code, counts.get(code, Counter()), rows, lags, now)
         table.add_row(*cells, _state_cell(code, rows.get(code), now, mapping))
     caption = f"hints waiting in the inbox: {sum(waiting.values())}"
+    if received:
+        caption += "\n" + _leads_line(received)
     table.caption = caption if note is None else f"{caption}\n{note}"
     return table
+
+
+def _leads_line(counts: Mapping[str, Mapping[lead_store.LeadStatus, int]]) -> str:
+    """``partner leads (sourced by partner): amo 3 passed, 1 held — bridge leads``."""
+    parts = []
+    for code, per in sorted(counts.items()):
+        shown = ", ".join(f"{n} {status.value}" for status, n in sorted(per.items()) if n)
+        parts.append(f"{code} {shown}")
+    return "partner leads (sourced by partner): " + "; ".join(parts) + " — `bridge leads`"
 
 
 def _state_cell(
@@ -112,10 +126,11 @@ def deal_view(store: Store, agency_deal_id: str, console: Console) -> bool:
     with store.transaction() as session:
         rows = links.stored(session, [agency_deal_id])
         trail = audit.events(session, agency_deal_id)
+        sourced = {r.state.partner_code for r in rows if _sourced(session, r)}
     if not rows and not trail:
         return False
     for row in rows:
-        console.print(_link_table(row))
+        console.print(_link_table(row, row.state.partner_code in sourced))
     table = Table(title=f"audit trail of agency deal {agency_deal_id}")
     for column in (
         "at",
@@ -145,7 +160,11 @@ def deal_view(store: Store, agency_deal_id: str, console: Console) -> bool:
     return True
 
 
-def _link_table(link: StoredLink) -> Table:
+def _sourced(session: Session, link: StoredLink) -> bool:
+    return lead_store.sourced(session, link.state.partner_code, link.state.agency_deal_id)
+
+
+def _link_table(link: StoredLink, sourced: bool = False) -> Table:
     state = link.state
     table = Table(title=f"link #{link.id}: agency {state.agency_deal_id} ↔ {state.partner_code}")
     table.add_column("")
@@ -161,6 +180,8 @@ def _link_table(link: StoredLink) -> Table:
     table.add_row("status", status, "")
     # The link's own outcome (its partner deal's): under fan-out it differs per partner.
     table.add_row("outcome", "", state.outcome.value if state.outcome else "")
+    origin = "partner (a lead it registered)" if sourced else "agency (handed over)"
+    table.add_row("sourced by", origin, "")
     return table
 
 
@@ -196,6 +217,7 @@ def status_data(store: Store, mapping_path: Path | None = None) -> dict[str, obj
         rows = health.partners(session)
         lags = {c.system.split(":", 1)[-1]: c.value for c in cursors.load_all(session)}
         waiting = inbox.pending_count(session)
+        received = lead_store.counts(session)
     codes = set(counts) | set(rows) | (set(lags) - {"agency"}) | {"agency"} | set(views or {})
     partners = []
     for code in sorted(codes):
@@ -210,6 +232,7 @@ def status_data(store: Store, mapping_path: Path | None = None) -> dict[str, obj
                 "cursor": lags.get(code),
                 "state": state,
                 "failures_in_a_row": row.consecutive_failures if row else 0,
+                "leads": {s.value: n for s, n in sorted(received.get(code, {}).items())},
             }
         )
     return {"partners": partners, "inbox_waiting": sum(waiting.values()), "note": note}
@@ -237,6 +260,7 @@ def deal_data(store: Store, agency_deal_id: str) -> dict[str, object] | None:
     with store.transaction() as session:
         stored = links.stored(session, [agency_deal_id])
         trail = audit.events(session, agency_deal_id)
+        sourced = {r.state.partner_code for r in stored if _sourced(session, r)}
     if not stored and not trail:
         return None
     return {
@@ -252,6 +276,7 @@ def deal_data(store: Store, agency_deal_id: str) -> dict[str, object] | None:
                 "agency_amount": link.agency_amount,
                 "partner_stage": link.partner_stage,
                 "partner_amount": link.partner_amount,
+                "sourced_by": "partner" if link.state.partner_code in sourced else "agency",
             }
             for link in stored
         ],

@@ -153,6 +153,25 @@ def test_find_by_stamp(backend: Backend) -> None:
     assert {k: v.id for k, v in found.items()} == {"agency-20": ids[0], "agency-21": ids[1]}
 
 
+def test_a_patch_stamps_a_deal_a_person_made(backend: Backend) -> None:
+    """A partner-registered lead: the bridge did not create the partner deal, yet stamps it
+    with its agency deal's id once that exists, so the usual stamp lookup finds it."""
+    (deal_id,) = backend.seed_deals(1)
+    before = backend.crm.fetch_deals([deal_id])[deal_id]
+    assert before.stamp is None
+    (result,) = backend.crm.update_deals([DealPatch(deal_id, stamp="agency-77")])
+    assert result.ok, result.error
+    after = backend.crm.fetch_deals([deal_id])[deal_id]
+    assert after.stamp == "agency-77"
+    assert (after.title, after.stage_id, after.amount) == (
+        before.title,
+        before.stage_id,
+        before.amount,
+    )
+    found = backend.crm.find_stamped(["agency-77", "agency-404"])
+    assert {k: [d.id for d in v] for k, v in found.items()} == {"agency-77": [deal_id]}
+
+
 def test_update_many(backend: Backend) -> None:
     ids = _create(backend, 2, start=30)
     before = backend.crm.fetch_deals(ids)

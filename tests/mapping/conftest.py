@@ -81,13 +81,24 @@ def amo_fake() -> MemoryCrm:
             ("143", "Закрыто и не реализовано", "lost"),
         ],
     )
+    own = _pipeline(
+        "7002",
+        "Собственные продажи",
+        [
+            ("80", "Первичный контакт", "open"),
+            ("81", "Переговоры", "open"),
+            ("82", "Принимают решение", "open"),
+            ("142", "Успешно реализовано", "won"),
+            ("143", "Закрыто и не реализовано", "lost"),
+        ],
+    )
     source = (EnumOption("501", "Агентство"), EnumOption("502", "Сайт"))
     fields = [
         FieldDef("9001", "Бриф", FieldKind.STRING),
         FieldDef("9002", "Источник", FieldKind.ENUM, options=source),
         FieldDef("9003", "Оплачено клиентом", FieldKind.NUMBER),
     ]
-    return MemoryCrm("amocrm:alfa", [pipeline], fields, stamp_in_field=True)
+    return MemoryCrm("amocrm:alfa", [pipeline, own], fields, stamp_in_field=True)
 
 
 def partner_b24_fake() -> MemoryCrm:

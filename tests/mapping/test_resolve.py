@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import replace
+from decimal import Decimal
 from pathlib import Path
 
 from bridge.crm import AuthError
@@ -44,6 +45,18 @@ def test_example_compiles_with_every_name_resolved(crms: dict[str, MemoryCrm]) -
         "gold",
     )
     assert beta.groups.of("manager") is None and compiled.agency.timezone == "Europe/Moscow"
+    leads = alfa.leads
+    assert leads is not None and beta.leads is None
+    assert (leads.partner_pipeline_id, leads.partner_stage_id, leads.field_id) == (
+        "7002",
+        "82",
+        None,
+    )
+    assert (leads.agency_pipeline_id, leads.agency_stage_id) == ("1", "C1:NEW")
+    (lead_rule,) = leads.commission.rules
+    assert (lead_rule.rate, lead_rule.payer.value) == (Decimal("0.10"), "agency")
+    assert lead_rule.source_field is not None
+    assert lead_rule.source_field.field_id == "UF_CRM_AGENCY_FEE"
     assert report.created == ("partners.alfa: created the bridge's stamp field (id 1)",)
     assert beta.stages.to_partner["C1:LOSE"] == "C3:LOSE"  # the word 'lost'
     assert alfa.stamp_field_id is not None and beta.stamp_field_id is None

@@ -8,7 +8,8 @@ terminal summary of the run.
 
 1. no lost change — every routed agency deal has an active link whose partner
    deal agrees on stage and amount, or is parked/orphaned with a readable reason;
-2. no duplicate — at most one partner deal per stamp, and the link names it;
+2. no duplicate — at most one partner deal per stamp, and the link names it; at most one
+   agency deal per stamp (a partner-registered lead reaches the agency once);
 3. ledger exactly-once — booked entries equal a recomputation from the stored
    observation histories, and deriving again adds nothing; at quiescence, every
    active link's outcome is its own partner deal's (read from that CRM) and its
@@ -42,7 +43,7 @@ from bridge.ledger.tables import LedgerObservationRow
 from bridge.mapping.compiled import CompiledMapping, RuleKind, Side
 from bridge.model import Deal, LinkStatus, Semantics
 from bridge.store import cursors as cursor_store
-from bridge.store import starts
+from bridge.store import leads, starts
 from bridge.store.db import Store
 from bridge.store.links import state_of
 from bridge.store.tables import AuditRow, HintRow, LinkRow, PartnerHealthRow
@@ -136,6 +137,7 @@ def check_invariants(
             _no_lost_change(report, session, mapping, agency_deals, partner_deals, rows, kept)
             _ledger_per_link(report, session, mapping, world, partner_deals, rows)
         _no_duplicate(report, partner_deals, rows)
+        _no_agency_duplicate(report, agency_deals)
         _ledger_exactly_once(report, session, mapping)
         _no_silent_overwrite(report, session, mapping)
         _cursor_safety(report, session, world, mapping, agency_deals, partner_deals, rows)
@@ -311,6 +313,24 @@ def _no_duplicate(
                 report.fail(name, f"{code}: link of {stamp} names {chosen}, stamped deal {owner}")
 
 
+def _no_agency_duplicate(report: InvariantReport, agency: Mapping[str, Deal]) -> None:
+    """The agency side: the bridge creates there for partner-registered leads, each agency
+    deal stamped ``lead:<partner>:<deal id>``; two agency deals with one stamp are a lead
+    that reached the agency twice."""
+    stamps = Counter(d.stamp for d in agency.values() if d.stamp)
+    report.checked["stamped agency deals"] += sum(stamps.values())
+    for stamp, n in sorted(stamps.items()):
+        if n > 1:
+            ids = sorted((d.id for d in agency.values() if d.stamp == stamp), key=int_or_text)
+            report.fail(
+                NAMES[1], f"agency: {n} agency deals carry stamp {stamp} ({', '.join(ids)})"
+            )
+
+
+def int_or_text(value: str) -> tuple[int, str]:
+    return (int(value), "") if value.isdigit() else (0, value)
+
+
 # --- 3 -------------------------------------------------------------------------------
 def _ledger_exactly_once(
     report: InvariantReport, session: Session, mapping: CompiledMapping
@@ -329,10 +349,13 @@ def _ledger_exactly_once(
         seen_links.add((code, deal_id))
         past = history(session, code, deal_id)
         booked = book.read(session, partner=code, deal_id=deal_id)
-        fresh = entries_for(past, partner.commission, [])
+        commission = partner.commission
+        if partner.leads is not None and leads.sourced(session, code, deal_id):
+            commission = partner.leads.commission  # the rule for leads the partner brought
+        fresh = entries_for(past, commission, [])
         if sorted(_key(e) for e in fresh) != sorted(_key(e) for e in booked):
             report.fail(name, f"{code}/{deal_id}: booked {len(booked)} ≠ recomputed {len(fresh)}")
-        again = entries_for(past, partner.commission, booked)
+        again = entries_for(past, commission, booked)
         if again:
             report.fail(name, f"{code}/{deal_id}: a replay would book {len(again)} more")
     causes = Counter((e.partner, e.deal_id, e.cause) for e in booked_all)

@@ -190,3 +190,59 @@ def test_duplicates_made_before_the_lookup_are_held_with_their_ids_not_deleted(
     with fresh.transaction() as session:
         (again,) = [r for r in links.for_partner(session, "beta") if r.agency_deal_id == agency_id]
     assert again.status == LinkStatus.ACTIVE and again.partner_deal_id == kept.id
+
+
+def _register_leads(site: Site, count: int) -> list[int]:
+    """alfa registers leads for the agency in its own amoCRM (mapping.yaml's ``leads:``)."""
+    alfa = site.world.alfa
+    own = alfa.pipeline_id("Собственные продажи")
+    status = alfa.status_id(own, "Принимают решение")
+    ids = []
+    for n in range(count):
+        phone = {"field_code": "PHONE", "values": [{"value": f"+7 913 000-11-{n:02d}"}]}
+        contact = alfa.add_contact({"name": f"Лид №{n}", "custom_fields_values": [phone]})
+        fields = {"name": f"Лид партнёра №{n}", "price": 10_000 * (n + 1)}
+        embedded = {"contacts": [{"id": contact}]}
+        ids.append(alfa.add_lead({**fields, "pipeline_id": own, "status_id": status,
+                                  "_embedded": embedded}))  # fmt: skip
+    return ids
+
+
+def _agency_lead_stamps(site: Site) -> dict[str, int]:
+    since = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)
+    deals = {d.id: d for page in site.view.agency.list_changed(since) for d in page.deals}
+    counts: dict[str, int] = {}
+    for deal in deals.values():
+        if deal.stamp and deal.stamp.startswith("lead:"):
+            counts[deal.stamp] = counts.get(deal.stamp, 0) + 1
+    return counts
+
+
+def test_partner_registered_leads_reach_the_agency_once_whatever_store_is_used(
+    site: Site,
+) -> None:
+    """Leads registered in a partner CRM, an older backup restored (it predates them), then
+    an empty store: each lead has one agency deal and one partner deal, every time."""
+    work = Workload(site.world, site.view.mapping, seed=8)
+    store = site.store("live.db")
+    _first_round(site, store, work, deals=4)
+    shutil.copy(site.directory / "live.db", site.directory / "backup.db")
+    leads = _register_leads(site, 3)
+    site.passes(site.engine(store))
+    stamps = {f"lead:alfa:{i}": 1 for i in leads}
+    assert _agency_lead_stamps(site) == stamps
+    for _ in range(4):
+        work.random_step(site.view.partners, site.view.agency)
+    site.passes(site.engine(store))
+    store.close()
+    site.stores.remove(store)
+    restored = site.store("backup.db")  # knows nothing of the leads
+    site.passes(site.engine(restored))
+    assert _agency_lead_stamps(site) == stamps
+    assert set(_stamped(site).values()) == {1}
+    site.check(restored, "partner leads, store restored from before them", work)
+    fresh = site.store("empty.db")
+    site.passes(site.engine(fresh))
+    assert _agency_lead_stamps(site) == stamps
+    assert set(_stamped(site).values()) == {1}
+    site.check(fresh, "partner leads, empty store", work)

@@ -82,6 +82,8 @@ CASES: list[tuple[str, list[str], str]] = [
     ("ledger payouts", ["--export", "pdf", "r.pdf"], "pdf"),
     ("channels held", ["--db-url", "garbage"], "garbage"),
     ("channels confirm", ["42", "gamma"], "gamma"),
+    ("leads", ["--db-url", "garbage"], "garbage"),
+    ("leads release", ["gamma", "77"], "gamma"),
     ("hooks install", ["-m", "bad.yaml", "--public-url", "https://bridge.example"], "bogus"),
     ("hooks status", ["-m", "bad.yaml"], "bogus"),
     ("auth amocrm", ["alfa", *("--base-url", "nope", "--client-id", "i"), *(
