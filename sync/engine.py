@@ -12,10 +12,14 @@ pass alone and is set aside, never waited on, until its call returns.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import datetime as dt
+import functools
 import logging
+import threading
 from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -32,11 +36,11 @@ from bridge.store.db import Store
 from bridge.store.health import PartnerHealth
 from bridge.store.links import StoredLink
 from sync.apply import Applier, Outcome, crash_point
-from sync.gather import Gathered, Gatherer
-from sync.lanes import Lanes
+from sync.gather import AgencySide, Gathered, Gatherer
+from sync.lanes import Lanes, SerialCrm, concurrency_from_env
 from sync.ledger_hook import LedgerHook
 from sync.plan.money import CONFIRM_KEY, REFUSED_KEY
-from sync.plan.types import LinkPlan
+from sync.plan.types import CreatePartnerDeal, LinkPlan
 from sync.planning import Planner, Planning, default_planner
 from sync.record import APPLIED, FAILED, PARKED, Recorder
 from sync.screening import post_comments, screen_creates
@@ -54,6 +58,11 @@ class Paused(Unavailable):
     """Not called this pass on purpose: paused in mapping.yaml (not a failure)."""
 
 
+class StillRunning(Paused):
+    """Not called this pass: its lane of an earlier pass is still running (not a failure;
+    that lane records its own outcome when it ends)."""
+
+
 class BreakerOpen(Paused):
     """Not called this pass: the circuit breaker paused it after repeated failures (a
     failure still, reported as such; it is probed when the pause is over)."""
@@ -69,9 +78,45 @@ class PassReport:
     # Per partner covered: when the bridge first synced it (a dry run shows this pass's
     # time for a partner never synced, and records nothing).
     starts: dict[str, dt.datetime] = field(default_factory=dict)
+    # Partners whose lane was still running when the pass stopped waiting for it: the lane
+    # goes on and records its own outcome; their agency deals were requeued.
+    running: list[str] = field(default_factory=list)
 
     def count(self, verdict: str) -> None:
         self.verdicts[verdict] = self.verdicts.get(verdict, 0) + 1
+
+
+@dataclass
+class _LaneWork:
+    """What every lane of one pass shares: the agency side, read once, and the pass's terms."""
+
+    side: AgencySide
+    now: dt.datetime
+    polling: bool
+    dry_run: bool
+    starts: Mapping[str, dt.datetime]
+
+
+@dataclass
+class _LaneResult:
+    """What one partner's lane did: its plans and verdicts, and why it failed, if it did."""
+
+    code: str
+    plans: list[LinkPlan] = field(default_factory=list)
+    verdicts: dict[str, int] = field(default_factory=dict)
+    writes: int = 0
+    errors: dict[str, str] = field(default_factory=dict)
+    error: CrmError | None = None
+
+    def into(self, report: PassReport) -> None:
+        report.plans.extend(self.plans)
+        for verdict, n in self.verdicts.items():
+            report.verdicts[verdict] = report.verdicts.get(verdict, 0) + n
+        report.writes += self.writes
+        for code, text in self.errors.items():
+            report.errors.setdefault(code, text)
+        if self.error is not None and _failing(self.error):
+            report.errors.setdefault(self.code, str(self.error))
 
 
 class Progress(Protocol):
@@ -100,13 +145,27 @@ class Engine:
         mirror_notes: bool = False,
         retry_delay: dt.timedelta = RETRY_DELAY,
         lanes: Lanes | None = None,
+        concurrency: int | None = None,
+        pass_wait: float | None = None,
     ) -> None:
         """``mirror_notes`` reads both sides' notes of every changed, active link (one call
         per deal and side) so the planner can mirror them where the mapping says so.
 
         ``lanes`` gives every partner call its partner's deadline (:mod:`sync.lanes`;
-        by default from ``BRIDGE_PARTNER_DEADLINE`` / ``BRIDGE_PARTNER_PROBE``)."""
+        by default from ``BRIDGE_PARTNER_DEADLINE`` / ``BRIDGE_PARTNER_PROBE``).
+        ``concurrency``: how many partners' lanes run at once (default
+        ``BRIDGE_PARTNER_CONCURRENCY``, 16). ``pass_wait``: how long a pass waits for
+        its lanes before it ends without the ones still running (None: until all end;
+        the daemon sets it so a late partner never holds up the next pass)."""
         self.lanes = lanes or Lanes()
+        self.concurrency = concurrency if concurrency is not None else concurrency_from_env()
+        self.pass_wait = pass_wait
+        self._pool: ThreadPoolExecutor | None = None
+        self._running: dict[str, Future[_LaneResult]] = {}
+        self._guard = threading.Lock()  # the engine's own maps, shared by the lanes
+        # Held by a lane from screening its creates for channel conflicts until their
+        # handovers are recorded, so two lanes never hand one client over unseen.
+        self._handover = threading.Lock()
         self.mirror_notes = mirror_notes
         self.retry_delay = retry_delay  # before a deal that failed transiently is tried again
         self.store = store
@@ -131,6 +190,16 @@ class Engine:
     def partners(self, crms: Mapping[str, Crm]) -> None:
         self._partners = _InLanes(self.lanes)
         self._partners.update(crms)
+
+    @property
+    def agency(self) -> Crm:
+        """The agency's CRM; the partners' lanes call it through one lock (:class:`SerialCrm`)."""
+        return self._agency
+
+    @agency.setter
+    def agency(self, crm: Crm) -> None:
+        self._agency = crm
+        self._shared_agency = SerialCrm(crm)
 
     def update_mapping(self, mapping: CompiledMapping) -> None:
         """A new mapping may fix what parked deals were waiting for: retry them next pass."""
@@ -169,6 +238,11 @@ class Engine:
                 aside[code] = Unavailable(reason, system=code)
             elif (busy := self.lanes.busy(code)) is not None:
                 aside[code] = busy
+            elif (lane := self._running.get(code)) is not None and not lane.done():
+                aside[code] = StillRunning(
+                    f"partner '{code}': its lane of an earlier pass is still running",
+                    system=code,
+                )
             elif (row := rows.get(code)) is not None and (until := breaker_open(row, now)):
                 aside[code] = BreakerOpen(
                     f"partner '{code}' paused by the bridge after {row.consecutive_failures} "
@@ -179,16 +253,26 @@ class Engine:
 
     # --- the pass ----------------------------------------------------------------
     def sync(
-        self, partner: str | None = None, *, dry_run: bool = False, poll: bool = True
+        self,
+        partner: str | None = None,
+        *,
+        dry_run: bool = False,
+        poll: bool = True,
+        wait: float | None = None,
     ) -> PassReport:
-        """One pass. ``poll=False`` handles due hints only (a webhook burst), no listing."""
-        self.lanes.begin_pass()
-        try:
-            return self._pass(partner, dry_run=dry_run, poll=poll)
-        finally:
-            self.lanes.end_pass()
+        """One pass. ``poll=False`` handles due hints only (a webhook burst), no listing.
 
-    def _pass(self, partner: str | None, *, dry_run: bool, poll: bool) -> PassReport:
+        The agency side is read once on this thread; then every partner's poll → plan →
+        apply → record runs in its own lane, at most :attr:`concurrency` at once, each
+        with its own deadline. ``wait`` (default :attr:`pass_wait`) bounds how long the
+        pass waits for its lanes; a lane still running then goes on alone."""
+        return self._pass(
+            partner, dry_run=dry_run, poll=poll, wait=wait if wait is not None else self.pass_wait
+        )
+
+    def _pass(
+        self, partner: str | None, *, dry_run: bool, poll: bool, wait: float | None
+    ) -> PassReport:
         now = self.clock()
         report = PassReport(started_at=now)
         codes = self.codes(partner)
@@ -196,40 +280,98 @@ class Engine:
         resting = {**self._set_aside(codes, now), **self._resting(now)}
         if AGENCY in resting:
             return self._agency_down(report, resting[AGENCY], now)
+        gatherer = self._gatherer()
         try:
-            gatherer = Gatherer(
-                self.store,
-                self.mapping,
-                self.agency,
-                self.partners,
-                self.overlap,
-                notes=self.mirror_notes,
+            side = gatherer.agency_side(
+                codes, now, parked=self.retry_parked, polling=poll, resting=resting
             )
-            got = gatherer.run(codes, now, parked=self.retry_parked, polling=poll, resting=resting)
             self._pipeline(self.agency, None)
         except CrmError as exc:
             self._rest(AGENCY, exc, now)
             return self._agency_down(report, exc, now)
         self.crash("after_page_fetch")
-        # Partners failing this pass: those set aside while gathering, then any that fail
-        # later (the gathered snapshot itself is never changed).
-        down = {**got.down, **self._partner_pipelines(codes, got)}
-        report.errors.update({c: str(e) for c, e in down.items() if _failing(e)})
-        self.progress("plan")
-        live = [c for c in codes if c not in down]
-        report.starts = self._starts(live, now, record=not dry_run)
-        report.plans = self._plan(got, live, now, report.starts)
+        set_aside = dict(side.got.down)
+        report.errors.update({c: str(e) for c, e in set_aside.items() if _failing(e)})
+        report.starts = self._starts(side.live, now, record=not dry_run)
+        work = _LaneWork(side, now, poll, dry_run, report.starts)
         if dry_run:
+            results = [self._lane(code, work) for code in side.live]
+            self._dry_report(report, side, results)
             return report
-        failed = self._apply_and_record(report, got, now)
-        down.update({c: e for c, e in failed.items() if c not in down})
-        for code, error in down.items():
+        done, running = self._run_lanes(work, wait)
+        for result in done:
+            result.into(report)
+        report.running = sorted(running)
+        if running:
+            log.info("pass ends without the lanes still running: %s", ", ".join(report.running))
+        for code, error in set_aside.items():
             if code not in resting:
                 self._rest(code, error, now)
-        self._finish(got, down, codes, partner is None, now)
+        # The agency deals of partners that did not take them (set aside, or still
+        # running) go back to the inbox before the agency cursor moves past them; those
+        # of a lane that failed were requeued by the lane itself.
+        later: dict[str, CrmError] = {
+            **set_aside,
+            **{c: StillRunning(f"partner '{c}' still running", system=c) for c in running},
+        }
+        self._requeue_for_down(side.got, later)
+        self._finish(side, set_aside, codes, partner is None, now)
         self.crash("after_local_commit")
         self.retry_parked = False
+        counts = ", ".join(f"{k} {v}" for k, v in sorted(report.verdicts.items()))
+        log.info("pass applied: %s", counts or f"{APPLIED} 0")
         return report
+
+    def _gatherer(self) -> Gatherer:
+        return Gatherer(
+            self.store,
+            self.mapping,
+            self._shared_agency,
+            self.partners,
+            self.overlap,
+            notes=self.mirror_notes,
+        )
+
+    def _run_lanes(
+        self, work: _LaneWork, wait_for: float | None
+    ) -> tuple[list[_LaneResult], list[str]]:
+        """Every live partner's lane on the pool; the results of those that ended within
+        ``wait_for`` seconds (all, when None), and the codes of those still running."""
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(self.concurrency, thread_name_prefix="partner-lane")
+        futures = {code: self._pool.submit(self._lane, code, work) for code in work.side.live}
+        with self._guard:
+            self._running.update(futures)
+        for code, future in futures.items():
+            future.add_done_callback(functools.partial(self._lane_ended, code))
+        pending = set(futures.values())
+        total = len(futures)
+        self.progress("partners", 0, total)
+        while pending:
+            finished, pending = wait(pending, timeout=wait_for, return_when=FIRST_EXCEPTION)
+            self.progress("partners", total - len(pending), total)
+            if not finished or wait_for is not None or any(f.exception() for f in finished):
+                break
+        ended = [f for f in futures.values() if f.done()]
+        for future in ended:
+            future.result()  # a lane's unexpected error (not a CRM's) is the pass's
+        return [f.result() for f in ended], [c for c, f in futures.items() if not f.done()]
+
+    def _lane_ended(self, code: str, future: Future[_LaneResult]) -> None:
+        with self._guard:
+            if self._running.get(code) is future:
+                del self._running[code]
+        if not future.cancelled() and (exc := future.exception()) is not None:
+            log.error("partner %s: its lane failed: %s", code, exc, exc_info=exc)
+
+    def _dry_report(
+        self, report: PassReport, side: AgencySide, results: Sequence[_LaneResult]
+    ) -> None:
+        for result in results:
+            report.plans.extend(result.plans)
+            if result.error is not None and _failing(result.error):
+                report.errors[result.code] = str(result.error)
+        del side  # a dry run records nothing, not even its partners' failures
 
     def _rest(self, code: str, exc: CrmError, now: dt.datetime) -> None:
         """A rate-limited account is not called again until its ``retry_after`` has passed.
@@ -238,10 +380,13 @@ class Engine:
         hold up every other partner of that pass.
         """
         if isinstance(exc, RateLimited):
-            self._rest_until[code] = (now + dt.timedelta(seconds=exc.retry_after), exc)
+            with self._guard:
+                self._rest_until[code] = (now + dt.timedelta(seconds=exc.retry_after), exc)
 
     def _resting(self, now: dt.datetime) -> dict[str, CrmError]:
-        return {c: exc for c, (until, exc) in self._rest_until.items() if until > now}
+        with self._guard:
+            rest = dict(self._rest_until)
+        return {c: exc for c, (until, exc) in rest.items() if until > now}
 
     def _agency_down(self, report: PassReport, exc: CrmError, now: dt.datetime) -> PassReport:
         log.warning("agency CRM failed, pass abandoned: %s", exc)
@@ -249,17 +394,6 @@ class Engine:
         with self.store.transaction() as session:
             health.failure(session, AGENCY, type(exc).__name__, str(exc), now)
         return report
-
-    def _plan(
-        self,
-        got: Gathered,
-        live: Sequence[str],
-        now: dt.datetime,
-        starts: Mapping[str, dt.datetime],
-    ) -> list[LinkPlan]:
-        step = Planning(self.planner, self.mapping, now, self._pipeline(self.agency, None))
-        pipelines = {c: self._pipeline(self.partners[c], c) for c in live}
-        return step.run(got, live, pipelines, starts)
 
     def _starts(
         self, live: Sequence[str], now: dt.datetime, *, record: bool
@@ -272,81 +406,127 @@ class Engine:
             known = starts.read(session)
         return {c: known.get(c, now) for c in live}
 
-    def _partner_pipelines(self, codes: Sequence[str], got: Gathered) -> dict[str, CrmError]:
-        """Read (once) each live partner's pipeline; the partners whose read failed."""
-        failed: dict[str, CrmError] = {}
-        for code in codes:
-            if code in got.down:
-                continue
-            try:
-                self._pipeline(self.partners[code], code)
-            except CrmError as exc:
-                failed[code] = exc
-        return failed
-
     def _pipeline(self, crm: Crm, code: str | None) -> Any:
         key = code or AGENCY
-        if key not in self._pipelines:
-            wanted = (self.mapping.partners[code] if code else self.mapping.agency).pipeline_id
-            self._pipelines[key] = next((p for p in crm.pipelines() if p.id == wanted), None)
-        return self._pipelines[key]
+        with self._guard:
+            if key in self._pipelines:
+                return self._pipelines[key]
+        wanted = (self.mapping.partners[code] if code else self.mapping.agency).pipeline_id
+        found = next((p for p in crm.pipelines() if p.id == wanted), None)
+        with self._guard:
+            return self._pipelines.setdefault(key, found)
+
+    # --- one partner's lane ------------------------------------------------------
+    def _lane(self, code: str, work: _LaneWork) -> _LaneResult:
+        """One partner's share of a pass: its poll, plan, writes and records, its cursor,
+        hints and health. Runs on a lane thread; its partner calls within its deadline."""
+        self.lanes.begin(code)
+        try:
+            return self._lane_pass(code, work)
+        finally:
+            self.lanes.end(code)
+
+    def _lane_pass(self, code: str, work: _LaneWork) -> _LaneResult:
+        result = _LaneResult(code)
+        now = work.now
+        try:
+            got = self._gatherer().lane(code, work.side, polling=work.polling)
+            if code in got.down:
+                raise got.down[code]
+            pipeline = self._pipeline(self.partners[code], code)
+        except CrmError as exc:
+            log.debug("partner %s: set aside this pass: %s", code, exc)
+            result.error = exc
+            if not work.dry_run:
+                self._lane_failed(code, work.side.got, exc, now)
+            return result
+        agency_pipeline = self._pipeline(self.agency, None)
+        step = Planning(self.planner, self.mapping, now, agency_pipeline)
+        result.plans = step.run(got, [code], {code: pipeline}, work.starts)
+        if work.dry_run:
+            return result
+        failed = self._apply_and_record(result, got, now)
+        if failed is not None:
+            result.error = failed
+            self._lane_failed(code, got, failed, now)
+            return result
+        window = got.partner_windows.get(code)
+        self.crash("before_cursor_commit")
+        if window is not None:
+            self._advance(window, now)
+        inbox.finish(self.store, got.hints)
+        with self.store.transaction() as session:
+            health.success(session, code, now)
+        return result
+
+    def _lane_failed(self, code: str, got: Gathered, exc: CrmError, now: dt.datetime) -> None:
+        """A partner that failed its lane: the agency deals it did not take go back to the
+        inbox, its cursor and its hints stay, and its health says why."""
+        self._requeue_for_down(got, {code: exc})
+        self._rest(code, exc, now)
+        with self.store.transaction() as session:
+            health.failure(session, code, type(exc).__name__, str(exc), now)
+            self._notice_breaker(session, code, now)
 
     # --- apply and record --------------------------------------------------------
     def _apply_and_record(
-        self, report: PassReport, got: Gathered, now: dt.datetime
-    ) -> dict[str, CrmError]:
-        """Apply and record every plan; the partners whose writes failed transiently."""
-        report.plans, comments = screen_creates(self.store, self.mapping, report.plans, now)
-        post_comments(self.agency, comments)
-        writing = [p for p in report.plans if p.writes]
-        report.writes = sum(len(p.writes) for p in writing)
-        self.progress("apply", 0, report.writes)
-        outcomes = Applier(self.store, self.agency, self.partners, now, self.crash).run(writing)
+        self, result: _LaneResult, got: Gathered, now: dt.datetime
+    ) -> CrmError | None:
+        """Apply and record one lane's plans; the error its writes failed with, if any.
+
+        Its agency writes (stage/amount write-back, comments) go in one call per kind,
+        through the agency's shared lock. A lane with creates holds the handover lock
+        from screening them for channel conflicts until they are recorded."""
+        creates = any(isinstance(op, CreatePartnerDeal) for p in result.plans for op in p.writes)
+        with self._handover if creates else _no_lock():
+            return self._write(result, got, now)
+
+    def _write(self, result: _LaneResult, got: Gathered, now: dt.datetime) -> CrmError | None:
+        agency = self._shared_agency
+        result.plans, comments = screen_creates(self.store, self.mapping, result.plans, now)
+        post_comments(agency, comments)
+        writing = [p for p in result.plans if p.writes]
+        result.writes = sum(len(p.writes) for p in writing)
+        partners = {result.code: self.partners[result.code]}
+        outcomes = Applier(self.store, agency, partners, now, self.crash).run(writing)
         self.crash("before_local_commit")
         ledger = LedgerHook(self.mapping, self._pipeline(self.agency, None))
         recorder = Recorder(
             self.store, self.agency.system, now, ledger, self.retry_delay, crash=self.crash
         )
-        failed: dict[str, CrmError] = {}
-        for done, plan in enumerate(report.plans, 1):
-            self.progress("record", done, len(report.plans))
+        failed: CrmError | None = None
+        for plan in result.plans:
             aid, code = plan.link_key
             outcome = outcomes.get(plan.link_key)
             stored = got.links.get(aid, {}).get(code)
             partner = _partner_snapshot(got, code, stored)
             verdict = recorder.commit(plan, outcome, stored, (got.agency_deals.get(aid), partner))
-            report.count(verdict)
+            result.verdicts[verdict] = result.verdicts.get(verdict, 0) + 1
             if verdict in (FAILED, PARKED) and outcome is not None and outcome.errors:
-                report.errors.setdefault(code, str(outcome.errors[0]))
-            if verdict == FAILED and outcome is not None:
-                failed.setdefault(code, outcome.errors[0])
-        counts = ", ".join(f"{k} {v}" for k, v in sorted(report.verdicts.items()))
-        log.info("pass applied: %s", counts or f"{APPLIED} 0")
+                result.errors.setdefault(code, str(outcome.errors[0]))
+            if verdict == FAILED and outcome is not None and failed is None:
+                failed = outcome.errors[0]
         return failed
 
     def _finish(
         self,
-        got: Gathered,
-        down: Mapping[str, CrmError],
+        side: AgencySide,
+        set_aside: Mapping[str, CrmError],
         codes: Sequence[str],
         all_partners: bool,
         now: dt.datetime,
     ) -> None:
-        self._requeue_for_down(got, down)
-        windows = [w for c, w in got.partner_windows.items() if c not in down]
-        if all_partners and got.agency_window is not None:
-            windows.append(got.agency_window)
+        """The agency's share of the end of a pass: its cursor (once every partner's share
+        of its window is taken or requeued), its hints, and the set-aside partners' health."""
         self.crash("before_cursor_commit")
-        for window in windows:
-            self._advance(window, now)
-        systems_down = {self.partners[c].system for c in down if c in self.partners}
-        inbox.finish(self.store, [h for h in got.hints if h.hint.system not in systems_down])
+        if all_partners and side.got.agency_window is not None:
+            self._advance(side.got.agency_window, now)
+        agency_hints = [h for h in side.got.hints if h.hint.system == self.agency.system]
+        inbox.finish(self.store, agency_hints)
         with self.store.transaction() as session:
             for code in codes:
-                exc = down.get(code)
-                if exc is None:
-                    health.success(session, code, now)
-                elif not isinstance(exc, Paused):  # a paused partner was not even tried
+                exc = set_aside.get(code)
+                if exc is not None and not isinstance(exc, Paused):  # paused: not even tried
                     health.failure(session, code, type(exc).__name__, str(exc), now)
                     self._notice_breaker(session, code, now)
             health.success(session, AGENCY, now)
@@ -495,6 +675,10 @@ class _InLanes(dict[str, Crm]):
     def update(self, *args: Any, **kwargs: Crm) -> None:
         for code, crm in dict(*args, **kwargs).items():
             self[code] = crm
+
+
+def _no_lock() -> contextlib.AbstractContextManager[None]:
+    return contextlib.nullcontext()
 
 
 def _partner_snapshot(got: Gathered, code: str, link: LinkState | None) -> Deal | None:

@@ -15,7 +15,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from collections import defaultdict
-from collections.abc import Mapping, Sequence, Set
+from collections.abc import Iterable, Mapping, Sequence, Set
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
@@ -99,6 +99,49 @@ class _Gathering:
         )
 
 
+@dataclass(frozen=True)
+class AgencySide:
+    """The part of a pass every partner's lane shares (:meth:`Gatherer.agency_side`):
+    ``got`` holds the agency window, every due hint, the agency deals, their links and
+    clients; ``live`` the partners to call (the others are in ``got.down``)."""
+
+    got: Gathered
+    live: tuple[str, ...]
+
+
+def merge(side: AgencySide, lanes: Sequence[Gathered]) -> Gathered:
+    """The agency side and every lane's share as one :class:`Gathered` (a dry run shows
+    it whole; the lanes of a real pass each plan their own)."""
+    got = _Gathering(
+        agency_window=side.got.agency_window,
+        down=dict(side.got.down),
+        hints=list(side.got.hints),
+        agency_deals=dict(side.got.agency_deals),
+        agency_missing=set(side.got.agency_missing),
+        contacts=dict(side.got.contacts),
+        companies=dict(side.got.companies),
+    )
+    for aid, per_code in side.got.links.items():
+        got.links[aid] = dict(per_code)
+    for lane in lanes:
+        got.partner_windows.update(lane.partner_windows)
+        got.down.update(lane.down)
+        got.agency_deals.update(lane.agency_deals)
+        got.agency_missing |= lane.agency_missing
+        for aid, per_code in lane.links.items():
+            got.links.setdefault(aid, {}).update(per_code)
+        for code, deals in lane.partner_deals.items():
+            got.partner_deals.setdefault(code, {}).update(deals)
+        got.contacts.update(lane.contacts)
+        got.companies.update(lane.companies)
+        got.agency_notes.update(lane.agency_notes)
+        got.partner_notes.update(lane.partner_notes)
+        got.searched.update(lane.searched)
+        got.stamped.update({c: dict(v) for c, v in lane.stamped.items()})
+    got.agency_missing -= got.agency_deals.keys()
+    return got.freeze()
+
+
 class Gatherer:
     def __init__(
         self,
@@ -126,27 +169,78 @@ class Gatherer:
         polling: bool = True,
         resting: Mapping[str, CrmError] | None = None,
     ) -> Gathered:
-        """Snapshots for everything hinted (and, with ``polling``, listed since the cursors).
+        """Snapshots for everything hinted (and, with ``polling``, listed since the cursors),
+        every partner in turn (:meth:`agency_side` then :meth:`lane` per partner, merged).
 
         Partners in ``resting`` (rate limited a moment ago) are not called at all.
         """
+        side = self.agency_side(codes, now, parked=parked, polling=polling, resting=resting)
+        lanes = [self.lane(c, side, polling=polling) for c in side.live]
+        return merge(side, lanes)
+
+    def agency_side(
+        self,
+        codes: Sequence[str],
+        now: dt.datetime,
+        *,
+        parked: bool,
+        polling: bool = True,
+        resting: Mapping[str, CrmError] | None = None,
+    ) -> AgencySide:
+        """What every partner's lane of a pass starts from, read once on the pass thread:
+        the agency's window, the due hints, the agency deals they name (and the parked
+        ones), their links, and the clients of the deals to be created."""
         got = _Gathering(down=dict(resting or {}))
         if polling:
             got.agency_window = poll.fetch(self.store, self.agency, self.overlap)
-            for code in codes:
-                if code not in got.down:
-                    self._poll_partner(code, got)
         live = [c for c in codes if c not in got.down]
         systems = [self.agency.system, *(self.partners[c].system for c in live)]
         got.hints = inbox.take_due(self.store, now, systems)
         agency_ids = self._agency_ids(got, live, parked=parked)
         self._agency_snapshots(got, agency_ids)
-        self._partner_snapshots(got, live)
-        self._stamps(got, [c for c in live if c not in got.down])
         self._contacts(got, live)
-        if self.notes:
-            self._notes(got, [c for c in live if c not in got.down])
+        return AgencySide(got.freeze(), tuple(live))
+
+    def lane(self, code: str, side: AgencySide, *, polling: bool = True) -> Gathered:
+        """One partner's share of a pass, read in its lane: its window, the agency deals
+        its changes name (fetched here unless the agency side has them), its deals,
+        stamps and notes. Only agency deals routed to or linked with ``code`` are kept."""
+        common = side.got
+        system = self.partners[code].system
+        got = _Gathering(agency_window=common.agency_window)
+        got.hints = [h for h in common.hints if h.hint.system == system]
+        if polling:
+            self._poll_partner(code, got)
+            if code in got.down:
+                return got.freeze()
+        ids = self._agency_ids(got, [code], parked=False)
+        extra = sorted(ids - common.agency_deals.keys() - common.agency_missing)
+        fetched = self.agency.fetch_deals(extra) if extra else {}
+        with self.store.transaction() as session:
+            for state in links.states(session, set(extra)):
+                got.links.setdefault(state.agency_deal_id, {})[state.partner_code] = state
+        for aid, per_code in common.links.items():
+            got.links.setdefault(aid, {}).update(per_code)
+        got.agency_deals = {
+            **{i: d for i, d in common.agency_deals.items() if self._concerns(d, code, got)},
+            **fetched,
+        }
+        got.agency_missing = {i for i in common.agency_missing if code in got.links.get(i, {})} | (
+            set(extra) - fetched.keys()
+        )
+        got.contacts = dict(common.contacts)
+        got.companies = dict(common.companies)
+        if fetched:
+            self._contacts(got, [code], only=fetched.values())
+        self._partner_snapshots(got, [code])
+        self._stamps(got, [c for c in [code] if c not in got.down])
+        if self.notes and code not in got.down:
+            self._notes(got, [code])
         return got.freeze()
+
+    def _concerns(self, deal: Deal, code: str, got: _Gathering) -> bool:
+        routed = self.mapping.routed_partners(deal.fields.get(self.mapping.agency.routing_field_id))
+        return code in got.links.get(deal.id, {}) or code in {p.code for p in routed}
 
     def _poll_partner(self, code: str, got: _Gathering) -> None:
         try:
@@ -254,18 +348,23 @@ class Gatherer:
             known.update(self.partners[code].fetch_deals(missing))
         return group_by_stamp(known.values(), ids)
 
-    def _contacts(self, got: _Gathering, live: Sequence[str]) -> None:
-        """The client contact and company travel with a new partner deal: read only those."""
+    def _contacts(
+        self, got: _Gathering, live: Sequence[str], only: Iterable[Deal] | None = None
+    ) -> None:
+        """The client contact and company travel with a new partner deal: read only those
+        (of ``only`` when given), adding to what ``got`` already holds."""
         contacts: set[str] = set()
         companies: set[str] = set()
-        for deal in got.agency_deals.values():
+        for deal in got.agency_deals.values() if only is None else only:
             if any(self._needs_create(deal, code, got) for code in live):
                 contacts.update(deal.contact_ids[:1])
                 companies.update([deal.company_id] if deal.company_id else [])
+        contacts -= got.contacts.keys()
+        companies -= got.companies.keys()
         if contacts:
-            got.contacts = self.agency.fetch_contacts(sorted(contacts))
+            got.contacts.update(self.agency.fetch_contacts(sorted(contacts)))
         if companies:
-            got.companies = self.agency.fetch_companies(sorted(companies))
+            got.companies.update(self.agency.fetch_companies(sorted(companies)))
 
     def _needs_create(self, deal: Deal, code: str, got: _Gathering) -> bool:
         routed = self.mapping.routed_partners(deal.fields.get(self.mapping.agency.routing_field_id))

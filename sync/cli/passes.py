@@ -30,7 +30,13 @@ from sync.engine import Progress as EngineProgress
 from sync.first_sync import handover_lines
 
 AGENCY_SYSTEM = "bitrix24:agency"  # how bridge.mapping.connect labels the agency portal
-STEPS = {"gather": "reading changes", "plan": "planning", "apply": "writing", "record": "recording"}
+STEPS = {
+    "gather": "reading changes",
+    "partners": "syncing partners",
+    "plan": "planning",
+    "apply": "writing",
+    "record": "recording",
+}
 
 
 class SetupFailed(Exception):
