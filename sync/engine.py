@@ -201,6 +201,12 @@ class Engine:
         self._agency = crm
         self._shared_agency = SerialCrm(crm)
 
+    def close(self) -> None:
+        """Wait for the partners' lanes still running (each ends within its deadline)."""
+        pool, self._pool = self._pool, None
+        if pool is not None:
+            pool.shutdown(wait=True)
+
     def update_mapping(self, mapping: CompiledMapping) -> None:
         """A new mapping may fix what parked deals were waiting for: retry them next pass."""
         self.mapping = mapping
