@@ -23,17 +23,20 @@ from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
 from bridge.crm import Crm, CrmError, RateLimited, Unavailable
 from bridge.logs import log_event
 from bridge.mapping.compiled import CompiledMapping
 from bridge.model import HOLD_KEY, Deal, Hint, HintKind, LinkState
-from bridge.store import audit, health, links, starts
+from bridge.store import audit, cursors, health, links, starts
+from bridge.store import inbox as inbox_store
 from bridge.store.audit import AuditEvent
 from bridge.store.cursors import CursorConflict
 from bridge.store.db import Store
 from bridge.store.health import PartnerHealth
+from bridge.store.inbox import DueHint
 from bridge.store.links import StoredLink
 from sync.apply import Applier, Outcome, crash_point
 from sync.gather import AgencySide, Gathered, Gatherer
@@ -86,15 +89,53 @@ class PassReport:
         self.verdicts[verdict] = self.verdicts.get(verdict, 0) + 1
 
 
-@dataclass
-class _LaneWork:
-    """What every lane of one pass shares: the agency side, read once, and the pass's terms."""
+class _NoAgency(Exception):
+    """The agency side of the pass failed: its lanes end without doing anything."""
+
+
+@dataclass(frozen=True)
+class _Shared:
+    """What the pass thread reads once for all lanes: the agency side, the partners' starts."""
 
     side: AgencySide
+    starts: Mapping[str, dt.datetime]
+
+
+@dataclass
+class _LaneWork:
+    """What every lane of one pass shares: the agency side (ready once the pass thread
+    has read it), the pass's terms, and the lanes that left their wrap-up to the pass."""
+
     now: dt.datetime
     polling: bool
     dry_run: bool
-    starts: Mapping[str, dt.datetime]
+    shared: Future[_Shared] = field(default_factory=Future)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+    _ended: list[_LaneEnd] = field(default_factory=list)
+    _closed: bool = False
+
+    def hand_over(self, end: _LaneEnd) -> bool:
+        """A lane that succeeded leaves its wrap-up to the pass, unless the pass has
+        already stopped waiting for it (False: the lane wraps up on its own)."""
+        with self._lock:
+            if not self._closed:
+                self._ended.append(end)
+            return not self._closed
+
+    def close(self) -> list[_LaneEnd]:
+        """The pass stops waiting: the lanes that handed over their wrap-up."""
+        with self._lock:
+            self._closed = True
+            return list(self._ended)
+
+
+@dataclass(frozen=True)
+class _LaneEnd:
+    """A lane that succeeded: what is left to record (its cursor, hints and health)."""
+
+    code: str
+    window: poll.Window | None
+    hints: tuple[DueHint, ...]
 
 
 @dataclass
@@ -283,36 +324,39 @@ class Engine:
         report = PassReport(started_at=now)
         codes = self.codes(partner)
         self.progress("gather")
-        resting = {**self._set_aside(codes, now), **self._resting(now)}
-        if AGENCY in resting:
-            return self._agency_down(report, resting[AGENCY], now)
-        gatherer = self._gatherer()
+        set_aside = {**self._set_aside(codes, now), **self._resting(now)}
+        if AGENCY in set_aside:
+            return self._agency_down(report, set_aside[AGENCY], now)
+        live = [c for c in codes if c not in set_aside]
+        work = _LaneWork(now, poll, dry_run)
+        # The lanes poll their partners while this thread reads the agency side.
+        lanes = {} if dry_run else self._start_lanes(live, work)
         try:
-            side = gatherer.agency_side(
-                codes, now, parked=self.retry_parked, polling=poll, resting=resting
+            side = self._gatherer().agency_side(
+                codes, now, parked=self.retry_parked, polling=poll, resting=set_aside
             )
             self._pipeline(self.agency, None)
-        except CrmError as exc:
+            report.starts = self._starts(live, now, record=not dry_run)
+        except BaseException as exc:
+            work.shared.set_exception(_NoAgency(str(exc)))
+            work.close()
+            if not isinstance(exc, CrmError):
+                raise
             self._rest(AGENCY, exc, now)
             return self._agency_down(report, exc, now)
+        work.shared.set_result(_Shared(side, report.starts))
         self.crash("after_page_fetch")
-        set_aside = dict(side.got.down)
         report.errors.update({c: str(e) for c, e in set_aside.items() if _failing(e)})
-        report.starts = self._starts(side.live, now, record=not dry_run)
-        work = _LaneWork(side, now, poll, dry_run, report.starts)
         if dry_run:
-            results = [self._lane(code, work) for code in side.live]
-            self._dry_report(report, side, results)
+            self._dry_report(report, [self._lane(code, work) for code in live])
             return report
-        done, running = self._run_lanes(work, wait)
+        done, running = self._wait_lanes(lanes, wait)
+        ended = work.close()
         for result in done:
             result.into(report)
         report.running = sorted(running)
         if running:
             log.info("pass ends without the lanes still running: %s", ", ".join(report.running))
-        for code, error in set_aside.items():
-            if code not in resting:
-                self._rest(code, error, now)
         # The agency deals of partners that did not take them (set aside, or still
         # running) go back to the inbox before the agency cursor moves past them; those
         # of a lane that failed were requeued by the lane itself.
@@ -321,7 +365,7 @@ class Engine:
             **{c: StillRunning(f"partner '{c}' still running", system=c) for c in running},
         }
         self._requeue_for_down(side.got, later)
-        self._finish(side, set_aside, codes, partner is None, now)
+        self._finish(side, set_aside, codes, partner is None, now, ended)
         self.crash("after_local_commit")
         self.retry_parked = False
         counts = ", ".join(f"{k} {v}" for k, v in sorted(report.verdicts.items()))
@@ -338,18 +382,22 @@ class Engine:
             notes=self.mirror_notes,
         )
 
-    def _run_lanes(
-        self, work: _LaneWork, wait_for: float | None
-    ) -> tuple[list[_LaneResult], list[str]]:
-        """Every live partner's lane on the pool; the results of those that ended within
-        ``wait_for`` seconds (all, when None), and the codes of those still running."""
+    def _start_lanes(self, live: Sequence[str], work: _LaneWork) -> dict[str, Future[_LaneResult]]:
+        """Every live partner's lane on the pool (at most :attr:`concurrency` at once)."""
         if self._pool is None:
             self._pool = ThreadPoolExecutor(self.concurrency, thread_name_prefix="partner-lane")
-        futures = {code: self._pool.submit(self._lane, code, work) for code in work.side.live}
+        futures = {code: self._pool.submit(self._lane, code, work) for code in live}
         with self._guard:
             self._running.update(futures)
         for code, future in futures.items():
             future.add_done_callback(functools.partial(self._lane_ended, code))
+        return futures
+
+    def _wait_lanes(
+        self, futures: Mapping[str, Future[_LaneResult]], wait_for: float | None
+    ) -> tuple[list[_LaneResult], list[str]]:
+        """The results of the lanes that ended within ``wait_for`` seconds (all, when
+        None), and the codes of those still running."""
         pending = set(futures.values())
         total = len(futures)
         self.progress("partners", 0, total)
@@ -358,9 +406,13 @@ class Engine:
             self.progress("partners", total - len(pending), total)
             if not finished or wait_for is not None or any(f.exception() for f in finished):
                 break
+        if any(f.done() and f.exception() is not None for f in futures.values()):
+            # A lane's unexpected error (not a CRM's) is the pass's: raised once every
+            # other lane has ended, so no lane of a failed pass outlives it.
+            wait(futures.values())
+            for future in futures.values():
+                future.result()
         ended = [f for f in futures.values() if f.done()]
-        for future in ended:
-            future.result()  # a lane's unexpected error (not a CRM's) is the pass's
         return [f.result() for f in ended], [c for c, f in futures.items() if not f.done()]
 
     def _lane_ended(self, code: str, future: Future[_LaneResult]) -> None:
@@ -370,14 +422,13 @@ class Engine:
         if not future.cancelled() and (exc := future.exception()) is not None:
             log.error("partner %s: its lane failed: %s", code, exc, exc_info=exc)
 
-    def _dry_report(
-        self, report: PassReport, side: AgencySide, results: Sequence[_LaneResult]
-    ) -> None:
+    @staticmethod
+    def _dry_report(report: PassReport, results: Sequence[_LaneResult]) -> None:
+        """A dry run records nothing, not even its partners' failures: it reports them."""
         for result in results:
             report.plans.extend(result.plans)
             if result.error is not None and _failing(result.error):
                 report.errors[result.code] = str(result.error)
-        del side  # a dry run records nothing, not even its partners' failures
 
     def _rest(self, code: str, exc: CrmError, now: dt.datetime) -> None:
         """A rate-limited account is not called again until its ``retry_after`` has passed.
@@ -435,8 +486,14 @@ class Engine:
     def _lane_pass(self, code: str, work: _LaneWork) -> _LaneResult:
         result = _LaneResult(code)
         now = work.now
+        gatherer = self._gatherer()
+        polled = gatherer.poll_partner(code) if work.polling else None
         try:
-            got = self._gatherer().lane(code, work.side, polling=work.polling)
+            shared = work.shared.result()
+        except _NoAgency:
+            return result  # the agency failed: the pass is abandoned, this lane with it
+        try:
+            got = gatherer.lane(code, shared.side, polled)
             if code in got.down:
                 raise got.down[code]
             pipeline = self._pipeline(self.partners[code], code)
@@ -444,11 +501,11 @@ class Engine:
             log.debug("partner %s: set aside this pass: %s", code, exc)
             result.error = exc
             if not work.dry_run:
-                self._lane_failed(code, work.side.got, exc, now)
+                self._lane_failed(code, shared.side.got, exc, now)
             return result
         agency_pipeline = self._pipeline(self.agency, None)
         step = Planning(self.planner, self.mapping, now, agency_pipeline)
-        result.plans = step.run(got, [code], {code: pipeline}, work.starts)
+        result.plans = step.run(got, [code], {code: pipeline}, shared.starts)
         if work.dry_run:
             return result
         failed = self._apply_and_record(result, got, now)
@@ -456,14 +513,25 @@ class Engine:
             result.error = failed
             self._lane_failed(code, got, failed, now)
             return result
-        window = got.partner_windows.get(code)
-        self.crash("before_cursor_commit")
-        if window is not None:
-            self._advance(window, now)
-        inbox.finish(self.store, got.hints)
-        with self.store.transaction() as session:
-            health.success(session, code, now)
+        end = _LaneEnd(code, got.partner_windows.get(code), tuple(got.hints))
+        if not work.hand_over(end):
+            self._wrap_up([end], now)  # the pass ended without this lane: on its own
         return result
+
+    def _wrap_up(self, ended: Sequence[_LaneEnd], now: dt.datetime) -> None:
+        """Lanes that succeeded: their cursors move, their hints are done, their health
+        says so — all in one transaction (a cursor another worker moved meanwhile is
+        kept: its window covers ours)."""
+        self.crash("before_cursor_commit")
+        with self.store.transaction() as session:
+            self._ended_in(session, ended, now)
+
+    def _ended_in(self, session: Session, ended: Sequence[_LaneEnd], now: dt.datetime) -> None:
+        for end in ended:
+            if end.window is not None:
+                self._advance_in(session, end.window, now)
+            inbox_store.done(session, end.hints)
+            health.success(session, end.code, now)
 
     def _lane_failed(self, code: str, got: Gathered, exc: CrmError, now: dt.datetime) -> None:
         """A partner that failed its lane: the agency deals it did not take go back to the
@@ -521,15 +589,18 @@ class Engine:
         codes: Sequence[str],
         all_partners: bool,
         now: dt.datetime,
+        ended: Sequence[_LaneEnd],
     ) -> None:
-        """The agency's share of the end of a pass: its cursor (once every partner's share
-        of its window is taken or requeued), its hints, and the set-aside partners' health."""
+        """The end of a pass, in one transaction: the lanes that succeeded (their cursors,
+        hints and health), the agency's cursor (once every partner's share of its window
+        is taken or requeued) and hints, and the set-aside partners' health."""
         self.crash("before_cursor_commit")
-        if all_partners and side.got.agency_window is not None:
-            self._advance(side.got.agency_window, now)
         agency_hints = [h for h in side.got.hints if h.hint.system == self.agency.system]
-        inbox.finish(self.store, agency_hints)
         with self.store.transaction() as session:
+            self._ended_in(session, ended, now)
+            if all_partners and side.got.agency_window is not None:
+                self._advance_in(session, side.got.agency_window, now)
+            inbox_store.done(session, agency_hints)
             for code in codes:
                 exc = set_aside.get(code)
                 if exc is not None and not isinstance(exc, Paused):  # paused: not even tried
@@ -551,12 +622,15 @@ class Engine:
                 next_try=until.isoformat() if until else None,
             )
 
-    def _advance(self, window: poll.Window, now: dt.datetime) -> None:
+    def _advance_in(self, session: Session, window: poll.Window, now: dt.datetime) -> None:
+        value = window.watermark
+        if window.cursor.value is not None:
+            value = max(value, window.cursor.value)
+        marks = poll.boundary(window, value, self.overlap)
         try:
-            poll.commit(self.store, window, now, self.overlap)
-        except CursorConflict as exc:
-            # Another worker polled this account meanwhile and moved the cursor: its
-            # window covers ours, so nothing is lost by keeping its value.
+            with session.begin_nested():
+                cursors.save(session, window.cursor, value, marks, now)
+        except (CursorConflict, IntegrityError) as exc:
             log.info("cursor not advanced: %s", exc)
 
     def _requeue_for_down(self, got: Gathered, down: Mapping[str, CrmError]) -> None:
@@ -622,7 +696,8 @@ def breaker_open(health_: PartnerHealth, now: dt.datetime) -> dt.datetime | None
     extra = health_.consecutive_failures - BREAKER_AFTER
     if extra < 0 or health_.last_error_at is None:
         return None
-    pause = min(BREAKER_BASE * (2**extra), BREAKER_MAX)
+    # 2**extra grows without end while a partner keeps failing: cap it before it overflows.
+    pause = min(BREAKER_BASE * (2 ** min(extra, 16)), BREAKER_MAX)
     last = health_.last_error_at
     until = (last if last.tzinfo else last.replace(tzinfo=dt.UTC)) + pause
     return until if until > now else None

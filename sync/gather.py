@@ -100,6 +100,14 @@ class _Gathering:
 
 
 @dataclass(frozen=True)
+class PartnerPoll:
+    """One partner's listing since its cursor, or why it failed."""
+
+    window: Window | None
+    error: CrmError | None = None
+
+
+@dataclass(frozen=True)
 class AgencySide:
     """The part of a pass every partner's lane shares (:meth:`Gatherer.agency_side`):
     ``got`` holds the agency window, every due hint, the agency deals, their links and
@@ -175,7 +183,8 @@ class Gatherer:
         Partners in ``resting`` (rate limited a moment ago) are not called at all.
         """
         side = self.agency_side(codes, now, parked=parked, polling=polling, resting=resting)
-        lanes = [self.lane(c, side, polling=polling) for c in side.live]
+        polls = {c: self.poll_partner(c) if polling else None for c in side.live}
+        lanes = [self.lane(c, side, polls[c]) for c in side.live]
         return merge(side, lanes)
 
     def agency_side(
@@ -201,24 +210,35 @@ class Gatherer:
         self._contacts(got, live)
         return AgencySide(got.freeze(), tuple(live))
 
-    def lane(self, code: str, side: AgencySide, *, polling: bool = True) -> Gathered:
-        """One partner's share of a pass, read in its lane: its window, the agency deals
-        its changes name (fetched here unless the agency side has them), its deals,
-        stamps and notes. Only agency deals routed to or linked with ``code`` are kept."""
+    def poll_partner(self, code: str) -> PartnerPoll:
+        """List what changed at ``code`` since its cursor (a lane does this first, while
+        the pass thread reads the agency side)."""
+        got = _Gathering()
+        self._poll_partner(code, got)
+        return PartnerPoll(got.partner_windows.get(code), got.down.get(code))
+
+    def lane(self, code: str, side: AgencySide, polled: PartnerPoll | None = None) -> Gathered:
+        """One partner's share of a pass, read in its lane: its window (``polled``; None
+        when the pass does not poll), the agency deals its changes name (fetched here
+        unless the agency side has them), its deals, stamps and notes. Only agency
+        deals routed to or linked with ``code`` are kept."""
         common = side.got
         system = self.partners[code].system
         got = _Gathering(agency_window=common.agency_window)
         got.hints = [h for h in common.hints if h.hint.system == system]
-        if polling:
-            self._poll_partner(code, got)
-            if code in got.down:
+        if polled is not None:
+            if polled.error is not None:
+                got.down[code] = polled.error
                 return got.freeze()
+            if polled.window is not None:
+                got.partner_windows[code] = polled.window
         ids = self._agency_ids(got, [code], parked=False)
         extra = sorted(ids - common.agency_deals.keys() - common.agency_missing)
         fetched = self.agency.fetch_deals(extra) if extra else {}
-        with self.store.transaction() as session:
-            for state in links.states(session, set(extra)):
-                got.links.setdefault(state.agency_deal_id, {})[state.partner_code] = state
+        if extra:
+            with self.store.transaction() as session:
+                for state in links.states(session, set(extra)):
+                    got.links.setdefault(state.agency_deal_id, {})[state.partner_code] = state
         for aid, per_code in common.links.items():
             got.links.setdefault(aid, {}).update(per_code)
         got.agency_deals = {
@@ -262,6 +282,8 @@ class Gatherer:
         for code, window in got.partner_windows.items():
             partner_ids[code].update(d.id for d in window.deals)
             got.partner_deals[code] = {d.id: d for d in window.deals}
+        if not parked and not any(partner_ids.values()):
+            return ids  # nothing to look up: no store round trip
         with self.store.transaction() as session:
             for code, deal_ids in partner_ids.items():
                 ids.update(links.agency_ids_of(session, code, deal_ids))
