@@ -27,6 +27,12 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="1/2/4 workers on PostgreSQL (BRIDGE_TEST_PG_URL; --deals N, --changes N)",
     )
+    parser.add_argument(
+        "--partners",
+        type=int,
+        metavar="N",
+        help="the partner-scale world: N partners in this process (200; --latency, --changes)",
+    )
     parser.add_argument("--markdown", type=Path, help="also write the table here (RESULTS.md)")
     return parser
 
@@ -48,6 +54,8 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.scale_out:
         return _scale_out(args)
+    if args.partners:
+        return _partners(args)
     params = params_from(args)
     if args.experiment:
         os.environ["BENCH_EXPERIMENT"] = args.experiment  # the bridge process reads it
@@ -81,6 +89,29 @@ def _scale_out(args: argparse.Namespace) -> int:
     rows = scale_out.run(params, log=lambda line: print(f"… {line}", file=sys.stderr, flush=True))
     print(scale_out.table(rows))
     return 0
+
+
+def _partners(args: argparse.Namespace) -> int:
+    import tempfile
+
+    from benchmarks import partners
+
+    with tempfile.TemporaryDirectory(prefix="bench-partners-") as tmp:
+        result = partners.run(
+            Path(tmp),
+            partners=args.partners,
+            deals_per_partner=2,
+            latency=0.1 if args.latency is None else args.latency,
+            quiet_polls=3,
+            edits=30 if args.changes is None else args.changes,
+            pass_wait=1.0,
+            deadline=30.0,
+            log=lambda line: print(f"… {line}", file=sys.stderr, flush=True),
+        )
+    print("\n".join(partners.lines(result)))
+    print(partners.table(result))
+    sys.stdout.flush()
+    os._exit(0)  # the hung partner's abandoned calls may still be waiting: not on them
 
 
 if __name__ == "__main__":

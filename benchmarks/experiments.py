@@ -71,7 +71,7 @@ def chunked_record() -> None:
             for store in shared:
                 store.flush()
 
-    engine.Engine._apply_and_record = apply_and_record  # type: ignore[method-assign]
+    engine.Engine._apply_and_record = apply_and_record  # type: ignore[method-assign,assignment]
 
 
 EXPERIMENTS = {"chunked-record": chunked_record}

@@ -29,7 +29,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from benchmarks.sandboxes import opener
+from benchmarks.sandboxes import _Timed, opener, sandbox_seconds
 from benchmarks.scenarios import _partner_title, _percentiles
 from bridge.amocrm.client import AmoCrm
 from bridge.amocrm.oauth import LongLivedToken
@@ -99,6 +99,8 @@ def _scenarios(
     log: Callable[[str], None],
 ) -> Result:
     codes = sorted(w.kinds)
+    for box in w.boxes().values():
+        _Timed.install(box)
     w.set_latency(latency)
     mapping = w.compiled
     if mapping is None:
@@ -160,11 +162,14 @@ def _quiet(
     alone = {c: _round_trip(crms[c]) for c in codes}
     agency = _round_trip(crms["agency"])
     slowest = max(alone.values())
-    walls, requests = [], []
+    walls, requests, cpu, boxes = [], [], [], []
     for _ in range(polls):
         before, began = w.requests(), time.perf_counter()
+        cpu0, boxes0 = time.process_time(), sandbox_seconds(w)
         report = engine.sync(wait=None)
         walls.append(time.perf_counter() - began)
+        cpu.append(time.process_time() - cpu0)
+        boxes.append(sandbox_seconds(w) - boxes0)
         requests.append(sum(_delta(before, w.requests()).values()))
         if report.errors or report.writes:
             raise RuntimeError(f"a quiet poll was not quiet: {report.errors or report.writes}")
@@ -173,6 +178,8 @@ def _quiet(
         "walls": walls,
         "wall_max": max(walls),
         "requests_per_poll": sum(requests) / polls,
+        "process_cpu_per_poll": sum(cpu) / polls,
+        "sandbox_cpu_per_poll": sum(boxes) / polls,
         "slowest_partner_round_trip": slowest,
         "agency_round_trip": agency,
         "sum_of_partner_round_trips": sum(alone.values()),
@@ -284,6 +291,16 @@ def targets(result: Result) -> list[dict[str, Any]]:
     ]
 
 
+def table(result: Result) -> str:
+    """The targets, each with its bound and met / missed."""
+    rows = [f"{'target':<70}{'measured':>10}{'bound':>10}  met", "-" * 96]
+    for t in targets(result):
+        name = f"{t['scenario']}: {t['metric']}"
+        met = "yes" if t["measured"] <= t["target"] else "NO"
+        rows.append(f"{name:<70}{t['measured']:>10.3g}{'≤':>3}{t['target']:>7.3g}  {met}")
+    return "\n".join(rows)
+
+
 def lines(result: Result) -> list[str]:
     """The partner-scale figures, one a line, for the printed table."""
     fm, quiet, trickle = result["first_mirror"], result["quiet"], result["trickle"]
@@ -297,6 +314,8 @@ def lines(result: Result) -> list[str]:
         f"({quiet['requests_per_poll']:.0f} requests); slowest partner alone "
         f"{quiet['slowest_partner_round_trip']:.3f}s, agency {quiet['agency_round_trip']:.3f}s, "
         f"all partners one after another {quiet['sum_of_partner_round_trips']:.1f}s",
+        f"quiet poll CPU of this process: {quiet['process_cpu_per_poll']:.2f}s per pass, "
+        f"of which the sandboxes answering {quiet['sandbox_cpu_per_poll']:.2f}s",
         f"trickle, {trickle['hung']} hung (called {trickle['hung_called']}, reported "
         f"{trickle['hung_reported']}): n={edits['n']} p50={edits['p50']:.3f}s "
         f"p99={edits['p99']:.3f}s max={trickle['max']:.3f}s over {trickle['passes']} passes",
