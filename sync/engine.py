@@ -89,6 +89,11 @@ class PassReport:
         self.verdicts[verdict] = self.verdicts.get(verdict, 0) + 1
 
 
+class _Aborted(BaseException):
+    """The pass died (a crash point, an unexpected error): its lanes stop where they are,
+    as they would with the process, instead of writing on behind it."""
+
+
 class _NoAgency(Exception):
     """The agency side of the pass failed: its lanes end without doing anything."""
 
@@ -113,6 +118,15 @@ class _LaneWork:
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _ended: list[_LaneEnd] = field(default_factory=list)
     _closed: bool = False
+    _aborted: threading.Event = field(default_factory=threading.Event)
+
+    def abort(self) -> None:
+        self._aborted.set()
+
+    def check(self) -> None:
+        """Raise :class:`_Aborted` in a lane once its pass has died."""
+        if self._aborted.is_set():
+            raise _Aborted
 
     def hand_over(self, end: _LaneEnd) -> bool:
         """A lane that succeeded leaves its wrap-up to the pass, unless the pass has
@@ -313,12 +327,11 @@ class Engine:
         apply → record runs in its own lane, at most :attr:`concurrency` at once, each
         with its own deadline. ``wait`` (default :attr:`pass_wait`) bounds how long the
         pass waits for its lanes; a lane still running then goes on alone."""
-        return self._pass(
-            partner, dry_run=dry_run, poll=poll, wait=wait if wait is not None else self.pass_wait
-        )
+        waiting = wait if wait is not None else self.pass_wait
+        return self._pass(partner, dry_run=dry_run, poll=poll, wait_for=waiting)
 
     def _pass(
-        self, partner: str | None, *, dry_run: bool, poll: bool, wait: float | None
+        self, partner: str | None, *, dry_run: bool, poll: bool, wait_for: float | None
     ) -> PassReport:
         now = self.clock()
         report = PassReport(started_at=now)
@@ -332,25 +345,49 @@ class Engine:
         # The lanes poll their partners while this thread reads the agency side.
         lanes = {} if dry_run else self._start_lanes(live, work)
         try:
+            return self._pass_with_lanes(
+                report, codes, live, set_aside, lanes, work, wait_for, all_partners=partner is None
+            )
+        except BaseException:
+            # The pass died: its lanes stop where they are (as with the process) and it
+            # ends only once none of them runs, so none writes on behind it.
+            if not work.shared.done():
+                work.shared.set_exception(_NoAgency("the pass died"))
+            work.abort()
+            wait(lanes.values())
+            raise
+
+    def _pass_with_lanes(
+        self,
+        report: PassReport,
+        codes: Sequence[str],
+        live: Sequence[str],
+        set_aside: dict[str, CrmError],
+        lanes: Mapping[str, Future[_LaneResult]],
+        work: _LaneWork,
+        wait_for: float | None,
+        *,
+        all_partners: bool,
+    ) -> PassReport:
+        now = work.now
+        try:
             side = self._gatherer().agency_side(
-                codes, now, parked=self.retry_parked, polling=poll, resting=set_aside
+                codes, now, parked=self.retry_parked, polling=work.polling, resting=set_aside
             )
             self._pipeline(self.agency, None)
-            report.starts = self._starts(live, now, record=not dry_run)
-        except BaseException as exc:
+            report.starts = self._starts(live, now, record=not work.dry_run)
+        except CrmError as exc:
             work.shared.set_exception(_NoAgency(str(exc)))
             work.close()
-            if not isinstance(exc, CrmError):
-                raise
             self._rest(AGENCY, exc, now)
             return self._agency_down(report, exc, now)
         work.shared.set_result(_Shared(side, report.starts))
         self.crash("after_page_fetch")
         report.errors.update({c: str(e) for c, e in set_aside.items() if _failing(e)})
-        if dry_run:
+        if work.dry_run:
             self._dry_report(report, [self._lane(code, work) for code in live])
             return report
-        done, running = self._wait_lanes(lanes, wait)
+        done, running = self._wait_lanes(lanes, wait_for)
         ended = work.close()
         for result in done:
             result.into(report)
@@ -365,7 +402,7 @@ class Engine:
             **{c: StillRunning(f"partner '{c}' still running", system=c) for c in running},
         }
         self._requeue_for_down(side.got, later)
-        self._finish(side, set_aside, codes, partner is None, now, ended)
+        self._finish(side, set_aside, codes, all_partners, now, ended)
         self.crash("after_local_commit")
         self.retry_parked = False
         counts = ", ".join(f"{k} {v}" for k, v in sorted(report.verdicts.items()))
@@ -480,6 +517,11 @@ class Engine:
         self.lanes.begin(code)
         try:
             return self._lane_pass(code, work)
+        except _Aborted:
+            return _LaneResult(code)
+        except BaseException:
+            work.abort()  # one lane's unexpected error ends the pass: the others stop
+            raise
         finally:
             self.lanes.end(code)
 
@@ -492,6 +534,7 @@ class Engine:
             shared = work.shared.result()
         except _NoAgency:
             return result  # the agency failed: the pass is abandoned, this lane with it
+        work.check()
         try:
             got = gatherer.lane(code, shared.side, polled)
             if code in got.down:
@@ -508,11 +551,13 @@ class Engine:
         result.plans = step.run(got, [code], {code: pipeline}, shared.starts)
         if work.dry_run:
             return result
-        failed = self._apply_and_record(result, got, now)
+        work.check()
+        failed = self._apply_and_record(result, got, now, work)
         if failed is not None:
             result.error = failed
             self._lane_failed(code, got, failed, now)
             return result
+        work.check()
         end = _LaneEnd(code, got.partner_windows.get(code), tuple(got.hints))
         if not work.hand_over(end):
             self._wrap_up([end], now)  # the pass ended without this lane: on its own
@@ -544,7 +589,7 @@ class Engine:
 
     # --- apply and record --------------------------------------------------------
     def _apply_and_record(
-        self, result: _LaneResult, got: Gathered, now: dt.datetime
+        self, result: _LaneResult, got: Gathered, now: dt.datetime, work: _LaneWork
     ) -> CrmError | None:
         """Apply and record one lane's plans; the error its writes failed with, if any.
 
@@ -553,9 +598,11 @@ class Engine:
         from screening them for channel conflicts until they are recorded."""
         creates = any(isinstance(op, CreatePartnerDeal) for p in result.plans for op in p.writes)
         with self._handover if creates else _no_lock():
-            return self._write(result, got, now)
+            return self._write(result, got, now, work)
 
-    def _write(self, result: _LaneResult, got: Gathered, now: dt.datetime) -> CrmError | None:
+    def _write(
+        self, result: _LaneResult, got: Gathered, now: dt.datetime, work: _LaneWork
+    ) -> CrmError | None:
         agency = self._shared_agency
         result.plans, comments = screen_creates(self.store, self.mapping, result.plans, now)
         post_comments(agency, comments)
@@ -570,6 +617,7 @@ class Engine:
         )
         failed: CrmError | None = None
         for plan in result.plans:
+            work.check()
             aid, code = plan.link_key
             outcome = outcomes.get(plan.link_key)
             stored = got.links.get(aid, {}).get(code)
