@@ -379,6 +379,9 @@ class Engine:
         except CrmError as exc:
             work.shared.set_exception(_NoAgency(str(exc)))
             work.close()
+            # Its lanes end at once (after the partner call in flight, if any), waited
+            # for as a pass waits for its lanes: a later pass must not find them running.
+            self._wait_lanes(lanes, wait_for)
             self._rest(AGENCY, exc, now)
             return self._agency_down(report, exc, now)
         work.shared.set_result(_Shared(side, report.starts))
