@@ -5,9 +5,15 @@ The engine gets every dependency injected — store, compiled mapping, the agenc
 sandboxes alike. Partners are isolated: one partner's CRM failing (down, rate
 limited, unauthorised) is recorded for ``bridge status`` and never stops the
 others; deals that could not be handled go back to the inbox, so the cursors
-may still advance. Every partner call runs in that partner's lane
-(:mod:`sync.lanes`): a partner that does not answer within its deadline fails the
-pass alone and is set aside, never waited on, until its call returns.
+may still advance.
+
+The agency side is read once per pass on the pass thread; every partner's share —
+poll → plan → apply → record, its cursor, hints and health — runs in that partner's
+own lane on a bounded thread pool, concurrently, each partner call within its
+deadline (:mod:`sync.lanes`), the agency called through one lock (one rate budget).
+A partner that does not answer fails its lane alone and is set aside until its call
+returns; a pass may end without a lane still running (``pass_wait``), requeueing the
+agency deals that lane has not taken before the agency cursor moves past them.
 """
 
 from __future__ import annotations

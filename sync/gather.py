@@ -6,6 +6,12 @@ result holds each affected agency deal, its links, and the partner deals of
 those links — each list read with as few calls as the batch sizes allow. A
 partner whose CRM fails is set aside in ``down`` and its links are not touched.
 
+Two halves, for the engine's lanes: :meth:`Gatherer.agency_side` (once per pass, on
+the pass thread: the agency window, the due hints, the agency deals they name, their
+links and clients) and, per partner in its lane, :meth:`Gatherer.poll_partner` then
+:meth:`Gatherer.lane` (its window, the agency deals its own changes name, its deals,
+stamps and notes — only what concerns that partner).
+
 :class:`Gathered` is frozen once returned: the steps after it (planning, apply,
 record) read it and keep what they learn (e.g. partners failing later) themselves.
 """
@@ -117,39 +123,6 @@ class AgencySide:
     live: tuple[str, ...]
 
 
-def merge(side: AgencySide, lanes: Sequence[Gathered]) -> Gathered:
-    """The agency side and every lane's share as one :class:`Gathered` (a dry run shows
-    it whole; the lanes of a real pass each plan their own)."""
-    got = _Gathering(
-        agency_window=side.got.agency_window,
-        down=dict(side.got.down),
-        hints=list(side.got.hints),
-        agency_deals=dict(side.got.agency_deals),
-        agency_missing=set(side.got.agency_missing),
-        contacts=dict(side.got.contacts),
-        companies=dict(side.got.companies),
-    )
-    for aid, per_code in side.got.links.items():
-        got.links[aid] = dict(per_code)
-    for lane in lanes:
-        got.partner_windows.update(lane.partner_windows)
-        got.down.update(lane.down)
-        got.agency_deals.update(lane.agency_deals)
-        got.agency_missing |= lane.agency_missing
-        for aid, per_code in lane.links.items():
-            got.links.setdefault(aid, {}).update(per_code)
-        for code, deals in lane.partner_deals.items():
-            got.partner_deals.setdefault(code, {}).update(deals)
-        got.contacts.update(lane.contacts)
-        got.companies.update(lane.companies)
-        got.agency_notes.update(lane.agency_notes)
-        got.partner_notes.update(lane.partner_notes)
-        got.searched.update(lane.searched)
-        got.stamped.update({c: dict(v) for c, v in lane.stamped.items()})
-    got.agency_missing -= got.agency_deals.keys()
-    return got.freeze()
-
-
 class Gatherer:
     def __init__(
         self,
@@ -167,25 +140,6 @@ class Gatherer:
         self.agency = agency
         self.partners = partners
         self.overlap = overlap
-
-    def run(
-        self,
-        codes: Sequence[str],
-        now: dt.datetime,
-        *,
-        parked: bool,
-        polling: bool = True,
-        resting: Mapping[str, CrmError] | None = None,
-    ) -> Gathered:
-        """Snapshots for everything hinted (and, with ``polling``, listed since the cursors),
-        every partner in turn (:meth:`agency_side` then :meth:`lane` per partner, merged).
-
-        Partners in ``resting`` (rate limited a moment ago) are not called at all.
-        """
-        side = self.agency_side(codes, now, parked=parked, polling=polling, resting=resting)
-        polls = {c: self.poll_partner(c) if polling else None for c in side.live}
-        lanes = [self.lane(c, side, polls[c]) for c in side.live]
-        return merge(side, lanes)
 
     def agency_side(
         self,
