@@ -348,8 +348,9 @@ class Engine:
             return self._agency_down(report, set_aside[AGENCY], now)
         live = [c for c in codes if c not in set_aside]
         work = _LaneWork(now, poll, dry_run)
-        # The lanes poll their partners while this thread reads the agency side.
-        lanes = {} if dry_run else self._start_lanes(live, work)
+        # The lanes poll their partners while this thread reads the agency side; a pass
+        # over due hints only starts the lanes of the partners they concern, after it.
+        lanes = self._start_lanes(live, work) if poll and not dry_run else {}
         try:
             return self._pass_with_lanes(
                 report, codes, live, set_aside, lanes, work, wait_for, all_partners=partner is None
@@ -369,7 +370,7 @@ class Engine:
         codes: Sequence[str],
         live: Sequence[str],
         set_aside: dict[str, CrmError],
-        lanes: Mapping[str, Future[_LaneResult]],
+        lanes: dict[str, Future[_LaneResult]],
         work: _LaneWork,
         wait_for: float | None,
         *,
@@ -391,6 +392,8 @@ class Engine:
             self._rest(AGENCY, exc, now)
             return self._agency_down(report, exc, now)
         work.shared.set_result(_Shared(side, report.starts))
+        if not work.polling and not work.dry_run:
+            lanes.update(self._start_lanes(self._concerned(side), work))
         self.crash("after_page_fetch")
         report.errors.update({c: str(e) for c, e in set_aside.items() if _failing(e)})
         if work.dry_run:
@@ -417,6 +420,19 @@ class Engine:
         counts = ", ".join(f"{k} {v}" for k, v in sorted(report.verdicts.items()))
         log.info("pass applied: %s", counts or f"{APPLIED} 0")
         return report
+
+    def _concerned(self, side: AgencySide) -> list[str]:
+        """The live partners a pass over hints has work for: a hint of theirs is due, or
+        an agency deal it read is routed to or linked with them."""
+        got = side.got
+        systems = {h.hint.system for h in got.hints}
+        codes = {c for c in side.live if self.partners[c].system in systems}
+        routing = self.mapping.agency.routing_field_id
+        for deal in got.agency_deals.values():
+            codes.update(p.code for p in self.mapping.routed_partners(deal.fields.get(routing)))
+        for per_code in got.links.values():
+            codes.update(per_code)
+        return [c for c in side.live if c in codes]
 
     def _gatherer(self) -> Gatherer:
         return Gatherer(
