@@ -65,6 +65,8 @@ def main(argv: list[str] | None = None) -> int:
         return _scale_out(args)
     if args.resolution:
         return _resolution(args)
+    if args.partners and not args.resolution:
+        return _partners(args)
     params = params_from(args)
     if args.experiment:
         os.environ["BENCH_EXPERIMENT"] = args.experiment  # the bridge process reads it
@@ -111,6 +113,29 @@ def _resolution(args: argparse.Namespace) -> int:
     figures = resolution.run(params, log=lambda line: print(f"… {line}", file=sys.stderr))
     print(resolution.table(figures))
     return 0
+
+
+def _partners(args: argparse.Namespace) -> int:
+    import tempfile
+
+    from benchmarks import partners
+
+    with tempfile.TemporaryDirectory(prefix="bench-partners-") as tmp:
+        result = partners.run(
+            Path(tmp),
+            partners=args.partners,
+            deals_per_partner=2,
+            latency=0.1 if args.latency is None else args.latency,
+            quiet_polls=3,
+            edits=30 if args.changes is None else args.changes,
+            pass_wait=1.0,
+            deadline=30.0,
+            log=lambda line: print(f"… {line}", file=sys.stderr, flush=True),
+        )
+    print("\n".join(partners.lines(result)))
+    print(partners.table(result))
+    sys.stdout.flush()
+    os._exit(0)  # the hung partner's abandoned calls may still be waiting: not on them
 
 
 if __name__ == "__main__":

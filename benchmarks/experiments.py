@@ -56,7 +56,7 @@ def chunked_record() -> None:
     original = engine.Engine._apply_and_record
     recorder_class = engine.__dict__["Recorder"]
 
-    def apply_and_record(self: Any, report: Any, got: Any, now: Any) -> Any:
+    def apply_and_record(self: Any, report: Any, got: Any, now: Any, work: Any) -> Any:
         shared: list[_SharedStore] = []
 
         def recorder(store: Any, *args: Any, **kwargs: Any) -> Any:
@@ -65,13 +65,13 @@ def chunked_record() -> None:
 
         setattr(engine, "Recorder", recorder)  # noqa: B010 - a module global, patched on purpose
         try:
-            return original(self, report, got, now)
+            return original(self, report, got, now, work)
         finally:
             setattr(engine, "Recorder", recorder_class)  # noqa: B010
             for store in shared:
                 store.flush()
 
-    engine.Engine._apply_and_record = apply_and_record  # type: ignore[method-assign]
+    engine.Engine._apply_and_record = apply_and_record  # type: ignore[method-assign,assignment]
 
 
 EXPERIMENTS = {"chunked-record": chunked_record}

@@ -49,6 +49,11 @@ class Settings:
     # on a partner that missed it last time (BRIDGE_PARTNER_PROBE); see sync.lanes.
     partner_deadline: float = 30.0
     partner_probe: float = 1.0
+    # Partners' lanes running at once (BRIDGE_PARTNER_CONCURRENCY), and how long a pass
+    # of the embedded daemon waits for them before it ends without a late one
+    # (BRIDGE_PASS_WAIT); see sync.engine.
+    partner_concurrency: int = 16
+    pass_wait: float = 1.0
 
 
 def _source(env_file: Path | None, environ: Mapping[str, str] | None) -> dict[str, str]:
@@ -74,6 +79,8 @@ def load_settings(
     log_json = _flag(values.get("BRIDGE_LOG_JSON"), "BRIDGE_LOG_JSON", problems)
     deadline = _positive(values, "BRIDGE_PARTNER_DEADLINE", 30.0, problems)
     probe = _positive(values, "BRIDGE_PARTNER_PROBE", 1.0, problems)
+    pass_wait = _positive(values, "BRIDGE_PASS_WAIT", 1.0, problems)
+    concurrency = _count(values, "BRIDGE_PARTNER_CONCURRENCY", 16, problems)
     if problems:
         searched = f"the process environment and {path}" if path else "the process environment"
         raise SettingsInvalid([f"{p} (looked in {searched})" for p in problems])
@@ -93,7 +100,19 @@ def load_settings(
         secret_key=Secret(secret_key) if secret_key else None,
         partner_deadline=deadline,
         partner_probe=probe,
+        partner_concurrency=concurrency,
+        pass_wait=pass_wait,
     )
+
+
+def _count(values: Mapping[str, str], name: str, default: int, problems: list[str]) -> int:
+    raw = values.get(name, "").strip()
+    if not raw:
+        return default
+    if raw.isdigit() and int(raw) >= 1:
+        return int(raw)
+    problems.append(f"{name}={raw!r} — use a whole number of 1 or more, e.g. {default}")
+    return default
 
 
 def _positive(values: Mapping[str, str], name: str, default: float, problems: list[str]) -> float:

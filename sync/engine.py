@@ -5,40 +5,53 @@ The engine gets every dependency injected — store, compiled mapping, the agenc
 sandboxes alike. Partners are isolated: one partner's CRM failing (down, rate
 limited, unauthorised) is recorded for ``bridge status`` and never stops the
 others; deals that could not be handled go back to the inbox, so the cursors
-may still advance. Every partner call runs in that partner's lane
-(:mod:`sync.lanes`): a partner that does not answer within its deadline fails the
-pass alone and is set aside, never waited on, until its call returns.
+may still advance.
+
+The agency side is read once per pass on the pass thread; every partner's share —
+poll → plan → apply → record, its cursor, hints and health — runs in that partner's
+own lane on a bounded thread pool, concurrently, each partner call within its
+deadline (:mod:`sync.lanes`), the agency called through one lock (one rate budget).
+A partner that does not answer fails its lane alone and is set aside until its call
+returns; a pass may end without a lane still running (``pass_wait``), requeueing the
+agency deals that lane has not taken before the agency cursor moves past them.
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import datetime as dt
+import functools
 import logging
+import threading
 from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
 from bridge.crm import Crm, CrmError, RateLimited, Unavailable
 from bridge.logs import log_event
 from bridge.mapping.compiled import CompiledMapping
 from bridge.model import HOLD_KEY, Deal, Hint, HintKind, LinkState
-from bridge.store import audit, health, links, starts
+from bridge.store import audit, cursors, health, links, starts
+from bridge.store import inbox as inbox_store
 from bridge.store.audit import AuditEvent
 from bridge.store.cursors import CursorConflict
 from bridge.store.db import Store
 from bridge.store.health import PartnerHealth
+from bridge.store.inbox import DueHint
 from bridge.store.links import StoredLink
 from sync.apply import Applier, Outcome, crash_point
 from sync.echoes import EchoCheck
-from sync.gather import Gathered, Gatherer
-from sync.lanes import Lanes
+from sync.gather import AgencySide, Gathered, Gatherer
+from sync.lanes import Lanes, SerialCrm, concurrency_from_env
 from sync.leads import receive_leads
 from sync.ledger_hook import LedgerHook
 from sync.plan.money import CONFIRM_KEY, REFUSED_KEY
-from sync.plan.types import LinkPlan
+from sync.plan.types import CreatePartnerDeal, LinkPlan
 from sync.planning import Planner, Planning, default_planner
 from sync.record import APPLIED, FAILED, PARKED, Recorder, Recording
 from sync.screening import post_comments, screen_creates
@@ -56,6 +69,11 @@ class Paused(Unavailable):
     """Not called this pass on purpose: paused in mapping.yaml (not a failure)."""
 
 
+class StillRunning(Paused):
+    """Not called this pass: its lane of an earlier pass is still running (not a failure;
+    that lane records its own outcome when it ends)."""
+
+
 class BreakerOpen(Paused):
     """Not called this pass: the circuit breaker paused it after repeated failures (a
     failure still, reported as such; it is probed when the pause is over)."""
@@ -71,9 +89,97 @@ class PassReport:
     # Per partner covered: when the bridge first synced it (a dry run shows this pass's
     # time for a partner never synced, and records nothing).
     starts: dict[str, dt.datetime] = field(default_factory=dict)
+    # Partners whose lane was still running when the pass stopped waiting for it: the lane
+    # goes on and records its own outcome; their agency deals were requeued.
+    running: list[str] = field(default_factory=list)
 
     def count(self, verdict: str) -> None:
         self.verdicts[verdict] = self.verdicts.get(verdict, 0) + 1
+
+
+class _Aborted(BaseException):
+    """The pass died (a crash point, an unexpected error): its lanes stop where they are,
+    as they would with the process, instead of writing on behind it."""
+
+
+class _NoAgency(Exception):
+    """The agency side of the pass failed: its lanes end without doing anything."""
+
+
+@dataclass(frozen=True)
+class _Shared:
+    """What the pass thread reads once for all lanes: the agency side, the partners' starts."""
+
+    side: AgencySide
+    starts: Mapping[str, dt.datetime]
+
+
+@dataclass
+class _LaneWork:
+    """What every lane of one pass shares: the agency side (ready once the pass thread
+    has read it), the pass's terms, and the lanes that left their wrap-up to the pass."""
+
+    now: dt.datetime
+    polling: bool
+    dry_run: bool
+    shared: Future[_Shared] = field(default_factory=Future)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+    _ended: list[_LaneEnd] = field(default_factory=list)
+    _closed: bool = False
+    _aborted: threading.Event = field(default_factory=threading.Event)
+
+    def abort(self) -> None:
+        self._aborted.set()
+
+    def check(self) -> None:
+        """Raise :class:`_Aborted` in a lane once its pass has died."""
+        if self._aborted.is_set():
+            raise _Aborted
+
+    def hand_over(self, end: _LaneEnd) -> bool:
+        """A lane that succeeded leaves its wrap-up to the pass, unless the pass has
+        already stopped waiting for it (False: the lane wraps up on its own)."""
+        with self._lock:
+            if not self._closed:
+                self._ended.append(end)
+            return not self._closed
+
+    def close(self) -> list[_LaneEnd]:
+        """The pass stops waiting: the lanes that handed over their wrap-up."""
+        with self._lock:
+            self._closed = True
+            return list(self._ended)
+
+
+@dataclass(frozen=True)
+class _LaneEnd:
+    """A lane that succeeded: what is left to record (its cursor, hints and health)."""
+
+    code: str
+    window: poll.Window | None
+    hints: tuple[DueHint, ...]
+
+
+@dataclass
+class _LaneResult:
+    """What one partner's lane did: its plans and verdicts, and why it failed, if it did."""
+
+    code: str
+    plans: list[LinkPlan] = field(default_factory=list)
+    verdicts: dict[str, int] = field(default_factory=dict)
+    writes: int = 0
+    errors: dict[str, str] = field(default_factory=dict)
+    error: CrmError | None = None
+
+    def into(self, report: PassReport) -> None:
+        report.plans.extend(self.plans)
+        for verdict, n in self.verdicts.items():
+            report.verdicts[verdict] = report.verdicts.get(verdict, 0) + n
+        report.writes += self.writes
+        for code, text in self.errors.items():
+            report.errors.setdefault(code, text)
+        if self.error is not None and _failing(self.error):
+            report.errors.setdefault(self.code, str(self.error))
 
 
 class Progress(Protocol):
@@ -101,14 +207,28 @@ class Engine:
         crash: Callable[[str], None] = crash_point,
         retry_delay: dt.timedelta = RETRY_DELAY,
         lanes: Lanes | None = None,
+        concurrency: int | None = None,
+        pass_wait: float | None = None,
     ) -> None:
         """Notes are read (in bulk) and mirrored for the partners whose
         ``policies.mirror_notes`` the current mapping turns on: the engine reads it from the
         mapping each pass, so every runner honours it, also after a reload.
 
         ``lanes`` gives every partner call its partner's deadline (:mod:`sync.lanes`;
-        by default from ``BRIDGE_PARTNER_DEADLINE`` / ``BRIDGE_PARTNER_PROBE``)."""
+        by default from ``BRIDGE_PARTNER_DEADLINE`` / ``BRIDGE_PARTNER_PROBE``).
+        ``concurrency``: how many partners' lanes run at once (default
+        ``BRIDGE_PARTNER_CONCURRENCY``, 16). ``pass_wait``: how long a pass waits for
+        its lanes before it ends without the ones still running (None: until all end;
+        the daemon sets it so a late partner never holds up the next pass)."""
         self.lanes = lanes or Lanes()
+        self.concurrency = concurrency if concurrency is not None else concurrency_from_env()
+        self.pass_wait = pass_wait
+        self._pool: ThreadPoolExecutor | None = None
+        self._running: dict[str, Future[_LaneResult]] = {}
+        self._guard = threading.Lock()  # the engine's own maps, shared by the lanes
+        # Held by a lane from screening its creates for channel conflicts until their
+        # handovers are recorded, so two lanes never hand one client over unseen.
+        self._handover = threading.Lock()
         self.retry_delay = retry_delay  # before a deal that failed transiently is tried again
         self.store = store
         self.mapping = mapping
@@ -132,6 +252,22 @@ class Engine:
     def partners(self, crms: Mapping[str, Crm]) -> None:
         self._partners = _InLanes(self.lanes)
         self._partners.update(crms)
+
+    @property
+    def agency(self) -> Crm:
+        """The agency's CRM; the partners' lanes call it through one lock (:class:`SerialCrm`)."""
+        return self._agency
+
+    @agency.setter
+    def agency(self, crm: Crm) -> None:
+        self._agency = crm
+        self._shared_agency = SerialCrm(crm)
+
+    def close(self) -> None:
+        """Wait for the partners' lanes still running (each ends within its deadline)."""
+        pool, self._pool = self._pool, None
+        if pool is not None:
+            pool.shutdown(wait=True)
 
     def update_mapping(self, mapping: CompiledMapping) -> None:
         """A new mapping may fix what parked deals were waiting for: retry them next pass."""
@@ -170,6 +306,11 @@ class Engine:
                 aside[code] = Unavailable(reason, system=code)
             elif (busy := self.lanes.busy(code)) is not None:
                 aside[code] = busy
+            elif (lane := self._running.get(code)) is not None and not lane.done():
+                aside[code] = StillRunning(
+                    f"partner '{code}': its lane of an earlier pass is still running",
+                    system=code,
+                )
             elif (row := rows.get(code)) is not None and (until := breaker_open(row, now)):
                 aside[code] = BreakerOpen(
                     f"partner '{code}' paused by the bridge after {row.consecutive_failures} "
@@ -180,61 +321,177 @@ class Engine:
 
     # --- the pass ----------------------------------------------------------------
     def sync(
-        self, partner: str | None = None, *, dry_run: bool = False, poll: bool = True
+        self,
+        partner: str | None = None,
+        *,
+        dry_run: bool = False,
+        poll: bool = True,
+        wait: float | None = None,
     ) -> PassReport:
-        """One pass. ``poll=False`` handles due hints only (a webhook burst), no listing."""
-        self.lanes.begin_pass()
-        try:
-            return self._pass(partner, dry_run=dry_run, poll=poll)
-        finally:
-            self.lanes.end_pass()
+        """One pass. ``poll=False`` handles due hints only (a webhook burst), no listing.
 
-    def _pass(self, partner: str | None, *, dry_run: bool, poll: bool) -> PassReport:
+        The agency side is read once on this thread; then every partner's poll → plan →
+        apply → record runs in its own lane, at most :attr:`concurrency` at once, each
+        with its own deadline. ``wait`` (default :attr:`pass_wait`) bounds how long the
+        pass waits for its lanes; a lane still running then goes on alone."""
+        waiting = wait if wait is not None else self.pass_wait
+        return self._pass(partner, dry_run=dry_run, poll=poll, wait_for=waiting)
+
+    def _pass(
+        self, partner: str | None, *, dry_run: bool, poll: bool, wait_for: float | None
+    ) -> PassReport:
         now = self.clock()
         report = PassReport(started_at=now)
         codes = self.codes(partner)
         self.progress("gather")
-        resting = {**self._set_aside(codes, now), **self._resting(now)}
-        if AGENCY in resting:
-            return self._agency_down(report, resting[AGENCY], now)
+        set_aside = {**self._set_aside(codes, now), **self._resting(now)}
+        if AGENCY in set_aside:
+            return self._agency_down(report, set_aside[AGENCY], now)
+        live = [c for c in codes if c not in set_aside]
+        work = _LaneWork(now, poll, dry_run)
+        # The lanes poll their partners while this thread reads the agency side; a pass
+        # over due hints only starts the lanes of the partners they concern, after it.
+        lanes = self._start_lanes(live, work) if poll and not dry_run else {}
         try:
-            gatherer = Gatherer(
-                self.store,
-                self.mapping,
-                self.agency,
-                self.partners,
-                self.overlap,
-                echoes=self._echoes(codes),
+            return self._pass_with_lanes(
+                report, codes, live, set_aside, lanes, work, wait_for, all_partners=partner is None
             )
-            got = gatherer.run(codes, now, parked=self.retry_parked, polling=poll, resting=resting)
+        except BaseException:
+            # The pass died: its lanes stop where they are (as with the process) and it
+            # ends only once none of them runs, so none writes on behind it.
+            if not work.shared.done():
+                work.shared.set_exception(_NoAgency("the pass died"))
+            work.abort()
+            wait(lanes.values())
+            raise
+
+    def _pass_with_lanes(
+        self,
+        report: PassReport,
+        codes: Sequence[str],
+        live: Sequence[str],
+        set_aside: dict[str, CrmError],
+        lanes: dict[str, Future[_LaneResult]],
+        work: _LaneWork,
+        wait_for: float | None,
+        *,
+        all_partners: bool,
+    ) -> PassReport:
+        now = work.now
+        try:
+            side = self._gatherer().agency_side(
+                codes, now, parked=self.retry_parked, polling=work.polling, resting=set_aside
+            )
             self._pipeline(self.agency, None)
+            report.starts = self._starts(live, now, record=not work.dry_run)
         except CrmError as exc:
+            work.shared.set_exception(_NoAgency(str(exc)))
+            work.close()
+            # Its lanes end at once (after the partner call in flight, if any), waited
+            # for as a pass waits for its lanes: a later pass must not find them running.
+            self._wait_lanes(lanes, wait_for)
             self._rest(AGENCY, exc, now)
             return self._agency_down(report, exc, now)
+        work.shared.set_result(_Shared(side, report.starts))
+        if not work.polling and not work.dry_run:
+            lanes.update(self._start_lanes(self._concerned(side), work))
         self.crash("after_page_fetch")
-        # Partners failing this pass: those set aside while gathering, then any that fail
-        # later (the gathered snapshot itself is never changed).
-        down = {**got.down, **self._partner_pipelines(codes, got)}
-        report.errors.update({c: str(e) for c, e in down.items() if _failing(e)})
-        self.progress("plan")
-        live = [c for c in codes if c not in down]
-        report.starts = self._starts(live, now, record=not dry_run)
-        report.plans = self._plan(got, live, now, report.starts)
-        if dry_run:
+        report.errors.update({c: str(e) for c, e in set_aside.items() if _failing(e)})
+        if work.dry_run:
+            self._dry_report(report, [self._lane(code, work) for code in live])
             return report
-        failed = self._apply_and_record(report, got, now)
-        for code, error in receive_leads(
-            self.store, self.mapping, self.agency, self.partners, got, live, now, report.count
-        ).items():
-            failed.setdefault(code, error)
-        down.update({c: e for c, e in failed.items() if c not in down})
-        for code, error in down.items():
-            if code not in resting:
-                self._rest(code, error, now)
-        self._finish(got, down, codes, partner is None, now)
+        done, running = self._wait_lanes(lanes, wait_for)
+        ended = work.close()
+        for result in done:
+            result.into(report)
+        report.running = sorted(running)
+        if running:
+            log.info("pass ends without the lanes still running: %s", ", ".join(report.running))
+        # The agency deals of partners that did not take them (set aside, or still
+        # running) go back to the inbox before the agency cursor moves past them; those
+        # of a lane that failed were requeued by the lane itself.
+        later: dict[str, CrmError] = {
+            **set_aside,
+            **{c: StillRunning(f"partner '{c}' still running", system=c) for c in running},
+        }
+        self._requeue_for_down(side.got, later)
+        self._finish(side, set_aside, codes, all_partners, now, ended)
         self.crash("after_local_commit")
         self.retry_parked = False
+        counts = ", ".join(f"{k} {v}" for k, v in sorted(report.verdicts.items()))
+        log.info("pass applied: %s", counts or f"{APPLIED} 0")
         return report
+
+    def _concerned(self, side: AgencySide) -> list[str]:
+        """The live partners a pass over hints has work for: a hint of theirs is due, or
+        an agency deal it read is routed to or linked with them."""
+        got = side.got
+        systems = {h.hint.system for h in got.hints}
+        codes = {c for c in side.live if self.partners[c].system in systems}
+        routing = self.mapping.agency.routing_field_id
+        for deal in got.agency_deals.values():
+            codes.update(p.code for p in self.mapping.routed_partners(deal.fields.get(routing)))
+        for per_code in got.links.values():
+            codes.update(per_code)
+        return [c for c in side.live if c in codes]
+
+    def _gatherer(self) -> Gatherer:
+        return Gatherer(
+            self.store,
+            self.mapping,
+            self._shared_agency,
+            self.partners,
+            self.overlap,
+            echoes=self._echoes(list(self.mapping.partners)),
+        )
+
+    def _start_lanes(self, live: Sequence[str], work: _LaneWork) -> dict[str, Future[_LaneResult]]:
+        """Every live partner's lane on the pool (at most :attr:`concurrency` at once)."""
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(self.concurrency, thread_name_prefix="partner-lane")
+        futures = {code: self._pool.submit(self._lane, code, work) for code in live}
+        with self._guard:
+            self._running.update(futures)
+        for code, future in futures.items():
+            future.add_done_callback(functools.partial(self._lane_ended, code))
+        return futures
+
+    def _wait_lanes(
+        self, futures: Mapping[str, Future[_LaneResult]], wait_for: float | None
+    ) -> tuple[list[_LaneResult], list[str]]:
+        """The results of the lanes that ended within ``wait_for`` seconds (all, when
+        None), and the codes of those still running."""
+        pending = set(futures.values())
+        total = len(futures)
+        self.progress("partners", 0, total)
+        while pending:
+            finished, pending = wait(pending, timeout=wait_for, return_when=FIRST_EXCEPTION)
+            self.progress("partners", total - len(pending), total)
+            if not finished or wait_for is not None or any(f.exception() for f in finished):
+                break
+        if any(f.done() and f.exception() is not None for f in futures.values()):
+            # A lane's unexpected error (not a CRM's) is the pass's: raised once every
+            # other lane has ended, so no lane of a failed pass outlives it.
+            wait(futures.values())
+            for future in futures.values():
+                future.result()
+        ended = [f for f in futures.values() if f.done()]
+        return [f.result() for f in ended], [c for c, f in futures.items() if not f.done()]
+
+    def _lane_ended(self, code: str, future: Future[_LaneResult]) -> None:
+        with self._guard:
+            if self._running.get(code) is future:
+                del self._running[code]
+        if not future.cancelled() and (exc := future.exception()) is not None:
+            log.error("partner %s: its lane failed: %s", code, exc, exc_info=exc)
+
+    @staticmethod
+    def _dry_report(report: PassReport, results: Sequence[_LaneResult]) -> None:
+        """A dry run records nothing, not even its partners' failures: it reports them."""
+        for result in results:
+            report.plans.extend(result.plans)
+            if result.error is not None and _failing(result.error):
+                report.errors[result.code] = str(result.error)
 
     def _rest(self, code: str, exc: CrmError, now: dt.datetime) -> None:
         """A rate-limited account is not called again until its ``retry_after`` has passed.
@@ -243,10 +500,13 @@ class Engine:
         hold up every other partner of that pass.
         """
         if isinstance(exc, RateLimited):
-            self._rest_until[code] = (now + dt.timedelta(seconds=exc.retry_after), exc)
+            with self._guard:
+                self._rest_until[code] = (now + dt.timedelta(seconds=exc.retry_after), exc)
 
     def _resting(self, now: dt.datetime) -> dict[str, CrmError]:
-        return {c: exc for c, (until, exc) in self._rest_until.items() if until > now}
+        with self._guard:
+            rest = dict(self._rest_until)
+        return {c: exc for c, (until, exc) in rest.items() if until > now}
 
     def _agency_down(self, report: PassReport, exc: CrmError, now: dt.datetime) -> PassReport:
         log.warning("agency CRM failed, pass abandoned: %s", exc)
@@ -254,17 +514,6 @@ class Engine:
         with self.store.transaction() as session:
             health.failure(session, AGENCY, type(exc).__name__, str(exc), now)
         return report
-
-    def _plan(
-        self,
-        got: Gathered,
-        live: Sequence[str],
-        now: dt.datetime,
-        starts: Mapping[str, dt.datetime],
-    ) -> list[LinkPlan]:
-        step = Planning(self.planner, self.mapping, now, self._pipeline(self.agency, None))
-        pipelines = {c: self._pipeline(self.partners[c], c) for c in live}
-        return step.run(got, live, pipelines, starts)
 
     def _starts(
         self, live: Sequence[str], now: dt.datetime, *, record: bool
@@ -277,18 +526,6 @@ class Engine:
             known = starts.read(session)
         return {c: known.get(c, now) for c in live}
 
-    def _partner_pipelines(self, codes: Sequence[str], got: Gathered) -> dict[str, CrmError]:
-        """Read (once) each live partner's pipeline; the partners whose read failed."""
-        failed: dict[str, CrmError] = {}
-        for code in codes:
-            if code in got.down:
-                continue
-            try:
-                self._pipeline(self.partners[code], code)
-            except CrmError as exc:
-                failed[code] = exc
-        return failed
-
     def _echoes(self, codes: Sequence[str]) -> EchoCheck | None:
         """The own-echo test for listed deals, for the partners whose pipeline is known
         (every pass after the first); None before the agency's pipeline is read."""
@@ -299,66 +536,179 @@ class Engine:
 
     def _pipeline(self, crm: Crm, code: str | None) -> Any:
         key = code or AGENCY
-        if key not in self._pipelines:
-            wanted = (self.mapping.partners[code] if code else self.mapping.agency).pipeline_id
-            self._pipelines[key] = next((p for p in crm.pipelines() if p.id == wanted), None)
-        return self._pipelines[key]
+        with self._guard:
+            if key in self._pipelines:
+                return self._pipelines[key]
+        wanted = (self.mapping.partners[code] if code else self.mapping.agency).pipeline_id
+        found = next((p for p in crm.pipelines() if p.id == wanted), None)
+        with self._guard:
+            return self._pipelines.setdefault(key, found)
+
+    # --- one partner's lane ------------------------------------------------------
+    def _lane(self, code: str, work: _LaneWork) -> _LaneResult:
+        """One partner's share of a pass: its poll, plan, writes and records, its cursor,
+        hints and health. Runs on a lane thread; its partner calls within its deadline."""
+        self.lanes.begin(code)
+        try:
+            return self._lane_pass(code, work)
+        except _Aborted:
+            return _LaneResult(code)
+        except BaseException:
+            work.abort()  # one lane's unexpected error ends the pass: the others stop
+            raise
+        finally:
+            self.lanes.end(code)
+
+    def _lane_pass(self, code: str, work: _LaneWork) -> _LaneResult:
+        result = _LaneResult(code)
+        now = work.now
+        gatherer = self._gatherer()
+        polled = gatherer.poll_partner(code) if work.polling else None
+        try:
+            shared = work.shared.result()
+        except _NoAgency:
+            return result  # the agency failed: the pass is abandoned, this lane with it
+        work.check()
+        try:
+            got = gatherer.lane(code, shared.side, polled)
+            if code in got.down:
+                raise got.down[code]
+            pipeline = self._pipeline(self.partners[code], code)
+        except CrmError as exc:
+            log.debug("partner %s: set aside this pass: %s", code, exc)
+            result.error = exc
+            if not work.dry_run:
+                self._lane_failed(code, shared.side.got, exc, now)
+            return result
+        agency_pipeline = self._pipeline(self.agency, None)
+        step = Planning(self.planner, self.mapping, now, agency_pipeline)
+        result.plans = step.run(got, [code], {code: pipeline}, shared.starts)
+        if work.dry_run:
+            return result
+        work.check()
+        failed = self._apply_and_record(result, got, now, work)
+        if failed is None:
+            failed = self._leads(code, got, now, result)
+        if failed is not None:
+            result.error = failed
+            self._lane_failed(code, got, failed, now)
+            return result
+        work.check()
+        end = _LaneEnd(code, got.partner_windows.get(code), tuple(got.hints))
+        if not work.hand_over(end):
+            self._wrap_up([end], now)  # the pass ended without this lane: on its own
+        return result
+
+    def _leads(
+        self, code: str, got: Gathered, now: dt.datetime, result: _LaneResult
+    ) -> CrmError | None:
+        """The leads ``code`` registered for the agency (:mod:`sync.leads`), under the
+        handover lock: screened against what every lane hands over."""
+
+        def count(verdict: str) -> None:
+            result.verdicts[verdict] = result.verdicts.get(verdict, 0) + 1
+
+        with self._handover:
+            failed = receive_leads(
+                self.store,
+                self.mapping,
+                self._shared_agency,
+                self.partners,
+                got,
+                [code],
+                now,
+                count,
+            )
+        return failed.get(code)
+
+    def _wrap_up(self, ended: Sequence[_LaneEnd], now: dt.datetime) -> None:
+        """Lanes that succeeded: their cursors move, their hints are done, their health
+        says so — all in one transaction (a cursor another worker moved meanwhile is
+        kept: its window covers ours)."""
+        self.crash("before_cursor_commit")
+        with self.store.transaction() as session:
+            self._ended_in(session, ended, now)
+
+    def _ended_in(self, session: Session, ended: Sequence[_LaneEnd], now: dt.datetime) -> None:
+        for end in ended:
+            if end.window is not None:
+                self._advance_in(session, end.window, now)
+            inbox_store.done(session, end.hints)
+            health.success(session, end.code, now)
+
+    def _lane_failed(self, code: str, got: Gathered, exc: CrmError, now: dt.datetime) -> None:
+        """A partner that failed its lane: the agency deals it did not take go back to the
+        inbox, its cursor and its hints stay, and its health says why."""
+        self._requeue_for_down(got, {code: exc})
+        self._rest(code, exc, now)
+        with self.store.transaction() as session:
+            health.failure(session, code, type(exc).__name__, str(exc), now)
+            self._notice_breaker(session, code, now)
 
     # --- apply and record --------------------------------------------------------
     def _apply_and_record(
-        self, report: PassReport, got: Gathered, now: dt.datetime
-    ) -> dict[str, CrmError]:
-        """Apply and record every plan; the partners whose writes failed transiently."""
-        report.plans, comments = screen_creates(self.store, self.mapping, report.plans, now)
-        post_comments(self.agency, comments)
-        writing = [p for p in report.plans if p.writes]
-        report.writes = sum(len(p.writes) for p in writing)
-        self.progress("apply", 0, report.writes)
-        outcomes = Applier(self.store, self.agency, self.partners, now, self.crash).run(writing)
+        self, result: _LaneResult, got: Gathered, now: dt.datetime, work: _LaneWork
+    ) -> CrmError | None:
+        """Apply and record one lane's plans; the error its writes failed with, if any.
+
+        Its agency writes (stage/amount write-back, comments) go in one call per kind,
+        through the agency's shared lock. A lane with creates holds the handover lock
+        from screening them for channel conflicts until they are recorded."""
+        creates = any(isinstance(op, CreatePartnerDeal) for p in result.plans for op in p.writes)
+        with self._handover if creates else _no_lock():
+            return self._write(result, got, now, work)
+
+    def _write(
+        self, result: _LaneResult, got: Gathered, now: dt.datetime, work: _LaneWork
+    ) -> CrmError | None:
+        agency = self._shared_agency
+        result.plans, comments = screen_creates(self.store, self.mapping, result.plans, now)
+        post_comments(agency, comments)
+        writing = [p for p in result.plans if p.writes]
+        result.writes = sum(len(p.writes) for p in writing)
+        partners = {result.code: self.partners[result.code]}
+        outcomes = Applier(self.store, agency, partners, now, self.crash).run(writing)
         self.crash("before_local_commit")
         ledger = LedgerHook(self.mapping, self._pipeline(self.agency, None))
         recorder = Recorder(
             self.store, self.agency.system, now, ledger, self.retry_delay, crash=self.crash
         )
-        failed: dict[str, CrmError] = {}
-        items = [_recording(got, plan, outcomes.get(plan.link_key)) for plan in report.plans]
-        total = len(items)
-        verdicts = recorder.commit_many(items, lambda done: self.progress("record", done, total))
-        for plan, verdict in zip(report.plans, verdicts, strict=True):
+        failed: CrmError | None = None
+        work.check()
+        items = [_recording(got, plan, outcomes.get(plan.link_key)) for plan in result.plans]
+        verdicts = recorder.commit_many(items)
+        for plan, verdict in zip(result.plans, verdicts, strict=True):
             code = plan.link_key[1]
             outcome = outcomes.get(plan.link_key)
-            report.count(verdict)
+            result.verdicts[verdict] = result.verdicts.get(verdict, 0) + 1
             if verdict in (FAILED, PARKED) and outcome is not None and outcome.errors:
-                report.errors.setdefault(code, str(outcome.errors[0]))
-            if verdict == FAILED and outcome is not None:
-                failed.setdefault(code, outcome.errors[0])
-        counts = ", ".join(f"{k} {v}" for k, v in sorted(report.verdicts.items()))
-        log.info("pass applied: %s", counts or f"{APPLIED} 0")
+                result.errors.setdefault(code, str(outcome.errors[0]))
+            if verdict == FAILED and outcome is not None and failed is None:
+                failed = outcome.errors[0]
         return failed
 
     def _finish(
         self,
-        got: Gathered,
-        down: Mapping[str, CrmError],
+        side: AgencySide,
+        set_aside: Mapping[str, CrmError],
         codes: Sequence[str],
         all_partners: bool,
         now: dt.datetime,
+        ended: Sequence[_LaneEnd],
     ) -> None:
-        self._requeue_for_down(got, down)
-        windows = [w for c, w in got.partner_windows.items() if c not in down]
-        if all_partners and got.agency_window is not None:
-            windows.append(got.agency_window)
+        """The end of a pass, in one transaction: the lanes that succeeded (their cursors,
+        hints and health), the agency's cursor (once every partner's share of its window
+        is taken or requeued) and hints, and the set-aside partners' health."""
         self.crash("before_cursor_commit")
-        for window in windows:
-            self._advance(window, now)
-        systems_down = {self.partners[c].system for c in down if c in self.partners}
-        inbox.finish(self.store, [h for h in got.hints if h.hint.system not in systems_down])
+        agency_hints = [h for h in side.got.hints if h.hint.system == self.agency.system]
         with self.store.transaction() as session:
+            self._ended_in(session, ended, now)
+            if all_partners and side.got.agency_window is not None:
+                self._advance_in(session, side.got.agency_window, now)
+            inbox_store.done(session, agency_hints)
             for code in codes:
-                exc = down.get(code)
-                if exc is None:
-                    health.success(session, code, now)
-                elif not isinstance(exc, Paused):  # a paused partner was not even tried
+                exc = set_aside.get(code)
+                if exc is not None and not isinstance(exc, Paused):  # paused: not even tried
                     health.failure(session, code, type(exc).__name__, str(exc), now)
                     self._notice_breaker(session, code, now)
             health.success(session, AGENCY, now)
@@ -377,12 +727,15 @@ class Engine:
                 next_try=until.isoformat() if until else None,
             )
 
-    def _advance(self, window: poll.Window, now: dt.datetime) -> None:
+    def _advance_in(self, session: Session, window: poll.Window, now: dt.datetime) -> None:
+        value = window.watermark
+        if window.cursor.value is not None:
+            value = max(value, window.cursor.value)
+        marks = poll.boundary(window, value, self.overlap)
         try:
-            poll.commit(self.store, window, now, self.overlap)
-        except CursorConflict as exc:
-            # Another worker polled this account meanwhile and moved the cursor: its
-            # window covers ours, so nothing is lost by keeping its value.
+            with session.begin_nested():
+                cursors.save(session, window.cursor, value, marks, now)
+        except (CursorConflict, IntegrityError) as exc:
             log.info("cursor not advanced: %s", exc)
 
     def _requeue_for_down(self, got: Gathered, down: Mapping[str, CrmError]) -> None:
@@ -448,7 +801,8 @@ def breaker_open(health_: PartnerHealth, now: dt.datetime) -> dt.datetime | None
     extra = health_.consecutive_failures - BREAKER_AFTER
     if extra < 0 or health_.last_error_at is None:
         return None
-    pause = min(BREAKER_BASE * (2**extra), BREAKER_MAX)
+    # 2**extra grows without end while a partner keeps failing: cap it before it overflows.
+    pause = min(BREAKER_BASE * (2 ** min(extra, 16)), BREAKER_MAX)
     last = health_.last_error_at
     until = (last if last.tzinfo else last.replace(tzinfo=dt.UTC)) + pause
     return until if until > now else None
@@ -515,6 +869,10 @@ def _recording(got: Gathered, plan: LinkPlan, outcome: Outcome | None) -> Record
     return Recording(
         plan, outcome, stored, (got.agency_deals.get(aid), _partner_snapshot(got, code, stored))
     )
+
+
+def _no_lock() -> contextlib.AbstractContextManager[None]:
+    return contextlib.nullcontext()
 
 
 def _partner_snapshot(got: Gathered, code: str, link: LinkState | None) -> Deal | None:

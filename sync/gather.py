@@ -6,6 +6,12 @@ result holds each affected agency deal, its links, and the partner deals of
 those links — each list read with as few calls as the batch sizes allow. A
 partner whose CRM fails is set aside in ``down`` and its links are not touched.
 
+Two halves, for the engine's lanes: :meth:`Gatherer.agency_side` (once per pass, on
+the pass thread: the agency window, the due hints, the agency deals they name, their
+links and clients) and, per partner in its lane, :meth:`Gatherer.poll_partner` then
+:meth:`Gatherer.lane` (its window, the agency deals its own changes name, its deals,
+stamps and notes — only what concerns that partner).
+
 :class:`Gathered` is frozen once returned: the steps after it (planning, apply,
 record) read it and keep what they learn (e.g. partners failing later) themselves.
 """
@@ -15,7 +21,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from collections import defaultdict
-from collections.abc import Mapping, Sequence, Set
+from collections.abc import Iterable, Mapping, Sequence, Set
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
@@ -101,6 +107,24 @@ class _Gathering:
         )
 
 
+@dataclass(frozen=True)
+class PartnerPoll:
+    """One partner's listing since its cursor, or why it failed."""
+
+    window: Window | None
+    error: CrmError | None = None
+
+
+@dataclass(frozen=True)
+class AgencySide:
+    """The part of a pass every partner's lane shares (:meth:`Gatherer.agency_side`):
+    ``got`` holds the agency window, every due hint, the agency deals, their links and
+    clients; ``live`` the partners to call (the others are in ``got.down``)."""
+
+    got: Gathered
+    live: tuple[str, ...]
+
+
 class Gatherer:
     def __init__(
         self,
@@ -121,7 +145,7 @@ class Gatherer:
         self.partners = partners
         self.overlap = overlap
 
-    def run(
+    def agency_side(
         self,
         codes: Sequence[str],
         now: dt.datetime,
@@ -129,27 +153,72 @@ class Gatherer:
         parked: bool,
         polling: bool = True,
         resting: Mapping[str, CrmError] | None = None,
-    ) -> Gathered:
-        """Snapshots for everything hinted (and, with ``polling``, listed since the cursors).
-
-        Partners in ``resting`` (rate limited a moment ago) are not called at all.
-        """
+    ) -> AgencySide:
+        """What every partner's lane of a pass starts from, read once on the pass thread:
+        the agency's window, the due hints, the agency deals they name (and the parked
+        ones), their links, and the clients of the deals to be created."""
         got = _Gathering(down=dict(resting or {}))
         if polling:
             got.agency_window = poll.fetch(self.store, self.agency, self.overlap)
-            for code in codes:
-                if code not in got.down:
-                    self._poll_partner(code, got)
         live = [c for c in codes if c not in got.down]
         systems = [self.agency.system, *(self.partners[c].system for c in live)]
         got.hints = inbox.take_due(self.store, now, systems)
         agency_ids = self._agency_ids(got, live, parked=parked)
         self._agency_snapshots(got, agency_ids)
-        self._partner_snapshots(got, live)
-        self._stamps(got, [c for c in live if c not in got.down])
         self._contacts(got, live)
-        self._notes(got, [c for c in live if c not in got.down])
+        return AgencySide(got.freeze(), tuple(live))
+
+    def poll_partner(self, code: str) -> PartnerPoll:
+        """List what changed at ``code`` since its cursor (a lane does this first, while
+        the pass thread reads the agency side)."""
+        got = _Gathering()
+        self._poll_partner(code, got)
+        return PartnerPoll(got.partner_windows.get(code), got.down.get(code))
+
+    def lane(self, code: str, side: AgencySide, polled: PartnerPoll | None = None) -> Gathered:
+        """One partner's share of a pass, read in its lane: its window (``polled``; None
+        when the pass does not poll), the agency deals its changes name (fetched here
+        unless the agency side has them), its deals, stamps and notes. Only agency
+        deals routed to or linked with ``code`` are kept."""
+        common = side.got
+        system = self.partners[code].system
+        got = _Gathering(agency_window=common.agency_window)
+        got.hints = [h for h in common.hints if h.hint.system == system]
+        if polled is not None:
+            if polled.error is not None:
+                got.down[code] = polled.error
+                return got.freeze()
+            if polled.window is not None:
+                got.partner_windows[code] = polled.window
+        ids = self._agency_ids(got, [code], parked=False)
+        extra = sorted(ids - common.agency_deals.keys() - common.agency_missing)
+        fetched = self.agency.fetch_deals(extra) if extra else {}
+        if extra:
+            with self.store.transaction() as session:
+                for state in links.states(session, set(extra)):
+                    got.links.setdefault(state.agency_deal_id, {})[state.partner_code] = state
+        for aid, per_code in common.links.items():
+            got.links.setdefault(aid, {}).update(per_code)
+        got.agency_deals = {
+            **{i: d for i, d in common.agency_deals.items() if self._concerns(d, code, got)},
+            **fetched,
+        }
+        got.agency_missing = {i for i in common.agency_missing if code in got.links.get(i, {})} | (
+            set(extra) - fetched.keys()
+        )
+        got.contacts = dict(common.contacts)
+        got.companies = dict(common.companies)
+        if fetched:
+            self._contacts(got, [code], only=fetched.values())
+        self._partner_snapshots(got, [code])
+        self._stamps(got, [c for c in [code] if c not in got.down])
+        if code not in got.down:
+            self._notes(got, [code])
         return got.freeze()
+
+    def _concerns(self, deal: Deal, code: str, got: _Gathering) -> bool:
+        routed = self.mapping.routed_partners(deal.fields.get(self.mapping.agency.routing_field_id))
+        return code in got.links.get(deal.id, {}) or code in {p.code for p in routed}
 
     def _poll_partner(self, code: str, got: _Gathering) -> None:
         try:
@@ -171,6 +240,8 @@ class Gatherer:
                 partner_ids[by_system[hint.system]].add(hint.deal_id)
         for code, window in got.partner_windows.items():
             got.partner_deals[code] = {d.id: d for d in window.deals}
+        if not parked and not any(partner_ids.values()):
+            return ids  # nothing to look up: no store round trip
         with self.store.transaction() as session:
             ids -= self._agency_echoes(session, got, ids)
             for code, window in got.partner_windows.items():
@@ -291,18 +362,23 @@ class Gatherer:
             known.update(self.partners[code].fetch_deals(missing))
         return group_by_stamp(known.values(), ids)
 
-    def _contacts(self, got: _Gathering, live: Sequence[str]) -> None:
-        """The client contact and company travel with a new partner deal: read only those."""
+    def _contacts(
+        self, got: _Gathering, live: Sequence[str], only: Iterable[Deal] | None = None
+    ) -> None:
+        """The client contact and company travel with a new partner deal: read only those
+        (of ``only`` when given), adding to what ``got`` already holds."""
         contacts: set[str] = set()
         companies: set[str] = set()
-        for deal in got.agency_deals.values():
+        for deal in got.agency_deals.values() if only is None else only:
             if any(self._needs_create(deal, code, got) for code in live):
                 contacts.update(deal.contact_ids[:1])
                 companies.update([deal.company_id] if deal.company_id else [])
+        contacts -= got.contacts.keys()
+        companies -= got.companies.keys()
         if contacts:
-            got.contacts = self.agency.fetch_contacts(sorted(contacts))
+            got.contacts.update(self.agency.fetch_contacts(sorted(contacts)))
         if companies:
-            got.companies = self.agency.fetch_companies(sorted(companies))
+            got.companies.update(self.agency.fetch_companies(sorted(companies)))
 
     def _needs_create(self, deal: Deal, code: str, got: _Gathering) -> bool:
         routed = self.mapping.routed_partners(deal.fields.get(self.mapping.agency.routing_field_id))

@@ -5,7 +5,8 @@ pass for as long as its HTTP timeouts and retries last, and so delay every other
 partner. Here each call to a partner runs on a thread of its own and the pass waits
 for it only as long as the partner's deadline allows:
 
-* a pass gives each partner ``deadline`` seconds in all (:meth:`Lanes.begin_pass`);
+* a pass gives each partner ``deadline`` seconds in all (:meth:`Lanes.begin` for one
+  partner's lane, :meth:`Lanes.begin_pass` for every partner at once);
   a call that does not answer in what is left fails with :class:`Unavailable`
   ("did not answer within N s"), which the engine treats like any partner that is
   down: its work is requeued and its cursor does not advance;
@@ -14,8 +15,9 @@ for it only as long as the partner's deadline allows:
 * once it has returned, the partner is only *probed*: its next pass gets ``probe``
   seconds, and the full deadline again after a call answers in time.
 
-Agency calls never go through a lane: the agency portal's one rate budget is spent
-on the pass thread. Outside a pass (e.g. a reconcile) every call gets a full deadline.
+Agency calls never go through a lane: a partner's lane of a pass calls the agency
+through :class:`SerialCrm`, one call at a time, spending the portal's one rate budget
+(its pacer). Outside a pass (e.g. a reconcile) every call gets a full deadline.
 """
 
 from __future__ import annotations
@@ -51,6 +53,8 @@ DEADLINE_ENV = "BRIDGE_PARTNER_DEADLINE"
 PROBE_ENV = "BRIDGE_PARTNER_PROBE"
 DEFAULT_DEADLINE = 30.0  # seconds a pass gives one partner, all its calls together
 DEFAULT_PROBE = 1.0  # seconds for a partner that missed its deadline last time
+CONCURRENCY_ENV = "BRIDGE_PARTNER_CONCURRENCY"
+DEFAULT_CONCURRENCY = 16  # partners' lanes running at once in one pass
 
 
 def seconds_from_env(name: str, default: float) -> float:
@@ -67,11 +71,25 @@ def seconds_from_env(name: str, default: float) -> float:
     return value
 
 
+def concurrency_from_env(default: int = DEFAULT_CONCURRENCY) -> int:
+    """How many partners' lanes run at once; a bad value says so in one line."""
+    raw = os.environ.get(CONCURRENCY_ENV, "").strip()
+    if not raw:
+        return default
+    if not raw.isdigit() or int(raw) < 1:
+        raise ValueError(
+            f"{CONCURRENCY_ENV}={raw!r} is not a whole number of lanes of 1 or more; "
+            f"set e.g. {CONCURRENCY_ENV}={DEFAULT_CONCURRENCY}"
+        )
+    return int(raw)
+
+
 @dataclass
 class _Lane:
     busy: Future[object] | None = None  # the call that missed its deadline, still running
     probing: bool = False  # missed last time: the next pass gets the probe deadline only
     left: float | None = None  # seconds left in the current pass (None: outside a pass)
+    active: bool = False  # its pass (or its lane of a pass) is running
     missed_after: float = 0.0  # the deadline the busy call missed
 
 
@@ -112,6 +130,20 @@ class Lanes:
             for lane in self._lanes.values():
                 lane.left = None
 
+    def begin(self, code: str) -> None:
+        """``code``'s lane of a pass starts: its budget is the deadline (or the probe),
+        however long other partners' lanes of that pass run."""
+        with self._lock:
+            lane = self._lane(code)
+            lane.active = True
+            lane.left = None
+
+    def end(self, code: str) -> None:
+        with self._lock:
+            lane = self._lane(code)
+            lane.active = False
+            lane.left = None
+
     def busy(self, code: str) -> Unavailable | None:
         """Why ``code`` is not called now: a call that missed its deadline has not returned."""
         with self._lock:
@@ -149,7 +181,7 @@ class Lanes:
                     system=code,
                 )
             full = self.probe if lane.probing else self.deadline
-            budget = full if (lane.left is None or not self._in_pass) else lane.left
+            budget = full if (lane.left is None or not self._counting(lane)) else lane.left
             if budget <= 0:
                 raise Unavailable(
                     f"partner '{code}' used up its {_secs(full)} for this pass", system=code
@@ -180,12 +212,16 @@ class Lanes:
             if answered and lane.probing:
                 # It answers in time again: back to the full deadline, less what it used.
                 lane.probing = False
-                lane.left = self.deadline - elapsed if self._in_pass else None
+                lane.left = self.deadline - elapsed if self._counting(lane) else None
                 log.info("partner %s answers again within its probe deadline", code)
                 return
-            if self._in_pass:
+            if self._counting(lane):
                 budget = lane.left if lane.left is not None else self.deadline
                 lane.left = budget - elapsed
+
+    def _counting(self, lane: _Lane) -> bool:
+        """Whether a call spends the lane's budget for a pass (else it gets a full one)."""
+        return self._in_pass or lane.active
 
     def _missed(self, code: str, future: Future[_T], budget: float) -> None:
         with self._lock:
@@ -228,64 +264,101 @@ def _secs(value: float) -> str:
     return f"{value:.3g} s"
 
 
-class LaneCrm:
-    """A partner's :class:`Crm` whose every call runs in its lane (see :class:`Lanes`)."""
+class _Relay:
+    """A :class:`Crm` whose every call goes through :meth:`_call` (one place to wrap)."""
 
-    def __init__(self, lanes: Lanes, code: str, inner: Crm) -> None:
-        self.lanes = lanes
-        self.code = code
+    def __init__(self, inner: Crm) -> None:
         self.inner = inner
+
+    def _call(self, fn: Callable[[], _T]) -> _T:
+        raise NotImplementedError
 
     @property
     def system(self) -> str:
         return self.inner.system
 
     def pipelines(self) -> Sequence[Pipeline]:
-        return self.lanes.call(self.code, lambda: list(self.inner.pipelines()))
+        return self._call(lambda: list(self.inner.pipelines()))
 
     def custom_fields(self) -> Sequence[FieldDef]:
-        return self.lanes.call(self.code, lambda: list(self.inner.custom_fields()))
+        return self._call(lambda: list(self.inner.custom_fields()))
 
     def fetch_deals(self, ids: Sequence[str]) -> dict[str, Deal]:
-        return self.lanes.call(self.code, lambda: self.inner.fetch_deals(ids))
+        return self._call(lambda: self.inner.fetch_deals(ids))
 
     def find_by_stamp(self, stamps: Sequence[str]) -> dict[str, Deal]:
-        return self.lanes.call(self.code, lambda: self.inner.find_by_stamp(stamps))
+        return self._call(lambda: self.inner.find_by_stamp(stamps))
 
     def find_stamped(
         self, stamps: Sequence[str], *, pipeline_id: str | None = None
     ) -> dict[str, tuple[Deal, ...]]:
-        return self.lanes.call(
-            self.code, lambda: self.inner.find_stamped(stamps, pipeline_id=pipeline_id)
-        )
+        return self._call(lambda: self.inner.find_stamped(stamps, pipeline_id=pipeline_id))
 
     def list_changed(self, since: dt.datetime) -> Iterator[ChangePage]:
         # Every page is read inside the lane: a generator would run on the pass thread.
-        return iter(self.lanes.call(self.code, lambda: list(self.inner.list_changed(since))))
+        return iter(self._call(lambda: list(self.inner.list_changed(since))))
 
     def create_deals(self, drafts: Sequence[DealDraft]) -> list[WriteResult]:
-        return self.lanes.call(self.code, lambda: self.inner.create_deals(drafts))
+        return self._call(lambda: self.inner.create_deals(drafts))
 
     def update_deals(self, patches: Sequence[DealPatch]) -> list[WriteResult]:
-        return self.lanes.call(self.code, lambda: self.inner.update_deals(patches))
+        return self._call(lambda: self.inner.update_deals(patches))
 
     def fetch_contacts(self, ids: Sequence[str]) -> dict[str, Contact]:
-        return self.lanes.call(self.code, lambda: self.inner.fetch_contacts(ids))
+        return self._call(lambda: self.inner.fetch_contacts(ids))
 
     def fetch_companies(self, ids: Sequence[str]) -> dict[str, Company]:
-        return self.lanes.call(self.code, lambda: self.inner.fetch_companies(ids))
+        return self._call(lambda: self.inner.fetch_companies(ids))
 
     def add_notes(self, notes: Sequence[Note]) -> list[WriteResult]:
-        return self.lanes.call(self.code, lambda: self.inner.add_notes(notes))
+        return self._call(lambda: self.inner.add_notes(notes))
 
     def list_notes(self, deal_id: str) -> list[Note]:
-        return self.lanes.call(self.code, lambda: self.inner.list_notes(deal_id))
+        return self._call(lambda: self.inner.list_notes(deal_id))
 
     def list_notes_many(self, deal_ids: Sequence[str]) -> dict[str, list[Note]]:
-        return self.lanes.call(self.code, lambda: self.inner.list_notes_many(deal_ids))
+        return self._call(lambda: self.inner.list_notes_many(deal_ids))
 
     def close(self) -> None:
         self.inner.close()
 
 
-__all__ = ["DEADLINE_ENV", "PROBE_ENV", "LaneCrm", "Lanes", "seconds_from_env"]
+class LaneCrm(_Relay):
+    """A partner's :class:`Crm` whose every call runs in its lane (see :class:`Lanes`)."""
+
+    def __init__(self, lanes: Lanes, code: str, inner: Crm) -> None:
+        super().__init__(inner)
+        self.lanes = lanes
+        self.code = code
+
+    def _call(self, fn: Callable[[], _T]) -> _T:
+        return self.lanes.call(self.code, fn)
+
+
+class SerialCrm(_Relay):
+    """The agency's :class:`Crm` as the partners' lanes share it: one call at a time.
+
+    The agency portal has one rate budget (its pacer) for all lanes; calling it from
+    one lane at a time also keeps an adapter that is not thread-safe safe. A lane
+    holds the lock only for the length of one call.
+    """
+
+    def __init__(self, inner: Crm, lock: threading.Lock | None = None) -> None:
+        super().__init__(inner)
+        self.lock = lock or threading.Lock()
+
+    def _call(self, fn: Callable[[], _T]) -> _T:
+        with self.lock:
+            return fn()
+
+
+__all__ = [
+    "CONCURRENCY_ENV",
+    "DEADLINE_ENV",
+    "PROBE_ENV",
+    "LaneCrm",
+    "Lanes",
+    "SerialCrm",
+    "concurrency_from_env",
+    "seconds_from_env",
+]

@@ -72,12 +72,12 @@ class LedgerHook:
         with ``ended`` ("re-routed to …") as the reason.
         """
         code, status = state.partner_code, state.status
-        partner = self.mapping.partners.get(code)
-        if partner is None:
-            return 0
         agency, partner_deal = deals
-        commission = self._commission(session, code, agency, state.agency_deal_id)
-        if not commission.rules:
+        known = code in self.mapping.partners
+        commission = (
+            self._commission(session, code, agency, state.agency_deal_id) if known else None
+        )
+        if commission is None or not commission.rules:
             return 0
         if rerouted and ended is not None:
             return self._taken_back(session, state, observed_at, now, ended, commission)

@@ -33,7 +33,13 @@ AGENCY_SYSTEM = "bitrix24:agency"  # how bridge.mapping.connect labels the agenc
 # A catalog the store read live no longer ago than this is used as is (the daemon's
 # drift check re-reads on the same period).
 RESOLVE_MAX_AGE = dt.timedelta(minutes=10)
-STEPS = {"gather": "reading changes", "plan": "planning", "apply": "writing", "record": "recording"}
+STEPS = {
+    "gather": "reading changes",
+    "partners": "syncing partners",
+    "plan": "planning",
+    "apply": "writing",
+    "record": "recording",
+}
 
 
 class SetupFailed(Exception):

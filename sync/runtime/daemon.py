@@ -205,8 +205,18 @@ class Daemon:
         crms = self._pool.current()
         partners = {c: crm for c, crm in crms.items() if c in mapping.partners}
         lanes = Lanes(self.settings.partner_deadline, self.settings.partner_probe)
+        # The embedded daemon ends a pass without a late partner's lane (it goes on
+        # alone and sets its partner aside meanwhile); the distributed runner's pass
+        # holds the queue's pass lock, so it waits for every lane it started.
         self.engine = Engine(
-            self.store, mapping, crms["agency"], partners, clock=self.clock, lanes=lanes
+            self.store,
+            mapping,
+            crms["agency"],
+            partners,
+            clock=self.clock,
+            lanes=lanes,
+            concurrency=self.settings.partner_concurrency,
+            pass_wait=None if self._scale_out else self.settings.pass_wait,
         )
         if self._scale_out:
             queue_host = _QueueHost(self)
@@ -296,6 +306,8 @@ class Daemon:
                 stop_enqueueing(opened.engine)
         if self.runner is not None:
             self.runner.shutdown(wait=True)
+        if self.engine is not None:
+            self.engine.close()  # partners' lanes still running end (each within its deadline)
         if self.server is not None:
             self.server.stop()
         self._pool.close()

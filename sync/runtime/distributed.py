@@ -9,7 +9,12 @@ Shared (the queue, :mod:`sync.runtime.queue`), run once across all processes:
 
 The three pass kinds share one lane (the queue ``lock``): the engine's pass covers
 the agency and every partner, so two passes never run at once anywhere, and a
-worker that dies mid-pass is replaced by another within about a minute.
+worker that dies mid-pass is replaced by another within about a minute. Inside the
+pass the code path is the embedded runner's: the agency side is read once, then every
+partner's share runs in its own lane (:mod:`sync.engine`), concurrently. Here the pass
+waits for every lane it started (``pass_wait=None``), because the queue lock that
+keeps one partner on one worker at a time is the pass's; a lane that outlived its pass
+could meet the next pass's lane for the same partner on another worker.
 
 Local to each process (its own clock, :class:`~sync.runtime.runner.EmbeddedRunner`):
 re-reading its own mapping file and re-resolving that mapping against the CRMs,

@@ -44,3 +44,14 @@ def test_partner_deadlines_default_and_bad_values_name_the_variable() -> None:
         load_settings(None, {"BRIDGE_PARTNER_DEADLINE": "soon", "BRIDGE_PARTNER_PROBE": "-1"})
     assert "BRIDGE_PARTNER_DEADLINE='soon' — use a number of seconds above 0" in str(bad.value)
     assert "BRIDGE_PARTNER_PROBE='-1'" in str(bad.value)
+
+
+def test_partner_lanes_and_pass_wait_default_and_bad_values_name_the_variable() -> None:
+    settings = load_settings(None, {})
+    assert (settings.partner_concurrency, settings.pass_wait) == (16, 1.0)
+    tuned = load_settings(None, {"BRIDGE_PARTNER_CONCURRENCY": "64", "BRIDGE_PASS_WAIT": "0.5"})
+    assert (tuned.partner_concurrency, tuned.pass_wait) == (64, 0.5)
+    with pytest.raises(SettingsInvalid) as bad:
+        load_settings(None, {"BRIDGE_PARTNER_CONCURRENCY": "0", "BRIDGE_PASS_WAIT": "later"})
+    assert "BRIDGE_PARTNER_CONCURRENCY='0' — use a whole number of 1 or more" in str(bad.value)
+    assert "BRIDGE_PASS_WAIT='later' — use a number of seconds above 0" in str(bad.value)

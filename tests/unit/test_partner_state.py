@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 from bridge.store.health import PartnerHealth
-from sync.engine import BREAKER_AFTER
+from sync.engine import BREAKER_AFTER, BREAKER_MAX, breaker_open
 from sync.runtime.partner_state import MAX_TEXT, MappingView, partner_state
 
 NOW = dt.datetime(2026, 12, 4, 12, 0, tzinfo=dt.UTC)
@@ -71,3 +71,9 @@ def test_the_text_is_short_and_one_line() -> None:
 def test_the_agency_fails_but_is_never_paused_by_the_bridge() -> None:
     row = _row(BREAKER_AFTER + 2, "[bitrix24:agency] HTTP 503", at=NOW)
     assert partner_state(row, NOW, breaker=False) == "failing: HTTP 503"
+
+
+def test_the_breaker_pause_stays_at_its_maximum_however_long_a_partner_keeps_failing() -> None:
+    # Passes back to back against a hung partner fail it thousands of times in a row.
+    row = _row(BREAKER_AFTER + 5_000, at=NOW - dt.timedelta(seconds=10))
+    assert breaker_open(row, NOW) == NOW - dt.timedelta(seconds=10) + BREAKER_MAX
