@@ -38,6 +38,7 @@ from sync.ledger_hook import LedgerHook
 from sync.plan.money import CONFIRM_KEY, REFUSED_KEY
 from sync.plan.types import LinkPlan
 from sync.planning import Planner, Planning, default_planner
+from sync.rates import fx_rates
 from sync.record import APPLIED, FAILED, PARKED, Recorder
 from sync.screening import post_comments, screen_creates
 from sync.sources import inbox, poll
@@ -257,7 +258,8 @@ class Engine:
         now: dt.datetime,
         starts: Mapping[str, dt.datetime],
     ) -> list[LinkPlan]:
-        step = Planning(self.planner, self.mapping, now, self._pipeline(self.agency, None))
+        rates = fx_rates(self.store)
+        step = Planning(self.planner, self.mapping, now, self._pipeline(self.agency, None), rates)
         pipelines = {c: self._pipeline(self.partners[c], c) for c in live}
         return step.run(got, live, pipelines, starts)
 
@@ -303,7 +305,7 @@ class Engine:
         self.progress("apply", 0, report.writes)
         outcomes = Applier(self.store, self.agency, self.partners, now, self.crash).run(writing)
         self.crash("before_local_commit")
-        ledger = LedgerHook(self.mapping, self._pipeline(self.agency, None))
+        ledger = LedgerHook(self.mapping, self._pipeline(self.agency, None), fx_rates(self.store))
         recorder = Recorder(
             self.store, self.agency.system, now, ledger, self.retry_delay, crash=self.crash
         )

@@ -14,12 +14,14 @@ from decimal import Decimal, InvalidOperation
 
 from sqlmodel import Session
 
+from bridge.fx.rates import RateBook
 from bridge.ledger import book
 from bridge.ledger.observations import observe
 from bridge.ledger.rules import DealObservation, kept_notices
 from bridge.logs import log_event
 from bridge.mapping.compiled import CommissionRule, CompiledMapping, FieldEnd, RuleKind, Target
 from bridge.model import Deal, FieldValue, LinkStatus, Money, Pipeline, Semantics
+from sync.ledger_fx import with_conversion
 
 log = logging.getLogger(__name__)
 _ENDED = (LinkStatus.ORPHANED, LinkStatus.CLOSED)
@@ -27,9 +29,15 @@ FEE_KINDS = {RuleKind.PERCENT_OF_FEE: "fee", RuleKind.PERCENT_OF_PAYMENTS: "paid
 
 
 class LedgerHook:
-    def __init__(self, mapping: CompiledMapping, agency_pipeline: Pipeline | None) -> None:
+    def __init__(
+        self,
+        mapping: CompiledMapping,
+        agency_pipeline: Pipeline | None,
+        rates: RateBook | None = None,
+    ) -> None:
         self.mapping = mapping
         self.pipeline = agency_pipeline
+        self.rates = rates or RateBook()
 
     def __call__(
         self,
@@ -42,6 +50,7 @@ class LedgerHook:
         *,
         deal_id: str | None = None,
         reason: str | None = None,
+        partner_deal: Deal | None = None,
     ) -> int:
         """Observe the agency deal of an active link; how many ledger entries were booked.
 
@@ -57,6 +66,7 @@ class LedgerHook:
         if deal is None or status is not LinkStatus.ACTIVE:
             return 0
         obs = self.observation(deal, code, partner.commission.rules, observed_at)
+        obs = with_conversion(obs, deal, partner_deal, self.rates)
         return len(observe(session, obs, partner.commission, now))
 
     def _kept(
@@ -104,7 +114,8 @@ class LedgerHook:
             observed_at=observed_at,
             stage=self._semantics(deal.stage_id),
             amount=deal.amount,
-            **extra,
+            fee=extra.get("fee"),
+            paid=extra.get("paid"),
         )
 
     def _semantics(self, stage_id: str) -> Semantics:

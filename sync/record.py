@@ -143,6 +143,7 @@ class Recorder:
                         self.now,
                         deal_id=plan.link_key[0] if ended is not None else None,
                         reason=ended,
+                        partner_deal=after[1],
                     )
                     self.crash("mid_ledger_write")  # inside the transaction: all or nothing
         return verdict

@@ -20,6 +20,7 @@ from sqlmodel import Session, col, select
 
 from bridge.ledger import book
 from bridge.ledger.entries import Entry
+from bridge.ledger.fx import digest_part, fx_from, fx_values, with_fx
 from bridge.ledger.rules import DealObservation, entries_for
 from bridge.ledger.tables import LedgerObservationRow
 from bridge.mapping.compiled import Commission
@@ -34,6 +35,7 @@ def digest(obs: DealObservation) -> str:
     for name in MONEY_FIELDS:
         money: Money | None = getattr(obs, name)
         parts.append("-" if money is None else f"{money.amount.normalize():f} {money.currency}")
+    parts += digest_part(obs.fx)  # nothing without a conversion: older digests stand
     return hashlib.sha256("|".join(parts).encode()).hexdigest()
 
 
@@ -49,6 +51,7 @@ def _row_values(obs: DealObservation) -> dict[str, Any]:
         money: Money | None = getattr(obs, name)
         values[name] = None if money is None else money.amount
         values[f"{name}_currency"] = None if money is None else money.currency
+    values.update(fx_values(obs.fx))
     return values
 
 
@@ -65,6 +68,7 @@ def _observation(row: LedgerObservationRow) -> DealObservation:
         amount=_money(row.amount, row.amount_currency),
         fee=_money(row.fee, row.fee_currency),
         paid=_money(row.paid, row.paid_currency),
+        fx=fx_from(row.model_dump(), row.amount_currency) if row.amount_currency else None,
     )
 
 
@@ -96,6 +100,6 @@ def observe(
     store_observation(session, obs)
     past = history(session, obs.partner_code, obs.agency_deal_id)
     existing = book.read(session, partner=obs.partner_code, deal_id=obs.agency_deal_id)
-    new = entries_for(past, commission, existing)
+    new = with_fx(entries_for(past, commission, existing), past)
     book.append(session, new, now)
     return new

@@ -37,6 +37,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 
+from bridge.fx.rates import Conversion
 from bridge.ledger.entries import PARTNER_LEVEL, Entry, EntryKind, quantize
 from bridge.mapping.compiled import Commission, CommissionRule, RuleKind, Side
 from bridge.model import Money, Semantics, require_utc
@@ -55,6 +56,7 @@ class DealObservation:
     amount: Money | None = None
     fee: Money | None = None
     paid: Money | None = None  # cumulative; None = not known in this observation
+    fx: Conversion | None = None  # ``amount`` converted from the partner's (bridge.ledger.fx)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "observed_at", require_utc(self.observed_at, "observed_at"))
