@@ -189,6 +189,8 @@ class Connection:
     redirect_uri: str | None = None
     webhook_secret: Secret | None = None  # amoCRM: the random path secret of our hook URL
     application_token: Secret | None = None  # Bitrix24: outgoing-webhook token to check
+    # amoCRM: the account's currency (a lead's price carries none); the partner's ``currency``
+    currency: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

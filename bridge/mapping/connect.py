@@ -68,7 +68,8 @@ def open_crm(
         from bridge.amocrm.transport import BURST, RATE
 
         amo_pacer = pacers(base_url, RATE, BURST)
-    return AmoCrm(base_url, auth, system=f"amocrm:{label}", pacer=amo_pacer)
+    currency = connection.currency or "RUB"
+    return AmoCrm(base_url, auth, system=f"amocrm:{label}", pacer=amo_pacer, currency=currency)
 
 
 def _oauth_app(label: str, connection: Connection) -> OAuthApp | None:

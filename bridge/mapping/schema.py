@@ -47,7 +47,7 @@ class AgencySpec(_Spec):
     )
     pipeline: Name = Field(description="The partner-deal pipeline (category), by name or id")
     routing_field: StrictStr = Field(description="The user field routing deals to partners")
-    currency: StrictStr = "RUB"
+    currency: StrictStr = Field("RUB", description="ISO 4217 code the agency reports in")
 
 
 class ConnectionSpec(_Spec):
@@ -150,7 +150,13 @@ class PartnerSpec(_Spec):
     pipeline: Name
     routing_value: StrictStr | None = Field(None, description="Routing option; default: name")
     paused: StrictBool = False
-    currency: StrictStr | None = None
+    currency: StrictStr | None = Field(
+        None,
+        description=(
+            "ISO 4217 code the partner's CRM keeps amounts in (default: agency.currency);"
+            " converted only at rates entered with `bridge rates set`"
+        ),
+    )
     stages: StagesSpec
     fields: dict[str, FieldSpec | None] = Field(
         default_factory=dict, description="Overrides; null drops a default field"

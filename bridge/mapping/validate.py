@@ -7,6 +7,7 @@ policies, environment). Nothing is returned unless the list has no errors.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from pathlib import Path
 
@@ -132,11 +133,15 @@ def _partner(
     if spec.currency is not None:
         check_currency(currency, (*path, "currency"), out)
     connection = partner_connection(code, spec.kind, spec.connection, env, out)
+    if connection is not None:  # amoCRM prices are bare numbers in the account's currency
+        connection = dataclasses.replace(connection, currency=currency)
     stages = build_stages(spec.stages, raw.defaults.unmapped_stages, (*path, "stages"), out)
     fields = merge_fields(raw.defaults.fields, spec.fields, path, out)
     commission = spec.commission or raw.defaults.commission
     commission_path = (*path, "commission") if spec.commission else ("defaults", "commission")
-    rules = build_rules(commission, currency, commission_path, out)
+    # Commission is the agency's reporting: bare amounts in its rules are in the agency's
+    # currency unless the commission names one, even when the partner keeps its own.
+    rules = build_rules(commission, raw.agency.currency, commission_path, out)
     policies = build_policies(base, [(spec.policies, (*path, "policies"))], out)
     if "publish_ratings" in spec.policies.model_fields_set:
         message = (

@@ -19,6 +19,10 @@ from decimal import Decimal
 from bridge.fx.rates import Rate
 from bridge.ledger import book
 from bridge.ledger.entries import EntryKind
+from bridge.ledger.html import to_html
+from bridge.ledger.locale import Texts
+from bridge.ledger.render import to_csv
+from bridge.ledger.statement import Period, build_statement
 from bridge.mapping.compiled import Commission, CommissionRule, RuleKind, Side
 from bridge.model import LinkStatus, Money
 from bridge.store import links
@@ -83,6 +87,16 @@ def test_a_kzt_dealer_win_books_usd_at_the_entered_rate(world: World) -> None:
     assert entry.fx.effective == dt.date(2026, 11, 1)
     assert entry.fx.source == Money(Decimal("4600000"), "KZT")
     assert entry.fx.exact == Decimal("10000")
+
+    # the statement shows both amounts and the rate (HTML, the PDF's source, and CSV)
+    statement = build_statement([entry], "amo", Period.parse("2026-11"), T0 + dt.timedelta(days=1))
+    html = to_html(statement, Texts("en"))
+    assert "KZT4,600,000.00 at 1 USD = 460 KZT of 1 Nov 2026 → $10,000.00" in html
+    assert "$2,500.00" in html
+    ru = to_html(statement, Texts("ru"))
+    assert "по курсу 1 USD = 460 KZT на 01.11.2026" in ru
+    row = to_csv(statement).splitlines()[2].split(",")
+    assert row[-6:] == ["460", "USD/KZT", "2026-11-01", "4600000", "KZT", "10000"]
 
 
 def test_a_usd_agency_hands_over_to_a_rub_amocrm_account_at_92_50(world: World) -> None:
