@@ -14,7 +14,10 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import json
 from decimal import Decimal
+
+from typer.testing import CliRunner
 
 from bridge.fx.rates import Rate
 from bridge.ledger import book
@@ -26,6 +29,7 @@ from bridge.ledger.statement import Period, build_statement
 from bridge.mapping.compiled import Commission, CommissionRule, RuleKind, Side
 from bridge.model import LinkStatus, Money
 from bridge.store import links
+from sync.cli.main import app
 from sync.rates import set_rate
 from tests.engine.world import ROUTING, T0, World
 
@@ -133,3 +137,34 @@ def test_a_missing_rate_parks_naming_it_then_setting_it_sends_the_deal(world: Wo
     with world.store.transaction() as session:
         (state,) = links.states(session, [deal_id])
     assert state.status is LinkStatus.ACTIVE
+
+
+def test_bridge_rates_set_queues_the_parked_deal_and_rates_list_shows_who(
+    sqlite_world: World,
+) -> None:
+    world = sqlite_world
+    _currencies(world, "KZT")
+    _usd_deal(world, "10000")
+    engine = world.engine()
+    engine.sync()
+    assert world.amo.deals == {}
+    url = str(world.store.engine.url)
+    runner = CliRunner(env={"COLUMNS": "200"})
+    args = ["rates", "set", "USD", "KZT", "460", "--date", "2026-11-24", "--by", "Анна"]
+    done = runner.invoke(app, [*args, "--db-url", url])
+    assert done.exit_code == 0, done.output
+    assert "rate set: 1 USD = 460 KZT from 2026-11-24" in done.output
+    assert "queued 1 link(s) parked for this rate" in done.output
+    listed = runner.invoke(app, ["rates", "list", "--format", "json", "--db-url", url])
+    (row,) = json.loads(listed.output)
+    assert (row["base"], row["quote"], row["rate"], row["entered_by"]) == (
+        "USD",
+        "KZT",
+        "460",
+        "cli:Анна",
+    )
+    # the command queued the retry at the wall clock's now; the world's clock catches up
+    world.clock.advance((dt.datetime.now(dt.UTC) - world.clock.now()).total_seconds() + 1)
+    engine.sync()
+    (partner_deal,) = world.amo.deals.values()
+    assert partner_deal.amount == Money(Decimal("4600000"), "KZT")
