@@ -9,7 +9,7 @@ from bridge.mapping.validate import validate_text
 from tests.mapping.conftest import EXAMPLE, fixed_env
 
 TEXT = EXAMPLE.read_text(encoding="utf-8")
-ALFA_CURRENCY = "    currency: RUB               # the currency this partner's CRM keeps"
+ALFA_CURRENCY = "    currency: RUB               # the currency its CRM keeps"
 
 
 def _line_of(text: str, needle: str) -> int:
