@@ -63,9 +63,11 @@ def test_no_rate_on_or_before_the_date_names_the_pair_the_day_and_the_command() 
     missing = _book(("USD", "KZT", "460", D3)).convert(Money(Decimal(1), "USD"), "KZT", D2)
     assert isinstance(missing, MissingRate)
     assert missing.reason == (
-        "no USD→KZT rate on or before 2026-12-01 — bridge rates set USD KZT <rate> --date 2026-12-01"
+        "no USD→KZT rate on or before 2026-12-01 — "
+        "bridge rates set USD KZT <rate> --date 2026-12-01"
     )
-    assert isinstance(_book(("USD", "RUB", "92", D1)).convert(Money(Decimal(1), "USD"), "KZT", D2), MissingRate)  # fmt: skip
+    no_cross = _book(("USD", "RUB", "92", D1), ("RUB", "KZT", "5", D1))  # never chained
+    assert isinstance(no_cross.convert(Money(Decimal(1), "USD"), "KZT", D2), MissingRate)
 
 
 def test_the_same_currency_is_not_converted() -> None:
