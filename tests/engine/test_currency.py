@@ -29,6 +29,7 @@ from bridge.ledger.statement import Period, build_statement
 from bridge.mapping.compiled import Commission, CommissionRule, RuleKind, Side
 from bridge.model import LinkStatus, Money
 from bridge.store import links
+from sync.cli.ledger_entries import as_dicts
 from sync.cli.main import app
 from sync.rates import set_rate
 from tests.engine.world import ROUTING, T0, World
@@ -101,6 +102,13 @@ def test_a_kzt_dealer_win_books_usd_at_the_entered_rate(world: World) -> None:
     assert "по курсу 1 USD = 460 KZT на 01.11.2026" in ru
     row = to_csv(statement).splitlines()[2].split(",")
     assert row[-6:] == ["460", "USD/KZT", "2026-11-01", "4600000", "KZT", "10000"]
+    (exported,) = as_dicts([(1, entry)])  # bridge ledger entries / export (csv, xlsx, json)
+    assert (exported["amount"], exported["currency"], exported["fx_rate"]) == (
+        Decimal("2500.00"),
+        "USD",
+        Decimal(460),
+    )
+    assert (exported["fx_source"], exported["fx_source_currency"]) == (Decimal(4600000), "KZT")
 
 
 def test_a_usd_agency_hands_over_to_a_rub_amocrm_account_at_92_50(world: World) -> None:
