@@ -193,7 +193,7 @@ def _partner(
         return _unavailable(spec, routing, reason)
     stages = resolve_stages(spec.stages, agency.pipeline, pipeline, out)
     partner_side = Side("partner", catalog.fields, catalog.users)
-    fields, broken = resolve_field_maps(spec.fields, agency.side, partner_side, spec.currency, out)
+    fields, broken = resolve_field_maps(spec.fields, agency.side, partner_side, out)
     config = PartnerConfig(
         code=spec.code,
         name=spec.name,
