@@ -258,7 +258,7 @@ class Engine:
         now: dt.datetime,
         starts: Mapping[str, dt.datetime],
     ) -> list[LinkPlan]:
-        rates = fx_rates(self.store)
+        rates = fx_rates(self.store, self.mapping.rates)
         step = Planning(self.planner, self.mapping, now, self._pipeline(self.agency, None), rates)
         pipelines = {c: self._pipeline(self.partners[c], c) for c in live}
         return step.run(got, live, pipelines, starts)
@@ -305,7 +305,11 @@ class Engine:
         self.progress("apply", 0, report.writes)
         outcomes = Applier(self.store, self.agency, self.partners, now, self.crash).run(writing)
         self.crash("before_local_commit")
-        ledger = LedgerHook(self.mapping, self._pipeline(self.agency, None), fx_rates(self.store))
+        ledger = LedgerHook(
+            self.mapping,
+            self._pipeline(self.agency, None),
+            fx_rates(self.store, self.mapping.rates),
+        )
         recorder = Recorder(
             self.store, self.agency.system, now, ledger, self.retry_delay, crash=self.crash
         )

@@ -4,6 +4,7 @@ when one is set, queue the links parked for the lack of it (they go out with no 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 
 from bridge.fx.rates import Rate, RateBook
 from bridge.fx.store import add_rate, rate_book
@@ -13,10 +14,11 @@ from bridge.store.db import Store
 AGENCY_SYSTEM = "bitrix24:agency"  # how bridge.mapping.connect labels the agency portal
 
 
-def fx_rates(store: Store) -> RateBook:
-    """Every exchange rate the admin entered, for one pass (planner and ledger alike)."""
+def fx_rates(store: Store, kept: Sequence[Rate] = ()) -> RateBook:
+    """Every exchange rate for one pass (planner and ledger alike): ``kept`` (mapping.yaml's
+    ``rates:``) first, then those entered with ``bridge rates set`` (later entries win ties)."""
     with store.transaction() as session:
-        return rate_book(session)
+        return RateBook.of((*kept, *rate_book(session).rates))
 
 
 def waiting_for(store: Store, base: str, quote: str) -> list[int]:

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from enum import StrEnum
 
+from bridge.fx.rates import Rate
 from bridge.model import FieldValue, Money
 from bridge.secrets import Secret
 
@@ -231,6 +232,8 @@ class CompiledMapping:
     partners: Mapping[str, PartnerConfig]
     policies: Policies = field(default_factory=Policies)
     texts: Mapping[str, Mapping[str, str]] = field(default_factory=dict)  # language → key → text
+    # Exchange rates kept in mapping.yaml; the store's (bridge rates set) come after them.
+    rates: tuple[Rate, ...] = ()
 
     def routed_partners(self, routing_value: FieldValue) -> tuple[PartnerConfig, ...]:
         """Partners a deal goes to, given its routing field's value (one or many ids)."""

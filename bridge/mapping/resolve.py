@@ -93,7 +93,9 @@ def resolve(spec: MappingSpec, crms: Mapping[str, Crm], *, fix: bool = False) ->
         partners[code] = config
         summaries.append(_count(summary, out.problems[before:]))
     _check_unrouted(agency.routing, [p.routing_value for p in partners.values()], out)
-    compiled = CompiledMapping(spec.version, agency.config, partners, spec.policies, spec.texts)
+    compiled = CompiledMapping(
+        spec.version, agency.config, partners, spec.policies, spec.texts, spec.rates
+    )
     return _report(compiled, out, tuple(summaries))
 
 

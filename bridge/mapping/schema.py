@@ -165,6 +165,15 @@ class PartnerSpec(_Spec):
     policies: PoliciesSpec = PoliciesSpec.model_validate({})
 
 
+class RateSpec(_Spec):
+    """An exchange rate kept in the mapping: 1 ``base`` = ``rate`` ``quote`` from ``date``."""
+
+    base: StrictStr = Field(description="ISO 4217 code of one unit, e.g. USD")
+    quote: StrictStr = Field(description="ISO 4217 code it is worth `rate` of, e.g. KZT")
+    rate: Decimal = Field(description="1 base = rate quote; positive")
+    date: StrictStr = Field(description='Effective from, quoted: "2026-12-01"')
+
+
 class MappingFile(_Spec):
     """The whole of ``mapping.yaml``."""
 
@@ -175,4 +184,8 @@ class MappingFile(_Spec):
     texts: dict[Literal["ru", "en"], dict[str, StrictStr]] = Field(
         default_factory=dict,
         description="Partner-facing wording per language: notice/statement key → template",
+    )
+    rates: list[RateSpec] = Field(
+        default_factory=list,
+        description="Exchange rates besides those entered with `bridge rates set`",
     )

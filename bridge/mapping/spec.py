@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 
+from bridge.fx.rates import Rate
 from bridge.mapping.compiled import (
     Connection,
     ConverterKind,
@@ -114,3 +115,4 @@ class MappingSpec:
     policies: Policies
     loaded: LoadedYaml  # node positions, for resolution messages
     texts: Mapping[str, Mapping[str, str]] = field(default_factory=dict)  # language → key → text
+    rates: tuple[Rate, ...] = ()  # exchange rates kept in mapping.yaml (bridge.fx.rates)

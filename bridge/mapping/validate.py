@@ -19,6 +19,7 @@ from bridge.mapping.env import Environment, expand, missing_variable
 from bridge.mapping.errors import KeyPath, MappingInvalid, MappingProblem
 from bridge.mapping.fieldmaps import merge_fields
 from bridge.mapping.policy import build_policies, build_rules, build_stages, check_currency
+from bridge.mapping.rates import build_rates
 from bridge.mapping.report import Reporter
 from bridge.mapping.schema import FORMAT_VERSION, MappingFile, PartnerSpec
 from bridge.mapping.spec import AgencySpecMerged, MappingSpec, PartnerSpecMerged
@@ -105,12 +106,13 @@ def _build(raw: MappingFile, env: Environment, out: Reporter) -> MappingSpec | N
     _check_partner_set(raw, out)
     texts: dict[str, dict[str, str]] = {lang: dict(found) for lang, found in raw.texts.items()}
     check_texts(texts, out)
+    rates = build_rates(raw.rates, out)
     if connection is None or out.errors:
         return None
     agency = AgencySpecMerged(
         connection, str(raw.agency.pipeline), raw.agency.routing_field, raw.agency.currency
     )
-    return MappingSpec(out.file, raw.version, agency, partners, policies, out.loaded, texts)
+    return MappingSpec(out.file, raw.version, agency, partners, policies, out.loaded, texts, rates)
 
 
 def _partner(

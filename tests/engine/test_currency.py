@@ -176,3 +176,21 @@ def test_bridge_rates_set_queues_the_parked_deal_and_rates_list_shows_who(
     engine.sync()
     (partner_deal,) = world.amo.deals.values()
     assert partner_deal.amount == Money(Decimal("4600000"), "KZT")
+
+
+def test_a_rate_kept_in_mapping_yaml_converts_and_one_entered_for_that_day_wins(
+    world: World,
+) -> None:
+    _currencies(world, "RUB")
+    kept = Rate("USD", "RUB", Decimal(90), DEAL_DAY, "mapping.yaml")
+    world.mapping = dataclasses.replace(world.mapping, rates=(kept,))
+    _usd_deal(world, "10000")
+    engine = world.engine()
+    engine.sync()
+    assert [d.amount for d in world.amo.deals.values()] == [Money(Decimal(900000), "RUB")]
+    _rate(world, "USD", "RUB", "92.50", DEAL_DAY)
+    _usd_deal(world, "20000")
+    engine.sync()
+    amounts = sorted(d.amount.amount for d in world.amo.deals.values() if d.amount)
+    # the first deal did not change, so nothing re-converts it: it keeps 900 000 RUB
+    assert amounts == [Decimal(900000), Decimal(1850000)]

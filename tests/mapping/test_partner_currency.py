@@ -40,3 +40,35 @@ def test_a_kzt_partner_keeps_kzt_while_commission_stays_in_the_agencys_currency(
     assert alfa.currency == "KZT"
     assert alfa.connection.currency == "KZT"  # the amoCRM account's bare prices are KZT
     assert {rule.currency for rule in alfa.rules} == {"RUB"}  # agency.currency
+
+
+RATES = """
+rates:
+  - base: USD
+    quote: KZT
+    rate: 460
+    date: "2026-11-01"
+  - base: USD
+    quote: XYZ
+    rate: 0
+    date: "2026-13-01"
+"""
+
+
+def test_mapping_rates_are_checked_with_their_lines_and_compiled() -> None:
+    text = TEXT + RATES
+    _, problems = validate_text(text, "mapping.yaml", fixed_env())
+    found = {(p.line, p.message.split(" — ")[0]) for p in problems if " rates[" in str(p)}
+    assert found == {
+        (_line_of(text, "quote: XYZ"), "'XYZ' is not an ISO 4217 currency"),
+        (_line_of(text, "rate: 0"), "rate 0 must be positive"),
+        (_line_of(text, '"2026-13-01"'), "'2026-13-01' is not a date"),
+    }, [str(p) for p in problems]
+    spec, problems = validate_text(
+        TEXT + RATES.split("  - base: USD\n    quote: XYZ", maxsplit=1)[0], "m", fixed_env()
+    )
+    assert spec is not None, [str(p) for p in problems]
+    (rate,) = spec.rates
+    assert (rate.base, rate.quote, rate.rate, rate.effective.isoformat(), rate.entered_by) == (
+        "USD", "KZT", 460, "2026-11-01", "mapping.yaml"
+    )  # fmt: skip
