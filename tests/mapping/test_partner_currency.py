@@ -3,6 +3,8 @@ compiled mapping (and to the amoCRM account's prices), commission left in the ag
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 import pytest
 
 from bridge.mapping.validate import validate_text
@@ -70,5 +72,5 @@ def test_mapping_rates_are_checked_with_their_lines_and_compiled() -> None:
     assert spec is not None, [str(p) for p in problems]
     (rate,) = spec.rates
     assert (rate.base, rate.quote, rate.rate, rate.effective.isoformat(), rate.entered_by) == (
-        "USD", "KZT", 460, "2026-11-01", "mapping.yaml"
+        "USD", "KZT", Decimal(460), "2026-11-01", "mapping.yaml"
     )  # fmt: skip
