@@ -47,6 +47,9 @@ RU = {
     "rule_percent_of_amount": "от суммы сделки",
     "rule_percent_of_fee": "от вознаграждения агентства",
     "rule_percent_of_payments": "от поступивших оплат",
+    "fx_at": "по курсу",
+    "fx_on": "на",
+    "fx_exact": "точно",
     "partner_level": "—",
     "footer": "Положительная сумма — долг указанной стороны. Оплаты погашают самые ранние суммы.",
 }
@@ -86,6 +89,9 @@ EN = {
     "rule_percent_of_amount": "of the deal amount",
     "rule_percent_of_fee": "of the agency fee",
     "rule_percent_of_payments": "of payments received",
+    "fx_at": "at",
+    "fx_on": "of",
+    "fx_exact": "exactly",
     "partner_level": "—",
     "footer": "A positive amount is owed by the side named. Payments settle the oldest first.",
 }

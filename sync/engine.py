@@ -53,6 +53,7 @@ from sync.ledger_hook import LedgerHook
 from sync.plan.money import CONFIRM_KEY, REFUSED_KEY
 from sync.plan.types import CreatePartnerDeal, LinkPlan
 from sync.planning import Planner, Planning, default_planner
+from sync.rates import fx_rates
 from sync.record import APPLIED, FAILED, PARKED, Recorder, Recording
 from sync.screening import post_comments, screen_creates
 from sync.sources import inbox, poll
@@ -581,7 +582,8 @@ class Engine:
                 self._lane_failed(code, shared.side.got, exc, now)
             return result
         agency_pipeline = self._pipeline(self.agency, None)
-        step = Planning(self.planner, self.mapping, now, agency_pipeline)
+        rates = fx_rates(self.store, self.mapping.rates)
+        step = Planning(self.planner, self.mapping, now, agency_pipeline, rates)
         result.plans = step.run(got, [code], {code: pipeline}, shared.starts)
         if work.dry_run:
             return result
@@ -669,7 +671,11 @@ class Engine:
         partners = {result.code: self.partners[result.code]}
         outcomes = Applier(self.store, agency, partners, now, self.crash).run(writing)
         self.crash("before_local_commit")
-        ledger = LedgerHook(self.mapping, self._pipeline(self.agency, None))
+        ledger = LedgerHook(
+            self.mapping,
+            self._pipeline(self.agency, None),
+            fx_rates(self.store, self.mapping.rates),
+        )
         recorder = Recorder(
             self.store, self.agency.system, now, ledger, self.retry_delay, crash=self.crash
         )

@@ -2,13 +2,15 @@
 
 Two looks, both read-only:
 
-* **by the mapping alone** — a partner keeping another currency than the agency
-  while the deal amount is mirrored: every hand-over of an agency amount parks (the
-  bridge does not convert currencies);
+* **by the mapping and the rates** — a partner keeping another currency than the
+  agency while the deal amount is mirrored, with no rate for the pair known today
+  (mapping.yaml's ``rates:`` and those entered with ``bridge rates set``): every
+  hand-over of an agency amount parks (the bridge converts only at rates the admin
+  entered, :mod:`bridge.fx.rates`);
 * **a sample dry run** — a few open agency deals routed to each partner (the most
   recently changed, read in one listing), each planned by the real, pure planner as
-  the hand-over it would be, with its contact and company; every park and its
-  reason is reported.
+  the hand-over it would be, with its contact, company and the known rates; every
+  park and its reason is reported (a missing rate on a deal's date among them).
 
 Nothing is written to any CRM or store.
 """
@@ -21,6 +23,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from bridge.crm import Crm, CrmError
+from bridge.fx.rates import RateBook
 from bridge.mapping.compiled import CompiledMapping, PartnerConfig, Target
 from bridge.model import Deal, Pipeline, Semantics
 from sync.plan.planner import plan_agency_deal
@@ -53,23 +56,28 @@ class Outlook:
     unread: tuple[str, ...] = ()  # accounts that could not be read (said, not fatal)
 
 
-def currency_mismatches(mapping: CompiledMapping) -> list[Foreseen]:
-    """Partners whose CRM keeps another currency than the agency's, amount mirrored."""
+def currency_mismatches(
+    mapping: CompiledMapping, rates: RateBook, today: dt.date
+) -> list[Foreseen]:
+    """Partners whose CRM keeps another currency than the agency's, amount mirrored, with
+    no rate for the pair on ``today`` (either direction; no cross rates)."""
     found = []
     for code, partner in sorted(mapping.partners.items()):
         wanted = _amount_currency(partner)
         agency = mapping.agency.currency
-        if wanted is not None and wanted != agency:
-            found.append(
-                Foreseen(
-                    code,
-                    None,
-                    f"the agency keeps amounts in {agency} and '{code}' in {wanted}; the bridge"
-                    " does not convert currencies — set the partner's 'currency:' to "
-                    f"{agency} if its CRM keeps {agency}, or leave the amount unmapped "
-                    "(fields: {amount: null})",
-                )
+        if wanted is None or wanted == agency or rates.find(agency, wanted, today):
+            continue
+        found.append(
+            Foreseen(
+                code,
+                None,
+                f"the agency keeps amounts in {agency} and '{code}' in {wanted}, and no "
+                f"{agency}→{wanted} rate is known on {today.isoformat()}; the bridge converts "
+                f"only at rates the admin entered — bridge rates set {agency} {wanted} <rate>, "
+                f"or set the partner's 'currency:' to {agency} if its CRM keeps {agency}, or "
+                "leave the amount unmapped (fields: {amount: null})",
             )
+        )
     return found
 
 
@@ -82,10 +90,17 @@ def _amount_currency(partner: PartnerConfig) -> str | None:
 
 
 def foresee(
-    mapping: CompiledMapping, crms: Mapping[str, Crm], now: dt.datetime, sample: int = SAMPLE
+    mapping: CompiledMapping,
+    crms: Mapping[str, Crm],
+    now: dt.datetime,
+    sample: int = SAMPLE,
+    rates: RateBook | None = None,
 ) -> Outlook:
-    """The mapping's mismatches, then a dry-run plan of ``sample`` open deals per partner."""
-    parks = currency_mismatches(mapping)
+    """The mapping's mismatches, then a dry-run plan of ``sample`` open deals per partner.
+
+    ``rates``: every rate known (default: mapping.yaml's ``rates:`` alone)."""
+    rates = rates if rates is not None else RateBook.of(mapping.rates)
+    parks = currency_mismatches(mapping, rates, now.date())
     agency = crms.get("agency")
     if agency is None:
         return Outlook({}, tuple(parks), ("agency",))
@@ -116,6 +131,7 @@ def foresee(
                 contact=contacts.get(deal.contact_ids[0]) if deal.contact_ids else None,
                 company=companies.get(deal.company_id) if deal.company_id else None,
                 pipeline=pipeline,
+                rates=rates,
             )
             plans = plan_agency_deal(
                 deal,

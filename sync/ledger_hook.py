@@ -16,6 +16,7 @@ from decimal import Decimal, InvalidOperation
 
 from sqlmodel import Session
 
+from bridge.fx.rates import RateBook
 from bridge.ledger import book
 from bridge.ledger.observations import history, observe
 from bridge.ledger.rules import DealObservation, kept_notices
@@ -30,6 +31,7 @@ from bridge.mapping.compiled import (
 )
 from bridge.model import Deal, FieldValue, LinkState, LinkStatus, Money, Pipeline, Semantics
 from bridge.store import leads
+from sync.ledger_fx import with_conversion
 from sync.plan.leads import parse_lead_stamp
 from sync.plan.money import PAID_KEY
 
@@ -39,9 +41,15 @@ FEE_KINDS = {RuleKind.PERCENT_OF_FEE: "fee", RuleKind.PERCENT_OF_PAYMENTS: "paid
 
 
 class LedgerHook:
-    def __init__(self, mapping: CompiledMapping, agency_pipeline: Pipeline | None) -> None:
+    def __init__(
+        self,
+        mapping: CompiledMapping,
+        agency_pipeline: Pipeline | None,
+        rates: RateBook | None = None,
+    ) -> None:
         self.mapping = mapping
         self.pipeline = agency_pipeline
+        self.rates = rates or RateBook()
 
     def __call__(
         self,
@@ -88,11 +96,8 @@ class LedgerHook:
         if agency is None or status is not LinkStatus.ACTIVE:
             return 0
         obs = self.observation(agency, code, commission.rules, observed_at)
-        obs = dataclasses.replace(
-            obs,
-            stage=state.outcome or obs.stage,
-            amount=(partner_deal.amount if partner_deal else None) or obs.amount,
-        )
+        obs = dataclasses.replace(obs, stage=state.outcome or obs.stage)
+        obs = with_conversion(obs, agency, partner_deal, self.rates)
         return len(observe(session, obs, commission, now))
 
     def _commission(

@@ -11,6 +11,7 @@ import datetime as dt
 from collections.abc import Mapping, Sequence
 from typing import Protocol
 
+from bridge.fx.rates import RateBook
 from bridge.mapping.compiled import CompiledMapping
 from bridge.model import Deal, LinkState, Pipeline
 from sync.gather import Gathered
@@ -59,11 +60,13 @@ class Planning:
         mapping: CompiledMapping,
         now: dt.datetime,
         agency_pipeline: Pipeline | None,
+        rates: RateBook | None = None,
     ) -> None:
         self.planner = planner
         self.mapping = mapping
         self.now = now
         self.agency_pipeline = agency_pipeline
+        self.rates = rates or RateBook()  # the admin's exchange rates (bridge rates set)
 
     def run(
         self,
@@ -97,7 +100,11 @@ class Planning:
         notes = got.agency_notes.get(deal.id, ())
         company = got.companies.get(deal.company_id) if deal.company_id else None
         agency = AgencyExtras(
-            contact=contact, company=company, pipeline=self.agency_pipeline, notes=notes
+            contact=contact,
+            company=company,
+            pipeline=self.agency_pipeline,
+            notes=notes,
+            rates=self.rates,
         )
         return self.planner.plan_agency_deal(
             deal,

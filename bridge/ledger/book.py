@@ -15,6 +15,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col, select
 
 from bridge.ledger.entries import PARTNER_LEVEL, Entry, EntryKind
+from bridge.ledger.fx import fx_from, fx_values
 from bridge.ledger.rules import DealObservation, membership_entries
 from bridge.ledger.tables import LedgerEntryRow
 from bridge.mapping.compiled import Commission, Side
@@ -48,6 +49,7 @@ def _values(entry: Entry, now: dt.datetime) -> dict[str, Any]:
         "payable_at": entry.payable_at,
         "created_at": now,
         "ref": entry.ref,
+        **fx_values(entry.fx),
     }
 
 
@@ -81,6 +83,7 @@ def to_entry(row: LedgerEntryRow) -> Entry:
         rate=row.rate,
         base=row.base,
         ref=row.ref,
+        fx=fx_from(row.model_dump(), row.currency),
     )
 
 

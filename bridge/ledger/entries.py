@@ -19,6 +19,7 @@ from enum import StrEnum
 
 from babel.numbers import get_currency_precision
 
+from bridge.fx.rates import Conversion
 from bridge.mapping.compiled import Side
 from bridge.model import require_utc
 
@@ -70,6 +71,9 @@ class Entry:
     rate: Decimal | None = None
     base: Decimal | None = None
     ref: str | None = None
+    # The partner-side amount this entry's base was converted from, at which rate and
+    # date, and the exact converted value (bridge.ledger.fx); None: no conversion.
+    fx: Conversion | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "occurred_at", require_utc(self.occurred_at, "occurred_at"))

@@ -24,6 +24,7 @@ from bridge.ledger.locale import Texts
 from bridge.ledger.render import (
     NO_TITLES,
     calculation,
+    conversion,
     deal_label,
     direction_label,
     effect,
@@ -48,6 +49,7 @@ class EntryRow:
     calc: str
     payable: str
     effects: tuple[str, ...]
+    fx: str = ""  # both amounts and the rate, for a converted base (render.conversion)
 
 
 @cache
@@ -118,6 +120,7 @@ def _entry_row(e: Entry, s: Statement, texts: Texts, titles: Mapping[str, str]) 
         calc=calculation(e, texts),
         payable=payable_label(e, texts),
         effects=tuple(effect(e, d, texts) for d in s.directions),
+        fx=conversion(e, texts),
     )
 
 

@@ -20,6 +20,7 @@ from sqlmodel import Session, col, select
 
 from bridge.ledger import book
 from bridge.ledger.entries import Entry
+from bridge.ledger.fx import digest_part, fx_from, fx_values, with_fx
 from bridge.ledger.overrides import override_entries
 from bridge.ledger.rules import DealObservation, Volume, entries_for, needs_volume
 from bridge.ledger.tables import LedgerObservationRow
@@ -39,6 +40,7 @@ def digest(obs: DealObservation) -> str:
         parts.append("-" if money is None else f"{money.amount.normalize():f} {money.currency}")
     if obs.ended is not None:  # appended only when set: older digests stay valid
         parts.append(f"ended:{obs.ended}")
+    parts += digest_part(obs.fx)  # nothing without a conversion: older digests stand
     return hashlib.sha256("|".join(parts).encode()).hexdigest()
 
 
@@ -55,6 +57,7 @@ def _row_values(obs: DealObservation) -> dict[str, Any]:
         money: Money | None = getattr(obs, name)
         values[name] = None if money is None else money.amount
         values[f"{name}_currency"] = None if money is None else money.currency
+    values.update(fx_values(obs.fx))
     return values
 
 
@@ -72,6 +75,7 @@ def _observation(row: LedgerObservationRow) -> DealObservation:
         fee=_money(row.fee, row.fee_currency),
         paid=_money(row.paid, row.paid_currency),
         ended=row.ended,
+        fx=fx_from(row.model_dump(), row.amount_currency) if row.amount_currency else None,
     )
 
 
@@ -124,7 +128,7 @@ def derive(
     volume = None
     if any(needs_volume(rule) for rule in commission.rules):
         volume = volume_in(session, first.partner_code, first.agency_deal_id)
-    new = entries_for(past, commission, existing, volume)
+    new = with_fx(entries_for(past, commission, existing, volume), past)
     book.append(session, new, now)
     override = commission.override
     if override is None:

@@ -48,6 +48,23 @@ def calculation(entry: Entry, texts: Texts) -> str:
     return f"{texts.percent(entry.rate)} × {texts.money(entry.base, entry.currency)}"
 
 
+def conversion(entry: Entry, texts: Texts) -> str:
+    """Both amounts and the rate, when the base was converted from the partner's currency:
+    ``4 600 000,00 ₸ по курсу 1 USD = 460 KZT на 01.11.2026 → 10 000,00 $``; the exact
+    value follows when rounding changed it (bridge.ledger.fx)."""
+    fx = entry.fx
+    if fx is None:
+        return ""
+    text = (
+        f"{texts.money(fx.source.amount, fx.source.currency)} {texts['fx_at']} {fx.rate_text}"
+        f" {texts['fx_on']} {texts.date(fx.effective)}"
+        f" → {texts.money(fx.result.amount, fx.result.currency)}"
+    )
+    if fx.exact != fx.result.amount:
+        text += f" ({texts['fx_exact']} {fx.exact:f})"
+    return text
+
+
 def deal_label(entry: Entry, texts: Texts, titles: Mapping[str, str]) -> str:
     if entry.deal_id == PARTNER_LEVEL:
         return texts["partner_level"]
@@ -86,7 +103,7 @@ def rich_table(statement: Statement, texts: Texts, titles: Mapping[str, str] = N
             texts.date(e.occurred_at),
             deal_label(e, texts, titles),
             operation(e, texts),
-            calculation(e, texts),
+            "\n".join(t for t in (calculation(e, texts), conversion(e, texts)) if t),
             payable_label(e, texts),
             *(effect(e, d, texts) for d in s.directions),
         )
@@ -105,6 +122,7 @@ def _total_row(
 CSV_HEADER = (
     "section", "date", "deal_id", "kind", "rule", "cause", "rate", "base",
     "amount", "currency", "payer", "payable_at", "ref",
+    "fx_rate", "fx_pair", "fx_date", "fx_source", "fx_source_currency", "fx_exact",
 )  # fmt: skip
 
 
@@ -126,7 +144,9 @@ def _csv_totals(writer: Any, section: str, day: str, s: Statement, *, opening: b
     values = s.opening if opening else s.closing
     for d in s.directions:
         amount = values.get(d, Decimal(0))
-        writer.writerow((section, day, "", "", "", "", "", "", amount, d[2], d[1].value, "", ""))
+        writer.writerow(
+            (section, day, "", "", "", "", "", "", amount, d[2], d[1].value, "", "", *_NO_FX)
+        )
 
 
 def _csv_entry(e: Entry, amount: Decimal) -> tuple[object, ...]:
@@ -143,4 +163,16 @@ def _csv_entry(e: Entry, amount: Decimal) -> tuple[object, ...]:
         e.payer.value,
         e.payable_at.date().isoformat(),
         e.ref or "",
+        *_fx_cells(e),
     )
+
+
+_NO_FX = ("",) * 6
+
+
+def _fx_cells(e: Entry) -> tuple[object, ...]:
+    fx = e.fx
+    if fx is None:
+        return _NO_FX
+    pair = f"{fx.base}/{fx.quote}"
+    return (fx.rate, pair, fx.effective.isoformat(), fx.source.amount, fx.source.currency, fx.exact)

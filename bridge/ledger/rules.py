@@ -48,6 +48,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 
+from bridge.fx.rates import Conversion
 from bridge.ledger import tiers as tiering
 from bridge.ledger.entries import PARTNER_LEVEL, Entry, EntryKind, quantize
 from bridge.ledger.tiers import Prior
@@ -74,6 +75,7 @@ class DealObservation:
     # iqproject"): won commission is reversed, payment commission reversed to zero. A
     # later observation without it (routed back) books afresh.
     ended: str | None = None
+    fx: Conversion | None = None  # ``amount`` converted from the partner's (bridge.ledger.fx)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "observed_at", require_utc(self.observed_at, "observed_at"))

@@ -11,7 +11,7 @@ import datetime as dt
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Column, Index, UniqueConstraint
+from sqlalchemy import Column, Date, Index, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from bridge.store.types import DecimalText, UtcDateTime
@@ -23,6 +23,10 @@ def _utc() -> Any:
 
 def _dec(nullable: bool) -> Any:
     return Field(default=None, sa_column=Column(DecimalText(), nullable=nullable))
+
+
+def _day() -> Any:
+    return Field(default=None, sa_column=Column(Date(), nullable=True))
 
 
 class LedgerEntryRow(SQLModel, table=True):
@@ -47,6 +51,13 @@ class LedgerEntryRow(SQLModel, table=True):
     payable_at: dt.datetime = _utc()
     created_at: dt.datetime = _utc()
     ref: str | None = Field(default=None, max_length=200)
+    # The conversion behind an amount (bridge.ledger.fx); all None without one.
+    fx_rate: Decimal | None = _dec(nullable=True)
+    fx_pair: str | None = Field(default=None, max_length=7)  # "USD/KZT": 1 USD = rate KZT
+    fx_date: dt.date | None = _day()
+    fx_source: Decimal | None = _dec(nullable=True)
+    fx_source_currency: str | None = Field(default=None, max_length=3)
+    fx_exact: Decimal | None = _dec(nullable=True)
 
 
 class LedgerObservationRow(SQLModel, table=True):
@@ -72,3 +83,10 @@ class LedgerObservationRow(SQLModel, table=True):
     # Set when the link ended in a way that takes its money back (re-routed to another
     # partner): the reason, e.g. "re-routed to iqproject" (bridge.ledger.rules).
     ended: str | None = Field(default=None)
+    # The conversion behind an amount (bridge.ledger.fx); all None without one.
+    fx_rate: Decimal | None = _dec(nullable=True)
+    fx_pair: str | None = Field(default=None, max_length=7)  # "USD/KZT": 1 USD = rate KZT
+    fx_date: dt.date | None = _day()
+    fx_source: Decimal | None = _dec(nullable=True)
+    fx_source_currency: str | None = Field(default=None, max_length=3)
+    fx_exact: Decimal | None = _dec(nullable=True)

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from enum import StrEnum
 
+from bridge.fx.rates import Rate
 from bridge.kpi.decline import DeclineRule
 from bridge.model import FieldValue, Money
 from bridge.secrets import Secret
@@ -313,6 +314,8 @@ class Connection:
     webhook_secret: Secret | None = None  # amoCRM: the random path secret of our hook URL
     application_token: Secret | None = None  # Bitrix24: outgoing-webhook token to check
     company_tax_id_field: str | None = None  # amoCRM: the company field with the ИНН
+    # amoCRM: the account's currency (a lead's price carries none); the partner's ``currency``
+    currency: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -405,6 +408,8 @@ class CompiledMapping:
     policies: Policies = field(default_factory=Policies)
     texts: Mapping[str, Mapping[str, str]] = field(default_factory=dict)  # language → key → text
     decline: DeclineRule | None = None  # alerts.decline of mapping.yaml; None: no alerts
+    # Exchange rates kept in mapping.yaml; the store's (bridge rates set) come after them.
+    rates: tuple[Rate, ...] = ()
 
     def routed_partners(self, routing_value: FieldValue) -> tuple[PartnerConfig, ...]:
         """Partners a deal goes to, given its routing field's value (one or many ids)."""

@@ -69,12 +69,14 @@ def open_crm(
         from bridge.amocrm.transport import BURST, RATE
 
         amo_pacer = pacers(base_url, RATE, BURST)
+    currency = connection.currency or "RUB"
     return AmoCrm(
         base_url,
         auth,
         system=f"amocrm:{label}",
         pacer=amo_pacer,
         company_tax_field=connection.company_tax_id_field or DEFAULT_TAX_FIELD,
+        currency=currency,
     )
 
 

@@ -8,6 +8,8 @@ from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
+from babel.numbers import list_currencies
+
 from bridge.mapping.compiled import Direction, FanOut, Policies, RuleKind, UnmappedStage
 from bridge.mapping.errors import KeyPath, dotted
 from bridge.mapping.report import Reporter
@@ -23,10 +25,13 @@ _NEEDS_SOURCE = {RuleKind.PERCENT_OF_FEE: "fee_field", RuleKind.PERCENT_OF_PAYME
 
 
 def check_currency(value: str, path: KeyPath, out: Reporter) -> bool:
-    if _CURRENCY.match(value):
-        return True
-    out.error(path, f"'{value}' is not a currency code — write three capital letters, e.g. RUB")
-    return False
+    if not _CURRENCY.match(value):
+        out.error(path, f"'{value}' is not a currency code — write three capital letters, e.g. RUB")
+        return False
+    if value not in list_currencies():
+        out.error(path, f"'{value}' is not an ISO 4217 currency — e.g. RUB, USD, KZT, EUR")
+        return False
+    return True
 
 
 def build_stages(

@@ -123,7 +123,13 @@ def resolve(
     if only is None:
         _check_unrouted(agency.routing, [p.routing_value for p in partners.values()], out)
     compiled = CompiledMapping(
-        spec.version, agency.config, partners, spec.policies, spec.texts, decline=spec.decline
+        spec.version,
+        agency.config,
+        partners,
+        spec.policies,
+        spec.texts,
+        decline=spec.decline,
+        rates=spec.rates,
     )
     if fix and out.created and cache is not None:
         cache.forget()
@@ -239,7 +245,7 @@ def _partner(
     partner_side = Side("partner", catalog.fields, catalog.users)
     if live:  # one more read per amoCRM account: only where every account is read live
         check_tax_field(crm, spec.path, out)
-    fields, broken = resolve_field_maps(spec.fields, agency.side, partner_side, spec.currency, out)
+    fields, broken = resolve_field_maps(spec.fields, agency.side, partner_side, out)
     commission = resolve_commission(spec, fields, agency.side, out)
     leads = resolve_leads(
         spec,

@@ -55,7 +55,7 @@ def resolve_end(target: str, side: Side, path: KeyPath, out: Reporter) -> FieldE
 
 
 def resolve_field_maps(
-    specs: Sequence[FieldMapSpec], agency: Side, partner: Side, currency: str, out: Reporter
+    specs: Sequence[FieldMapSpec], agency: Side, partner: Side, out: Reporter
 ) -> tuple[tuple[FieldMap, ...], tuple[Broken, ...]]:
     maps, broken = [], []
     for spec in specs:
@@ -65,7 +65,7 @@ def resolve_field_maps(
             missing = spec.agency if ours is None else spec.partner
             broken.append(Broken(spec.name, f"field '{missing}' does not exist"))
             continue
-        converter = _converter(spec, (ours, theirs), (agency, partner), currency, out)
+        converter = _converter(spec, (ours, theirs), (agency, partner), out)
         if converter is None:
             broken.append(Broken(spec.name, "its converter does not fit the field"))
             continue
@@ -79,7 +79,6 @@ def _converter(
     spec: FieldMapSpec,
     ends: tuple[FieldEnd, FieldEnd],
     sides: tuple[Side, Side],
-    currency: str,
     out: Reporter,
 ) -> Converter | None:
     defs = [_def(end, side) for end, side in zip(ends, sides, strict=True)]
@@ -97,7 +96,9 @@ def _converter(
         return _user_converter(spec, sides, out)
     if spec.converter is not ConverterKind.ENUM:
         table = dict(spec.values)
-        return Converter(spec.converter, table, _invert(table), spec.currency or currency)
+        # No currency named: each side's own (agency.currency / the partner's currency:),
+        # so a partner keeping another currency converts at the admin's rates.
+        return Converter(spec.converter, table, _invert(table), spec.currency)
     return _enum_converter(spec, defs[0], defs[1], out)
 
 

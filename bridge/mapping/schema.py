@@ -57,7 +57,7 @@ class AgencySpec(_Spec):
     )
     pipeline: Name = Field(description="The partner-deal pipeline (category), by name or id")
     routing_field: StrictStr = Field(description="The user field routing deals to partners")
-    currency: StrictStr = "RUB"
+    currency: StrictStr = Field("RUB", description="ISO 4217 code the agency reports in")
     timezone: StrictStr | None = Field(
         None,
         description="The programme's time zone (IANA name), for the digest weekday and "
@@ -288,7 +288,13 @@ class PartnerSpec(_Spec):
     pipeline: Name
     routing_value: StrictStr | None = Field(None, description="Routing option; default: name")
     paused: StrictBool = False
-    currency: StrictStr | None = None
+    currency: StrictStr | None = Field(
+        None,
+        description=(
+            "ISO 4217 code the partner's CRM keeps amounts in (default: agency.currency);"
+            " converted only at rates entered with `bridge rates set`"
+        ),
+    )
     joined: StrictStr | None = Field(
         None,
         description="The date the partner joined the programme, 'YYYY-MM-DD': its membership "
@@ -338,6 +344,15 @@ class AlertsSpec(_Spec):
     decline: DeclineSpec | None = Field(None, description="Activity decline alerts")
 
 
+class RateSpec(_Spec):
+    """An exchange rate kept in the mapping: 1 ``base`` = ``rate`` ``quote`` from ``date``."""
+
+    base: StrictStr = Field(description="ISO 4217 code of one unit, e.g. USD")
+    quote: StrictStr = Field(description="ISO 4217 code it is worth `rate` of, e.g. KZT")
+    rate: Decimal = Field(description="1 base = rate quote; positive")
+    date: StrictStr = Field(description='Effective from, quoted: "2026-12-01"')
+
+
 class MappingFile(_Spec):
     """The whole of ``mapping.yaml``."""
 
@@ -350,3 +365,7 @@ class MappingFile(_Spec):
         description="Partner-facing wording per language: notice/statement key → template",
     )
     alerts: AlertsSpec | None = Field(None, description="Programme-wide alerts for managers")
+    rates: list[RateSpec] = Field(
+        default_factory=list,
+        description="Exchange rates besides those entered with `bridge rates set`",
+    )

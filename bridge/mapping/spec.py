@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 
+from bridge.fx.rates import Rate
 from bridge.kpi.decline import DeclineRule
 from bridge.mapping.compiled import (
     DEFAULT_TIMEZONE,
@@ -145,3 +146,4 @@ class MappingSpec:
     loaded: LoadedYaml  # node positions, for resolution messages
     texts: Mapping[str, Mapping[str, str]] = field(default_factory=dict)  # language → key → text
     decline: DeclineRule | None = None  # alerts.decline; None: no decline alerts
+    rates: tuple[Rate, ...] = ()  # exchange rates kept in mapping.yaml (bridge.fx.rates)

@@ -7,6 +7,7 @@ policies, environment). Nothing is returned unless the list has no errors.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from dataclasses import replace
 from pathlib import Path
@@ -23,6 +24,7 @@ from bridge.mapping.leads import build_leads
 from bridge.mapping.partner_keys import check_timezone, groups, joined_date
 from bridge.mapping.payouts_spec import build_legal, build_overrides, build_payouts
 from bridge.mapping.policy import build_policies, build_rules, build_stages, check_currency
+from bridge.mapping.rates import build_rates
 from bridge.mapping.report import Reporter
 from bridge.mapping.schema import FORMAT_VERSION, MappingFile, PartnerSpec
 from bridge.mapping.spec import AgencySpecMerged, MappingSpec, PartnerSpecMerged
@@ -119,6 +121,7 @@ def _build(raw: MappingFile, env: Environment, out: Reporter) -> MappingSpec | N
     texts: dict[str, dict[str, str]] = {lang: dict(found) for lang, found in raw.texts.items()}
     check_texts(texts, out)
     decline = build_alerts(raw.alerts, out)
+    rates = build_rates(raw.rates, out)
     if connection is None or out.errors:
         return None
     agency = AgencySpecMerged(
@@ -129,7 +132,15 @@ def _build(raw: MappingFile, env: Environment, out: Reporter) -> MappingSpec | N
         timezone,
     )
     return MappingSpec(
-        out.file, raw.version, agency, partners, policies, out.loaded, texts, decline=decline
+        out.file,
+        raw.version,
+        agency,
+        partners,
+        policies,
+        out.loaded,
+        texts,
+        decline=decline,
+        rates=rates,
     )
 
 
@@ -153,13 +164,17 @@ def _partner(
     if spec.currency is not None:
         check_currency(currency, (*path, "currency"), out)
     connection = partner_connection(code, spec.kind, spec.connection, env, out)
+    if connection is not None:  # amoCRM prices are bare numbers in the account's currency
+        connection = dataclasses.replace(connection, currency=currency)
     stages = build_stages(spec.stages, raw.defaults.unmapped_stages, (*path, "stages"), out)
     fields = merge_fields(raw.defaults.fields, spec.fields, path, out)
     commission = spec.commission or raw.defaults.commission
     commission_path = (*path, "commission") if spec.commission else ("defaults", "commission")
-    rules = build_rules(commission, currency, commission_path, out)
+    # Commission is the agency's reporting: bare amounts in its rules are in the agency's
+    # currency unless the commission names one, even when the partner keeps its own.
+    rules = build_rules(commission, raw.agency.currency, commission_path, out)
     policies = build_policies(base, [(spec.policies, (*path, "policies"))], out)
-    leads = build_leads(spec.leads, currency, (*path, "leads"), out)
+    leads = build_leads(spec.leads, raw.agency.currency, (*path, "leads"), out)
     if "publish_ratings" in spec.policies.model_fields_set:
         message = (
             "publish_ratings applies to the whole programme — set it under "

@@ -14,6 +14,7 @@ from bridge.amocrm.oauth import OAuthToken
 from bridge.cabinet.tables import CabinetKeyRow, PayoutRequestRow, SignedOutRow
 from bridge.channels.tables import ChannelFlagRow, ChannelHandoverRow
 from bridge.digest.tables import DigestNoteRow
+from bridge.fx.tables import ExchangeRateRow
 from bridge.ledger.tables import LedgerEntryRow, LedgerObservationRow
 from bridge.store.tables import (
     AuditRow,
@@ -50,6 +51,7 @@ TABLES: tuple[type[SQLModel], ...] = (
     PayoutRequestRow,
     SignedOutRow,
     ResolutionRow,
+    ExchangeRateRow,
 )
 
 

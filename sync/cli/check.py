@@ -2,9 +2,10 @@
 
 Prints each problem as ``file:LINE:COL path: message``, then (online) a per-partner
 summary table and the hand-overs foreseen to park (:mod:`sync.handover_check`: a
-currency the partner keeps that differs from the agency's, and a dry-run plan of a
-few open deals per partner). Exit code 0 when there are no errors, 1 otherwise;
-foreseen parks are warnings, which fail the check only with ``--strict``.
+currency the partner keeps that differs from the agency's with no rate known for the
+pair, and a dry-run plan of a few open deals per partner at the known rates). Exit
+code 0 when there are no errors, 1 otherwise; foreseen parks are warnings, which fail
+the check only with ``--strict``.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
+from bridge.fx.rates import Rate, RateBook
 from bridge.mapping.connect import Opener, close_all, open_all, open_crm
 from bridge.mapping.env import Environment
 from bridge.mapping.errors import MappingProblem, sort_problems
@@ -61,7 +63,9 @@ def run_check(
         report = resolve(spec, crms, fix=fix, cache=cache)
         outlook = None
         if report.compiled is not None:
-            outlook = foresee(report.compiled, crms, now or dt.datetime.now(dt.UTC))
+            rates = RateBook.of((*report.compiled.rates, *store_rates(db_url)))
+            when = now or dt.datetime.now(dt.UTC)
+            outlook = foresee(report.compiled, crms, when, rates=rates)
     finally:
         close_all(crms)
         if cache is not None:
@@ -116,6 +120,31 @@ def store_cache(db_url: str | None) -> StoreCache | None:
         pass
     engine.dispose()
     return None
+
+
+def store_rates(db_url: str | None) -> list[Rate]:
+    """The rates entered with ``bridge rates set`` in an existing, migrated store; none
+    otherwise (a check never creates a store)."""
+    if db_url is None or (db_url.startswith("sqlite") and not _sqlite_file_exists(db_url)):
+        return []
+    from sqlalchemy import inspect
+    from sqlalchemy.exc import SQLAlchemyError
+    from sqlmodel import Session
+
+    from bridge.fx.store import all_rates
+    from bridge.fx.tables import ExchangeRateRow
+    from bridge.store.db import make_engine
+
+    engine = make_engine(db_url)
+    try:
+        if inspect(engine).has_table(ExchangeRateRow.__tablename__):
+            with Session(engine) as session:
+                return all_rates(session)
+    except SQLAlchemyError:
+        pass
+    finally:
+        engine.dispose()
+    return []
 
 
 def _sqlite_file_exists(db_url: str) -> bool:

@@ -27,6 +27,7 @@ Row = tuple[int, Entry]
 COLUMNS = (
     "id", "occurred_at", "partner", "deal_id", "kind", "rule", "cause", "rate", "base",
     "amount", "currency", "payer", "payable_at", "ref",
+    "fx_rate", "fx_pair", "fx_date", "fx_source", "fx_source_currency", "fx_exact",
 )  # fmt: skip
 
 
@@ -47,7 +48,17 @@ def cells(entry_id: int, e: Entry) -> list[object]:
         e.payer.value,
         e.payable_at.isoformat(),
         e.ref or "",
+        *_fx(e),
     ]
+
+
+def _fx(e: Entry) -> list[object]:
+    """The conversion behind the entry's base (bridge.ledger.fx), or six blanks."""
+    fx = e.fx
+    if fx is None:
+        return [None] * 6
+    pair = f"{fx.base}/{fx.quote}"
+    return [fx.rate, pair, fx.effective.isoformat(), fx.source.amount, fx.source.currency, fx.exact]
 
 
 def as_dicts(rows: Sequence[Row]) -> list[dict[str, object]]:

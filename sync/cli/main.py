@@ -24,6 +24,7 @@ from sync.cli.errors import BoundaryGroup, open_store
 from sync.cli.leads import app as leads_app
 from sync.cli.ledger import app as ledger_app
 from sync.cli.output import FormatOpt, OutputFormat, echo_json, jsonable
+from sync.cli.rates import app as rates_app
 from sync.cli.sandbox import app as sandbox_app
 from sync.runtime.settings import Resolved
 
@@ -39,6 +40,7 @@ app.add_typer(ledger_app, name="ledger")
 app.add_typer(channels_app, name="channels")
 app.add_typer(leads_app, name="leads")
 app.add_typer(cabinet_app, name="cabinet")
+app.add_typer(rates_app, name="rates")
 
 
 @app.callback()

@@ -14,7 +14,8 @@ Two steps, both pure:
 Decisions: an ``enum`` value missing from the value table refuses (the deal parks,
 the admin extends the table); a ``user`` missing from the table is :class:`Unset`
 — the partner's own assignment rules pick someone, which beats parking a deal over
-who works it. ``money`` never converts currencies: a mismatch refuses.
+who works it. ``money`` never converts currencies on its own: a mismatch refuses, unless
+the caller passes an ``exchange`` built from the admin's rates (:mod:`sync.plan.exchange`).
 """
 
 from __future__ import annotations
@@ -168,10 +169,22 @@ _NORMALIZERS: Mapping[ConverterKind, Callable[[Converter, FieldValue, str], Cano
 # --- translate -----------------------------------------------------------------------
 
 
+Exchange = Callable[[Money, str], "Result"]  # money → the target currency, or Refused
+
+
 def translate(
-    conv: Converter, value: CanonicalValue, to: Side, *, label: str, currency: str
+    conv: Converter,
+    value: CanonicalValue,
+    to: Side,
+    *,
+    label: str,
+    currency: str,
+    exchange: Exchange | None = None,
 ) -> Result:
-    """A value normalised on the other side, in ``to``'s terms (``currency``: ``to``'s)."""
+    """A value normalised on the other side, in ``to``'s terms (``currency``: ``to``'s).
+
+    ``exchange``: how a money value in another currency is converted (the admin's rates,
+    :mod:`sync.plan.exchange`); without it a currency mismatch refuses."""
     if value is None:
         return Ok(None)
     if conv.kind is ConverterKind.ENUM:
@@ -179,7 +192,7 @@ def translate(
     if conv.kind is ConverterKind.USER:
         return _translate_user(conv, value, to, label)
     if conv.kind is ConverterKind.MONEY and isinstance(value, Money):
-        return _translate_money(conv, value, to, label, currency)
+        return _translate_money(conv, value, to, label, currency, exchange)
     return Ok(value)
 
 
@@ -207,8 +220,12 @@ def _translate_user(conv: Converter, value: CanonicalValue, to: Side, label: str
     return Ok(target)
 
 
-def _translate_money(conv: Converter, value: Money, to: Side, label: str, currency: str) -> Result:
+def _translate_money(
+    conv: Converter, value: Money, to: Side, label: str, currency: str, exchange: Exchange | None
+) -> Result:
     wanted = conv.currency or currency
+    if value.currency != wanted and exchange is not None:
+        return exchange(value, wanted)
     if value.currency != wanted:
         return Refused(
             f"field '{label}': amount {value} is in {value.currency} but the {to.value} side"

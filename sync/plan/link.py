@@ -264,7 +264,9 @@ def _duplicates(inputs: LinkInputs, state: LinkState, oldest: Deal) -> LinkPlan:
 def _create(inputs: LinkInputs) -> LinkPlan:
     assert inputs.deal is not None  # routed() is False without a deal
     state = inputs.current
-    slots = slots_for(inputs.mapping, inputs.partner, inputs.agency, inputs.extras)
+    slots = slots_for(
+        inputs.mapping, inputs.partner, inputs.agency, inputs.extras, _deal_date(inputs)
+    )
     parties = (inputs.agency.contact, inputs.agency.company)
     outcome = build_draft(slots, inputs.deal, inputs.partner, inputs.key, parties)
     if outcome.draft is None:
@@ -290,7 +292,9 @@ def _create(inputs: LinkInputs) -> LinkPlan:
 def _sync(inputs: LinkInputs, partner_deal: Deal) -> LinkPlan:
     assert inputs.deal is not None
     state = dataclasses.replace(inputs.current, partner_deal_id=partner_deal.id)
-    slots = slots_for(inputs.mapping, inputs.partner, inputs.agency, inputs.extras)
+    slots = slots_for(
+        inputs.mapping, inputs.partner, inputs.agency, inputs.extras, _deal_date(inputs)
+    )
     locked = _shared(slots) if inputs.role is not None and inputs.role.locked else frozenset()
     outcome: SyncOutcome = sync_slots(
         slots, inputs.deal, partner_deal, state, inputs.sibling_writes, locked
@@ -465,3 +469,8 @@ def _paid_while_parked(
         return state, reasons
     kept = {**state.synced, PAID_KEY: check.value}
     return dataclasses.replace(state, synced=kept), reasons
+
+
+def _deal_date(inputs: LinkInputs) -> dt.date | None:
+    """The day a conversion uses: the agency deal's creation day, UTC (sync.plan.exchange)."""
+    return inputs.deal.created_at.date() if inputs.deal is not None else None

@@ -20,6 +20,7 @@ terms); a ``both`` map has no single target to default.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -36,6 +37,7 @@ from bridge.mapping.compiled import (
 )
 from bridge.model import CanonicalValue, Company, Contact, Deal, FieldValue, Money
 from sync.plan.convert import Ok, Result, normalize, translate
+from sync.plan.exchange import Exchange
 from sync.plan.fields import Rule, Translate
 from sync.plan.rounding import round_for_partner
 from sync.plan.stages import StageTranslator
@@ -121,16 +123,25 @@ class _Sides:
     mapping: CompiledMapping
     partner: PartnerConfig
     agency: AgencyExtras
+    exchange: Exchange | None = None  # money in another currency: the admin's rates
 
     def currency(self, side: Side) -> str:
         return self.mapping.agency.currency if side is Side.AGENCY else self.partner.currency
 
 
 def slots_for(
-    mapping: CompiledMapping, partner: PartnerConfig, agency: AgencyExtras, extras: PartnerExtras
+    mapping: CompiledMapping,
+    partner: PartnerConfig,
+    agency: AgencyExtras,
+    extras: PartnerExtras,
+    deal_date: dt.date | None = None,
 ) -> tuple[Slot, ...]:
-    """Every slot mirrored for ``partner``: field maps, implicit title/amount, stage."""
-    sides = _Sides(mapping, partner, agency)
+    """Every slot mirrored for ``partner``: field maps, implicit title/amount, stage.
+
+    ``deal_date``: the agency deal's date; money in another currency than a side keeps
+    is converted at ``agency.rates`` on that date (:mod:`sync.plan.exchange`)."""
+    exchange = Exchange(agency.rates, deal_date) if deal_date is not None else None
+    sides = _Sides(mapping, partner, agency, exchange)
     maps = list(partner.fields)
     targets = {fm.agency.target for fm in maps} | {fm.partner.target for fm in maps}
     implicit = [_IMPLICIT_TITLE] + ([_IMPLICIT_AMOUNT] if partner.amount_mirrored else [])
@@ -173,7 +184,9 @@ def _translator(fm: FieldMap, to: Side, sides: _Sides) -> Translate:
     def run(value: CanonicalValue) -> Result:
         if value is None and default is not None:
             return Ok(default)
-        result = translate(fm.converter, value, to, label=fm.name, currency=currency)
+        result = translate(
+            fm.converter, value, to, label=fm.name, currency=currency, exchange=sides.exchange
+        )
         if rounds and isinstance(result, Ok):
             return Ok(round_for_partner(sides.partner, result.value))
         return result

@@ -17,9 +17,10 @@ agency value this link wrote, for fan-out siblings.
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TypeAlias
 
+from bridge.fx.rates import RateBook
 from bridge.mapping.compiled import Side
 from bridge.model import (
     CanonicalValue,
@@ -178,6 +179,9 @@ class AgencyExtras:
     company: Company | None = None
     pipeline: Pipeline | None = None
     notes: tuple[Note, ...] = ()
+    # The admin's exchange rates (bridge rates set), for money a side keeps in another
+    # currency (sync.plan.exchange); empty: such money parks naming the missing rate.
+    rates: RateBook = field(default_factory=RateBook)
 
 
 @dataclass(frozen=True, slots=True)

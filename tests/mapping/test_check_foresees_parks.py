@@ -7,12 +7,16 @@ parks are warnings; ``--strict`` makes them fail the check.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterator
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
 from rich.console import Console
 
+from bridge.fx.rates import Rate
+from bridge.fx.store import add_rate
 from bridge.sandbox.world import FIRST_STAGE
 from sync.cli.check import run_check
 from tests.engine.http_world import HttpWorld, http_world
@@ -78,16 +82,39 @@ def test_an_amount_amocrm_cannot_hold_is_foreseen_and_round_clears_it(hw: HttpWo
     assert "1 hand-over(s) foreseen to park" in output  # beta's stage, still
 
 
-def test_a_usd_agency_and_a_partner_keeping_rub_is_a_warning_for_every_hand_over(
-    hw: HttpWorld,
+def test_a_usd_agency_and_a_partner_keeping_rub_with_no_rate_is_a_warning_for_every_hand_over(
+    hw: HttpWorld, tmp_path: Path
 ) -> None:
+    # The example's alfa keeps RUB (its `currency:`); beta keeps the agency's.
     _edit(hw, "  currency: RUB                 # currency of bare", "  currency: USD  # bare")
-    _edit(hw, "    kind: amocrm ", "    currency: RUB\n    kind: amocrm ")
     code, output = _check(hw)
     assert code == 0, output
     assert (
         "warning: partner 'alfa': every hand-over would park — the agency keeps amounts in USD "
-        "and 'alfa' in RUB; the bridge does not convert currencies"
+        "and 'alfa' in RUB, and no USD→RUB rate is known on "
     ) in output
+    assert "bridge rates set USD RUB <rate>" in output
     assert "partner 'beta': every hand-over" not in output  # it keeps the agency's USD
     assert _check(hw, strict=True)[0] == 1
+
+    # A rate entered with `bridge rates set` (in the store the check is pointed at) clears it.
+    db_url = f"sqlite:///{tmp_path / 'world' / 'engine.db'}"
+    rate = Rate("RUB", "USD", Decimal("0.0108"), dt.date(2020, 1, 1))
+    with hw.store.transaction() as session:
+        add_rate(session, rate, "cli:test", dt.datetime(2020, 1, 1, tzinfo=dt.UTC))
+    assert "every hand-over would park" in _check(hw)[1]  # not pointed at the store
+    console = Console(record=True, width=400, color_system=None)
+    code = run_check(hw.world.mapping_path, console=console, db_url=db_url)
+    assert code == 0
+    assert "every hand-over would park" not in console.export_text()
+
+
+def test_a_rate_kept_in_mapping_yaml_clears_the_currency_warning(hw: HttpWorld) -> None:
+    _edit(hw, "  currency: RUB                 # currency of bare", "  currency: USD  # bare")
+    assert "partner 'alfa': every hand-over would park" in _check(hw)[1]
+    text = hw.world.mapping_path.read_text("utf-8")
+    rates = 'rates:\n  - {base: USD, quote: RUB, rate: 92.5, date: "2020-01-01"}\n'
+    hw.world.mapping_path.write_text(text + rates, "utf-8")
+    code, output = _check(hw)
+    assert code == 0, output
+    assert "every hand-over would park" not in output

@@ -27,6 +27,7 @@ ALLOWED = {
     "bridge.mapping.compiled",
     "bridge.canonical",
     "bridge.phones",  # phonenumbers: pure metadata, no I/O
+    "bridge.fx.rates",  # exchange rates as values; Babel currency digits, no I/O
 }
 
 
