@@ -168,6 +168,7 @@ def _new_row(
         "park_reason": state.park_reason if parked else None,
         "agency_updated_at": state.agency_updated_at,
         "partner_updated_at": state.partner_updated_at,
+        "outcome": state.outcome.value if state.outcome is not None else None,
         "parked_at": now if parked else None,
         "created_at": now,
         "updated_at": now,
