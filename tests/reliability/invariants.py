@@ -396,13 +396,22 @@ def _ledger_per_link(
                 f"deal is {outcome.value}",
             )
             continue
-        names = rule_names(partner.commission)
+        commission = partner.commission
+        if partner.leads is not None and leads.sourced(
+            session, row.partner_code, row.agency_deal_id
+        ):
+            commission = partner.leads.commission  # the rule for leads the partner brought
+        names = rule_names(commission)
         entries = book.read(session, partner=row.partner_code, deal_id=row.agency_deal_id)
-        for rule_name, rule in zip(names, partner.commission.rules, strict=True):
+        for rule_name, rule in zip(names, commission.rules, strict=True):
             if rule.kind is not RuleKind.PERCENT_OF_AMOUNT:
                 continue
             booked = sum((e.amount for e in entries if e.rule == rule_name), Decimal(0))
             amount = deal.amount if outcome is Semantics.WON else None
+            # A partner keeping its own currency: its amount as the entries converted it.
+            fx = next((e.fx for e in entries if e.rule == rule_name and e.fx), None)
+            if amount is not None and fx is not None and fx.source == amount:
+                amount = fx.result
             due = quantize(rule.rate * amount.amount, amount.currency) if amount else Decimal(0)
             if booked != due:
                 report.fail(
