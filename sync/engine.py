@@ -620,6 +620,10 @@ class Engine:
                 [code],
                 now,
                 count,
+                {
+                    code: self._pipeline(self.partners[code], code),
+                    "": self._pipeline(self.agency, None),
+                },
             )
         return failed.get(code)
 

@@ -25,11 +25,23 @@ from bridge.channels.conflicts import fingerprints_of, record_handover
 from bridge.crm import Crm, CrmError, OutcomeUnknown, WriteResult
 from bridge.logs import log_event
 from bridge.mapping.compiled import CompiledMapping
-from bridge.model import Company, Contact, Deal, DealPatch, Hint, HintKind, LinkState, LinkStatus
+from bridge.model import (
+    Company,
+    Contact,
+    Deal,
+    DealPatch,
+    Hint,
+    HintKind,
+    LinkState,
+    LinkStatus,
+    Pipeline,
+    Semantics,
+)
 from bridge.store import audit, leads, links
 from bridge.store.audit import AuditEvent
 from bridge.store.db import Store
 from sync.gather import Gathered
+from sync.plan.fanout import outcome_of
 from sync.plan.leads import Incoming, LeadPlan, partner_stamp, plan_leads
 from sync.screening import screen_leads
 from sync.sources import inbox
@@ -59,17 +71,23 @@ class LeadStep:
         partners: Mapping[str, Crm],
         now: dt.datetime,
         count: Callable[[str], None],
+        pipelines: Mapping[str, Pipeline | None] | None = None,
     ) -> None:
+        """``pipelines``: the partners' pipelines and the agency's (key ``""``), so a
+        lead's new link starts with its own outcome (its partner deal's stage)."""
         self.store = store
         self.mapping = mapping
         self.agency = agency
         self.partners = partners
         self.now = now
         self.count = count
+        self.pipelines = pipelines or {}
+        self.listed: Mapping[str, Mapping[str, Deal | None]] = {}
         self.failed: dict[str, CrmError] = {}
 
     def run(self, got: Gathered, live: Sequence[str]) -> dict[str, CrmError]:
         """Handle this pass's leads; the partners whose calls failed."""
+        self.listed = got.partner_deals
         found = source.find(self.store, self.mapping, got, live)
         if not found:
             return {}
@@ -233,6 +251,7 @@ class LeadStep:
                         partner_code=item.code,
                         partner_deal_id=item.partner_deal_id,
                         status=LinkStatus.ACTIVE,
+                        outcome=self._outcome(item),
                     )
                     seen = (None, item.partner_deal)
                     links.save_state(session, state, seen, self.now, new=stored is None)
@@ -256,6 +275,21 @@ class LeadStep:
             for d in done
         ]
         inbox.record(self.store, hints, dt.timedelta(0))
+
+    def _outcome(self, item: _Passed) -> Semantics | None:
+        """The new link's own outcome: the semantics of its partner deal's stage."""
+        deal = item.partner_deal or self.listed.get(item.code, {}).get(item.partner_deal_id)
+        partner = self.mapping.partners.get(item.code)
+        if deal is None or partner is None:
+            return None
+        pipeline, agency = self.pipelines.get(item.code), self.pipelines.get("")
+        if pipeline is None or pipeline.id != deal.pipeline_id:  # e.g. the partner's lead pipeline
+            try:
+                listed = self.partners[item.code].pipelines()
+            except CrmError:
+                listed = ()
+            pipeline = next((p for p in listed if p.id == deal.pipeline_id), pipeline)
+        return outcome_of(deal.stage_id, partner, pipeline, agency)
 
     def _event(self, item: _Passed) -> AuditEvent:
         how = "created" if item.created else "adopted by its stamp"
@@ -281,9 +315,10 @@ def receive_leads(
     live: Sequence[str],
     now: dt.datetime,
     count: Callable[[str], None],
+    pipelines: Mapping[str, Pipeline | None] | None = None,
 ) -> dict[str, CrmError]:
     """The engine's one call: this pass's partner-registered leads; failing partners."""
-    return LeadStep(store, mapping, agency, partners, now, count).run(got, live)
+    return LeadStep(store, mapping, agency, partners, now, count, pipelines).run(got, live)
 
 
 def _lost(result: WriteResult) -> bool:
