@@ -240,7 +240,8 @@ class Gatherer:
                 partner_ids[by_system[hint.system]].add(hint.deal_id)
         for code, window in got.partner_windows.items():
             got.partner_deals[code] = {d.id: d for d in window.deals}
-        if not parked and not any(partner_ids.values()):
+        listed = any(window.deals for window in got.partner_windows.values())
+        if not parked and not listed and not any(partner_ids.values()):
             return ids  # nothing to look up: no store round trip
         with self.store.transaction() as session:
             ids -= self._agency_echoes(session, got, ids)
