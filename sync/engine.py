@@ -35,7 +35,7 @@ from sqlmodel import Session
 from bridge.crm import Crm, CrmError, RateLimited, Unavailable
 from bridge.logs import log_event
 from bridge.mapping.compiled import CompiledMapping
-from bridge.model import HOLD_KEY, Deal, Hint, HintKind, LinkState
+from bridge.model import HOLD_KEY, Deal, Hint, HintKind, LinkState, Semantics
 from bridge.store import audit, cursors, health, links, starts
 from bridge.store import inbox as inbox_store
 from bridge.store.audit import AuditEvent
@@ -50,6 +50,7 @@ from sync.gather import AgencySide, Gathered, Gatherer
 from sync.lanes import Lanes, SerialCrm, concurrency_from_env
 from sync.leads import receive_leads
 from sync.ledger_hook import LedgerHook
+from sync.plan.fanout import outcome_of
 from sync.plan.money import CONFIRM_KEY, REFUSED_KEY
 from sync.plan.types import CreatePartnerDeal, LinkPlan
 from sync.planning import Planner, Planning, default_planner
@@ -608,6 +609,13 @@ class Engine:
         def count(verdict: str) -> None:
             result.verdicts[verdict] = result.verdicts.get(verdict, 0) + 1
 
+        pipeline = self._pipeline(self.partners[code], code)
+        agency_pipeline = self._pipeline(self.agency, None)
+
+        def outcome(partner: str, stage_id: str) -> Semantics | None:
+            config = self.mapping.partners[partner]
+            return outcome_of(stage_id, config, pipeline, agency_pipeline)
+
         with self._handover:
             failed = receive_leads(
                 self.store,
@@ -618,6 +626,7 @@ class Engine:
                 [code],
                 now,
                 count,
+                outcome,
             )
         return failed.get(code)
 

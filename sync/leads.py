@@ -25,7 +25,17 @@ from bridge.channels.conflicts import fingerprints_of, record_handover
 from bridge.crm import Crm, CrmError, OutcomeUnknown, WriteResult
 from bridge.logs import log_event
 from bridge.mapping.compiled import CompiledMapping
-from bridge.model import Company, Contact, Deal, DealPatch, Hint, HintKind, LinkState, LinkStatus
+from bridge.model import (
+    Company,
+    Contact,
+    Deal,
+    DealPatch,
+    Hint,
+    HintKind,
+    LinkState,
+    LinkStatus,
+    Semantics,
+)
 from bridge.store import audit, leads, links
 from bridge.store.audit import AuditEvent
 from bridge.store.db import Store
@@ -59,6 +69,7 @@ class LeadStep:
         partners: Mapping[str, Crm],
         now: dt.datetime,
         count: Callable[[str], None],
+        outcome: Callable[[str, str], Semantics | None] | None = None,
     ) -> None:
         self.store = store
         self.mapping = mapping
@@ -66,6 +77,8 @@ class LeadStep:
         self.partners = partners
         self.now = now
         self.count = count
+        # (partner code, partner stage id) → the link's own outcome (its partner pipeline)
+        self._known = outcome
         self.failed: dict[str, CrmError] = {}
 
     def run(self, got: Gathered, live: Sequence[str]) -> dict[str, CrmError]:
@@ -215,9 +228,32 @@ class LeadStep:
                 if result.error is not None:
                     log.warning("lead %s of %s not stamped: %s", result.key, code, result.error)
 
+    def outcome(self, code: str, stage_id: str) -> Semantics:
+        """A new link's own outcome from its partner deal's stage; a stage the mirrored
+        pipeline does not know (the partner's lead pipeline) is a new lead: open."""
+        known = self._known(code, stage_id) if self._known is not None else None
+        return known or Semantics.OPEN
+
+    def _partner_deals(self, items: Sequence[_Passed]) -> dict[tuple[str, str], Deal]:
+        """The partner deals of leads adopted without one at hand (read in bulk per
+        partner), so the new link starts with its own outcome."""
+        wanted: dict[str, list[str]] = {}
+        for item in items:
+            wanted.setdefault(item.code, []).append(item.partner_deal_id)
+        read: dict[tuple[str, str], Deal] = {}
+        for code, ids in wanted.items():
+            try:
+                found = self.partners[code].fetch_deals(ids)
+            except CrmError as exc:
+                log.warning("leads of %s: cannot read their deals: %s", code, exc)
+                continue
+            read.update({(code, i): d for i, d in found.items()})
+        return read
+
     def _record(self, done: Sequence[_Passed]) -> None:
         if not done:
             return
+        read = self._partner_deals([d for d in done if d.partner_deal is None])
         with self.store.transaction() as session:
             existing = {
                 (s.agency_deal_id, s.partner_code): s
@@ -225,6 +261,7 @@ class LeadStep:
             }
             for item in done:
                 stored = existing.get((item.agency_deal_id, item.code))
+                deal = item.partner_deal or read.get((item.code, item.partner_deal_id))
                 if stored is None or stored.partner_deal_id is None:
                     # New, or a pending create the planner held back ("not searched"):
                     # bound to the lead's partner deal, a normal active link from now on.
@@ -233,9 +270,14 @@ class LeadStep:
                         partner_code=item.code,
                         partner_deal_id=item.partner_deal_id,
                         status=LinkStatus.ACTIVE,
+                        outcome=self.outcome(item.code, deal.stage_id) if deal else None,
                     )
-                    seen = (None, item.partner_deal)
+                    seen = (None, deal)
                     links.save_state(session, state, seen, self.now, new=stored is None)
+                elif stored.outcome is None and deal is not None:
+                    # Bound already (adopted by its stamp): it still gets its own outcome.
+                    known = replace(stored, outcome=self.outcome(item.code, deal.stage_id))
+                    links.save_state(session, known, (None, deal), self.now, new=False)
                 leads.passed(
                     session, item.code, [(item.partner_deal_id, item.agency_deal_id)], self.now
                 )
@@ -281,9 +323,11 @@ def receive_leads(
     live: Sequence[str],
     now: dt.datetime,
     count: Callable[[str], None],
+    outcome: Callable[[str, str], Semantics | None] | None = None,
 ) -> dict[str, CrmError]:
-    """The engine's one call: this pass's partner-registered leads; failing partners."""
-    return LeadStep(store, mapping, agency, partners, now, count).run(got, live)
+    """The engine's one call: this pass's partner-registered leads; failing partners.
+    ``outcome`` gives a new link its own outcome from its partner deal's stage."""
+    return LeadStep(store, mapping, agency, partners, now, count, outcome).run(got, live)
 
 
 def _lost(result: WriteResult) -> bool:

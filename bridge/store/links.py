@@ -166,6 +166,7 @@ def _new_row(
         "written_agency_hash": state.written_agency,
         "written_partner_hash": state.written_partner,
         "park_reason": state.park_reason if parked else None,
+        "outcome": state.outcome.value if state.outcome is not None else None,
         "agency_updated_at": state.agency_updated_at,
         "partner_updated_at": state.partner_updated_at,
         "parked_at": now if parked else None,

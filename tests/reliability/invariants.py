@@ -396,11 +396,16 @@ def _ledger_per_link(
                 f"deal is {outcome.value}",
             )
             continue
-        names = rule_names(partner.commission)
+        commission = partner.commission
+        if partner.leads is not None and leads.sourced(
+            session, row.partner_code, row.agency_deal_id
+        ):
+            commission = partner.leads.commission  # the rule for leads the partner brought
+        names = rule_names(commission)
         entries = book.read(session, partner=row.partner_code, deal_id=row.agency_deal_id)
-        for rule_name, rule in zip(names, partner.commission.rules, strict=True):
-            if rule.kind is not RuleKind.PERCENT_OF_AMOUNT:
-                continue
+        for rule_name, rule in zip(names, commission.rules, strict=True):
+            if rule.kind is not RuleKind.PERCENT_OF_AMOUNT or rule.tiers is not None:
+                continue  # a tiered rule's due depends on the period's volume: checked above
             booked = sum((e.amount for e in entries if e.rule == rule_name), Decimal(0))
             amount = deal.amount if outcome is Semantics.WON else None
             due = quantize(rule.rate * amount.amount, amount.currency) if amount else Decimal(0)
