@@ -241,7 +241,8 @@ class Gatherer:
         for code, window in got.partner_windows.items():
             got.partner_deals[code] = {d.id: d for d in window.deals}
         listed = any(window.deals for window in got.partner_windows.values())
-        if not parked and not listed and not any(partner_ids.values()):
+        echoes = bool(ids) and self.echoes is not None
+        if not (parked or listed or echoes or any(partner_ids.values())):
             return ids | hinted  # nothing to look up: no store round trip
         with self.store.transaction() as session:
             ids -= self._agency_echoes(session, got, ids)

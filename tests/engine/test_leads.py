@@ -419,11 +419,17 @@ def test_two_partners_registering_one_client_in_one_pass_pass_it_once(db_url: st
     second = _b24_lead(world, "+7 (912) 345-67-89")
     report = world.engine().sync()
     assert (report.verdicts.get("lead passed"), report.verdicts.get("lead held")) == (1, 1)
-    assert len(agency_leads(world, first)) == 1
+    # Partners' lanes take their leads one after another (under the hand-over lock), in
+    # no fixed order: whichever comes first passes the client, the other is held with a
+    # reason naming it — one agency deal for the client either way.
+    stamps = {lead_stamp("amo", first.id), lead_stamp("b24", second.id)}
+    passed = [d for d in world.agency.deals.values() if d.stamp in stamps]
+    assert len(passed) == 1
     with world.store.transaction() as session:
-        (held,) = leads.everything(session, "b24")
-    assert held.partner_deal_id == second.id and held.reason is not None
-    assert held.reason.startswith("held: Партнёр amo registered the same client in this pass")
+        outcomes = [*leads.everything(session, "amo"), *leads.everything(session, "b24")]
+    (held,) = [lead for lead in outcomes if lead.status is LeadStatus.HELD]
+    other = "Партнёр b24" if held.partner_code == "amo" else "Партнёр amo"
+    assert held.reason is not None and held.reason.startswith("held:") and other in held.reason
     world.store.close()
 
 

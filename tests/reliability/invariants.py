@@ -404,8 +404,8 @@ def _ledger_per_link(
         names = rule_names(commission)
         entries = book.read(session, partner=row.partner_code, deal_id=row.agency_deal_id)
         for rule_name, rule in zip(names, commission.rules, strict=True):
-            if rule.kind is not RuleKind.PERCENT_OF_AMOUNT:
-                continue
+            if rule.kind is not RuleKind.PERCENT_OF_AMOUNT or rule.tiers is not None:
+                continue  # a tiered rule's due depends on the period's volume: checked above
             booked = sum((e.amount for e in entries if e.rule == rule_name), Decimal(0))
             amount = deal.amount if outcome is Semantics.WON else None
             # A partner keeping its own currency: its amount as the entries converted it.
