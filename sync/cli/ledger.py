@@ -438,11 +438,14 @@ def payouts_command(
     """The payout run: what is due per partner on a run day, netted where the mapping allows."""
     from sync.cli import ledger_payouts as runs
 
+    # The command line is checked before mapping.yaml is read: a mistyped --date is named
+    # as such, not buried under the mapping's own problems.
+    if record is not None and (date is not None or export is not None):
+        raise _fail("--record RUN_ID takes the day from the run id; drop --date and --export")
+    day = _date(date).date() if date else _now().date()
     resolved = settings(env_file, verbose=verbose, db_url=db_url, mapping=mapping)
     schedules, legal = runs.programme(resolved.mapping_path)
     if record is not None:
-        if date is not None or export is not None:
-            raise _fail("--record RUN_ID takes the day from the run id; drop --date and --export")
         with writing(resolved):
             store = open_store(resolved.db_url)
             try:
@@ -455,7 +458,6 @@ def payouts_command(
         lines = len(run.payable)
         typer.echo(f"run {record} recorded: {added} payout entries for {lines} lines")
         return
-    day = _date(date).date() if date else _now().date()
     store = open_store(resolved.db_url)
     try:
         run = runs.current_run(store, schedules, day)
