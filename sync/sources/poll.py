@@ -76,10 +76,17 @@ def commit(store: Store, window: Window, now: dt.datetime, overlap: dt.timedelta
 
 
 def boundary(window: Window, value: dt.datetime, overlap: dt.timedelta) -> list[str]:
-    """Rows the next window (starting at ``value - overlap``) will list again unchanged."""
+    """Rows the next window (starting at ``value - overlap``) will list again unchanged.
+
+    Only rows modified before the second of the watermark count: the CRMs keep
+    modification times in whole seconds, so a row stamped in the watermark's own
+    second may be edited again within that second after it was listed — same mark,
+    new content. Such rows are listed and planned once more (a no-op if unchanged)
+    instead of being dropped as already applied."""
     start = value - overlap
-    carried = (m for m in window.cursor.boundary_ids if _time(m) >= start)
-    return sorted({*carried, *(m for m in window.seen if _time(m) >= start)})
+    settled = window.watermark.replace(microsecond=0)
+    marks = {*window.cursor.boundary_ids, *window.seen}
+    return sorted(m for m in marks if start <= _time(m) < settled)
 
 
 def _time(mark: str) -> dt.datetime:

@@ -38,6 +38,7 @@ def test_cursor_moves_to_the_watermark_only_after_commit(tmp_path: object) -> No
 def test_overlap_repeats_nothing_and_misses_nothing(tmp_path: object) -> None:
     store, crm = Store.open(f"sqlite:///{tmp_path}/p.db"), _crm()
     ids = _seed(crm, 4)
+    crm.clock.advance(1)  # the seeds' second is over before the listing starts
     poll.commit(store, poll.fetch(store, crm, OVERLAP), crm.clock(), OVERLAP)
     again = poll.fetch(store, crm, OVERLAP)
     assert again.deals == ()  # same rows, same times: the boundary drops them
@@ -50,6 +51,7 @@ def test_overlap_repeats_nothing_and_misses_nothing(tmp_path: object) -> None:
 def test_a_change_during_paging_is_seen_by_the_next_window(tmp_path: object) -> None:
     store, crm = Store.open(f"sqlite:///{tmp_path}/p.db"), _crm()
     ids = _seed(crm, 6)
+    crm.clock.advance(1)
     crm.between_pages = lambda page: crm.user_edit(ids[0], title="во время") if page == 1 else None
     first = poll.fetch(store, crm, OVERLAP)
     crm.between_pages = None
@@ -57,4 +59,24 @@ def test_a_change_during_paging_is_seen_by_the_next_window(tmp_path: object) -> 
     poll.commit(store, first, crm.clock(), OVERLAP)
     second = poll.fetch(store, crm, OVERLAP)
     assert [(d.id, d.title) for d in second.deals] == [(ids[0], "во время")]
+    store.close()
+
+
+def test_a_second_edit_in_the_listed_second_is_not_lost(tmp_path: object) -> None:
+    # The CRMs keep modification times in whole seconds: an edit listed at 09:00:00 and
+    # another edit of the same deal later in that second carry the same time.
+    store = Store.open(f"sqlite:///{tmp_path}/p.db")
+    crm = MemoryCrm("bitrix24:agency", [AGENCY_PIPELINE], clock=ManualClock(T0), step=0)
+    (deal,) = _seed(crm, 1)
+    first = poll.fetch(store, crm, OVERLAP)
+    assert [d.title for d in first.deals] == ["d0"]
+    poll.commit(store, first, crm.clock(), OVERLAP)
+    crm.user_edit(deal, title="вторая правка")  # same second, after the listing
+    second = poll.fetch(store, crm, OVERLAP)
+    assert [(d.id, d.title) for d in second.deals] == [(deal, "вторая правка")]
+    poll.commit(store, second, crm.clock(), OVERLAP)
+    crm.clock.advance(1)  # once the second is over the row settles: listed no more
+    third = poll.fetch(store, crm, OVERLAP)
+    poll.commit(store, third, crm.clock(), OVERLAP)
+    assert poll.fetch(store, crm, OVERLAP).deals == ()
     store.close()

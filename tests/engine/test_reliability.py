@@ -104,6 +104,7 @@ def test_parked_deal_retried_by_hand(world: World) -> None:
     engine.sync()
     (partner_deal,) = world.amo.deals.values()
     world.amo.user_edit(partner_deal.id, stage_id="102")
+    world.clock.advance(1)  # the edit's second is over: the next listings skip it
     engine.sync()
     engine.update_mapping(world.mapping)
     engine.retry_parked = False  # only the hand-made retry may un-park it
