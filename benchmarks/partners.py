@@ -10,6 +10,9 @@ each account's limiter and the agency's one budget. Scenarios, in this order:
 * **quiet polls**: passes with nothing to do; each pass's wall time against the bound
   ``1.5 × slowest single partner's round trip + the agency's``, where a round trip is
   that account's quiet listing timed alone (one after another, before the passes);
+  a measured pass is timed until its last lane ends (none is left running), and its
+  CPU is split into the sandboxes' threads and the bridge's (the sandboxes share
+  this process and its GIL);
 * **webhook trickle with one partner hung**: passes back to back as the daemon runs
   them (each waits ``pass_wait`` s for the lanes; every ``POLL_EVERY``-th polls, the
   others handle the due hints, as the daemon's drain); at the first edit one amoCRM partner
