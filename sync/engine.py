@@ -33,6 +33,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
 from bridge.crm import Crm, CrmError, RateLimited, Unavailable
+from bridge.fx.rates import RateBook
 from bridge.logs import log_event
 from bridge.mapping.compiled import CompiledMapping
 from bridge.model import HOLD_KEY, Deal, Hint, HintKind, LinkState
@@ -128,6 +129,15 @@ class _LaneWork:
     _ended: list[_LaneEnd] = field(default_factory=list)
     _closed: bool = False
     _aborted: threading.Event = field(default_factory=threading.Event)
+    _rates: RateBook | None = None
+
+    def rates(self, read: Callable[[], RateBook]) -> RateBook:
+        """The exchange rates of this pass, read by its first lane that needs them: one
+        read per pass instead of two per lane (a rate set meanwhile counts next pass)."""
+        with self._lock:
+            if self._rates is None:
+                self._rates = read()
+            return self._rates
 
     def abort(self) -> None:
         self._aborted.set()
@@ -527,6 +537,9 @@ class Engine:
             known = starts.read(session)
         return {c: known.get(c, now) for c in live}
 
+    def _fx_rates(self) -> RateBook:
+        return fx_rates(self.store, self.mapping.rates)
+
     def _echoes(self, codes: Sequence[str]) -> EchoCheck | None:
         """The own-echo test for listed deals, for the partners whose pipeline is known
         (every pass after the first); None before the agency's pipeline is read."""
@@ -582,7 +595,7 @@ class Engine:
                 self._lane_failed(code, shared.side.got, exc, now)
             return result
         agency_pipeline = self._pipeline(self.agency, None)
-        rates = fx_rates(self.store, self.mapping.rates)
+        rates = work.rates(self._fx_rates)
         step = Planning(self.planner, self.mapping, now, agency_pipeline, rates)
         result.plans = step.run(got, [code], {code: pipeline}, shared.starts)
         if work.dry_run:
@@ -678,7 +691,7 @@ class Engine:
         ledger = LedgerHook(
             self.mapping,
             self._pipeline(self.agency, None),
-            fx_rates(self.store, self.mapping.rates),
+            work.rates(self._fx_rates),
         )
         recorder = Recorder(
             self.store, self.agency.system, now, ledger, self.retry_delay, crash=self.crash

@@ -9,7 +9,7 @@ from urllib.parse import unquote
 import pytest
 
 from bridge.bitrix import codec, listing, writes
-from bridge.bitrix.batch import BatchReply, command
+from bridge.bitrix.batch import MAX_COMMANDS, BatchReply, command
 from bridge.bitrix.budget import OperatingBudget
 from bridge.bitrix.errors import WireError, classify
 from bridge.crm import (
@@ -378,6 +378,18 @@ def test_keyset_chain_refers_to_the_previous_page() -> None:
     assert (len(rows), more, error) == (53, False, None)  # c2 answered a dangling reference
     rows, more, error = listing.walk(BatchReply.parse({"result": {"result": {"c0": full}}}), 1)
     assert (len(rows), more) == (50, True)
+
+
+def test_keyset_chain_is_each_page_command_built_on_its_own() -> None:
+    # The chain encodes its params once and only swaps the anchor: byte for byte what
+    # building every page's command on its own gives, odd field names included.
+    since = {">=updatedTime": "2024-01-01T00:00:00+03:00", "=categoryId": "7"}
+    select = ["id", "title", "UF_CRM_ЯКОРЬ & 1", "opportunity", "contactIds"]
+    commands = listing.chain(since, select, "0", MAX_COMMANDS)
+    assert len(commands) == MAX_COMMANDS
+    for k, text in enumerate(commands.values()):
+        anchor = "0" if k == 0 else f"$result[c{k - 1}][items][49][id]"
+        assert text == command(listing.METHOD, listing.page_params(since, select, anchor))
 
 
 def test_since_filter_rounds_down_to_the_second() -> None:
