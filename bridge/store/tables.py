@@ -23,7 +23,7 @@ import datetime as dt
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Column, Index, UniqueConstraint
+from sqlalchemy import Column, Index, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
 from bridge.store.types import DecimalText, JsonText, UtcDateTime
@@ -99,7 +99,24 @@ class CursorRow(SQLModel, table=True):
 class HintRow(SQLModel, table=True):
     __tablename__ = "hint"
     __table_args__ = (
-        UniqueConstraint("system", "deal_id", name="uq_hint_system_deal"),
+        # One row per (system, deal) and address; NULL (unaddressed) is a value of its own.
+        Index(
+            "uq_hint_unaddressed",
+            "system",
+            "deal_id",
+            unique=True,
+            sqlite_where=text("partner IS NULL"),
+            postgresql_where=text("partner IS NULL"),
+        ),
+        Index(
+            "uq_hint_addressed",
+            "system",
+            "deal_id",
+            "partner",
+            unique=True,
+            sqlite_where=text("partner IS NOT NULL"),
+            postgresql_where=text("partner IS NOT NULL"),
+        ),
         Index("ix_hint_not_before", "not_before"),
     )
 
@@ -112,6 +129,8 @@ class HintRow(SQLModel, table=True):
     last_received: dt.datetime = _utc(nullable=False)
     count: int = Field(default=1)
     not_before: dt.datetime = _utc(nullable=False)
+    # Set: an agency change routed to this partner's job only (scale-out); None: anyone's.
+    partner: str | None = Field(default=None, max_length=64)
 
 
 class AuditRow(SQLModel, table=True):

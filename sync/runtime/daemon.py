@@ -23,7 +23,7 @@ import datetime as dt
 import functools
 import logging
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -48,9 +48,12 @@ from sync.runtime.crm_pool import CrmPool, Opener
 from sync.runtime.daemon_jobs import DaemonJobs, reconcile_quietly
 from sync.runtime.decline_gauges import DeclineGauges
 from sync.runtime.distributed import (
+    AGENCY_POLL,
+    POLL_TICK,
     RESOLVE_EVERY,
     Clock,
     Distributed,
+    drain_lanes,
     prepare,
     scale_out,
     shared_opener,
@@ -218,8 +221,8 @@ class Daemon:
             concurrency=self.settings.partner_concurrency,
             pass_wait=None if self._scale_out else self.settings.pass_wait,
         )
+        queue_host = _QueueHost(self)
         if self._scale_out:
-            queue_host = _QueueHost(self)
             clock = self._queue_clock(mapping)
             self._distributed = Distributed(queue_host, self.settings.db_url, clock)
             self.runner = self._distributed.runner
@@ -255,8 +258,13 @@ class Daemon:
                 pinned=file_identity(self.store.engine),
             )
         )
-        if self._distributed is not None:  # hints and their drain job: one transaction
-            enqueue_with_hints(self._distributed.runner, store.engine, self._hook_store.engine)
+        if self._distributed is not None:  # hints and their lanes' jobs: one transaction
+            enqueue_with_hints(
+                self._distributed.runner,
+                store.engine,
+                self._hook_store.engine,
+                lanes=queue_host.lanes,
+            )
         app = create_app(
             sink=InboxSink(self._hook_store, self._debounce, self._lost),
             routes=lambda: jobs.routes,
@@ -270,14 +278,14 @@ class Daemon:
         if self.options.serve_http:
             self.server = ServerThread(app, host=host, port=port).start()
         if self._distributed is not None:
-            self._distributed.runner.share(jobs.run_pass, "pass:poll")
+            self._distributed.runner.share(jobs.run_pass, POLL_TICK)
             self._scheduler = self._distributed.local_scheduler()
             self._distributed.start_worker()
         else:
             plan = jobs.plan(self.options.poll_interval, self.options.drain_every)
             self._scheduler = build_scheduler(plan, self.runner)
         self.guard.start()
-        if self._distributed is None or not self._distributed.runner.active("pass:poll"):
+        if self._distributed is None or not self._distributed.runner.active(AGENCY_POLL):
             # A process joining running ones does not queue a poll of its own: the one
             # waiting or running covers everything (the cursors are shared).
             jobs.first_pass()
@@ -383,15 +391,43 @@ class _QueueHost:
         assert self._daemon.jobs is not None
         return self._daemon.jobs
 
-    def run_pass(self, *, poll: bool) -> None:
-        self._jobs().run_pass(poll=poll)
+    def _queue(self) -> Distributed:
+        assert self._daemon._distributed is not None
+        return self._daemon._distributed
 
-    def drain_due(self) -> None:
-        self._jobs().drain_due()
+    def _engine(self) -> Engine:
+        assert self._daemon.engine is not None
+        return self._daemon.engine
+
+    def poll_tick(self) -> None:
+        self._queue().poll_all(self._engine().mapping.partners)
+
+    def drain_tick(self) -> None:
+        """Queue the jobs of the lanes that have hints due (those recorded with their
+        jobs already have one waiting: this finds the rest, e.g. a retry's)."""
+        assert self._daemon.store is not None
+        with self._daemon.store.transaction() as session:
+            due = inbox.targets(session, self._daemon.clock())
+        if due:
+            self._queue().drain(self.lanes(due))
+
+    def lanes(self, targets: Iterable[tuple[str, str | None]]) -> set[str]:
+        """Which lanes handle hints of these (system, address) pairs (the outbox's router)."""
+        engine = self._engine()
+        partners = {c: crm.system for c, crm in engine.partners.items()}
+        known = {f"partner:{c}" for c in engine.mapping.partners} | {"agency"}
+        return drain_lanes(targets, engine.agency.system, partners) & known
+
+    def agency_pass(self, *, poll: bool) -> None:
+        self._jobs().agency_pass(poll=poll)
+
+    def partner_pass(self, code: str, *, poll: bool) -> None:
+        self._jobs().partner_pass(code, poll=poll)
 
     def reconcile_now(self) -> None:
-        assert self._daemon.engine is not None
-        reconcile_quietly(self._daemon.engine)
+        """The reconcile queues hints (their partners' jobs go with them), then a poll."""
+        reconcile_quietly(self._engine(), then_pass=False)
+        self.poll_tick()
 
     def daily(self) -> None:
         self._jobs().daily()
