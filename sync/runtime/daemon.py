@@ -100,6 +100,7 @@ class DaemonOptions:
     storm_debounce: dt.timedelta | None = STORM_DEBOUNCE
     poll_interval: dt.timedelta | None = None  # None: the mapping's policies.poll_interval
     serve_http: bool = True  # False: ``bridge worker`` (PostgreSQL only) — queue work only
+    queue_concurrency: int = 4  # PostgreSQL: how many queue jobs (partners) this process runs at once
 
 
 def mapping_watcher(path: Path, store: Store, pool: CrmPool) -> MappingWatcher:
@@ -224,7 +225,9 @@ class Daemon:
         queue_host = _QueueHost(self)
         if self._scale_out:
             clock = self._queue_clock(mapping)
-            self._distributed = Distributed(queue_host, self.settings.db_url, clock)
+            self._distributed = Distributed(
+                queue_host, self.settings.db_url, clock, concurrency=self.options.queue_concurrency
+            )
             self.runner = self._distributed.runner
         else:
             self.runner = EmbeddedRunner(self.options.workers, on_error=self._job_failed)
