@@ -205,6 +205,7 @@ def one(params: ScaleParams, workers: int, log: Log) -> dict[str, Any]:
                 first_requests = _delta(before, w.requests())
                 first_min = bounds.first_mirror_minimum(w.kinds, listed, len(ids), per_partner)
                 log(f"{workers} worker(s): first mirror {first_wall:.1f} s")
+                log(f"  requests by account {first_requests} vs minimum {first_min}")
                 steady = _steady(w, db_url, queue, running, links, params.changes)
             finally:
                 queue.shutdown()

@@ -377,6 +377,8 @@ class Engine:
                 inbox_store.add(session, hints, dt.timedelta(0), partner=code)
             if routed.window is not None:
                 self._advance_in(session, routed.window, now)
+                # every partner lists its own changes with what was routed to it: one job
+                inbox_store.want_polls(session, self.mapping.partners)
             inbox_store.done(session, routed.hints)
             health.success(session, AGENCY, now)
         return report

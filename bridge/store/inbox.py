@@ -92,6 +92,16 @@ def add(
     return added
 
 
+# session.info: the partners whose listing this transaction asks for (the agency job's
+# poll routes the agency's changes and asks every partner to list its own with them)
+POLLS_KEY = "bridge.inbox_polls"
+
+
+def want_polls(session: Session, partners: Iterable[str]) -> None:
+    """Ask, with this transaction, for these partners' polling jobs (scale-out)."""
+    session.info.setdefault(POLLS_KEY, set()).update(partners)
+
+
 MAX_WAIT = dt.timedelta(seconds=10)
 
 

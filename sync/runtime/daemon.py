@@ -100,7 +100,7 @@ class DaemonOptions:
     storm_debounce: dt.timedelta | None = STORM_DEBOUNCE
     poll_interval: dt.timedelta | None = None  # None: the mapping's policies.poll_interval
     serve_http: bool = True  # False: ``bridge worker`` (PostgreSQL only) — queue work only
-    queue_concurrency: int = 4  # PostgreSQL: how many queue jobs (partners) this process runs at once
+    queue_concurrency: int = 4  # PostgreSQL: queue jobs (partners) this process runs at once
 
 
 def mapping_watcher(path: Path, store: Store, pool: CrmPool) -> MappingWatcher:
@@ -403,7 +403,7 @@ class _QueueHost:
         return self._daemon.engine
 
     def poll_tick(self) -> None:
-        self._queue().poll_all(self._engine().mapping.partners)
+        self._queue().poll_all()
 
     def drain_tick(self) -> None:
         """Queue the jobs of the lanes that have hints due (those recorded with their

@@ -15,7 +15,9 @@ workers at once:
   with ``routed=True``): its own window and hints and the agency hints addressed to it,
   never the agency's window or cursor;
 * ``pass:poll`` — the poll tick (every poll interval, and at start): queues the agency
-  job and every partner's poll job; ``pass:drain`` — the hint tick (every 2 s): queues
+  poll job, which queues every partner's poll job in the transaction that routes the
+  agency's changes to them, so a partner lists its own changes and takes the agency's
+  in one job; ``pass:drain`` — the hint tick (every 2 s): queues
   the job of every partner (or the agency) that has hints due. Both only queue; the
   queueing lock (lane + kind) keeps one job of a kind waiting per lane, so ticks and
   webhooks never pile jobs up. Hints recorded anywhere queue their jobs in their own
@@ -195,11 +197,11 @@ class Distributed:
 
         return {PARTNER_POLL: partner(True), PARTNER_DRAIN: partner(False)}
 
-    def poll_all(self, partners: Iterable[str]) -> int:
-        """Queue the agency job and every partner's poll job; how many were queued (a
-        kind already waiting on its lane is not queued again)."""
-        jobs = [(AGENCY_POLL, AGENCY_LANE), *((PARTNER_POLL, partner_lane(c)) for c in partners)]
-        return sum(self.runner.defer(name, lane) for name, lane in jobs)
+    def poll_all(self) -> bool:
+        """Queue the agency's poll job, which queues every partner's poll job with the
+        agency changes it routes to them (one job per partner for both); False when one
+        already waits."""
+        return self.runner.defer(AGENCY_POLL, AGENCY_LANE)
 
     def drain(self, lanes: Iterable[str]) -> int:
         """Queue the drain job of each lane (agency or a partner's)."""

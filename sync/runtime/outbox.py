@@ -26,8 +26,14 @@ import psycopg
 from sqlalchemy import Engine, event
 from sqlalchemy.orm import Session
 
-from bridge.store.inbox import DUE_KEY, Target
-from sync.runtime.distributed import AGENCY_LANE, DRAIN_EVERY, drain_job, partner_lane
+from bridge.store.inbox import DUE_KEY, POLLS_KEY, Target
+from sync.runtime.distributed import (
+    AGENCY_LANE,
+    DRAIN_EVERY,
+    PARTNER_POLL,
+    drain_job,
+    partner_lane,
+)
 from sync.runtime.queue import QueueRunner
 
 Lanes = Callable[[Iterable[Target]], set[str]]  # (system, address) pairs → their lanes
@@ -64,8 +70,9 @@ def stop_enqueueing(*engines: Engine) -> None:
 
 
 def _before_commit(session: Session) -> None:
-    due: Mapping[Target, dt.datetime] | None = session.info.pop(DUE_KEY, None)
-    if not due:
+    due: Mapping[Target, dt.datetime] = session.info.pop(DUE_KEY, None) or {}
+    polls: set[str] = session.info.pop(POLLS_KEY, None) or set()
+    if not due and not polls:
         return
     bind = session.get_bind()
     engine = bind if isinstance(bind, Engine) else bind.engine
@@ -79,8 +86,12 @@ def _before_commit(session: Session) -> None:
     for target, at in due.items():
         for lane in lanes([target]):
             earliest[lane] = min(at, earliest.get(lane, at))
+    polling = {partner_lane(code) for code in polls}
+    for lane in sorted(polling):  # a poll takes the lane's due hints too: no drain as well
+        runner.defer_on(driver, PARTNER_POLL, lane)
     for lane, at in sorted(earliest.items()):
-        runner.defer_on(driver, drain_job(lane), lane, at=on_tick(at))
+        if lane not in polling:
+            runner.defer_on(driver, drain_job(lane), lane, at=on_tick(at))
 
 
 def on_tick(due: dt.datetime, every: dt.timedelta = DRAIN_EVERY) -> dt.datetime:
@@ -93,3 +104,4 @@ def on_tick(due: dt.datetime, every: dt.timedelta = DRAIN_EVERY) -> dt.datetime:
 
 def _forget(session: Session) -> None:
     session.info.pop(DUE_KEY, None)
+    session.info.pop(POLLS_KEY, None)

@@ -17,7 +17,7 @@ import pytest
 from sqlalchemy import text
 
 from bridge.crm import Crm
-from bridge.mapping.connect import Connection
+from bridge.mapping.compiled import Connection
 from bridge.sandbox.world import SandboxWorld, sandbox_world
 from bridge.store.db import Store
 from sync.engine import Engine, PassReport
@@ -107,9 +107,9 @@ def test_partners_sync_on_two_workers_at_once_one_partner_at_a_time_each_change_
     def opener(label: str, connection: Connection) -> Crm:
         crm = shared(label, connection)
         if label == "alfa":
-            return Gated(crm, sets=alfa_lists, waits=beta_lists, failed=failed)  # type: ignore[return-value]
+            return Gated(crm, sets=alfa_lists, waits=beta_lists, failed=failed)
         if label == "beta":
-            return Gated(crm, sets=beta_lists, waits=alfa_lists, failed=failed)  # type: ignore[return-value]
+            return Gated(crm, sets=beta_lists, waits=alfa_lists, failed=failed)
         return crm
 
     watch = Watch()
