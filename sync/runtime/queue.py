@@ -47,6 +47,8 @@ HEARTBEAT_SECONDS = 5.0  # workers refresh their heartbeat this often
 STALLED_AFTER_SECONDS = 20.0  # a worker silent this long is dead; its jobs go back
 STALLED_CRON = "* * * * * */15"  # look for stalled jobs every 15 s
 QUEUE = "bridge"
+RESTART_FIRST = 1.0  # seconds before a worker that lost the database starts again
+RESTART_MAX = 30.0  # the pause doubles while it keeps failing, up to this
 
 Handler = Callable[[], None]
 LaneHandler = Callable[[str], None]  # told the lane it runs on (e.g. which partner)
@@ -315,8 +317,10 @@ class QueueWorker:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._task: asyncio.Task[None] | None = None
         self._started = threading.Event()
+        self._stopping = threading.Event()
         self._thread = threading.Thread(target=self._run, name=f"queue-{name}", daemon=True)
         self.error: BaseException | None = None
+        self.restarts = 0
 
     def start(self) -> QueueWorker:
         self._thread.start()
@@ -340,6 +344,26 @@ class QueueWorker:
             loop.close()
 
     async def _main(self) -> None:
+        """Run the worker; start it again when it stops on its own. procrastinate stops a
+        worker whose listener or heartbeat lost the database (a PostgreSQL restart, a cut
+        connection); without this the process would stay up taking no job for ever."""
+        pause = RESTART_FIRST
+        while True:
+            began = asyncio.get_running_loop().time()
+            try:
+                await self._work()
+            except Exception as exc:
+                log_event(log, "queue.worker_lost", logging.WARNING, error=repr(exc))
+            if self._stopping.is_set():
+                return
+            if asyncio.get_running_loop().time() - began > RESTART_MAX:
+                pause = RESTART_FIRST  # it ran a while: a new outage starts the back-off again
+            self.restarts += 1
+            log_event(log, "queue.worker_restarting", logging.WARNING, after=pause)
+            await asyncio.sleep(pause)
+            pause = min(pause * 2, RESTART_MAX)
+
+    async def _work(self) -> None:
         async with self._app.open_async():
             await self._app.run_worker_async(
                 queues=[QUEUE],
@@ -361,6 +385,7 @@ class QueueWorker:
 
     def stop(self, timeout: float = 150) -> None:
         """Finish running jobs (up to the graceful timeout), then stop taking new ones."""
+        self._stopping.set()
         loop, task = self._loop, self._task
         if loop is not None and task is not None and not loop.is_closed():
             loop.call_soon_threadsafe(task.cancel)
