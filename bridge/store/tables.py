@@ -96,27 +96,18 @@ class CursorRow(SQLModel, table=True):
     updated_at: dt.datetime | None = _utc()
 
 
+def _unique_where(name: str, columns: tuple[str, ...], where: str) -> Index:
+    """A partial unique index (the same on SQLite and PostgreSQL)."""
+    condition = text(where)
+    return Index(name, *columns, unique=True, sqlite_where=condition, postgresql_where=condition)
+
+
 class HintRow(SQLModel, table=True):
     __tablename__ = "hint"
     __table_args__ = (
         # One row per (system, deal) and address; NULL (unaddressed) is a value of its own.
-        Index(
-            "uq_hint_unaddressed",
-            "system",
-            "deal_id",
-            unique=True,
-            sqlite_where=text("partner IS NULL"),
-            postgresql_where=text("partner IS NULL"),
-        ),
-        Index(
-            "uq_hint_addressed",
-            "system",
-            "deal_id",
-            "partner",
-            unique=True,
-            sqlite_where=text("partner IS NOT NULL"),
-            postgresql_where=text("partner IS NOT NULL"),
-        ),
+        _unique_where("uq_hint_unaddressed", ("system", "deal_id"), "partner IS NULL"),
+        _unique_where("uq_hint_addressed", ("system", "deal_id", "partner"), "partner IS NOT NULL"),
         Index("ix_hint_not_before", "not_before"),
     )
 
