@@ -34,8 +34,8 @@ from sqlmodel import Session
 
 from bridge.crm import Crm, CrmError, RateLimited, Unavailable
 from bridge.logs import log_event
-from bridge.mapping.compiled import CompiledMapping
-from bridge.model import HOLD_KEY, Deal, Hint, HintKind, LinkState
+from bridge.mapping.compiled import CompiledMapping, Connection
+from bridge.model import HOLD_KEY, Deal, Hint, HintKind, LinkState, Pipeline
 from bridge.store import audit, cursors, health, links, starts
 from bridge.store import inbox as inbox_store
 from bridge.store.audit import AuditEvent
@@ -244,6 +244,9 @@ class Engine:
         self.retry_parked = True  # first pass, and after every mapping change
         self._parked_retried: set[str] = set()  # partner jobs that did since (scale-out)
         self._pipelines: dict[str, Any] = {}
+        # Where a pipeline is looked up before the CRM is asked (the daemon: the resolution
+        # cache every process shares); None, or a miss there: read live.
+        self.pipelines_from: Callable[[Connection], Sequence[Pipeline] | None] | None = None
         self._rest_until: dict[str, tuple[dt.datetime, RateLimited]] = {}
 
     @property
@@ -601,8 +604,13 @@ class Engine:
         with self._guard:
             if key in self._pipelines:
                 return self._pipelines[key]
-        wanted = (self.mapping.partners[code] if code else self.mapping.agency).pipeline_id
-        found = next((p for p in crm.pipelines() if p.id == wanted), None)
+        config = self.mapping.partners[code] if code else self.mapping.agency
+        wanted = config.pipeline_id
+        source = self.pipelines_from
+        cached = source(config.connection) if source is not None else None
+        found = next((p for p in cached or () if p.id == wanted), None)
+        if found is None:
+            found = next((p for p in crm.pipelines() if p.id == wanted), None)
         with self._guard:
             return self._pipelines.setdefault(key, found)
 

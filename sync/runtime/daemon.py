@@ -33,11 +33,11 @@ from bridge.config import Settings
 from bridge.crm import Crm
 from bridge.kpi.decline import DeclineRule
 from bridge.logs import log_event
-from bridge.mapping.compiled import CompiledMapping
+from bridge.mapping.compiled import CompiledMapping, Connection
 from bridge.mapping.connect import open_crm
-from bridge.mapping.resolve_cache import StoreCache
+from bridge.mapping.resolve_cache import StoreCache, cached_pipelines
 from bridge.mapping.watch import MappingWatcher
-from bridge.model import Hint
+from bridge.model import Hint, Pipeline
 from bridge.store import hooks, inbox
 from bridge.store.db import Store, StoreFileLost, file_identity, file_problem, make_engine
 from sync.engine import Engine
@@ -222,6 +222,8 @@ class Daemon:
             concurrency=self.settings.partner_concurrency,
             pass_wait=None if self._scale_out else self.settings.pass_wait,
         )
+        if self._scale_out:  # every process would read each pipeline again: take the shared
+            self.engine.pipelines_from = functools.partial(self._cached_pipelines, self.store)
         queue_host = _QueueHost(self)
         if self._scale_out:
             clock = self._queue_clock(mapping)
@@ -338,6 +340,13 @@ class Daemon:
     def _queue_clock(self, mapping: CompiledMapping) -> Clock:
         interval = self.options.poll_interval or mapping.policies.poll_interval
         return Clock(interval, mapping.policies.reconcile_at, watch_every=self.options.watch_every)
+
+    def _cached_pipelines(
+        self, store: Store, connection: Connection
+    ) -> tuple[Pipeline, ...] | None:
+        """An account's pipelines as the shared resolution last read them (at most one
+        re-resolve period old), so a process reads no pipeline another one resolved."""
+        return cached_pipelines(store.engine, connection, self.clock() - RESOLVE_EVERY)
 
     def _lost(self) -> str | None:
         return self.guard.lost if self.guard is not None else None
