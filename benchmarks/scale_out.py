@@ -38,7 +38,7 @@ import sqlalchemy as sa
 from benchmarks import bounds
 from benchmarks.sandboxes import world
 from bridge.sandbox.world import SandboxWorld
-from sync.runtime.distributed import PASS_LANE
+from sync.runtime.distributed import POLL_TICK, TICK_LANE
 from sync.runtime.queue import QueueRunner
 from sync.runtime.runner import EmbeddedRunner
 
@@ -46,7 +46,8 @@ PG_BASE = os.environ.get(
     "BRIDGE_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 )
 BRIDGE = str(Path(sys.executable).with_name("bridge"))
-POLL_STARTED = re.compile(r'"action": "start_job".*name=\'pass:poll\'')
+# A polling pass is the agency job's poll (the poll tick queues it and every partner's).
+POLL_STARTED = re.compile(r'"action": "start_job".*name=\'agency:poll\'')
 Log = Callable[[str], None]
 
 
@@ -204,6 +205,7 @@ def one(params: ScaleParams, workers: int, log: Log) -> dict[str, Any]:
                 first_requests = _delta(before, w.requests())
                 first_min = bounds.first_mirror_minimum(w.kinds, listed, len(ids), per_partner)
                 log(f"{workers} worker(s): first mirror {first_wall:.1f} s")
+                log(f"  requests by account {first_requests} vs minimum {first_min}")
                 steady = _steady(w, db_url, queue, running, links, params.changes)
             finally:
                 queue.shutdown()
@@ -246,7 +248,7 @@ def _steady(
         partner_changed[code] = partner_changed.get(code, 0) + 1
     for _ in range(2):  # the changes, then their echoes
         w.advance(60)
-        queue.defer("pass:poll", PASS_LANE)
+        queue.defer(POLL_TICK, TICK_LANE)
         _until(lambda: queue.wait_idle(1), 300, "the steady pass")
     wall = time.perf_counter() - began
     passes = running.polls() - polls_before

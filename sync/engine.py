@@ -35,8 +35,8 @@ from sqlmodel import Session
 from bridge.crm import Crm, CrmError, RateLimited, Unavailable
 from bridge.fx.rates import RateBook
 from bridge.logs import log_event
-from bridge.mapping.compiled import CompiledMapping
-from bridge.model import HOLD_KEY, Deal, Hint, HintKind, LinkState
+from bridge.mapping.compiled import CompiledMapping, Connection
+from bridge.model import HOLD_KEY, Deal, Hint, HintKind, LinkState, Pipeline
 from bridge.store import audit, cursors, health, links, starts
 from bridge.store import inbox as inbox_store
 from bridge.store.audit import AuditEvent
@@ -124,6 +124,7 @@ class _LaneWork:
     now: dt.datetime
     polling: bool
     dry_run: bool
+    routed_to: str | None = None  # a partner job: agency changes come routed to it as hints
     shared: Future[_Shared] = field(default_factory=Future)
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _ended: list[_LaneEnd] = field(default_factory=list)
@@ -251,7 +252,11 @@ class Engine:
         self.progress: Progress = progress or _silent
         self.crash = crash
         self.retry_parked = True  # first pass, and after every mapping change
+        self._parked_retried: set[str] = set()  # partner jobs that did since (scale-out)
         self._pipelines: dict[str, Any] = {}
+        # Where a pipeline is looked up before the CRM is asked (the daemon: the resolution
+        # cache every process shares); None, or a miss there: read live.
+        self.pipelines_from: Callable[[Connection], Sequence[Pipeline] | None] | None = None
         self._rest_until: dict[str, tuple[dt.datetime, RateLimited]] = {}
 
     @property
@@ -284,6 +289,7 @@ class Engine:
         """A new mapping may fix what parked deals were waiting for: retry them next pass."""
         self.mapping = mapping
         self.retry_parked = True
+        self._parked_retried.clear()
         self._pipelines.clear()  # a stage may have been recreated or renamed
 
     def codes(self, partner: str | None = None) -> list[str]:
@@ -338,18 +344,66 @@ class Engine:
         dry_run: bool = False,
         poll: bool = True,
         wait: float | None = None,
+        routed: bool = False,
     ) -> PassReport:
         """One pass. ``poll=False`` handles due hints only (a webhook burst), no listing.
 
         The agency side is read once on this thread; then every partner's poll → plan →
         apply → record runs in its own lane, at most :attr:`concurrency` at once, each
         with its own deadline. ``wait`` (default :attr:`pass_wait`) bounds how long the
-        pass waits for its lanes; a lane still running then goes on alone."""
+        pass waits for its lanes; a lane still running then goes on alone.
+
+        ``routed`` (with ``partner``): the scale-out runner's partner job — the agency's
+        window is not read and its cursor not moved; the agency job (:meth:`fan_out`)
+        routed the agency's changes to this partner as hints addressed to it."""
+        if routed and partner is None:
+            raise ValueError("a routed pass is one partner's")
         waiting = wait if wait is not None else self.pass_wait
-        return self._pass(partner, dry_run=dry_run, poll=poll, wait_for=waiting)
+        return self._pass(
+            partner,
+            dry_run=dry_run,
+            poll=poll,
+            wait_for=waiting,
+            routed=partner if routed else None,
+        )
+
+    def fan_out(self, *, poll: bool = True) -> PassReport:
+        """The scale-out runner's agency job: the agency's window (when ``poll``) and its
+        due hints, routed as hints addressed to each partner they concern — recorded,
+        with those partners' jobs queued (:mod:`sync.runtime.outbox`), the agency cursor
+        moved and the hints taken marked done, all in one transaction."""
+        now = self.clock()
+        report = PassReport(started_at=now)
+        if (resting := self._resting(now).get(AGENCY)) is not None:
+            return self._agency_down(report, resting, now)
+        try:
+            self._pipeline(self.agency, None)  # the own-echo test needs it
+            routed = self._gatherer().route_agency(now, polling=poll)
+        except CrmError as exc:
+            self._rest(AGENCY, exc, now)
+            return self._agency_down(report, exc, now)
+        self.crash("before_cursor_commit")
+        system = self.agency.system
+        with self.store.transaction() as session:
+            for code, ids in sorted(routed.by_partner.items()):
+                hints = [Hint(system, i, HintKind.UPDATED, now, "agency") for i in sorted(ids)]
+                inbox_store.add(session, hints, dt.timedelta(0), partner=code)
+            if routed.window is not None:
+                self._advance_in(session, routed.window, now)
+                # every partner lists its own changes with what was routed to it: one job
+                inbox_store.want_polls(session, self.mapping.partners)
+            inbox_store.done(session, routed.hints)
+            health.success(session, AGENCY, now)
+        return report
 
     def _pass(
-        self, partner: str | None, *, dry_run: bool, poll: bool, wait_for: float | None
+        self,
+        partner: str | None,
+        *,
+        dry_run: bool,
+        poll: bool,
+        wait_for: float | None,
+        routed: str | None = None,
     ) -> PassReport:
         now = self.clock()
         report = PassReport(started_at=now)
@@ -359,7 +413,7 @@ class Engine:
         if AGENCY in set_aside:
             return self._agency_down(report, set_aside[AGENCY], now)
         live = [c for c in codes if c not in set_aside]
-        work = _LaneWork(now, poll, dry_run)
+        work = _LaneWork(now, poll, dry_run, routed)
         # The lanes poll their partners while this thread reads the agency side; a pass
         # over due hints only starts the lanes of the partners they concern, after it.
         lanes = self._start_lanes(live, work) if poll and not dry_run else {}
@@ -391,7 +445,12 @@ class Engine:
         now = work.now
         try:
             side = self._gatherer().agency_side(
-                codes, now, parked=self.retry_parked, polling=work.polling, resting=set_aside
+                codes,
+                now,
+                parked=self.retry_parked and work.routed_to not in self._parked_retried,
+                polling=work.polling,
+                resting=set_aside,
+                routed_to=work.routed_to,
             )
             self._pipeline(self.agency, None)
             report.starts = self._starts(live, now, record=not work.dry_run)
@@ -425,10 +484,13 @@ class Engine:
             **set_aside,
             **{c: StillRunning(f"partner '{c}' still running", system=c) for c in running},
         }
-        self._requeue_for_down(side.got, later)
+        self._requeue_for_down(side.got, later, work.routed_to)
         self._finish(side, set_aside, codes, all_partners, now, ended)
         self.crash("after_local_commit")
-        self.retry_parked = False
+        if work.routed_to is None:
+            self.retry_parked = False
+        elif not set_aside:
+            self._parked_retried.add(work.routed_to)
         counts = ", ".join(f"{k} {v}" for k, v in sorted(report.verdicts.items()))
         log.info("pass applied: %s", counts or f"{APPLIED} 0")
         return report
@@ -458,9 +520,11 @@ class Engine:
 
     def _start_lanes(self, live: Sequence[str], work: _LaneWork) -> dict[str, Future[_LaneResult]]:
         """Every live partner's lane on the pool (at most :attr:`concurrency` at once)."""
-        if self._pool is None:
-            self._pool = ThreadPoolExecutor(self.concurrency, thread_name_prefix="partner-lane")
-        futures = {code: self._pool.submit(self._lane, code, work) for code in live}
+        with self._guard:  # partner jobs of the scale-out runner start passes at once
+            if self._pool is None:
+                self._pool = ThreadPoolExecutor(self.concurrency, thread_name_prefix="partner-lane")
+            pool = self._pool
+        futures = {code: pool.submit(self._lane, code, work) for code in live}
         with self._guard:
             self._running.update(futures)
         for code, future in futures.items():
@@ -553,8 +617,13 @@ class Engine:
         with self._guard:
             if key in self._pipelines:
                 return self._pipelines[key]
-        wanted = (self.mapping.partners[code] if code else self.mapping.agency).pipeline_id
-        found = next((p for p in crm.pipelines() if p.id == wanted), None)
+        config = self.mapping.partners[code] if code else self.mapping.agency
+        wanted = config.pipeline_id
+        source = self.pipelines_from
+        cached = source(config.connection) if source is not None else None
+        found = next((p for p in cached or () if p.id == wanted), None)
+        if found is None:
+            found = next((p for p in crm.pipelines() if p.id == wanted), None)
         with self._guard:
             return self._pipelines.setdefault(key, found)
 
@@ -592,7 +661,7 @@ class Engine:
             log.debug("partner %s: set aside this pass: %s", code, exc)
             result.error = exc
             if not work.dry_run:
-                self._lane_failed(code, shared.side.got, exc, now)
+                self._lane_failed(code, shared.side.got, exc, now, work.routed_to)
             return result
         agency_pipeline = self._pipeline(self.agency, None)
         rates = work.rates(self._fx_rates)
@@ -606,7 +675,7 @@ class Engine:
             failed = self._leads(code, got, now, result)
         if failed is not None:
             result.error = failed
-            self._lane_failed(code, got, failed, now)
+            self._lane_failed(code, got, failed, now, work.routed_to)
             return result
         work.check()
         end = _LaneEnd(code, got.partner_windows.get(code), tuple(got.hints))
@@ -655,10 +724,12 @@ class Engine:
             inbox_store.done(session, end.hints)
             health.success(session, end.code, now)
 
-    def _lane_failed(self, code: str, got: Gathered, exc: CrmError, now: dt.datetime) -> None:
+    def _lane_failed(
+        self, code: str, got: Gathered, exc: CrmError, now: dt.datetime, routed_to: str | None
+    ) -> None:
         """A partner that failed its lane: the agency deals it did not take go back to the
         inbox, its cursor and its hints stay, and its health says why."""
-        self._requeue_for_down(got, {code: exc})
+        self._requeue_for_down(got, {code: exc}, routed_to)
         self._rest(code, exc, now)
         with self.store.transaction() as session:
             health.failure(session, code, type(exc).__name__, str(exc), now)
@@ -761,8 +832,11 @@ class Engine:
         except (CursorConflict, IntegrityError) as exc:
             log.info("cursor not advanced: %s", exc)
 
-    def _requeue_for_down(self, got: Gathered, down: Mapping[str, CrmError]) -> None:
-        """Agency deals a failed partner could not take go back to the inbox, durably."""
+    def _requeue_for_down(
+        self, got: Gathered, down: Mapping[str, CrmError], routed_to: str | None = None
+    ) -> None:
+        """Agency deals a failed partner could not take go back to the inbox, durably
+        (``routed_to``: a partner job's, addressed to that partner again)."""
         if not down:
             return
         ids = set()
@@ -775,7 +849,7 @@ class Engine:
                 ids.add(deal.id)
         now = self.clock()
         hints = [Hint(self.agency.system, i, HintKind.UPDATED, now, "retry") for i in sorted(ids)]
-        inbox.record(self.store, hints, self.retry_delay)
+        inbox.record(self.store, hints, self.retry_delay, partner=routed_to)
 
     # --- by hand -----------------------------------------------------------------
     def retry(self, link_ids: Sequence[int] | None = None, *, confirm: bool = False) -> int:

@@ -125,6 +125,17 @@ class AgencySide:
     live: tuple[str, ...]
 
 
+@dataclass(frozen=True)
+class Routed:
+    """What the agency job found (:meth:`Gatherer.route_agency`): the window read (its
+    cursor moves once the routes are recorded), the hints taken, and per partner the
+    agency deals that concern it."""
+
+    window: Window | None
+    hints: tuple[DueHint, ...]
+    by_partner: Mapping[str, frozenset[str]]
+
+
 class Gatherer:
     def __init__(
         self,
@@ -153,20 +164,57 @@ class Gatherer:
         parked: bool,
         polling: bool = True,
         resting: Mapping[str, CrmError] | None = None,
+        routed_to: str | None = None,
     ) -> AgencySide:
         """What every partner's lane of a pass starts from, read once on the pass thread:
         the agency's window, the due hints, the agency deals they name (and the parked
-        ones), their links, and the clients of the deals to be created."""
+        ones), their links, and the clients of the deals to be created.
+
+        ``routed_to`` (a partner job of the scale-out runner): no agency window — the
+        agency job routed the agency's changes to this partner as hints addressed to
+        it, taken here with the partner's own hints (:meth:`route_agency`)."""
         got = _Gathering(down=dict(resting or {}))
-        if polling:
+        if polling and routed_to is None:
             got.agency_window = poll.fetch(self.store, self.agency, self.overlap)
         live = [c for c in codes if c not in got.down]
-        systems = [self.agency.system, *(self.partners[c].system for c in live)]
-        got.hints = inbox.take_due(self.store, now, systems)
+        own = [self.partners[c].system for c in live]
+        systems = own if routed_to is not None else [self.agency.system, *own]
+        got.hints = inbox.take_due(self.store, now, systems, address=routed_to)
         agency_ids = self._agency_ids(got, live, parked=parked)
         self._agency_snapshots(got, agency_ids)
         self._contacts(got, live)
         return AgencySide(got.freeze(), tuple(live))
+
+    def route_agency(self, now: dt.datetime, *, polling: bool) -> Routed:
+        """The agency job of the scale-out runner: the agency's window (when ``polling``)
+        and its due unaddressed hints, less the bridge's own writes coming back, and
+        for each partner the agency deals that concern it — routed to it by the deal's
+        routing field, or linked with it (a fan-out deal concerns several). Hinted deals
+        are read (one bulk call) to be routed; nothing is written here."""
+        window = poll.fetch(self.store, self.agency, self.overlap) if polling else None
+        hints = inbox.take_due(self.store, now, [self.agency.system], address=False)
+        got = _Gathering(agency_window=window, hints=hints)
+        listed = {d.id: d for d in window.deals} if window is not None else {}
+        hinted = {h.hint.deal_id for h in hints}
+        ids = set(listed) | hinted
+        linked: dict[str, set[str]] = defaultdict(set)
+        if ids:
+            with self.store.transaction() as session:
+                for aid in self._agency_echoes(session, got, set(listed) - hinted):
+                    del listed[aid]
+                for state in links.states(session, set(listed) | hinted):
+                    linked[state.agency_deal_id].add(state.partner_code)
+        missing = sorted(hinted - listed.keys())
+        deals = {**listed, **(self.agency.fetch_deals(missing) if missing else {})}
+        routing = self.mapping.agency.routing_field_id
+        by_partner: dict[str, set[str]] = defaultdict(set)
+        for aid in set(listed) | hinted:
+            codes = set(linked.get(aid, ()))
+            if (deal := deals.get(aid)) is not None:
+                codes.update(p.code for p in self.mapping.routed_partners(deal.fields.get(routing)))
+            for code in codes & self.mapping.partners.keys():
+                by_partner[code].add(aid)
+        return Routed(window, tuple(hints), {c: frozenset(i) for c, i in by_partner.items()})
 
     def poll_partner(self, code: str) -> PartnerPoll:
         """List what changed at ``code`` since its cursor (a lane does this first, while

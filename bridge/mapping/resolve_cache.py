@@ -39,6 +39,7 @@ from bridge.mapping.resolve_catalog import (
     read_catalogs,
 )
 from bridge.mapping.spec import MappingSpec
+from bridge.model import Pipeline
 from bridge.store.tables import ResolutionRow
 
 AGENCY = "agency"
@@ -104,6 +105,26 @@ def catalogs(
         fresh = {keys[label]: c for label, c in live.items() if isinstance(c, Catalog)}
         cache.save(fresh, now)
     return {**hits, **live}
+
+
+def cached_pipelines(
+    engine: Engine, connection: Connection, newer_than: dt.datetime
+) -> tuple[Pipeline, ...] | None:
+    """The pipelines of ``connection``'s account as its newest cached catalog (any scope)
+    read them, if younger than ``newer_than``: what the sync needs of a pipeline (its
+    stages) without reading the CRM again in every process (None: read it live)."""
+    with Session(engine) as session:
+        row = session.exec(
+            select(ResolutionRow)
+            .where(
+                col(ResolutionRow.account) == account_key(connection),
+                col(ResolutionRow.read_at) >= newer_than,
+            )
+            .order_by(col(ResolutionRow.read_at).desc())
+            .limit(1)
+        ).first()
+    catalog = catalog_from_json(row.catalog) if row is not None else None
+    return catalog.pipelines if catalog is not None else None
 
 
 def _connection(spec: MappingSpec, label: str) -> Connection:

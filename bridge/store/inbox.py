@@ -11,7 +11,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import delete, or_
+from sqlalchemy import and_, delete, or_, text, true
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col, select
 
@@ -36,22 +36,37 @@ def _insert(session: Session) -> Any:
     return module.insert(HintRow.__table__)  # type: ignore[attr-defined]
 
 
-DUE_KEY = "bridge.inbox_due"  # session.info: the earliest not-before this transaction added
+# session.info: per (system, partner address) the earliest not-before this transaction added
+DUE_KEY = "bridge.inbox_due"
+Target = tuple[str, str | None]  # (system, partner address or None)
+_UNADDRESSED = text("partner IS NULL")
+_ADDRESSED = text("partner IS NOT NULL")
 
 
-def add(session: Session, hints: Iterable[Hint], debounce: dt.timedelta) -> int:
+def add(
+    session: Session,
+    hints: Iterable[Hint],
+    debounce: dt.timedelta,
+    *,
+    partner: str | None = None,
+) -> int:
     """Record hints; a repeat for the same deal bumps its count and pushes its not-before.
 
-    The session remembers the earliest not-before it added (``session.info[DUE_KEY]``):
-    on PostgreSQL the scale-out runtime queues the drain job in this same transaction."""
+    ``partner``: an agency change routed to that partner's job only (scale-out); None,
+    a hint for whoever handles its system. The session remembers per (system, partner)
+    the earliest not-before it added (``session.info[DUE_KEY]``): on PostgreSQL the
+    scale-out runtime queues the jobs for them in this same transaction."""
     added = 0
+    targets: dict[Target, dt.datetime] = session.info.setdefault(DUE_KEY, {})
     for hint in hints:
         due = hint.received_at + debounce
-        known = session.info.get(DUE_KEY)
-        session.info[DUE_KEY] = due if known is None else min(known, due)
+        key = (hint.system, partner)
+        known = targets.get(key)
+        targets[key] = due if known is None else min(known, due)
         stmt = _insert(session).values(
             system=hint.system,
             deal_id=hint.deal_id,
+            partner=partner,
             kind=hint.kind.value,
             source=hint.source,
             first_received=hint.received_at,
@@ -60,9 +75,11 @@ def add(session: Session, hints: Iterable[Hint], debounce: dt.timedelta) -> int:
             not_before=hint.received_at + debounce,
         )
         table = stmt.excluded
+        keys = ["system", "deal_id"] if partner is None else ["system", "deal_id", "partner"]
         session.execute(
             stmt.on_conflict_do_update(
-                index_elements=["system", "deal_id"],
+                index_elements=keys,
+                index_where=_UNADDRESSED if partner is None else _ADDRESSED,
                 set_={
                     "kind": table.kind,
                     "last_received": table.last_received,
@@ -75,6 +92,16 @@ def add(session: Session, hints: Iterable[Hint], debounce: dt.timedelta) -> int:
     return added
 
 
+# session.info: the partners whose listing this transaction asks for (the agency job's
+# poll routes the agency's changes and asks every partner to list its own with them)
+POLLS_KEY = "bridge.inbox_polls"
+
+
+def want_polls(session: Session, partners: Iterable[str]) -> None:
+    """Ask, with this transaction, for these partners' polling jobs (scale-out)."""
+    session.info.setdefault(POLLS_KEY, set()).update(partners)
+
+
 MAX_WAIT = dt.timedelta(seconds=10)
 
 
@@ -85,18 +112,46 @@ def due(
     systems: Sequence[str] | None = None,
     limit: int = 1000,
     max_wait: dt.timedelta = MAX_WAIT,
+    address: Address = None,
 ) -> list[HintRow]:
     """Hints whose debounce has passed, oldest first.
 
     A deal hinted without pause keeps pushing its not-before; after ``max_wait``
     since its first hint it is due anyway, so a stream of events cannot starve it.
+    ``address`` picks by address (:func:`_addressed`; None: any).
     """
     waited_enough = col(HintRow.first_received) <= now - max_wait
     query = select(HintRow).where(or_(col(HintRow.not_before) <= now, waited_enough))
-    if systems is not None:
-        query = query.where(col(HintRow.system).in_(list(systems)))
+    query = query.where(_addressed(systems, address))
     query = query.order_by(col(HintRow.first_received), col(HintRow.id)).limit(limit)
     return list(session.exec(query))
+
+
+Address = str | bool | None  # a partner's code, False (unaddressed only) or None (any)
+
+
+def _addressed(systems: Sequence[str] | None, address: Address) -> Any:
+    """Which hints a taker gets: ``systems`` (all when None) with any address (None),
+    only unaddressed ones (False: the agency job), or — a partner's code — the
+    unaddressed ones of ``systems`` and every one addressed to that partner."""
+    in_systems = true() if systems is None else col(HintRow.system).in_(list(systems))
+    if address is None:
+        return in_systems
+    unaddressed = and_(in_systems, col(HintRow.partner).is_(None))
+    if isinstance(address, bool):
+        return unaddressed
+    return or_(unaddressed, col(HintRow.partner) == address)
+
+
+def targets(session: Session, now: dt.datetime, max_wait: dt.timedelta = MAX_WAIT) -> set[Target]:
+    """The (system, address) pairs that have a hint due: whose jobs the drain tick queues."""
+    waited_enough = col(HintRow.first_received) <= now - max_wait
+    query = (
+        select(HintRow.system, HintRow.partner)
+        .where(or_(col(HintRow.not_before) <= now, waited_enough))
+        .distinct()
+    )
+    return {(system, partner) for system, partner in session.exec(query)}
 
 
 def take(
@@ -105,9 +160,10 @@ def take(
     *,
     systems: Sequence[str] | None = None,
     limit: int = 1000,
+    address: Address = None,
 ) -> list[DueHint]:
     """:func:`due`, as hints (they stay in the inbox until :func:`done`)."""
-    rows = due(session, now, systems=systems, limit=limit)
+    rows = due(session, now, systems=systems, limit=limit, address=address)
     return [DueHint(row.id, row.count, as_hint(row)) for row in rows if row.id is not None]
 
 
@@ -118,6 +174,7 @@ def waiting(session: Session, hints: Sequence[Hint]) -> set[tuple[str, str]]:
     query = select(HintRow.system, HintRow.deal_id).where(
         col(HintRow.system).in_({h.system for h in hints}),
         col(HintRow.deal_id).in_({h.deal_id for h in hints}),
+        col(HintRow.partner).is_(None),
     )
     return {(system, deal) for system, deal in session.exec(query)}
 

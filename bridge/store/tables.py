@@ -23,7 +23,7 @@ import datetime as dt
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Column, Index, UniqueConstraint
+from sqlalchemy import Column, Index, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
 from bridge.store.types import DecimalText, JsonText, UtcDateTime
@@ -96,10 +96,18 @@ class CursorRow(SQLModel, table=True):
     updated_at: dt.datetime | None = _utc()
 
 
+def _unique_where(name: str, columns: tuple[str, ...], where: str) -> Index:
+    """A partial unique index (the same on SQLite and PostgreSQL)."""
+    condition = text(where)
+    return Index(name, *columns, unique=True, sqlite_where=condition, postgresql_where=condition)
+
+
 class HintRow(SQLModel, table=True):
     __tablename__ = "hint"
     __table_args__ = (
-        UniqueConstraint("system", "deal_id", name="uq_hint_system_deal"),
+        # One row per (system, deal) and address; NULL (unaddressed) is a value of its own.
+        _unique_where("uq_hint_unaddressed", ("system", "deal_id"), "partner IS NULL"),
+        _unique_where("uq_hint_addressed", ("system", "deal_id", "partner"), "partner IS NOT NULL"),
         Index("ix_hint_not_before", "not_before"),
     )
 
@@ -112,6 +120,8 @@ class HintRow(SQLModel, table=True):
     last_received: dt.datetime = _utc(nullable=False)
     count: int = Field(default=1)
     not_before: dt.datetime = _utc(nullable=False)
+    # Set: an agency change routed to this partner's job only (scale-out); None: anyone's.
+    partner: str | None = Field(default=None, max_length=64)
 
 
 class AuditRow(SQLModel, table=True):

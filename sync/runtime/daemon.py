@@ -23,7 +23,7 @@ import datetime as dt
 import functools
 import logging
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -33,11 +33,11 @@ from bridge.config import Settings
 from bridge.crm import Crm
 from bridge.kpi.decline import DeclineRule
 from bridge.logs import log_event
-from bridge.mapping.compiled import CompiledMapping
+from bridge.mapping.compiled import CompiledMapping, Connection
 from bridge.mapping.connect import open_crm
-from bridge.mapping.resolve_cache import StoreCache
+from bridge.mapping.resolve_cache import StoreCache, cached_pipelines
 from bridge.mapping.watch import MappingWatcher
-from bridge.model import Hint
+from bridge.model import Hint, Pipeline
 from bridge.store import hooks, inbox
 from bridge.store.db import Store, StoreFileLost, file_identity, file_problem, make_engine
 from sync.engine import Engine
@@ -48,9 +48,12 @@ from sync.runtime.crm_pool import CrmPool, Opener
 from sync.runtime.daemon_jobs import DaemonJobs, reconcile_quietly
 from sync.runtime.decline_gauges import DeclineGauges
 from sync.runtime.distributed import (
+    AGENCY_POLL,
+    POLL_TICK,
     RESOLVE_EVERY,
     Clock,
     Distributed,
+    drain_lanes,
     prepare,
     scale_out,
     shared_opener,
@@ -97,6 +100,7 @@ class DaemonOptions:
     storm_debounce: dt.timedelta | None = STORM_DEBOUNCE
     poll_interval: dt.timedelta | None = None  # None: the mapping's policies.poll_interval
     serve_http: bool = True  # False: ``bridge worker`` (PostgreSQL only) — queue work only
+    queue_concurrency: int = 4  # PostgreSQL: queue jobs (partners) this process runs at once
 
 
 def mapping_watcher(path: Path, store: Store, pool: CrmPool) -> MappingWatcher:
@@ -218,10 +222,14 @@ class Daemon:
             concurrency=self.settings.partner_concurrency,
             pass_wait=None if self._scale_out else self.settings.pass_wait,
         )
+        if self._scale_out:  # every process would read each pipeline again: take the shared
+            self.engine.pipelines_from = functools.partial(self._cached_pipelines, self.store)
+        queue_host = _QueueHost(self)
         if self._scale_out:
-            queue_host = _QueueHost(self)
             clock = self._queue_clock(mapping)
-            self._distributed = Distributed(queue_host, self.settings.db_url, clock)
+            self._distributed = Distributed(
+                queue_host, self.settings.db_url, clock, concurrency=self.options.queue_concurrency
+            )
             self.runner = self._distributed.runner
         else:
             self.runner = EmbeddedRunner(self.options.workers, on_error=self._job_failed)
@@ -255,8 +263,13 @@ class Daemon:
                 pinned=file_identity(self.store.engine),
             )
         )
-        if self._distributed is not None:  # hints and their drain job: one transaction
-            enqueue_with_hints(self._distributed.runner, store.engine, self._hook_store.engine)
+        if self._distributed is not None:  # hints and their lanes' jobs: one transaction
+            enqueue_with_hints(
+                self._distributed.runner,
+                store.engine,
+                self._hook_store.engine,
+                lanes=queue_host.lanes,
+            )
         app = create_app(
             sink=InboxSink(self._hook_store, self._debounce, self._lost),
             routes=lambda: jobs.routes,
@@ -270,14 +283,14 @@ class Daemon:
         if self.options.serve_http:
             self.server = ServerThread(app, host=host, port=port).start()
         if self._distributed is not None:
-            self._distributed.runner.share(jobs.run_pass, "pass:poll")
+            self._distributed.runner.share(jobs.run_pass, POLL_TICK)
             self._scheduler = self._distributed.local_scheduler()
             self._distributed.start_worker()
         else:
             plan = jobs.plan(self.options.poll_interval, self.options.drain_every)
             self._scheduler = build_scheduler(plan, self.runner)
         self.guard.start()
-        if self._distributed is None or not self._distributed.runner.active("pass:poll"):
+        if self._distributed is None or not self._distributed.runner.active(AGENCY_POLL):
             # A process joining running ones does not queue a poll of its own: the one
             # waiting or running covers everything (the cursors are shared).
             jobs.first_pass()
@@ -327,6 +340,13 @@ class Daemon:
     def _queue_clock(self, mapping: CompiledMapping) -> Clock:
         interval = self.options.poll_interval or mapping.policies.poll_interval
         return Clock(interval, mapping.policies.reconcile_at, watch_every=self.options.watch_every)
+
+    def _cached_pipelines(
+        self, store: Store, connection: Connection
+    ) -> tuple[Pipeline, ...] | None:
+        """An account's pipelines as the shared resolution last read them (at most one
+        re-resolve period old), so a process reads no pipeline another one resolved."""
+        return cached_pipelines(store.engine, connection, self.clock() - RESOLVE_EVERY)
 
     def _lost(self) -> str | None:
         return self.guard.lost if self.guard is not None else None
@@ -383,15 +403,43 @@ class _QueueHost:
         assert self._daemon.jobs is not None
         return self._daemon.jobs
 
-    def run_pass(self, *, poll: bool) -> None:
-        self._jobs().run_pass(poll=poll)
+    def _queue(self) -> Distributed:
+        assert self._daemon._distributed is not None
+        return self._daemon._distributed
 
-    def drain_due(self) -> None:
-        self._jobs().drain_due()
+    def _engine(self) -> Engine:
+        assert self._daemon.engine is not None
+        return self._daemon.engine
+
+    def poll_tick(self) -> None:
+        self._queue().poll_all()
+
+    def drain_tick(self) -> None:
+        """Queue the jobs of the lanes that have hints due (those recorded with their
+        jobs already have one waiting: this finds the rest, e.g. a retry's)."""
+        assert self._daemon.store is not None
+        with self._daemon.store.transaction() as session:
+            due = inbox.targets(session, self._daemon.clock())
+        if due:
+            self._queue().drain(self.lanes(due))
+
+    def lanes(self, targets: Iterable[tuple[str, str | None]]) -> set[str]:
+        """Which lanes handle hints of these (system, address) pairs (the outbox's router)."""
+        engine = self._engine()
+        partners = {c: crm.system for c, crm in engine.partners.items()}
+        known = {f"partner:{c}" for c in engine.mapping.partners} | {"agency"}
+        return drain_lanes(targets, engine.agency.system, partners) & known
+
+    def agency_pass(self, *, poll: bool) -> None:
+        self._jobs().agency_pass(poll=poll)
+
+    def partner_pass(self, code: str, *, poll: bool) -> None:
+        self._jobs().partner_pass(code, poll=poll)
 
     def reconcile_now(self) -> None:
-        assert self._daemon.engine is not None
-        reconcile_quietly(self._daemon.engine)
+        """The reconcile queues hints (their partners' jobs go with them), then a poll."""
+        reconcile_quietly(self._engine(), then_pass=False)
+        self.poll_tick()
 
     def daily(self) -> None:
         self._jobs().daily()

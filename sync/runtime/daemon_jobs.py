@@ -38,10 +38,17 @@ PROBE_FIRST = dt.timedelta(seconds=30)
 PROBE_MAX = dt.timedelta(minutes=10)
 
 
-def reconcile_quietly(engine: Engine) -> None:
+def reconcile_quietly(engine: Engine, *, then_pass: bool = True) -> None:
+    """The nightly reconcile, then (``then_pass``) a sync pass over the hints it queued;
+    the scale-out runner's partner jobs take them instead."""
     partners = {code: engine.partners[code] for code in engine.reachable()}
     report = reconciler.reconcile(
-        engine.store, engine.mapping, engine.agency, partners, engine.clock(), then=engine.sync
+        engine.store,
+        engine.mapping,
+        engine.agency,
+        partners,
+        engine.clock(),
+        then=engine.sync if then_pass else None,
     )
     log_event(
         log,
@@ -145,6 +152,23 @@ class DaemonJobs:
         """Run a pass in place when hints are due (the shared queue's drain job)."""
         if self._hints_due():
             self.run_pass()
+
+    def agency_pass(self, *, poll: bool) -> None:
+        """The scale-out agency job: route the agency's changes to their partners' jobs."""
+        started = self._clock()
+        report = self._engine.fan_out(poll=poll)
+        self._observer.observe(report.errors, 0, started, poll, covered=["agency"])
+
+    def partner_pass(self, code: str, *, poll: bool) -> None:
+        """The scale-out partner job: one partner's share of a pass (routed agency hints,
+        its own window and hints). A partner no longer in the mapping has nothing to do."""
+        if code not in self._engine.mapping.partners:
+            log_event(log, "job.unknown_partner", logging.WARNING, partner=code)
+            return
+        started = self._clock()
+        report = self._engine.sync(partner=code, poll=poll, routed=True)
+        self._observer.count_writes(report.plans)
+        self._observer.observe(report.errors, report.writes, started, poll, covered=[code])
 
     def run_pass(self, *, poll: bool = False) -> None:
         if poll:

@@ -1,20 +1,33 @@
 """Scale-out wiring of a daemon on PostgreSQL: which work is shared, which stays local.
 
-Shared (the queue, :mod:`sync.runtime.queue`), run once across all processes:
+Shared (the queue, :mod:`sync.runtime.queue`), run once across all processes. One
+job per (partner, kind of work), each on its own lane (the queue ``lock``), so one
+partner is synced by one worker at a time and different partners by different
+workers at once:
 
-* ``pass:poll`` — a sync pass that lists changes since the cursors (every poll interval),
-* ``pass:drain`` — a pass over due webhook hints only (every few seconds, when any are due),
-* ``reconcile`` — the nightly reconcile,
-* ``daily`` — membership fees and the partners' digests.
+* ``agency:poll`` / ``agency:drain`` on lane ``agency`` — the agency job: lists the
+  agency's window since its cursor (poll) and takes its due webhook hints, works out
+  which partners each agency deal concerns (routing field, links, fan-out) and, in
+  one transaction, records hints addressed to them, queues their partner jobs, moves
+  the agency cursor and marks the hints it took done (:meth:`~sync.engine.Engine.fan_out`);
+* ``partner:poll`` / ``partner:drain`` on lane ``partner:<code>`` — one partner's
+  share of a pass, the embedded runner's lane code (:meth:`~sync.engine.Engine.sync`
+  with ``routed=True``): its own window and hints and the agency hints addressed to it,
+  never the agency's window or cursor;
+* ``pass:poll`` — the poll tick (every poll interval, and at start): queues the agency
+  poll job, which queues every partner's poll job in the transaction that routes the
+  agency's changes to them, so a partner lists its own changes and takes the agency's
+  in one job; ``pass:drain`` — the hint tick (every 2 s): queues
+  the job of every partner (or the agency) that has hints due. Both only queue; the
+  queueing lock (lane + kind) keeps one job of a kind waiting per lane, so ticks and
+  webhooks never pile jobs up. Hints recorded anywhere queue their jobs in their own
+  transaction (:mod:`sync.runtime.outbox`); the tick is the safety net;
+* ``reconcile`` (lane ``sync-pass``) — the nightly reconcile, whose hints go the
+  same way; ``daily`` — membership fees and the partners' digests.
 
-The three pass kinds share one lane (the queue ``lock``): the engine's pass covers
-the agency and every partner, so two passes never run at once anywhere, and a
-worker that dies mid-pass is replaced by another within about a minute. Inside the
-pass the code path is the embedded runner's: the agency side is read once, then every
-partner's share runs in its own lane (:mod:`sync.engine`), concurrently. Here the pass
-waits for every lane it started (``pass_wait=None``), because the queue lock that
-keeps one partner on one worker at a time is the pass's; a lane that outlived its pass
-could meet the next pass's lane for the same partner on another worker.
+A worker that dies mid-job is replaced by another within about a minute (the
+stalled-job retry); its lane stays locked by the dead job until then, so a partner
+is never synced twice at once.
 
 Local to each process (its own clock, :class:`~sync.runtime.runner.EmbeddedRunner`):
 re-reading its own mapping file and re-resolving that mapping against the CRMs,
@@ -28,6 +41,7 @@ import datetime as dt
 import functools
 import os
 import socket
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -39,6 +53,7 @@ from bridge.mapping.connect import Opener, open_crm
 from bridge.store.db import make_engine
 from sync.runtime.queue import (
     Handler,
+    LaneHandler,
     Periodic,
     QueueRunner,
     QueueWorker,
@@ -49,8 +64,15 @@ from sync.runtime.queue import (
 from sync.runtime.runner import EmbeddedRunner
 from sync.runtime.shared_budget import SharedBudgets, ensure_budget_table
 
-PASS_LANE = "sync-pass"  # noqa: S105 - the daemon's pass lane, not a credential
+PASS_LANE = "sync-pass"  # noqa: S105 - the reconcile's lane, not a credential
 DAILY_LANE = "daily"
+TICK_LANE = "ticks"
+AGENCY_LANE = "agency"
+PARTNER_PREFIX = "partner:"
+POLL_TICK = "pass:poll"
+DRAIN_TICK = "pass:drain"
+AGENCY_POLL, AGENCY_DRAIN = "agency:poll", "agency:drain"
+PARTNER_POLL, PARTNER_DRAIN = "partner:poll", "partner:drain"
 DRAIN_EVERY = dt.timedelta(seconds=2)
 RESOLVE_EVERY = dt.timedelta(minutes=10)
 
@@ -79,11 +101,45 @@ def prepare(db_url: str) -> None:
         engine.dispose()
 
 
+def partner_lane(code: str) -> str:
+    return f"{PARTNER_PREFIX}{code}"
+
+
+def partner_of(lane: str) -> str:
+    """The partner's code of a ``partner:<code>`` lane."""
+    if not lane.startswith(PARTNER_PREFIX):
+        raise ValueError(f"not a partner's lane: {lane!r}")
+    return lane.removeprefix(PARTNER_PREFIX)
+
+
+def drain_lanes(
+    targets: Iterable[tuple[str, str | None]], agency_system: str, partners: Mapping[str, str]
+) -> set[str]:
+    """The lanes whose drain job handles hints of these (system, address) pairs: an
+    addressed hint its partner's, an agency hint the agency's, a partner system's hint
+    every partner on that system (``partners``: code → system)."""
+    lanes: set[str] = set()
+    for system, address in targets:
+        if address is not None:
+            lanes.add(partner_lane(address))
+        elif system == agency_system:
+            lanes.add(AGENCY_LANE)
+        else:
+            lanes.update(partner_lane(c) for c, s in partners.items() if s == system)
+    return lanes
+
+
+def drain_job(lane: str) -> str:
+    return AGENCY_DRAIN if lane == AGENCY_LANE else PARTNER_DRAIN
+
+
 class QueueHost(Protocol):
     """What the daemon offers the queue's handlers."""
 
-    def run_pass(self, *, poll: bool) -> None: ...
-    def drain_due(self) -> None: ...
+    def poll_tick(self) -> None: ...
+    def drain_tick(self) -> None: ...
+    def agency_pass(self, *, poll: bool) -> None: ...
+    def partner_pass(self, code: str, *, poll: bool) -> None: ...
     def reconcile_now(self) -> None: ...
     def daily(self) -> None: ...
     def watch_mapping(self) -> None: ...
@@ -100,8 +156,8 @@ class Clock:
 
 def periodics(clock: Clock) -> list[Periodic]:
     return [
-        Periodic("pass:poll", PASS_LANE, every(clock.poll_every.total_seconds())),
-        Periodic("pass:drain", PASS_LANE, every(DRAIN_EVERY.total_seconds())),
+        Periodic(POLL_TICK, TICK_LANE, every(clock.poll_every.total_seconds())),
+        Periodic(DRAIN_TICK, TICK_LANE, every(DRAIN_EVERY.total_seconds())),
         Periodic(
             "reconcile", PASS_LANE, f"{clock.reconcile_at.minute} {clock.reconcile_at.hour} * * *"
         ),
@@ -124,16 +180,43 @@ class Distributed:
     def handlers(self) -> dict[str, Handler]:
         host = self._host
         return {
-            "pass:poll": functools.partial(host.run_pass, poll=True),
-            "pass:drain": host.drain_due,
+            POLL_TICK: host.poll_tick,
+            DRAIN_TICK: host.drain_tick,
+            AGENCY_POLL: functools.partial(host.agency_pass, poll=True),
+            AGENCY_DRAIN: functools.partial(host.agency_pass, poll=False),
             "reconcile": host.reconcile_now,
             "daily": host.daily,
         }
 
+    def lane_handlers(self) -> dict[str, LaneHandler]:
+        """The partner jobs: one handler each for every partner, told it by the lane."""
+        host = self._host
+
+        def partner(poll: bool) -> LaneHandler:
+            return lambda lane: host.partner_pass(partner_of(lane), poll=poll)
+
+        return {PARTNER_POLL: partner(True), PARTNER_DRAIN: partner(False)}
+
+    def poll_all(self) -> bool:
+        """Queue the agency's poll job, which queues every partner's poll job with the
+        agency changes it routes to them (one job per partner for both); False when one
+        already waits."""
+        return self.runner.defer(AGENCY_POLL, AGENCY_LANE)
+
+    def drain(self, lanes: Iterable[str]) -> int:
+        """Queue the drain job of each lane (agency or a partner's)."""
+        return sum(self.runner.defer(drain_job(lane), lane) for lane in sorted(lanes))
+
     def start_worker(self) -> QueueWorker:
         app = build_app(self._db_url, periodics(self._clock))
         name = f"{socket.gethostname()}:{os.getpid()}"
-        worker = QueueWorker(app, self.handlers(), concurrency=self._concurrency, name=name)
+        worker = QueueWorker(
+            app,
+            self.handlers(),
+            concurrency=self._concurrency,
+            name=name,
+            lane_handlers=self.lane_handlers(),
+        )
         self.worker = worker.start()
         return worker
 

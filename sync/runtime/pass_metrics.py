@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 
 from bridge.crm import Crm
 from bridge.logs import log_event
@@ -65,10 +65,18 @@ class PassMetrics:
         self._usage = AdapterUsage(metrics)
 
     def observe(
-        self, errors: Mapping[str, str], writes: int, started: dt.datetime, polled: bool
+        self,
+        errors: Mapping[str, str],
+        writes: int,
+        started: dt.datetime,
+        polled: bool,
+        covered: Collection[str] | None = None,
     ) -> None:
+        """``covered``: the accounts the pass called (a scale-out job's; None: all)."""
         crms = self._crms()
         for label, crm in crms.items():
+            if covered is not None and label not in covered:
+                continue
             if label in errors:
                 self._health.failed(crm.system, RuntimeError(errors[label]))
             else:

@@ -47,8 +47,11 @@ HEARTBEAT_SECONDS = 5.0  # workers refresh their heartbeat this often
 STALLED_AFTER_SECONDS = 20.0  # a worker silent this long is dead; its jobs go back
 STALLED_CRON = "* * * * * */15"  # look for stalled jobs every 15 s
 QUEUE = "bridge"
+RESTART_FIRST = 1.0  # seconds before a worker that lost the database starts again
+RESTART_MAX = 30.0  # the pause doubles while it keeps failing, up to this
 
 Handler = Callable[[], None]
+LaneHandler = Callable[[str], None]  # told the lane it runs on (e.g. which partner)
 
 
 class UnknownJob(RuntimeError):
@@ -152,10 +155,14 @@ def build_app(db_url: str, periodics: Sequence[Periodic]) -> procrastinate.App:
 
 def _dispatch(context: procrastinate.JobContext, name: str, lane: str) -> None:
     handlers: Mapping[str, Handler] = context.additional_context["handlers"]
+    per_lane: Mapping[str, LaneHandler] = context.additional_context.get("lane_handlers", {})
     handler = handlers.get(name)
-    if handler is None:
+    if handler is not None:
+        handler()
+    elif (lane_handler := per_lane.get(name)) is not None:
+        lane_handler(lane)
+    else:
         raise UnknownJob(f"no handler {name!r} in this process (lane {lane})")
-    handler()
 
 
 class QueueRunner:
@@ -187,13 +194,16 @@ class QueueRunner:
         return self.defer(name, lane) if not self._closed else False
 
     def defer(self, name: str, lane: str) -> bool:
-        """Queue handler ``name`` on ``lane``; False when one already waits there."""
+        """Queue handler ``name`` on ``lane``; False when one already waits there (it is
+        then made due now, if it was scheduled later)."""
         deferrer = self._app.configure_task(
             JOB_TASK, lock=lane, queueing_lock=f"{lane}:{name}", queue=QUEUE
         )
         try:
             deferrer.defer(name=name, lane=lane)
         except AlreadyEnqueued:
+            with self._pool().connection() as connection:
+                _sooner(connection, f"{lane}:{name}", None)
             return False
         return True
 
@@ -221,8 +231,12 @@ class QueueRunner:
             with connection.transaction():  # a savepoint inside the caller's transaction
                 deferrer.defer(name=name, lane=lane)
         except AlreadyEnqueued:
+            _sooner(connection, f"{lane}:{name}", at)
             return False
         return True
+
+    def _pool(self) -> Any:
+        return self._app.connector.get_sync_connector().pool  # type: ignore[attr-defined]
 
     def active(self, name: str) -> bool:
         """A job of handler ``name`` waits or runs somewhere (any worker)."""
@@ -260,6 +274,19 @@ class QueueRunner:
         self._app.close()
 
 
+def _sooner(
+    connection: psycopg.Connection[Any], queueing_lock: str, at: dt.datetime | None
+) -> None:
+    """The job waiting under ``queueing_lock`` runs no later than ``at`` (None: now): a
+    job scheduled for later (e.g. a retry's delay) must not hold back newer work."""
+    connection.execute(
+        "UPDATE procrastinate_jobs SET scheduled_at = COALESCE(%s, now()) "
+        "WHERE queueing_lock = %s AND status = 'todo' "
+        "AND scheduled_at > COALESCE(%s, now())",
+        (at, queueing_lock, at),
+    )
+
+
 def _now() -> float:
     import time
 
@@ -277,17 +304,23 @@ class QueueWorker:
         concurrency: int = 4,
         name: str = "bridge",
         keep_jobs: bool = False,
+        lane_handlers: Mapping[str, LaneHandler] | None = None,
     ) -> None:
+        """``lane_handlers``: handlers told the lane of their job (one handler serves
+        every partner's lane)."""
         self._app = app
         self._delete_jobs = "never" if keep_jobs else "successful"
         self._handlers = dict(handlers)
+        self._lane_handlers = dict(lane_handlers or {})
         self._concurrency = concurrency
         self._name = name
         self._loop: asyncio.AbstractEventLoop | None = None
         self._task: asyncio.Task[None] | None = None
         self._started = threading.Event()
+        self._stopping = threading.Event()
         self._thread = threading.Thread(target=self._run, name=f"queue-{name}", daemon=True)
         self.error: BaseException | None = None
+        self.restarts = 0
 
     def start(self) -> QueueWorker:
         self._thread.start()
@@ -311,13 +344,36 @@ class QueueWorker:
             loop.close()
 
     async def _main(self) -> None:
+        """Run the worker; start it again when it stops on its own. procrastinate stops a
+        worker whose listener or heartbeat lost the database (a PostgreSQL restart, a cut
+        connection); without this the process would stay up taking no job for ever."""
+        pause = RESTART_FIRST
+        while True:
+            began = asyncio.get_running_loop().time()
+            try:
+                await self._work()
+            except Exception as exc:
+                log_event(log, "queue.worker_lost", logging.WARNING, error=repr(exc))
+            if self._stopping.is_set():
+                return
+            if asyncio.get_running_loop().time() - began > RESTART_MAX:
+                pause = RESTART_FIRST  # it ran a while: a new outage starts the back-off again
+            self.restarts += 1
+            log_event(log, "queue.worker_restarting", logging.WARNING, after=pause)
+            await asyncio.sleep(pause)
+            pause = min(pause * 2, RESTART_MAX)
+
+    async def _work(self) -> None:
         async with self._app.open_async():
             await self._app.run_worker_async(
                 queues=[QUEUE],
                 name=self._name,
                 concurrency=self._concurrency,
                 install_signal_handlers=False,
-                additional_context={"handlers": self._handlers},
+                additional_context={
+                    "handlers": self._handlers,
+                    "lane_handlers": self._lane_handlers,
+                },
                 delete_jobs=self._delete_jobs,
                 update_heartbeat_interval=HEARTBEAT_SECONDS,
                 stalled_worker_timeout=STALLED_AFTER_SECONDS,
@@ -329,6 +385,7 @@ class QueueWorker:
 
     def stop(self, timeout: float = 150) -> None:
         """Finish running jobs (up to the graceful timeout), then stop taking new ones."""
+        self._stopping.set()
         loop, task = self._loop, self._task
         if loop is not None and task is not None and not loop.is_closed():
             loop.call_soon_threadsafe(task.cancel)

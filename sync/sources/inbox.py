@@ -76,18 +76,31 @@ class AdaptiveDebounce:
             return False
 
 
-def record(store: Store, hints: Iterable[Hint], debounce: dt.timedelta = DEFAULT_DEBOUNCE) -> int:
-    """Store hints durably (webhooks call this before answering 200)."""
+def record(
+    store: Store,
+    hints: Iterable[Hint],
+    debounce: dt.timedelta = DEFAULT_DEBOUNCE,
+    *,
+    partner: str | None = None,
+) -> int:
+    """Store hints durably (webhooks call this before answering 200); ``partner``:
+    addressed to that partner's job only (:func:`bridge.store.inbox.add`)."""
     with store.transaction() as session:
-        return inbox.add(session, hints, debounce)
+        return inbox.add(session, hints, debounce, partner=partner)
 
 
 def take_due(
-    store: Store, now: dt.datetime, systems: Sequence[str] | None = None, limit: int = 5000
+    store: Store,
+    now: dt.datetime,
+    systems: Sequence[str] | None = None,
+    limit: int = 5000,
+    *,
+    address: inbox.Address = None,
 ) -> list[DueHint]:
-    """Hints ready to handle; they stay in the inbox until :func:`finish` is called."""
+    """Hints ready to handle; they stay in the inbox until :func:`finish` is called.
+    ``address``: which addresses (:func:`bridge.store.inbox.due`; None: any)."""
     with store.transaction() as session:
-        return inbox.take(session, now, systems=systems, limit=limit)
+        return inbox.take(session, now, systems=systems, limit=limit, address=address)
 
 
 def finish(store: Store, handled: Iterable[DueHint]) -> int:

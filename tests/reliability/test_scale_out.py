@@ -32,7 +32,7 @@ import sqlalchemy as sa
 
 from bridge.sandbox.world import SandboxWorld, sandbox_world
 from bridge.store.db import Store
-from sync.runtime.distributed import PASS_LANE
+from sync.runtime.distributed import PARTNER_PREFIX, POLL_TICK, TICK_LANE
 from sync.runtime.queue import QueueRunner, conninfo
 from sync.runtime.runner import EmbeddedRunner
 from tests.daemon.helpers import wait_for
@@ -185,10 +185,10 @@ def test_three_processes_one_killed_keep_every_invariant(
                 work.random_step(view.partners, view.agency)
 
         steps(STEPS_BEFORE_KILL)
-        # the victim: a process in the middle of a sync pass (its job names the pass lane)
+        # the victim: a process in the middle of a partner's sync (its job's lane is the partner's)
         sandboxes.set_latency(LATENCY)
         work.new_deal()
-        queue.defer("pass:poll", PASS_LANE)
+        queue.defer(POLL_TICK, TICK_LANE)
 
         def busy() -> tuple[Bridge, int] | None:
             for bridge in procs:
@@ -223,7 +223,7 @@ def test_three_processes_one_killed_keep_every_invariant(
 
         assert wait_for(lambda: mirrored() or None, timeout=120, every=0.5), "deals left unmirrored"
         assert queue.wait_idle(120)
-        queue.defer("pass:poll", PASS_LANE)
+        queue.defer(POLL_TICK, TICK_LANE)
         assert queue.wait_idle(120)
         for bridge in survivors:
             bridge.process.send_signal(signal.SIGTERM)
@@ -252,7 +252,7 @@ def _is_pass(db_url: str, job_id: int) -> bool:
         row = connection.execute(
             "SELECT lock, status FROM procrastinate_jobs WHERE id = %s", (job_id,)
         ).fetchone()
-    return row is not None and row[0] == PASS_LANE and row[1] == "doing"
+    return row is not None and str(row[0]).startswith(PARTNER_PREFIX) and row[1] == "doing"
 
 
 def _queue_dump(db_url: str) -> str:

@@ -70,7 +70,7 @@ def test_hints_commit_with_their_drain_job_on_the_drain_tick_when_they_fall_due(
         inbox.add(session, [_hint("1"), _hint("2")], dt.timedelta(seconds=2.5))
     assert _hints(store) == 2
     ((name, status, at),) = _jobs(store)
-    assert (name, status) == ("pass:drain", "todo")
+    assert (name, status) == ("agency:drain", "todo")
     assert at == NOW + dt.timedelta(seconds=4)  # due at +2.5 s: the 2-second tick after it
 
 
@@ -95,7 +95,7 @@ def test_a_crash_before_commit_leaves_neither_hints_nor_job(
     with store.transaction() as session:  # the same work again, this time committed
         inbox.add(session, [_hint("1")], dt.timedelta(0))
     assert _hints(store) == 1
-    assert [j[:2] for j in _jobs(store)] == [("pass:drain", "todo")]
+    assert [j[:2] for j in _jobs(store)] == [("agency:drain", "todo")]
 
 
 def test_a_drain_job_already_waiting_is_enough_and_the_hints_still_commit(
@@ -106,7 +106,7 @@ def test_a_drain_job_already_waiting_is_enough_and_the_hints_still_commit(
         with store.transaction() as session:
             inbox.add(session, [_hint(deal)], dt.timedelta(0))
     assert _hints(store) == 3
-    assert [j[:2] for j in _jobs(store)] == [("pass:drain", "todo")]
+    assert [j[:2] for j in _jobs(store)] == [("agency:drain", "todo")]
 
 
 def test_a_transaction_without_hints_queues_nothing(wired: tuple[Store, QueueRunner]) -> None:

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Iterator
+from typing import Any
 
 import psycopg
 import pytest
+from procrastinate.exceptions import ConnectorException
+from procrastinate.manager import JobManager
 
 from sync.runtime.queue import (
     Periodic,
@@ -111,3 +114,33 @@ def test_cron_for_intervals() -> None:
     assert every(2) == "* * * * * */2"
     assert every(300) == "*/5 * * * *"
     assert every(7200) == "0 */2 * * *"
+
+
+def test_a_worker_that_lost_the_database_starts_again_and_takes_jobs(
+    queue_db: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A PostgreSQL restart breaks the worker's LISTEN connection; procrastinate then stops
+    the worker ("side task failed"). The bridge starts it again, so jobs queued after the
+    outage still run — before, the process stayed up and took no job (seen restarting
+    PostgreSQL under a scale-out run). The lost connection is simulated: the listener's
+    first run fails as it does then."""
+    listen = JobManager.listen_for_jobs
+    failed: list[int] = []
+
+    async def flaky(self: JobManager, *args: Any, **kwargs: Any) -> None:
+        if not failed:
+            failed.append(1)
+            raise ConnectorException("the database system is shutting down")
+        await listen(self, *args, **kwargs)
+
+    monkeypatch.setattr(JobManager, "listen_for_jobs", flaky)
+    ran = threading.Event()
+    worker = QueueWorker(build_app(queue_db, []), {"job": ran.set}, name="cut").start()
+    runner = QueueRunner(queue_db, {}, EmbeddedRunner(1))
+    try:
+        assert runner.defer("job", "lane")
+        assert ran.wait(60), "no job ran after the worker lost its listener"
+        assert failed and worker.restarts >= 1 and worker.alive()
+    finally:
+        worker.stop()
+        runner.shutdown()
