@@ -119,6 +119,10 @@ def test_writing_commands_refuse_beside_a_daemon_and_readers_keep_working(
                 ["ledger", "pay", "alfa", "100", "--payer", "partner"],
                 ["channels", "confirm", "200", "beta"],
                 ["digest", "--post-notes", "--mapping", str(EXAMPLE)],
+                ["leads", "release", "alfa", "7"],
+                ["ledger", "void", "1", "--reason", "typo"],
+                ["ledger", "fees", "--mapping", str(EXAMPLE)],
+                ["rates", "set", "USD", "RUB", "92.50"],
             ):
                 refused = runner.invoke(app, command)
                 assert refused.exit_code == 1, (command, refused.output)
