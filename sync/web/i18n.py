@@ -215,6 +215,8 @@ EN: dict[str, str] = {
     "Операция": "Entry",
     "Кто платит": "Who pays",
     "К оплате до": "Payable by",
+    "Исходная сумма": "Original amount",
+    "Курс": "Rate",
     "Статус": "Status",
     "причина": "reason",
     "Аннулировать": "Void",
