@@ -9,6 +9,18 @@ in :data:`RU`. A test reads every template and fails on a phrase without English
 from __future__ import annotations
 
 RU: dict[str, str] = {
+    "kpi_handed": "переданные сделки",
+    "kpi_active": "сделки в работе",
+    "kpi_won": "выигранные сделки",
+    "kpi_lost": "проигранные сделки",
+    "kpi_conversion": "конверсия",
+    "kpi_won_amount": "выигранная сумма",
+    "kpi_average_deal": "средняя сделка",
+    "kpi_reaction": "время реакции",
+    "kpi_days_since_update": "дней без обновлений",
+    "kpi_stale": "зависшие сделки",
+    "kpi_commission": "комиссия",
+    "kpi_payments": "платежи",
     "state_ok": "работает",
     "state_failing": "ошибка",
     "state_paused": "на паузе",
@@ -354,6 +366,23 @@ EN: dict[str, str] = {
     "место {pos} из {count}": "place {pos} of {count}",
     "Ваша выигранная сумма": "Your won amount",
     "Выигранных сделок пока нет — место по алфавиту.": "No won deals yet — placed alphabetically.",
+    "kpi_handed": "deals handed over",
+    "kpi_active": "active deals",
+    "kpi_won": "won deals",
+    "kpi_lost": "lost deals",
+    "kpi_conversion": "conversion",
+    "kpi_won_amount": "won amount",
+    "kpi_average_deal": "average deal",
+    "kpi_reaction": "reaction time",
+    "kpi_days_since_update": "days since the last update",
+    "kpi_stale": "stale deals",
+    "kpi_commission": "commission",
+    "kpi_payments": "payments",
+    "по показателю": "by",
+    "за всё время": "all time",
+    "Ваш показатель": "Your figure",
+    "дн": "days",
+    "По этому показателю у вас пока нет данных — место по алфавиту.": "No figure of yours for this KPI yet — placed alphabetically.",
 }
 
 
