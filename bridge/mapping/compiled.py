@@ -297,8 +297,10 @@ class Policies:
     # An agency amount the partner's CRM cannot hold exactly (amoCRM: whole units): "park"
     # (the default), or rounded for the partner ("down" / "nearest") with an audit line.
     amount_rounding: str = "park"
-    # The partner cabinet shows a partner its own leaderboard position (programme-wide).
+    # The partner cabinet shows a partner its own leaderboard position (programme-wide),
+    # ranked by this KPI (a name of bridge.kpi.rank.RANKINGS, as ``bridge kpi --rank-by``).
     publish_ratings: bool = False
+    ratings_by: str = "won_amount"
 
 
 @dataclass(frozen=True, slots=True)

@@ -230,6 +230,16 @@ def _history(value: str, path: KeyPath, out: Reporter) -> str | dt.date | None:
     return None
 
 
+def _ratings_by(value: str, path: KeyPath, out: Reporter) -> str | None:
+    """A KPI the rating can rank by: the names ``bridge kpi --rank-by`` takes."""
+    from bridge.kpi.rank import RANKINGS  # the KPIs module reads the compiled mapping
+
+    if value in RANKINGS:
+        return value
+    out.error(path, f"'{value}' is not a KPI to rank by — write one of {', '.join(RANKINGS)}")
+    return None
+
+
 def _jump(value: int | Decimal, path: KeyPath, out: Reporter) -> Decimal | None:
     factor = Decimal(value)
     if not factor.is_finite() or factor <= 0:
@@ -279,4 +289,5 @@ _CONVERTERS: dict[str, Callable[[Any, KeyPath, Reporter], Any]] = {
     "reconcile_at": _clock,
     "history": _history,
     "max_payment_jump": _jump,
+    "ratings_by": _ratings_by,
 }

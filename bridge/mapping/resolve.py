@@ -323,7 +323,7 @@ def _summary(config: PartnerConfig, stages: StageResult) -> PartnerSummary:
         stages_mapped=stages.mapped,
         stages_unmapped=tuple(stages.unmapped_partner),
         fields_mapped=len(config.fields),
-        commission=_describe(config.commission),
+        commission=describe_commission(config.commission),
         paused=config.paused,
         problems=0,
         warnings=0,
@@ -367,7 +367,8 @@ def _unavailable(
     return config, summary
 
 
-def _describe(commission: Commission) -> str:
+def describe_commission(commission: Commission) -> str:
+    """The commission in one line, as the check summary shows it."""
     parts = [
         f"{r.kind.value} {_percent(r)} ({r.payer.value} pays){_window(r)}" for r in commission.rules
     ]

@@ -271,6 +271,12 @@ class PoliciesSpec(_Spec):
         "partners, never the others' names or figures) in its cabinet; programme-wide, "
         "under defaults.policies only (default false)",
     )
+    ratings_by: StrictStr | None = Field(
+        None,
+        description="The KPI the cabinet's rating ranks partners by, named as in "
+        "'bridge kpi --rank-by' (won_amount, won, conversion, commission, reaction, ...); "
+        "programme-wide, under defaults.policies only (default won_amount)",
+    )
 
 
 class DefaultsSpec(_Spec):

@@ -175,12 +175,13 @@ def _partner(
     rules = build_rules(commission, raw.agency.currency, commission_path, out)
     policies = build_policies(base, [(spec.policies, (*path, "policies"))], out)
     leads = build_leads(spec.leads, raw.agency.currency, (*path, "leads"), out)
-    if "publish_ratings" in spec.policies.model_fields_set:
-        message = (
-            "publish_ratings applies to the whole programme — set it under "
-            "defaults.policies, not per partner"
-        )
-        out.error((*path, "policies", "publish_ratings"), message, at_key=True)
+    for key in ("publish_ratings", "ratings_by"):
+        if key in spec.policies.model_fields_set:
+            message = (
+                f"{key} applies to the whole programme — set it under "
+                "defaults.policies, not per partner"
+            )
+            out.error((*path, "policies", key), message, at_key=True)
     joined = joined_date(spec.joined, (*path, "joined"), out)
     grouped = groups(spec, path, out)
     fan_out = spec.policies.fan_out

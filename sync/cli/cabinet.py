@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 
 from bridge.cabinet import keys
-from sync.cli.common import EnvFileOpt, VerboseOpt, settings, writing
+from sync.cli.common import EnvFileOpt, VerboseOpt, settings, writing_store
 from sync.cli.errors import open_store
 from sync.web.context import signing_key
 from sync.web.links import DEFAULT_DAYS, base_url, cabinet_url
@@ -79,11 +79,6 @@ def revoke_command(
     """Invalidate every cabinet link of PARTNER issued so far (open sessions end too)."""
     resolved = settings(env_file, verbose=verbose)
     _known_partner(resolved.mapping_path, partner)
-    with writing(resolved):
-        store = open_store(resolved.db_url)
-        try:
-            with store.transaction() as db:
-                version = keys.revoke(db, partner, "cli", dt.datetime.now(dt.UTC))
-        finally:
-            store.close()
+    with writing_store(resolved) as store, store.transaction() as db:
+        version = keys.revoke(db, partner, "cli", dt.datetime.now(dt.UTC))
     typer.echo(f"revoked every cabinet link of {partner} (key version is now {version})")

@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from bridge.channels.conflicts import confirm, held
-from sync.cli.common import DbUrlOpt, EnvFileOpt, VerboseOpt, settings, writing
+from sync.cli.common import DbUrlOpt, EnvFileOpt, VerboseOpt, settings, writing_store
 from sync.cli.errors import open_store
 from sync.cli.output import FormatOpt, OutputFormat, echo_json
 
@@ -57,19 +57,10 @@ def confirm_command(
 ) -> None:
     """Let a held deal go to the partner; the next pass creates it."""
     resolved = settings(env_file, verbose=verbose, db_url=db_url)
-    with writing(resolved):
-        store = open_store(resolved.db_url)
-        try:
-            with store.transaction() as session:
-                done = confirm(
-                    session,
-                    agency_deal_id,
-                    partner,
-                    dt.datetime.now(dt.UTC),
-                    agency_system=AGENCY_SYSTEM,
-                )
-        finally:
-            store.close()
+    with writing_store(resolved) as store, store.transaction() as session:
+        done = confirm(
+            session, agency_deal_id, partner, dt.datetime.now(dt.UTC), agency_system=AGENCY_SYSTEM
+        )
     if not done:
         typer.echo(f"error: deal {agency_deal_id} is not held for {partner}", err=True)
         raise typer.Exit(1)

@@ -1,7 +1,8 @@
 """``bridge check``: validate mapping.yaml offline, then resolve it against every CRM.
 
 Prints each problem as ``file:LINE:COL path: message``, then (online) a per-partner
-summary table and the hand-overs foreseen to park (:mod:`sync.handover_check`: a
+summary table, the partners passing leads (``leads:``) and where those land, and
+the hand-overs foreseen to park (:mod:`sync.handover_check`: a
 currency the partner keeps that differs from the agency's with no rate known for the
 pair, and a dry-run plan of a few open deals per partner at the known rates). Exit
 code 0 when there are no errors, 1 otherwise; foreseen parks are warnings, which fail
@@ -18,11 +19,13 @@ from rich.console import Console
 from rich.table import Table
 
 from bridge.fx.rates import Rate, RateBook
+from bridge.mapping.compiled import CompiledMapping
 from bridge.mapping.connect import Opener, close_all, open_all, open_crm
 from bridge.mapping.env import Environment
 from bridge.mapping.errors import MappingProblem, sort_problems
-from bridge.mapping.resolve import PartnerSummary, ResolveReport, resolve
+from bridge.mapping.resolve import PartnerSummary, ResolveReport, describe_commission, resolve
 from bridge.mapping.resolve_cache import CACHE_TABLE, StoreCache
+from bridge.mapping.spec import MappingSpec
 from bridge.mapping.validate import validate_text
 from sync.handover_check import Outlook, foresee
 
@@ -56,6 +59,7 @@ def run_check(
         return 1
     if offline:
         _say(console, f"{path}: valid ({len(spec.partners)} partners; offline check)")
+        _say(console, "\n".join(leads_lines(spec)))
         return 0
     crms, failed = open_all(spec, opener)
     cache = store_cache(db_url)
@@ -78,6 +82,7 @@ def run_check(
             _say(console, line)
     if report.compiled is not None:
         console.print(summary_table(report.summaries))
+        _say(console, "\n".join(leads_lines(spec, report.compiled)))
     parks = _print_outlook(console, outlook) if outlook is not None else 0
     _say(console, _verdict(report, path))
     if parks and report.ok:
@@ -192,3 +197,32 @@ def summary_table(summaries: Sequence[PartnerSummary]) -> Table:
             f"{s.warnings}" + (f" + {s.problems} errors" if s.problems else ""),
         )
     return table
+
+
+def leads_lines(spec: MappingSpec, compiled: CompiledMapping | None = None) -> list[str]:
+    """One line per partner with ``leads:``: which of its deals pass and where they land.
+
+    Leads create agency deals, so an admin checking the mapping should see which
+    partners do that and with what commission; ``compiled`` (online) adds the commission
+    as resolved, offline the line says whose rules apply."""
+    lines = []
+    for code, partner in spec.partners.items():
+        leads = partner.leads
+        if leads is None:
+            continue
+        chosen = [f"in '{leads.pipeline or partner.pipeline}'"]
+        if leads.stage is not None:
+            chosen.append(f"at '{leads.stage}'")
+        if leads.field is not None:
+            chosen.append(f"with '{leads.field}' set")
+        target = f"'{leads.agency_pipeline or spec.agency.pipeline}' at '{leads.agency_stage}'"
+        config = compiled.partners.get(code) if compiled is not None else None
+        if config is not None and config.leads is not None:
+            commission = describe_commission(config.leads.commission)
+        else:
+            commission = "own lead rules" if leads.rules is not None else "the partner's rules"
+        lines.append(
+            f"leads: {code} · {partner.name}: deals {' '.join(chosen)} → agency deals in "
+            f"{target}; commission: {commission}"
+        )
+    return lines or ["leads: no partner passes leads (no 'leads:' in the mapping)"]

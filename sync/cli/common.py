@@ -3,9 +3,9 @@
 Every command that touches the store or the mapping loads its settings through
 :func:`settings` (one function, :func:`sync.runtime.settings.load_settings`), so
 ``bridge status`` and ``bridge sync`` open the same store as ``bridge run``.
-Commands that write to a SQLite store run inside :func:`writing`, which takes the
-daemon's lock: beside a running daemon they refuse with one line instead of
-racing it; read-only commands never take the lock.
+Commands that write to a SQLite store open it through :func:`writing_store` (or run
+inside :func:`writing`), which takes the daemon's lock: beside a running daemon they
+refuse with one line instead of racing it; read-only commands never take the lock.
 """
 
 from __future__ import annotations
@@ -107,3 +107,13 @@ def writing(resolved: Resolved) -> Iterator[None]:
         yield
     finally:
         lock.release()
+
+
+@contextmanager
+def writing_store(resolved: Resolved) -> Iterator[Store]:
+    """The store open for a writing command under the daemon's lock, both released after it.
+
+    The one way writing commands open the store, so each refuses beside a running
+    daemon with the same line (:func:`refusal`) before the store is even opened."""
+    with writing(resolved), reading(resolved) as store:
+        yield store

@@ -10,7 +10,7 @@ from typing import Annotated
 import typer
 
 from bridge.store import leads
-from sync.cli.common import DbUrlOpt, EnvFileOpt, VerboseOpt, settings, writing
+from sync.cli.common import DbUrlOpt, EnvFileOpt, VerboseOpt, settings, writing_store
 from sync.cli.errors import open_store
 from sync.cli.output import FormatOpt, OutputFormat, echo_json
 
@@ -63,13 +63,8 @@ def release_command(
 ) -> None:
     """Let a held lead through; the next pass creates its agency deal (unscreened)."""
     resolved = settings(env_file, verbose=verbose, db_url=db_url)
-    with writing(resolved):
-        store = open_store(resolved.db_url)
-        try:
-            with store.transaction() as session:
-                done = leads.release(session, partner, partner_deal_id, dt.datetime.now(dt.UTC))
-        finally:
-            store.close()
+    with writing_store(resolved) as store, store.transaction() as session:
+        done = leads.release(session, partner, partner_deal_id, dt.datetime.now(dt.UTC))
     if not done:
         typer.echo(f"error: lead {partner_deal_id} of {partner} is not held", err=True)
         raise typer.Exit(1)

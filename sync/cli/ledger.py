@@ -23,7 +23,7 @@ from bridge.mapping.texts import statement_overrides
 from bridge.model import Money
 from bridge.store.db import Store
 from sync.cli import ledger_checks as checks
-from sync.cli.common import DbUrlOpt, EnvFileOpt, VerboseOpt, settings, writing
+from sync.cli.common import DbUrlOpt, EnvFileOpt, VerboseOpt, settings, writing_store
 from sync.cli.errors import CliError, open_store, usage, write_file
 from sync.cli.ledger_fees import fees_command
 from sync.cli.output import FormatOpt, OutputFormat, echo_json, jsonable
@@ -99,25 +99,20 @@ def pay(
     """Record a payment between the agency and PARTNER (a payout entry)."""
     at = _date(date) if date else _now()
     resolved = settings(env_file, verbose=verbose, db_url=db_url)
-    with writing(resolved):
-        store = open_store(resolved.db_url)
-        try:
-            with store.transaction() as session:
-                every = book.read(session)
-                allowed = checks.check_partner(partner, checks.programmes(mapping, every))
-                code = checks.check_currency(currency, allowed, partner)
-                money = Money(checks.parse_amount(amount, code), code)
-                limit = checks.parse_amount(ceiling, code) if ceiling else None
-                entries = [e for e in every if e.partner == partner]
-                side = payer or _sole_debtor(entries, partner, money.currency)
-                reference = ref or f"{side.value}:{at.isoformat()}:{money.amount}"
-                payout = payout_entry(partner, money, payer=side, at=at, ref=reference)
-                if not any(e.key == payout.key for e in entries):
-                    balance = checks.open_balance(entries, partner, side, code)
-                    checks.confirm_size(money.amount, balance, limit, currency=code, yes=yes)
-                added = book.append(session, [payout], _now())
-        finally:
-            store.close()
+    with writing_store(resolved) as store, store.transaction() as session:
+        every = book.read(session)
+        allowed = checks.check_partner(partner, checks.programmes(mapping, every))
+        code = checks.check_currency(currency, allowed, partner)
+        money = Money(checks.parse_amount(amount, code), code)
+        limit = checks.parse_amount(ceiling, code) if ceiling else None
+        entries = [e for e in every if e.partner == partner]
+        side = payer or _sole_debtor(entries, partner, money.currency)
+        reference = ref or f"{side.value}:{at.isoformat()}:{money.amount}"
+        payout = payout_entry(partner, money, payer=side, at=at, ref=reference)
+        if not any(e.key == payout.key for e in entries):
+            balance = checks.open_balance(entries, partner, side, code)
+            checks.confirm_size(money.amount, balance, limit, currency=code, yes=yes)
+        added = book.append(session, [payout], _now())
     verb = "recorded" if added else "already recorded (same reference), nothing changed"
     typer.echo(f"payout {money} by {side.value} for {partner}: {verb}")
 
@@ -400,12 +395,8 @@ def void_command(
     from sync.cli import ledger_entries as listing
 
     resolved = settings(env_file, verbose=verbose, db_url=db_url)
-    with writing(resolved):
-        store = open_store(resolved.db_url)
-        try:
-            voided, cancel, added = listing.void(store, entry_id, reason, _now())
-        finally:
-            store.close()
+    with writing_store(resolved) as store:
+        voided, cancel, added = listing.void(store, entry_id, reason, _now())
     if not added:
         typer.echo(f"entry {voided} was already voided; nothing changed")
         return
@@ -446,12 +437,8 @@ def payouts_command(
     resolved = settings(env_file, verbose=verbose, db_url=db_url, mapping=mapping)
     schedules, legal = runs.programme(resolved.mapping_path)
     if record is not None:
-        with writing(resolved):
-            store = open_store(resolved.db_url)
-            try:
-                run, added = runs.record(store, schedules, record, _now())
-            finally:
-                store.close()
+        with writing_store(resolved) as store:
+            run, added = runs.record(store, schedules, record, _now())
         if not added:
             typer.echo(f"run {record} is already recorded; nothing changed")
             return

@@ -16,7 +16,7 @@ from rich.console import Console
 from rich.table import Table
 
 from bridge.ledger.entries import Entry
-from sync.cli.common import DbUrlOpt, EnvFileOpt, VerboseOpt, reading, settings, writing
+from sync.cli.common import DbUrlOpt, EnvFileOpt, VerboseOpt, reading, settings, writing_store
 from sync.cli.errors import usage
 from sync.cli.output import FormatOpt, OutputFormat, echo_json
 
@@ -60,7 +60,7 @@ def fees_command(
         with reading(resolved) as store:
             entries = book_fees(store, spec, now, today=today, dry_run=True, only=partner)
     else:
-        with writing(resolved), reading(resolved) as store:
+        with writing_store(resolved) as store:
             entries = book_fees(store, spec, now, today=today, only=partner)
     if fmt is OutputFormat.json:
         echo_json({"dry_run": dry_run, "entries": entries})

@@ -19,6 +19,7 @@ from sync.cli.common import (
     reading,
     settings,
     writing,
+    writing_store,
 )
 from sync.cli.errors import BoundaryGroup, open_store
 from sync.cli.leads import app as leads_app
@@ -289,8 +290,6 @@ def sync_command(
     verbose: VerboseOpt = False,
 ) -> None:
     """Run one sync pass now: changes → plan → bulk writes → store."""
-    from contextlib import nullcontext
-
     from rich.console import Console
 
     from sync.cli.errors import CliError
@@ -299,16 +298,14 @@ def sync_command(
     resolved = settings(env_file, verbose=verbose, db_url=db_url, mapping=mapping)
     if not dry_run and _handed_to_workers(resolved.db_url, partner):
         raise typer.Exit(0)
-    with writing(resolved) if not dry_run else nullcontext():
-        store = open_store(resolved.db_url)
+    # A dry run writes nothing, so it does not take the lock.
+    with (reading if dry_run else writing_store)(resolved) as store:
         try:
             report = run_sync(
                 resolved.mapping_path, store, Console(), partner=partner, dry_run=dry_run
             )
         except SetupFailed as exc:
             raise CliError(str(exc), 2 if isinstance(exc, UnknownPartner) else 1) from None
-        finally:
-            store.close()
     raise typer.Exit(1 if report.errors else 0)
 
 
@@ -440,12 +437,8 @@ def retry_command(
         raise usage("--confirm vouches for one value: give one link ID, not --all")
     resolved = settings(env_file, verbose=verbose, db_url=db_url)
     ids = None if all_parked else [link_id or 0]
-    with writing(resolved):
-        store = open_store(resolved.db_url)
-        try:
-            queued = queue_retry(store, ids, confirm=confirm)
-        finally:
-            store.close()
+    with writing_store(resolved) as store:
+        queued = queue_retry(store, ids, confirm=confirm)
     if link_id is not None and not queued:
         raise CliError(f"link {link_id} is not parked — `bridge parked` lists the parked links")
     if not queued:

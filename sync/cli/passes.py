@@ -114,6 +114,7 @@ def run_sync(
         try:
             report = engine.sync(partner, dry_run=dry_run)
         finally:
+            engine.close()  # the partners' lanes end before their CRMs close
             for crm in crms:
                 crm.close()
     print_report(report, console, dry_run=dry_run, mapping=engine.mapping)

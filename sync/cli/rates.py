@@ -16,7 +16,7 @@ from rich.console import Console
 from rich.table import Table
 
 from bridge.fx.rates import Rate
-from sync.cli.common import DbUrlOpt, EnvFileOpt, VerboseOpt, reading, settings, writing
+from sync.cli.common import DbUrlOpt, EnvFileOpt, VerboseOpt, reading, settings, writing_store
 from sync.cli.errors import usage
 from sync.cli.output import FormatOpt, OutputFormat, echo_json
 
@@ -77,7 +77,7 @@ def set_rate(
         raise usage(f"BASE and QUOTE are both {source} — a rate needs two currencies")
     value = Rate(source, target, rate_value(rate), rate_date(date, now.date()))
     resolved = settings(env_file, verbose=verbose, db_url=db_url)
-    with writing(resolved), reading(resolved) as store:
+    with writing_store(resolved) as store:
         kept, queued = keep_rate(store, value, "cli" if by == "cli" else f"cli:{by}", now)
     typer.echo(f"rate set: {kept}")
     if queued:

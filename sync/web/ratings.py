@@ -1,9 +1,10 @@
 """A partner's own place on the programme's leaderboard, for its cabinet.
 
 Shown only when the mapping publishes ratings (``defaults.policies.publish_ratings``).
-The cabinet gets the partner's place and the number of partners ranked — never
-another partner's name or figures — from the same ranking the console's KPI page
-shows (won amount, all time; ties fall back to the name).
+The cabinet gets the partner's place, the number of partners ranked and its own figure
+— never another partner's name or figures — ranked by the programme's KPI
+(``defaults.policies.ratings_by``, the names of ``bridge kpi --rank-by``; won amount by
+default), all time; ties and partners without a figure fall back to the name.
 """
 
 from __future__ import annotations
@@ -14,10 +15,15 @@ from decimal import Decimal
 
 from sqlmodel import Session
 
-from bridge.kpi.compute import Window, leaderboard, partner_kpi
+from bridge.kpi.compute import Window, partner_kpi
 from bridge.kpi.query import load_facts
+from bridge.kpi.rank import RANKINGS, rank_by
 from bridge.ledger import book
 from bridge.mapping.compiled import CompiledMapping
+
+# How the cabinet shows a partner's own figure under each KPI (the rest are counts).
+MONEY = frozenset({"won_amount", "average_deal", "commission", "payments"})
+DAYS = frozenset({"reaction", "days_since_update"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,6 +32,17 @@ class Position:
     of: int  # partners ranked
     won_amount: Decimal  # the partner's own figure, in ``currency``
     currency: str
+    by: str = "won_amount"  # the KPI ranked by (a name of bridge.kpi.rank.RANKINGS)
+    value: Decimal | None = None  # the partner's own figure under ``by`` (None: none yet)
+
+    @property
+    def shown_as(self) -> str:
+        """How the template formats :attr:`value`: money, percent, days or count."""
+        if self.by in MONEY:
+            return "money"
+        if self.by == "conversion":
+            return "percent"
+        return "days" if self.by in DAYS else "count"
 
 
 def own_position(
@@ -50,6 +67,9 @@ def own_position(
         )
         for c, p in mapping.partners.items()
     ]
-    ranked = [k.partner_code for k in leaderboard(kpis).by_won_amount]
+    by = mapping.policies.ratings_by
+    ranked = [k.partner_code for k in rank_by(kpis, by)]
     mine = next(k for k in kpis if k.partner_code == code)
-    return Position(ranked.index(code) + 1, len(ranked), mine.won_amount, currency)
+    found = RANKINGS[by][0](mine)
+    value = None if found is None else Decimal(found)
+    return Position(ranked.index(code) + 1, len(ranked), mine.won_amount, currency, by, value)

@@ -99,6 +99,16 @@ class Formats:
             return "—"
         return self.texts.percent(value.quantize(Decimal("0.001")))
 
+    def fx_rate(self, pair: str | None, rate: Decimal | None, day: dt.date | None) -> str:
+        """The rate a ledger entry was converted at, as kept with it (``fx_pair`` "USD/KZT"
+        means 1 USD = ``rate`` KZT): ``1 USD = 460 KZT, 01.11.2026``."""
+        if pair is None or rate is None:
+            return "—"
+        base, _, quote = pair.partition("/")
+        number = format_decimal(rate.normalize(), "#,##0.##########", locale=self.texts.locale)
+        text = f"1 {base} = {number} {quote}"
+        return text if day is None else f"{text}, {self.texts.date(day)}"
+
 
 def page(
     request: Request,

@@ -11,11 +11,11 @@ from tests.engine.world import World, make_world
 def world(db_url: str) -> Iterator[World]:
     built = make_world(db_url)
     yield built
-    built.store.close()
+    built.close()
 
 
 @pytest.fixture
 def sqlite_world(tmp_path: object) -> Iterator[World]:
     built = make_world(f"sqlite:///{tmp_path}/engine.db")
     yield built
-    built.store.close()
+    built.close()

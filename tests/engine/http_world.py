@@ -12,7 +12,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Unpack
 
@@ -39,10 +39,12 @@ class HttpWorld:
     crms: dict[str, Crm]
     mapping: CompiledMapping
     store: Store
+    engines: list[Engine] = field(default_factory=list)
 
     def engine(self, **kwargs: Unpack[EngineOptions]) -> Engine:
+        """A new engine on this world; leaving :func:`http_world` ends its lane threads."""
         partners = {c: self.crms[c] for c in self.mapping.partners}
-        return Engine(
+        made = Engine(
             self.store,
             self.mapping,
             self.crms["agency"],
@@ -50,6 +52,12 @@ class HttpWorld:
             clock=utcnow,
             **kwargs,
         )
+        self.engines.append(made)
+        return made
+
+    def close_engines(self) -> None:
+        for made in self.engines:
+            made.close()
 
 
 def opener(fast: bool) -> Opener:
@@ -88,4 +96,6 @@ def http_world(
         assert world.compiled is not None
         store = Store.open(f"sqlite:///{directory / 'engine.db'}")
         stack.callback(store.close)
-        yield HttpWorld(world, crms, world.compiled, store)
+        built = HttpWorld(world, crms, world.compiled, store)
+        stack.callback(built.close_engines)  # before the store and the CRMs close
+        yield built

@@ -57,7 +57,7 @@ def _partner_deals(hw: HttpWorld) -> int:
 
 
 def test_sync_and_status_from_another_directory_use_the_env_files_store(
-    hw: HttpWorld, tmp_path: Path
+    hw: HttpWorld, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     project = _project(tmp_path, dict(hw.world.env))
     elsewhere, third = tmp_path / "elsewhere", tmp_path / "third"
@@ -66,21 +66,29 @@ def test_sync_and_status_from_another_directory_use_the_env_files_store(
     hw.world.add_agency_deals(6, ("alfa", "beta"))
     before = _partner_deals(hw)
 
+    # An admin's shell: a real process in another folder, nothing in its environment.
     first = _bridge(elsewhere, "sync", "--env-file", str(project / ".env"), "--verbose")
     assert first.returncode == 0, first.stderr
     assert f"store: sqlite:///{project.resolve() / 'bridge.db'}" in first.stderr
     created = _partner_deals(hw) - before
     assert created >= 6  # the seeded deals and ours
 
+    # The rest in this process (a process start costs seconds): the same clean environment
+    # and working folder a shell would give, so the paths resolve exactly as they would.
+    for name in [n for n in os.environ if n.startswith("BRIDGE_")]:
+        monkeypatch.delenv(name)
+    runner = CliRunner(env={"COLUMNS": "300"})
     # the same .env given relatively from a third folder: same store, nothing created twice
-    again = _bridge(third, "sync", "--env-file", "../project/.env")
-    assert again.returncode == 0, again.stderr
+    monkeypatch.chdir(third)
+    again = runner.invoke(app, ["sync", "--env-file", "../project/.env"])
+    assert again.exit_code == 0, again.output
     assert _partner_deals(hw) - before == created
 
-    status = _bridge(elsewhere, "status", "--env-file", str(project / ".env"))
-    assert status.returncode == 0, status.stderr
-    assert str(project.resolve() / "bridge.db") in status.stdout
-    assert str(project.resolve() / "mapping.yaml") in status.stdout
+    monkeypatch.chdir(elsewhere)
+    status = runner.invoke(app, ["status", "--env-file", str(project / ".env")])
+    assert status.exit_code == 0, status.output
+    assert str(project.resolve() / "bridge.db") in status.output
+    assert str(project.resolve() / "mapping.yaml") in status.output
 
     for folder in (elsewhere, third):
         assert not (folder / "bridge.db").exists()
@@ -119,6 +127,9 @@ def test_writing_commands_refuse_beside_a_daemon_and_readers_keep_working(
                 ["ledger", "pay", "alfa", "100", "--payer", "partner"],
                 ["channels", "confirm", "200", "beta"],
                 ["digest", "--post-notes", "--mapping", str(EXAMPLE)],
+                ["leads", "release", "alfa", "7"],
+                ["ledger", "void", "1", "--reason", "typo"],
+                ["rates", "set", "USD", "RUB", "92.50"],
             ):
                 refused = runner.invoke(app, command)
                 assert refused.exit_code == 1, (command, refused.output)

@@ -188,6 +188,7 @@ def test_edit_to_mirrored_latency_of_another_partner_with_one_hung(
         lanes=Lanes(deadline=5.0, probe=1.0),
         retry_delay=dt.timedelta(0),
     )
+    hw.engines.append(engine)  # closed with the world
     ids = hw.world.add_agency_deals(6, ("alfa", "beta"))
     assert engine.sync().errors == {}
     beta = {a: p for a, p in _partner_ids(hw, ids, "beta").items() if p is not None}

@@ -167,7 +167,7 @@ def test_a_lead_reaches_the_agency_once_mirrors_both_ways_and_earns_ten_percent_
         (EntryKind.ACCRUAL, Decimal("5000.00"), Side.AGENCY)
     ]
     invariants(world, world.store, "partner-registered lead")
-    world.store.close()
+    world.close()
 
 
 def test_a_deleted_store_adopts_the_lead_by_its_stamp_instead_of_creating_it_again(
@@ -177,7 +177,7 @@ def test_a_deleted_store_adopts_the_lead_by_its_stamp_instead_of_creating_it_aga
     lead = register_lead(world)
     world.engine().sync()
     (made,) = agency_leads(world, lead)
-    world.store.close()
+    world.close()
 
     world.store = Store.open(f"sqlite:///{tmp_path / 'restored.db'}")  # the store is gone
     report = world.engine().sync()
@@ -193,7 +193,7 @@ def test_a_deleted_store_adopts_the_lead_by_its_stamp_instead_of_creating_it_aga
     world.engine().sync()
     assert world.agency.deals[made.id].stage_id == "C7:WORK"  # mirrors as usual
     invariants(world, world.store, "lead after a deleted store")
-    world.store.close()
+    world.close()
 
 
 def test_a_crash_before_the_partner_stamp_and_a_lost_store_still_make_one_agency_deal(
@@ -205,7 +205,7 @@ def test_a_crash_before_the_partner_stamp_and_a_lost_store_still_make_one_agency
     world.engine().sync()  # the agency deal exists; the partner deal is not stamped
     assert world.amo.deals[lead.id].stamp is None
     (made,) = agency_leads(world, lead)
-    world.store.close()
+    world.close()
 
     world.store = Store.open(f"sqlite:///{tmp_path / 'restored.db'}")
     world.engine().sync()
@@ -213,7 +213,7 @@ def test_a_crash_before_the_partner_stamp_and_a_lost_store_still_make_one_agency
     assert world.amo.deals[lead.id].stamp == made.id  # the stamp is written now
     assert len(world.amo.deals) == 1
     invariants(world, world.store, "lead: crash before the partner stamp, store lost")
-    world.store.close()
+    world.close()
 
 
 def test_another_process_store_that_never_lists_the_agency_deal_finds_it_by_stamp(
@@ -227,7 +227,7 @@ def test_another_process_store_that_never_lists_the_agency_deal_finds_it_by_stam
     world.amo.faults.fail("update_deals", Unavailable("amoCRM is down", system="amo"))
     world.engine().sync()  # agency deal made; the partner stamp failed
     (made,) = agency_leads(world, lead)
-    world.store.close()
+    world.close()
 
     world.store = Store.open(f"sqlite:///{tmp_path / 'other.db'}")
     world.clock.advance(5)
@@ -239,7 +239,7 @@ def test_another_process_store_that_never_lists_the_agency_deal_finds_it_by_stam
     assert report.verdicts.get("lead adopted") == 1 and "lead passed" not in report.verdicts
     assert agency_leads(world, lead) == [world.agency.deals[made.id]]
     assert world.amo.deals[lead.id].stamp == made.id
-    world.store.close()
+    world.close()
 
 
 def test_a_lost_create_answer_is_looked_up_by_stamp_at_once(db_url: str) -> None:
@@ -252,7 +252,7 @@ def test_a_lost_create_answer_is_looked_up_by_stamp_at_once(db_url: str) -> None
     world.clock.advance(61)
     world.engine().sync()
     assert len(agency_leads(world, lead)) == 1
-    world.store.close()
+    world.close()
 
 
 def _hand_over_to_b24(world: World, engine: Engine) -> Deal:
@@ -292,7 +292,7 @@ def test_a_lead_whose_phone_is_already_the_agencys_is_held_with_the_reason(db_ur
     kpis = {k.partner_code: k for k in build_report(world.store, world.clock()).kpis}
     assert (kpis["amo"].handed, kpis["amo"].leads_received, kpis["amo"].leads_passed) == (1, 1, 0)
     assert (kpis["b24"].handed, kpis["b24"].leads_received, kpis["b24"].leads_passed) == (1, 0, 1)
-    world.store.close()
+    world.close()
 
 
 def test_a_lead_whose_inn_is_already_the_agencys_is_held(db_url: str) -> None:
@@ -307,7 +307,7 @@ def test_a_lead_whose_inn_is_already_the_agencys_is_held(db_url: str) -> None:
         (held,) = leads.everything(session, "amo")
     assert held.reason is not None and f"agency deal {earlier.id}" in held.reason
     assert "same inn 7707083893" in held.reason
-    world.store.close()
+    world.close()
 
 
 def test_a_lead_by_field_stays_in_the_partner_pipeline(db_url: str) -> None:
@@ -328,7 +328,7 @@ def test_a_lead_by_field_stays_in_the_partner_pipeline(db_url: str) -> None:
     partner = world.b24.deals[marked.id]
     assert (partner.stamp, partner.pipeline_id, partner.stage_id) == (made[0].id, "0", "NEW")
     assert world.b24.deals[plain.id].stamp is None
-    world.store.close()
+    world.close()
 
 
 def test_the_checker_counts_agency_side_duplicates(tmp_path: Path) -> None:
@@ -347,7 +347,7 @@ def test_the_checker_counts_agency_side_duplicates(tmp_path: Path) -> None:
     problems = report.violations["2 no duplicate"]
     assert problems == ["agency: 2 agency deals carry stamp lead:amo:10001 (1, 2)"]
     assert report.checked["stamped agency deals"] == 2
-    world.store.close()
+    world.close()
 
 
 def test_status_deal_and_leads_commands_show_the_lead_sourced_by_the_partner(
@@ -358,7 +358,7 @@ def test_status_deal_and_leads_commands_show_the_lead_sourced_by_the_partner(
     lead = register_lead(world)
     world.engine().sync()
     (made,) = agency_leads(world, lead)
-    world.store.close()
+    world.close()
     runner = CliRunner(env={"COLUMNS": "200"})
 
     shown = runner.invoke(app, ["deal", made.id, "--db-url", url])
@@ -410,7 +410,7 @@ def test_a_client_another_partner_brought_is_held_for_the_second_partner(db_url:
         (held,) = leads.everything(session, "b24")
     assert held.partner_deal_id == second.id and held.reason is not None
     assert f"agency deal {made.id} (with Партнёр amo since" in held.reason
-    world.store.close()
+    world.close()
 
 
 def test_two_partners_registering_one_client_in_one_pass_pass_it_once(db_url: str) -> None:
@@ -430,7 +430,7 @@ def test_two_partners_registering_one_client_in_one_pass_pass_it_once(db_url: st
     (held,) = [lead for lead in outcomes if lead.status is LeadStatus.HELD]
     other = "Партнёр b24" if held.partner_code == "amo" else "Партнёр amo"
     assert held.reason is not None and held.reason.startswith("held:") and other in held.reason
-    world.store.close()
+    world.close()
 
 
 def test_two_agency_deals_with_one_lead_stamp_keep_the_oldest_and_delete_nothing(
@@ -458,4 +458,4 @@ def test_two_agency_deals_with_one_lead_stamp_keep_the_oldest_and_delete_nothing
     ]
     assert len(world.agency.deals) == 2 and len(world.amo.deals) == 1  # nothing made or deleted
     assert any("lead.duplicates" in r.getMessage() for r in caplog.records)
-    world.store.close()
+    world.close()

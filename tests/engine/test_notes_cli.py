@@ -13,8 +13,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from typer.testing import CliRunner
 
 from bridge.sandbox.world import SandboxWorld
+from sync.cli.main import app
 from tests.engine.http_world import HttpWorld, http_world
 
 BRIDGE = str(Path(sys.executable).with_name("bridge"))
@@ -26,16 +28,29 @@ def hw(tmp_path: Path) -> Iterator[HttpWorld]:
         yield built
 
 
-def _sync(world: SandboxWorld) -> subprocess.CompletedProcess[str]:
+def _env(world: SandboxWorld) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("BRIDGE_")}
     env["BRIDGE_DB_URL"] = f"sqlite:///{world.directory / 'bridge.db'}"
     env["BRIDGE_MAPPING"] = str(world.mapping_path)
+    return env
+
+
+def _sync(world: SandboxWorld) -> None:
+    """``bridge sync`` as an admin runs it: a process of its own."""
     command = [BRIDGE, "sync", "--env-file", str(world.directory / ".env")]
     done = subprocess.run(
-        command, env=env, capture_output=True, text=True, timeout=120, check=False
+        command, env=_env(world), capture_output=True, text=True, timeout=120, check=False
     )
     assert done.returncode == 0, done.stdout + done.stderr
-    return done
+
+
+def _sync_here(world: SandboxWorld) -> None:
+    """The same command in this process (the same code from the command line on, without
+    the seconds a process start costs), with the same environment."""
+    env: dict[str, str | None] = {k: None for k in os.environ if k.startswith("BRIDGE_")}
+    env |= _env(world)
+    done = CliRunner().invoke(app, ["sync", "--env-file", str(world.directory / ".env")], env=env)
+    assert done.exit_code == 0, done.output
 
 
 def _agency_comments(world: SandboxWorld, deal_id: str) -> list[str]:
@@ -78,7 +93,7 @@ def test_bridge_sync_mirrors_notes_both_ways_when_the_mapping_says_so(hw: HttpWo
     for deal_id in (to_alfa, to_beta):
         world.agency.update_deal(deal_id, {"TITLE": f"Сделка {deal_id} (уточнено)"})
     world.advance(60)
-    _sync(world)
+    _sync_here(world)
 
     alfa_name, beta_name = "Веб-Студия Альфа", "Digital Бета"
     assert f"[partner-bridge] {alfa_name}: Клиент просит КП до пятницы" in _agency_comments(
@@ -98,7 +113,7 @@ def test_bridge_sync_mirrors_notes_both_ways_when_the_mapping_says_so(hw: HttpWo
     for deal_id in (to_alfa, to_beta):
         world.agency.update_deal(deal_id, {"TITLE": f"Сделка {deal_id} (ещё раз)"})
     world.advance(60)
-    _sync(world)
+    _sync_here(world)
     assert counts == (
         len(_agency_comments(world, to_alfa)),
         len(_lead_notes(world, lead)),

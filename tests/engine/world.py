@@ -127,9 +127,11 @@ class World:
     b24: MemoryCrm
     store: Store
     mapping: CompiledMapping
+    engines: list[Engine] = dataclasses.field(default_factory=list)
 
     def engine(self, **kwargs: Unpack[EngineOptions]) -> Engine:
-        return Engine(
+        """A new engine on this world; :meth:`close` ends its partner-lane threads."""
+        made = Engine(
             self.store,
             self.mapping,
             self.agency,
@@ -137,6 +139,14 @@ class World:
             clock=self.clock,
             **kwargs,
         )
+        self.engines.append(made)
+        return made
+
+    def close(self) -> None:
+        """Close every engine made here (their lane pools), then the store."""
+        for made in self.engines:
+            made.close()
+        self.store.close()
 
     def agency_deal(self, n: int, partners: tuple[str, ...] = ("amo",)) -> Deal:
         contact_id = f"ac{n}"

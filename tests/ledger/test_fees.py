@@ -157,4 +157,4 @@ def test_the_daily_job_counts_from_the_first_sync_without_joined(db_url: str) ->
     # With joined: on 1 March 2027 the contract year 2027 begins (2026's cause is booked).
     (second,) = book_fees(world.store, later, world.clock.now(), today=dt.date(2027, 3, 1))
     assert (second.cause, second.payable_at) == ("membership:2027", _utc(dt.date(2027, 3, 1)))
-    world.store.close()
+    world.close()

@@ -137,3 +137,31 @@ def test_a_partner_overrides_one_fan_out_key_and_keeps_the_others() -> None:
     alfa = spec.partners["alfa"].policies.fan_out
     assert (beta.on_reroute, beta.on_win, beta.agency_follows) == ("close", "note", "most_advanced")
     assert alfa.on_reroute == "note" and spec.policies.fan_out.agency_follows == "most_advanced"
+
+
+RATINGS_BY = "    ratings_by: won_amount "
+
+
+def test_ratings_by_takes_the_kpi_names_of_rank_by() -> None:
+    assert RATINGS_BY in TEXT
+    spec, _ = validate_text(TEXT, "mapping.yaml", fixed_env())
+    assert spec is not None and spec.policies.ratings_by == "won_amount"
+    text = TEXT.replace(RATINGS_BY, "    ratings_by: conversion ")
+    spec, _ = validate_text(text, "mapping.yaml", fixed_env())
+    assert spec is not None and spec.policies.ratings_by == "conversion"
+
+
+def test_an_unknown_ratings_kpi_is_refused_with_its_line_and_the_names() -> None:
+    text = TEXT.replace(RATINGS_BY, "    ratings_by: wins ")
+    line = _line_of(text, "ratings_by: wins")
+    (problem,) = [p for p in _problems(text) if "ratings_by" in p]
+    assert problem.startswith(f"mapping.yaml:{line}:")
+    assert "'wins' is not a KPI to rank by" in problem and "won_amount, " in problem
+
+
+def test_ratings_by_is_programme_wide() -> None:
+    beta_policies = "    policies:\n      status_request_notes: true\n"
+    assert TEXT.count(beta_policies) == 1
+    text = TEXT.replace(beta_policies, beta_policies + "      ratings_by: won\n")
+    problems = [p for p in _problems(text) if "partners.beta.policies.ratings_by" in p]
+    assert problems and "applies to the whole programme" in problems[0]

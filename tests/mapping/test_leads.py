@@ -6,11 +6,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from rich.console import Console
 from typer.testing import CliRunner
 
 from bridge.mapping.resolve import resolve
 from bridge.mapping.validate import load_mapping, validate_text
 from bridge.sandbox.memory import MemoryCrm
+from sync.cli.check import run_check
 from sync.cli.main import app
 from tests.mapping.conftest import ENV_VALUES, EXAMPLE, fixed_env
 
@@ -136,3 +138,42 @@ def test_bridge_check_reports_a_leads_problem_with_its_line(
     line = _line_of(text, "agency_stage: [Новая]")
     assert f"{target}:{line}:" in result.output
     assert "partners.alfa.leads.agency_stage" in result.output
+
+
+def test_bridge_check_summary_names_the_partners_passing_leads(
+    crms: dict[str, MemoryCrm], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """Offline the line says whose rules apply; online it shows the lead commission resolved."""
+    for name, value in ENV_VALUES.items():
+        monkeypatch.setenv(name, value)
+    target = tmp_path / "mapping.yaml"
+    target.write_text(TEXT, encoding="utf-8")
+    where = (
+        "leads: alfa · Веб-Студия Альфа: deals in 'Собственные продажи' at 'Принимают решение'"
+        " → agency deals in 'Партнёрские сделки' at 'Новая'; commission: "
+    )
+    offline = CliRunner().invoke(app, ["check", "--offline", "-m", str(target)])
+    assert offline.exit_code == 0, offline.output
+    assert where + "own lead rules" in offline.output.splitlines()
+    assert "leads: beta" not in offline.output
+
+    console = Console(record=True, width=400)
+    run_check(target, console=console, opener=lambda label, _: crms[label])
+    online = console.export_text().splitlines()
+    assert [line for line in online if line.startswith("leads:")] == [
+        where + "percent_of_fee 10 % (agency pays)"
+    ]
+
+
+def test_bridge_check_summary_says_when_no_partner_passes_leads(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    for name, value in ENV_VALUES.items():
+        monkeypatch.setenv(name, value)
+    start = TEXT.index("    leads:")
+    end = TEXT.index("\n  beta:")
+    target = tmp_path / "mapping.yaml"
+    target.write_text(TEXT[:start] + TEXT[end + 1 :], encoding="utf-8")
+    result = CliRunner().invoke(app, ["check", "--offline", "-m", str(target)])
+    assert result.exit_code == 0, result.output
+    assert "leads: no partner passes leads (no 'leads:' in the mapping)" in result.output

@@ -2,7 +2,8 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from bridge.mapping.yaml_loader import load_yaml
+from bridge.mapping.yaml_loader import MAX_ALIAS_VALUES, load_yaml
+from bridge.sandbox.world_mapping import mapping_yaml, partner_kinds
 
 
 def test_values_keep_their_line_and_column() -> None:
@@ -42,3 +43,39 @@ def test_merge_keys_are_refused() -> None:
 def test_empty_file_says_how_to_start() -> None:
     loaded = load_yaml("# only a comment\n", "f.yaml")
     assert "start with 'version: 1'" in loaded.problems[0].message
+
+
+def test_a_long_mapping_of_plain_values_loads() -> None:
+    """Hundreds of partners written out are many values but no expansion: not refused."""
+    text = mapping_yaml(partner_kinds(300, amo=180))
+    loaded = load_yaml(text, "mapping.yaml")
+    assert loaded.problems == []
+    assert len(loaded.data["partners"]) == 300
+    assert len(loaded.marks) + len(loaded.key_marks) > MAX_ALIAS_VALUES  # once refused for it
+
+
+def test_an_alias_bomb_after_a_long_mapping_is_refused_at_its_line() -> None:
+    """The limit counts what aliases copy: a bomb is refused, in one line naming the alias."""
+    plain = "".join(f"p{i}: [{i}, {i}, {i}]\n" for i in range(3_000))
+    bomb = ["lol1: &a [lol, lol, lol, lol, lol, lol, lol, lol, lol]"]
+    for level in range(2, 10):
+        prev, name = chr(ord("a") + level - 2), chr(ord("a") + level - 1)
+        bomb.append(f"lol{level}: &{name} [" + ", ".join([f"*{prev}"] * 9) + "]")
+    loaded = load_yaml(plain + "\n".join(bomb) + "\n", "mapping.yaml")
+    (problem,) = loaded.problems
+    assert (problem.line, problem.path) == (3_000 + 5, "(aliases)")  # lol5's first alias passes it
+    assert str(problem).startswith("mapping.yaml:3005:")
+    assert "\n" not in str(problem)
+    assert f"more than {MAX_ALIAS_VALUES} values" in problem.message
+    assert loaded.data is None
+
+
+def test_aliases_copying_up_to_the_limit_are_fine() -> None:
+    """A block reused by many partners copies it each time; under the limit that is allowed."""
+    block = "common: &c [" + ", ".join(str(i) for i in range(9)) + "]\n"  # 10 values
+    uses = "".join(f"u{i}: *c\n" for i in range(MAX_ALIAS_VALUES // 10))  # 10 values each
+    loaded = load_yaml(block + uses, "f.yaml")
+    assert loaded.problems == []
+    assert loaded.data["u0"] == loaded.data["common"]
+    over = load_yaml(block + uses + "one_more: *c\n", "f.yaml")
+    assert [p.path for p in over.problems] == ["(aliases)"]

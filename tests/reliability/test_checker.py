@@ -30,7 +30,7 @@ def synced(tmp_path: Path) -> Iterator[World]:
     world.clock.advance(1)
     world.engine().sync()
     yield world
-    world.store.close()
+    world.close()
 
 
 def _check(

@@ -58,7 +58,7 @@ def test_an_edit_while_down_after_a_crash_mid_create_still_reaches_the_partner(
         changes=2,
         record=False,
     )
-    world.store.close()
+    world.close()
     report.assert_ok()
 
 
@@ -77,5 +77,5 @@ def test_without_an_edit_in_between_the_restart_is_clean(tmp_path: Path) -> None
         faults="process death at after_remote_create",
         changes=1,
     )
-    world.store.close()
+    world.close()
     report.assert_ok()

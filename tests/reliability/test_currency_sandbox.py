@@ -53,12 +53,13 @@ def kzt_world(tmp_path: Path) -> Iterator[KztWorld]:
 
 
 def test_a_kzt_amocrm_partner_mirrors_both_ways_at_the_entered_rate(
-    kzt_world: KztWorld,
+    kzt_world: KztWorld, request: pytest.FixtureRequest
 ) -> None:
     world, view, store = kzt_world
     assert view.mapping.partners["alfa"].currency == "KZT"
     set_rate(store, Rate("KZT", "RUB", Decimal("0.2"), dt.date(2020, 1, 1)), "test", _now())
     engine = Engine(store, view.mapping, view.agency, view.partners, clock=_now)
+    request.addfinalizer(engine.close)  # its lane threads end with the test
     work = Workload(world, view.mapping, seed=21)
     engine.sync()
     deal_id = work.new_deal("alfa")  # 100 001 RUB

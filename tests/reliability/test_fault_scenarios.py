@@ -64,6 +64,7 @@ def bench(tmp_path: Path) -> Iterator[Bench]:
         engine = Engine(store, view.mapping, view.agency, view.partners, clock=clock)
         work = Workload(world, view.mapping, seed=11)
         yield Bench(world, view, store, engine, clock, work, [])
+        engine.close()
         store.close()
 
 

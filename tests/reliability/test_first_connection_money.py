@@ -69,9 +69,12 @@ class Site:
 def site(tmp_path: Path) -> Iterator[Site]:
     with sandbox_world(tmp_path) as world, checker_view(world) as view:
         store = Store.open(f"sqlite:///{tmp_path / 'bridge.db'}")
+        built = Site(world, view, store)
         try:
-            yield Site(world, view, store)
+            yield built
         finally:
+            for engine in built.engines:
+                engine.close()
             store.close()
 
 

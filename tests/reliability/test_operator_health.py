@@ -125,6 +125,7 @@ def opened() -> Iterator[list[Bridge]]:
     made: list[Bridge] = []
     yield made
     for bridge in made:
+        bridge.engine.close()
         bridge.store.close()
         bridge.pool.close()
 

@@ -36,6 +36,7 @@ class Site:
     directory: Path
     clock: Clock = field(default_factory=Clock)
     stores: list[Store] = field(default_factory=list)
+    engines: list[Engine] = field(default_factory=list)
 
     def store(self, name: str) -> Store:
         opened = Store.open(f"sqlite:///{self.directory / name}")
@@ -43,9 +44,11 @@ class Site:
         return opened
 
     def engine(self, store: Store) -> Engine:
-        return Engine(
+        made = Engine(
             store, self.view.mapping, self.view.agency, self.view.partners, clock=self.clock
         )
+        self.engines.append(made)
+        return made
 
     def passes(self, engine: Engine, count: int = 3) -> None:
         for n in range(count):
@@ -78,6 +81,8 @@ def site(tmp_path: Path) -> Iterator[Site]:
     with sandbox_world(tmp_path) as world, checker_view(world) as view:
         built = Site(world, view, tmp_path)
         yield built
+        for engine in built.engines:
+            engine.close()
         for store in built.stores:
             store.close()
 

@@ -165,6 +165,7 @@ def make_site(tmp_path: Path) -> Iterator[SiteMaker]:
             store = Store.open(f"sqlite:///{tmp_path / 'bridge.db'}")
             stack.callback(store.close)
             engine = Engine(store, view.mapping, view.agency, view.partners, clock=_now)
+            stack.callback(engine.close)  # its lane threads end before the store closes
             engine.sync()  # the first connection: the seeded portal's open deals go out
             return Site(world, view, store, engine)
 

@@ -191,7 +191,7 @@ class BridgeMachine(RuleBasedStateMachine):
             _merge(report)
             report.assert_ok()
         finally:
-            self.world.store.close()
+            self.world.close()
             shutil.rmtree(self.dir, ignore_errors=True)
 
     # --- helpers ---------------------------------------------------------------------

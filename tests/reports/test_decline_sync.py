@@ -46,7 +46,7 @@ def world(db_url: str) -> Iterator[World]:
     built = make_world(db_url, start)
     built.mapping = dataclasses.replace(built.mapping, decline=RULE)
     yield built
-    built.store.close()
+    built.close()
 
 
 def _partner_moves(world: World) -> dt.datetime:

@@ -26,7 +26,7 @@ DAY = 86400
 def world(db_url: str) -> Iterator[World]:
     built = make_world(db_url)
     yield built
-    built.store.close()
+    built.close()
 
 
 def _mapping(world: World, policies: Policies, timezone: str = "Europe/Moscow") -> CompiledMapping:

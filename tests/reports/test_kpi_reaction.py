@@ -23,7 +23,7 @@ DAY = 86400
 def world(db_url: str) -> Iterator[World]:
     built = make_world(db_url)
     yield built
-    built.store.close()
+    built.close()
 
 
 def test_the_partners_first_stage_move_is_its_reaction_time(world: World) -> None:

@@ -96,3 +96,42 @@ def test_own_position_needs_the_policy_and_a_known_partner(web_store: Store) -> 
         place = own_position(db, _published(), "alfa", NOW)
     assert place is not None and (place.place, place.of) == (1, 2)
     assert place.won_amount == Decimal("300000") and place.currency == "RUB"
+
+
+def _by(kpi: str) -> CompiledMapping:
+    base = _published()
+    return dataclasses.replace(base, policies=dataclasses.replace(base.policies, ratings_by=kpi))
+
+
+def test_the_programme_s_kpi_decides_the_place(web_store: Store) -> None:
+    """Alfa has more won deals, Beta the larger won amount: the chosen KPI orders them."""
+    _won(web_store, "1001", "alfa", "300000")
+    _won(web_store, "1002", "alfa", "1000")
+    _won(web_store, "2001", "beta", "777000")
+    with web_store.transaction() as db:
+        by_amount = own_position(db, _published(), "alfa", NOW)
+        by_wins = own_position(db, _by("won"), "alfa", NOW)
+        beta_by_wins = own_position(db, _by("won"), "beta", NOW)
+    assert by_amount is not None and (by_amount.place, by_amount.by) == (2, "won_amount")
+    assert by_wins is not None and (by_wins.place, by_wins.of, by_wins.value) == (1, 2, Decimal(2))
+    assert beta_by_wins is not None and (beta_by_wins.place, beta_by_wins.value) == (2, Decimal(1))
+    assert by_wins.shown_as == "count" and _by("commission").policies.ratings_by == "commission"
+
+
+def test_the_cabinet_names_the_kpi_and_shows_only_the_own_figure(web_store: Store) -> None:
+    _won(web_store, "1001", "alfa", "300000")
+    _won(web_store, "1002", "alfa", "1000")
+    _won(web_store, "2001", "beta", "777000")
+    ctx = web_context(web_store)
+    mapping = _by("won")
+    ctx.mapping = lambda: mapping
+    app = build_app(ctx)
+    with ServerThread(app) as running:
+        site = Site(running.url, ctx, app)
+        alfa = _rating(site, "alfa")
+        assert "место 1 из 2" in alfa and "по показателю «выигранные сделки»" in alfa
+        assert "Ваш показатель: 2" in alfa and BETA_WON not in alfa
+        beta = _rating(site, "beta")
+        assert "место 2 из 2" in beta and "Ваш показатель: 1" in beta
+        assert "place 1 of 2" in _rating(site, "alfa", "en")
+        assert "won deals" in _rating(site, "alfa", "en")

@@ -22,7 +22,7 @@ from tests.engine.world import ROUTING, World, make_world
 def world(db_url: str) -> Iterator[World]:
     built = make_world(db_url)
     yield built
-    built.store.close()
+    built.close()
 
 
 def test_the_next_pass_moves_the_deal_to_the_new_partner(world: World) -> None:
