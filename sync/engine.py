@@ -24,7 +24,7 @@ import datetime as dt
 import functools
 import logging
 import threading
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -65,6 +65,7 @@ RETRY_DELAY = dt.timedelta(seconds=30)
 BREAKER_AFTER = 5  # failed passes in a row before a partner is paused by the bridge
 BREAKER_BASE = dt.timedelta(seconds=30)
 BREAKER_MAX = dt.timedelta(minutes=10)
+HANDOVER_LOCK = 0x7062_6861_6E64  # advisory-lock key around a client's handover ("pbhand")
 
 
 class Paused(Unavailable):
@@ -692,7 +693,7 @@ class Engine:
         def count(verdict: str) -> None:
             result.verdicts[verdict] = result.verdicts.get(verdict, 0) + 1
 
-        with self._handover:
+        with self._handing_over():
             failed = receive_leads(
                 self.store,
                 self.mapping,
@@ -708,6 +709,15 @@ class Engine:
                 },
             )
         return failed.get(code)
+
+    @contextlib.contextmanager
+    def _handing_over(self) -> Iterator[None]:
+        """The handover lock: screening clients, creating and recording them happen for
+        one lane at a time — in this process (its lanes) and, on PostgreSQL, across every
+        bridge process on the database (partner jobs on other workers), so two partners
+        never both take over one client."""
+        with self._handover, self.store.exclusive(HANDOVER_LOCK):
+            yield
 
     def _wrap_up(self, ended: Sequence[_LaneEnd], now: dt.datetime) -> None:
         """Lanes that succeeded: their cursors move, their hints are done, their health
@@ -745,7 +755,7 @@ class Engine:
         through the agency's shared lock. A lane with creates holds the handover lock
         from screening them for channel conflicts until they are recorded."""
         creates = any(isinstance(op, CreatePartnerDeal) for p in result.plans for op in p.writes)
-        with self._handover if creates else _no_lock():
+        with self._handing_over() if creates else _no_lock():
             return self._write(result, got, now, work)
 
     def _write(

@@ -22,10 +22,10 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import hashlib
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Mapping
 from typing import Protocol
 
-from sqlalchemy import Engine, and_, delete, or_, text
+from sqlalchemy import Engine, and_, delete, or_
 from sqlmodel import Session, col, select
 
 from bridge.crm import Crm
@@ -40,6 +40,7 @@ from bridge.mapping.resolve_catalog import (
 )
 from bridge.mapping.spec import MappingSpec
 from bridge.model import Pipeline
+from bridge.store.db import exclusive
 from bridge.store.tables import ResolutionRow
 
 AGENCY = "agency"
@@ -137,25 +138,13 @@ class StoreCache:
     def __init__(self, engine: Engine, *, owned: bool = False) -> None:
         self._engine = engine
         self._owned = owned  # close() disposes of the engine
-        self._postgres = engine.dialect.name == "postgresql"
 
     def close(self) -> None:
         if self._owned:
             self._engine.dispose()
 
-    @contextlib.contextmanager
-    def exclusive(self) -> Iterator[None]:
-        if not self._postgres:  # SQLite: one daemon per store (its lock); nothing to share
-            yield
-            return
-        with self._engine.connect() as connection:
-            connection.execute(text("SELECT pg_advisory_lock(:key)"), {"key": RESOLVE_LOCK})
-            connection.commit()
-            try:
-                yield
-            finally:
-                connection.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": RESOLVE_LOCK})
-                connection.commit()
+    def exclusive(self) -> contextlib.AbstractContextManager[None]:
+        return exclusive(self._engine, RESOLVE_LOCK)
 
     def load(self, keys: Mapping[str, Key], newer_than: dt.datetime) -> dict[str, Catalog]:
         if not keys:

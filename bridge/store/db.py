@@ -21,7 +21,7 @@ import os
 import threading
 import weakref
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -226,5 +226,27 @@ class Store:
         with Session(self.engine, expire_on_commit=False) as session, session.begin():
             yield session
 
+    def exclusive(self, key: int) -> AbstractContextManager[None]:
+        """Hold the database-wide lock ``key`` (every process on this store) meanwhile."""
+        return exclusive(self.engine, key)
+
     def close(self) -> None:
         self.engine.dispose()
+
+
+@contextmanager
+def exclusive(engine: Engine, key: int) -> Iterator[None]:
+    """A PostgreSQL session advisory lock held on a connection of its own for the block,
+    so every bridge process on the database waits for it; on SQLite nothing (one daemon
+    holds the store's file lock, and a process serialises its own threads)."""
+    if engine.dialect.name != "postgresql":
+        yield
+        return
+    with engine.connect() as connection:
+        connection.execute(text("SELECT pg_advisory_lock(:key)"), {"key": key})
+        connection.commit()
+        try:
+            yield
+        finally:
+            connection.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": key})
+            connection.commit()
