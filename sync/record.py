@@ -66,6 +66,7 @@ class _Prepared:
     state: LinkState | None
     verdict: str
     after: tuple[Deal | None, Deal | None]
+    handovers: list[tuple[str, str, frozenset[Fingerprint]]]
 
 
 log = logging.getLogger(__name__)
@@ -73,8 +74,8 @@ log = logging.getLogger(__name__)
 
 def _text(value: CanonicalValue) -> str | None:
     """A value as a person reads it; a synced pair as ``agency ↔ partner``."""
-    if value is None:
-        return None
+    if value is None or type(value) is str:  # the common case first: one check
+        return value
     if isinstance(value, tuple):
         return PAIR_SEPARATOR.join(_text(v) or EMPTY for v in value)
     if isinstance(value, dt.datetime | dt.date):
@@ -134,15 +135,23 @@ class Recorder:
         Each link's row, audit, intent, handover and ledger entries still commit
         together (a chunk is all or nothing, so a crash inside it leaves each of its
         links as a crash before recording would). ``progress`` is told how many are done.
+
+        A chunk commits without waiting for the disk (``durable=False``): losing it to a
+        power cut is that same crash before recording — each create's intent was
+        committed durably before the create — and the durable commit that moves a cursor
+        past these links (``Engine._finish``) flushes every earlier commit with it.
         """
         verdicts: list[str] = []
         for chunk in _chunks(items, CHUNK):
+            # Everything but the SQL is worked out before the transaction, so a chunk
+            # holds SQLite's write lock (which every lane and webhook queues on) only
+            # for its statements.
             prepared = [self._prepare(item) for item in chunk]
-            with self.store.transaction() as session:
-                applied.record_many(session, [p.done for p in prepared], self.now)
-                record_handovers(
-                    session, [h for p in prepared for h in _handovers(p.item)], self.now
-                )
+            done = [p.done for p in prepared]
+            handovers = [h for p in prepared for h in p.handovers]
+            with self.store.transaction(durable=False) as session:
+                applied.record_many(session, done, self.now)
+                record_handovers(session, handovers, self.now)
                 for p in prepared:
                     self._book(session, p)
             verdicts.extend(p.verdict for p in prepared)
@@ -176,7 +185,7 @@ class Recorder:
             retry=retry if verdict == FAILED else None,
             retry_delay=self.retry_delay,
         )
-        return _Prepared(item, done, state, verdict, after)
+        return _Prepared(item, done, state, verdict, after, list(_handovers(item)))
 
     def _book(self, session: Session, p: _Prepared) -> None:
         """The ledger's observation of an applied link, in the link's transaction."""
@@ -346,8 +355,9 @@ def _ended_reason(plan: LinkPlan, state: LinkState) -> str | None:
 
 def _changed_by(plan: LinkPlan) -> str | None:
     """Whose edit a plan mirrored: the side it did *not* write to (None: both or neither)."""
-    written = {op.side for op in plan.writes if isinstance(op, UpdateDeal)}
-    if any(isinstance(op, CreatePartnerDeal) for op in plan.writes):
+    writes = plan.writes
+    written = {op.side for op in writes if isinstance(op, UpdateDeal)}
+    if any(isinstance(op, CreatePartnerDeal) for op in writes):
         written.add(Side.PARTNER)
     if len(written) != 1:
         return None
@@ -372,7 +382,7 @@ def _patch_text(patch: DealPatch) -> str:
     return json.dumps(values, ensure_ascii=False, sort_keys=True)
 
 
-def _handovers(item: Recording) -> Iterable[tuple[str, str, Iterable[Fingerprint]]]:
+def _handovers(item: Recording) -> Iterable[tuple[str, str, frozenset[Fingerprint]]]:
     """Whom this client went to (for later channel-conflict checks): the created deals."""
     plan, outcome, _, _ = item
     if outcome is None or outcome.created_id is None:

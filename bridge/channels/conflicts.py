@@ -20,6 +20,7 @@ from bridge.channels.tables import ChannelFlagRow, ChannelHandoverRow
 from bridge.model import Company, Contact, Hint, HintKind, Note, bridge_note
 from bridge.notices import Notices
 from bridge.store import inbox
+from bridge.store.bulk import execute_many
 
 _CHUNK = 500
 
@@ -193,7 +194,7 @@ def record_handovers(
     if rows:  # one executemany, no ORM object per row
         session.flush()
         table = ChannelHandoverRow.__table__  # type: ignore[attr-defined]
-        session.connection().execute(table.insert(), rows)
+        execute_many(session.connection(), table.insert(), rows)
     return len(rows)
 
 

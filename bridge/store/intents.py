@@ -14,6 +14,7 @@ from enum import StrEnum
 from sqlalchemy import bindparam, update
 from sqlmodel import Session, col, select
 
+from bridge.store.bulk import execute_many
 from bridge.store.tables import WriteIntentRow
 
 CREATE = "create"
@@ -126,4 +127,4 @@ def resolve_many(
         {"p_code": c, "p_agency": a, "p_state": st.value, "p_deal": d, "p_at": now}
         for c, a, st, d in ends
     ]
-    session.connection().execute(statement, rows)
+    execute_many(session.connection(), statement, rows)

@@ -25,6 +25,7 @@ from sqlmodel import Session, col, select
 
 from bridge.canonical import synced_from_json, synced_to_json
 from bridge.model import Deal, LinkState, LinkStatus, Money, Semantics
+from bridge.store.bulk import execute_many
 from bridge.store.tables import LinkRow
 
 _CHUNK = 500  # keeps IN lists under every database's bound-parameter limit
@@ -134,11 +135,11 @@ def save_states(
     session.flush()
     connection = session.connection()
     if inserts:  # plain rows in executemany statements: no ORM object per link
-        connection.execute(table.insert(), inserts)
+        execute_many(connection, table.insert(), inserts)
     if updates:
         columns: dict[str, Any] = {k: bindparam(k) for k in updates[0] if k != "row_id"}
         statement = update(table).where(table.c.id == bindparam("row_id")).values(columns)
-        connection.execute(statement, updates)
+        execute_many(connection, statement, updates)
 
 
 # the stored columns a bulk save needs: the key, and what a side not seen keeps
