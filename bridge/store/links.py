@@ -19,13 +19,13 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import bindparam, func, update
+from sqlalchemy import func
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
 from bridge.canonical import synced_from_json, synced_to_json
 from bridge.model import Deal, LinkState, LinkStatus, Money, Semantics
-from bridge.store.bulk import execute_many
+from bridge.store.bulk import execute_many, update_many
 from bridge.store.tables import LinkRow
 
 _CHUNK = 500  # keeps IN lists under every database's bound-parameter limit
@@ -137,9 +137,9 @@ def save_states(
     if inserts:  # plain rows in executemany statements: no ORM object per link
         execute_many(connection, table.insert(), inserts)
     if updates:
-        columns: dict[str, Any] = {k: bindparam(k) for k in updates[0] if k != "row_id"}
-        statement = update(table).where(table.c.id == bindparam("row_id")).values(columns)
-        execute_many(connection, statement, updates)
+        keys = [k for k in updates[0] if k != "row_id"]
+        rows = [(*(u[k] for k in keys), u["row_id"]) for u in updates]
+        update_many(connection, table, [*keys, "id"], rows, match=["id"])
 
 
 # the stored columns a bulk save needs: the key, and what a side not seen keeps
