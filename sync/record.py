@@ -16,7 +16,7 @@ import dataclasses
 import datetime as dt
 import json
 import logging
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
@@ -27,7 +27,16 @@ from bridge.channels.normalise import Fingerprint
 from bridge.crm import PermanentError
 from bridge.logs import log_event
 from bridge.mapping.compiled import Side
-from bridge.model import CanonicalValue, Deal, DealPatch, Hint, HintKind, LinkState, LinkStatus
+from bridge.model import (
+    CanonicalValue,
+    Deal,
+    DealPatch,
+    Hint,
+    HintKind,
+    LinkKey,
+    LinkState,
+    LinkStatus,
+)
 from bridge.store import applied
 from bridge.store.applied import AppliedLink
 from bridge.store.audit import EMPTY, PAIR_SEPARATOR, AuditEvent
@@ -107,7 +116,11 @@ class Recorder:
         ledger: LedgerHook | None = None,
         retry_delay: dt.timedelta = dt.timedelta(seconds=30),
         crash: Callable[[str], None] | None = None,
+        prints: Mapping[LinkKey, frozenset[Fingerprint]] | None = None,
     ) -> None:
+        """``prints``: each create's client fingerprints as screening read them
+        (:func:`sync.screening.screen_creates`); a create not in it is read here."""
+        self.prints = prints or {}
         self.crash = crash or (lambda _point: None)
         self.retry_delay = retry_delay
         self.store = store
@@ -185,7 +198,8 @@ class Recorder:
             retry=retry if verdict == FAILED else None,
             retry_delay=self.retry_delay,
         )
-        return _Prepared(item, done, state, verdict, after, list(_handovers(item)))
+        handovers = list(_handovers(item, self.prints))
+        return _Prepared(item, done, state, verdict, after, handovers)
 
     def _book(self, session: Session, p: _Prepared) -> None:
         """The ledger's observation of an applied link, in the link's transaction."""
@@ -382,14 +396,19 @@ def _patch_text(patch: DealPatch) -> str:
     return json.dumps(values, ensure_ascii=False, sort_keys=True)
 
 
-def _handovers(item: Recording) -> Iterable[tuple[str, str, frozenset[Fingerprint]]]:
-    """Whom this client went to (for later channel-conflict checks): the created deals."""
+def _handovers(
+    item: Recording, screened: Mapping[LinkKey, frozenset[Fingerprint]]
+) -> Iterable[tuple[str, str, frozenset[Fingerprint]]]:
+    """Whom this client went to (for later channel-conflict checks): the created deals,
+    with the fingerprints screening read (the same draft's) or, unscreened, read now."""
     plan, outcome, _, _ = item
     if outcome is None or outcome.created_id is None:
         return
     for op in plan.writes:
         if isinstance(op, CreatePartnerDeal):
-            prints = fingerprints_of(op.draft.contact, op.draft.company)
+            prints = screened.get(plan.link_key)
+            if prints is None:
+                prints = fingerprints_of(op.draft.contact, op.draft.company)
             yield plan.link_key[0], plan.link_key[1], prints
 
 

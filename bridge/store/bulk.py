@@ -20,6 +20,7 @@ import datetime as dt
 import operator
 import sqlite3
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from itertools import chain
 from typing import Any
 
 from sqlalchemy import Connection, Table, bindparam, update
@@ -131,7 +132,7 @@ def _insert_values(connection: Connection, sql: str, rows: Sequence[Sequence[Any
     head, _, group = sql.rpartition(" VALUES ")
     for batch in _batches(connection, rows, len(rows[0])):
         text = f"{head} VALUES {', '.join([group] * len(batch))}"
-        connection.exec_driver_sql(text, tuple(v for row in batch for v in row))
+        connection.exec_driver_sql(text, tuple(chain.from_iterable(batch)))
 
 
 def _update_from_values(
@@ -162,7 +163,7 @@ def _update_from_values(
             f"UPDATE {name} SET {sets} FROM (VALUES {', '.join([group] * len(batch))}) AS v "  # noqa: S608
             f"WHERE {' AND '.join(found)}"
         )
-        connection.exec_driver_sql(text, (*(v for row in batch for v in row), *tail))
+        connection.exec_driver_sql(text, (*chain.from_iterable(batch), *tail))
 
 
 def _for_column(type_: Any, dialect: Any, values: Sequence[Any]) -> Sequence[Any]:

@@ -3,6 +3,7 @@ is relaxed only for itself."""
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from decimal import Decimal
 from zoneinfo import ZoneInfo
@@ -11,7 +12,8 @@ import pytest
 from sqlalchemy import select, text
 from sqlalchemy.exc import StatementError
 
-from bridge.store import audit, intents
+from bridge.model import LinkState, LinkStatus
+from bridge.store import audit, intents, links
 from bridge.store.audit import AuditEvent
 from bridge.store.bulk import execute_many
 from bridge.store.db import Store
@@ -66,9 +68,9 @@ def test_bulk_rows_load_back_as_rows_saved_one_by_one(store: Store) -> None:
 def test_a_naive_time_is_refused_in_bulk_too(store: Store) -> None:
     table = LinkRow.__table__  # type: ignore[attr-defined]
     naive = NOW.replace(tzinfo=None)
-    with pytest.raises((ValueError, StatementError), match="timezone-aware"):
-        with store.transaction() as session:
-            execute_many(session.connection(), table.insert(), [_link("1", created_at=naive)])
+    refused = pytest.raises((ValueError, StatementError), match="timezone-aware")
+    with refused, store.transaction() as session:
+        execute_many(session.connection(), table.insert(), [_link("1", created_at=naive)])
 
 
 def test_bulk_audit_and_intents_match_the_one_by_one_calls(store: Store) -> None:
@@ -117,3 +119,34 @@ def test_only_a_relaxed_transaction_skips_waiting_for_the_disk(store: Store) -> 
         relaxed,
         full,
     ]
+
+
+def test_more_rows_than_one_statement_holds_are_all_written(store: Store) -> None:
+    """3,000 audit rows and 2,000 link inserts and updates: more values than one SQLite
+    statement may bind (32,766), so each is split, and no row is lost at a seam."""
+    events = [
+        AuditEvent(NOW, str(i), "alfa", "synced", field="f", new_value=str(i)) for i in range(3000)
+    ]
+    states = [LinkState(str(i), "alfa", str(i), LinkStatus.ACTIVE) for i in range(2000)]
+    with store.transaction(durable=False) as session:
+        audit.add_many(session, events)
+        links.save_states(session, [(s, (None, None), True) for s in states], NOW)
+    later = NOW + dt.timedelta(hours=1)
+    parked = [
+        dataclasses.replace(s, status=LinkStatus.PARKED, park_reason=s.agency_deal_id)
+        for s in states
+    ]
+    with store.transaction(durable=False) as session:
+        links.save_states(session, [(s, (None, None), False) for s in parked], later)
+    with store.transaction() as session:
+        assert audit.count(session) == 3000
+        assert audit.events(session, "2999") == [events[-1]]
+        stored = {
+            s.state.agency_deal_id: s
+            for s in links.stored(session, [s.agency_deal_id for s in states])
+        }
+    assert len(stored) == 2000
+    assert all(
+        s.state == p and s.parked_at == later
+        for s, p in ((stored[p.agency_deal_id], p) for p in parked)
+    )
