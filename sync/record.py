@@ -186,7 +186,9 @@ class Recorder:
                 reason=(state.park_reason if state else None),
             )
         after = _after_writes(plan, outcome, snapshots)
-        retry = Hint(self.agency_system, plan.link_key[0], HintKind.UPDATED, self.now, "retry")
+        retry = None
+        if verdict == FAILED:
+            retry = Hint(self.agency_system, plan.link_key[0], HintKind.UPDATED, self.now, "retry")
         done = AppliedLink(
             key=plan.link_key,
             state=state,
@@ -195,7 +197,7 @@ class Recorder:
             audit=tuple(self._audit(plan, state, verdict, outcome)) if state is not None else (),
             intent=_intent_end(plan, outcome, verdict),
             created_id=(outcome.created_id if outcome else None) or _adopted(plan),
-            retry=retry if verdict == FAILED else None,
+            retry=retry,
             retry_delay=self.retry_delay,
         )
         handovers = list(_handovers(item, self.prints))

@@ -54,7 +54,8 @@ def add(session: Session, events: Iterable[AuditEvent]) -> int:
 
 
 def add_many(session: Session, events: Sequence[AuditEvent]) -> int:
-    """:func:`add` as one executemany insert (no ORM object per row); how many."""
+    """:func:`add` as one bulk insert (:mod:`bridge.store.bulk`, no ORM object per row);
+    how many."""
     if events:
         values = operator.attrgetter(*_NAMES)
         table = AuditRow.__table__  # type: ignore[attr-defined]

@@ -104,8 +104,8 @@ def save_states(
     """:func:`save_state` for many links at once: (state, seen, new) each.
 
     The stored columns it needs are read with one query per 500 links, and the rows are
-    written in two executemany statements (insert, update by id) instead of a select,
-    ORM merge and flush per link. Same outcome as :func:`save_state` for each.
+    written in bulk (insert, update by id; :mod:`bridge.store.bulk`) instead of a
+    select, ORM merge and flush per link. Same outcome as :func:`save_state` for each.
     """
     table = LinkRow.__table__  # type: ignore[attr-defined]
     kept = [table.c[n] for n in _KEPT]
@@ -134,7 +134,7 @@ def save_states(
         updates.append(values)
     session.flush()
     connection = session.connection()
-    if inserts:  # plain rows in executemany statements: no ORM object per link
+    if inserts:  # plain rows in bulk statements (bridge.store.bulk): no ORM object per link
         execute_many(connection, table.insert(), inserts)
     if updates:
         keys = [k for k in updates[0] if k != "row_id"]

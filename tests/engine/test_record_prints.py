@@ -18,6 +18,7 @@ from bridge.store.db import Store
 from sync.apply import Outcome
 from sync.plan.types import CreatePartnerDeal, LinkPlan
 from sync.record import Recorder, Recording
+from tests.engine.world import World
 
 NOW = dt.datetime(2026, 12, 1, 9, 0, tzinfo=dt.UTC)
 IVAN = Contact("Иван", ("8 912 345-67-89",), ("Ivan@Example.RU",))
@@ -64,3 +65,18 @@ def test_screening_reports_the_fingerprints_the_record_step_would_read(store: St
             session, [Draft("1", "alfa", IVAN, None)], NOW, dt.timedelta(days=30), hold=False
         )
     assert result.prints == {("1", "alfa"): fingerprints_of(IVAN, None)}
+
+
+def test_the_engine_records_handovers_without_reading_the_clients_again(
+    sqlite_world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A pass screens its creates and records their handovers: the record step reuses what
+    screening read, so it never normalises a client itself."""
+    read: list[object] = []
+    monkeypatch.setattr("sync.record.fingerprints_of", lambda *a: read.append(a) or frozenset())
+    deals = [sqlite_world.agency_deal(n, ("amo",)) for n in range(1, 6)]
+    assert sqlite_world.engine().sync().errors == {}
+    assert read == []
+    handed = _handed(sqlite_world.store)
+    assert set(handed) == {d.id for d in deals}
+    assert all(handed.values())
