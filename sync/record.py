@@ -49,6 +49,7 @@ from sync.plan.types import (
     CloseLink,
     CreatePartnerDeal,
     LinkPlan,
+    Operation,
     OrphanLink,
     Park,
     UpdateDeal,
@@ -175,17 +176,18 @@ class Recorder:
     def _prepare(self, item: Recording) -> _Prepared:
         plan, outcome, stored, snapshots = item
         state, verdict = outcome_state(plan, outcome)
-        if plan.writes or verdict != APPLIED:
+        writes = plan.writes  # a computed property: read once per plan
+        if writes or verdict != APPLIED:
             log_event(
                 log,
                 "link.applied" if verdict == APPLIED else f"link.{verdict}",
                 partner=plan.link_key[1],
                 agency_deal=plan.link_key[0],
                 partner_deal=(state.partner_deal_id if state else None),
-                writes=",".join(type(op).__name__ for op in plan.writes),
+                writes=",".join(type(op).__name__ for op in writes),
                 reason=(state.park_reason if state else None),
             )
-        after = _after_writes(plan, outcome, snapshots)
+        after = _after_writes(plan, outcome, snapshots, writes)
         retry = None
         if verdict == FAILED:
             retry = Hint(self.agency_system, plan.link_key[0], HintKind.UPDATED, self.now, "retry")
@@ -194,13 +196,17 @@ class Recorder:
             state=state,
             new=stored is None,
             seen=after,
-            audit=tuple(self._audit(plan, state, verdict, outcome)) if state is not None else (),
-            intent=_intent_end(plan, outcome, verdict),
+            audit=(
+                tuple(self._audit(plan, writes, state, verdict, outcome))
+                if state is not None
+                else ()
+            ),
+            intent=_intent_end(plan, outcome, verdict, writes),
             created_id=(outcome.created_id if outcome else None) or _adopted(plan),
             retry=retry,
             retry_delay=self.retry_delay,
         )
-        handovers = list(_handovers(item, self.prints))
+        handovers = list(_handovers(item, writes, self.prints))
         return _Prepared(item, done, state, verdict, after, handovers)
 
     def _book(self, session: Session, p: _Prepared) -> None:
@@ -226,11 +232,16 @@ class Recorder:
         self.crash("mid_ledger_write")  # inside the transaction: all or nothing
 
     def _audit(
-        self, plan: LinkPlan, state: LinkState, verdict: str, outcome: Outcome | None
+        self,
+        plan: LinkPlan,
+        writes: Sequence[Operation],
+        state: LinkState,
+        verdict: str,
+        outcome: Outcome | None,
     ) -> list[AuditEvent]:
-        rows = [*self._write_rows(plan, verdict, outcome), *self._conflict_rows(plan)]
+        rows = [*self._write_rows(plan, writes, verdict, outcome), *self._conflict_rows(plan)]
         rows.extend(self._reroute_rows(plan))
-        rows.extend(self._change_rows(plan.previous, state, _changed_by(plan)))
+        rows.extend(self._change_rows(plan.previous, state, _changed_by(writes)))
         previous = plan.previous.status if plan.previous else None
         if state.status is not previous:
             rows.append(
@@ -259,11 +270,11 @@ class Recorder:
         )
 
     def _write_rows(
-        self, plan: LinkPlan, verdict: str, outcome: Outcome | None
+        self, plan: LinkPlan, writes: Sequence[Operation], verdict: str, outcome: Outcome | None
     ) -> Iterable[AuditEvent]:
         if verdict != APPLIED:
             return
-        for op in plan.writes:
+        for op in writes:
             if isinstance(op, CreatePartnerDeal):
                 yield self._row(
                     plan,
@@ -335,13 +346,15 @@ class Recorder:
                 )
 
 
-def _intent_end(plan: LinkPlan, outcome: Outcome | None, verdict: str) -> IntentState | None:
+def _intent_end(
+    plan: LinkPlan, outcome: Outcome | None, verdict: str, writes: Sequence[Operation]
+) -> IntentState | None:
     """How this plan's create intent ended: done (a deal exists), failed (parked), or not yet.
 
     A deal found by stamp and bound without a create also settles an intent a crashed or
     lost create left behind (``record`` then names the adopted deal).
     """
-    creates = any(isinstance(o, CreatePartnerDeal) for o in plan.writes)
+    creates = any(isinstance(o, CreatePartnerDeal) for o in writes)
     if _adopted(plan) is not None and not creates and verdict != FAILED:
         return IntentState.DONE
     if outcome is None or not creates:
@@ -369,9 +382,8 @@ def _ended_reason(plan: LinkPlan, state: LinkState) -> str | None:
     return None
 
 
-def _changed_by(plan: LinkPlan) -> str | None:
+def _changed_by(writes: Sequence[Operation]) -> str | None:
     """Whose edit a plan mirrored: the side it did *not* write to (None: both or neither)."""
-    writes = plan.writes
     written = {op.side for op in writes if isinstance(op, UpdateDeal)}
     if any(isinstance(op, CreatePartnerDeal) for op in writes):
         written.add(Side.PARTNER)
@@ -399,14 +411,16 @@ def _patch_text(patch: DealPatch) -> str:
 
 
 def _handovers(
-    item: Recording, screened: Mapping[LinkKey, frozenset[Fingerprint]]
+    item: Recording,
+    writes: Sequence[Operation],
+    screened: Mapping[LinkKey, frozenset[Fingerprint]],
 ) -> Iterable[tuple[str, str, frozenset[Fingerprint]]]:
     """Whom this client went to (for later channel-conflict checks): the created deals,
     with the fingerprints screening read (the same draft's) or, unscreened, read now."""
     plan, outcome, _, _ = item
     if outcome is None or outcome.created_id is None:
         return
-    for op in plan.writes:
+    for op in writes:
         if isinstance(op, CreatePartnerDeal):
             prints = screened.get(plan.link_key)
             if prints is None:
@@ -429,11 +443,15 @@ def _chunks(items: Sequence[Recording], size: int) -> Iterator[list[Recording]]:
 
 
 def _after_writes(
-    plan: LinkPlan, outcome: Outcome | None, snapshots: tuple[Deal | None, Deal | None]
+    plan: LinkPlan,
+    outcome: Outcome | None,
+    snapshots: tuple[Deal | None, Deal | None],
+    writes: Sequence[Operation] | None = None,
 ) -> tuple[Deal | None, Deal | None]:
-    """Each side's deal as it stands after this plan's patches (for stage/amount columns)."""
+    """Each side's deal as it stands after this plan's patches (for stage/amount columns);
+    ``writes``: the plan's writes, when the caller has them already."""
     agency, partner = snapshots
-    for op in plan.writes:
+    for op in plan.writes if writes is None else writes:
         if isinstance(op, UpdateDeal) and op.side is Side.AGENCY and agency is not None:
             agency = _patch(agency, op.patch)
         elif isinstance(op, UpdateDeal) and partner is not None:
