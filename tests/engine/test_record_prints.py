@@ -73,7 +73,12 @@ def test_the_engine_records_handovers_without_reading_the_clients_again(
     """A pass screens its creates and records their handovers: the record step reuses what
     screening read, so it never normalises a client itself."""
     read: list[object] = []
-    monkeypatch.setattr("sync.record.fingerprints_of", lambda *a: read.append(a) or frozenset())
+
+    def reading(*args: object) -> frozenset[Fingerprint]:
+        read.append(args)
+        return frozenset()
+
+    monkeypatch.setattr("sync.record.fingerprints_of", reading)
     deals = [sqlite_world.agency_deal(n, ("amo",)) for n in range(1, 6)]
     assert sqlite_world.engine().sync().errors == {}
     assert read == []
