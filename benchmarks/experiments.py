@@ -35,7 +35,7 @@ class _SharedStore:
         return getattr(self._store, name)
 
     @contextlib.contextmanager
-    def transaction(self) -> Iterator[Any]:
+    def transaction(self, **_options: Any) -> Iterator[Any]:
         if self._session is None:
             self._stack = contextlib.ExitStack()
             self._session = self._stack.enter_context(self._store.transaction())

@@ -32,11 +32,12 @@ from typing import Any, Protocol
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
+from bridge.channels.normalise import Fingerprint
 from bridge.crm import Crm, CrmError, RateLimited, Unavailable
 from bridge.fx.rates import RateBook
 from bridge.logs import log_event
 from bridge.mapping.compiled import CompiledMapping, Connection
-from bridge.model import HOLD_KEY, Deal, Hint, HintKind, LinkState, Pipeline
+from bridge.model import HOLD_KEY, Deal, Hint, HintKind, LinkKey, LinkState, Pipeline
 from bridge.store import audit, cursors, health, links, starts
 from bridge.store import inbox as inbox_store
 from bridge.store.audit import AuditEvent
@@ -762,7 +763,8 @@ class Engine:
         self, result: _LaneResult, got: Gathered, now: dt.datetime, work: _LaneWork
     ) -> CrmError | None:
         agency = self._shared_agency
-        result.plans, comments = screen_creates(self.store, self.mapping, result.plans, now)
+        prints: dict[LinkKey, frozenset[Fingerprint]] = {}  # screened, then recorded
+        result.plans, comments = screen_creates(self.store, self.mapping, result.plans, now, prints)
         post_comments(agency, comments)
         writing = [p for p in result.plans if p.writes]
         result.writes = sum(len(p.writes) for p in writing)
@@ -775,7 +777,13 @@ class Engine:
             work.rates(self._fx_rates),
         )
         recorder = Recorder(
-            self.store, self.agency.system, now, ledger, self.retry_delay, crash=self.crash
+            self.store,
+            self.agency.system,
+            now,
+            ledger,
+            self.retry_delay,
+            crash=self.crash,
+            prints=prints,
         )
         failed: CrmError | None = None
         work.check()

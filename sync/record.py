@@ -16,7 +16,7 @@ import dataclasses
 import datetime as dt
 import json
 import logging
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
@@ -27,7 +27,16 @@ from bridge.channels.normalise import Fingerprint
 from bridge.crm import PermanentError
 from bridge.logs import log_event
 from bridge.mapping.compiled import Side
-from bridge.model import CanonicalValue, Deal, DealPatch, Hint, HintKind, LinkState, LinkStatus
+from bridge.model import (
+    CanonicalValue,
+    Deal,
+    DealPatch,
+    Hint,
+    HintKind,
+    LinkKey,
+    LinkState,
+    LinkStatus,
+)
 from bridge.store import applied
 from bridge.store.applied import AppliedLink
 from bridge.store.audit import EMPTY, PAIR_SEPARATOR, AuditEvent
@@ -40,6 +49,7 @@ from sync.plan.types import (
     CloseLink,
     CreatePartnerDeal,
     LinkPlan,
+    Operation,
     OrphanLink,
     Park,
     UpdateDeal,
@@ -66,6 +76,7 @@ class _Prepared:
     state: LinkState | None
     verdict: str
     after: tuple[Deal | None, Deal | None]
+    handovers: list[tuple[str, str, frozenset[Fingerprint]]]
 
 
 log = logging.getLogger(__name__)
@@ -73,8 +84,8 @@ log = logging.getLogger(__name__)
 
 def _text(value: CanonicalValue) -> str | None:
     """A value as a person reads it; a synced pair as ``agency ↔ partner``."""
-    if value is None:
-        return None
+    if value is None or type(value) is str:  # the common case first: one check
+        return value
     if isinstance(value, tuple):
         return PAIR_SEPARATOR.join(_text(v) or EMPTY for v in value)
     if isinstance(value, dt.datetime | dt.date):
@@ -106,7 +117,11 @@ class Recorder:
         ledger: LedgerHook | None = None,
         retry_delay: dt.timedelta = dt.timedelta(seconds=30),
         crash: Callable[[str], None] | None = None,
+        prints: Mapping[LinkKey, frozenset[Fingerprint]] | None = None,
     ) -> None:
+        """``prints``: each create's client fingerprints as screening read them
+        (:func:`sync.screening.screen_creates`); a create not in it is read here."""
+        self.prints = prints or {}
         self.crash = crash or (lambda _point: None)
         self.retry_delay = retry_delay
         self.store = store
@@ -134,15 +149,23 @@ class Recorder:
         Each link's row, audit, intent, handover and ledger entries still commit
         together (a chunk is all or nothing, so a crash inside it leaves each of its
         links as a crash before recording would). ``progress`` is told how many are done.
+
+        A chunk commits without waiting for the disk (``durable=False``): losing it to a
+        power cut is that same crash before recording — each create's intent was
+        committed durably before the create — and the durable commit that moves a cursor
+        past these links (``Engine._finish``) flushes every earlier commit with it.
         """
         verdicts: list[str] = []
         for chunk in _chunks(items, CHUNK):
+            # Everything but the SQL is worked out before the transaction, so a chunk
+            # holds SQLite's write lock (which every lane and webhook queues on) only
+            # for its statements.
             prepared = [self._prepare(item) for item in chunk]
-            with self.store.transaction() as session:
-                applied.record_many(session, [p.done for p in prepared], self.now)
-                record_handovers(
-                    session, [h for p in prepared for h in _handovers(p.item)], self.now
-                )
+            done = [p.done for p in prepared]
+            handovers = [h for p in prepared for h in p.handovers]
+            with self.store.transaction(durable=False) as session:
+                applied.record_many(session, done, self.now)
+                record_handovers(session, handovers, self.now)
                 for p in prepared:
                     self._book(session, p)
             verdicts.extend(p.verdict for p in prepared)
@@ -153,30 +176,38 @@ class Recorder:
     def _prepare(self, item: Recording) -> _Prepared:
         plan, outcome, stored, snapshots = item
         state, verdict = outcome_state(plan, outcome)
-        if plan.writes or verdict != APPLIED:
+        writes = plan.writes  # a computed property: read once per plan
+        if writes or verdict != APPLIED:
             log_event(
                 log,
                 "link.applied" if verdict == APPLIED else f"link.{verdict}",
                 partner=plan.link_key[1],
                 agency_deal=plan.link_key[0],
                 partner_deal=(state.partner_deal_id if state else None),
-                writes=",".join(type(op).__name__ for op in plan.writes),
+                writes=",".join(type(op).__name__ for op in writes),
                 reason=(state.park_reason if state else None),
             )
-        after = _after_writes(plan, outcome, snapshots)
-        retry = Hint(self.agency_system, plan.link_key[0], HintKind.UPDATED, self.now, "retry")
+        after = _after_writes(plan, outcome, snapshots, writes)
+        retry = None
+        if verdict == FAILED:
+            retry = Hint(self.agency_system, plan.link_key[0], HintKind.UPDATED, self.now, "retry")
         done = AppliedLink(
             key=plan.link_key,
             state=state,
             new=stored is None,
             seen=after,
-            audit=tuple(self._audit(plan, state, verdict, outcome)) if state is not None else (),
-            intent=_intent_end(plan, outcome, verdict),
+            audit=(
+                tuple(self._audit(plan, writes, state, verdict, outcome))
+                if state is not None
+                else ()
+            ),
+            intent=_intent_end(plan, outcome, verdict, writes),
             created_id=(outcome.created_id if outcome else None) or _adopted(plan),
-            retry=retry if verdict == FAILED else None,
+            retry=retry,
             retry_delay=self.retry_delay,
         )
-        return _Prepared(item, done, state, verdict, after)
+        handovers = list(_handovers(item, writes, self.prints))
+        return _Prepared(item, done, state, verdict, after, handovers)
 
     def _book(self, session: Session, p: _Prepared) -> None:
         """The ledger's observation of an applied link, in the link's transaction."""
@@ -201,11 +232,16 @@ class Recorder:
         self.crash("mid_ledger_write")  # inside the transaction: all or nothing
 
     def _audit(
-        self, plan: LinkPlan, state: LinkState, verdict: str, outcome: Outcome | None
+        self,
+        plan: LinkPlan,
+        writes: Sequence[Operation],
+        state: LinkState,
+        verdict: str,
+        outcome: Outcome | None,
     ) -> list[AuditEvent]:
-        rows = [*self._write_rows(plan, verdict, outcome), *self._conflict_rows(plan)]
+        rows = [*self._write_rows(plan, writes, verdict, outcome), *self._conflict_rows(plan)]
         rows.extend(self._reroute_rows(plan))
-        rows.extend(self._change_rows(plan.previous, state, _changed_by(plan)))
+        rows.extend(self._change_rows(plan.previous, state, _changed_by(writes)))
         previous = plan.previous.status if plan.previous else None
         if state.status is not previous:
             rows.append(
@@ -234,11 +270,11 @@ class Recorder:
         )
 
     def _write_rows(
-        self, plan: LinkPlan, verdict: str, outcome: Outcome | None
+        self, plan: LinkPlan, writes: Sequence[Operation], verdict: str, outcome: Outcome | None
     ) -> Iterable[AuditEvent]:
         if verdict != APPLIED:
             return
-        for op in plan.writes:
+        for op in writes:
             if isinstance(op, CreatePartnerDeal):
                 yield self._row(
                     plan,
@@ -310,13 +346,15 @@ class Recorder:
                 )
 
 
-def _intent_end(plan: LinkPlan, outcome: Outcome | None, verdict: str) -> IntentState | None:
+def _intent_end(
+    plan: LinkPlan, outcome: Outcome | None, verdict: str, writes: Sequence[Operation]
+) -> IntentState | None:
     """How this plan's create intent ended: done (a deal exists), failed (parked), or not yet.
 
     A deal found by stamp and bound without a create also settles an intent a crashed or
     lost create left behind (``record`` then names the adopted deal).
     """
-    creates = any(isinstance(o, CreatePartnerDeal) for o in plan.writes)
+    creates = any(isinstance(o, CreatePartnerDeal) for o in writes)
     if _adopted(plan) is not None and not creates and verdict != FAILED:
         return IntentState.DONE
     if outcome is None or not creates:
@@ -344,10 +382,10 @@ def _ended_reason(plan: LinkPlan, state: LinkState) -> str | None:
     return None
 
 
-def _changed_by(plan: LinkPlan) -> str | None:
+def _changed_by(writes: Sequence[Operation]) -> str | None:
     """Whose edit a plan mirrored: the side it did *not* write to (None: both or neither)."""
-    written = {op.side for op in plan.writes if isinstance(op, UpdateDeal)}
-    if any(isinstance(op, CreatePartnerDeal) for op in plan.writes):
+    written = {op.side for op in writes if isinstance(op, UpdateDeal)}
+    if any(isinstance(op, CreatePartnerDeal) for op in writes):
         written.add(Side.PARTNER)
     if len(written) != 1:
         return None
@@ -372,14 +410,21 @@ def _patch_text(patch: DealPatch) -> str:
     return json.dumps(values, ensure_ascii=False, sort_keys=True)
 
 
-def _handovers(item: Recording) -> Iterable[tuple[str, str, Iterable[Fingerprint]]]:
-    """Whom this client went to (for later channel-conflict checks): the created deals."""
+def _handovers(
+    item: Recording,
+    writes: Sequence[Operation],
+    screened: Mapping[LinkKey, frozenset[Fingerprint]],
+) -> Iterable[tuple[str, str, frozenset[Fingerprint]]]:
+    """Whom this client went to (for later channel-conflict checks): the created deals,
+    with the fingerprints screening read (the same draft's) or, unscreened, read now."""
     plan, outcome, _, _ = item
     if outcome is None or outcome.created_id is None:
         return
-    for op in plan.writes:
+    for op in writes:
         if isinstance(op, CreatePartnerDeal):
-            prints = fingerprints_of(op.draft.contact, op.draft.company)
+            prints = screened.get(plan.link_key)
+            if prints is None:
+                prints = fingerprints_of(op.draft.contact, op.draft.company)
             yield plan.link_key[0], plan.link_key[1], prints
 
 
@@ -398,11 +443,15 @@ def _chunks(items: Sequence[Recording], size: int) -> Iterator[list[Recording]]:
 
 
 def _after_writes(
-    plan: LinkPlan, outcome: Outcome | None, snapshots: tuple[Deal | None, Deal | None]
+    plan: LinkPlan,
+    outcome: Outcome | None,
+    snapshots: tuple[Deal | None, Deal | None],
+    writes: Sequence[Operation] | None = None,
 ) -> tuple[Deal | None, Deal | None]:
-    """Each side's deal as it stands after this plan's patches (for stage/amount columns)."""
+    """Each side's deal as it stands after this plan's patches (for stage/amount columns);
+    ``writes``: the plan's writes, when the caller has them already."""
     agency, partner = snapshots
-    for op in plan.writes:
+    for op in plan.writes if writes is None else writes:
         if isinstance(op, UpdateDeal) and op.side is Side.AGENCY and agency is not None:
             agency = _patch(agency, op.patch)
         elif isinstance(op, UpdateDeal) and partner is not None:

@@ -20,7 +20,7 @@ from bridge.channels.normalise import Fingerprint
 from bridge.crm import Crm, CrmError
 from bridge.mapping.compiled import CompiledMapping, Policies
 from bridge.mapping.texts import notice_overrides
-from bridge.model import LinkStatus, Note
+from bridge.model import LinkKey, LinkStatus, Note
 from bridge.notices import Notices
 from bridge.store.db import Store
 from sync.plan.leads import Incoming
@@ -30,9 +30,17 @@ log = logging.getLogger(__name__)
 
 
 def screen_creates(
-    store: Store, mapping: CompiledMapping, plans: Sequence[LinkPlan], now: dt.datetime
+    store: Store,
+    mapping: CompiledMapping,
+    plans: Sequence[LinkPlan],
+    now: dt.datetime,
+    prints: dict[LinkKey, frozenset[Fingerprint]] | None = None,
 ) -> tuple[list[LinkPlan], list[Note]]:
-    """The plans with held creates turned into parks, and the comments for the agency."""
+    """The plans with held creates turned into parks, and the comments for the agency.
+
+    ``prints``, if given, is told each screened create's client fingerprints (those of
+    its draft's contact and company), for the record step to store as the handover
+    without normalising the same phones again (:class:`sync.record.Recorder`)."""
     groups: dict[tuple[dt.timedelta, bool, str], list[Draft]] = defaultdict(list)
     for plan in plans:
         for op in plan.writes:
@@ -57,6 +65,8 @@ def screen_creates(
                 session, drafts, now, window, hold, notices=notices, partner_names=names
             )
             held |= result.held
+            if prints is not None:
+                prints.update(result.prints)
             matched.update(result.matched)
             comments += result.comments
     screened = [

@@ -20,6 +20,7 @@ from bridge.channels.tables import ChannelFlagRow, ChannelHandoverRow
 from bridge.model import Company, Contact, Hint, HintKind, Note, bridge_note
 from bridge.notices import Notices
 from bridge.store import inbox
+from bridge.store.bulk import execute_many
 
 _CHUNK = 500
 
@@ -193,7 +194,7 @@ def record_handovers(
     if rows:  # one executemany, no ORM object per row
         session.flush()
         table = ChannelHandoverRow.__table__  # type: ignore[attr-defined]
-        session.connection().execute(table.insert(), rows)
+        execute_many(session.connection(), table.insert(), rows)
     return len(rows)
 
 
@@ -215,6 +216,9 @@ class ScreenResult:
     comments: list[Note] = field(default_factory=list)  # timeline comments for the agency deals
     # (agency deal id, partner) held → what matched, e.g. "ИНН 7707083893 (deal 12, alfa, …)"
     matched: dict[tuple[str, str], str] = field(default_factory=dict)
+    # (agency deal id, partner) → the client's fingerprints as screened: what its handover
+    # records once the deal exists (normalising phones is most of a large pass's screening)
+    prints: dict[tuple[str, str], frozenset[Fingerprint]] = field(default_factory=dict)
 
 
 _MATCH_LABELS = {Kind.PHONE: "phone", Kind.EMAIL: "e-mail", Kind.INN: "ИНН", Kind.DOMAIN: "website"}
@@ -251,6 +255,7 @@ def screen_new_handovers(
     batch: dict[Fingerprint, list[Handover]] = {}
     texts = notices or Notices()
     printed = [(d, fingerprints_of(d.contact, d.company, d.website)) for d in drafts]
+    result.prints.update(((d.agency_deal_id, d.partner_code), p) for d, p in printed)
     # What the store already holds for all drafts, read once (one query per 500 values)
     # instead of two queries per draft; the loop adds flags only, never handovers.
     flags = _flags(session, drafts)

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import operator
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from sqlmodel import Session, col, select
 
+from bridge.store.bulk import execute_tuples
 from bridge.store.tables import AuditRow
 
 # How a synced pair (e.g. the ``@stage`` slot: agency stage, partner stage) is written to
@@ -43,17 +45,21 @@ class AuditEvent:
     detail: str | None = None
 
 
+_NAMES = tuple(f.name for f in dataclasses.fields(AuditEvent))
+
+
 def add(session: Session, events: Iterable[AuditEvent]) -> int:
     """Append ``events`` to the trail; how many."""
     return append(session, (AuditRow(**dataclasses.asdict(e)) for e in events))
 
 
 def add_many(session: Session, events: Sequence[AuditEvent]) -> int:
-    """:func:`add` as one executemany insert (no ORM object per row); how many."""
+    """:func:`add` as one bulk insert (:mod:`bridge.store.bulk`, no ORM object per row);
+    how many."""
     if events:
-        names = [f.name for f in dataclasses.fields(AuditEvent)]
-        rows = [{n: getattr(e, n) for n in names} for e in events]
-        session.connection().execute(AuditRow.__table__.insert(), rows)  # type: ignore[attr-defined]
+        values = operator.attrgetter(*_NAMES)
+        table = AuditRow.__table__  # type: ignore[attr-defined]
+        execute_tuples(session.connection(), table.insert(), _NAMES, [values(e) for e in events])
     return len(events)
 
 

@@ -35,6 +35,8 @@ from sqlmodel import Session
 DEFAULT_URL = "sqlite:///bridge.db"
 BUSY_TIMEOUT_MS = 30_000
 MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
+# Execution option: False commits without waiting for the disk (Store.transaction).
+DURABLE = "bridge_durable"
 # The advisory-lock key every bridge process takes around Alembic (any fixed bigint).
 MIGRATION_LOCK = 0x7062_6D69_6772  # "pbmigr"
 
@@ -159,6 +161,10 @@ def _install_sqlite_hooks(engine: Engine, busy_timeout_ms: int) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Any) -> None:
+        # Set on every transaction (it cannot change inside one), so a pooled
+        # connection never carries a relaxed level into a durable transaction.
+        durable = connection.get_execution_options().get(DURABLE, True)
+        connection.exec_driver_sql(f"PRAGMA synchronous={'FULL' if durable else 'NORMAL'}")
         connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
@@ -212,6 +218,8 @@ class Store:
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
+        # the same pool, its transactions marked not durable (see transaction())
+        self._relaxed = engine.execution_options(**{DURABLE: False})
 
     @classmethod
     def open(cls, url: str = DEFAULT_URL, *, upgrade: bool = True) -> Store:
@@ -221,9 +229,20 @@ class Store:
         return cls(engine)
 
     @contextmanager
-    def transaction(self) -> Iterator[Session]:
-        """One unit of work: committed on success, rolled back on any exception."""
-        with Session(self.engine, expire_on_commit=False) as session, session.begin():
+    def transaction(self, *, durable: bool = True) -> Iterator[Session]:
+        """One unit of work: committed on success, rolled back on any exception.
+
+        ``durable=False`` commits without waiting for the disk (SQLite
+        ``synchronous=NORMAL`` in WAL mode, PostgreSQL ``synchronous_commit=off``): a
+        power cut may lose it, never reorder it — the next durable commit makes it
+        durable too, as both logs are written in order. For work whose loss is a crash
+        the bridge already recovers from (the record step), never for an intent or a
+        cursor.
+        """
+        bind = self.engine if durable else self._relaxed
+        with Session(bind, expire_on_commit=False) as session, session.begin():
+            if not durable and self.engine.dialect.name == "postgresql":
+                session.execute(text("SET LOCAL synchronous_commit TO OFF"))
             yield session
 
     def exclusive(self, key: int) -> AbstractContextManager[None]:

@@ -11,9 +11,9 @@ import datetime as dt
 from collections.abc import Iterable, Sequence
 from enum import StrEnum
 
-from sqlalchemy import bindparam, update
 from sqlmodel import Session, col, select
 
+from bridge.store.bulk import update_many
 from bridge.store.tables import WriteIntentRow
 
 CREATE = "create"
@@ -105,25 +105,14 @@ def resolve_many(
     now: dt.datetime,
 ) -> None:
     """:func:`resolve` for many intents, (partner code, agency deal id, state, partner
-    deal id) each, as one executemany ``UPDATE``; an intent not stored is left alone."""
-    if not ends:
-        return
-    table = WriteIntentRow.__table__  # type: ignore[attr-defined]
-    statement = (
-        update(table)
-        .where(
-            table.c.partner_code == bindparam("p_code"),
-            table.c.agency_deal_id == bindparam("p_agency"),
-            table.c.kind == CREATE,
-        )
-        .values(
-            state=bindparam("p_state"),
-            partner_deal_id=bindparam("p_deal"),
-            resolved_at=bindparam("p_at"),
-        )
+    deal id) each, in set-based updates (:func:`bridge.store.bulk.update_many`); an
+    intent not stored is left alone. Each intent appears once."""
+    rows = [(c, a, st.value, d, now) for c, a, st, d in ends]
+    update_many(
+        session.connection(),
+        WriteIntentRow.__table__,  # type: ignore[attr-defined]
+        ("partner_code", "agency_deal_id", "state", "partner_deal_id", "resolved_at"),
+        rows,
+        match=("partner_code", "agency_deal_id"),
+        where={"kind": CREATE},
     )
-    rows = [
-        {"p_code": c, "p_agency": a, "p_state": st.value, "p_deal": d, "p_at": now}
-        for c, a, st, d in ends
-    ]
-    session.connection().execute(statement, rows)

@@ -19,12 +19,13 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import bindparam, func, update
+from sqlalchemy import func
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
 from bridge.canonical import synced_from_json, synced_to_json
 from bridge.model import Deal, LinkState, LinkStatus, Money, Semantics
+from bridge.store.bulk import execute_many, update_many
 from bridge.store.tables import LinkRow
 
 _CHUNK = 500  # keeps IN lists under every database's bound-parameter limit
@@ -103,8 +104,8 @@ def save_states(
     """:func:`save_state` for many links at once: (state, seen, new) each.
 
     The stored columns it needs are read with one query per 500 links, and the rows are
-    written in two executemany statements (insert, update by id) instead of a select,
-    ORM merge and flush per link. Same outcome as :func:`save_state` for each.
+    written in bulk (insert, update by id; :mod:`bridge.store.bulk`) instead of a
+    select, ORM merge and flush per link. Same outcome as :func:`save_state` for each.
     """
     table = LinkRow.__table__  # type: ignore[attr-defined]
     kept = [table.c[n] for n in _KEPT]
@@ -133,12 +134,12 @@ def save_states(
         updates.append(values)
     session.flush()
     connection = session.connection()
-    if inserts:  # plain rows in executemany statements: no ORM object per link
-        connection.execute(table.insert(), inserts)
+    if inserts:  # plain rows in bulk statements (bridge.store.bulk): no ORM object per link
+        execute_many(connection, table.insert(), inserts)
     if updates:
-        columns: dict[str, Any] = {k: bindparam(k) for k in updates[0] if k != "row_id"}
-        statement = update(table).where(table.c.id == bindparam("row_id")).values(columns)
-        connection.execute(statement, updates)
+        keys = [k for k in updates[0] if k != "row_id"]
+        rows = [(*(u[k] for k in keys), u["row_id"]) for u in updates]
+        update_many(connection, table, [*keys, "id"], rows, match=["id"])
 
 
 # the stored columns a bulk save needs: the key, and what a side not seen keeps
