@@ -351,6 +351,14 @@ class SerialCrm(_Relay):
         with self.lock:
             return fn()
 
+    def list_changed(self, since: dt.datetime) -> Iterator[ChangePage]:
+        """Page by page, each page read under the lock: the pass thread reads a long
+        listing chunk by chunk (:class:`sync.sources.poll.Listing`) while the lanes
+        write, and never holds the whole of it."""
+        pages = self._call(lambda: iter(self.inner.list_changed(since)))
+        while (page := self._call(lambda: next(pages, None))) is not None:
+            yield page
+
 
 __all__ = [
     "CONCURRENCY_ENV",

@@ -153,7 +153,7 @@ class DaemonJobs:
         self._poll_wanted.clear()
         started = self._clock()
         report = self._engine.sync(poll=polling)
-        self._observer.count_writes(report.plans)
+        self._observer.count_writes(report.written)
         self._observer.observe(report.errors, report.writes, started, polling)
 
     def reconcile(self) -> None:
