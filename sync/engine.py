@@ -461,14 +461,19 @@ class Engine:
                 # cursors stay, so the next pass lists the window again (no loss; the
                 # links and stamps already made keep it from creating anything twice).
                 work.close()
-                self._wait_lanes(lanes, None)
+                for result in self._wait_lanes(lanes, None)[0]:
+                    result.into(report)
                 self._rest(AGENCY, exc, now)
                 return self._agency_down(report, exc, now)
             except BaseException:
                 work.abort()
                 wait(lanes.values())
                 raise
-            self._chunk_done(report, side, set_aside, lanes, work, wait_for, out, ended)
+            # Only the last chunk's lanes are waited for at most ``wait_for``: a lane of
+            # an earlier one ends within its partner's deadline, and the chunk after it
+            # needs it ended (never two lanes of one partner at once).
+            waiting = wait_for if following is None else None
+            self._chunk_done(report, side, set_aside, lanes, work, waiting, out, ended)
             if following is None:
                 break
             self.crash("after_chunk")
@@ -693,6 +698,9 @@ class Engine:
         work.check()
         try:
             got = gatherer.lane(code, shared.side, polled, later=work.later)
+            if work.polling and polled is not None and polled.window is not None:
+                # The later chunks need the partner's listing only for its stamps.
+                work.polls[code] = PartnerPoll(dataclasses.replace(polled.window, deals=()))
             if code in got.down:
                 raise got.down[code]
             pipeline = self._pipeline(self.partners[code], code)
