@@ -727,6 +727,8 @@ class Engine:
             return result
         work.check()
         window = None if work.later else got.partner_windows.get(code)
+        if window is not None:
+            window = dataclasses.replace(window, deals=())  # the cursor needs no deals
         end = _LaneEnd(code, window, tuple(got.hints))
         if not work.hand_over(end):
             self._wrap_up([end], now)  # the pass ended without this lane: on its own

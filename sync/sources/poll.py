@@ -11,7 +11,6 @@ watermark — the CRM's time when the listing started — never to "now".
 from __future__ import annotations
 
 import datetime as dt
-import os
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
@@ -20,6 +19,7 @@ from bridge.model import Deal
 from bridge.store import cursors
 from bridge.store.cursors import Cursor
 from bridge.store.db import Store
+from sync.lanes import whole_from_env
 
 DEFAULT_OVERLAP = dt.timedelta(seconds=5)
 CHUNK_ENV = "BRIDGE_PASS_CHUNK"
@@ -43,15 +43,7 @@ class Window:
 
 def chunk_from_env(default: int = DEFAULT_CHUNK) -> int:
     """How many agency deals a pass handles at once; a bad value says so in one line."""
-    raw = os.environ.get(CHUNK_ENV, "").strip()
-    if not raw:
-        return default
-    if not raw.isdigit() or int(raw) < 1:
-        raise ValueError(
-            f"{CHUNK_ENV}={raw!r} is not a whole number of deals of 1 or more; "
-            f"set e.g. {CHUNK_ENV}={DEFAULT_CHUNK}"
-        )
-    return int(raw)
+    return whole_from_env(CHUNK_ENV, default, "deals")
 
 
 def _mark(deal: Deal) -> str:

@@ -128,3 +128,13 @@ def test_a_dry_run_still_lists_every_plan(world: World) -> None:
     _seed(world, 12)
     report = world.engine(chunk=CHUNK).sync(dry_run=True)
     assert len(report.plans) == 16 and world.writes() == 0
+
+
+def test_a_bad_chunk_size_says_so_in_one_line(monkeypatch: pytest.MonkeyPatch) -> None:
+    from sync.sources.poll import CHUNK_ENV, chunk_from_env
+
+    monkeypatch.setenv(CHUNK_ENV, "0")
+    with pytest.raises(ValueError, match="BRIDGE_PASS_CHUNK='0' is not a whole number of deals"):
+        chunk_from_env()
+    monkeypatch.setenv(CHUNK_ENV, "500")
+    assert chunk_from_env() == 500
