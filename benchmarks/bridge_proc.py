@@ -34,15 +34,23 @@ from sync.sources import inbox
 
 
 def rss_kb() -> tuple[int, int]:
-    """(current, peak) resident set size of this process in KiB."""
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    current = 0
+    """(current, peak) resident set size of this process in KiB.
+
+    The peak is ``VmHWM``, this process's own high-water mark. ``ru_maxrss`` is not:
+    Linux carries the high-water mark of the process image an ``exec`` replaced into
+    it, so a bridge started from the benchmark process would report that process's
+    size (the sandboxes, every deal of the world) as its own peak. ``ru_maxrss`` only
+    where ``/proc`` is missing.
+    """
+    values: dict[str, int] = {}
     status = Path("/proc/self/status")
     if status.exists():
         for line in status.read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                current = int(line.split()[1])
-    return current, peak
+            key, _, rest = line.partition(":")
+            if key in ("VmRSS", "VmHWM"):
+                values[key] = int(rest.split()[0])
+    peak = values.get("VmHWM") or resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return values.get("VmRSS", 0), peak
 
 
 def _dump_allocations() -> None:

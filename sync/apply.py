@@ -37,6 +37,7 @@ CRASH_POINTS = (
     "mid_ledger_write",
     "before_cursor_commit",
     "after_local_commit",
+    "after_chunk",  # a chunk of a large window recorded, the next not begun, no cursor moved
 )
 
 _crash_hook: Callable[[str], None] | None = None

@@ -36,7 +36,7 @@ from bridge.channels.normalise import Fingerprint
 from bridge.crm import Crm, CrmError, RateLimited, Unavailable
 from bridge.fx.rates import RateBook
 from bridge.logs import log_event
-from bridge.mapping.compiled import CompiledMapping, Connection
+from bridge.mapping.compiled import CompiledMapping, Connection, Side
 from bridge.model import HOLD_KEY, Deal, Hint, HintKind, LinkKey, LinkState, Pipeline
 from bridge.store import audit, cursors, health, links, starts
 from bridge.store import inbox as inbox_store
@@ -48,12 +48,12 @@ from bridge.store.inbox import DueHint
 from bridge.store.links import StoredLink
 from sync.apply import Applier, Outcome, crash_point
 from sync.echoes import EchoCheck
-from sync.gather import AgencySide, Gathered, Gatherer
+from sync.gather import AgencySide, Gathered, Gatherer, PartnerPoll
 from sync.lanes import Lanes, SerialCrm, concurrency_from_env
 from sync.leads import receive_leads
 from sync.ledger_hook import LedgerHook
 from sync.plan.money import CONFIRM_KEY, REFUSED_KEY
-from sync.plan.types import CreatePartnerDeal, LinkPlan
+from sync.plan.types import AddNote, CreatePartnerDeal, LinkPlan, UpdateDeal
 from sync.planning import Planner, Planning, default_planner
 from sync.rates import fx_rates
 from sync.record import APPLIED, FAILED, PARKED, Recorder, Recording
@@ -86,9 +86,14 @@ class BreakerOpen(Paused):
 @dataclass
 class PassReport:
     started_at: dt.datetime
+    # Every plan of a dry run (what it would do). A pass that writes keeps only counts
+    # (``verdicts``, ``writes``, ``written``): its plans are released chunk by chunk.
     plans: list[LinkPlan] = field(default_factory=list)
     verdicts: dict[str, int] = field(default_factory=dict)
     writes: int = 0
+    # Writes planned per side: ``agency`` or the partner's code.
+    written: dict[str, int] = field(default_factory=dict)
+    chunks: int = 0  # the chunks of the agency's window the pass handled one by one
     errors: dict[str, str] = field(default_factory=dict)
     # Per partner covered: when the bridge first synced it (a dry run shows this pass's
     # time for a partner never synced, and records nothing).
@@ -127,6 +132,10 @@ class _LaneWork:
     polling: bool
     dry_run: bool
     routed_to: str | None = None  # a partner job: agency changes come routed to it as hints
+    # A later chunk of the agency's window (:class:`poll.Listing`): the partners' windows
+    # and hints were the first chunk's; their listings (``polls``) answer stamp lookups.
+    later: bool = False
+    polls: dict[str, PartnerPoll] = field(default_factory=dict)
     shared: Future[_Shared] = field(default_factory=Future)
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _ended: list[_LaneEnd] = field(default_factory=list)
@@ -182,14 +191,17 @@ class _LaneResult:
     plans: list[LinkPlan] = field(default_factory=list)
     verdicts: dict[str, int] = field(default_factory=dict)
     writes: int = 0
+    written: dict[str, int] = field(default_factory=dict)
     errors: dict[str, str] = field(default_factory=dict)
     error: CrmError | None = None
 
     def into(self, report: PassReport) -> None:
-        report.plans.extend(self.plans)
+        """Counts only: a pass that writes does not keep its plans (dry runs do)."""
         for verdict, n in self.verdicts.items():
             report.verdicts[verdict] = report.verdicts.get(verdict, 0) + n
         report.writes += self.writes
+        for side, n in self.written.items():
+            report.written[side] = report.written.get(side, 0) + n
         for code, text in self.errors.items():
             report.errors.setdefault(code, text)
         if self.error is not None and _failing(self.error):
@@ -223,6 +235,7 @@ class Engine:
         lanes: Lanes | None = None,
         concurrency: int | None = None,
         pass_wait: float | None = None,
+        chunk: int | None = None,
     ) -> None:
         """Notes are read (in bulk) and mirrored for the partners whose
         ``policies.mirror_notes`` the current mapping turns on: the engine reads it from the
@@ -233,7 +246,12 @@ class Engine:
         ``concurrency``: how many partners' lanes run at once (default
         ``BRIDGE_PARTNER_CONCURRENCY``, 16). ``pass_wait``: how long a pass waits for
         its lanes before it ends without the ones still running (None: until all end;
-        the daemon sets it so a late partner never holds up the next pass)."""
+        the daemon sets it so a late partner never holds up the next pass).
+        ``chunk``: how many agency deals a polling pass handles at once (default
+        ``BRIDGE_PASS_CHUNK``, 2,500): a large window (a first mirror) is fetched, planned,
+        applied and recorded chunk by chunk, the next chunk read while the lanes write
+        the one before; the cursors move once the last chunk is recorded."""
+        self.chunk = chunk if chunk is not None else poll.chunk_from_env()
         self.lanes = lanes or Lanes()
         self.concurrency = concurrency if concurrency is not None else concurrency_from_env()
         self.pass_wait = pass_wait
@@ -445,7 +463,10 @@ class Engine:
         all_partners: bool,
     ) -> PassReport:
         now = work.now
+        listing = self._listing(work)
+        chunks = listing.chunks() if listing is not None else iter(())
         try:
+            first = next(chunks) if listing is not None else None
             side = self._gatherer().agency_side(
                 codes,
                 now,
@@ -453,6 +474,7 @@ class Engine:
                 polling=work.polling,
                 resting=set_aside,
                 routed_to=work.routed_to,
+                chunk=first,
             )
             self._pipeline(self.agency, None)
             report.starts = self._starts(live, now, record=not work.dry_run)
@@ -472,22 +494,68 @@ class Engine:
         if work.dry_run:
             self._dry_report(report, [self._lane(code, work) for code in live])
             return report
-        done, running = self._wait_lanes(lanes, wait_for)
-        ended = work.close()
-        for result in done:
-            result.into(report)
-        report.running = sorted(running)
-        if running:
+        return self._chunk_by_chunk(
+            report, codes, set_aside, (side, lanes, work), listing, chunks, wait_for, all_partners
+        )
+
+    def _chunk_by_chunk(
+        self,
+        report: PassReport,
+        codes: Sequence[str],
+        set_aside: Mapping[str, CrmError],
+        first: tuple[AgencySide, dict[str, Future[_LaneResult]], _LaneWork],
+        listing: poll.Listing | None,
+        chunks: Iterator[poll.Window],
+        wait_for: float | None,
+        all_partners: bool,
+    ) -> PassReport:
+        """The lanes of each chunk of the agency's window in turn (one chunk when the pass
+        does not list, or its window is small), the next chunk read while they write; then
+        the end of the pass — the cursors move only once the last chunk is recorded."""
+        side, lanes, work = first
+        now = work.now
+        agency_hints = [h for h in side.got.hints if h.hint.system == self.agency.system]
+        window = side.got.agency_window
+        out: dict[str, CrmError] = {}  # partners out of the rest of the pass: failed, running
+        ended: dict[str, _LaneEnd] = {}
+        while True:
+            report.chunks += 1
+            try:
+                # The next chunk is read from the agency while this one's lanes write.
+                following = self._following(chunks, codes, now, set_aside)
+            except CrmError as exc:
+                # The agency failed mid-window: the chunks so far are recorded, and the
+                # cursors stay, so the next pass lists the window again (no loss; the
+                # links and stamps already made keep it from creating anything twice).
+                work.close()
+                for result in self._wait_lanes(lanes, None)[0]:
+                    result.into(report)
+                self._rest(AGENCY, exc, now)
+                return self._agency_down(report, exc, now)
+            except BaseException:
+                work.abort()
+                wait(lanes.values())
+                raise
+            # Only the last chunk's lanes are waited for at most ``wait_for``: a lane of
+            # an earlier one ends within its partner's deadline, and the chunk after it
+            # needs it ended (never two lanes of one partner at once).
+            waiting = wait_for if following is None else None
+            self._chunk_done(report, side, set_aside, lanes, work, waiting, out, ended)
+            if following is None:
+                break
+            self.crash("after_chunk")
+            side = following
+            work = _LaneWork(now, False, False, work.routed_to, later=True, polls=work.polls)
+            work.shared.set_result(_Shared(side, report.starts))
+            self._requeue_for_down(side.got, out, work.routed_to)
+            lanes = self._start_lanes([c for c in self._concerned(side) if c not in out], work)
+        report.running = sorted(c for c, e in out.items() if isinstance(e, StillRunning))
+        if report.running:
             log.info("pass ends without the lanes still running: %s", ", ".join(report.running))
-        # The agency deals of partners that did not take them (set aside, or still
-        # running) go back to the inbox before the agency cursor moves past them; those
-        # of a lane that failed were requeued by the lane itself.
-        later: dict[str, CrmError] = {
-            **set_aside,
-            **{c: StillRunning(f"partner '{c}' still running", system=c) for c in running},
-        }
-        self._requeue_for_down(side.got, later, work.routed_to)
-        self._finish(side, set_aside, codes, all_partners, now, ended)
+        if listing is not None:
+            window = listing.window()
+        wrap = [e for c, e in ended.items() if c not in out]
+        self._finish(window, agency_hints, set_aside, codes, all_partners, now, wrap)
         self.crash("after_local_commit")
         if work.routed_to is None:
             self.retry_parked = False
@@ -496,6 +564,59 @@ class Engine:
         counts = ", ".join(f"{k} {v}" for k, v in sorted(report.verdicts.items()))
         log.info("pass applied: %s", counts or f"{APPLIED} 0")
         return report
+
+    def _chunk_done(
+        self,
+        report: PassReport,
+        side: AgencySide,
+        set_aside: Mapping[str, CrmError],
+        lanes: Mapping[str, Future[_LaneResult]],
+        work: _LaneWork,
+        wait_for: float | None,
+        out: dict[str, CrmError],
+        ended: dict[str, _LaneEnd],
+    ) -> None:
+        """Wait for one chunk's lanes: count what they did, note the partners out of the
+        rest of the pass (their lane failed, or still runs), keep the lanes' wrap-ups."""
+        try:
+            done, running = self._wait_lanes(lanes, wait_for)
+        except BaseException:
+            work.abort()  # a lane's unexpected error: the pass dies with its lanes
+            raise
+        for end in work.close():
+            ended.setdefault(end.code, end)  # the first chunk's holds the partner's cursor
+        for result in done:
+            result.into(report)
+            if result.error is not None:
+                out.setdefault(result.code, result.error)
+        still = {c: StillRunning(f"partner '{c}' still running", system=c) for c in running}
+        out.update(still)
+        # The agency deals of partners that did not take them (set aside, or still
+        # running) go back to the inbox before the agency cursor moves past them; those
+        # of a lane that failed were requeued by the lane itself.
+        self._requeue_for_down(side.got, {**set_aside, **still}, work.routed_to)
+
+    def _listing(self, work: _LaneWork) -> poll.Listing | None:
+        """A polling pass that writes reads the agency's window chunk by chunk (a partner
+        job reads no agency window: the agency job routed it)."""
+        if not work.polling or work.dry_run or work.routed_to is not None:
+            return None
+        return poll.Listing(self.store, self._shared_agency, self.overlap, self.chunk)
+
+    def _following(
+        self,
+        chunks: Iterator[poll.Window],
+        codes: Sequence[str],
+        now: dt.datetime,
+        set_aside: Mapping[str, CrmError],
+    ) -> AgencySide | None:
+        """The agency side of the window's next chunk, None after the last one."""
+        chunk = next(chunks, None)
+        if chunk is None:
+            return None
+        return self._gatherer().agency_side(
+            codes, now, parked=False, resting=set_aside, chunk=chunk, later=True
+        )
 
     def _concerned(self, side: AgencySide) -> list[str]:
         """The live partners a pass over hints has work for: a hint of theirs is due, or
@@ -648,14 +769,19 @@ class Engine:
         result = _LaneResult(code)
         now = work.now
         gatherer = self._gatherer()
-        polled = gatherer.poll_partner(code) if work.polling else None
+        polled = work.polls.get(code) if work.later else None
+        if work.polling:
+            polled = work.polls[code] = gatherer.poll_partner(code)
         try:
             shared = work.shared.result()
         except _NoAgency:
             return result  # the agency failed: the pass is abandoned, this lane with it
         work.check()
         try:
-            got = gatherer.lane(code, shared.side, polled)
+            got = gatherer.lane(code, shared.side, polled, later=work.later)
+            if work.polling and polled is not None and polled.window is not None:
+                # The later chunks need the partner's listing only for its stamps.
+                work.polls[code] = PartnerPoll(dataclasses.replace(polled.window, deals=()))
             if code in got.down:
                 raise got.down[code]
             pipeline = self._pipeline(self.partners[code], code)
@@ -673,14 +799,18 @@ class Engine:
             return result
         work.check()
         failed = self._apply_and_record(result, got, now, work)
-        if failed is None:
+        result.plans = []  # recorded: only the counts are kept
+        if failed is None and not work.later:  # leads come from the partner's window
             failed = self._leads(code, got, now, result)
         if failed is not None:
             result.error = failed
             self._lane_failed(code, got, failed, now, work.routed_to)
             return result
         work.check()
-        end = _LaneEnd(code, got.partner_windows.get(code), tuple(got.hints))
+        window = None if work.later else got.partner_windows.get(code)
+        if window is not None:
+            window = dataclasses.replace(window, deals=())  # the cursor needs no deals
+        end = _LaneEnd(code, window, tuple(got.hints))
         if not work.hand_over(end):
             self._wrap_up([end], now)  # the pass ended without this lane: on its own
         return result
@@ -768,6 +898,7 @@ class Engine:
         post_comments(agency, comments)
         writing = [p for p in result.plans if p.writes]
         result.writes = sum(len(p.writes) for p in writing)
+        result.written = _written(writing)
         partners = {result.code: self.partners[result.code]}
         outcomes = Applier(self.store, agency, partners, now, self.crash).run(writing)
         self.crash("before_local_commit")
@@ -801,7 +932,8 @@ class Engine:
 
     def _finish(
         self,
-        side: AgencySide,
+        window: poll.Window | None,
+        agency_hints: Sequence[DueHint],
         set_aside: Mapping[str, CrmError],
         codes: Sequence[str],
         all_partners: bool,
@@ -812,11 +944,10 @@ class Engine:
         hints and health), the agency's cursor (once every partner's share of its window
         is taken or requeued) and hints, and the set-aside partners' health."""
         self.crash("before_cursor_commit")
-        agency_hints = [h for h in side.got.hints if h.hint.system == self.agency.system]
         with self.store.transaction() as session:
             self._ended_in(session, ended, now)
-            if all_partners and side.got.agency_window is not None:
-                self._advance_in(session, side.got.agency_window, now)
+            if all_partners and window is not None:
+                self._advance_in(session, window, now)
             inbox_store.done(session, agency_hints)
             for code in codes:
                 exc = set_aside.get(code)
@@ -984,6 +1115,17 @@ def _recording(got: Gathered, plan: LinkPlan, outcome: Outcome | None) -> Record
     return Recording(
         plan, outcome, stored, (got.agency_deals.get(aid), _partner_snapshot(got, code, stored))
     )
+
+
+def _written(plans: Sequence[LinkPlan]) -> dict[str, int]:
+    """Writes planned per side: ``agency`` (write-backs, notes) or the partner's code."""
+    counts: dict[str, int] = {}
+    for plan in plans:
+        for op in plan.writes:
+            agency_side = isinstance(op, UpdateDeal | AddNote) and op.side is Side.AGENCY
+            key = AGENCY if agency_side else plan.link_key[1]
+            counts[key] = counts.get(key, 0) + 1
+    return counts
 
 
 def _no_lock() -> contextlib.AbstractContextManager[None]:

@@ -22,7 +22,7 @@ import datetime as dt
 import logging
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence, Set
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 
 from sqlmodel import Session
@@ -165,6 +165,8 @@ class Gatherer:
         polling: bool = True,
         resting: Mapping[str, CrmError] | None = None,
         routed_to: str | None = None,
+        chunk: Window | None = None,
+        later: bool = False,
     ) -> AgencySide:
         """What every partner's lane of a pass starts from, read once on the pass thread:
         the agency's window, the due hints, the agency deals they name (and the parked
@@ -172,15 +174,22 @@ class Gatherer:
 
         ``routed_to`` (a partner job of the scale-out runner): no agency window — the
         agency job routed the agency's changes to this partner as hints addressed to
-        it, taken here with the partner's own hints (:meth:`route_agency`)."""
+        it, taken here with the partner's own hints (:meth:`route_agency`).
+        ``chunk``: the part of the agency's window this side covers (a pass that reads its
+        window chunk by chunk, :class:`sync.sources.poll.Listing`), else the whole window
+        is listed here. ``later``: a chunk after the first — the hints and parked links
+        were the first chunk's, so only the chunk's deals are read."""
         got = _Gathering(down=dict(resting or {}))
-        if polling and routed_to is None:
+        if chunk is not None:
+            got.agency_window = chunk
+        elif polling and routed_to is None:
             got.agency_window = poll.fetch(self.store, self.agency, self.overlap)
         live = [c for c in codes if c not in got.down]
         own = [self.partners[c].system for c in live]
         systems = own if routed_to is not None else [self.agency.system, *own]
-        got.hints = inbox.take_due(self.store, now, systems, address=routed_to)
-        agency_ids = self._agency_ids(got, live, parked=parked)
+        if not later:
+            got.hints = inbox.take_due(self.store, now, systems, address=routed_to)
+        agency_ids = self._agency_ids(got, live, parked=parked and not later)
         self._agency_snapshots(got, agency_ids)
         self._contacts(got, live)
         return AgencySide(got.freeze(), tuple(live))
@@ -223,11 +232,23 @@ class Gatherer:
         self._poll_partner(code, got)
         return PartnerPoll(got.partner_windows.get(code), got.down.get(code))
 
-    def lane(self, code: str, side: AgencySide, polled: PartnerPoll | None = None) -> Gathered:
+    def lane(
+        self,
+        code: str,
+        side: AgencySide,
+        polled: PartnerPoll | None = None,
+        *,
+        later: bool = False,
+    ) -> Gathered:
         """One partner's share of a pass, read in its lane: its window (``polled``; None
         when the pass does not poll), the agency deals its changes name (fetched here
         unless the agency side has them), its deals, stamps and notes. Only agency
-        deals routed to or linked with ``code`` are kept."""
+        deals routed to or linked with ``code`` are kept.
+
+        ``later``: a later chunk of the agency's window. The partner's window was handled
+        with the first chunk; here it only answers the stamp lookup (its census), and
+        the chunk's links are read again, since the pass thread read them while the
+        chunk before was still being recorded."""
         common = side.got
         system = self.partners[code].system
         got = _Gathering(agency_window=common.agency_window)
@@ -237,7 +258,8 @@ class Gatherer:
                 got.down[code] = polled.error
                 return got.freeze()
             if polled.window is not None:
-                got.partner_windows[code] = polled.window
+                window = polled.window
+                got.partner_windows[code] = replace(window, deals=()) if later else window
         ids = self._agency_ids(got, [code], parked=False)
         extra = sorted(ids - common.agency_deals.keys() - common.agency_missing)
         fetched = self.agency.fetch_deals(extra) if extra else {}
@@ -251,6 +273,10 @@ class Gatherer:
             **{i: d for i, d in common.agency_deals.items() if self._concerns(d, code, got)},
             **fetched,
         }
+        if later and got.agency_deals:
+            with self.store.transaction() as session:
+                for state in links.states(session, set(got.agency_deals)):
+                    got.links.setdefault(state.agency_deal_id, {})[state.partner_code] = state
         got.agency_missing = {i for i in common.agency_missing if code in got.links.get(i, {})} | (
             set(extra) - fetched.keys()
         )

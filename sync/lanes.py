@@ -71,17 +71,23 @@ def seconds_from_env(name: str, default: float) -> float:
     return value
 
 
-def concurrency_from_env(default: int = DEFAULT_CONCURRENCY) -> int:
-    """How many partners' lanes run at once; a bad value says so in one line."""
-    raw = os.environ.get(CONCURRENCY_ENV, "").strip()
+def whole_from_env(name: str, default: int, unit: str) -> int:
+    """A whole number of ``unit`` (1 or more) from the environment; a bad value says so
+    in one line."""
+    raw = os.environ.get(name, "").strip()
     if not raw:
         return default
     if not raw.isdigit() or int(raw) < 1:
         raise ValueError(
-            f"{CONCURRENCY_ENV}={raw!r} is not a whole number of lanes of 1 or more; "
-            f"set e.g. {CONCURRENCY_ENV}={DEFAULT_CONCURRENCY}"
+            f"{name}={raw!r} is not a whole number of {unit} of 1 or more; "
+            f"set e.g. {name}={default}"
         )
     return int(raw)
+
+
+def concurrency_from_env(default: int = DEFAULT_CONCURRENCY) -> int:
+    """How many partners' lanes run at once; a bad value says so in one line."""
+    return whole_from_env(CONCURRENCY_ENV, default, "lanes")
 
 
 @dataclass
@@ -351,6 +357,14 @@ class SerialCrm(_Relay):
         with self.lock:
             return fn()
 
+    def list_changed(self, since: dt.datetime) -> Iterator[ChangePage]:
+        """Page by page, each page read under the lock: the pass thread reads a long
+        listing chunk by chunk (:class:`sync.sources.poll.Listing`) while the lanes
+        write, and never holds the whole of it."""
+        pages = self._call(lambda: iter(self.inner.list_changed(since)))
+        while (page := self._call(lambda: next(pages, None))) is not None:
+            yield page
+
 
 __all__ = [
     "CONCURRENCY_ENV",
@@ -361,4 +375,5 @@ __all__ = [
     "SerialCrm",
     "concurrency_from_env",
     "seconds_from_env",
+    "whole_from_env",
 ]

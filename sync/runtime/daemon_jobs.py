@@ -167,7 +167,7 @@ class DaemonJobs:
             return
         started = self._clock()
         report = self._engine.sync(partner=code, poll=poll, routed=True)
-        self._observer.count_writes(report.plans)
+        self._observer.count_writes(report.written)
         self._observer.observe(report.errors, report.writes, started, poll, covered=[code])
 
     def run_pass(self, *, poll: bool = False) -> None:
@@ -177,7 +177,7 @@ class DaemonJobs:
         self._poll_wanted.clear()
         started = self._clock()
         report = self._engine.sync(poll=polling)
-        self._observer.count_writes(report.plans)
+        self._observer.count_writes(report.written)
         self._observer.observe(report.errors, report.writes, started, polling)
 
     def reconcile(self) -> None:

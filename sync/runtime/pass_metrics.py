@@ -5,13 +5,11 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import Callable, Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping
 
 from bridge.crm import Crm
 from bridge.logs import log_event
-from bridge.mapping.compiled import Side
 from bridge.store.db import Store
-from sync.plan.types import AddNote, LinkPlan, UpdateDeal
 from sync.runtime.decline_gauges import DeclineGauges
 from sync.runtime.health import HealthTracker
 from sync.runtime.metrics import Metrics
@@ -88,14 +86,13 @@ class PassMetrics:
         if writes:
             log_event(log, "pass.done", writes=writes, polled=polled, seconds=round(seconds, 3))
 
-    def count_writes(self, plans: Sequence[LinkPlan]) -> None:
+    def count_writes(self, written: Mapping[str, int]) -> None:
+        """The pass's writes per side (:attr:`sync.engine.PassReport.written`)."""
         crms = self._crms()
-        for plan in plans:
-            for op in plan.writes:
-                agency_side = isinstance(op, UpdateDeal | AddNote) and op.side is Side.AGENCY
-                crm = crms.get("agency" if agency_side else plan.link_key[1])
-                if crm is not None:
-                    self._metrics.writes.labels(crm.system).inc()
+        for label, n in written.items():
+            crm = crms.get(label)
+            if crm is not None and n:
+                self._metrics.writes.labels(crm.system).inc(n)
 
     def store_gauges(self) -> None:
         """Parked links and open balances, as gauges (derived from the store, never kept)."""

@@ -11,16 +11,21 @@ watermark — the CRM's time when the listing started — never to "now".
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
 
 from bridge.crm import Crm
 from bridge.model import Deal
 from bridge.store import cursors
 from bridge.store.cursors import Cursor
 from bridge.store.db import Store
+from sync.lanes import whole_from_env
 
 DEFAULT_OVERLAP = dt.timedelta(seconds=5)
+CHUNK_ENV = "BRIDGE_PASS_CHUNK"
+# Agency deals a pass handles at once (one Bitrix24 listing request reads 2,500): a first
+# mirror of 100,000 deals is fetched, planned, applied and recorded 2,500 at a time.
+DEFAULT_CHUNK = 2_500
 BEGINNING = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)
 
 
@@ -34,6 +39,11 @@ class Window:
     watermark: dt.datetime
     seen: frozenset[str]  # "id@time" of every row listed, skipped or not
     pages: int
+
+
+def chunk_from_env(default: int = DEFAULT_CHUNK) -> int:
+    """How many agency deals a pass handles at once; a bad value says so in one line."""
+    return whole_from_env(CHUNK_ENV, default, "deals")
 
 
 def _mark(deal: Deal) -> str:
@@ -64,6 +74,67 @@ def fetch(store: Store, crm: Crm, overlap: dt.timedelta = DEFAULT_OVERLAP) -> Wi
     fresh = tuple(d for d in latest.values() if _mark(d) not in boundary)
     seen = frozenset(_mark(d) for d in latest.values())
     return Window(crm.system, cursor, fresh, watermark, seen, pages)
+
+
+@dataclass
+class Listing:
+    """One window read chunk by chunk, so a large one (a first mirror) is never held whole.
+
+    :meth:`chunks` yields the window's deals as windows of at most ``size`` deals each
+    (the CRM's pages, joined), each carrying the listing's watermark; :meth:`window` is
+    then the window the cursor moves by — its watermark and the boundary rows it saw, no
+    deals. Only the boundary rows the cursor can need are kept (those at or after the
+    watermark less the overlap), so memory does not grow with the window. A deal listed
+    twice (it changed during the listing) is handled in each chunk it is in: the later
+    chunk holds the newer version.
+    """
+
+    store: Store
+    crm: Crm
+    overlap: dt.timedelta
+    size: int
+    cursor: Cursor | None = None
+    watermark: dt.datetime | None = None
+    pages: int = 0
+    _seen: set[str] = field(default_factory=set)
+
+    def chunks(self) -> Iterator[Window]:
+        with self.store.transaction() as session:
+            self.cursor = cursors.load(session, self.crm.system)
+        boundary = set(self.cursor.boundary_ids)
+        held: dict[str, Deal] = {}
+        yielded = False
+        for page in self.crm.list_changed(since(self.cursor, self.overlap)):
+            self.pages += 1
+            if self.watermark is None or page.watermark < self.watermark:
+                self.watermark = page.watermark
+            for deal in page.deals:
+                known = held.get(deal.id)
+                if known is None or deal.updated_at > known.updated_at:
+                    held[deal.id] = deal
+            if len(held) >= self.size:
+                yield self._chunk(held, boundary)
+                held, yielded = {}, True
+        if self.watermark is None:
+            raise RuntimeError(f"{self.crm.system}: list_changed yielded no page")
+        if held or not yielded:
+            yield self._chunk(held, boundary)
+
+    def _chunk(self, held: dict[str, Deal], boundary: set[str]) -> Window:
+        assert self.cursor is not None and self.watermark is not None
+        start = self.watermark - self.overlap
+        marks = {_mark(d) for d in held.values()}
+        self._seen.update(m for m in marks if _time(m) >= start)
+        fresh = tuple(d for d in held.values() if _mark(d) not in boundary)
+        return Window(self.crm.system, self.cursor, fresh, self.watermark, frozenset(), self.pages)
+
+    def window(self) -> Window:
+        """The whole listing, once every chunk is read: where its cursor may move."""
+        if self.cursor is None or self.watermark is None:
+            raise RuntimeError(f"{self.crm.system}: the listing was not read to its end")
+        start = self.watermark - self.overlap
+        seen = frozenset(m for m in self._seen if _time(m) >= start)
+        return Window(self.crm.system, self.cursor, (), self.watermark, seen, self.pages)
 
 
 def commit(store: Store, window: Window, now: dt.datetime, overlap: dt.timedelta) -> Cursor:

@@ -49,6 +49,7 @@ class EngineOptions(TypedDict, total=False):
     crash: Callable[[str], None]
     retry_delay: dt.timedelta
     lanes: Lanes | None
+    chunk: int
 
 
 def _pipeline(pid: str, ids: tuple[str, ...], names: tuple[str, ...]) -> Pipeline:

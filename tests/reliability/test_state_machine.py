@@ -42,6 +42,7 @@ from tests.engine.world import (
 from tests.reliability.conftest import PROFILE
 from tests.reliability.invariants import REPORTS, InvariantReport, check_invariants
 
+CHUNK = 3  # agency deals a pass handles at once: small, so crashes land between chunks
 ENGINE_POINTS = CRASH_POINTS  # the engine's own BRIDGE_CRASH_AT points, raised in-process
 PARTNER_STAGES = {"amo": AMO_STAGES, "b24": B24_STAGES}
 TOTAL = InvariantReport(
@@ -71,8 +72,9 @@ class BridgeMachine(RuleBasedStateMachine):
         self.dir = Path(tempfile.mkdtemp(prefix="bridge-sm-"))
         shutil.copy(_template(), self.dir / "bridge.db")
         self.world: World = make_world(f"sqlite:///{self.dir / 'bridge.db'}")
+        self.world.agency.page_size = CHUNK  # passes over a few deals already go in chunks
         self.good = self.world.mapping
-        self.engine = self.world.engine()
+        self.engine = self.world.engine(chunk=CHUNK)
         self.changes = 0
         self.n = 0
         self.rerouted: set[str] = set()
@@ -159,7 +161,7 @@ class BridgeMachine(RuleBasedStateMachine):
         # The restarted process (only the store survives) starts with a catch-up pass, as
         # ``bridge run`` does. Edits made while it is down, right after a crash between a
         # remote create and its commit, are test_known_bugs.py's business.
-        self.engine = self.world.engine()
+        self.engine = self.world.engine(chunk=CHUNK)
         self.engine.sync(poll=True)
 
     @rule(seconds=st.sampled_from([1, 30, 3600]))
@@ -183,7 +185,7 @@ class BridgeMachine(RuleBasedStateMachine):
     def teardown(self) -> None:
         try:
             self.world.mapping = self.good
-            self.engine = self.world.engine()
+            self.engine = self.world.engine(chunk=CHUNK)
             for _ in range(3):  # hints re-queued for a retry wait out their 30 s
                 self.world.clock.advance(60)
                 self.engine.sync(poll=True)

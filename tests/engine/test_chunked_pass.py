@@ -1,0 +1,140 @@
+"""A large window is handled chunk by chunk: fetched, planned, applied and recorded a
+chunk at a time, the cursors moved only after the last one — so a pass never holds the
+whole window, and a crash between chunks neither loses nor duplicates a deal."""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from collections.abc import Callable
+
+import pytest
+
+from bridge.crm import TransientError
+from bridge.model import Deal
+from bridge.store import cursors, inbox, links
+from tests.engine.world import World
+
+CHUNK = 5
+
+
+class Crashed(BaseException):
+    """Stands in for the process dying at a crash point."""
+
+
+def _crash_at(point: str, nth: int) -> Callable[[str], None]:
+    seen = [0]
+
+    def crash(name: str) -> None:
+        if name == point:
+            seen[0] += 1
+            if seen[0] == nth:
+                raise Crashed(name)
+
+    return crash
+
+
+def _seed(world: World, n: int) -> list[Deal]:
+    world.agency.page_size = CHUNK  # one listing page per chunk
+    return [world.agency_deal(k, ("amo",) if k % 3 else ("amo", "b24")) for k in range(1, n + 1)]
+
+
+def _mirrored_once(world: World, deals: list[Deal]) -> None:
+    amo = sorted(d.stamp or "" for d in world.amo.deals.values())
+    b24 = sorted(d.stamp or "" for d in world.b24.deals.values())
+    assert amo == sorted(d.id for d in deals)
+    assert b24 == sorted(d.id for n, d in enumerate(deals, 1) if n % 3 == 0)
+    with world.store.transaction() as session:
+        rows = links.by_agency_ids(session, [d.id for d in deals])
+    assert len(rows) == len(amo) + len(b24)
+    assert {r.partner_deal_id for r in rows} == set(world.amo.deals) | set(world.b24.deals)
+
+
+def _agency_cursor(world: World) -> object:
+    with world.store.transaction() as session:
+        return cursors.load(session, world.agency.system).value
+
+
+def test_a_pass_records_each_chunk_before_it_creates_the_next(world: World) -> None:
+    deals = _seed(world, 23)
+    sizes: list[int] = []
+
+    def spy() -> None:
+        # every create call of a chunk finds the chunks before it recorded
+        with world.store.transaction() as session:
+            recorded = len(links.for_partner(session, "amo"))
+        assert recorded == len(world.amo.deals)
+        sizes.append(0)
+
+    world.amo.faults.before("create_deals", spy)
+    report = world.engine(chunk=CHUNK).sync()
+
+    assert report.errors == {}
+    assert report.chunks == math.ceil(23 / CHUNK)
+    assert len(sizes) == report.chunks  # one create call per chunk
+    assert report.plans == []  # a pass that writes keeps counts only
+    assert report.written == {"amo": 23, "b24": 7}
+    assert sum(report.verdicts.values()) == 30
+    _mirrored_once(world, deals)
+    assert _agency_cursor(world) is not None
+
+
+def test_a_small_window_is_one_chunk(world: World) -> None:
+    deals = _seed(world, 4)
+    report = world.engine(chunk=CHUNK).sync()
+    assert report.chunks == 1
+    _mirrored_once(world, deals)
+
+
+@pytest.mark.parametrize("point", ["after_chunk", "after_remote_create", "before_local_commit"])
+def test_a_crash_mid_window_then_restart_loses_and_duplicates_nothing(
+    sqlite_world: World, point: str
+) -> None:
+    world = sqlite_world
+    deals = _seed(world, 23)
+    with pytest.raises(Crashed):
+        world.engine(chunk=CHUNK, crash=_crash_at(point, 3)).sync()
+    assert _agency_cursor(world) is None  # the cursor moves only after the last chunk
+    assert 0 < len(world.amo.deals) < len(deals)
+    world.engine(chunk=CHUNK).sync()  # the restarted daemon lists the window again
+    world.engine(chunk=CHUNK).sync()
+    _mirrored_once(world, deals)
+
+
+def test_a_partner_failing_mid_window_gets_its_later_chunks_back_later(world: World) -> None:
+    deals = _seed(world, 23)
+    calls = [0]
+
+    def second_create_fails() -> None:
+        calls[0] += 1
+        if calls[0] == 2:
+            raise TransientError("amo hiccup", system=world.amo.system)
+
+    world.amo.faults.before("create_deals", second_create_fails, times=2)
+    engine = world.engine(chunk=CHUNK, retry_delay=dt.timedelta(0))
+    report = engine.sync()
+
+    assert "amo" in report.errors
+    assert len(world.amo.deals) == CHUNK  # the first chunk only; the pass went on without it
+    assert len(world.b24.deals) == 7  # the other partner took every chunk
+    with world.store.transaction() as session:
+        queued = {r.deal_id for r in inbox.due(session, world.clock())}
+    assert {d.id for d in deals[CHUNK:]} <= queued  # amo's later deals wait in the inbox
+    engine.sync()
+    _mirrored_once(world, deals)
+
+
+def test_a_dry_run_still_lists_every_plan(world: World) -> None:
+    _seed(world, 12)
+    report = world.engine(chunk=CHUNK).sync(dry_run=True)
+    assert len(report.plans) == 16 and world.writes() == 0
+
+
+def test_a_bad_chunk_size_says_so_in_one_line(monkeypatch: pytest.MonkeyPatch) -> None:
+    from sync.sources.poll import CHUNK_ENV, chunk_from_env
+
+    monkeypatch.setenv(CHUNK_ENV, "0")
+    with pytest.raises(ValueError, match="BRIDGE_PASS_CHUNK='0' is not a whole number of deals"):
+        chunk_from_env()
+    monkeypatch.setenv(CHUNK_ENV, "500")
+    assert chunk_from_env() == 500
