@@ -297,7 +297,7 @@ class Engine:
     @agency.setter
     def agency(self, crm: Crm) -> None:
         self._agency = crm
-        self._shared_agency = SerialCrm(crm)
+        self._shared_agency = SerialCrm(crm, gate=self.lanes.gate)
 
     def close(self) -> None:
         """Wait for the partners' lanes still running (each ends within its deadline)."""
@@ -778,7 +778,8 @@ class Engine:
             return result  # the agency failed: the pass is abandoned, this lane with it
         work.check()
         try:
-            got = gatherer.lane(code, shared.side, polled, later=work.later)
+            with self.lanes.gate.reading():  # its agency reads go out with the others'
+                got = gatherer.lane(code, shared.side, polled, later=work.later)
             if work.polling and polled is not None and polled.window is not None:
                 # The later chunks need the partner's listing only for its stamps.
                 work.polls[code] = PartnerPoll(dataclasses.replace(polled.window, deals=()))

@@ -45,6 +45,7 @@ from bridge.model import (
     Note,
     Pipeline,
 )
+from sync.combine import Combiner, Gate
 
 log = logging.getLogger(__name__)
 _T = TypeVar("_T")
@@ -118,6 +119,7 @@ class Lanes:
         self._returned = threading.Condition(self._lock)
         self._lanes: dict[str, _Lane] = {}
         self._in_pass = False
+        self.gate = Gate()  # a lane waiting on its partner is not waited for by agency reads
 
     def _lane(self, code: str) -> _Lane:
         return self._lanes.setdefault(code, _Lane())
@@ -197,7 +199,8 @@ class Lanes:
         started = self._monotonic()
         thread.start()
         try:
-            result = future.result(timeout=budget)
+            with self.gate.away():
+                result = future.result(timeout=budget)
         except FutureTimeout:
             # Named by its deadline for the pass (what an operator can set), not by what
             # was left of it when this call started.
@@ -349,13 +352,39 @@ class SerialCrm(_Relay):
     holds the lock only for the length of one call.
     """
 
-    def __init__(self, inner: Crm, lock: threading.Lock | None = None) -> None:
+    def __init__(
+        self, inner: Crm, lock: threading.Lock | None = None, gate: Gate | None = None
+    ) -> None:
         super().__init__(inner)
         self.lock = lock or threading.Lock()
+        self.combiner = Combiner(self.lock, gate or Gate())
 
     def _call(self, fn: Callable[[], _T]) -> _T:
         with self.lock:
             return fn()
+
+    # Reads by id and writes of several lanes waiting for the agency go out as one call
+    # (:mod:`sync.combine`): the portal's budget pays for full batches, not one per lane.
+    def fetch_deals(self, ids: Sequence[str]) -> dict[str, Deal]:
+        return self.combiner.keyed("fetch_deals", ids, self.inner.fetch_deals)
+
+    def find_by_stamp(self, stamps: Sequence[str]) -> dict[str, Deal]:
+        return self.combiner.keyed("find_by_stamp", stamps, self.inner.find_by_stamp)
+
+    def fetch_contacts(self, ids: Sequence[str]) -> dict[str, Contact]:
+        return self.combiner.keyed("fetch_contacts", ids, self.inner.fetch_contacts)
+
+    def fetch_companies(self, ids: Sequence[str]) -> dict[str, Company]:
+        return self.combiner.keyed("fetch_companies", ids, self.inner.fetch_companies)
+
+    def list_notes_many(self, deal_ids: Sequence[str]) -> dict[str, list[Note]]:
+        return self.combiner.keyed("list_notes_many", deal_ids, self.inner.list_notes_many)
+
+    def update_deals(self, patches: Sequence[DealPatch]) -> list[WriteResult]:
+        return self.combiner.positional("update_deals", patches, self.inner.update_deals)
+
+    def add_notes(self, notes: Sequence[Note]) -> list[WriteResult]:
+        return self.combiner.positional("add_notes", notes, self.inner.add_notes)
 
     def list_changed(self, since: dt.datetime) -> Iterator[ChangePage]:
         """Page by page, each page read under the lock: the pass thread reads a long
