@@ -21,7 +21,8 @@ from bridge.secrets import RedactingFilter, redact
 _FIELDS: Final = "bridge_fields"
 # Attributes every LogRecord has; anything else on a record is a caller's field.
 _STANDARD = frozenset(vars(logging.makeLogRecord({})).keys()) | {"message", "asctime"}
-_QUIET_LIBRARIES: Final = ("fast_bitrix24", "urllib3", "aiohttp", "apscheduler", "httpx")
+# Alembic logs a line per migration step at INFO; the store logs one line for an upgrade.
+_QUIET_LIBRARIES: Final = ("fast_bitrix24", "urllib3", "aiohttp", "apscheduler", "httpx", "alembic")
 
 
 def log_event(logger: logging.Logger, event: str, level: int = logging.INFO, **fields: Any) -> None:

@@ -17,6 +17,7 @@ writing into an unlinked inode (lost at restart) or into a stranger's database.
 
 from __future__ import annotations
 
+import logging
 import os
 import threading
 import weakref
@@ -31,6 +32,8 @@ from alembic.config import Config
 from sqlalchemy import Engine, create_engine, event, inspect, text
 from sqlalchemy.engine import make_url
 from sqlmodel import Session
+
+log = logging.getLogger(__name__)
 
 DEFAULT_URL = "sqlite:///bridge.db"
 BUSY_TIMEOUT_MS = 30_000
@@ -186,15 +189,24 @@ def migrate(engine: Engine, revision: str = "head") -> None:
     from alembic.script import ScriptDirectory
 
     config = alembic_config()
+    was = _stamped(engine)
     if revision == "head":
         heads = set(ScriptDirectory.from_config(config).get_heads())
-        if heads and _stamped(engine) == heads:
+        if heads and was == heads:
             return
     with engine.begin() as connection:
         if connection.dialect.name == "postgresql":
             connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK})
         config.attributes["connection"] = connection
         command.upgrade(config, revision)
+    now = _stamped(engine)
+    if now != was:
+        log.info(
+            "store %s: schema %s → %s",
+            engine.url.render_as_string(hide_password=True),
+            ", ".join(sorted(was)) or "new",
+            ", ".join(sorted(now)),
+        )
 
 
 def _stamped(engine: Engine) -> set[str]:

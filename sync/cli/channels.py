@@ -30,7 +30,7 @@ def held_command(
     fmt: FormatOpt = OutputFormat.table,
 ) -> None:
     """Deals waiting for a manager's confirmation, oldest first."""
-    store = open_store(settings(env_file, verbose=verbose, db_url=db_url).db_url)
+    store = open_store(settings(env_file, verbose=verbose, db_url=db_url).db_url, existing=True)
     try:
         with store.transaction() as session:
             rows = held(session, partner)

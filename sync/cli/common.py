@@ -74,12 +74,13 @@ def settings(
 
 
 @contextmanager
-def reading(resolved: Resolved) -> Iterator[Store]:
+def reading(resolved: Resolved, *, existing: bool = True) -> Iterator[Store]:
     """The settings' store, open for one command and closed after it (a bad or unreachable
-    URL is one line, :func:`sync.cli.errors.open_store`)."""
+    URL, or a store that is not there for a command that only reads, is one line:
+    :func:`sync.cli.errors.open_store`)."""
     from sync.cli.errors import open_store
 
-    store = open_store(resolved.db_url)
+    store = open_store(resolved.db_url, existing=existing)
     try:
         yield store
     finally:
@@ -115,5 +116,5 @@ def writing_store(resolved: Resolved) -> Iterator[Store]:
 
     The one way writing commands open the store, so each refuses beside a running
     daemon with the same line (:func:`refusal`) before the store is even opened."""
-    with writing(resolved), reading(resolved) as store:
+    with writing(resolved), reading(resolved, existing=False) as store:
         yield store

@@ -64,12 +64,21 @@ def safe_url(url: str) -> str:
         return url
 
 
-def open_store(url: str) -> Store:
-    """Open (and migrate) the store at ``url``; a bad or unreachable URL is a :class:`CliError`."""
+def open_store(url: str, *, existing: bool = False) -> Store:
+    """Open (and migrate) the store at ``url``; a bad or unreachable URL is a :class:`CliError`.
+
+    ``existing``: a command that only reads — a SQLite store that is not there is said in
+    one line (nothing has synced with these settings: another folder, another URL), not
+    created empty."""
     from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError
 
     from bridge.store.db import Store
 
+    if existing and (missing := _missing_sqlite_file(url)) is not None:
+        raise CliError(
+            f"no store at {missing}: nothing has synced with these settings — run the "
+            "command in the bridge's folder, or point --db-url / BRIDGE_DB_URL at its store"
+        )
     try:
         return Store.open(url)
     except (ArgumentError, NoSuchModuleError):
@@ -82,6 +91,21 @@ def open_store(url: str) -> Store:
             f"cannot open the database {safe_url(url)}: {_first_line(exc.orig or exc)} "
             "— check that it runs and that --db-url / BRIDGE_DB_URL is right"
         ) from None
+
+
+def _missing_sqlite_file(url: str) -> Path | None:
+    """The file a SQLite ``url`` names, when it does not exist (None for anything else)."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        return None  # Store.open names a bad URL
+    if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
+        return None
+    path = Path(parsed.database).expanduser()
+    return None if path.exists() else path.resolve()
 
 
 def write_file(path: Path, text: str, what: str = "file") -> None:

@@ -32,7 +32,7 @@ def list_command(
     """Every lead a partner registered, oldest first, with its agency deal or why it is held."""
     if ctx.invoked_subcommand is not None:
         return
-    store = open_store(settings(env_file, verbose=verbose, db_url=db_url).db_url)
+    store = open_store(settings(env_file, verbose=verbose, db_url=db_url).db_url, existing=True)
     try:
         with store.transaction() as session:
             rows = leads.everything(session, partner)

@@ -54,7 +54,7 @@ def _fail(message: str) -> CliError:
 
 
 def _open(db_url: str | None, env_file: Path | None = None, verbose: bool = False) -> Store:
-    return open_store(settings(env_file, verbose=verbose, db_url=db_url).db_url)
+    return open_store(settings(env_file, verbose=verbose, db_url=db_url).db_url, existing=True)
 
 
 MappingOpt = Annotated[
@@ -167,7 +167,7 @@ def statement(
         chosen = Period.parse(period) if period else Period.containing(now.date())
     except ValueError as exc:
         raise _fail(f"--period {period!r}: {exc}") from None
-    store = open_store(resolved.db_url)
+    store = open_store(resolved.db_url, existing=True)
     try:
         with store.transaction() as session:
             entries = book.read(session, partner=partner)
@@ -445,7 +445,7 @@ def payouts_command(
         lines = len(run.payable)
         typer.echo(f"run {record} recorded: {added} payout entries for {lines} lines")
         return
-    store = open_store(resolved.db_url)
+    store = open_store(resolved.db_url, existing=True)
     try:
         run = runs.current_run(store, schedules, day)
     finally:

@@ -162,7 +162,7 @@ def hooks_status(
     from sync.cli.hooks import run_status
 
     resolved = settings(env_file, verbose=verbose, db_url=db_url, mapping=mapping)
-    store = open_store(resolved.db_url)
+    store = open_store(resolved.db_url, existing=True)
     try:
         public_url = public_url or resolved.settings.public_url
         raise typer.Exit(run_status(resolved.mapping_path, store, public_url, Console()))
@@ -299,7 +299,8 @@ def sync_command(
     if not dry_run and _handed_to_workers(resolved.db_url, partner):
         raise typer.Exit(0)
     # A dry run writes nothing, so it does not take the lock.
-    with (reading if dry_run else writing_store)(resolved) as store:
+    # A dry run may come first of all: it plans against a new, empty store.
+    with reading(resolved, existing=False) if dry_run else writing_store(resolved) as store:
         try:
             report = run_sync(
                 resolved.mapping_path, store, Console(), partner=partner, dry_run=dry_run
@@ -561,7 +562,7 @@ def kpi_command(
             resolved, language, OutputFormat.json if fmt is KpiFormat.json else OutputFormat.table
         )
         return
-    store = open_store(resolved.db_url)
+    store = open_store(resolved.db_url, existing=True)
     try:
         reports = build_reports(
             store,
@@ -614,7 +615,7 @@ def _kpi_declines(resolved: Resolved, language: str, fmt: OutputFormat) -> None:
     from sync.cli.digest import DigestFailed
     from sync.cli.errors import usage
 
-    store = open_store(resolved.db_url)
+    store = open_store(resolved.db_url, existing=True)
     try:
         report = build(resolved.mapping_path, store, dt.datetime.now(dt.UTC))
     except DigestFailed as exc:

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import threading
 from decimal import Decimal
 
@@ -28,12 +29,19 @@ def test_migrated_schema_equals_the_models(db_url: str) -> None:
     assert diff == []
 
 
-def test_migrate_is_idempotent_and_reports_head(db_url: str) -> None:
+def test_migrate_is_idempotent_and_reports_head(
+    db_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
     engine = make_engine(db_url)
-    migrate(engine)
-    migrate(engine)
-    assert current_revision(engine) is not None
+    with caplog.at_level(logging.INFO, logger="bridge.store.db"):
+        migrate(engine)
+        migrate(engine)
+    head = current_revision(engine)
+    assert head is not None
     engine.dispose()
+    # One line for the upgrade (not Alembic's line per step), none when already current.
+    said = [r.getMessage() for r in caplog.records if r.name == "bridge.store.db"]
+    assert len(said) == 1 and said[0].endswith(f": schema new → {head}"), said
 
 
 def _link(agency: str = "10", partner: str = "atwinta") -> LinkRow:

@@ -192,3 +192,37 @@ def test_the_second_command_on_a_database_prints_no_migration_lines(workdir: Pat
     again = runner.invoke(app, ["retry", "--all"])
     assert again.exit_code == 0
     assert again.output.strip() == "no parked links to queue"
+
+
+READING = [
+    ["status"],
+    ["deal", "1"],
+    ["parked"],
+    ["kpi"],
+    ["hooks", "status"],
+    ["ledger", "balances"],
+    ["ledger", "entries"],
+    ["ledger", "statement", "alfa"],
+    ["ledger", "payouts"],
+    ["ledger", "fees", "--dry-run"],
+    ["rates", "list"],
+    ["channels", "held"],
+    ["leads"],
+]
+
+
+@pytest.mark.parametrize("args", READING, ids=" ".join)
+def test_a_reading_command_where_no_store_is_says_so_and_creates_none(
+    workdir: Path, args: list[str]
+) -> None:
+    (workdir / "bridge.db").unlink()
+    result = CliRunner(env={"COLUMNS": "200"}).invoke(app, args)
+    assert result.exit_code == 1, result.output
+    lines = [line for line in result.output.splitlines() if line.strip()]
+    assert lines[-1] == (
+        f"error: no store at {workdir / 'bridge.db'}: nothing has synced with these settings"
+        " — run the command in the bridge's folder, or point --db-url / BRIDGE_DB_URL at"
+        " its store"
+    )
+    assert all(line.startswith("store: ") for line in lines[:-1])  # `status` names it first
+    assert not (workdir / "bridge.db").exists()
