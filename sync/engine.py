@@ -398,7 +398,7 @@ class Engine:
             return self._agency_down(report, resting, now)
         try:
             self._pipeline(self.agency, None)  # the own-echo test needs it
-            routed = self._gatherer().route_agency(now, polling=poll)
+            routed = self._gatherer().route_agency(now, polling=poll, size=self.chunk)
         except CrmError as exc:
             self._rest(AGENCY, exc, now)
             return self._agency_down(report, exc, now)

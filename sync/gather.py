@@ -194,36 +194,57 @@ class Gatherer:
         self._contacts(got, live)
         return AgencySide(got.freeze(), tuple(live))
 
-    def route_agency(self, now: dt.datetime, *, polling: bool) -> Routed:
+    def route_agency(
+        self, now: dt.datetime, *, polling: bool, size: int = poll.DEFAULT_CHUNK
+    ) -> Routed:
         """The agency job of the scale-out runner: the agency's window (when ``polling``)
         and its due unaddressed hints, less the bridge's own writes coming back, and
         for each partner the agency deals that concern it — routed to it by the deal's
-        routing field, or linked with it (a fan-out deal concerns several). Hinted deals
-        are read (one bulk call) to be routed; nothing is written here."""
-        window = poll.fetch(self.store, self.agency, self.overlap) if polling else None
+        routing field, or linked with it (a fan-out deal concerns several). The window
+        is read ``size`` deals at a time and only the routes are kept, so a first mirror
+        of any size is never held whole; hinted deals the window does not hold are read
+        (one bulk call) to be routed. Nothing is written here."""
         hints = inbox.take_due(self.store, now, [self.agency.system], address=False)
-        got = _Gathering(agency_window=window, hints=hints)
-        listed = {d.id: d for d in window.deals} if window is not None else {}
         hinted = {h.hint.deal_id for h in hints}
+        by_partner: dict[str, set[str]] = defaultdict(set)
+        listing = poll.Listing(self.store, self.agency, self.overlap, size) if polling else None
+        covered: set[str] = set()  # hinted deals a chunk of the window held
+        for chunk in listing.chunks() if listing is not None else ():
+            listed = {d.id: d for d in chunk.deals}
+            covered |= hinted & listed.keys()
+            self._route(chunk, listed, hinted & listed.keys(), by_partner)
+        self._route(None, {}, hinted - covered, by_partner)
+        window = listing.window() if listing is not None else None
+        return Routed(window, tuple(hints), {c: frozenset(i) for c, i in by_partner.items()})
+
+    def _route(
+        self,
+        window: Window | None,
+        listed: dict[str, Deal],
+        hinted: set[str],
+        by_partner: dict[str, set[str]],
+    ) -> None:
+        """Add the routes of ``listed`` (a chunk of the window) and ``hinted`` deals (read
+        here unless listed) to ``by_partner``."""
         ids = set(listed) | hinted
+        if not ids:
+            return
+        got = _Gathering(agency_window=window)
         linked: dict[str, set[str]] = defaultdict(set)
-        if ids:
-            with self.store.transaction() as session:
-                for aid in self._agency_echoes(session, got, set(listed) - hinted):
-                    del listed[aid]
-                for state in links.states(session, set(listed) | hinted):
-                    linked[state.agency_deal_id].add(state.partner_code)
+        with self.store.transaction() as session:
+            for aid in self._agency_echoes(session, got, set(listed) - hinted):
+                del listed[aid]
+            for state in links.states(session, set(listed) | hinted):
+                linked[state.agency_deal_id].add(state.partner_code)
         missing = sorted(hinted - listed.keys())
         deals = {**listed, **(self.agency.fetch_deals(missing) if missing else {})}
         routing = self.mapping.agency.routing_field_id
-        by_partner: dict[str, set[str]] = defaultdict(set)
         for aid in set(listed) | hinted:
             codes = set(linked.get(aid, ()))
             if (deal := deals.get(aid)) is not None:
                 codes.update(p.code for p in self.mapping.routed_partners(deal.fields.get(routing)))
             for code in codes & self.mapping.partners.keys():
                 by_partner[code].add(aid)
-        return Routed(window, tuple(hints), {c: frozenset(i) for c, i in by_partner.items()})
 
     def poll_partner(self, code: str) -> PartnerPoll:
         """List what changed at ``code`` since its cursor (a lane does this first, while

@@ -11,7 +11,7 @@ from collections.abc import Callable
 import pytest
 
 from bridge.crm import TransientError
-from bridge.model import Deal
+from bridge.model import Deal, Hint, HintKind
 from bridge.store import cursors, inbox, links
 from tests.engine.world import World
 
@@ -138,3 +138,31 @@ def test_a_bad_chunk_size_says_so_in_one_line(monkeypatch: pytest.MonkeyPatch) -
         chunk_from_env()
     monkeypatch.setenv(CHUNK_ENV, "500")
     assert chunk_from_env() == 500
+
+
+def _routed(world: World, chunk: int) -> dict[str, set[str]]:
+    """What the scale-out agency job routes, read ``chunk`` deals at a time: per partner,
+    the agency deals addressed to it (the hints it left in the inbox)."""
+    world.engine(chunk=chunk).fan_out()
+    later = world.clock() + dt.timedelta(days=1)
+    out: dict[str, set[str]] = {}
+    with world.store.transaction() as session:
+        for row in inbox.due(session, later, systems=[world.agency.system], limit=10_000):
+            assert row.partner is not None, "an unaddressed agency hint was left"
+            out.setdefault(row.partner, set()).add(row.deal_id)
+    return out
+
+
+def test_the_agency_job_routes_a_large_window_chunk_by_chunk(world: World) -> None:
+    deals = _seed(world, 23)
+    hinted = world.agency_deal(99, ("b24",))  # hinted by a webhook, and listed too
+    hook = Hint(world.agency.system, hinted.id, HintKind.UPDATED, world.clock(), "hook")
+    with world.store.transaction() as session:
+        inbox.add(session, [hook], dt.timedelta(0))
+    world.agency.calls.clear()
+    assert _routed(world, CHUNK) == {
+        "amo": {d.id for d in deals},
+        "b24": {d.id for n, d in enumerate(deals, 1) if n % 3 == 0} | {hinted.id},
+    }
+    assert world.agency.calls["fetch_deals"] == 0  # the hinted deal was in a chunk
+    assert _agency_cursor(world) is not None  # moved once the routes were recorded
