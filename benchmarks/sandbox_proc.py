@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.sandboxes import opener
-from bridge.sandbox.amocrm.account import AmoSandbox
+from benchmarks.scenarios import _partner_title
 from bridge.sandbox.emulator import EmulatorServer
 from bridge.sandbox.world import SandboxWorld, sandbox_world
 from tests.engine.hung import HungServer  # the benchmark borrows the tests' hung server
@@ -90,10 +90,7 @@ class Sandboxes:
         return True
 
     def title(self, code: str, deal: str) -> str:
-        box = self.world.partners[code]
-        if isinstance(box, AmoSandbox):
-            return str((box.get_lead(int(deal)) or {}).get("name"))
-        return str((box.get_deal(deal) or {}).get("TITLE"))
+        return _partner_title(self.world, code, deal)
 
 
 def main() -> None:
