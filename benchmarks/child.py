@@ -1,4 +1,4 @@
-"""Parent-side handle on a :mod:`benchmarks.bridge_proc` child process."""
+"""Parent-side handles on the benchmarks' child processes (one JSON command per line)."""
 
 from __future__ import annotations
 
@@ -7,32 +7,26 @@ import os
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
-class BridgeProcess:
-    """The bridge in a subprocess: ``call`` sends one command and waits for its answer."""
+class JsonChild:
+    """``python -m <module> <args>`` driven over stdin/stdout: ``call`` sends one command
+    and waits for its answer; the child's first line (``ready``) is kept."""
 
     def __init__(
-        self, mapping: Path, env: dict[str, str], db: Path, *, lifted: bool, mode: str = ""
+        self, module: str, args: list[str], env: dict[str, str], log: IO[bytes] | None
     ) -> None:
         full = dict(os.environ) | env
         full["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), full.get("PYTHONPATH")]))
-        self.log = (db.parent / "bridge.log").open("ab")
+        self.log = log
         self.proc = subprocess.Popen(  # noqa: S603 - our own module, fixed arguments
-            [
-                sys.executable,
-                "-m",
-                "benchmarks.bridge_proc",
-                str(mapping),
-                f"sqlite:///{db}",
-                mode or ("lifted" if lifted else "real"),
-            ],
+            [sys.executable, "-m", module, *args],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
-            stderr=None if os.environ.get("BENCH_TRACEMALLOC") else self.log,  # show it live
+            stderr=log,
             env=full,
             cwd=ROOT,
             text=True,
@@ -44,7 +38,8 @@ class BridgeProcess:
         line = self.proc.stdout.readline()
         if not line:
             code = self.proc.wait()
-            raise RuntimeError(f"bridge process exited ({code}); see {self.log.name}")
+            where = f"; see {self.log.name}" if self.log is not None else ""
+            raise RuntimeError(f"child process exited ({code}){where}")
         answer: dict[str, Any] = json.loads(line)
         return answer
 
@@ -64,7 +59,24 @@ class BridgeProcess:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
-        self.log.close()
+        if self.log is not None:
+            self.log.close()
+
+
+class BridgeProcess(JsonChild):
+    """The bridge in a subprocess (:mod:`benchmarks.bridge_proc`)."""
+
+    def __init__(
+        self, mapping: Path, env: dict[str, str], db: Path, *, lifted: bool, mode: str = ""
+    ) -> None:
+        log = (db.parent / "bridge.log").open("ab")
+        super().__init__(
+            "benchmarks.bridge_proc",
+            [str(mapping), f"sqlite:///{db}", mode or ("lifted" if lifted else "real")],
+            env,
+            None if os.environ.get("BENCH_TRACEMALLOC") else log,  # show it live
+        )
+        self.log = log
 
     def __enter__(self) -> BridgeProcess:
         return self

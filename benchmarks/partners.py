@@ -2,31 +2,30 @@
 
 ``sandbox_world(partners=N)``: N partners (amoCRM and Bitrix24 mixed), each its own
 sandbox with its own real rate limit (amoCRM 7/s; Bitrix24 50 burst, 2/s) and the
-simulated latency per request, and one agency portal. The engine runs here, with
-every account's client pacer as ``bridge run`` opens it, so the partners' lanes share
+simulated latency per request, and one agency portal. The sandboxes run in a child
+process of their own (:mod:`benchmarks.sandbox_proc`), answering over real sockets as
+remote CRMs do, so this process is the bridge alone. The engine runs here, with every
+account's client pacer as ``bridge run`` opens it, so the partners' lanes share
 each account's limiter and the agency's one budget. Scenarios, in this order:
 
 * **first mirror** of a few deals per partner (wall time, requests);
 * **quiet polls**: passes with nothing to do; each pass's wall time against the bound
   ``1.5 × slowest single partner's round trip + the agency's``, where a round trip is
   that account's quiet listing timed alone (one after another, before the passes);
-  a measured pass is timed until its last lane ends (none is left running), and its
-  CPU is split into the sandboxes' threads and the bridge's (the sandboxes share
-  this process and its GIL);
+  a measured pass is timed until its last lane ends (none is left running); its CPU
+  is this process's (the bridge's) and, apart, the sandbox process's;
 * **webhook trickle with one partner hung**: passes back to back as the daemon runs
   them (each waits ``pass_wait`` s for the lanes; every ``POLL_EVERY``-th polls, the
   others handle the due hints, as the daemon's drain); at the first edit one amoCRM partner
-  is pointed at a server that accepts TCP and never answers (the onset pass is among
-  the measured edits); each edit at the agency (with its hint) is timed until it is
-  at its partner; p99 against 1 s.
+  is pointed at a server (in the sandbox process) that accepts TCP and never answers (the
+  onset pass is among the measured edits); each edit at the agency (with its hint) is
+  timed until it is at its partner; p99 against 1 s.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import functools
 import random
-import socketserver
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -34,15 +33,20 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from benchmarks.child import JsonChild
 from benchmarks.sandboxes import opener
-from benchmarks.scenarios import _partner_title, _percentiles
+from benchmarks.scenarios import _percentiles
 from bridge.amocrm.client import AmoCrm
 from bridge.amocrm.oauth import LongLivedToken
 from bridge.crm import Crm
+from bridge.mapping.compiled import CompiledMapping
+from bridge.mapping.connect import open_all
+from bridge.mapping.env import Environment
+from bridge.mapping.resolve import resolve
+from bridge.mapping.validate import load_mapping
 from bridge.model import Hint, HintKind
 from bridge.ratelimit import Pacer
-from bridge.sandbox.amocrm.account import AmoSandbox
-from bridge.sandbox.world import SandboxWorld, sandbox_world
+from bridge.sandbox.world_mapping import AMO
 from bridge.secrets import Secret
 from bridge.store import links
 from bridge.store.db import Store
@@ -59,6 +63,44 @@ def utcnow() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
+class SandboxProcess(JsonChild):
+    """The world's sandboxes in a child process (:mod:`benchmarks.sandbox_proc`); its
+    ``mapping.yaml`` and ``.env`` are in ``directory``."""
+
+    def __init__(self, directory: Path, partners: int) -> None:
+        directory.mkdir(parents=True, exist_ok=True)
+        log = (directory / "sandboxes.log").open("ab")
+        super().__init__("benchmarks.sandbox_proc", [str(directory), str(partners)], {}, log)
+        self.directory = directory
+        self.kinds: dict[str, str] = dict(self.ready["kinds"])
+
+    def requests(self) -> dict[str, int]:
+        """HTTP requests each account has served so far."""
+        return {k: int(v) for k, v in self.call("requests")["requests"].items()}
+
+    def cpu(self) -> float:
+        """CPU seconds the sandbox process has used so far."""
+        return float(self.call("cpu")["seconds"])
+
+    def open(self) -> tuple[CompiledMapping, dict[str, Crm]]:
+        """The world's CRMs opened and its mapping resolved, as ``bridge run`` does."""
+        path = self.directory / "mapping.yaml"
+        spec = load_mapping(path, Environment.for_mapping(path, process={}))
+        crms, failed = open_all(spec, opener)
+        if failed:
+            raise RuntimeError(f"cannot open the world's CRMs: {failed}")
+        report = resolve(spec, crms, fix=False)
+        if report.compiled is None or not report.ok:
+            raise RuntimeError(f"the world's mapping does not resolve: {report.problems}")
+        return report.compiled, crms
+
+    def __enter__(self) -> SandboxProcess:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
 def run(
     directory: Path,
     *,
@@ -71,11 +113,13 @@ def run(
     deadline: float,
     log: Callable[[str], None] = print,
 ) -> Result:
-    with sandbox_world(directory, partners=partners, real_limits=True) as w:
-        crms = w.resolve(opener)
+    log(f"partners: {partners} sandboxes starting in their own process")
+    with SandboxProcess(directory / "world", partners) as w:
+        mapping, crms = w.open()
         try:
             return _scenarios(
                 w,
+                mapping,
                 crms,
                 directory,
                 deals_per_partner=deals_per_partner,
@@ -92,7 +136,8 @@ def run(
 
 
 def _scenarios(
-    w: SandboxWorld,
+    w: SandboxProcess,
+    mapping: CompiledMapping,
     crms: dict[str, Crm],
     directory: Path,
     *,
@@ -105,10 +150,7 @@ def _scenarios(
     log: Callable[[str], None],
 ) -> Result:
     codes = sorted(w.kinds)
-    w.set_latency(latency)
-    mapping = w.compiled
-    if mapping is None:
-        raise RuntimeError("the partner world's mapping did not resolve")
+    w.call("latency", seconds=latency)
     store = Store.open(f"sqlite:///{directory / 'partners.db'}")
     engine = Engine(
         store,
@@ -124,12 +166,13 @@ def _scenarios(
     try:
         result: Result = {
             "partners": len(codes),
-            "amocrm": sum(k == "amocrm" for k in w.kinds.values()),
+            "amocrm": sum(k == AMO for k in w.kinds.values()),
             "latency": latency,
             "concurrency": engine.concurrency,
         }
         log(f"partners: first mirror of {deals_per_partner} deals x {len(codes)} partners")
-        w.add_agency_deals(deals_per_partner * len(codes))
+        added = w.call("add_deals", count=deals_per_partner * len(codes))["ids"]
+        deal_ids = [str(i) for i in added]
         before, began = w.requests(), time.perf_counter()
         report = engine.sync(wait=WAIT)
         result["first_mirror"] = {
@@ -143,7 +186,7 @@ def _scenarios(
         log("partners: round trips alone, then quiet polls")
         result["quiet"] = _quiet(w, engine, crms, codes, quiet_polls)
         log(f"partners: webhook trickle of {edits} edits with one partner hung")
-        result["trickle"] = _trickle(w, engine, store, codes, edits)
+        result["trickle"] = _trickle(w, engine, store, codes, deal_ids, edits)
     finally:
         engine.close()
         store.close()
@@ -169,21 +212,20 @@ def _round_trip(crm: Crm) -> float:
 
 
 def _quiet(
-    w: SandboxWorld, engine: Engine, crms: dict[str, Crm], codes: list[str], polls: int
+    w: SandboxProcess, engine: Engine, crms: dict[str, Crm], codes: list[str], polls: int
 ) -> Result:
     alone = {c: _round_trip(crms[c]) for c in codes}
     agency = _round_trip(crms["agency"])
     slowest = max(alone.values())
     walls, requests, cpu, boxes = [], [], [], []
-    clock = _SandboxClock()
     for _ in range(polls):
-        before, began = w.requests(), time.perf_counter()
-        cpu0, boxes0 = time.process_time(), clock.seconds()
+        before, boxes0 = w.requests(), w.cpu()
+        began, cpu0 = time.perf_counter(), time.process_time()
         report = engine.sync(wait=WAIT)
-        _all_lanes(report, "a quiet poll")
         walls.append(time.perf_counter() - began)
         cpu.append(time.process_time() - cpu0)
-        boxes.append(clock.seconds() - boxes0)
+        boxes.append(w.cpu() - boxes0)
+        _all_lanes(report, "a quiet poll")
         requests.append(sum(_delta(before, w.requests()).values()))
         if report.errors or report.writes:
             raise RuntimeError(f"a quiet poll was not quiet: {report.errors or report.writes}")
@@ -192,60 +234,13 @@ def _quiet(
         "walls": walls,
         "wall_max": max(walls),
         "requests_per_poll": sum(requests) / polls,
-        "process_cpu_per_poll": sum(cpu) / polls,
+        "bridge_cpu_per_poll": sum(cpu) / polls,
         "sandbox_cpu_per_poll": sum(boxes) / polls,
-        "bridge_cpu_per_poll": (sum(cpu) - sum(boxes)) / polls,
         "slowest_partner_round_trip": slowest,
         "agency_round_trip": agency,
         "sum_of_partner_round_trips": sum(alone.values()),
         "bound": 1.5 * slowest + agency,
     }
-
-
-class _SandboxClock:
-    """CPU seconds the sandboxes' own threads used (their HTTP servers and request
-    threads: parsing, answering, writing), so a quiet pass's CPU splits into the
-    sandboxes' share and the bridge's. The 200 sandboxes run in this process: on a
-    GIL they lengthen the bridge's wall, which the bound does not excuse.
-
-    Each request thread's CPU is read from its thread clock while it lives and added
-    up when it ends (a keep-alive connection's thread lives across passes)."""
-
-    _ended = 0.0
-    _lock = threading.Lock()
-    _installed = False
-
-    def __init__(self) -> None:
-        cls = type(self)
-        with cls._lock:
-            if not cls._installed:
-                original = socketserver.ThreadingMixIn.process_request_thread
-
-                def counted(server: Any, request: Any, address: Any) -> None:
-                    try:
-                        original(server, request, address)
-                    finally:
-                        with cls._lock:
-                            cls._ended += time.thread_time()
-
-                socketserver.ThreadingMixIn.process_request_thread = counted  # type: ignore[method-assign,assignment]
-                cls._installed = True
-
-    def seconds(self) -> float:
-        live = 0.0
-        for thread in threading.enumerate():
-            if thread.ident is None or not _is_sandbox(thread.name):
-                continue
-            try:
-                live += time.clock_gettime(time.pthread_getcpuclockid(thread.ident))
-            except OSError:  # it ended meanwhile: counted in _ended
-                continue
-        with self._lock:
-            return self._ended + live
-
-
-def _is_sandbox(name: str) -> bool:
-    return name.startswith("sandbox:") or "(process_request_thread)" in name
 
 
 class _PassLoop:
@@ -286,12 +281,17 @@ def _hung(system: str, url: str) -> Crm:
     )
 
 
-def _trickle(w: SandboxWorld, engine: Engine, store: Store, codes: list[str], edits: int) -> Result:
-    from tests.engine.hung import HungServer  # the benchmark borrows the tests' hung server
-
-    hung_code = next(c for c in codes if isinstance(w.partners[c], AmoSandbox))
+def _trickle(
+    w: SandboxProcess,
+    engine: Engine,
+    store: Store,
+    codes: list[str],
+    deal_ids: list[str],
+    edits: int,
+) -> Result:
+    hung_code = next(c for c in codes if w.kinds[c] == AMO)
     with store.transaction() as session:
-        rows = links.by_agency_ids(session, w.deal_ids)
+        rows = links.by_agency_ids(session, deal_ids)
     linked = {
         r.agency_deal_id: (r.partner_code, r.partner_deal_id)
         for r in rows
@@ -299,18 +299,20 @@ def _trickle(w: SandboxWorld, engine: Engine, store: Store, codes: list[str], ed
     }
     chosen = random.Random(7).sample(sorted(linked), min(edits, len(linked)))
     seconds: list[float] = []
-    with HungServer() as server, _PassLoop(engine).running() as loop:
-        engine.partners[hung_code] = _hung(engine.partners[hung_code].system, server.url)
+    hung_url = str(w.call("hung")["url"])
+    with _PassLoop(engine).running() as loop:
+        engine.partners[hung_code] = _hung(engine.partners[hung_code].system, hung_url)
         for n, aid in enumerate(chosen):
             code, pid = linked[aid]
             title = f"Правка {n}"
             began = time.perf_counter()
-            w.agency.update_deal(aid, {"TITLE": title})
+            w.call("edit", deal=aid, fields={"TITLE": title})
             hint = Hint(engine.agency.system, aid, HintKind.UPDATED, utcnow(), "hook")
             inbox.record(store, [hint], dt.timedelta(0))
-            _wait(functools.partial(_arrived, w, code, str(pid), title))
+            if not w.call("wait_title", code=code, deal=pid, title=title, timeout=WAIT)["arrived"]:
+                raise TimeoutError("the edit never reached its partner")
             seconds.append(time.perf_counter() - began)
-        onset_seen = server.accepted.is_set()
+        onset_seen = bool(w.call("hung_called")["called"])
     return {
         "edits": len(seconds),
         "hung": hung_code,
@@ -320,18 +322,6 @@ def _trickle(w: SandboxWorld, engine: Engine, store: Store, codes: list[str], ed
         "edit_to_mirrored": _percentiles(seconds),
         "max": max(seconds) if seconds else 0.0,
     }
-
-
-def _arrived(w: SandboxWorld, code: str, pid: str, title: str) -> bool:
-    return _partner_title(w, code, pid) == title
-
-
-def _wait(condition: Callable[[], bool]) -> None:
-    deadline = time.monotonic() + WAIT
-    while not condition():
-        if time.monotonic() > deadline:
-            raise TimeoutError("the edit never reached its partner")
-        time.sleep(0.005)
 
 
 def targets(result: Result) -> list[dict[str, Any]]:
@@ -377,9 +367,8 @@ def lines(result: Result) -> list[str]:
         f"({quiet['requests_per_poll']:.0f} requests); slowest partner alone "
         f"{quiet['slowest_partner_round_trip']:.3f}s, agency {quiet['agency_round_trip']:.3f}s, "
         f"all partners one after another {quiet['sum_of_partner_round_trips']:.1f}s",
-        f"quiet poll CPU of this process: {quiet['process_cpu_per_poll']:.2f}s per pass, "
-        f"of which the sandboxes' threads {quiet['sandbox_cpu_per_poll']:.2f}s and the "
-        f"bridge {quiet['bridge_cpu_per_poll']:.2f}s (one GIL: the wall is at least the sum)",
+        f"quiet poll CPU per pass: the bridge (this process) {quiet['bridge_cpu_per_poll']:.2f}s, "
+        f"the sandboxes (their own process) {quiet['sandbox_cpu_per_poll']:.2f}s",
         f"trickle, {trickle['hung']} hung (called {trickle['hung_called']}, reported "
         f"{trickle['hung_reported']}): n={edits['n']} p50={edits['p50']:.3f}s "
         f"p99={edits['p99']:.3f}s max={trickle['max']:.3f}s over {trickle['passes']} passes",

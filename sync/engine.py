@@ -136,6 +136,9 @@ class _LaneWork:
     # and hints were the first chunk's; their listings (``polls``) answer stamp lookups.
     later: bool = False
     polls: dict[str, PartnerPoll] = field(default_factory=dict)
+    # The partners' cursors (by system) as the polling pass read them, all in one query
+    # before its lanes start; a lane without one reads its own.
+    read_cursors: Mapping[str, cursors.Cursor] = field(default_factory=dict)
     shared: Future[_Shared] = field(default_factory=Future)
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _ended: list[_LaneEnd] = field(default_factory=list)
@@ -433,10 +436,12 @@ class Engine:
         if AGENCY in set_aside:
             return self._agency_down(report, set_aside[AGENCY], now)
         live = [c for c in codes if c not in set_aside]
-        work = _LaneWork(now, poll, dry_run, routed)
+        polling = poll and not dry_run
+        read = self._cursors(live) if polling else {}
+        work = _LaneWork(now, poll, dry_run, routed, read_cursors=read)
         # The lanes poll their partners while this thread reads the agency side; a pass
         # over due hints only starts the lanes of the partners they concern, after it.
-        lanes = self._start_lanes(live, work) if poll and not dry_run else {}
+        lanes = self._start_lanes(live, work) if polling else {}
         try:
             return self._pass_with_lanes(
                 report, codes, live, set_aside, lanes, work, wait_for, all_partners=partner is None
@@ -713,6 +718,16 @@ class Engine:
             health.failure(session, AGENCY, type(exc).__name__, str(exc), now)
         return report
 
+    def _cursors(self, live: Sequence[str]) -> dict[str, cursors.Cursor]:
+        """The live partners' cursors, in one query: 200 lanes do not each open a
+        transaction to read one. None of them can move meanwhile — a partner's cursor
+        moves only at the end of its lane, and no lane of these partners is running (a
+        partner whose lane is still running is set aside); a cursor another worker moves
+        meanwhile is kept (the versioned save)."""
+        systems = [self.partners[c].system for c in live]
+        with self.store.transaction() as session:
+            return cursors.load_many(session, systems)
+
     def _starts(
         self, live: Sequence[str], now: dt.datetime, *, record: bool
     ) -> dict[str, dt.datetime]:
@@ -771,7 +786,8 @@ class Engine:
         gatherer = self._gatherer()
         polled = work.polls.get(code) if work.later else None
         if work.polling:
-            polled = work.polls[code] = gatherer.poll_partner(code)
+            cursor = work.read_cursors.get(self.partners[code].system)
+            polled = work.polls[code] = gatherer.poll_partner(code, cursor)
         try:
             shared = work.shared.result()
         except _NoAgency:
@@ -863,8 +879,8 @@ class Engine:
         for end in ended:
             if end.window is not None:
                 self._advance_in(session, end.window, now)
-            inbox_store.done(session, end.hints)
-            health.success(session, end.code, now)
+        inbox_store.done(session, [h for end in ended for h in end.hints])
+        health.succeeded(session, [end.code for end in ended], now)
 
     def _lane_failed(
         self, code: str, got: Gathered, exc: CrmError, now: dt.datetime, routed_to: str | None
@@ -976,8 +992,12 @@ class Engine:
         if window.cursor.value is not None:
             value = max(value, window.cursor.value)
         marks = poll.boundary(window, value, self.overlap)
+        # A cursor's first save inserts its row, which another worker may have inserted
+        # meanwhile: in a savepoint, so that failure leaves the transaction usable. A
+        # later save is one versioned UPDATE, which writes nothing when it conflicts.
+        saving = session.begin_nested() if window.cursor.version == 0 else _no_lock()
         try:
-            with session.begin_nested():
+            with saving:
                 cursors.save(session, window.cursor, value, marks, now)
         except (CursorConflict, IntegrityError) as exc:
             log.info("cursor not advanced: %s", exc)

@@ -31,6 +31,7 @@ from bridge.crm import Crm, CrmError, group_by_stamp
 from bridge.mapping.compiled import CompiledMapping
 from bridge.model import Company, Contact, Deal, LinkState, LinkStatus, Note
 from bridge.store import links, stamps
+from bridge.store.cursors import Cursor
 from bridge.store.db import Store
 from bridge.store.inbox import DueHint
 from sync.echoes import EchoCheck
@@ -246,11 +247,12 @@ class Gatherer:
             for code in codes & self.mapping.partners.keys():
                 by_partner[code].add(aid)
 
-    def poll_partner(self, code: str) -> PartnerPoll:
+    def poll_partner(self, code: str, cursor: Cursor | None = None) -> PartnerPoll:
         """List what changed at ``code`` since its cursor (a lane does this first, while
-        the pass thread reads the agency side)."""
+        the pass thread reads the agency side); ``cursor``: read already (the pass reads
+        every partner's at once), else it is read here."""
         got = _Gathering()
-        self._poll_partner(code, got)
+        self._poll_partner(code, got, cursor)
         return PartnerPoll(got.partner_windows.get(code), got.down.get(code))
 
     def lane(
@@ -315,9 +317,10 @@ class Gatherer:
         routed = self.mapping.routed_partners(deal.fields.get(self.mapping.agency.routing_field_id))
         return code in got.links.get(deal.id, {}) or code in {p.code for p in routed}
 
-    def _poll_partner(self, code: str, got: _Gathering) -> None:
+    def _poll_partner(self, code: str, got: _Gathering, cursor: Cursor | None = None) -> None:
         try:
-            got.partner_windows[code] = poll.fetch(self.store, self.partners[code], self.overlap)
+            crm = self.partners[code]
+            got.partner_windows[code] = poll.fetch(self.store, crm, self.overlap, cursor)
         except CrmError as exc:
             # DEBUG: the daemon logs an account going down once, and its recovery once.
             log.debug("partner %s: polling failed: %s", code, exc)

@@ -113,11 +113,23 @@ class Transport:
         # One pooled connection per worker thread sharing this account.
         for scheme in ("http://", "https://"):
             self._session.mount(scheme, HTTPAdapter(pool_connections=1, pool_maxsize=POOL))
+        self._settle_environment()
         self.rate_limited = 0  # 429s seen, for metrics and benchmarks
         self.requests = 0  # HTTP requests sent, for metrics and benchmarks
 
     def __repr__(self) -> str:
         return f"Transport(system={self.system!r}, base_url={self.base_url!r})"
+
+    def _settle_environment(self) -> None:
+        """Read once what requests would read from the environment on every request:
+        the proxy for this account's host (``HTTPS_PROXY``, ``NO_PROXY``…) and a CA
+        bundle (``REQUESTS_CA_BUNDLE``). Per request, it scans every variable and looks
+        for a ``.netrc`` — a share of a quiet pass's CPU with hundreds of accounts. A
+        ``.netrc`` entry is not used: every request carries its own bearer token."""
+        settings = self._session.merge_environment_settings(self.base_url, {}, None, None, None)
+        self._session.proxies = settings["proxies"]
+        self._session.verify = settings["verify"]
+        self._session.trust_env = False
 
     def close(self) -> None:
         self._session.close()

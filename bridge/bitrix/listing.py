@@ -21,7 +21,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
-from urllib.parse import quote
+from urllib.parse import quote, unquote
 
 from bridge.bitrix import codec
 from bridge.bitrix.batch import MAX_COMMANDS, PAGE_SIZE, BatchReply, command, ref
@@ -62,19 +62,29 @@ def chain(
 ) -> dict[str, str]:
     """``pages`` (≤ 50) chained page commands ``c0``…, the first after id ``after``."""
     pages = max(1, min(pages, MAX_COMMANDS))
-    commands = {"c0": command(METHOD, page_params(filters, select, after))}
-    if pages > 1:
-        later = _anchored(filters, select)
-        for k in range(1, pages):
-            commands[f"c{k}"] = later(ref(f"c{k - 1}", "items", PAGE_SIZE - 1, "id"))
+    page = _anchored(filters, select)
+    commands = {"c0": page(quote(after, safe=""))}
+    for k in range(1, pages):
+        commands[f"c{k}"] = page(_QUOTED_ANCHORS[k])
     return commands
+
+
+# Page k's anchor, the last id of page k-1, quoted as it goes into a command: the same
+# 49 references in every chain, quoted once.
+_QUOTED_ANCHORS = (
+    "",
+    *(
+        quote(ref(f"c{k - 1}", "items", PAGE_SIZE - 1, "id"), safe="")
+        for k in range(1, MAX_COMMANDS)
+    ),
+)
 
 
 _MARK = "\x00after\x00"  # never in a filter or a field name
 
 
 def _anchored(filters: Mapping[str, Any], select: Sequence[str]) -> Callable[[str], str]:
-    """The page command for any ``>id`` anchor, its params encoded once.
+    """The page command for any ``>id`` anchor (given quoted), its params encoded once.
 
     A chain's pages differ only in that anchor; encoding the same filter and select
     list fifty times over was most of the bridge's CPU in a quiet poll. The result is
@@ -82,9 +92,9 @@ def _anchored(filters: Mapping[str, Any], select: Sequence[str]) -> Callable[[st
     template = command(METHOD, page_params(filters, select, _MARK))
     marked = quote(_MARK, safe="")
     if template.count(marked) != 1:
-        return lambda anchor: command(METHOD, page_params(filters, select, anchor))
+        return lambda quoted: command(METHOD, page_params(filters, select, unquote(quoted)))
     head, tail = template.split(marked)
-    return lambda anchor: f"{head}{quote(anchor, safe='')}{tail}"
+    return lambda quoted: f"{head}{quoted}{tail}"
 
 
 def walk(reply: BatchReply, pages: int) -> tuple[list[dict[str, Any]], bool, WireError | None]:

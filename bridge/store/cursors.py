@@ -6,7 +6,8 @@ import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import update
+from sqlalchemy import Table, update
+from sqlalchemy import select as select_columns
 from sqlmodel import Session, col, select
 
 from bridge.store.tables import CursorRow
@@ -26,11 +27,26 @@ class Cursor:
     version: int = 0
 
 
+_TABLE: Table = CursorRow.__table__  # type: ignore[attr-defined]
+
+
+# Read as plain columns, not as ORM objects: every pass reads every partner's cursor,
+# and nothing needs them as objects in the session.
+_COLUMNS = select_columns(_TABLE.c.system, _TABLE.c.value, _TABLE.c.boundary_ids, _TABLE.c.version)
+
+
 def load(session: Session, system: str) -> Cursor:
-    row = session.get(CursorRow, system)
-    if row is None:
-        return Cursor(system=system, value=None)
-    return Cursor(system, row.value, tuple(row.boundary_ids), row.version)
+    return load_many(session, [system])[system]
+
+
+def load_many(session: Session, systems: Sequence[str]) -> dict[str, Cursor]:
+    """The cursors of ``systems`` (one that never moved: value None), in one query."""
+    wanted = sorted(set(systems))
+    found = {
+        row.system: Cursor(row.system, row.value, tuple(row.boundary_ids), row.version)
+        for row in session.execute(_COLUMNS.where(_TABLE.c.system.in_(wanted)))
+    }
+    return {s: found.get(s) or Cursor(system=s, value=None) for s in wanted}
 
 
 def load_all(session: Session) -> list[Cursor]:
@@ -53,9 +69,10 @@ def save(
         session.add(CursorRow(system=cursor.system, value=value, boundary_ids=ids, updated_at=now))
         session.flush()
         return Cursor(cursor.system, value, tuple(ids), 1)
+    # A plain UPDATE of the table: no ORM object of a cursor is kept in a session to sync.
     result = session.execute(
-        update(CursorRow)
-        .where(col(CursorRow.system) == cursor.system, col(CursorRow.version) == cursor.version)
+        update(_TABLE)
+        .where(_TABLE.c.system == cursor.system, _TABLE.c.version == cursor.version)
         .values(value=value, boundary_ids=ids, version=cursor.version + 1, updated_at=now)
     )
     if getattr(result, "rowcount", 0) != 1:

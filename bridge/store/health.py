@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from sqlmodel import Session, col, select
@@ -28,10 +29,24 @@ def _row(session: Session, partner_code: str) -> PartnerHealthRow:
 
 
 def success(session: Session, partner_code: str, now: dt.datetime) -> None:
-    row = _row(session, partner_code)
-    row.last_success_at = now
-    row.consecutive_failures = 0
-    session.add(row)
+    succeeded(session, [partner_code], now)
+
+
+def succeeded(session: Session, partner_codes: Sequence[str], now: dt.datetime) -> None:
+    """Each of ``partner_codes`` passed at ``now``: their rows read in one query (a pass
+    of 200 partners wraps up in one transaction, not 200 lookups)."""
+    if not partner_codes:
+        return
+    wanted = set(partner_codes)
+    found = session.exec(
+        select(PartnerHealthRow).where(col(PartnerHealthRow.partner_code).in_(sorted(wanted)))
+    )
+    rows = {r.partner_code: r for r in found}
+    for code in sorted(wanted):
+        row = rows.get(code) or PartnerHealthRow(partner_code=code)
+        row.last_success_at = now
+        row.consecutive_failures = 0
+        session.add(row)
 
 
 def failure(session: Session, partner_code: str, kind: str, message: str, now: dt.datetime) -> None:

@@ -54,10 +54,14 @@ def since(cursor: Cursor, overlap: dt.timedelta) -> dt.datetime:
     return BEGINNING if cursor.value is None else cursor.value - overlap
 
 
-def fetch(store: Store, crm: Crm, overlap: dt.timedelta = DEFAULT_OVERLAP) -> Window:
-    """List what changed since the stored cursor; nothing is written."""
-    with store.transaction() as session:
-        cursor = cursors.load(session, crm.system)
+def fetch(
+    store: Store, crm: Crm, overlap: dt.timedelta = DEFAULT_OVERLAP, cursor: Cursor | None = None
+) -> Window:
+    """List what changed since the stored cursor (or ``cursor``, read from the store just
+    before); nothing is written."""
+    if cursor is None:
+        with store.transaction() as session:
+            cursor = cursors.load(session, crm.system)
     latest: dict[str, Deal] = {}
     watermark: dt.datetime | None = None
     pages = 0

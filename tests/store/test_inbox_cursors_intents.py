@@ -5,7 +5,7 @@ import datetime as dt
 import pytest
 
 from bridge.model import Hint, HintKind
-from bridge.store import audit, cursors, inbox, intents
+from bridge.store import audit, cursors, health, inbox, intents
 from bridge.store.db import Store
 from bridge.store.intents import IntentState
 from bridge.store.tables import AuditRow
@@ -70,6 +70,35 @@ def test_cursor_advances_with_version_and_never_backwards(store: Store) -> None:
         cursors.save(session, loaded, T0 + dt.timedelta(minutes=1), ["9"], T0)
     with store.transaction() as session, pytest.raises(cursors.CursorConflict):
         cursors.save(session, loaded, T0 + dt.timedelta(minutes=2), [], T0)
+
+
+def test_cursors_of_many_accounts_read_at_once(store: Store) -> None:
+    with store.transaction() as session:
+        moved = cursors.save(session, cursors.load(session, "amocrm:a"), T0, ["7"], T0)
+    with store.transaction() as session:
+        found = cursors.load_many(session, ["amocrm:a", "bitrix24:b", "amocrm:a"])
+    assert found == {"amocrm:a": moved, "bitrix24:b": cursors.Cursor("bitrix24:b", None)}
+    # A cursor read in a batch advances like one read alone, and conflicts like one.
+    with store.transaction() as session:
+        cursors.save(session, found["amocrm:a"], T0 + dt.timedelta(minutes=1), [], T0)
+    with store.transaction() as session, pytest.raises(cursors.CursorConflict):
+        cursors.save(session, found["amocrm:a"], T0 + dt.timedelta(minutes=2), [], T0)
+
+
+def test_health_of_many_partners_recorded_at_once(store: Store) -> None:
+    with store.transaction() as session:
+        health.failure(session, "a", "Unavailable", "down", T0)
+        health.failure(session, "a", "Unavailable", "down", T0)
+    later = T0 + dt.timedelta(minutes=1)
+    with store.transaction() as session:
+        health.succeeded(session, ["a", "b"], later)
+    with store.transaction() as session:
+        rows = health.partners(session)
+    assert {c: (r.last_success_at, r.consecutive_failures) for c, r in rows.items()} == {
+        "a": (later, 0),
+        "b": (later, 0),
+    }
+    assert rows["a"].last_error == "down"  # the last error is kept for `bridge status`
 
 
 def test_intents_survive_until_resolved(store: Store) -> None:

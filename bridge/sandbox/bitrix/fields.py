@@ -8,6 +8,7 @@ Values are kept typed in the store and rendered per API here. Pure, no I/O.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import re
 from dataclasses import dataclass
 from decimal import Decimal
@@ -117,6 +118,7 @@ _DIGIT_UNDERSCORE = re.compile(r"(\d)_(\d)")
 _MARK = "~~~"
 
 
+@functools.cache  # a portal has a few dozen field names; every listing renders them all
 def to_camel(name: str) -> str:
     """``ASSIGNED_BY_ID`` → ``assignedById``; ``UF_CRM_1747309879`` → ``ufCrm_1747309879``."""
     if name in _CAMEL_SPECIAL:
