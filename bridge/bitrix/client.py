@@ -360,6 +360,9 @@ class BitrixCrm:
         presets = self._requisite_preset(drafts)
         return writes.create(self.transport, drafts, stamp_field=self._stamp_field, presets=presets)
 
+    def whole_creates(self, drafts: Sequence[DealDraft]) -> int:
+        return writes.whole_items([writes.create_commands(d) for d in drafts])
+
     def update_deals(self, patches: Sequence[DealPatch]) -> list[WriteResult]:
         return writes.update(self.transport, patches, stamp_field=self._stamp_field)
 

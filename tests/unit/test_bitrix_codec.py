@@ -291,6 +291,34 @@ def test_pack_keeps_items_whole_within_fifty_commands() -> None:
     assert [i.key for b in batches for i in b] == [d.key for d in drafts]
 
 
+@pytest.mark.parametrize(
+    ("sizes", "whole"),
+    [
+        ([2] * 25, 25),  # one full batch
+        ([2] * 30, 25),  # the second batch has room for 20 more commands
+        ([2] * 50, 50),
+        ([3] * 16, 16),  # 48 commands: another 3 would not fit
+        ([3] * 17, 16),
+        ([], 0),
+    ],
+)
+def test_whole_items_leaves_out_a_batch_with_room(sizes: list[int], whole: int) -> None:
+    assert writes.whole_items(sizes) == whole
+    packed = writes.pack(
+        writes.ItemCommands(str(n), {f"c{n}_{k}": "x" for k in range(size)}, required=())
+        for n, size in enumerate(sizes)
+    )
+    assert sum(len(b) for b in packed[: len(packed) - (whole < len(sizes))]) == whole
+
+
+def test_create_commands_counts_what_create_item_makes() -> None:
+    plain = DealDraft("k", "t", "1", "C1:NEW", contact=Contact("x"))
+    both = DealDraft("k", "t", "1", "C1:NEW", contact=Contact("x"), company=Company("y"))
+    for draft in (plain, both):
+        made = writes.create_item(0, draft, stamp_field="ORIGIN_ID").commands
+        assert writes.create_commands(draft) == len(made)
+
+
 def test_per_command_errors_map_back_to_their_item_only() -> None:
     items = [writes.update_item(n, DealPatch(str(40 + n), title="x")) for n in range(2)]
     reply = BatchReply.parse(
