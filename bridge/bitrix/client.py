@@ -314,7 +314,9 @@ class BitrixCrm:
 
     def list_changed(self, since: dt.datetime) -> Iterator[ChangePage]:
         for rows, watermark in listing.changes(self.transport, since, self._deal_select()):
-            yield ChangePage(tuple(self._decode(rows)), watermark)
+            deals = tuple(self._decode(rows))
+            del rows  # 2,500 raw rows: not kept while the page is handled
+            yield ChangePage(deals, watermark)
 
     def list_notes(self, deal_id: str) -> list[Note]:
         rows = self._list_all(NOTES_METHOD, _notes_params(deal_id))

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
+import types
 from decimal import Decimal
+from typing import Any
 from urllib.parse import unquote
 
 import pytest
@@ -477,3 +479,29 @@ def test_operating_budget_reads_per_command_times_of_a_batch() -> None:
     budget.record_batch(commands, times)
     assert budget.wait_for(["crm.item.list"]) == pytest.approx(30)
     assert budget.wait_for(["crm.deal.update"]) == 0
+
+
+def test_a_listing_keeps_no_answer_while_its_rows_are_handled() -> None:
+    """A listing request's answer (2,500 raw rows) is let go of before the caller handles
+    the page: the generator keeps no reference to it while suspended."""
+    answers = []
+
+    class Transport:
+        system = "bitrix24:test"
+
+        def batch(self, commands: dict[str, str], *, halt: bool = False) -> Any:
+            rows = [{"id": str(n)} for n in range(3)]
+            reply = BatchReply.parse({"result": {"result": {"c0": {"items": rows}}}})
+            answers.append(reply)
+            return reply, {"date_start": "2026-12-01T09:00:00+00:00"}
+
+    since = dt.datetime(2026, 12, 1, tzinfo=dt.UTC)
+    pages = listing.changes(Transport(), since, ["ID"])  # type: ignore[arg-type]
+    rows, _ = next(pages)
+    assert [r["id"] for r in rows] == ["0", "1", "2"]
+    assert isinstance(pages, types.GeneratorType)
+    frame = pages.gi_frame
+    assert frame is not None
+    kept = list(frame.f_locals.values())
+    assert not any(value is rows or value is answers[0] for value in kept)
+    assert next(pages, None) is None
