@@ -8,9 +8,10 @@ listing answer, its decoded rows) move the ``mmap`` threshold up as they are fre
 so later ones land in those arenas too instead of going back to the system.
 
 :func:`limit_allocator` caps the arenas (``BRIDGE_MALLOC_ARENAS``, 2 by default) and
-pins the ``mmap`` threshold at 128 KiB, through ``mallopt``. The first mirror of
-50,000 deals peaks at ~175 MB instead of 225 MB (``benchmarks/RESULTS.md``); the
-lanes' speed does not change (the GIL already lets one of them run Python at a time).
+pins the ``mmap`` threshold at 128 KiB, through ``mallopt``: alone, that took the peak
+of a 10,000-deal first mirror from 200 to 170 MB (``benchmarks/RESULTS.md``). The lanes
+hardly contend for the arenas: Python's small objects do not come from ``malloc``, and
+the GIL lets one lane run Python at a time.
 The usual glibc variables (``MALLOC_ARENA_MAX``, ``MALLOC_MMAP_THRESHOLD_``) win when
 set. On a C library other than glibc nothing is done.
 """

@@ -97,6 +97,8 @@ def test_sqlite_uses_wal_and_immediate_transactions(tmp_path: object) -> None:
     store = Store.open(url)
     with store.engine.connect() as connection:
         assert connection.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+        # a small page cache per connection (KiB; SQLite's own default is 2,000)
+        assert connection.exec_driver_sql("PRAGMA cache_size").scalar() == -512
     order: list[str] = []
     inside = threading.Event()
     release = threading.Event()
