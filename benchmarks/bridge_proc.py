@@ -27,6 +27,7 @@ from bridge.mapping.connect import open_all
 from bridge.mapping.env import Environment
 from bridge.mapping.resolve import resolve
 from bridge.mapping.validate import load_mapping
+from bridge.memory import limit_allocator
 from bridge.model import Hint, HintKind
 from bridge.store.db import Store
 from sync.engine import Engine
@@ -182,6 +183,7 @@ def daemon(mapping: Path, db_url: str) -> None:
 
 
 def main() -> None:
+    limit_allocator()  # as the ``bridge`` command does at its start
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
     if os.environ.get("BENCH_EXPERIMENT"):
         from benchmarks import experiments

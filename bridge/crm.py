@@ -192,6 +192,17 @@ class UserDirectory(Protocol):
 
 
 @runtime_checkable
+class CreateBatches(Protocol):
+    """A CRM that sends new deals in requests of a fixed capacity (a Bitrix24 ``batch``
+    of 50 commands, an amoCRM ``/leads/complex`` of 50 leads)."""
+
+    def whole_creates(self, drafts: Sequence[DealDraft]) -> int:
+        """How many of ``drafts``, from the first, fill whole create requests; the rest
+        would go in one request with room left (``len(drafts)`` when none would)."""
+        ...
+
+
+@runtime_checkable
 class Crm(Protocol):
     """What the sync engine needs from a CRM account. All calls are blocking.
 

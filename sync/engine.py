@@ -24,7 +24,7 @@ import datetime as dt
 import functools
 import logging
 import threading
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence, Set
 from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -33,7 +33,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
 from bridge.channels.normalise import Fingerprint
-from bridge.crm import Crm, CrmError, RateLimited, Unavailable
+from bridge.crm import CreateBatches, Crm, CrmError, RateLimited, Unavailable
 from bridge.fx.rates import RateBook
 from bridge.logs import log_event
 from bridge.mapping.compiled import CompiledMapping, Connection, Side
@@ -139,7 +139,13 @@ class _LaneWork:
     # The partners' cursors (by system) as the polling pass read them, all in one query
     # before its lanes start; a lane without one reads its own.
     read_cursors: Mapping[str, cursors.Cursor] = field(default_factory=dict)
+    # Per partner, the creates a lane of an earlier chunk left for the next one: the
+    # part-filled create request at the end of its chunk (see :meth:`Engine._carry`).
+    carried: dict[str, list[Recording]] = field(default_factory=dict)
     shared: Future[_Shared] = field(default_factory=Future)
+    # Whether another chunk of the agency's window follows this one (set once the pass
+    # thread has read it, or knows there is none; False when the pass stops early).
+    more: Future[bool] = field(default_factory=Future)
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _ended: list[_LaneEnd] = field(default_factory=list)
     _closed: bool = False
@@ -156,6 +162,13 @@ class _LaneWork:
 
     def abort(self) -> None:
         self._aborted.set()
+        self.followed(False)
+
+    def followed(self, more: bool) -> None:
+        """Whether another chunk follows this one (the first answer counts)."""
+        with self._lock:
+            if not self.more.done():
+                self.more.set_result(more)
 
     def check(self) -> None:
         """Raise :class:`_Aborted` in a lane once its pass has died."""
@@ -172,6 +185,7 @@ class _LaneWork:
 
     def close(self) -> list[_LaneEnd]:
         """The pass stops waiting: the lanes that handed over their wrap-up."""
+        self.followed(False)
         with self._lock:
             self._closed = True
             return list(self._ended)
@@ -197,6 +211,8 @@ class _LaneResult:
     written: dict[str, int] = field(default_factory=dict)
     errors: dict[str, str] = field(default_factory=dict)
     error: CrmError | None = None
+    # The plans brought from the chunk before, with the links and deals read with them.
+    carried: dict[LinkKey, Recording] = field(default_factory=dict)
 
     def into(self, report: PassReport) -> None:
         """Counts only: a pass that writes does not keep its plans (dry runs do)."""
@@ -527,7 +543,7 @@ class Engine:
             report.chunks += 1
             try:
                 # The next chunk is read from the agency while this one's lanes write.
-                following = self._following(chunks, codes, now, set_aside)
+                following = self._following(chunks, codes, now, set_aside, work)
             except CrmError as exc:
                 # The agency failed mid-window: the chunks so far are recorded, and the
                 # cursors stay, so the next pass lists the window again (no loss; the
@@ -550,10 +566,16 @@ class Engine:
                 break
             self.crash("after_chunk")
             side = following
-            work = _LaneWork(now, False, False, work.routed_to, later=True, polls=work.polls)
+            carried = work.carried
+            work = _LaneWork(
+                now, False, False, work.routed_to, later=True, polls=work.polls, carried=carried
+            )
             work.shared.set_result(_Shared(side, report.starts))
             self._requeue_for_down(side.got, out, work.routed_to)
-            lanes = self._start_lanes([c for c in self._concerned(side) if c not in out], work)
+            concerned = self._concerned(side)
+            concerned += [c for c in side.live if c in carried and c not in concerned]
+            lanes = self._start_lanes([c for c in concerned if c not in out], work)
+        self._requeue_carried(work, set(work.carried))  # none after the last chunk
         report.running = sorted(c for c, e in out.items() if isinstance(e, StillRunning))
         if report.running:
             log.info("pass ends without the lanes still running: %s", ", ".join(report.running))
@@ -596,6 +618,8 @@ class Engine:
                 out.setdefault(result.code, result.error)
         still = {c: StillRunning(f"partner '{c}' still running", system=c) for c in running}
         out.update(still)
+        # A partner out of the rest of the pass leaves the creates it carried to the inbox.
+        self._requeue_carried(work, set(out))
         # The agency deals of partners that did not take them (set aside, or still
         # running) go back to the inbox before the agency cursor moves past them; those
         # of a lane that failed were requeued by the lane itself.
@@ -614,9 +638,12 @@ class Engine:
         codes: Sequence[str],
         now: dt.datetime,
         set_aside: Mapping[str, CrmError],
+        work: _LaneWork,
     ) -> AgencySide | None:
-        """The agency side of the window's next chunk, None after the last one."""
+        """The agency side of the window's next chunk, None after the last one (the
+        lanes of ``work`` are told which, as soon as it is known)."""
         chunk = next(chunks, None)
+        work.followed(chunk is not None)
         if chunk is None:
             return None
         return self._gatherer().agency_side(
@@ -815,13 +842,15 @@ class Engine:
         if work.dry_run:
             return result
         work.check()
+        self._carry(result, got, work)
         failed = self._apply_and_record(result, got, now, work)
         result.plans = []  # recorded: only the counts are kept
         if failed is None and not work.later:  # leads come from the partner's window
             failed = self._leads(code, got, now, result)
         if failed is not None:
             result.error = failed
-            self._lane_failed(code, got, failed, now, work.routed_to)
+            carried = [r.snapshots[0] for r in result.carried.values()]
+            self._lane_failed(code, got, failed, now, work.routed_to, carried)
             return result
         work.check()
         window = None if work.later else got.partner_windows.get(code)
@@ -883,11 +912,19 @@ class Engine:
         health.succeeded(session, [end.code for end in ended], now)
 
     def _lane_failed(
-        self, code: str, got: Gathered, exc: CrmError, now: dt.datetime, routed_to: str | None
+        self,
+        code: str,
+        got: Gathered,
+        exc: CrmError,
+        now: dt.datetime,
+        routed_to: str | None,
+        carried: Sequence[Deal | None] = (),
     ) -> None:
-        """A partner that failed its lane: the agency deals it did not take go back to the
-        inbox, its cursor and its hints stay, and its health says why."""
+        """A partner that failed its lane: the agency deals it did not take (``carried``:
+        those it brought from the chunk before, too) go back to the inbox, its cursor and
+        its hints stay, and its health says why."""
         self._requeue_for_down(got, {code: exc}, routed_to)
+        self._requeue_ids([d.id for d in carried if d is not None], routed_to)
         self._rest(code, exc, now)
         with self.store.transaction() as session:
             health.failure(session, code, type(exc).__name__, str(exc), now)
@@ -935,7 +972,10 @@ class Engine:
         )
         failed: CrmError | None = None
         work.check()
-        items = [_recording(got, plan, outcomes.get(plan.link_key)) for plan in result.plans]
+        items = [
+            _recording(got, plan, outcomes.get(plan.link_key), result.carried)
+            for plan in result.plans
+        ]
         verdicts = recorder.commit_many(items)
         for plan, verdict in zip(result.plans, verdicts, strict=True):
             code = plan.link_key[1]
@@ -1017,9 +1057,52 @@ class Engine:
             codes = {p.code for p in routed} | set(got.links.get(deal.id, {}))
             if codes & set(down):
                 ids.add(deal.id)
+        self._requeue_ids(ids, routed_to)
+
+    def _requeue_ids(self, ids: Iterable[str], routed_to: str | None) -> None:
+        """These agency deals go back to the inbox, durably (``routed_to``: addressed)."""
         now = self.clock()
         hints = [Hint(self.agency.system, i, HintKind.UPDATED, now, "retry") for i in sorted(ids)]
-        inbox.record(self.store, hints, self.retry_delay, partner=routed_to)
+        if hints:
+            inbox.record(self.store, hints, self.retry_delay, partner=routed_to)
+
+    def _requeue_carried(self, work: _LaneWork, codes: Set[str]) -> None:
+        """The creates these partners carried and no lane of theirs will send go back to
+        the inbox before the agency cursor moves past them."""
+        with work._lock:
+            dropped = [r for c in codes for r in work.carried.pop(c, [])]
+        deals = (r.snapshots[0] for r in dropped)
+        self._requeue_ids({d.id for d in deals if d is not None}, work.routed_to)
+
+    def _carry(self, result: _LaneResult, got: Gathered, work: _LaneWork) -> None:
+        """Chunk to chunk, a partner's creates go in whole requests only.
+
+        The creates the chunk before left over come first (unless this chunk planned
+        their deal afresh: a deal listed again holds its newer version). While another
+        chunk follows, the creates that would make a part-filled last request (a chunk
+        boundary splits a partner's creates) wait for the next chunk's lane; they are
+        neither sent nor recorded, so the agency cursor, which moves after the last chunk,
+        never passes them, and a crash leaves them as deals not handled yet."""
+        code = result.code
+        with work._lock:
+            brought = work.carried.pop(code, [])
+        planned = {p.link_key for p in result.plans}
+        kept = [r for r in brought if r.plan.link_key not in planned]
+        result.carried = {r.plan.link_key: r for r in kept}
+        result.plans = [r.plan for r in kept] + result.plans
+        creating = [p for p in result.plans if _creates(p)]
+        drafts = [
+            op.draft for p in creating for op in p.writes if isinstance(op, CreatePartnerDeal)
+        ]
+        crm = self.partners[code]
+        whole = crm.whole_creates(drafts) if isinstance(crm, CreateBatches) else len(drafts)
+        if whole >= len(drafts) or len(drafts) != len(creating) or not work.more.result():
+            return
+        later = {id(p) for p in creating[whole:]}
+        left = [_recording(got, p, None, result.carried) for p in creating[whole:]]
+        result.plans = [p for p in result.plans if id(p) not in later]
+        with work._lock:
+            work.carried[code] = left
 
     # --- by hand -----------------------------------------------------------------
     def retry(self, link_ids: Sequence[int] | None = None, *, confirm: bool = False) -> int:
@@ -1130,7 +1213,17 @@ class _InLanes(dict[str, Crm]):
             self[code] = crm
 
 
-def _recording(got: Gathered, plan: LinkPlan, outcome: Outcome | None) -> Recording:
+def _recording(
+    got: Gathered,
+    plan: LinkPlan,
+    outcome: Outcome | None,
+    carried: Mapping[LinkKey, Recording] | None = None,
+) -> Recording:
+    """What to record of ``plan`` (one carried from the chunk before, with the link and
+    deals read with it)."""
+    brought = (carried or {}).get(plan.link_key)
+    if brought is not None and brought.plan is plan:
+        return brought._replace(outcome=outcome)
     aid, code = plan.link_key
     stored = got.links.get(aid, {}).get(code)
     return Recording(
@@ -1147,6 +1240,10 @@ def _written(plans: Sequence[LinkPlan]) -> dict[str, int]:
             key = AGENCY if agency_side else plan.link_key[1]
             counts[key] = counts.get(key, 0) + 1
     return counts
+
+
+def _creates(plan: LinkPlan) -> bool:
+    return any(isinstance(op, CreatePartnerDeal) for op in plan.writes)
 
 
 def _no_lock() -> contextlib.AbstractContextManager[None]:

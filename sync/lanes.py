@@ -33,7 +33,7 @@ from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
 from typing import TypeVar
 
-from bridge.crm import Crm, Unavailable, WriteResult
+from bridge.crm import CreateBatches, Crm, Unavailable, WriteResult
 from bridge.model import (
     ChangePage,
     Company,
@@ -309,6 +309,12 @@ class _Relay:
 
     def create_deals(self, drafts: Sequence[DealDraft]) -> list[WriteResult]:
         return self._call(lambda: self.inner.create_deals(drafts))
+
+    def whole_creates(self, drafts: Sequence[DealDraft]) -> int:
+        """Counted here, not in a lane: it asks the CRM nothing (every draft is whole when
+        the adapter does not say)."""
+        inner = self.inner
+        return inner.whole_creates(drafts) if isinstance(inner, CreateBatches) else len(drafts)
 
     def update_deals(self, patches: Sequence[DealPatch]) -> list[WriteResult]:
         return self._call(lambda: self.inner.update_deals(patches))

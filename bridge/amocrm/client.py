@@ -405,6 +405,9 @@ class AmoCrm:
             ),
         )
 
+    def whole_creates(self, drafts: Sequence[DealDraft]) -> int:
+        return len(drafts) - len(drafts) % writes.COMPLEX_BATCH
+
     def _stage_pipelines(self, patches: Sequence[DealPatch]) -> dict[str, str]:
         """The pipeline each stage move must name (amoCRM wants it with ``status_id``).
 

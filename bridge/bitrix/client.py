@@ -314,7 +314,9 @@ class BitrixCrm:
 
     def list_changed(self, since: dt.datetime) -> Iterator[ChangePage]:
         for rows, watermark in listing.changes(self.transport, since, self._deal_select()):
-            yield ChangePage(tuple(self._decode(rows)), watermark)
+            deals = tuple(self._decode(rows))
+            del rows  # 2,500 raw rows: not kept while the page is handled
+            yield ChangePage(deals, watermark)
 
     def list_notes(self, deal_id: str) -> list[Note]:
         rows = self._list_all(NOTES_METHOD, _notes_params(deal_id))
@@ -359,6 +361,9 @@ class BitrixCrm:
     def create_deals(self, drafts: Sequence[DealDraft]) -> list[WriteResult]:
         presets = self._requisite_preset(drafts)
         return writes.create(self.transport, drafts, stamp_field=self._stamp_field, presets=presets)
+
+    def whole_creates(self, drafts: Sequence[DealDraft]) -> int:
+        return writes.whole_items([writes.create_commands(d) for d in drafts])
 
     def update_deals(self, patches: Sequence[DealPatch]) -> list[WriteResult]:
         return writes.update(self.transport, patches, stamp_field=self._stamp_field)

@@ -140,11 +140,16 @@ def changes(
         if watermark is None:
             raise TransientError("the portal's answer had no time block", system=transport.system)
         rows, more, error = walk(reply, len(commands))
+        del reply  # the rows are what is kept of the answer
         if error is not None:
             raise classify(error, system=transport.system)
+        if rows:
+            after = str(rows[-1]["id"])
         if rows or first:
-            yield rows, watermark
+            # Handed over with no reference kept here: the caller decodes the rows and
+            # lets go of them before it reads the next request's.
+            page, rows = [rows], []
+            yield page.pop(), watermark
         first = False
         if not more:
             return
-        after = str(rows[-1]["id"])

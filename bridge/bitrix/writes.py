@@ -96,6 +96,29 @@ def pack(items: Iterable[ItemCommands], limit: int = MAX_COMMANDS) -> list[list[
     return batches
 
 
+def whole_items(sizes: Sequence[int], limit: int = MAX_COMMANDS) -> int:
+    """How many items of these command counts, from the first, :func:`pack` puts in
+    whole batches: the last batch is left out while another item of its last item's
+    size would still fit in it."""
+    start, size, last = 0, limit, 0
+    for n, count in enumerate(sizes):
+        if not count:
+            continue
+        if size + count > limit:
+            start, size = n, 0
+        size += count
+        last = count
+    return start if sizes and last and size + last <= limit else len(sizes)
+
+
+def create_commands(draft: DealDraft) -> int:
+    """The commands :func:`create_item` makes of ``draft`` (a company's ИНН requisite
+    counted whenever it has one: its preset may be missing, leaving that one out)."""
+    company = draft.company
+    requisite = company is not None and bool(company.tax_id)
+    return 1 + (draft.contact is not None) + (company is not None) + requisite
+
+
 def commands_of(batch: Iterable[ItemCommands]) -> dict[str, str]:
     return {k: v for item in batch for k, v in item.commands.items()}
 

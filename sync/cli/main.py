@@ -47,8 +47,11 @@ app.add_typer(rates_app, name="rates")
 @app.callback()
 def _main(verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False) -> None:
     from bridge.logs import configure_logging
+    from bridge.memory import limit_allocator
     from sync.cli.common import set_verbose
 
+    # Before any thread starts: the lanes' threads share two C allocator arenas.
+    limit_allocator()
     # One redacting handler for every logger; fast-bitrix24 held at WARNING (it logs URLs).
     configure_logging(verbose=verbose)
     set_verbose(verbose)

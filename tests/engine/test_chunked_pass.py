@@ -10,8 +10,8 @@ from collections.abc import Callable
 
 import pytest
 
-from bridge.crm import TransientError
-from bridge.model import Deal, Hint, HintKind
+from bridge.crm import TransientError, WriteResult
+from bridge.model import Deal, DealDraft, Hint, HintKind
 from bridge.store import cursors, inbox, links
 from tests.engine.world import World
 
@@ -37,6 +37,24 @@ def _crash_at(point: str, nth: int) -> Callable[[str], None]:
 def _seed(world: World, n: int) -> list[Deal]:
     world.agency.page_size = CHUNK  # one listing page per chunk
     return [world.agency_deal(k, ("amo",) if k % 3 else ("amo", "b24")) for k in range(1, n + 1)]
+
+
+def _batched(world: World, monkeypatch: pytest.MonkeyPatch, size: int) -> list[int]:
+    """amo sends creates ``size`` at a time (as amoCRM's 50 per request); the sizes of
+    the create calls the engine makes, in order."""
+    calls: list[int] = []
+    create = world.amo.create_deals
+
+    def whole(drafts: list[DealDraft]) -> int:
+        return len(drafts) - len(drafts) % size
+
+    def counted(drafts: list[DealDraft]) -> list[WriteResult]:
+        calls.append(len(drafts))
+        return create(drafts)
+
+    monkeypatch.setattr(world.amo, "whole_creates", whole, raising=False)
+    monkeypatch.setattr(world.amo, "create_deals", counted)
+    return calls
 
 
 def _mirrored_once(world: World, deals: list[Deal]) -> None:
@@ -79,6 +97,41 @@ def test_a_pass_records_each_chunk_before_it_creates_the_next(world: World) -> N
     assert _agency_cursor(world) is not None
 
 
+def test_a_partners_creates_go_in_whole_requests_from_chunk_to_chunk(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    deals = _seed(world, 23)
+    calls = _batched(world, monkeypatch, 4)
+    report = world.engine(chunk=CHUNK).sync()
+
+    assert report.errors == {}
+    assert report.chunks == math.ceil(23 / CHUNK)
+    # The part-filled request at a chunk's end waits for the next chunk: whole requests
+    # until the last chunk, so as few requests as one window of 23 would take.
+    assert all(n % 4 == 0 for n in calls[:-1]), calls
+    assert sum(calls) == 23
+    assert sum(math.ceil(n / 4) for n in calls) == math.ceil(23 / 4)
+    _mirrored_once(world, deals)
+    assert _agency_cursor(world) is not None
+
+
+def test_creates_carried_to_a_chunk_without_the_partner_are_still_sent(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    world.agency.page_size = CHUNK
+    # amo's 3 deals are all in the first chunk; the chunks after it concern b24 alone
+    deals = [world.agency_deal(k, ("amo", "b24") if k <= 3 else ("b24",)) for k in range(1, 13)]
+    calls = _batched(world, monkeypatch, 4)
+    report = world.engine(chunk=CHUNK).sync()
+
+    assert report.errors == {}
+    assert calls == [3]  # carried to the last chunk, then sent
+    assert sorted(d.stamp or "" for d in world.amo.deals.values()) == sorted(
+        d.id for d in deals[:3]
+    )
+    assert len(world.b24.deals) == 12
+
+
 def test_a_small_window_is_one_chunk(world: World) -> None:
     deals = _seed(world, 4)
     report = world.engine(chunk=CHUNK).sync()
@@ -86,12 +139,15 @@ def test_a_small_window_is_one_chunk(world: World) -> None:
     _mirrored_once(world, deals)
 
 
+@pytest.mark.parametrize("batch", [None, 4])
 @pytest.mark.parametrize("point", ["after_chunk", "after_remote_create", "before_local_commit"])
 def test_a_crash_mid_window_then_restart_loses_and_duplicates_nothing(
-    sqlite_world: World, point: str
+    sqlite_world: World, point: str, batch: int | None, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     world = sqlite_world
     deals = _seed(world, 23)
+    if batch is not None:  # with creates carried from chunk to chunk
+        _batched(world, monkeypatch, batch)
     with pytest.raises(Crashed):
         world.engine(chunk=CHUNK, crash=_crash_at(point, 3)).sync()
     assert _agency_cursor(world) is None  # the cursor moves only after the last chunk
@@ -120,6 +176,35 @@ def test_a_partner_failing_mid_window_gets_its_later_chunks_back_later(world: Wo
     with world.store.transaction() as session:
         queued = {r.deal_id for r in inbox.due(session, world.clock())}
     assert {d.id for d in deals[CHUNK:]} <= queued  # amo's later deals wait in the inbox
+    engine.sync()
+    _mirrored_once(world, deals)
+
+
+def test_a_partner_failing_with_carried_creates_gets_them_back_later(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    deals = _seed(world, 23)
+    calls = _batched(world, monkeypatch, 4)
+    create = world.amo.create_deals
+
+    def second_fails(drafts: list[DealDraft]) -> list[WriteResult]:
+        if len(calls) == 1:
+            calls.append(len(drafts))
+            raise TransientError("amo hiccup", system=world.amo.system)
+        return create(drafts)
+
+    monkeypatch.setattr(world.amo, "create_deals", second_fails)
+    engine = world.engine(chunk=CHUNK, retry_delay=dt.timedelta(0))
+    report = engine.sync()
+
+    assert "amo" in report.errors
+    # The first chunk sent 4 and carried 1; the second's call (that 1 and 3 of its own,
+    # carrying 2) failed: every amo deal after the first 4 waits in the inbox.
+    assert calls == [4, 4]
+    assert len(world.amo.deals) == 4
+    with world.store.transaction() as session:
+        queued = {r.deal_id for r in inbox.due(session, world.clock())}
+    assert {d.id for d in deals[4:]} <= queued
     engine.sync()
     _mirrored_once(world, deals)
 

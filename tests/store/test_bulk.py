@@ -9,7 +9,7 @@ from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 import pytest
-from sqlalchemy import select, text
+from sqlalchemy import event, select, text
 from sqlalchemy.exc import StatementError
 
 from bridge.model import LinkState, LinkStatus
@@ -124,7 +124,7 @@ def test_only_a_relaxed_transaction_skips_waiting_for_the_disk(store: Store) -> 
 
 def test_more_rows_than_one_statement_holds_are_all_written(store: Store) -> None:
     """3,000 audit rows and 2,000 link inserts and updates: more values than one SQLite
-    statement may bind (32,766), so each is split, and no row is lost at a seam."""
+    statement binds (999 here), so each is split, and no row is lost at a seam."""
     events = [
         AuditEvent(NOW, str(i), "alfa", "synced", field="f", new_value=str(i)) for i in range(3000)
     ]
@@ -151,3 +151,29 @@ def test_more_rows_than_one_statement_holds_are_all_written(store: Store) -> Non
         s.state == p and s.parked_at == later
         for s, p in ((stored[p.agency_deal_id], p) for p in parked)
     )
+
+
+def test_a_sqlite_statement_binds_few_enough_values_to_stay_small(store: Store) -> None:
+    """Each distinct statement stays prepared in its connection's cache: one of tens of
+    thousands of parameters would hold megabytes there, per connection."""
+    if store.engine.dialect.name != "sqlite":
+        pytest.skip("the multi-row statements are SQLite's")
+    bound: list[int] = []
+
+    def count(*args: object) -> None:
+        parameters = args[3]
+        bound.append(len(parameters) if isinstance(parameters, tuple | list) else 0)
+
+    event.listen(store.engine, "before_cursor_execute", count)
+    events = [
+        AuditEvent(NOW, str(i), "alfa", "synced", field="f", new_value=str(i)) for i in range(3000)
+    ]
+    try:
+        with store.transaction(durable=False) as session:
+            audit.add_many(session, events)
+    finally:
+        event.remove(store.engine, "before_cursor_execute", count)
+    assert max(bound) <= 999
+    assert len([n for n in bound if n]) < len(events) / 50  # still many rows per statement
+    with store.transaction() as session:
+        assert audit.count(session) == 3000

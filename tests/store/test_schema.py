@@ -2,17 +2,28 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import subprocess
+import sys
 import threading
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
 
 from bridge.model import FieldValue, LinkStatus, Money
-from bridge.store.db import Store, current_revision, make_engine, migrate
+from bridge.store.db import (
+    Store,
+    alembic_config,
+    current_revision,
+    make_engine,
+    migrate,
+    script_heads,
+)
 from bridge.store.metadata import target_metadata
 from bridge.store.tables import LinkRow
 from bridge.store.types import dump_values, load_values
@@ -42,6 +53,33 @@ def test_migrate_is_idempotent_and_reports_head(
     # One line for the upgrade (not Alembic's line per step), none when already current.
     said = [r.getMessage() for r in caplog.records if r.name == "bridge.store.db"]
     assert len(said) == 1 and said[0].endswith(f": schema new → {head}"), said
+
+
+def test_the_newest_revision_is_read_from_the_files_as_alembic_reads_it() -> None:
+    heads = ScriptDirectory.from_config(alembic_config()).get_heads()
+    assert script_heads() == set(heads)
+
+
+def test_a_current_schema_opens_without_importing_alembic(tmp_path: Path) -> None:
+    """Alembic (with Mako and Pygments) is 12 MB of a process that has no migration to run."""
+    url = f"sqlite:///{tmp_path}/current.db"
+    Store.open(url).close()  # migrated here
+    probe = (
+        "import sys\n"
+        "from bridge.store.db import Store\n"
+        f"Store.open({url!r}).close()\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('alembic', 'mako')))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "[]"
+
+
+def test_an_old_schema_is_still_upgraded(tmp_path: Path) -> None:
+    engine = make_engine(f"sqlite:///{tmp_path}/old.db")
+    migrate(engine, "0012_currency")
+    migrate(engine)
+    assert current_revision(engine) == "0013_partnerjobs"
+    engine.dispose()
 
 
 def _link(agency: str = "10", partner: str = "atwinta") -> LinkRow:
@@ -105,6 +143,8 @@ def test_sqlite_uses_wal_and_immediate_transactions(tmp_path: object) -> None:
     store = Store.open(url)
     with store.engine.connect() as connection:
         assert connection.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+        # a small page cache per connection (KiB; SQLite's own default is 2,000)
+        assert connection.exec_driver_sql("PRAGMA cache_size").scalar() == -512
     order: list[str] = []
     inside = threading.Event()
     release = threading.Event()

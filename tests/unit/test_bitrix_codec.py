@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
+import types
 from decimal import Decimal
+from typing import Any
 from urllib.parse import unquote
 
 import pytest
@@ -291,6 +293,34 @@ def test_pack_keeps_items_whole_within_fifty_commands() -> None:
     assert [i.key for b in batches for i in b] == [d.key for d in drafts]
 
 
+@pytest.mark.parametrize(
+    ("sizes", "whole"),
+    [
+        ([2] * 25, 25),  # one full batch
+        ([2] * 30, 25),  # the second batch has room for 20 more commands
+        ([2] * 50, 50),
+        ([3] * 16, 16),  # 48 commands: another 3 would not fit
+        ([3] * 17, 16),
+        ([], 0),
+    ],
+)
+def test_whole_items_leaves_out_a_batch_with_room(sizes: list[int], whole: int) -> None:
+    assert writes.whole_items(sizes) == whole
+    packed = writes.pack(
+        writes.ItemCommands(str(n), {f"c{n}_{k}": "x" for k in range(size)}, required=())
+        for n, size in enumerate(sizes)
+    )
+    assert sum(len(b) for b in packed[: len(packed) - (whole < len(sizes))]) == whole
+
+
+def test_create_commands_counts_what_create_item_makes() -> None:
+    plain = DealDraft("k", "t", "1", "C1:NEW", contact=Contact("x"))
+    both = DealDraft("k", "t", "1", "C1:NEW", contact=Contact("x"), company=Company("y"))
+    for draft in (plain, both):
+        made = writes.create_item(0, draft, stamp_field="ORIGIN_ID").commands
+        assert writes.create_commands(draft) == len(made)
+
+
 def test_per_command_errors_map_back_to_their_item_only() -> None:
     items = [writes.update_item(n, DealPatch(str(40 + n), title="x")) for n in range(2)]
     reply = BatchReply.parse(
@@ -449,3 +479,29 @@ def test_operating_budget_reads_per_command_times_of_a_batch() -> None:
     budget.record_batch(commands, times)
     assert budget.wait_for(["crm.item.list"]) == pytest.approx(30)
     assert budget.wait_for(["crm.deal.update"]) == 0
+
+
+def test_a_listing_keeps_no_answer_while_its_rows_are_handled() -> None:
+    """A listing request's answer (2,500 raw rows) is let go of before the caller handles
+    the page: the generator keeps no reference to it while suspended."""
+    answers = []
+
+    class Transport:
+        system = "bitrix24:test"
+
+        def batch(self, commands: dict[str, str], *, halt: bool = False) -> Any:
+            rows = [{"id": str(n)} for n in range(3)]
+            reply = BatchReply.parse({"result": {"result": {"c0": {"items": rows}}}})
+            answers.append(reply)
+            return reply, {"date_start": "2026-12-01T09:00:00+00:00"}
+
+    since = dt.datetime(2026, 12, 1, tzinfo=dt.UTC)
+    pages = listing.changes(Transport(), since, ["ID"])  # type: ignore[arg-type]
+    rows, _ = next(pages)
+    assert [r["id"] for r in rows] == ["0", "1", "2"]
+    assert isinstance(pages, types.GeneratorType)
+    frame = pages.gi_frame
+    assert frame is not None
+    kept = list(frame.f_locals.values())
+    assert not any(value is rows or value is answers[0] for value in kept)
+    assert next(pages, None) is None
