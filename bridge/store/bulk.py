@@ -174,6 +174,11 @@ def _for_column(type_: Any, dialect: Any, values: Sequence[Any]) -> Sequence[Any
 def _converted(values: Sequence[Any], convert: Callable[[Any], Any]) -> list[Any]:
     """``convert`` of each value; each distinct datetime converted once (equal datetimes
     are the same instant, and a time is stored as its UTC instant)."""
+    if not values:
+        return []
+    first = values[0]
+    if isinstance(first, dt.datetime) and all(v is first for v in values):
+        return [convert(first)] * len(values)  # a column of the pass's one ``now``
     if not any(isinstance(v, dt.datetime) for v in values):
         return [convert(v) for v in values]
     once: dict[Any, Any] = {}
