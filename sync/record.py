@@ -88,8 +88,10 @@ def _text(value: CanonicalValue) -> str | None:
     """A value as a person reads it; a synced pair as ``agency ↔ partner``."""
     if value is None or type(value) is str:  # the common case first: one check
         return value
-    if isinstance(value, tuple):
-        return PAIR_SEPARATOR.join(_text(v) or EMPTY for v in value)
+    if isinstance(value, tuple):  # a list, not a generator: join makes one anyway
+        return PAIR_SEPARATOR.join(
+            [v if type(v) is str and v else _text(v) or EMPTY for v in value]
+        )
     if isinstance(value, dt.datetime | dt.date):
         return value.isoformat()
     return str(value)
