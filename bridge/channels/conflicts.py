@@ -12,7 +12,7 @@ import datetime as dt
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
-from sqlalchemy import Connection, Table
+from sqlalchemy import Connection, Table, and_, or_
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
@@ -120,19 +120,18 @@ def _stored_keys(
     connection: Connection, table: Table, wanted: set[Fingerprint]
 ) -> set[tuple[str, str, str, str]]:
     """(agency deal id, partner code, kind, value) of the stored handovers of these
-    fingerprints, looked up as :func:`_rows_for` does, read as plain rows."""
-    by_kind: dict[str, set[str]] = {}
-    for fingerprint in wanted:
-        by_kind.setdefault(fingerprint.kind.value, set()).add(fingerprint.value)
+    fingerprints, read as plain rows: one query per 500 fingerprints, each kind's values
+    an index look-up on ``(kind, value)`` as in :func:`_rows_for`."""
+    pairs = sorted((f.kind.value, f.value) for f in wanted)
     columns = (table.c.agency_deal_id, table.c.partner_code, table.c.kind, table.c.value)
     keys: set[tuple[str, str, str, str]] = set()
-    for kind, found in sorted(by_kind.items()):
-        values = sorted(found)
-        for start in range(0, len(values), _CHUNK):
-            query = sa_select(*columns).where(
-                table.c.kind == kind, table.c.value.in_(values[start : start + _CHUNK])
-            )
-            keys.update((a, c, k, v) for a, c, k, v in connection.execute(query))
+    for start in range(0, len(pairs), _CHUNK):
+        by_kind: dict[str, list[str]] = {}
+        for kind, value in pairs[start : start + _CHUNK]:
+            by_kind.setdefault(kind, []).append(value)
+        found = or_(*(and_(table.c.kind == k, table.c.value.in_(v)) for k, v in by_kind.items()))
+        query = sa_select(*columns).where(found)
+        keys.update((a, c, k, v) for a, c, k, v in connection.execute(query))
     return keys
 
 
