@@ -13,11 +13,14 @@ from __future__ import annotations
 
 import cProfile
 import datetime as dt
+import gc
 import json
 import logging
 import os
+import pstats
 import resource
 import sys
+import threading
 import time
 import tracemalloc
 from pathlib import Path
@@ -83,24 +86,79 @@ class Bridge:
         partners = {c: crms[c] for c in report.compiled.partners}
         self.passes = 0
         self.engine = Engine(self.store, report.compiled, crms["agency"], partners, clock=utcnow)
-        self.recording = 0.0  # seconds spent in the record step during the current pass
+        self.recording = 0.0  # wall seconds some lane was in the record step, this pass
+        self.recording_cpu = 0.0  # CPU seconds the record step's threads used, this pass
+        self._recording_since: float | None = None
+        self._recording_in = 0  # lanes in the record step now
+        self._recording_lock = threading.Lock()
         self._time_recording()
+        self._lane_profiles: list[cProfile.Profile] = []
+        self.gc_seconds = 0.0  # the collector's pauses during the current pass
+        self._gc_began = 0.0
+        gc.callbacks.append(self._time_gc)
+        if os.environ.get("BENCH_PROFILE"):
+            self._profile_lanes()
 
     def _time_recording(self) -> None:
-        """Time the record step (``Recorder.commit_many``) for the share of a pass it takes."""
+        """Time the record step (``Recorder.commit_many``) for the share of a pass it takes.
+
+        The lanes record on their own threads, so two records may overlap: the wall time
+        counted is when *some* lane was recording (each overlap once, not once per lane).
+        A lane's record also waits for the GIL while other lanes plan; ``recording_cpu``
+        is the CPU time the recording threads themselves used, for comparison.
+        """
         from sync.record import Recorder
 
         timed = Recorder.commit_many
         bridge = self
 
         def commit_many(recorder: Recorder, *args: Any, **kwargs: Any) -> list[str]:
-            began = time.perf_counter()
+            with bridge._recording_lock:
+                if bridge._recording_in == 0:
+                    bridge._recording_since = time.perf_counter()
+                bridge._recording_in += 1
+            cpu = time.thread_time()
             try:
                 return timed(recorder, *args, **kwargs)
             finally:
-                bridge.recording += time.perf_counter() - began
+                used = time.thread_time() - cpu
+                with bridge._recording_lock:
+                    bridge.recording_cpu += used
+                    bridge._recording_in -= 1
+                    if bridge._recording_in == 0 and bridge._recording_since is not None:
+                        bridge.recording += time.perf_counter() - bridge._recording_since
 
         Recorder.commit_many = commit_many  # type: ignore[method-assign,assignment]
+
+    def _time_gc(self, phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            self._gc_began = time.perf_counter()
+        else:
+            took = time.perf_counter() - self._gc_began
+            self.gc_seconds += took
+            if os.environ.get("BENCH_GC_LOG"):
+                with open(os.environ["BENCH_GC_LOG"], "a") as f:
+                    f.write(f"{info['generation']} {took * 1000:.1f} {info['collected']}\n")
+
+    def _profile_lanes(self) -> None:
+        """cProfile sees only the thread that enables it: each partner lane (a pool thread)
+        gets a profiler of its own, merged into ``pass<N>-lanes.prof``. Lanes wait for one
+        another (the GIL, the handover lock, SQLite's write lock), so their profiles count
+        each thread's CPU time (``time.thread_time``), not wall time."""
+        lane = Engine._lane
+        bridge = self
+
+        def profiled(engine: Engine, *args: Any, **kwargs: Any) -> Any:
+            profiler = cProfile.Profile(time.thread_time)
+            profiler.enable()
+            try:
+                return lane(engine, *args, **kwargs)
+            finally:
+                profiler.disable()
+                with bridge._recording_lock:
+                    bridge._lane_profiles.append(profiler)
+
+        Engine._lane = profiled  # type: ignore[method-assign,assignment]
 
     def handle(self, command: dict[str, Any]) -> dict[str, Any]:
         if command["cmd"] == "pass":
@@ -116,7 +174,8 @@ class Bridge:
         if tracing:
             tracemalloc.start()
         started = time.perf_counter()
-        self.recording = 0.0
+        self.recording = self.recording_cpu = self.gc_seconds = 0.0
+        cpu = time.process_time()
         if profiler is not None:
             profiler.enable()
         report = self.engine.sync(poll=poll)
@@ -126,17 +185,32 @@ class Bridge:
             profiler.disable()
             self.passes += 1
             profiler.dump_stats(Path(str(profile)) / f"pass{self.passes}.prof")
+            self._dump_lanes(Path(str(profile)) / f"pass{self.passes}-lanes.prof")
         seconds = time.perf_counter() - started
+        cpu = time.process_time() - cpu
         current, peak = rss_kb()
         return {
             "seconds": seconds,
             "record_seconds": self.recording,
+            "record_cpu_seconds": self.recording_cpu,
+            "cpu_seconds": cpu,
+            "gc_seconds": self.gc_seconds,
             "writes": report.writes,
             "verdicts": report.verdicts,
             "errors": report.errors,
             "rss_kb": current,
             "peak_rss_kb": peak,
         }
+
+    def _dump_lanes(self, path: Path) -> None:
+        """The pass's lane profiles, merged into one dump (none: no lane ran)."""
+        with self._recording_lock:
+            profiles, self._lane_profiles = self._lane_profiles, []
+        if profiles:
+            stats = pstats.Stats(profiles[0])
+            for other in profiles[1:]:
+                stats.add(other)
+            stats.dump_stats(path)
 
     def hints(self, rows: list[list[str]]) -> dict[str, Any]:
         now = utcnow()

@@ -82,6 +82,10 @@ def first_mirror(w: SandboxWorld, bridge: BridgeProcess, deals: int, latency: fl
         "wall": done["wall"],
         "engine_seconds": done["seconds"],
         "record_share": done.get("record_seconds", 0.0) / max(done["seconds"], 1e-9),
+        # the record step's own CPU (not its waits for the GIL while other lanes plan)
+        "record_cpu_share": done.get("record_cpu_seconds", 0.0) / max(done["seconds"], 1e-9),
+        "bridge_cpu_seconds": done.get("cpu_seconds", 0.0),
+        "bridge_gc_seconds": done.get("gc_seconds", 0.0),
         "rate_bound": bounds.rate_bound(requests, kinds),
         "sequential_bound": bounds.sequential_bound(requests, kinds, latency),
         "peak_rss_mb": done["peak_rss_kb"] / 1024,

@@ -62,8 +62,15 @@ def _decode_tagged(tag: str, body: Any) -> CanonicalValue:
 
 def synced_to_json(synced: Mapping[str, CanonicalValue]) -> str:
     """A stable JSON text (sorted keys) for ``LinkState.synced``."""
-    body = {k: encode_value(v) for k, v in synced.items()}
-    return json.dumps(body, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+    body = {
+        k: v if v is None or type(v) is str else encode_value(v)  # most values are text
+        for k, v in synced.items()
+    }
+    return _ENCODER.encode(body)
+
+
+# json.dumps with these options builds a new encoder each call
+_ENCODER = json.JSONEncoder(ensure_ascii=False, sort_keys=True, separators=(",", ":"))
 
 
 def synced_from_json(text: str) -> dict[str, CanonicalValue]:

@@ -49,6 +49,7 @@ from bridge.store.links import StoredLink
 from sync.apply import Applier, Outcome, crash_point
 from sync.echoes import EchoCheck
 from sync.gather import AgencySide, Gathered, Gatherer, PartnerPoll
+from sync.heap import tune_collector
 from sync.lanes import Lanes, SerialCrm, concurrency_from_env
 from sync.leads import receive_leads
 from sync.ledger_hook import LedgerHook
@@ -270,6 +271,7 @@ class Engine:
         ``BRIDGE_PASS_CHUNK``, 2,500): a large window (a first mirror) is fetched, planned,
         applied and recorded chunk by chunk, the next chunk read while the lanes write
         the one before; the cursors move once the last chunk is recorded."""
+        tune_collector()  # an engine's passes allocate in bulk (sync.heap)
         self.chunk = chunk if chunk is not None else poll.chunk_from_env()
         self.lanes = lanes or Lanes()
         self.concurrency = concurrency if concurrency is not None else concurrency_from_env()

@@ -12,6 +12,8 @@ import datetime as dt
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
+from sqlalchemy import Connection, Table, and_, or_
+from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
 from bridge.channels import normalise
@@ -20,7 +22,7 @@ from bridge.channels.tables import ChannelFlagRow, ChannelHandoverRow
 from bridge.model import Company, Contact, Hint, HintKind, Note, bridge_note
 from bridge.notices import Notices
 from bridge.store import inbox
-from bridge.store.bulk import execute_many
+from bridge.store.bulk import execute_tuples
 
 _CHUNK = 500
 
@@ -114,6 +116,25 @@ def _rows_for(session: Session, wanted: set[Fingerprint]) -> list[ChannelHandove
     return rows
 
 
+def _stored_keys(
+    connection: Connection, table: Table, wanted: set[Fingerprint]
+) -> set[tuple[str, str, str, str]]:
+    """(agency deal id, partner code, kind, value) of the stored handovers of these
+    fingerprints, read as plain rows: one query per 500 fingerprints, each kind's values
+    an index look-up on ``(kind, value)`` as in :func:`_rows_for`."""
+    pairs = sorted((f.kind.value, f.value) for f in wanted)
+    columns = (table.c.agency_deal_id, table.c.partner_code, table.c.kind, table.c.value)
+    keys: set[tuple[str, str, str, str]] = set()
+    for start in range(0, len(pairs), _CHUNK):
+        by_kind: dict[str, list[str]] = {}
+        for kind, value in pairs[start : start + _CHUNK]:
+            by_kind.setdefault(kind, []).append(value)
+        found = or_(*(and_(table.c.kind == k, table.c.value.in_(v)) for k, v in by_kind.items()))
+        query = sa_select(*columns).where(found)
+        keys.update((a, c, k, v) for a, c, k, v in connection.execute(query))
+    return keys
+
+
 def _conflicts(
     found: Iterable[tuple[Handover, Fingerprint]],
     agency_deal_id: str,
@@ -172,29 +193,25 @@ def record_handovers(
     everything = {fp for _, _, prints in wanted for fp in prints}
     if not everything:
         return 0
-    existing = {
-        (r.agency_deal_id, r.partner_code, Fingerprint(Kind(r.kind), r.value))
-        for r in _rows_for(session, everything)
-    }
-    rows: list[dict[str, object]] = []
+    session.flush()
+    connection = session.connection()
+    table = ChannelHandoverRow.__table__  # type: ignore[attr-defined]
+    existing = _stored_keys(connection, table, everything)
+    rows: list[tuple[str, str, str, str, dt.datetime]] = []
     for agency, code, prints in wanted:
         for fp in sorted(prints):
-            if (agency, code, fp) in existing:
+            key = (agency, code, fp.kind.value, fp.value)
+            if key in existing:
                 continue
-            existing.add((agency, code, fp))
-            rows.append(
-                {
-                    "kind": fp.kind.value,
-                    "value": fp.value,
-                    "partner_code": code,
-                    "agency_deal_id": agency,
-                    "handed_at": now,
-                }
-            )
-    if rows:  # one executemany, no ORM object per row
-        session.flush()
-        table = ChannelHandoverRow.__table__  # type: ignore[attr-defined]
-        execute_many(session.connection(), table.insert(), rows)
+            existing.add(key)
+            rows.append((fp.kind.value, fp.value, code, agency, now))
+    # one bulk insert of plain rows, no ORM object per row
+    execute_tuples(
+        connection,
+        table.insert(),
+        ("kind", "value", "partner_code", "agency_deal_id", "handed_at"),
+        rows,
+    )
     return len(rows)
 
 

@@ -56,6 +56,10 @@ def execute_tuples(
         return
     binds = {name: bind for bind, name in compiled.bind_names.items()}
     names = list(compiled.positiontup or ()) if compiled.positional else list(binds)
+    if isinstance(statement, Insert) and dialect.name == "sqlite" and names == list(keys):
+        processors = [binds[n].type.dialect_impl(dialect).bind_processor(dialect) for n in names]
+        _insert_in_order(connection, compiled.string, rows, processors)
+        return
     given = list(zip(*rows, strict=True))  # column by column, in the order of keys
     position = {key: i for i, key in enumerate(keys)}
     columns: list[Sequence[Any]] = []
@@ -140,10 +144,36 @@ def _insert_values(connection: Connection, sql: str, rows: Sequence[Sequence[Any
     """A SQLite insert as ``INSERT … VALUES (…), (…), …``: a statement per few thousand
     rows instead of one per row. (sqlite3's executemany lets go of the GIL around every
     row, and with other lanes busy each row then waits its turn to get it back.)"""
+    _insert_flat(connection, sql, list(chain.from_iterable(rows)), len(rows[0]))
+
+
+def _insert_in_order(
+    connection: Connection,
+    sql: str,
+    rows: Sequence[Sequence[Any]],
+    processors: Sequence[Callable[[Any], Any] | None],
+) -> None:
+    """:func:`_insert_values` for rows already in the statement's column order: one flat
+    list of values, each column that converts converted in place as a slice (no
+    transposing of every value into columns and back)."""
+    width = len(processors)
+    flat = list(chain.from_iterable(rows))
+    if len(flat) != width * len(rows):
+        raise ValueError(f"every row must have {width} values")
+    for j, convert in enumerate(processors):
+        if convert is not None:
+            flat[j::width] = _converted(flat[j::width], convert)
+    _insert_flat(connection, sql, flat, width)
+
+
+def _insert_flat(connection: Connection, sql: str, values: Sequence[Any], width: int) -> None:
+    """:func:`_insert_values` for rows given as one flat sequence, ``width`` values each."""
     head, _, group = sql.rpartition(" VALUES ")
-    for batch in _batches(connection, rows, len(rows[0])):
-        text = f"{head} VALUES {', '.join([group] * len(batch))}"
-        connection.exec_driver_sql(text, tuple(chain.from_iterable(batch)))
+    per = max(1, _variables(connection) // max(width, 1))  # rows per statement
+    for start in range(0, len(values), per * width):
+        batch = tuple(values[start : start + per * width])
+        text = f"{head} VALUES {', '.join([group] * (len(batch) // width))}"
+        connection.exec_driver_sql(text, batch)
 
 
 def _update_from_values(
@@ -185,6 +215,11 @@ def _for_column(type_: Any, dialect: Any, values: Sequence[Any]) -> Sequence[Any
 def _converted(values: Sequence[Any], convert: Callable[[Any], Any]) -> list[Any]:
     """``convert`` of each value; each distinct datetime converted once (equal datetimes
     are the same instant, and a time is stored as its UTC instant)."""
+    if not values:
+        return []
+    first = values[0]
+    if isinstance(first, dt.datetime) and all(v is first for v in values):
+        return [convert(first)] * len(values)  # a column of the pass's one ``now``
     if not any(isinstance(v, dt.datetime) for v in values):
         return [convert(v) for v in values]
     once: dict[Any, Any] = {}

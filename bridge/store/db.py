@@ -47,6 +47,8 @@ CACHE_KIB = 512
 MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
 # Execution option: False commits without waiting for the disk (Store.transaction).
 DURABLE = "bridge_durable"
+# The SQLite ``synchronous`` level a pooled connection was last given (its ``info``).
+_SYNCHRONOUS = "bridge_synchronous"
 # The advisory-lock key every bridge process takes around Alembic (any fixed bigint).
 MIGRATION_LOCK = 0x7062_6D69_6772  # "pbmigr"
 
@@ -172,10 +174,15 @@ def _install_sqlite_hooks(engine: Engine, busy_timeout_ms: int) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Any) -> None:
-        # Set on every transaction (it cannot change inside one), so a pooled
-        # connection never carries a relaxed level into a durable transaction.
+        # Checked on every transaction (it cannot change inside one), so a pooled
+        # connection never carries a relaxed level into a durable transaction; set only
+        # when it differs from what this connection last had (each statement is a GIL
+        # hand-over, and a lane recording waits for every one of them).
         durable = connection.get_execution_options().get(DURABLE, True)
-        connection.exec_driver_sql(f"PRAGMA synchronous={'FULL' if durable else 'NORMAL'}")
+        level = "FULL" if durable else "NORMAL"
+        if connection.info.get(_SYNCHRONOUS) != level:
+            connection.exec_driver_sql(f"PRAGMA synchronous={level}")
+            connection.info[_SYNCHRONOUS] = level
         connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 

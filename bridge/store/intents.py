@@ -11,12 +11,14 @@ import datetime as dt
 from collections.abc import Iterable, Sequence
 from enum import StrEnum
 
+from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
-from bridge.store.bulk import update_many
+from bridge.store.bulk import execute_tuples, update_many
 from bridge.store.tables import WriteIntentRow
 
 CREATE = "create"
+_CHUNK = 500  # agency deal ids per IN list
 
 
 class IntentState(StrEnum):
@@ -62,10 +64,40 @@ def begin(
     session: Session, partner_code: str, stamps: Iterable[tuple[str, str]], now: dt.datetime
 ) -> set[str]:
     """:func:`record` these create intents; the agency deal ids tried before (a retry:
-    the partner CRM may already hold the deal, so search it by stamp first)."""
-    return {
-        row.agency_deal_id for row in record(session, partner_code, stamps, now) if row.attempts > 1
-    }
+    the partner CRM may already hold the deal, so search it by stamp first).
+
+    In set-based statements (:mod:`bridge.store.bulk`): the stored intents read once per
+    500, the new ones in one insert, the others' attempts counted in one update — a
+    first mirror begins thousands of creates at once, an ORM object each was most of
+    the time it took."""
+    pairs = dict(stamps)
+    table = WriteIntentRow.__table__  # type: ignore[attr-defined]
+    session.flush()  # rows the caller added through the ORM first
+    connection = session.connection()
+    stored: dict[str, tuple[int, int]] = {}  # agency deal id → (row id, attempts)
+    wanted = list(pairs)
+    for start in range(0, len(wanted), _CHUNK):
+        query = sa_select(table.c.agency_deal_id, table.c.id, table.c.attempts).where(
+            table.c.partner_code == partner_code,
+            table.c.kind == CREATE,
+            table.c.agency_deal_id.in_(wanted[start : start + _CHUNK]),
+        )
+        for agency_id, row_id, attempts in connection.execute(query):
+            stored[agency_id] = (row_id, attempts or 0)
+    fresh = [
+        (partner_code, agency_id, CREATE, stamp, IntentState.PENDING.value, 1, now)
+        for agency_id, stamp in pairs.items()
+        if agency_id not in stored
+    ]
+    execute_tuples(
+        connection,
+        table.insert(),
+        ("partner_code", "agency_deal_id", "kind", "stamp", "state", "attempts", "created_at"),
+        fresh,
+    )
+    again = [(IntentState.PENDING.value, n + 1, row_id) for row_id, n in stored.values()]
+    update_many(connection, table, ("state", "attempts", "id"), again, match=("id",))
+    return {agency_id for agency_id, (_, attempts) in stored.items() if attempts > 0}
 
 
 def pending(session: Session, partner_code: str) -> list[WriteIntentRow]:

@@ -25,7 +25,7 @@ from sqlmodel import Session, col, select
 
 from bridge.canonical import synced_from_json, synced_to_json
 from bridge.model import Deal, LinkState, LinkStatus, Money, Semantics
-from bridge.store.bulk import execute_many, update_many
+from bridge.store.bulk import execute_tuples, update_many
 from bridge.store.tables import LinkRow
 
 _CHUNK = 500  # keeps IN lists under every database's bound-parameter limit
@@ -115,14 +115,14 @@ def save_states(
         query = sa_select(*kept).where(table.c.agency_deal_id.in_(chunk))
         for found in session.connection().execute(query).mappings():
             stored[(found["agency_deal_id"], found["partner_code"])] = dict(found)
-    inserts: list[dict[str, object]] = []
+    inserts: list[tuple[object, ...]] = []
     updates: list[dict[str, object]] = []
     for state, seen, new in items:
         before = None if new else stored.get((state.agency_deal_id, state.partner_code))
-        values = _new_row(state, seen, now)
         if before is None:
-            inserts.append(values)
+            inserts.append(_new_values(state, seen, now))
             continue
+        values = _new_row(state, seen, now)
         del values["created_at"]
         for side, deal in zip(("agency", "partner"), seen, strict=True):
             if deal is None:  # a side not seen keeps what was remembered before
@@ -134,8 +134,8 @@ def save_states(
         updates.append(values)
     session.flush()
     connection = session.connection()
-    if inserts:  # plain rows in bulk statements (bridge.store.bulk): no ORM object per link
-        execute_many(connection, table.insert(), inserts)
+    # plain rows in bulk statements (bridge.store.bulk): no ORM object per link
+    execute_tuples(connection, table.insert(), _ROW_KEYS, inserts)
     if updates:
         keys = [k for k in updates[0] if k != "row_id"]
         rows = [(*(u[k] for k in keys), u["row_id"]) for u in updates]
@@ -152,33 +152,65 @@ _KEPT = (
 )
 
 
+# the columns of a new ``link`` row, in the table's order (the bulk insert's fast path)
+_ROW_KEYS = (
+    "agency_deal_id",
+    "partner_code",
+    "partner_deal_id",
+    "status",
+    "agency_updated_at",
+    "partner_updated_at",
+    "written_agency_hash",
+    "written_partner_hash",
+    "synced_json",
+    *(f"{side}_{n}" for side in ("agency", "partner") for n in ("stage", "amount", "currency")),
+    "outcome",
+    "park_reason",
+    "parked_at",
+    "created_at",
+    "updated_at",
+)
+
+
+def _new_values(
+    state: LinkState, seen: tuple[Deal | None, Deal | None], now: dt.datetime
+) -> tuple[object, ...]:
+    """The column values of a new ``link`` row (in the order of :data:`_ROW_KEYS`): what
+    :func:`_apply_state`, :func:`_note_seen` and :func:`_stamp_times` give a fresh row.
+    A tuple, as the bulk insert hands it to the driver."""
+    parked = state.status == LinkStatus.PARKED
+    agency, partner = seen
+    agency_amount = agency.amount if agency is not None else None
+    partner_amount = partner.amount if partner is not None else None
+    return (
+        state.agency_deal_id,
+        state.partner_code,
+        state.partner_deal_id,
+        state.status.value,
+        state.agency_updated_at,
+        state.partner_updated_at,
+        state.written_agency,
+        state.written_partner,
+        synced_to_json(state.synced),
+        agency.stage_id if agency is not None else None,
+        agency_amount.amount if agency_amount else None,
+        agency_amount.currency if agency_amount else None,
+        partner.stage_id if partner is not None else None,
+        partner_amount.amount if partner_amount else None,
+        partner_amount.currency if partner_amount else None,
+        state.outcome.value if state.outcome is not None else None,
+        state.park_reason if parked else None,
+        now if parked else None,
+        now,
+        now,
+    )
+
+
 def _new_row(
     state: LinkState, seen: tuple[Deal | None, Deal | None], now: dt.datetime
 ) -> dict[str, object]:
-    """The column values of a new ``link`` row: what :func:`_apply_state`,
-    :func:`_note_seen` and :func:`_stamp_times` give a fresh row."""
-    parked = state.status == LinkStatus.PARKED
-    values: dict[str, object] = {
-        "agency_deal_id": state.agency_deal_id,
-        "partner_code": state.partner_code,
-        "partner_deal_id": state.partner_deal_id,
-        "status": state.status.value,
-        "synced_json": synced_to_json(state.synced),
-        "written_agency_hash": state.written_agency,
-        "written_partner_hash": state.written_partner,
-        "park_reason": state.park_reason if parked else None,
-        "outcome": state.outcome.value if state.outcome is not None else None,
-        "agency_updated_at": state.agency_updated_at,
-        "partner_updated_at": state.partner_updated_at,
-        "parked_at": now if parked else None,
-        "created_at": now,
-        "updated_at": now,
-    }
-    for side, deal in zip(("agency", "partner"), seen, strict=True):
-        values[f"{side}_stage"] = deal.stage_id if deal else None
-        values[f"{side}_amount"] = deal.amount.amount if deal and deal.amount else None
-        values[f"{side}_currency"] = deal.amount.currency if deal and deal.amount else None
-    return values
+    """:func:`_new_values` by column name."""
+    return dict(zip(_ROW_KEYS, _new_values(state, seen, now), strict=True))
 
 
 def linked_partner_ids(session: Session, partner_code: str, deal_ids: Iterable[str]) -> set[str]:

@@ -12,6 +12,9 @@ import pytest
 from sqlalchemy import event, select, text
 from sqlalchemy.exc import StatementError
 
+from bridge.channels.conflicts import record_handovers
+from bridge.channels.normalise import Fingerprint, Kind
+from bridge.channels.tables import ChannelHandoverRow
 from bridge.model import LinkState, LinkStatus
 from bridge.store import audit, intents, links
 from bridge.store.audit import AuditEvent
@@ -177,3 +180,25 @@ def test_a_sqlite_statement_binds_few_enough_values_to_stay_small(store: Store) 
     assert len([n for n in bound if n]) < len(events) / 50  # still many rows per statement
     with store.transaction() as session:
         assert audit.count(session) == 3000
+
+
+def test_handovers_are_recorded_once_per_deal_partner_and_fingerprint(store: Store) -> None:
+    phone, email = Fingerprint(Kind.PHONE, "+79123456789"), Fingerprint(Kind.EMAIL, "a@b.ru")
+    inn = Fingerprint(Kind.INN, "7707083893")
+    many = [Fingerprint(Kind.EMAIL, f"c{i}@b.ru") for i in range(600)]  # over one query's 500
+    with store.transaction() as session:
+        assert record_handovers(session, [("10", "alfa", {phone, email, *many})], NOW) == 602
+    with store.transaction() as session:
+        added = record_handovers(
+            session,
+            [
+                ("10", "alfa", {phone, email, inn, *many}),
+                ("10", "beta", {phone}),
+                ("11", "alfa", {phone}),
+            ],
+            NOW,
+        )
+    assert added == 3  # inn for 10/alfa, and the phone for beta and for deal 11
+    with store.transaction() as session:
+        stored = session.execute(select(ChannelHandoverRow)).all()
+    assert len(stored) == 605

@@ -112,6 +112,24 @@ def test_intents_survive_until_resolved(store: Store) -> None:
     assert (row.agency_deal_id, row.attempts) == ("10", 2)
 
 
+def test_begin_counts_attempts_in_bulk_as_record_does(store: Store) -> None:
+    with store.transaction() as session:
+        assert intents.begin(session, "atwinta", [("10", "s10"), ("11", "s11")], T0) == set()
+    with store.transaction() as session:
+        intents.resolve(session, "atwinta", "11", IntentState.FAILED, T0)
+        later = T0 + dt.timedelta(minutes=1)
+        retried = intents.begin(session, "atwinta", [("11", "new"), ("12", "s12")], later)
+        assert intents.begin(session, "other", [("11", "s11")], later) == set()
+    assert retried == {"11"}
+    with store.transaction() as session:
+        rows = {r.agency_deal_id: r for r in intents.pending(session, "atwinta")}
+    assert {a: (r.stamp, r.attempts, r.created_at) for a, r in rows.items()} == {
+        "10": ("s10", 1, T0),
+        "11": ("s11", 2, T0),  # the stamp of its first attempt is kept
+        "12": ("s12", 1, later),
+    }
+
+
 def test_audit_is_append_only_and_ordered(store: Store) -> None:
     entry = AuditRow(
         at=T0, agency_deal_id="10", partner_code="atwinta", action="update", field="amount"
