@@ -34,4 +34,4 @@ def test_importing_the_planner_loads_no_heavy_library() -> None:
 def test_the_probe_sees_a_heavy_import() -> None:
     """The same probe after ``import bridge.store.db`` reports the database libraries."""
     loaded = _loaded_after(PROBE.replace("import sync.plan", "import sync.plan, bridge.store.db"))
-    assert {"sqlalchemy", "sqlmodel", "alembic"} <= {m.split(".")[0] for m in loaded}
+    assert {"sqlalchemy", "sqlmodel"} <= {m.split(".")[0] for m in loaded}  # Alembic: lazily
