@@ -140,6 +140,11 @@ class DaemonJobs:
             self._next_probe = now + self._probe_after
             self.reresolve_soon()
 
+    @property
+    def next_probe(self) -> dt.datetime | None:
+        """When a partner that did not resolve is probed next (None: none is waiting)."""
+        return self._next_probe
+
     def submit_pass(self) -> None:
         if not self._stopping.is_set():
             self._runner.submit(PASS_LANE, self.run_pass)

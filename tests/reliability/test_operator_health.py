@@ -304,7 +304,11 @@ def test_the_daemon_probes_a_partner_that_did_not_resolve_and_takes_it_back_by_i
         assert wait_for(lambda: _waiting(store) or None, timeout=30)
         assert daemon.readiness().checks[ALFA].startswith("failing: ")
         world.alfa.oauth.long_lived.add(token)  # back, but nobody touches the bridge
-        clock.ahead += dt.timedelta(seconds=31)  # the first probe is due after 30 s
+        # The drain schedules the first probe 30 s after it sees the partner missing;
+        # the clock jumps past it only once it is scheduled.
+        jobs = daemon.jobs
+        assert wait_for(lambda: jobs.next_probe, timeout=30), "no probe was scheduled"
+        clock.ahead += dt.timedelta(seconds=31)
         assert wait_for(lambda: daemon.readiness().checks[ALFA] == "ok" or None, timeout=30), (
             daemon.readiness().checks[ALFA]
         )
