@@ -88,7 +88,7 @@ def _daemon_storm(runs: list[dict[str, Any]]) -> list[Target]:
 
 def _daemon_latency(runs: list[dict[str, Any]]) -> list[Target]:
     """The default debounce's p99 against 1 s (a fixed one is in the scenario table)."""
-    label = "daemon webhook edit-to-mirrored p99 (s), " + debounce_label({"debounce": 0})
+    label = "daemon webhook p99 (s), " + debounce_label({"debounce": 0})
     return [
         _target("latency", label, run["edit_to_mirrored"]["p99"], 1.0, most=True)
         for run in runs
