@@ -17,7 +17,8 @@ for it only as long as the partner's deadline allows:
 
 Agency calls never go through a lane: a partner's lane of a pass calls the agency
 through :class:`SerialCrm`, one call at a time, spending the portal's one rate budget
-(its pacer). Outside a pass (e.g. a reconcile) every call gets a full deadline.
+(its pacer), the same kind of call from several lanes combined into one. Outside a pass
+(e.g. a reconcile) every call gets a full deadline.
 """
 
 from __future__ import annotations
@@ -355,7 +356,8 @@ class SerialCrm(_Relay):
 
     The agency portal has one rate budget (its pacer) for all lanes; calling it from
     one lane at a time also keeps an adapter that is not thread-safe safe. A lane
-    holds the lock only for the length of one call.
+    holds the lock only for the length of one call. Reads by id and writes that several
+    lanes make meanwhile are combined into one call (:mod:`sync.combine`).
     """
 
     def __init__(
