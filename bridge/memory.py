@@ -24,6 +24,8 @@ import logging
 import os
 from collections.abc import Mapping
 
+from bridge.envnumbers import whole_from_env
+
 log = logging.getLogger(__name__)
 
 ARENAS_ENV = "BRIDGE_MALLOC_ARENAS"
@@ -37,13 +39,7 @@ def allocator_settings(environ: Mapping[str, str]) -> dict[int, int]:
     """The ``mallopt`` parameters to set: those the environment does not set already."""
     wanted: dict[int, int] = {}
     if "MALLOC_ARENA_MAX" not in environ:
-        raw = environ.get(ARENAS_ENV, "").strip()
-        if raw and (not raw.isdigit() or int(raw) < 1):
-            raise ValueError(
-                f"{ARENAS_ENV}={raw!r} is not a whole number of arenas of 1 or more; "
-                f"set e.g. {ARENAS_ENV}={DEFAULT_ARENAS}"
-            )
-        wanted[_M_ARENA_MAX] = int(raw) if raw else DEFAULT_ARENAS
+        wanted[_M_ARENA_MAX] = whole_from_env(ARENAS_ENV, DEFAULT_ARENAS, "arenas", environ)
     if "MALLOC_MMAP_THRESHOLD_" not in environ:
         wanted[_M_MMAP_THRESHOLD] = MMAP_THRESHOLD
     return wanted

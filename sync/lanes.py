@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import os
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -35,6 +34,7 @@ from dataclasses import dataclass
 from typing import TypeVar
 
 from bridge.crm import CreateBatches, Crm, Unavailable, WriteResult
+from bridge.envnumbers import seconds_from_env, whole_from_env
 from bridge.model import (
     ChangePage,
     Company,
@@ -57,34 +57,6 @@ DEFAULT_DEADLINE = 30.0  # seconds a pass gives one partner, all its calls toget
 DEFAULT_PROBE = 1.0  # seconds for a partner that missed its deadline last time
 CONCURRENCY_ENV = "BRIDGE_PARTNER_CONCURRENCY"
 DEFAULT_CONCURRENCY = 16  # partners' lanes running at once in one pass
-
-
-def seconds_from_env(name: str, default: float) -> float:
-    """A positive number of seconds from the environment; a bad value says so in one line."""
-    raw = os.environ.get(name, "").strip()
-    if not raw:
-        return default
-    try:
-        value = float(raw)
-    except ValueError:
-        raise ValueError(f"{name}={raw!r} is not a number of seconds; set e.g. {name}=30") from None
-    if not value > 0:
-        raise ValueError(f"{name}={raw!r} must be more than 0 seconds; set e.g. {name}=30")
-    return value
-
-
-def whole_from_env(name: str, default: int, unit: str) -> int:
-    """A whole number of ``unit`` (1 or more) from the environment; a bad value says so
-    in one line."""
-    raw = os.environ.get(name, "").strip()
-    if not raw:
-        return default
-    if not raw.isdigit() or int(raw) < 1:
-        raise ValueError(
-            f"{name}={raw!r} is not a whole number of {unit} of 1 or more; "
-            f"set e.g. {name}={default}"
-        )
-    return int(raw)
 
 
 def concurrency_from_env(default: int = DEFAULT_CONCURRENCY) -> int:
