@@ -21,7 +21,7 @@ from sync.cli.common import (
     writing,
     writing_store,
 )
-from sync.cli.errors import BoundaryGroup, open_store
+from sync.cli.errors import BoundaryGroup, open_store, usage
 from sync.cli.leads import app as leads_app
 from sync.cli.ledger import app as ledger_app
 from sync.cli.output import FormatOpt, OutputFormat, echo_json, jsonable
@@ -51,7 +51,10 @@ def _main(verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False) -> 
     from sync.cli.common import set_verbose
 
     # Before any thread starts: the lanes' threads share two C allocator arenas.
-    limit_allocator()
+    try:
+        limit_allocator()
+    except ValueError as exc:  # a bad BRIDGE_MALLOC_ARENAS: one line, exit 2
+        raise usage(str(exc)) from None
     # One redacting handler for every logger; fast-bitrix24 held at WARNING (it logs URLs).
     configure_logging(verbose=verbose)
     set_verbose(verbose)

@@ -226,3 +226,15 @@ def test_a_reading_command_where_no_store_is_says_so_and_creates_none(
     )
     assert all(line.startswith("store: ") for line in lines[:-1])  # `status` names it first
     assert not (workdir / "bridge.db").exists()
+
+
+def test_a_bad_allocator_setting_is_one_line_and_exit_2(
+    workdir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("BRIDGE_MALLOC_ARENAS", "abc")
+    result = CliRunner().invoke(app, ["status"])
+    assert result.exit_code == 2, result.output
+    assert result.output.strip() == (
+        "error: BRIDGE_MALLOC_ARENAS='abc' is not a whole number of arenas of 1 or more; "
+        "set e.g. BRIDGE_MALLOC_ARENAS=2"
+    )
